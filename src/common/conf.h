@@ -1,0 +1,119 @@
+/*
+ * conf.h - meridian.conf, Slurm style.
+ *
+ * Lines of Key=Value pairs, '#' starts a comment, a trailing '\' joins the
+ * next line, values may be "double quoted".  Keys are matched without
+ * regard to case.  A line whose first key is NodeName=, PartitionName= or
+ * RegionName= is a stanza: its other pairs describe that object.
+ * "NodeName=DEFAULT ..." sets defaults for the NodeName lines after it.
+ * Every key is documented in etc/meridian.conf.example.
+ */
+#ifndef MER_CONF_H
+#define MER_CONF_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "merr.h"
+
+enum conf_node_state {
+	CONF_NODE_UNKNOWN = 0, /* State=UNKNOWN (default): up once it registers */
+	CONF_NODE_DRAIN,       /* State=DRAIN: registers, takes no new jobs */
+	CONF_NODE_DOWN,        /* State=DOWN: needs mctl update resume */
+	CONF_NODE_FUTURE,      /* State=FUTURE: listed, not expected yet */
+};
+
+struct conf_node {
+	char *name;
+	char *addr;           /* NodeAddr=, default the name */
+	uint16_t port;        /* Port=, 0 none */
+	uint32_t cpus;        /* CPUs=, 0: what the node reports */
+	uint64_t real_memory; /* RealMemory= MiB, 0: what the node reports */
+	char *gres;           /* Gres= as written, "" none */
+	char *gpu_model;      /* from Gres=gpu:MODEL:N, "" when no model */
+	uint32_t gpus;        /* from Gres= */
+	char *features;       /* Features=, "" none */
+	char *region;         /* Region=, "" none */
+	char *topology_file;  /* TopologyFile= hwloc XML, "" none */
+	uint32_t weight;      /* Weight=, default 1 */
+	enum conf_node_state state;
+	int line;             /* where it was defined */
+};
+
+struct conf_partition {
+	char *name;
+	char *nodes_expr;     /* Nodes= as written */
+	char **nodes;         /* expanded; ALL: every node */
+	size_t nnodes;
+	bool is_default;      /* Default=YES */
+	uint32_t max_time;    /* MaxTime= minutes, 0 UNLIMITED */
+	uint32_t default_time;/* DefaultTime= minutes, 0: MaxTime */
+	bool up;              /* State=UP (default) or DOWN/INACTIVE */
+	int line;
+};
+
+struct conf_region {
+	char *name;
+	char *description;
+	int utc_offset_min;   /* UtcOffset=+05:30 */
+	int line;
+};
+
+struct conf {
+	char *path;
+	char *cluster_name;       /* ClusterName= (required) */
+	char *controller_host;    /* ControllerHost= (required) */
+	uint16_t controller_port; /* ControllerPort=, default 6917 */
+	char *state_dir;          /* StateDir= */
+	char *spool_dir;          /* SpoolDir=, %n expands to the node name */
+	char *log_file;           /* LogFile= mctld, "" stderr */
+	char *node_log_file;      /* NodeLogFile= mnoded, %n, "" stderr */
+	char *log_level;          /* LogLevel= error|warn|info|debug */
+	char *auth_type;          /* AuthType=auth/munge */
+	char *auth_socket;        /* AuthSocket=, "" munge's default */
+	char *scheduler_type;     /* SchedulerType=sched/fifo */
+	char *select_type;        /* SelectType=select/linear */
+	char *price_type;         /* PriceType=price/flat */
+	char *plugin_dir;         /* PluginDir=, default the installed one */
+	char *mstepd_path;        /* MstepdPath=, default the installed one */
+	char *gpu_hour_price;     /* GpuHourPrice=a100:2.10,...,default:0.50 */
+	char **admin_users;       /* AdminUsers=alice,bob (root always is) */
+	size_t nadmin_users;
+	uint32_t heartbeat_interval; /* s, default 30 */
+	uint32_t node_timeout;    /* s, default 300 */
+	uint32_t kill_wait;       /* s, default 30 */
+	uint32_t min_job_age;     /* s, default 300 */
+	uint32_t max_job_count;   /* jobs kept in memory, default 100000 */
+
+	struct conf_node *nodes;
+	size_t nnodes;
+	struct conf_partition *partitions;
+	size_t npartitions;
+	struct conf_region *regions;
+	size_t nregions;
+};
+
+/* Load and check path.  Returns NULL with err holding
+ * "path:line: what is wrong, what is expected". */
+struct conf *conf_load(const char *path, struct mer_error *err);
+void conf_free(struct conf *c);
+
+/* The file a command or daemon reads when -f is not given:
+ * $MERIDIAN_CONF, else SYSCONFDIR/meridian.conf.  Static storage. */
+const char *conf_default_path(void);
+
+const struct conf_node *conf_find_node(const struct conf *c, const char *name);
+const struct conf_partition *conf_find_partition(const struct conf *c,
+						 const char *name);
+const struct conf_partition *conf_default_partition(const struct conf *c);
+const struct conf_region *conf_find_region(const struct conf *c,
+					   const char *name);
+bool conf_is_admin(const struct conf *c, unsigned uid);
+
+/* The value of a global key as written (for plugins), NULL if unset. */
+const char *conf_get(void *conf, const char *key);
+
+/* Replace %n with node and %h with the short host name; malloc'd. */
+char *conf_expand_node(const char *pattern, const char *node);
+
+#endif

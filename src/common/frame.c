@@ -1,0 +1,205 @@
+/*
+ * frame.c - the wire frame and the table of message types.
+ *
+ * The table is the one place that binds a MsgType to its protobuf request
+ * and reply messages; daemons add their handler and access level on top of
+ * it in their own RPC tables.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "util.h"
+
+#define D(x) &meridian__##x##__descriptor
+
+static const struct msg_type_info msg_types[] = {
+	{ MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, "SUBMIT_JOB",
+	  D(submit_job_request), D(submit_job_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_JOB_INFO, "JOB_INFO", D(job_info_request),
+	  D(job_info_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_CANCEL_JOB, "CANCEL_JOB",
+	  D(cancel_job_request), D(job_action_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_UPDATE_JOB, "UPDATE_JOB",
+	  D(update_job_request), D(job_action_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_JOB_SCRIPT, "JOB_SCRIPT",
+	  D(job_script_request), D(job_script_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_NODE_INFO, "NODE_INFO", D(node_info_request),
+	  D(node_info_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_UPDATE_NODE, "UPDATE_NODE",
+	  D(update_node_request), D(update_node_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_PING, "PING", D(ping_request), D(ping_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER, "NODE_REGISTER",
+	  D(node_register), D(node_register_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_NODE_HEARTBEAT, "NODE_HEARTBEAT",
+	  D(node_heartbeat), D(ack) },
+	{ MERIDIAN__MSG_TYPE__MSG_JOB_END, "JOB_END", D(job_end), D(ack) },
+	{ MERIDIAN__MSG_TYPE__MSG_LAUNCH_JOB, "LAUNCH_JOB", D(launch_job),
+	  D(ack) },
+	{ MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, "SIGNAL_JOB", D(signal_job),
+	  D(ack) },
+};
+
+const struct msg_type_info *msg_type_lookup(unsigned type)
+{
+	for (size_t i = 0; i < sizeof(msg_types) / sizeof(msg_types[0]); i++)
+		if ((unsigned)msg_types[i].type == type)
+			return &msg_types[i];
+	return NULL;
+}
+
+const char *msg_type_name(unsigned type)
+{
+	const struct msg_type_info *t = msg_type_lookup(type);
+
+	return t ? t->name : "UNKNOWN";
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	v = htons(v);
+	memcpy(p, &v, 2);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return ntohs(v);
+}
+
+void frame_hdr_encode(const struct frame_hdr *h, uint8_t out[MER_FRAME_HDR_LEN])
+{
+	put32(out + 0, h->magic);
+	put16(out + 4, h->version);
+	put16(out + 6, h->type);
+	put32(out + 8, h->flags);
+	put32(out + 12, h->req_id);
+	put32(out + 16, h->cred_len);
+	put32(out + 20, h->body_len);
+	put32(out + 24, 0);
+}
+
+int frame_hdr_decode(const uint8_t in[MER_FRAME_HDR_LEN], struct frame_hdr *h,
+		     struct mer_error *err)
+{
+	h->magic = get32(in + 0);
+	h->version = get16(in + 4);
+	h->type = get16(in + 6);
+	h->flags = get32(in + 8);
+	h->req_id = get32(in + 12);
+	h->cred_len = get32(in + 16);
+	h->body_len = get32(in + 20);
+
+	errno = EPROTO;
+	if (h->magic != MER_FRAME_MAGIC)
+		return mer_error_set(err,
+				     "bad frame magic 0x%08x, expected 0x%08x "
+				     "(not a Meridian peer?)",
+				     h->magic, MER_FRAME_MAGIC);
+	if (h->version < MER_PROTO_VERSION_MIN ||
+	    h->version > MER_PROTO_VERSION)
+		return mer_error_set(err,
+				     "protocol version %u not supported, "
+				     "expected %u or %u",
+				     h->version, MER_PROTO_VERSION_MIN,
+				     MER_PROTO_VERSION);
+	if (!msg_type_lookup(h->type))
+		return mer_error_set(err, "unknown message type %u", h->type);
+	if (h->flags & ~(MER_FRAME_REPLY | MER_FRAME_ERROR))
+		return mer_error_set(err, "unknown frame flags 0x%x", h->flags);
+	if (h->cred_len > MER_FRAME_MAX_CRED)
+		return mer_error_set(err,
+				     "credential of %u bytes, at most %u allowed",
+				     h->cred_len, MER_FRAME_MAX_CRED);
+	if (h->body_len > MER_FRAME_MAX_BODY)
+		return mer_error_set(err, "body of %u bytes, at most %u allowed",
+				     h->body_len, MER_FRAME_MAX_BODY);
+	return 0;
+}
+
+uint8_t *frame_build(uint16_t type, uint32_t flags, uint32_t req_id,
+		     const void *cred, size_t cred_len,
+		     const ProtobufCMessage *msg, size_t *len)
+{
+	size_t body_len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+	struct frame_hdr h = {
+		.magic = MER_FRAME_MAGIC,
+		.version = MER_PROTO_VERSION,
+		.type = type,
+		.flags = flags,
+		.req_id = req_id,
+		.cred_len = (uint32_t)cred_len,
+		.body_len = (uint32_t)body_len,
+	};
+	uint8_t *buf = xmalloc(MER_FRAME_HDR_LEN + cred_len + body_len);
+
+	frame_hdr_encode(&h, buf);
+	if (cred_len)
+		memcpy(buf + MER_FRAME_HDR_LEN, cred, cred_len);
+	if (msg)
+		protobuf_c_message_pack(msg, buf + MER_FRAME_HDR_LEN + cred_len);
+	*len = MER_FRAME_HDR_LEN + cred_len + body_len;
+	return buf;
+}
+
+uint8_t *frame_build_error(uint16_t type, uint32_t req_id, int code,
+			   const char *text, size_t *len)
+{
+	Meridian__ErrorReply er = MERIDIAN__ERROR_REPLY__INIT;
+
+	er.code = code;
+	er.text = (char *)(text ? text : "");
+	return frame_build(type, MER_FRAME_REPLY | MER_FRAME_ERROR, req_id, NULL,
+			   0, &er.base, len);
+}
+
+ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
+				    const uint8_t *body, size_t len,
+				    struct mer_error *err)
+{
+	const struct msg_type_info *t = msg_type_lookup(h->type);
+	const ProtobufCMessageDescriptor *d;
+	ProtobufCMessage *m;
+
+	if (!t) {
+		errno = EPROTO;
+		mer_error_set(err, "unknown message type %u", h->type);
+		return NULL;
+	}
+	if (h->flags & MER_FRAME_ERROR)
+		d = &meridian__error_reply__descriptor;
+	else if (h->flags & MER_FRAME_REPLY)
+		d = t->reply;
+	else
+		d = t->request;
+	m = protobuf_c_message_unpack(d, NULL, len, body);
+	if (!m) {
+		errno = EPROTO;
+		mer_error_set(err, "%s %s: body of %zu bytes does not decode as %s",
+			      t->name,
+			      (h->flags & MER_FRAME_REPLY) ? "reply" : "request",
+			      len, d->name);
+	}
+	return m;
+}

@@ -1,0 +1,147 @@
+/*
+ * log.c - one log for a daemon or a command: a file or stderr.
+ *
+ * The state is the process's own (a log belongs to the process, not to a
+ * context), which is why this is the one place with file-scope variables.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static struct {
+	char ident[32];
+	FILE *fp;
+	enum log_level level;
+} logger = { "meridian", NULL, LOG_LVL_INFO };
+
+int log_init(const char *ident, const char *file, enum log_level level)
+{
+	snprintf(logger.ident, sizeof(logger.ident), "%s", ident);
+	logger.level = level;
+	if (file && *file) {
+		FILE *fp = fopen(file, "ae");
+		if (!fp)
+			return -1;
+		setvbuf(fp, NULL, _IOLBF, 0);
+		if (logger.fp && logger.fp != stderr)
+			fclose(logger.fp);
+		logger.fp = fp;
+	}
+	return 0;
+}
+
+void log_set_level(enum log_level level)
+{
+	logger.level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return logger.level;
+}
+
+int log_parse_level(const char *s, enum log_level *out)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+
+	for (int i = 0; i < 4; i++) {
+		if (!strcasecmp(s, names[i])) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void vlog(enum log_level lvl, const char *tag, int errnum,
+		 const char *fmt, va_list ap)
+{
+	FILE *fp = logger.fp ? logger.fp : stderr;
+	char ts[32], msg[1024];
+	struct timeval tv;
+	struct tm tm;
+
+	if (lvl > logger.level)
+		return;
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (errnum)
+		fprintf(fp, "[%s.%03ld] %s[%ld]: %s%s: %s\n", ts,
+			(long)tv.tv_usec / 1000, logger.ident, (long)getpid(),
+			tag, msg, strerror(errnum));
+	else
+		fprintf(fp, "[%s.%03ld] %s[%ld]: %s%s\n", ts,
+			(long)tv.tv_usec / 1000, logger.ident, (long)getpid(),
+			tag, msg);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_WARN, "warning: ", e, fmt, ap);
+	va_end(ap);
+	errno = e;
+}
+
+void log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_WARN, "warning: ", 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_INFO, "", 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_DEBUG, "debug: ", 0, fmt, ap);
+	va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_ERROR, "fatal: ", e, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_ERROR, "fatal: ", 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

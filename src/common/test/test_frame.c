@@ -1,0 +1,276 @@
+/*
+ * test_frame.c - the wire frame: header checks, message round trips, and a
+ * framed connection that must drop a bad peer with a reason.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conn.h"
+#include "cunit_main.h"
+#include "frame.h"
+#include "util.h"
+
+static void build_hdr(uint8_t *out, uint32_t magic, uint16_t version,
+		      uint16_t type, uint32_t flags, uint32_t cred,
+		      uint32_t body)
+{
+	struct frame_hdr h = { magic, version, type, flags, 7, cred, body };
+
+	frame_hdr_encode(&h, out);
+}
+
+static void test_header_round_trip(void)
+{
+	uint8_t b[MER_FRAME_HDR_LEN];
+	struct frame_hdr h;
+	struct mer_error err;
+
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION,
+		  MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, MER_FRAME_REPLY, 100,
+		  2000);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), 0);
+	CU_ASSERT_EQUAL(h.type, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB);
+	CU_ASSERT_EQUAL(h.flags, MER_FRAME_REPLY);
+	CU_ASSERT_EQUAL(h.req_id, 7);
+	CU_ASSERT_EQUAL(h.cred_len, 100);
+	CU_ASSERT_EQUAL(h.body_len, 2000);
+	/* big-endian on the wire: magic spells MRDN */
+	CU_ASSERT_EQUAL(memcmp(b, "MRDN", 4), 0);
+}
+
+static void test_header_versions(void)
+{
+	uint8_t b[MER_FRAME_HDR_LEN];
+	struct frame_hdr h;
+	struct mer_error err;
+
+	/* one version older is accepted */
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION - 1,
+		  MERIDIAN__MSG_TYPE__MSG_PING, 0, 0, 0);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), 0);
+	/* two older and newer are not */
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION - 2,
+		  MERIDIAN__MSG_TYPE__MSG_PING, 0, 0, 0);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "protocol version"));
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION + 1,
+		  MERIDIAN__MSG_TYPE__MSG_PING, 0, 0, 0);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "not supported"));
+}
+
+static void test_header_rejects(void)
+{
+	uint8_t b[MER_FRAME_HDR_LEN];
+	struct frame_hdr h;
+	struct mer_error err;
+
+	build_hdr(b, 0x47455420, MER_PROTO_VERSION, 22, 0, 0, 0); /* "GET " */
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "magic"));
+
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION, 9999, 0, 0, 0);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "unknown message type 9999"));
+
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION, 22, 0, 0,
+		  MER_FRAME_MAX_BODY + 1);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "at most"));
+
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION, 22, 0,
+		  MER_FRAME_MAX_CRED + 1, 0);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "credential"));
+
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION, 22, 0x80, 0, 0);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "flags"));
+}
+
+static void test_message_round_trip(void)
+{
+	Meridian__SubmitJobRequest req = MERIDIAN__SUBMIT_JOB_REQUEST__INIT;
+	Meridian__JobDesc desc = MERIDIAN__JOB_DESC__INIT;
+	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT;
+	char *env[] = { "A=1", "PATH=/bin" };
+	const char script[] = "#!/bin/sh\necho hi\n";
+	Meridian__SubmitJobRequest *got;
+	struct frame_hdr h;
+	struct mer_error err;
+	uint8_t *buf;
+	size_t len;
+
+	desc.name = "train";
+	desc.gpus = 4;
+	desc.time_limit = 90;
+	spec.script.data = (uint8_t *)script;
+	spec.script.len = sizeof(script) - 1;
+	spec.n_env = 2;
+	spec.env = env;
+	req.desc = &desc;
+	req.spec = &spec;
+	buf = frame_build(MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, 0, 42, "CRED", 4,
+			  &req.base, &len);
+	CU_ASSERT_EQUAL(frame_hdr_decode(buf, &h, &err), 0);
+	CU_ASSERT_EQUAL(len, MER_FRAME_HDR_LEN + 4 + h.body_len);
+	CU_ASSERT_EQUAL(memcmp(buf + MER_FRAME_HDR_LEN, "CRED", 4), 0);
+	got = (Meridian__SubmitJobRequest *)frame_unpack_body(
+		&h, buf + MER_FRAME_HDR_LEN + 4, h.body_len, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_STRING_EQUAL(got->desc->name, "train");
+	CU_ASSERT_EQUAL(got->desc->gpus, 4);
+	CU_ASSERT_EQUAL(got->desc->time_limit, 90);
+	CU_ASSERT_EQUAL(got->spec->script.len, sizeof(script) - 1);
+	CU_ASSERT_EQUAL(got->spec->n_env, 2);
+	CU_ASSERT_STRING_EQUAL(got->spec->env[1], "PATH=/bin");
+	protobuf_c_message_free_unpacked(&got->base, NULL);
+
+	/* a body cut short does not decode, and says which message */
+	got = (Meridian__SubmitJobRequest *)frame_unpack_body(
+		&h, buf + MER_FRAME_HDR_LEN + 4, h.body_len / 2, &err);
+	CU_ASSERT_PTR_NULL(got);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "SUBMIT_JOB"));
+	free(buf);
+}
+
+static void test_error_reply(void)
+{
+	Meridian__ErrorReply *er;
+	struct frame_hdr h;
+	struct mer_error err;
+	size_t len;
+	uint8_t *buf = frame_build_error(MERIDIAN__MSG_TYPE__MSG_CANCEL_JOB, 9,
+					 EPERM, "not yours", &len);
+
+	CU_ASSERT_EQUAL(frame_hdr_decode(buf, &h, &err), 0);
+	CU_ASSERT_EQUAL(h.flags, MER_FRAME_REPLY | MER_FRAME_ERROR);
+	er = (Meridian__ErrorReply *)frame_unpack_body(
+		&h, buf + MER_FRAME_HDR_LEN, h.body_len, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(er);
+	CU_ASSERT_EQUAL(er->code, EPERM);
+	CU_ASSERT_STRING_EQUAL(er->text, "not yours");
+	protobuf_c_message_free_unpacked(&er->base, NULL);
+	free(buf);
+}
+
+/* A framed connection over a socketpair. */
+struct conn_case {
+	struct event_base *base;
+	int frames;
+	uint32_t last_req;
+	char why[200];
+	int closed;
+};
+
+static void on_frame(struct conn *c, const struct frame_hdr *h,
+		     const uint8_t *cred, const uint8_t *body, void *arg)
+{
+	struct conn_case *cc = arg;
+
+	cc->frames++;
+	cc->last_req = h->req_id;
+}
+
+static void on_close(struct conn *c, const char *why, void *arg)
+{
+	struct conn_case *cc = arg;
+
+	snprintf(cc->why, sizeof(cc->why), "%s", why);
+	cc->closed = 1;
+	event_base_loopbreak(cc->base);
+}
+
+static void run_conn(const uint8_t *bytes, size_t n, struct conn_case *cc)
+{
+	int sv[2];
+	struct conn *c;
+	struct timeval tv = { 2, 0 };
+
+	memset(cc, 0, sizeof(*cc));
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cc->base = event_base_new();
+	c = conn_create(cc->base, sv[0], "test peer", on_frame, on_close, cc);
+	CU_ASSERT_EQUAL(write_all(sv[1], bytes, n), 0);
+	close(sv[1]);
+	event_base_loopexit(cc->base, &tv);
+	event_base_dispatch(cc->base);
+	conn_destroy(c);
+	event_base_free(cc->base);
+}
+
+static void test_conn_frames_then_garbage(void)
+{
+	Meridian__PingRequest ping = MERIDIAN__PING_REQUEST__INIT;
+	struct conn_case cc;
+	struct strbuf b = { 0 };
+	size_t len;
+	uint8_t *f;
+
+	for (uint32_t i = 1; i <= 3; i++) {
+		f = frame_build(MERIDIAN__MSG_TYPE__MSG_PING, 0, i, "c", 1,
+				&ping.base, &len);
+		strbuf_add(&b, (char *)f, len);
+		free(f);
+	}
+	strbuf_add(&b, "GET / HTTP/1.0\r\n\r\n", 18);
+	strbuf_add(&b, "more bytes to make a header", 27);
+	run_conn((uint8_t *)b.s, b.len, &cc);
+	CU_ASSERT_EQUAL(cc.frames, 3);
+	CU_ASSERT_EQUAL(cc.last_req, 3);
+	CU_ASSERT(cc.closed);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cc.why, "bad frame"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cc.why, "magic"));
+	strbuf_free(&b);
+}
+
+static void test_conn_truncated(void)
+{
+	Meridian__PingReply pr = MERIDIAN__PING_REPLY__INIT;
+	struct conn_case cc;
+	size_t len;
+	uint8_t *f;
+
+	pr.cluster = "a cluster name long enough to have a body";
+	f = frame_build(MERIDIAN__MSG_TYPE__MSG_PING, MER_FRAME_REPLY, 5, NULL,
+			0, &pr.base, &len);
+	run_conn(f, len - 5, &cc);
+	CU_ASSERT_EQUAL(cc.frames, 0);
+	CU_ASSERT(cc.closed);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cc.why, "middle of a frame"));
+	free(f);
+}
+
+static void test_conn_oversized(void)
+{
+	uint8_t b[MER_FRAME_HDR_LEN];
+	struct conn_case cc;
+
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION,
+		  MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, 0, 0, 0xffffffffu);
+	run_conn(b, sizeof(b), &cc);
+	CU_ASSERT_EQUAL(cc.frames, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cc.why, "body of 4294967295 bytes"));
+}
+
+static CU_TestInfo tests[] = {
+	{ "header round trip", test_header_round_trip },
+	{ "header versions", test_header_versions },
+	{ "header rejects bad fields", test_header_rejects },
+	{ "message round trip", test_message_round_trip },
+	{ "error reply", test_error_reply },
+	{ "conn: frames then garbage", test_conn_frames_then_garbage },
+	{ "conn: truncated frame", test_conn_truncated },
+	{ "conn: oversized body", test_conn_oversized },
+	CU_TEST_INFO_NULL,
+};
+
+CUNIT_MAIN("frame", tests)
