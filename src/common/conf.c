@@ -1,0 +1,1424 @@
+/*
+ * conf.c - read and check meridian.conf.
+ *
+ * The file is read in three passes over one buffer:
+ *   lines   physical lines are cut at '#' (outside quotes) and joined where
+ *           one ends in '\'; a logical line keeps the number of its first
+ *           physical line for errors;
+ *   tokens  a logical line splits on whitespace into Key=Value tokens, a
+ *           value may be "double quoted";
+ *   keys    the first key says what the line is: NodeName=, PartitionName=
+ *           and RegionName= start a stanza, anything else is a line of
+ *           global keys.  Each kind of line has its own table of keys.
+ * Checks that need the whole file (regions used by nodes, partition nodes,
+ * duplicate nodes, required keys) run once everything is read.
+ *
+ * Every error is "PATH:LINE: what is wrong, expected what is right"; the
+ * first one found stops the load.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "hostlist.h"
+#include "parse.h"
+#include "util.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef PLUGINDIR
+#define PLUGINDIR "/usr/local/lib/meridian"
+#endif
+#ifndef SBINDIR
+#define SBINDIR "/usr/local/sbin"
+#endif
+
+#define ECHO_MAX 40
+
+/* A global key as written, for conf_get (plugins read their keys so). */
+struct conf_kv {
+	const char *key; /* the key's name in the table (static) */
+	char *value;
+	int line;
+};
+
+/*
+ * What conf_load really allocates: the public struct first, so a
+ * struct conf * is a struct conf_priv * (conf_free casts back).
+ */
+struct conf_priv {
+	struct conf pub;
+	struct conf_kv *kv;
+	size_t nkv;
+	struct conf_node **by_name; /* nodes sorted by name, for lookups */
+};
+
+/* The state of one load. */
+struct loader {
+	struct conf_priv *cp;
+	const char *path;
+	int line;
+	struct mer_error *err;
+	size_t nodes_cap, parts_cap, regions_cap;
+	struct conf_node node_def;	/* NodeName=DEFAULT */
+	struct conf_partition part_def; /* PartitionName=DEFAULT */
+	const struct conf_partition *default_part;
+};
+
+struct token {
+	char *key;
+	char *value;
+};
+
+/* ------------------------------------------------------------------ */
+/* errors */
+
+static int lerr_at(struct loader *l, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int lerr_at(struct loader *l, int line, const char *fmt, ...)
+{
+	char msg[sizeof(l->err->text)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		mer_error_set(l->err, "%s:%d: %s", l->path, line, msg);
+	else
+		mer_error_set(l->err, "%s: %s", l->path, msg);
+	errno = EINVAL;
+	return -1;
+}
+
+#define lerr(l, ...) lerr_at((l), (l)->line, __VA_ARGS__)
+
+/* Put PATH:LINE in front of a message a parse_* function wrote. */
+static int lerr_parse(struct loader *l, const struct mer_error *e)
+{
+	return lerr(l, "%s", e->text);
+}
+
+/* ------------------------------------------------------------------ */
+/* small helpers */
+
+static void set_str(char **field, const char *value)
+{
+	free(*field);
+	*field = xstrdup(value);
+}
+
+static char *lower_dup(const char *s)
+{
+	char *t = xstrdup(s);
+
+	for (char *p = t; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return t;
+}
+
+/* A name for a cluster, partition, region or user: no spaces, no commas,
+ * nothing a shell or a hostlist would read specially. */
+static bool is_plain_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+			return false;
+	return true;
+}
+
+static int check_name(struct loader *l, const char *key, const char *v)
+{
+	if (!is_plain_name(v))
+		return lerr(l,
+			    "%s=%.*s: expected a name of letters, digits, "
+			    "'.', '_' and '-'",
+			    key, ECHO_MAX, v);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* global keys */
+
+enum gkind {
+	G_STR,	    /* any text, may be empty */
+	G_NONEMPTY, /* any text, not empty */
+	G_NAME,	    /* is_plain_name */
+	G_PLUGIN,   /* "KIND/NAME" with the kind fixed by the key */
+	G_LOGLEVEL, /* error|warn|info|debug */
+	G_PRICE,    /* MODEL:DOLLARS[,MODEL:DOLLARS...] */
+	G_USERS,    /* user,user */
+	G_U32,	    /* parse_u32 in [min, max] */
+	G_PORT,	    /* uint16_t in [min, max] */
+};
+
+struct gkey {
+	const char *name;
+	enum gkind kind;
+	size_t off;	 /* of the field in struct conf */
+	const char *def; /* string default; NULL: required (or none) */
+	uint32_t def_num, min, max;
+	const char *prefix; /* G_PLUGIN: "sched/" */
+};
+
+#define STR(k, f, kind, d)                                                     \
+	{                                                                      \
+		k, kind, offsetof(struct conf, f), d, 0, 0, 0, NULL            \
+	}
+#define NUM(k, f, kind, d, lo, hi)                                             \
+	{                                                                      \
+		k, kind, offsetof(struct conf, f), NULL, d, lo, hi, NULL       \
+	}
+#define PLUG(k, f, d, pfx)                                                     \
+	{                                                                      \
+		k, G_PLUGIN, offsetof(struct conf, f), d, 0, 0, 0, pfx         \
+	}
+
+static const struct gkey gkeys[] = {
+	STR("ClusterName", cluster_name, G_NAME, NULL),
+	STR("ControllerHost", controller_host, G_NONEMPTY, NULL),
+	NUM("ControllerPort", controller_port, G_PORT, 6917, 1, 65535),
+	STR("StateDir", state_dir, G_NONEMPTY, "/var/lib/meridian"),
+	STR("SpoolDir", spool_dir, G_NONEMPTY, "/var/spool/meridian/%n"),
+	STR("LogFile", log_file, G_STR, ""),
+	STR("NodeLogFile", node_log_file, G_STR, ""),
+	STR("LogLevel", log_level, G_LOGLEVEL, "info"),
+	PLUG("AuthType", auth_type, "auth/munge", "auth/"),
+	STR("AuthSocket", auth_socket, G_STR, ""),
+	PLUG("SchedulerType", scheduler_type, "sched/fifo", "sched/"),
+	PLUG("SelectType", select_type, "select/linear", "select/"),
+	PLUG("PriceType", price_type, "price/flat", "price/"),
+	STR("PluginDir", plugin_dir, G_NONEMPTY, PLUGINDIR),
+	STR("MstepdPath", mstepd_path, G_NONEMPTY, SBINDIR "/mstepd"),
+	STR("GpuHourPrice", gpu_hour_price, G_PRICE, ""),
+	STR("AdminUsers", admin_users, G_USERS, NULL),
+	NUM("HeartbeatInterval", heartbeat_interval, G_U32, 30, 1, 3600),
+	NUM("NodeTimeout", node_timeout, G_U32, 300, 2, 86400),
+	NUM("KillWait", kill_wait, G_U32, 30, 0, 65533),
+	NUM("MinJobAge", min_job_age, G_U32, 300, 0, 31536000),
+	NUM("MaxJobCount", max_job_count, G_U32, 100000, 1, 10000000),
+};
+
+#undef STR
+#undef NUM
+#undef PLUG
+
+#define NGKEYS (sizeof(gkeys) / sizeof(gkeys[0]))
+
+static const struct gkey *gkey_find(const char *name)
+{
+	for (size_t i = 0; i < NGKEYS; i++)
+		if (strcasecmp(gkeys[i].name, name) == 0)
+			return &gkeys[i];
+	return NULL;
+}
+
+static void *field(struct conf *c, const struct gkey *k)
+{
+	return (char *)c + k->off;
+}
+
+static void set_defaults(struct conf *c)
+{
+	for (size_t i = 0; i < NGKEYS; i++) {
+		const struct gkey *k = &gkeys[i];
+		switch (k->kind) {
+		case G_U32:
+			*(uint32_t *)field(c, k) = k->def_num;
+			break;
+		case G_PORT:
+			*(uint16_t *)field(c, k) = (uint16_t)k->def_num;
+			break;
+		case G_USERS:
+			break;
+		default:
+			if (k->def)
+				*(char **)field(c, k) = xstrdup(k->def);
+			break;
+		}
+	}
+}
+
+static int check_price(struct loader *l, const char *key, const char *v)
+{
+	const char *p = v;
+
+	/* "" means no price list: price/flat then charges nothing. */
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char *item = xstrndup(p, len), *colon = strchr(item, ':');
+		struct mer_error e;
+		int64_t micro;
+		int rc = 0;
+
+		if (colon)
+			*colon = '\0';
+		if (!colon || !is_plain_name(item))
+			rc = lerr(l,
+				  "%s: '%.*s' is not MODEL:DOLLARS, expected "
+				  "MODEL:DOLLARS[,...] such as "
+				  "a100:2.10,default:0.50",
+				  key, (int)(len > ECHO_MAX ? ECHO_MAX : len),
+				  p);
+		else if (parse_money(colon + 1, key, &micro, &e) < 0)
+			rc = lerr_parse(l, &e);
+		free(item);
+		if (rc < 0)
+			return rc;
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			return lerr(l,
+				    "%s ends in ',', expected MODEL:DOLLARS "
+				    "after each comma",
+				    key);
+	}
+	return 0;
+}
+
+static int set_users(struct loader *l, struct conf *c, const char *key,
+		     const char *v)
+{
+	const char *p = v;
+
+	for (size_t i = 0; i < c->nadmin_users; i++)
+		free(c->admin_users[i]);
+	free(c->admin_users);
+	c->admin_users = NULL;
+	c->nadmin_users = 0;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char *name = xstrndup(p, len);
+
+		if (len > 0 && !is_plain_name(name)) {
+			lerr(l,
+			     "%s=%.*s: '%.32s' is not a user name, expected "
+			     "user names separated by commas",
+			     key, ECHO_MAX, v, name);
+			free(name);
+			return -1;
+		}
+		if (len > 0) {
+			c->admin_users = xrealloc(c->admin_users,
+						  (c->nadmin_users + 1) *
+							  sizeof(char *));
+			c->admin_users[c->nadmin_users++] = name;
+		} else {
+			free(name);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static void kv_set(struct conf_priv *cp, const char *key, const char *value,
+		   int line)
+{
+	for (size_t i = 0; i < cp->nkv; i++) {
+		if (cp->kv[i].key == key) {
+			set_str(&cp->kv[i].value, value);
+			cp->kv[i].line = line;
+			return;
+		}
+	}
+	cp->kv = xrealloc(cp->kv, (cp->nkv + 1) * sizeof(*cp->kv));
+	cp->kv[cp->nkv].key = key;
+	cp->kv[cp->nkv].value = xstrdup(value);
+	cp->kv[cp->nkv].line = line;
+	cp->nkv++;
+}
+
+static const struct conf_kv *kv_find(const struct conf_priv *cp,
+				     const char *key)
+{
+	for (size_t i = 0; i < cp->nkv; i++)
+		if (strcasecmp(cp->kv[i].key, key) == 0)
+			return &cp->kv[i];
+	return NULL;
+}
+
+static const char *const node_key_names =
+	"NodeAddr, Port, CPUs, RealMemory, Gres, Features, Region, "
+	"TopologyFile, Weight, State";
+static const char *const part_key_names =
+	"Nodes, Default, MaxTime, DefaultTime, State";
+static const char *const region_key_names = "Description, UtcOffset";
+
+static bool is_stanza_key(const char *stanza_keys, const char *key)
+{
+	size_t len = strlen(key);
+	const char *p = stanza_keys;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		if (n == len && strncasecmp(p, key, len) == 0)
+			return true;
+		p += n;
+		p += strspn(p, ", ");
+	}
+	return false;
+}
+
+static int set_global(struct loader *l, const struct token *t)
+{
+	struct conf *c = &l->cp->pub;
+	const struct gkey *k = gkey_find(t->key);
+	struct mer_error e;
+	const char *v = t->value;
+	uint32_t n;
+
+	if (!k) {
+		if (is_stanza_key(node_key_names, t->key))
+			return lerr(l,
+				    "%s= belongs in a NodeName line, expected "
+				    "NodeName=NAMES %s=...",
+				    t->key, t->key);
+		if (is_stanza_key(part_key_names, t->key))
+			return lerr(l,
+				    "%s= belongs in a PartitionName line, "
+				    "expected PartitionName=NAME %s=...",
+				    t->key, t->key);
+		if (is_stanza_key(region_key_names, t->key))
+			return lerr(l,
+				    "%s= belongs in a RegionName line, "
+				    "expected RegionName=NAME %s=...",
+				    t->key, t->key);
+		return lerr(l,
+			    "unknown key '%.*s', expected one of the keys in "
+			    "meridian.conf(5)",
+			    ECHO_MAX, t->key);
+	}
+	switch (k->kind) {
+	case G_STR:
+		break;
+	case G_NONEMPTY:
+		if (!*v)
+			return lerr(l, "%s is empty, expected a value",
+				    k->name);
+		break;
+	case G_NAME:
+		if (check_name(l, k->name, v) < 0)
+			return -1;
+		break;
+	case G_PLUGIN:
+		if (strncasecmp(v, k->prefix, strlen(k->prefix)) != 0 ||
+		    !is_plain_name(v + strlen(k->prefix)))
+			return lerr(l, "%s=%.*s: expected %sNAME such as %s",
+				    k->name, ECHO_MAX, v, k->prefix, k->def);
+		break;
+	case G_LOGLEVEL:
+		if (strcasecmp(v, "error") && strcasecmp(v, "warn") &&
+		    strcasecmp(v, "info") && strcasecmp(v, "debug"))
+			return lerr(l,
+				    "%s=%.*s: expected error, warn, info or "
+				    "debug",
+				    k->name, ECHO_MAX, v);
+		break;
+	case G_PRICE:
+		if (check_price(l, k->name, v) < 0)
+			return -1;
+		break;
+	case G_USERS:
+		if (set_users(l, c, k->name, v) < 0)
+			return -1;
+		break;
+	case G_U32:
+		if (parse_u32(v, k->name, k->min, k->max, &n, &e) < 0)
+			return lerr_parse(l, &e);
+		*(uint32_t *)field(c, k) = n;
+		break;
+	case G_PORT:
+		if (parse_u32(v, k->name, k->min, k->max, &n, &e) < 0)
+			return lerr_parse(l, &e);
+		*(uint16_t *)field(c, k) = (uint16_t)n;
+		break;
+	}
+	if (k->kind == G_LOGLEVEL || k->kind == G_PLUGIN) {
+		/* Plugin and level names are lower case wherever they are
+		 * compared, so keep them so. */
+		free(*(char **)field(c, k));
+		*(char **)field(c, k) = lower_dup(v);
+	} else if (k->kind != G_U32 && k->kind != G_PORT &&
+		   k->kind != G_USERS) {
+		set_str((char **)field(c, k), v);
+	}
+	kv_set(l->cp, k->name, v, l->line);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* NodeName= */
+
+static void node_clear(struct conf_node *n)
+{
+	free(n->name);
+	free(n->addr);
+	free(n->gres);
+	free(n->gpu_model);
+	free(n->features);
+	free(n->region);
+	free(n->topology_file);
+	memset(n, 0, sizeof(*n));
+}
+
+/* A deep copy of a template; addr stays an expression until expanded. */
+static void node_copy(struct conf_node *dst, const struct conf_node *src)
+{
+	*dst = *src;
+	dst->name = src->name ? xstrdup(src->name) : NULL;
+	dst->addr = src->addr ? xstrdup(src->addr) : NULL;
+	dst->gres = xstrdup(src->gres);
+	dst->gpu_model = xstrdup(src->gpu_model);
+	dst->features = xstrdup(src->features);
+	dst->region = xstrdup(src->region);
+	dst->topology_file = xstrdup(src->topology_file);
+}
+
+static void node_template_init(struct conf_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->gres = xstrdup("");
+	n->gpu_model = xstrdup("");
+	n->features = xstrdup("");
+	n->region = xstrdup("");
+	n->topology_file = xstrdup("");
+	n->weight = 1;
+	n->state = CONF_NODE_UNKNOWN;
+}
+
+typedef int (*node_set_fn)(struct loader *l, struct conf_node *n,
+			   const char *key, const char *v);
+
+static int node_set_addr(struct loader *l, struct conf_node *n, const char *key,
+			 const char *v)
+{
+	if (!*v)
+		return lerr(l,
+			    "%s is empty, expected a host name, an address "
+			    "or a host list",
+			    key);
+	set_str(&n->addr, v);
+	return 0;
+}
+
+static int node_set_port(struct loader *l, struct conf_node *n, const char *key,
+			 const char *v)
+{
+	struct mer_error e;
+	uint32_t x;
+
+	if (parse_u32(v, key, 1, 65535, &x, &e) < 0)
+		return lerr_parse(l, &e);
+	n->port = (uint16_t)x;
+	return 0;
+}
+
+static int node_set_cpus(struct loader *l, struct conf_node *n, const char *key,
+			 const char *v)
+{
+	struct mer_error e;
+
+	if (parse_u32(v, key, 1, 4096, &n->cpus, &e) < 0)
+		return lerr_parse(l, &e);
+	return 0;
+}
+
+static int node_set_memory(struct loader *l, struct conf_node *n,
+			   const char *key, const char *v)
+{
+	struct mer_error e;
+
+	if (parse_size_mb(v, key, &n->real_memory, &e) < 0)
+		return lerr_parse(l, &e);
+	return 0;
+}
+
+static int node_set_gres(struct loader *l, struct conf_node *n, const char *key,
+			 const char *v)
+{
+	struct mer_error e;
+	char *type;
+	uint32_t count;
+
+	if (!*v || strcasecmp(v, "none") == 0 || strcasecmp(v, "(null)") == 0) {
+		set_str(&n->gres, "");
+		set_str(&n->gpu_model, "");
+		n->gpus = 0;
+		return 0;
+	}
+	if (parse_gres_gpu(v, key, &type, &count, &e) < 0)
+		return lerr_parse(l, &e);
+	set_str(&n->gres, v);
+	free(n->gpu_model);
+	n->gpu_model = type;
+	n->gpus = count;
+	return 0;
+}
+
+static int node_set_features(struct loader *l, struct conf_node *n,
+			     const char *key, const char *v)
+{
+	set_str(&n->features, v);
+	return 0;
+}
+
+static int node_set_region(struct loader *l, struct conf_node *n,
+			   const char *key, const char *v)
+{
+	if (*v && check_name(l, key, v) < 0)
+		return -1;
+	set_str(&n->region, v);
+	return 0;
+}
+
+static int node_set_topology(struct loader *l, struct conf_node *n,
+			     const char *key, const char *v)
+{
+	set_str(&n->topology_file, v);
+	return 0;
+}
+
+static int node_set_weight(struct loader *l, struct conf_node *n,
+			   const char *key, const char *v)
+{
+	struct mer_error e;
+
+	if (parse_u32(v, key, 0, 4000000000u, &n->weight, &e) < 0)
+		return lerr_parse(l, &e);
+	return 0;
+}
+
+static int node_set_state(struct loader *l, struct conf_node *n,
+			  const char *key, const char *v)
+{
+	static const struct {
+		const char *word;
+		enum conf_node_state state;
+	} states[] = {
+		{"UNKNOWN", CONF_NODE_UNKNOWN},
+		/* IDLE: the node proves it is idle by registering. */
+		{"IDLE", CONF_NODE_UNKNOWN},
+		{"DRAIN", CONF_NODE_DRAIN},
+		{"DOWN", CONF_NODE_DOWN},
+		{"FUTURE", CONF_NODE_FUTURE},
+	};
+
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		if (strcasecmp(v, states[i].word) == 0) {
+			n->state = states[i].state;
+			return 0;
+		}
+	}
+	return lerr(l, "%s=%.*s: expected UNKNOWN, IDLE, DRAIN, DOWN or FUTURE",
+		    key, ECHO_MAX, v);
+}
+
+static const struct {
+	const char *name;
+	node_set_fn set;
+} node_keys[] = {
+	{"NodeAddr", node_set_addr}, {"Port", node_set_port},
+	{"CPUs", node_set_cpus},     {"RealMemory", node_set_memory},
+	{"Gres", node_set_gres},     {"Features", node_set_features},
+	{"Region", node_set_region}, {"TopologyFile", node_set_topology},
+	{"Weight", node_set_weight}, {"State", node_set_state},
+};
+
+static int node_apply(struct loader *l, struct conf_node *n,
+		      const struct token *toks, size_t ntoks)
+{
+	for (size_t i = 1; i < ntoks; i++) {
+		size_t k;
+		for (k = 0; k < sizeof(node_keys) / sizeof(node_keys[0]); k++)
+			if (strcasecmp(node_keys[k].name, toks[i].key) == 0)
+				break;
+		if (k == sizeof(node_keys) / sizeof(node_keys[0]))
+			return lerr(l,
+				    "unknown NodeName key '%.*s', expected "
+				    "%s",
+				    ECHO_MAX, toks[i].key, node_key_names);
+		if (node_keys[k].set(l, n, node_keys[k].name, toks[i].value) <
+		    0)
+			return -1;
+	}
+	return 0;
+}
+
+static int node_stanza(struct loader *l, const struct token *toks, size_t ntoks)
+{
+	struct conf *c = &l->cp->pub;
+	struct conf_node tmpl;
+	char **names = NULL, **addrs = NULL;
+	size_t nnames = 0, naddrs = 0;
+	struct mer_error e;
+	int rc = -1;
+
+	if (strcasecmp(toks[0].value, "DEFAULT") == 0)
+		return node_apply(l, &l->node_def, toks, ntoks);
+
+	node_copy(&tmpl, &l->node_def);
+	if (node_apply(l, &tmpl, toks, ntoks) < 0)
+		goto out;
+	if (!*toks[0].value) {
+		lerr(l, "NodeName is empty, expected a host list such as "
+			"gpu[01-16]");
+		goto out;
+	}
+	if (hostlist_expand(toks[0].value, &names, &nnames, &e) < 0) {
+		lerr(l, "NodeName=%s", e.text);
+		goto out;
+	}
+	if (tmpl.addr && hostlist_expand(tmpl.addr, &addrs, &naddrs, &e) < 0) {
+		lerr(l, "NodeAddr=%s", e.text);
+		goto out;
+	}
+	if (addrs && naddrs != 1 && naddrs != nnames) {
+		lerr(l,
+		     "NodeAddr= gives %zu addresses for %zu nodes, expected "
+		     "one address for each node or one for all",
+		     naddrs, nnames);
+		goto out;
+	}
+	if (c->nnodes + nnames > l->nodes_cap) {
+		while (c->nnodes + nnames > l->nodes_cap)
+			l->nodes_cap = l->nodes_cap ? l->nodes_cap * 2 : 16;
+		c->nodes = xrealloc(c->nodes, l->nodes_cap * sizeof(*c->nodes));
+	}
+	for (size_t i = 0; i < nnames; i++) {
+		struct conf_node *n = &c->nodes[c->nnodes++];
+
+		node_copy(n, &tmpl);
+		free(n->name);
+		free(n->addr);
+		n->name = xstrdup(names[i]);
+		n->addr =
+			xstrdup(addrs ? addrs[naddrs == 1 ? 0 : i] : names[i]);
+		n->line = l->line;
+	}
+	rc = 0;
+out:
+	hostlist_free(names, nnames);
+	hostlist_free(addrs, naddrs);
+	node_clear(&tmpl);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* PartitionName= */
+
+static void part_clear(struct conf_partition *p)
+{
+	free(p->name);
+	free(p->nodes_expr);
+	hostlist_free(p->nodes, p->nnodes);
+	memset(p, 0, sizeof(*p));
+}
+
+static void part_copy(struct conf_partition *dst,
+		      const struct conf_partition *src)
+{
+	*dst = *src;
+	dst->name = src->name ? xstrdup(src->name) : NULL;
+	dst->nodes_expr = xstrdup(src->nodes_expr);
+	dst->nodes = NULL;
+	dst->nnodes = 0;
+	if (src->nnodes) {
+		dst->nodes = xcalloc(src->nnodes, sizeof(char *));
+		for (size_t i = 0; i < src->nnodes; i++)
+			dst->nodes[i] = xstrdup(src->nodes[i]);
+		dst->nnodes = src->nnodes;
+	}
+}
+
+static int part_apply(struct loader *l, struct conf_partition *p,
+		      const struct token *toks, size_t ntoks)
+{
+	struct mer_error e;
+
+	for (size_t i = 1; i < ntoks; i++) {
+		const char *k = toks[i].key, *v = toks[i].value;
+
+		if (strcasecmp(k, "Nodes") == 0) {
+			char **names;
+			size_t n;
+
+			if (strcasecmp(v, "ALL") == 0) {
+				/* Expanded once every node is known. */
+				names = NULL;
+				n = 0;
+			} else if (hostlist_expand(v, &names, &n, &e) < 0) {
+				return lerr(l, "Nodes=%s", e.text);
+			}
+			hostlist_free(p->nodes, p->nnodes);
+			p->nodes = names;
+			p->nnodes = n;
+			set_str(&p->nodes_expr, v);
+		} else if (strcasecmp(k, "Default") == 0) {
+			if (parse_bool(v, "Default", &p->is_default, &e) < 0)
+				return lerr_parse(l, &e);
+		} else if (strcasecmp(k, "MaxTime") == 0) {
+			if (parse_time_minutes(v, "MaxTime", &p->max_time, &e) <
+			    0)
+				return lerr_parse(l, &e);
+		} else if (strcasecmp(k, "DefaultTime") == 0) {
+			if (parse_time_minutes(v, "DefaultTime",
+					       &p->default_time, &e) < 0)
+				return lerr_parse(l, &e);
+		} else if (strcasecmp(k, "State") == 0) {
+			if (strcasecmp(v, "UP") == 0)
+				p->up = true;
+			else if (strcasecmp(v, "DOWN") == 0 ||
+				 strcasecmp(v, "INACTIVE") == 0)
+				p->up = false;
+			else
+				return lerr(l,
+					    "State=%.*s: expected UP, DOWN "
+					    "or INACTIVE",
+					    ECHO_MAX, v);
+		} else {
+			return lerr(l,
+				    "unknown PartitionName key '%.*s', "
+				    "expected %s",
+				    ECHO_MAX, k, part_key_names);
+		}
+	}
+	return 0;
+}
+
+static int part_stanza(struct loader *l, const struct token *toks, size_t ntoks)
+{
+	struct conf *c = &l->cp->pub;
+	struct conf_partition p;
+	const char *name = toks[0].value;
+
+	if (strcasecmp(name, "DEFAULT") == 0)
+		return part_apply(l, &l->part_def, toks, ntoks);
+	if (check_name(l, "PartitionName", name) < 0)
+		return -1;
+	for (size_t i = 0; i < c->npartitions; i++)
+		if (strcmp(c->partitions[i].name, name) == 0)
+			return lerr(l,
+				    "duplicate PartitionName '%s' (first at "
+				    "line %d), expected each partition once",
+				    name, c->partitions[i].line);
+	part_copy(&p, &l->part_def);
+	if (part_apply(l, &p, toks, ntoks) < 0) {
+		part_clear(&p);
+		return -1;
+	}
+	if (p.max_time && p.default_time > p.max_time) {
+		char d[32], m[32];
+		format_time_minutes(p.default_time, d, sizeof(d));
+		format_time_minutes(p.max_time, m, sizeof(m));
+		part_clear(&p);
+		return lerr(l,
+			    "DefaultTime=%s is longer than MaxTime=%s, "
+			    "expected DefaultTime <= MaxTime",
+			    d, m);
+	}
+	if (p.is_default && l->default_part) {
+		int rc = lerr(l,
+			      "partition '%s' is Default=YES but '%s' (line "
+			      "%d) already is, expected one default "
+			      "partition",
+			      name, l->default_part->name,
+			      l->default_part->line);
+		part_clear(&p);
+		return rc;
+	}
+	free(p.name);
+	p.name = xstrdup(name);
+	p.line = l->line;
+	if (c->npartitions == l->parts_cap) {
+		l->parts_cap = l->parts_cap ? l->parts_cap * 2 : 4;
+		c->partitions = xrealloc(c->partitions,
+					 l->parts_cap * sizeof(*c->partitions));
+		/* The array moved; find the default again at the end. */
+	}
+	c->partitions[c->npartitions++] = p;
+	l->default_part = NULL;
+	for (size_t i = 0; i < c->npartitions; i++)
+		if (c->partitions[i].is_default)
+			l->default_part = &c->partitions[i];
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* RegionName= */
+
+/* "+05:30", "-8", "0": minutes east of UTC. */
+static int parse_utc_offset(const char *v, int *minutes)
+{
+	const char *p = v;
+	int sign = 1, h = 0, m = 0, nd = 0;
+
+	if (*p == '+' || *p == '-')
+		sign = *p++ == '-' ? -1 : 1;
+	while (isdigit((unsigned char)*p) && nd < 3) {
+		h = h * 10 + (*p++ - '0');
+		nd++;
+	}
+	if (nd == 0 || nd > 2)
+		return -1;
+	if (*p == ':') {
+		p++;
+		if (!isdigit((unsigned char)p[0]) ||
+		    !isdigit((unsigned char)p[1]))
+			return -1;
+		m = (p[0] - '0') * 10 + (p[1] - '0');
+		p += 2;
+		if (m > 59)
+			return -1;
+	}
+	if (*p)
+		return -1;
+	*minutes = sign * (h * 60 + m);
+	if (*minutes < -12 * 60 || *minutes > 14 * 60)
+		return -1;
+	return 0;
+}
+
+static int region_stanza(struct loader *l, const struct token *toks,
+			 size_t ntoks)
+{
+	struct conf *c = &l->cp->pub;
+	struct conf_region r = {0};
+	const char *name = toks[0].value;
+
+	if (strcasecmp(name, "DEFAULT") == 0)
+		return lerr(l, "RegionName=DEFAULT is not supported, expected "
+			       "a region name such as eu-west");
+	if (check_name(l, "RegionName", name) < 0)
+		return -1;
+	for (size_t i = 0; i < c->nregions; i++)
+		if (strcmp(c->regions[i].name, name) == 0)
+			return lerr(l,
+				    "duplicate RegionName '%s' (first at "
+				    "line %d), expected each region once",
+				    name, c->regions[i].line);
+	for (size_t i = 1; i < ntoks; i++) {
+		const char *k = toks[i].key, *v = toks[i].value;
+
+		if (strcasecmp(k, "Description") == 0) {
+			free(r.description);
+			r.description = xstrdup(v);
+		} else if (strcasecmp(k, "UtcOffset") == 0) {
+			if (parse_utc_offset(v, &r.utc_offset_min) < 0) {
+				free(r.description);
+				return lerr(l,
+					    "UtcOffset=%.*s: expected +HH:MM "
+					    "or -HH:MM from -12:00 to +14:00, "
+					    "such as +05:30",
+					    ECHO_MAX, v);
+			}
+		} else {
+			free(r.description);
+			return lerr(l,
+				    "unknown RegionName key '%.*s', "
+				    "expected %s",
+				    ECHO_MAX, k, region_key_names);
+		}
+	}
+	if (!r.description)
+		r.description = xstrdup("");
+	r.name = xstrdup(name);
+	r.line = l->line;
+	if (c->nregions == l->regions_cap) {
+		l->regions_cap = l->regions_cap ? l->regions_cap * 2 : 4;
+		c->regions = xrealloc(c->regions,
+				      l->regions_cap * sizeof(*c->regions));
+	}
+	c->regions[c->nregions++] = r;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* lines and tokens */
+
+static void tokens_free(struct token *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].key);
+		free(t[i].value);
+	}
+	free(t);
+}
+
+/* Split a logical line (comments already cut) into Key=Value tokens. */
+static int tokenize(struct loader *l, const char *s, struct token **out,
+		    size_t *nout)
+{
+	struct token *t = NULL;
+	size_t n = 0;
+
+	for (;;) {
+		struct strbuf val = {0};
+		const char *start, *eq;
+
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s)
+			break;
+		start = s;
+		while (*s && *s != '=' && !isspace((unsigned char)*s) &&
+		       *s != '"')
+			s++;
+		eq = s;
+		if (*eq != '=' || eq == start) {
+			size_t len = strcspn(start, " \t");
+			lerr(l,
+			     "'%.*s' is not Key=Value, expected Key=Value "
+			     "pairs separated by spaces",
+			     (int)(len > ECHO_MAX ? ECHO_MAX : len), start);
+			tokens_free(t, n);
+			return -1;
+		}
+		s++;
+		strbuf_add(&val, "", 0);
+		while (*s && !isspace((unsigned char)*s)) {
+			if (*s == '"') {
+				s++;
+				while (*s && *s != '"') {
+					if (*s == '\\' &&
+					    (s[1] == '"' || s[1] == '\\'))
+						s++;
+					strbuf_addc(&val, *s++);
+				}
+				if (*s != '"') {
+					strbuf_free(&val);
+					tokens_free(t, n);
+					return lerr(l,
+						    "value of %.*s has no "
+						    "closing '\"', expected "
+						    "\"...\"",
+						    (int)(eq - start), start);
+				}
+				s++;
+			} else {
+				strbuf_addc(&val, *s++);
+			}
+		}
+		t = xrealloc(t, (n + 1) * sizeof(*t));
+		t[n].key = xstrndup(start, (size_t)(eq - start));
+		t[n].value = val.s;
+		n++;
+	}
+	*out = t;
+	*nout = n;
+	return 0;
+}
+
+static int do_line(struct loader *l, const char *s)
+{
+	struct token *t = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (tokenize(l, s, &t, &n) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	if (strcasecmp(t[0].key, "NodeName") == 0) {
+		rc = node_stanza(l, t, n);
+	} else if (strcasecmp(t[0].key, "PartitionName") == 0) {
+		rc = part_stanza(l, t, n);
+	} else if (strcasecmp(t[0].key, "RegionName") == 0) {
+		rc = region_stanza(l, t, n);
+	} else {
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			if (strcasecmp(t[i].key, "NodeName") == 0 ||
+			    strcasecmp(t[i].key, "PartitionName") == 0 ||
+			    strcasecmp(t[i].key, "RegionName") == 0)
+				rc = lerr(l,
+					  "%s= must start its line, expected "
+					  "it on a line of its own",
+					  t[i].key);
+			else
+				rc = set_global(l, &t[i]);
+		}
+	}
+	tokens_free(t, n);
+	return rc;
+}
+
+/* Length of a physical line up to a '#' outside double quotes. */
+static size_t uncommented_len(const char *s, size_t len)
+{
+	bool quoted = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"')
+			quoted = !quoted;
+		else if (s[i] == '\\' && quoted && i + 1 < len)
+			i++;
+		else if (s[i] == '#' && !quoted)
+			return i;
+	}
+	return len;
+}
+
+static int read_lines(struct loader *l, const char *data, size_t size)
+{
+	struct strbuf logical = {0};
+	const char *p = data, *end = data + size;
+	int lineno = 0, start_line = 0;
+	int rc = 0;
+
+	while (p < end && rc == 0) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		bool cont = false;
+
+		lineno++;
+		if (memchr(p, '\0', len)) {
+			l->line = lineno;
+			rc = lerr(l, "NUL byte, expected a text file");
+			break;
+		}
+		if (logical.len == 0)
+			start_line = lineno;
+		len = uncommented_len(p, len);
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len > 0 && p[len - 1] == '\\') {
+			len--;
+			cont = true;
+		}
+		strbuf_add(&logical, p, len);
+		if (cont) {
+			strbuf_addc(&logical, ' ');
+		} else {
+			l->line = start_line;
+			rc = do_line(l, logical.s);
+			logical.len = 0;
+			logical.s[0] = '\0';
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (rc == 0 && logical.len > 0) {
+		/* A '\' on the last line: take what there is. */
+		l->line = start_line;
+		rc = do_line(l, logical.s);
+	}
+	strbuf_free(&logical);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* whole-file checks */
+
+static int cmp_node_ptr(const void *a, const void *b)
+{
+	const struct conf_node *x = *(struct conf_node *const *)a;
+	const struct conf_node *y = *(struct conf_node *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	/* Same name: the one defined first comes first. */
+	return x < y ? -1 : x > y;
+}
+
+static int check_nodes(struct loader *l)
+{
+	struct conf_priv *cp = l->cp;
+	struct conf *c = &cp->pub;
+	const struct conf_node *dup = NULL, *first = NULL;
+
+	cp->by_name = xcalloc(c->nnodes, sizeof(*cp->by_name));
+	for (size_t i = 0; i < c->nnodes; i++)
+		cp->by_name[i] = &c->nodes[i];
+	qsort(cp->by_name, c->nnodes, sizeof(*cp->by_name), cmp_node_ptr);
+	for (size_t i = 1; i < c->nnodes; i++) {
+		const struct conf_node *a = cp->by_name[i - 1],
+				       *b = cp->by_name[i];
+		/* Report the duplicate that comes first in the file. */
+		if (strcmp(a->name, b->name) == 0 && (!dup || b < dup)) {
+			dup = b;
+			first = a;
+		}
+	}
+	if (dup)
+		return lerr_at(l, dup->line,
+			       "duplicate NodeName '%s' (first "
+			       "at line %d), expected each node "
+			       "once",
+			       dup->name, first->line);
+	for (size_t i = 0; i < c->nnodes; i++) {
+		const struct conf_node *n = &c->nodes[i];
+		if (*n->region && !conf_find_region(c, n->region))
+			return lerr_at(l, n->line,
+				       "Region=%s is not defined, "
+				       "expected a RegionName=%s "
+				       "line",
+				       n->region, n->region);
+	}
+	return 0;
+}
+
+static int check_partitions(struct loader *l)
+{
+	struct conf *c = &l->cp->pub;
+
+	for (size_t i = 0; i < c->npartitions; i++) {
+		struct conf_partition *p = &c->partitions[i];
+
+		if (p->nodes_expr && strcasecmp(p->nodes_expr, "ALL") == 0) {
+			hostlist_free(p->nodes, p->nnodes);
+			p->nodes = xcalloc(c->nnodes, sizeof(char *));
+			for (size_t k = 0; k < c->nnodes; k++)
+				p->nodes[k] = xstrdup(c->nodes[k].name);
+			p->nnodes = c->nnodes;
+			continue;
+		}
+		for (size_t k = 0; k < p->nnodes; k++)
+			if (!conf_find_node(c, p->nodes[k]))
+				return lerr_at(l, p->line,
+					       "partition '%s' names node '%s' "
+					       "that no NodeName line defines, "
+					       "expected defined nodes or ALL",
+					       p->name, p->nodes[k]);
+	}
+	return 0;
+}
+
+static int check_globals(struct loader *l)
+{
+	struct conf_priv *cp = l->cp;
+	struct conf *c = &cp->pub;
+	const struct conf_kv *kv;
+
+	if (!c->cluster_name)
+		return lerr_at(l, 0,
+			       "ClusterName is not set, expected a line "
+			       "ClusterName=NAME");
+	if (!c->controller_host)
+		return lerr_at(l, 0,
+			       "ControllerHost is not set, expected a "
+			       "line ControllerHost=HOST");
+	if (c->node_timeout <= c->heartbeat_interval) {
+		kv = kv_find(cp, "NodeTimeout");
+		if (!kv)
+			kv = kv_find(cp, "HeartbeatInterval");
+		return lerr_at(l, kv ? kv->line : 0,
+			       "NodeTimeout=%u is not longer than "
+			       "HeartbeatInterval=%u, expected NodeTimeout > "
+			       "HeartbeatInterval (3 to 10 times it)",
+			       c->node_timeout, c->heartbeat_interval);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the API */
+
+struct conf *conf_load(const char *path, struct mer_error *err)
+{
+	struct loader l = {0};
+	struct conf_priv *cp;
+	char *data;
+	size_t size;
+	int rc;
+
+	if (read_file(path, &data, &size) < 0) {
+		int saved = errno;
+		mer_error_set(err,
+			      "%s: cannot read: %s, expected a readable "
+			      "meridian.conf",
+			      path, strerror(saved));
+		errno = saved;
+		return NULL;
+	}
+	cp = xcalloc(1, sizeof(*cp));
+	cp->pub.path = xstrdup(path);
+	set_defaults(&cp->pub);
+	l.cp = cp;
+	l.path = path;
+	l.err = err;
+	node_template_init(&l.node_def);
+	memset(&l.part_def, 0, sizeof(l.part_def));
+	l.part_def.up = true;
+	l.part_def.nodes_expr = xstrdup("");
+
+	rc = read_lines(&l, data, size);
+	if (rc == 0)
+		rc = check_globals(&l);
+	if (rc == 0)
+		rc = check_nodes(&l);
+	if (rc == 0)
+		rc = check_partitions(&l);
+
+	free(data);
+	node_clear(&l.node_def);
+	part_clear(&l.part_def);
+	if (rc < 0) {
+		conf_free(&cp->pub);
+		errno = EINVAL;
+		return NULL;
+	}
+	return &cp->pub;
+}
+
+void conf_free(struct conf *c)
+{
+	struct conf_priv *cp = (struct conf_priv *)c;
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < NGKEYS; i++) {
+		const struct gkey *k = &gkeys[i];
+		if (k->kind != G_U32 && k->kind != G_PORT && k->kind != G_USERS)
+			free(*(char **)field(c, k));
+	}
+	for (size_t i = 0; i < c->nadmin_users; i++)
+		free(c->admin_users[i]);
+	free(c->admin_users);
+	for (size_t i = 0; i < c->nnodes; i++)
+		node_clear(&c->nodes[i]);
+	free(c->nodes);
+	for (size_t i = 0; i < c->npartitions; i++)
+		part_clear(&c->partitions[i]);
+	free(c->partitions);
+	for (size_t i = 0; i < c->nregions; i++) {
+		free(c->regions[i].name);
+		free(c->regions[i].description);
+	}
+	free(c->regions);
+	for (size_t i = 0; i < cp->nkv; i++)
+		free(cp->kv[i].value);
+	free(cp->kv);
+	free(cp->by_name);
+	free(c->path);
+	free(cp);
+}
+
+const char *conf_default_path(void)
+{
+	const char *env = getenv("MERIDIAN_CONF");
+
+	if (env && *env)
+		return env;
+	return SYSCONFDIR "/meridian.conf";
+}
+
+static int cmp_name_node(const void *key, const void *elem)
+{
+	const struct conf_node *n = *(struct conf_node *const *)elem;
+
+	return strcmp(key, n->name);
+}
+
+const struct conf_node *conf_find_node(const struct conf *c, const char *name)
+{
+	const struct conf_priv *cp = (const struct conf_priv *)c;
+	struct conf_node **hit;
+
+	if (!c || !name || !cp->by_name)
+		return NULL;
+	hit = bsearch(name, cp->by_name, c->nnodes, sizeof(*cp->by_name),
+		      cmp_name_node);
+	return hit ? *hit : NULL;
+}
+
+const struct conf_partition *conf_find_partition(const struct conf *c,
+						 const char *name)
+{
+	for (size_t i = 0; c && name && i < c->npartitions; i++)
+		if (strcmp(c->partitions[i].name, name) == 0)
+			return &c->partitions[i];
+	return NULL;
+}
+
+const struct conf_partition *conf_default_partition(const struct conf *c)
+{
+	for (size_t i = 0; c && i < c->npartitions; i++)
+		if (c->partitions[i].is_default)
+			return &c->partitions[i];
+	return NULL;
+}
+
+const struct conf_region *conf_find_region(const struct conf *c,
+					   const char *name)
+{
+	for (size_t i = 0; c && name && i < c->nregions; i++)
+		if (strcmp(c->regions[i].name, name) == 0)
+			return &c->regions[i];
+	return NULL;
+}
+
+bool conf_is_admin(const struct conf *c, unsigned uid)
+{
+	if (uid == 0)
+		return true;
+	for (size_t i = 0; c && i < c->nadmin_users; i++) {
+		const char *name = c->admin_users[i];
+		uid_t u;
+		gid_t g;
+
+		/* Resolved now, not at load: users come and go, and a
+		 * controller must start even when a name does not resolve. */
+		if (user_from_name(name, &u, &g) == 0 && (unsigned)u == uid)
+			return true;
+	}
+	return false;
+}
+
+const char *conf_get(void *conf, const char *key)
+{
+	const struct conf_kv *kv;
+
+	if (!conf || !key)
+		return NULL;
+	kv = kv_find((const struct conf_priv *)conf, key);
+	return kv ? kv->value : NULL;
+}
+
+char *conf_expand_node(const char *pattern, const char *node)
+{
+	struct strbuf b = {0};
+	char host[256];
+
+	strbuf_add(&b, "", 0);
+	for (const char *p = pattern ? pattern : ""; *p; p++) {
+		if (*p != '%' || p[1] == '\0') {
+			strbuf_addc(&b, *p);
+			continue;
+		}
+		switch (*++p) {
+		case 'n':
+			strbuf_add(&b, node ? node : "",
+				   node ? strlen(node) : 0);
+			break;
+		case 'h':
+			if (gethostname(host, sizeof(host)) < 0)
+				host[0] = '\0';
+			host[sizeof(host) - 1] = '\0';
+			host[strcspn(host, ".")] = '\0';
+			strbuf_add(&b, host, strlen(host));
+			break;
+		case '%':
+			strbuf_addc(&b, '%');
+			break;
+		default:
+			/* Not ours (a later expansion may own it): keep. */
+			strbuf_addc(&b, '%');
+			strbuf_addc(&b, *p);
+			break;
+		}
+	}
+	return b.s;
+}

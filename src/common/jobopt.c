@@ -1,0 +1,612 @@
+/*
+ * jobopt.c - the options of a batch job, one table for the command line and
+ * for "#SBATCH"/"#MERIDIAN" directives.
+ *
+ * The table below is the only list of options: it builds getopt_long's
+ * struct option array and option string at each parse, and each entry names
+ * how its value is read (a kind, with a setter per kind) and which field of
+ * struct jobopt it fills.  A directive therefore means exactly what the same
+ * option means on the command line.
+ *
+ * getopt keeps its state in globals; each parse starts with optind = 0,
+ * which makes glibc re-initialise it completely, so parses may follow one
+ * another (directives, then the command line).  opterr = 0: a library does
+ * not print, the errors below name the source instead.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jobopt.h"
+#include "parse.h"
+#include "util.h"
+
+#define ECHO_MAX 40
+
+enum okind {
+	O_STR,	  /* char *, not empty */
+	O_U32,	  /* uint32_t in [min, max] */
+	O_MEM,	  /* --mem: uint64_t MiB */
+	O_TIME,	  /* -t: minutes, sets time_set */
+	O_GRES,	  /* --gres=gpu[:TYPE]:N: gpus, gpu_type */
+	O_GPUS,	  /* --gpus=[TYPE:]N: gpus, gpu_type */
+	O_GPN,	  /* --gpus-per-node=[TYPE:]N: gpus_per_node, gpu_type */
+	O_EXPORT, /* --export: checked, kept as written */
+	O_MONEY,  /* --max-price: micro-dollars */
+	O_FLAG,	  /* bool set to true */
+};
+
+struct optdef {
+	const char *name; /* long name */
+	int short_name;	  /* 0: long only */
+	enum okind kind;
+	size_t off; /* field in struct jobopt */
+	uint32_t min, max;
+	const char *arg;   /* the value's name, for messages */
+	bool cmdline_only; /* refused in a directive */
+};
+
+#define F(f) offsetof(struct jobopt, f)
+
+static const struct optdef opts[] = {
+	{"job-name", 'J', O_STR, F(name), 0, 0, "NAME", false},
+	{"account", 'A', O_STR, F(account), 0, 0, "ACCOUNT", false},
+	{"partition", 'p', O_STR, F(partition), 0, 0, "PARTITION", false},
+	{"chdir", 'D', O_STR, F(work_dir), 0, 0, "DIR", false},
+	{"output", 'o', O_STR, F(std_out), 0, 0, "PATTERN", false},
+	{"error", 'e', O_STR, F(std_err), 0, 0, "PATTERN", false},
+	{"input", 'i', O_STR, F(std_in), 0, 0, "FILE", false},
+	{"nodes", 'N', O_U32, F(nodes), 1, 65536, "N", false},
+	{"ntasks", 'n', O_U32, F(ntasks), 1, 1048576, "N", false},
+	{"ntasks-per-node", 0, O_U32, F(ntasks_per_node), 1, 4096, "N", false},
+	{"cpus-per-task", 'c', O_U32, F(cpus_per_task), 1, 4096, "N", false},
+	{"mem", 0, O_MEM, F(mem_mb), 0, 0, "SIZE", false},
+	{"gpus", 'G', O_GPUS, F(gpus), 0, 0, "[TYPE:]N", false},
+	{"gpus-per-node", 0, O_GPN, F(gpus_per_node), 0, 0, "[TYPE:]N", false},
+	{"gres", 0, O_GRES, F(gpus), 0, 0, "gpu[:TYPE]:N", false},
+	{"time", 't', O_TIME, F(time_limit), 0, 0, "TIME", false},
+	{"export", 0, O_EXPORT, F(export_spec), 0, 0, "NONE|ALL|[ALL,]VARS",
+	 false},
+	{"max-price", 0, O_MONEY, F(max_price), 0, 0, "DOLLARS", false},
+	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false},
+	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false},
+	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true},
+	{"help", 'h', O_FLAG, F(help), 0, 0, NULL, true},
+	{"usage", 0, O_FLAG, F(usage), 0, 0, NULL, true},
+	{"version", 'V', O_FLAG, F(version), 0, 0, NULL, true},
+};
+
+#undef F
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+/* getopt_long's val for an option with no short name. */
+#define LONG_ONLY_BASE 256
+
+static const char help_text[] =
+	"Usage: mbatch [OPTIONS] SCRIPT [ARGS...]\n"
+	"       mbatch [OPTIONS] --wrap=COMMAND\n"
+	"Submit a batch script.  Options may also be given in the script on\n"
+	"\"#SBATCH\" or \"#MERIDIAN\" lines before its first command; the\n"
+	"command line wins over the script.\n"
+	"\n"
+	"  -J, --job-name=NAME        name of the job (default: script name)\n"
+	"  -A, --account=ACCOUNT      account to charge\n"
+	"  -p, --partition=PARTITION  partition (default: the Default=YES "
+	"one)\n"
+	"  -D, --chdir=DIR            working directory of the script\n"
+	"  -o, --output=PATTERN       stdout file (default meridian-%j.out);\n"
+	"                             %j job id, %x name, %u user, %N node,\n"
+	"                             %A array master id, %a array index\n"
+	"  -e, --error=PATTERN        stderr file (default: with stdout)\n"
+	"  -i, --input=FILE           stdin file (default /dev/null)\n"
+	"  -N, --nodes=N              number of nodes\n"
+	"  -n, --ntasks=N             number of tasks\n"
+	"      --ntasks-per-node=N    tasks on each node\n"
+	"  -c, --cpus-per-task=N      CPUs for each task\n"
+	"      --mem=SIZE             memory per node: MiB, or with K/M/G/T\n"
+	"  -G, --gpus=[TYPE:]N        GPUs for the job, of one model if TYPE\n"
+	"      --gpus-per-node=[TYPE:]N  GPUs on each node\n"
+	"      --gres=gpu[:TYPE]:N    GPUs on each node, Slurm's form\n"
+	"  -t, --time=TIME            time limit: MINUTES, MM:SS, HH:MM:SS,\n"
+	"                             D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED\n"
+	"      --export=NONE|ALL|[ALL,]VAR[=VALUE],...\n"
+	"                             environment the job gets (default ALL)\n"
+	"      --max-price=DOLLARS    highest price per GPU-hour, e.g. 2.50\n"
+	"  -H, --hold                 submit the job held (mctl release ID)\n"
+	"      --parsable             print only the job id\n"
+	"      --wrap=COMMAND         run COMMAND in a generated sh script\n"
+	"  -h, --help                 this help\n"
+	"      --usage                a short usage line\n"
+	"  -V, --version              print the version\n";
+
+const char *jobopt_help(void)
+{
+	return help_text;
+}
+
+void jobopt_init(struct jobopt *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+void jobopt_free(struct jobopt *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].kind == O_STR || opts[i].kind == O_EXPORT)
+			free(*(char **)((char *)o + opts[i].off));
+	free(o->gpu_type);
+	jobopt_init(o);
+}
+
+/* ------------------------------------------------------------------ */
+/* setters, one per kind */
+
+typedef int (*setter_fn)(struct jobopt *o, const struct optdef *d,
+			 const char *what, const char *v,
+			 struct mer_error *err);
+
+static void *field(struct jobopt *o, const struct optdef *d)
+{
+	return (char *)o + d->off;
+}
+
+static int set_str(struct jobopt *o, const struct optdef *d, const char *what,
+		   const char *v, struct mer_error *err)
+{
+	char **f = field(o, d);
+
+	if (!*v)
+		return mer_error_set(err, "%s is empty, expected %s=%s", what,
+				     what, d->arg);
+	free(*f);
+	*f = xstrdup(v);
+	return 0;
+}
+
+static int set_u32(struct jobopt *o, const struct optdef *d, const char *what,
+		   const char *v, struct mer_error *err)
+{
+	return parse_u32(v, what, d->min, d->max, field(o, d), err);
+}
+
+static int set_mem(struct jobopt *o, const struct optdef *d, const char *what,
+		   const char *v, struct mer_error *err)
+{
+	return parse_size_mb(v, what, field(o, d), err);
+}
+
+static int set_time(struct jobopt *o, const struct optdef *d, const char *what,
+		    const char *v, struct mer_error *err)
+{
+	if (parse_time_minutes(v, what, &o->time_limit, err) < 0)
+		return -1;
+	o->time_set = true;
+	return 0;
+}
+
+/* The model is part of the request: a later option without one means any
+ * model, so it always replaces what an earlier one said. */
+static void set_gpu_type(struct jobopt *o, char *type)
+{
+	free(o->gpu_type);
+	o->gpu_type = NULL;
+	if (*type)
+		o->gpu_type = type;
+	else
+		free(type);
+}
+
+static int set_gres(struct jobopt *o, const struct optdef *d, const char *what,
+		    const char *v, struct mer_error *err)
+{
+	char *type;
+	uint32_t n;
+
+	if (parse_gres_gpu(v, what, &type, &n, err) < 0)
+		return -1;
+	*(uint32_t *)field(o, d) = n;
+	set_gpu_type(o, type);
+	return 0;
+}
+
+/* --gpus and --gpus-per-node: "N" or "TYPE:N", the gres form less "gpu:". */
+static int set_gpus(struct jobopt *o, const struct optdef *d, const char *what,
+		    const char *v, struct mer_error *err)
+{
+	char *gres = xasprintf("gpu:%s", v), *type;
+	uint32_t n;
+	int rc;
+
+	/* Without a ':' it is a count: "a100" alone is a model without one. */
+	if (!strchr(v, ':') && strspn(v, "0123456789") != strlen(v))
+		rc = -1;
+	else
+		rc = parse_gres_gpu(gres, what, &type, &n, NULL);
+	free(gres);
+	if (rc < 0)
+		return mer_error_set(err,
+				     "%s=%.*s: expected N or TYPE:N, such "
+				     "as 2 or a100:2",
+				     what, ECHO_MAX, v);
+	*(uint32_t *)field(o, d) = n;
+	set_gpu_type(o, type);
+	return 0;
+}
+
+static bool is_var_name(const char *s, size_t n)
+{
+	if (n == 0 || !(isalpha((unsigned char)*s) || *s == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+/* NONE | ALL | [ALL,|NONE,]VAR[=VALUE][,VAR[=VALUE]...] */
+static int set_export(struct jobopt *o, const struct optdef *d,
+		      const char *what, const char *v, struct mer_error *err)
+{
+	const char *p = v;
+	bool first = true;
+
+	if (!*v)
+		goto bad;
+	for (;;) {
+		size_t len = strcspn(p, ","), name_len = strcspn(p, ",=");
+
+		if (first && ((len == 3 && strncasecmp(p, "ALL", 3) == 0) ||
+			      (len == 4 && strncasecmp(p, "NONE", 4) == 0))) {
+			/* the base set */
+		} else if (!is_var_name(p, name_len)) {
+			return mer_error_set(
+				err,
+				"%s=%.*s: '%.*s' is not a "
+				"variable name, expected "
+				"NONE, ALL or [ALL,]VAR[="
+				"VALUE],...",
+				what, ECHO_MAX, v,
+				(int)(name_len > 32 ? 32 : name_len), p);
+		}
+		first = false;
+		p += len;
+		if (*p == '\0')
+			break;
+		p++;
+		if (*p == '\0')
+			goto bad;
+	}
+	return set_str(o, d, what, v, err);
+bad:
+	return mer_error_set(err,
+			     "%s=%.*s: expected NONE, ALL or "
+			     "[ALL,]VAR[=VALUE],...",
+			     what, ECHO_MAX, v);
+}
+
+static int set_money(struct jobopt *o, const struct optdef *d, const char *what,
+		     const char *v, struct mer_error *err)
+{
+	return parse_money(v, what, field(o, d), err);
+}
+
+static int set_flag(struct jobopt *o, const struct optdef *d, const char *what,
+		    const char *v, struct mer_error *err)
+{
+	*(bool *)field(o, d) = true;
+	return 0;
+}
+
+static const setter_fn setters[] = {
+	[O_STR] = set_str,   [O_U32] = set_u32,	      [O_MEM] = set_mem,
+	[O_TIME] = set_time, [O_GRES] = set_gres,     [O_GPUS] = set_gpus,
+	[O_GPN] = set_gpus,  [O_EXPORT] = set_export, [O_MONEY] = set_money,
+	[O_FLAG] = set_flag,
+};
+
+/* ------------------------------------------------------------------ */
+/* getopt */
+
+static const struct optdef *find_by_val(int val)
+{
+	if (val >= LONG_ONLY_BASE && val < LONG_ONLY_BASE + (int)NOPTS)
+		return &opts[val - LONG_ONLY_BASE];
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].short_name && opts[i].short_name == val)
+			return &opts[i];
+	return NULL;
+}
+
+/* "--foo=bar" -> "--foo", for messages. */
+static int opt_text_len(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	return (int)(n > ECHO_MAX ? ECHO_MAX : n);
+}
+
+static int parse_argv(struct jobopt *o, int argc, char **argv,
+		      const char *where, bool in_script, int *first_arg,
+		      struct mer_error *err)
+{
+	struct option lopts[NOPTS + 1];
+	char optstring[2 + 2 * NOPTS + 1], *q = optstring;
+	struct mer_error e;
+	int c;
+
+	if (!where)
+		where = "command line";
+	/* '+': stop at the first non-option (the script; what follows is
+	 * its arguments).  ':': report a missing value as ':'. */
+	*q++ = '+';
+	*q++ = ':';
+	for (size_t i = 0; i < NOPTS; i++) {
+		bool has_arg = opts[i].kind != O_FLAG;
+
+		lopts[i].name = opts[i].name;
+		lopts[i].has_arg = has_arg ? required_argument : no_argument;
+		lopts[i].flag = NULL;
+		lopts[i].val = opts[i].short_name ? opts[i].short_name
+						  : LONG_ONLY_BASE + (int)i;
+		if (opts[i].short_name) {
+			*q++ = (char)opts[i].short_name;
+			if (has_arg)
+				*q++ = ':';
+		}
+	}
+	*q = '\0';
+	memset(&lopts[NOPTS], 0, sizeof(lopts[NOPTS]));
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, optstring, lopts, NULL)) != -1) {
+		const struct optdef *d;
+		char what[64];
+
+		if (c == '?') {
+			/* A known option reported as '?' is one that takes
+			 * no value but got one ("--hold=yes"). */
+			d = optopt ? find_by_val(optopt) : NULL;
+			if (d)
+				return mer_error_set(err,
+						     "%s: option --%s takes "
+						     "no value, expected "
+						     "--%s alone",
+						     where, d->name, d->name);
+			if (optopt)
+				return mer_error_set(
+					err,
+					"%s: unknown option "
+					"-%c: see mbatch "
+					"--help",
+					where, isprint(optopt) ? optopt : '?');
+			return mer_error_set(err,
+					     "%s: unknown option %.*s: see "
+					     "mbatch --help",
+					     where,
+					     opt_text_len(argv[optind - 1]),
+					     argv[optind - 1]);
+		}
+		if (c == ':') {
+			d = find_by_val(optopt);
+			if (!d)
+				return mer_error_set(err,
+						     "%s: option needs a "
+						     "value: see mbatch "
+						     "--help",
+						     where);
+			return mer_error_set(err,
+					     "%s: option --%s needs a value, "
+					     "expected --%s=%s",
+					     where, d->name, d->name, d->arg);
+		}
+		d = find_by_val(c);
+		if (!d)
+			return mer_error_set(err,
+					     "%s: unknown option: see "
+					     "mbatch --help",
+					     where);
+		if (in_script && d->cmdline_only)
+			return mer_error_set(err,
+					     "%s: --%s is for the command "
+					     "line, expected it there "
+					     "rather than in a script",
+					     where, d->name);
+		snprintf(what, sizeof(what), "--%s", d->name);
+		if (setters[d->kind](o, d, what, optarg ? optarg : "", &e) < 0)
+			return mer_error_set(err, "%s: %s", where, e.text);
+	}
+	if (first_arg)
+		*first_arg = optind;
+	return 0;
+}
+
+int jobopt_parse(struct jobopt *o, int argc, char **argv, const char *where,
+		 int *first_arg, struct mer_error *err)
+{
+	return parse_argv(o, argc, argv, where, false, first_arg, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* splitting and directives */
+
+void argv_free(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **a = argv; *a; a++)
+		free(*a);
+	free(argv);
+}
+
+int argv_split(const char *s, const char *prog, char ***argvp, int *argcp,
+	       struct mer_error *err)
+{
+	char **argv = xcalloc(2, sizeof(char *));
+	int argc = 1;
+	struct strbuf w = {0};
+
+	argv[0] = xstrdup(prog ? prog : "");
+	for (;;) {
+		bool in_word = false;
+
+		while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+			s++;
+		/* A word that starts with '#' starts a comment, as in sh. */
+		if (!*s || *s == '#')
+			break;
+		w.len = 0;
+		strbuf_add(&w, "", 0);
+		while (*s && *s != ' ' && *s != '\t' && *s != '\n' &&
+		       *s != '\r') {
+			in_word = true;
+			if (*s == '\'') {
+				const char *close = strchr(s + 1, '\'');
+				if (!close)
+					goto unclosed;
+				strbuf_add(&w, s + 1, (size_t)(close - s - 1));
+				s = close + 1;
+			} else if (*s == '"') {
+				s++;
+				while (*s && *s != '"') {
+					/* In double quotes a backslash only
+					 * quotes what sh lets it quote. */
+					if (*s == '\\' && s[1] &&
+					    strchr("\"\\$`", s[1]))
+						s++;
+					strbuf_addc(&w, *s++);
+				}
+				if (*s != '"')
+					goto unclosed;
+				s++;
+			} else if (*s == '\\' && s[1]) {
+				strbuf_addc(&w, s[1]);
+				s += 2;
+			} else {
+				strbuf_addc(&w, *s++);
+			}
+		}
+		if (in_word) {
+			argv = xrealloc(argv,
+					(size_t)(argc + 2) * sizeof(char *));
+			argv[argc++] = xstrdup(w.s);
+			argv[argc] = NULL;
+		}
+	}
+	strbuf_free(&w);
+	*argvp = argv;
+	*argcp = argc;
+	return 0;
+unclosed:
+	strbuf_free(&w);
+	argv[argc] = NULL;
+	argv_free(argv);
+	*argvp = NULL;
+	*argcp = 0;
+	errno = EINVAL;
+	return mer_error_set(err, "unclosed quote, expected a closing quote "
+				  "on the same line");
+}
+
+/* If line is a directive, the text after its tag; else NULL. */
+static const char *directive_args(const char *line)
+{
+	static const char *const tags[] = {"#SBATCH", "#MERIDIAN"};
+
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		size_t n = strlen(tags[i]);
+		if (strncmp(line, tags[i], n) == 0 &&
+		    (line[n] == '\0' || line[n] == ' ' || line[n] == '\t'))
+			return line + n;
+	}
+	return NULL;
+}
+
+int jobopt_parse_script(struct jobopt *o, const char *script, size_t len,
+			const char *script_name, struct mer_error *err)
+{
+	const char *p = script, *end = script + len;
+	char where[256];
+	int lineno = 0;
+
+	if (!script_name)
+		script_name = "script";
+	if (len == 0)
+		return mer_error_set(err,
+				     "%s: the script is empty, expected a "
+				     "#! line and commands",
+				     script_name);
+	if (len < 2 || script[0] != '#' || script[1] != '!')
+		return mer_error_set(err,
+				     "%s:1: the first line must start "
+				     "with #! and an interpreter, such as "
+				     "#!/bin/bash",
+				     script_name);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *args, *s;
+		char *line, **argv;
+		int argc, first, rc;
+
+		lineno++;
+		if (memchr(p, '\0', n))
+			return mer_error_set(err,
+					     "%s:%d: NUL byte, expected a "
+					     "text script",
+					     script_name, lineno);
+		if (n > 0 && p[n - 1] == '\r')
+			return mer_error_set(err,
+					     "%s:%d: DOS line break "
+					     "(\\r\\n), expected UNIX line "
+					     "breaks (see dos2unix)",
+					     script_name, lineno);
+		line = xstrndup(p, n);
+		p = nl ? nl + 1 : end;
+		if (lineno == 1) {
+			free(line);
+			continue;
+		}
+		for (s = line; *s == ' ' || *s == '\t'; s++)
+			;
+		if (*s != '\0' && *s != '#') {
+			/* The first command: directives end here, as in
+			 * sbatch. */
+			free(line);
+			break;
+		}
+		args = directive_args(line);
+		if (!args) {
+			free(line);
+			continue;
+		}
+		snprintf(where, sizeof(where), "%s:%d", script_name, lineno);
+		if (argv_split(args, script_name, &argv, &argc, err) < 0) {
+			char msg[sizeof(err->text)];
+			snprintf(msg, sizeof(msg), "%s", err ? err->text : "");
+			free(line);
+			return mer_error_set(err, "%s: %s", where, msg);
+		}
+		free(line);
+		rc = parse_argv(o, argc, argv, where, true, &first, err);
+		if (rc == 0 && first < argc)
+			rc = mer_error_set(err,
+					   "%s: unexpected argument '%.*s', "
+					   "expected only options after "
+					   "#SBATCH",
+					   where, ECHO_MAX, argv[first]);
+		argv_free(argv);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}

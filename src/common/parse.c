@@ -1,0 +1,383 @@
+/*
+ * parse.c - the value forms users type: times, sizes, numbers, money, gres.
+ *
+ * Every parser reports a failure as "WHAT=VALUE: expected FORM" so that a
+ * caller only has to put where it came from in front ("x.conf:3: " or
+ * "job.sh:2: ").  Values are echoed cut to a few dozen characters so that
+ * the form a user needs always fits in struct mer_error.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "parse.h"
+#include "util.h"
+
+/* Longest part of a bad value echoed back in an error. */
+#define ECHO_MAX 40
+
+#define TIME_FORMS                                                             \
+	"a time as MINUTES, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or "    \
+	"UNLIMITED"
+
+/*
+ * Read a run of decimal digits at *p into *v, advancing *p.  Returns the
+ * number of digits read, 0 when there is none, -1 when the number does not
+ * fit the 32 bits every field of ours has.
+ */
+static int read_digits(const char **p, uint64_t *v)
+{
+	const char *s = *p;
+	uint64_t n = 0;
+	int nd = 0;
+
+	while (isdigit((unsigned char)*s)) {
+		n = n * 10 + (uint64_t)(*s - '0');
+		if (n > UINT32_MAX)
+			return -1;
+		s++;
+		nd++;
+	}
+	*p = s;
+	*v = n;
+	return nd;
+}
+
+int parse_time_minutes(const char *s, const char *what, uint32_t *minutes,
+		       struct mer_error *err)
+{
+	uint64_t f[4], days = 0, secs;
+	const char *p = s;
+	int nf = 0, nd;
+	bool has_days = false;
+
+	if (!s || !*s)
+		return mer_error_set(err, "%s is empty: expected " TIME_FORMS,
+				     what);
+	if (strcasecmp(s, "UNLIMITED") == 0 || strcasecmp(s, "INFINITE") == 0) {
+		*minutes = 0;
+		return 0;
+	}
+	/* Split into an optional "D-" and up to three ':' fields. */
+	nd = read_digits(&p, &f[0]);
+	if (nd <= 0)
+		goto bad;
+	if (*p == '-') {
+		has_days = true;
+		days = f[0];
+		p++;
+		nd = read_digits(&p, &f[0]);
+		if (nd <= 0)
+			goto bad;
+	}
+	nf = 1;
+	while (*p == ':' && nf < 3) {
+		p++;
+		nd = read_digits(&p, &f[nf]);
+		if (nd <= 0)
+			goto bad;
+		nf++;
+	}
+	if (*p != '\0')
+		goto bad;
+
+	/*
+	 * The first field may be as large as the user likes ("90" minutes,
+	 * "36:00:00" hours); the ones after it are clock fields and must be
+	 * read as a clock reads them.
+	 */
+	if (has_days) {
+		/* D-HH, D-HH:MM, D-HH:MM:SS */
+		uint64_t h = f[0], m = nf > 1 ? f[1] : 0,
+			 sec = nf > 2 ? f[2] : 0;
+		if (h > 23 || m > 59 || sec > 59)
+			goto bad;
+		secs = ((days * 24 + h) * 60 + m) * 60 + sec;
+	} else if (nf == 1) {
+		secs = f[0] * 60; /* MINUTES */
+	} else if (nf == 2) {
+		if (f[1] > 59)
+			goto bad;
+		secs = f[0] * 60 + f[1]; /* MM:SS */
+	} else {
+		if (f[1] > 59 || f[2] > 59)
+			goto bad;
+		secs = (f[0] * 60 + f[1]) * 60 + f[2]; /* HH:MM:SS */
+	}
+	secs = (secs + 59) / 60; /* minutes, seconds rounded up */
+	if (secs > UINT32_MAX)
+		return mer_error_set(err,
+				     "%s=%.*s: too long, expected at most "
+				     "%u minutes or UNLIMITED",
+				     what, ECHO_MAX, s, UINT32_MAX);
+	*minutes = (uint32_t)secs;
+	return 0;
+bad:
+	return mer_error_set(err, "%s=%.*s: expected " TIME_FORMS, what,
+			     ECHO_MAX, s);
+}
+
+void format_time_minutes(uint32_t minutes, char *buf, size_t n)
+{
+	uint32_t d = minutes / 1440, h = minutes / 60 % 24, m = minutes % 60;
+
+	if (minutes == 0)
+		snprintf(buf, n, "UNLIMITED");
+	else if (d)
+		snprintf(buf, n, "%u-%02u:%02u:00", d, h, m);
+	else
+		snprintf(buf, n, "%02u:%02u:00", h, m);
+}
+
+void format_duration(int64_t seconds, char *buf, size_t n)
+{
+	int64_t d, h, m, s;
+
+	/* Clocks may step back; an elapsed time never shows negative. */
+	if (seconds < 0)
+		seconds = 0;
+	d = seconds / 86400;
+	h = seconds / 3600 % 24;
+	m = seconds / 60 % 60;
+	s = seconds % 60;
+	if (d)
+		snprintf(buf, n, "%lld-%02lld:%02lld:%02lld", (long long)d,
+			 (long long)h, (long long)m, (long long)s);
+	else if (h)
+		snprintf(buf, n, "%lld:%02lld:%02lld", (long long)h,
+			 (long long)m, (long long)s);
+	else
+		snprintf(buf, n, "%lld:%02lld", (long long)m, (long long)s);
+}
+
+void format_timestamp(int64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || !localtime_r(&tt, &tm) ||
+	    strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, n, "Unknown");
+}
+
+int parse_size_mb(const char *s, const char *what, uint64_t *mb,
+		  struct mer_error *err)
+{
+	const char *p = s;
+	uint64_t v = 0;
+	int shift; /* power of 1024 relative to MiB; -1 for K */
+
+	if (!s || !isdigit((unsigned char)*s))
+		goto bad;
+	while (isdigit((unsigned char)*p)) {
+		if (v > (UINT64_MAX - 9) / 10)
+			goto big;
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	}
+	switch (toupper((unsigned char)*p)) {
+	case '\0':
+	case 'M':
+		shift = 0;
+		break;
+	case 'K':
+		shift = -1;
+		break;
+	case 'G':
+		shift = 1;
+		break;
+	case 'T':
+		shift = 2;
+		break;
+	default:
+		goto bad;
+	}
+	if (*p && p[1] != '\0')
+		goto bad;
+	if (shift < 0) {
+		v = v / 1024 + (v % 1024 != 0); /* K rounds up to a MiB */
+	} else {
+		for (; shift > 0; shift--) {
+			if (v > (UINT64_MAX >> 20) / 1024)
+				goto big;
+			v *= 1024;
+		}
+	}
+	/* Beyond an exbibyte is a typo, not a machine. */
+	if (v > (UINT64_MAX >> 20))
+		goto big;
+	*mb = v;
+	return 0;
+big:
+	return mer_error_set(err,
+			     "%s=%.*s: too large, expected a size such "
+			     "as 4096, 500M, 4G or 1T",
+			     what, ECHO_MAX, s ? s : "");
+bad:
+	return mer_error_set(err,
+			     "%s=%.*s: expected a size in MiB or with a "
+			     "K, M, G or T suffix, such as 4096, 500M or 4G",
+			     what, ECHO_MAX, s ? s : "");
+}
+
+int parse_u32(const char *s, const char *what, uint32_t min, uint32_t max,
+	      uint32_t *out, struct mer_error *err)
+{
+	const char *p = s;
+	uint64_t v;
+
+	if (!s || read_digits(&p, &v) <= 0 || *p != '\0' || v < min || v > max)
+		return mer_error_set(err,
+				     "%s=%.*s: expected a whole number "
+				     "from %u to %u",
+				     what, ECHO_MAX, s ? s : "", min, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int parse_bool(const char *s, const char *what, bool *out,
+	       struct mer_error *err)
+{
+	static const struct {
+		const char *word;
+		bool value;
+	} words[] = {
+		{"YES", true}, {"TRUE", true},	 {"1", true},
+		{"NO", false}, {"FALSE", false}, {"0", false},
+	};
+	size_t i;
+
+	for (i = 0; s && i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strcasecmp(s, words[i].word) == 0) {
+			*out = words[i].value;
+			return 0;
+		}
+	}
+	return mer_error_set(err, "%s=%.*s: expected YES or NO", what, ECHO_MAX,
+			     s ? s : "");
+}
+
+int parse_money(const char *s, const char *what, int64_t *micro,
+		struct mer_error *err)
+{
+	const char *p = s;
+	int64_t whole = 0, frac = 0;
+	int nwhole = 0, nfrac = 0;
+
+	if (!s)
+		goto bad;
+	if (*p == '$')
+		p++;
+	while (isdigit((unsigned char)*p)) {
+		/* INT64_MAX micro-dollars is about 9.2e12 dollars. */
+		if (whole > (INT64_MAX / 1000000 - 9) / 10)
+			return mer_error_set(err,
+					     "%s=%.*s: too large, expected "
+					     "dollars below 9000000000000",
+					     what, ECHO_MAX, s);
+		whole = whole * 10 + (*p++ - '0');
+		nwhole++;
+	}
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p)) {
+			if (++nfrac > 6)
+				return mer_error_set(
+					err,
+					"%s=%.*s: more than six decimals, "
+					"expected dollars such as 2.50 "
+					"(a micro-dollar is the smallest "
+					"amount)",
+					what, ECHO_MAX, s);
+			frac = frac * 10 + (*p++ - '0');
+		}
+	}
+	if (*p != '\0' || nwhole + nfrac == 0)
+		goto bad;
+	for (; nfrac < 6; nfrac++)
+		frac *= 10;
+	*micro = whole * 1000000 + frac;
+	return 0;
+bad:
+	return mer_error_set(err,
+			     "%s=%.*s: expected dollars with up to six "
+			     "decimals, such as 2.50",
+			     what, ECHO_MAX, s ? s : "");
+}
+
+/* A GPU model name: what a Gres= type may hold. */
+static bool is_model_char(int c)
+{
+	return isalnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+int parse_gres_gpu(const char *s, const char *what, char **type,
+		   uint32_t *count, struct mer_error *err)
+{
+	const char *p, *colon, *type_start = NULL;
+	bool need_count = false;
+	size_t type_len = 0;
+	uint32_t n = 1;
+	char *t;
+	size_t i;
+
+	if (!s || strncasecmp(s, "gpu", 3) != 0 ||
+	    (s[3] != '\0' && s[3] != ':'))
+		goto bad;
+	p = s + 3;
+	if (*p == ':') {
+		p++;
+		colon = strchr(p, ':');
+		if (colon) {
+			/* gpu:TYPE:N */
+			type_start = p;
+			type_len = (size_t)(colon - p);
+			p = colon + 1;
+			need_count = true;
+		} else if (*p && strspn(p, "0123456789") == strlen(p)) {
+			need_count = true; /* gpu:N ("gpu:1080ti" is a model) */
+		} else {
+			/* gpu:TYPE means one GPU of that type, as in Slurm */
+			type_start = p;
+			type_len = strlen(p);
+			p += type_len;
+		}
+		if (type_start) {
+			if (type_len == 0 ||
+			    !isalnum((unsigned char)type_start[0]))
+				goto bad;
+			for (i = 0; i < type_len; i++)
+				if (!is_model_char(
+					    (unsigned char)type_start[i]))
+					goto bad;
+		}
+		if (need_count) {
+			const char *q = p;
+			uint64_t v;
+			if (read_digits(&q, &v) <= 0 || *q != '\0' || v > 65536)
+				return mer_error_set(
+					err,
+					"%s=%.*s: bad GPU count, expected "
+					"gpu[:TYPE]:N with N from 0 to "
+					"65536",
+					what, ECHO_MAX, s);
+			n = (uint32_t)v;
+		}
+	}
+	t = xstrndup(type_start ? type_start : "", type_len);
+	for (i = 0; t[i]; i++)
+		t[i] = (char)tolower((unsigned char)t[i]);
+	*type = t;
+	*count = n;
+	return 0;
+bad:
+	return mer_error_set(err,
+			     "%s=%.*s: expected gpu[:TYPE]:N, such as "
+			     "gpu:2 or gpu:a100:4",
+			     what, ECHO_MAX, s ? s : "");
+}

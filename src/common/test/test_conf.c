@@ -1,0 +1,763 @@
+/*
+ * test_conf.c - meridian.conf: the shipped example, defaults, every stanza,
+ * the lexical rules and every error, each naming PATH:LINE.
+ */
+#include "config.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "cunit_main.h"
+
+#define BASE "ClusterName=test\nControllerHost=127.0.0.1\n"
+
+/* The path of the last file written, as conf_load saw it. */
+static char last_path[64];
+
+/* Write text to a fresh temporary file, load it, remove the file. */
+static struct conf *load_text(const char *text, struct mer_error *err)
+{
+	char dir[] = "/tmp/mconf.XXXXXX";
+	struct conf *c;
+	FILE *f;
+
+	memset(err, 0, sizeof(*err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(last_path, sizeof(last_path), "%s/m.conf", dir);
+	f = fopen(last_path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+	c = conf_load(last_path, err);
+	unlink(last_path);
+	rmdir(dir);
+	return c;
+}
+
+/* Load text expecting failure with "PATH:LINE: msg" (line 0: "PATH: msg"). */
+static void expect_error(const char *text, int line, const char *msg)
+{
+	struct mer_error e;
+	struct conf *c = load_text(text, &e);
+	char want[sizeof(e.text)];
+
+	CU_ASSERT_PTR_NULL(c);
+	conf_free(c);
+	if (line > 0)
+		snprintf(want, sizeof(want), "%s:%d: %s", last_path, line, msg);
+	else
+		snprintf(want, sizeof(want), "%s: %s", last_path, msg);
+	if (strcmp(e.text, want) != 0)
+		fprintf(stderr, "\n  got  '%s'\n  want '%s'\n", e.text, want);
+	CU_ASSERT_STRING_EQUAL(e.text, want);
+}
+
+static void test_example(void)
+{
+	struct mer_error e = {{0}};
+	struct conf *c =
+		conf_load(TEST_SRCDIR "/etc/meridian.conf.example", &e);
+	const struct conf_node *n;
+	const struct conf_partition *p;
+	const struct conf_region *r;
+
+	if (!c)
+		fprintf(stderr, "\n  %s\n", e.text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->cluster_name, "meridian-demo");
+	CU_ASSERT_STRING_EQUAL(c->controller_host, "127.0.0.1");
+	CU_ASSERT_EQUAL(c->controller_port, 6917);
+	CU_ASSERT_STRING_EQUAL(c->auth_socket, "");
+	CU_ASSERT_STRING_EQUAL(c->node_log_file,
+			       "/var/log/meridian/mnoded-%n.log");
+	CU_ASSERT_EQUAL(c->nnodes, 5);
+	CU_ASSERT_EQUAL(c->nregions, 2);
+	CU_ASSERT_EQUAL(c->npartitions, 2);
+
+	n = conf_find_node(c, "euw-gpu02");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_STRING_EQUAL(n->addr, "10.1.0.12");
+	CU_ASSERT_EQUAL(n->gpus, 4);
+	CU_ASSERT_STRING_EQUAL(n->gpu_model, "a100");
+	CU_ASSERT_STRING_EQUAL(n->gres, "gpu:a100:4");
+	CU_ASSERT_STRING_EQUAL(n->region, "eu-west");
+	CU_ASSERT_STRING_EQUAL(n->features, "nvlink,ib");
+	CU_ASSERT_EQUAL(n->cpus, 32);		     /* from DEFAULT */
+	CU_ASSERT_EQUAL(n->real_memory, 256 * 1024); /* 256G */
+	CU_ASSERT_EQUAL(n->weight, 10);
+	CU_ASSERT_EQUAL(n->state, CONF_NODE_UNKNOWN);
+	CU_ASSERT_EQUAL(n->line, 166); /* where its stanza starts */
+
+	n = conf_find_node(c, "use-gpu01");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_STRING_EQUAL(n->addr, "10.2.0.10");
+	CU_ASSERT_EQUAL(n->cpus, 64);
+	CU_ASSERT_EQUAL(n->gpus, 8);
+	CU_ASSERT_STRING_EQUAL(n->gpu_model, "h100");
+	CU_ASSERT_STRING_EQUAL(n->region, "us-east");
+
+	n = conf_find_node(c, "euw-cpu01");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_EQUAL(n->gpus, 0);
+	CU_ASSERT_STRING_EQUAL(n->gres, "");
+	CU_ASSERT_STRING_EQUAL(n->gpu_model, "");
+	CU_ASSERT_EQUAL(n->state, CONF_NODE_DRAIN);
+	CU_ASSERT_EQUAL(n->port, 6918);
+	CU_ASSERT_STRING_EQUAL(n->topology_file,
+			       "/etc/meridian/topo/euw-cpu01.xml");
+
+	p = conf_default_partition(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(p->name, "gpu");
+	CU_ASSERT_EQUAL(p->nnodes, 4);
+	CU_ASSERT_EQUAL(p->max_time, 2 * 1440);
+	CU_ASSERT_EQUAL(p->default_time, 60);
+	CU_ASSERT_TRUE(p->up);
+	p = conf_find_partition(c, "all");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(p->nnodes, 5);
+	CU_ASSERT_EQUAL(p->max_time, 0);
+	CU_ASSERT_STRING_EQUAL(p->nodes_expr, "ALL");
+	CU_ASSERT_FALSE(p->is_default);
+
+	r = conf_find_region(c, "us-east");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->utc_offset_min, -300);
+	CU_ASSERT_STRING_EQUAL(r->description, "US East (Virginia)");
+
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "GpuHourPrice"),
+			       "a100:2.10,h100:3.25,default:0.50");
+	CU_ASSERT_STRING_EQUAL(c->gpu_hour_price,
+			       "a100:2.10,h100:3.25,default:0.50");
+	CU_ASSERT_EQUAL(c->nadmin_users, 1);
+	conf_free(c);
+}
+
+static void test_defaults(void)
+{
+	struct mer_error e;
+	struct conf *c = load_text(BASE, &e);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->path, last_path);
+	CU_ASSERT_STRING_EQUAL(c->cluster_name, "test");
+	CU_ASSERT_EQUAL(c->controller_port, 6917);
+	CU_ASSERT_STRING_EQUAL(c->state_dir, "/var/lib/meridian");
+	CU_ASSERT_STRING_EQUAL(c->spool_dir, "/var/spool/meridian/%n");
+	CU_ASSERT_STRING_EQUAL(c->log_file, "");
+	CU_ASSERT_STRING_EQUAL(c->node_log_file, "");
+	CU_ASSERT_STRING_EQUAL(c->log_level, "info");
+	CU_ASSERT_STRING_EQUAL(c->auth_type, "auth/munge");
+	CU_ASSERT_STRING_EQUAL(c->auth_socket, "");
+	CU_ASSERT_STRING_EQUAL(c->scheduler_type, "sched/fifo");
+	CU_ASSERT_STRING_EQUAL(c->select_type, "select/linear");
+	CU_ASSERT_STRING_EQUAL(c->price_type, "price/flat");
+	CU_ASSERT_STRING_EQUAL(c->plugin_dir, PLUGINDIR);
+	CU_ASSERT_STRING_EQUAL(c->mstepd_path, SBINDIR "/mstepd");
+	CU_ASSERT_STRING_EQUAL(c->gpu_hour_price, "");
+	CU_ASSERT_EQUAL(c->nadmin_users, 0);
+	CU_ASSERT_EQUAL(c->heartbeat_interval, 30);
+	CU_ASSERT_EQUAL(c->node_timeout, 300);
+	CU_ASSERT_EQUAL(c->kill_wait, 30);
+	CU_ASSERT_EQUAL(c->min_job_age, 300);
+	CU_ASSERT_EQUAL(c->max_job_count, 100000);
+	CU_ASSERT_EQUAL(c->nnodes, 0);
+	CU_ASSERT_EQUAL(c->npartitions, 0);
+	CU_ASSERT_PTR_NULL(conf_default_partition(c));
+	CU_ASSERT_PTR_NULL(conf_find_node(c, "n1"));
+	/* conf_get gives what was written, NULL for what was not. */
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "clustername"), "test");
+	CU_ASSERT_PTR_NULL(conf_get(c, "KillWait"));
+	CU_ASSERT_PTR_NULL(conf_get(c, "NoSuchKey"));
+	conf_free(c);
+	conf_free(NULL);
+}
+
+static void test_globals(void)
+{
+	struct mer_error e;
+	struct conf *c;
+
+	/* '#' inside quotes is no comment; '\' joins lines. */
+	c = load_text(
+		"clustername=c1 CONTROLLERHOST=ctl.example.org "
+		"ControllerPort=7000  # trailing comment\n"
+		"StateDir=\"/var/lib/with space\" SpoolDir=/tmp/spool/%n\n"
+		"LogFile=\"\" NodeLogFile=\"/tmp/n #%n.log\" "
+		"LogLevel=DEBUG\n"
+		"AuthType=auth/munge AuthSocket=/run/m.sock \\\n"
+		"   SchedulerType=Sched/FIFO SelectType=select/linear\n"
+		"PriceType=price/flat PluginDir=/opt/p "
+		"MstepdPath=/opt/mstepd\n"
+		"GpuHourPrice=a100:2.10,default:0.5\n"
+		"AdminUsers=alice,,bob\n"
+		"HeartbeatInterval=5 NodeTimeout=20 KillWait=0 "
+		"MinJobAge=60 MaxJobCount=50\n"
+		"# A later value wins.\n"
+		"KillWait=7\n",
+		&e);
+	if (!c)
+		fprintf(stderr, "\n  %s\n", e.text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->cluster_name, "c1");
+	CU_ASSERT_STRING_EQUAL(c->controller_host, "ctl.example.org");
+	CU_ASSERT_EQUAL(c->controller_port, 7000);
+	CU_ASSERT_STRING_EQUAL(c->state_dir, "/var/lib/with space");
+	CU_ASSERT_STRING_EQUAL(c->spool_dir, "/tmp/spool/%n");
+	CU_ASSERT_STRING_EQUAL(c->log_file, "");
+	CU_ASSERT_STRING_EQUAL(c->node_log_file, "/tmp/n #%n.log");
+	CU_ASSERT_STRING_EQUAL(c->log_level, "debug");
+	CU_ASSERT_STRING_EQUAL(c->auth_socket, "/run/m.sock");
+	CU_ASSERT_STRING_EQUAL(c->scheduler_type, "sched/fifo");
+	CU_ASSERT_STRING_EQUAL(c->plugin_dir, "/opt/p");
+	CU_ASSERT_STRING_EQUAL(c->mstepd_path, "/opt/mstepd");
+	CU_ASSERT_STRING_EQUAL(c->gpu_hour_price, "a100:2.10,default:0.5");
+	CU_ASSERT_EQUAL_FATAL(c->nadmin_users, 2);
+	CU_ASSERT_STRING_EQUAL(c->admin_users[0], "alice");
+	CU_ASSERT_STRING_EQUAL(c->admin_users[1], "bob");
+	CU_ASSERT_EQUAL(c->heartbeat_interval, 5);
+	CU_ASSERT_EQUAL(c->node_timeout, 20);
+	CU_ASSERT_EQUAL(c->kill_wait, 7);
+	CU_ASSERT_EQUAL(c->min_job_age, 60);
+	CU_ASSERT_EQUAL(c->max_job_count, 50);
+	/* conf_get: as written, any case of key, the last value. */
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "SCHEDULERTYPE"), "Sched/FIFO");
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "killwait"), "7");
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "LogFile"), "");
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "GpuHourPrice"),
+			       "a100:2.10,default:0.5");
+	conf_free(c);
+}
+
+static void test_nodes(void)
+{
+	struct mer_error e;
+	const struct conf_node *n;
+	struct conf *c = load_text(
+		BASE
+		"NodeName=DEFAULT CPUs=2 RealMemory=2048 Gres=gpu:a100:2 "
+		"Region=eu-west\n"
+		"NodeName=n[1-4] NodeAddr=127.0.0.1\n"
+		"NodeName=DEFAULT CPUs=8 Gres=none Region=\n"
+		"NodeName=m[01-02] NodeAddr=10.0.0.[5-6] Port=7001 Weight=0 "
+		"State=IDLE Features=\"a b\"\n"
+		"NodeName=d1 State=down\n"
+		"NodeName=f1,f2 State=FUTURE Gres=gpu:2 RealMemory=1G\n"
+		"nodename=dr1 state=Drain cpus=4 gres=GPU:H100:8 "
+		"topologyfile=/t.xml\n"
+		"RegionName=eu-west\n",
+		&e);
+
+	if (!c)
+		fprintf(stderr, "\n  %s\n", e.text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(c->nnodes, 10);
+	/* In file order. */
+	CU_ASSERT_STRING_EQUAL(c->nodes[0].name, "n1");
+	CU_ASSERT_STRING_EQUAL(c->nodes[3].name, "n4");
+	CU_ASSERT_STRING_EQUAL(c->nodes[4].name, "m01");
+	CU_ASSERT_STRING_EQUAL(c->nodes[9].name, "dr1");
+	for (int i = 0; i < 4; i++) {
+		n = &c->nodes[i];
+		CU_ASSERT_STRING_EQUAL(n->addr, "127.0.0.1");
+		CU_ASSERT_EQUAL(n->cpus, 2);
+		CU_ASSERT_EQUAL(n->real_memory, 2048);
+		CU_ASSERT_EQUAL(n->gpus, 2);
+		CU_ASSERT_STRING_EQUAL(n->gpu_model, "a100");
+		CU_ASSERT_STRING_EQUAL(n->region, "eu-west");
+		CU_ASSERT_EQUAL(n->weight, 1);
+		CU_ASSERT_EQUAL(n->port, 0);
+		CU_ASSERT_EQUAL(n->line, 4);
+		CU_ASSERT_EQUAL(n->state, CONF_NODE_UNKNOWN);
+	}
+	n = conf_find_node(c, "m02");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_STRING_EQUAL(n->addr, "10.0.0.6");
+	CU_ASSERT_EQUAL(n->port, 7001);
+	CU_ASSERT_EQUAL(n->weight, 0);
+	CU_ASSERT_EQUAL(n->cpus, 8);
+	CU_ASSERT_EQUAL(n->gpus, 0);
+	CU_ASSERT_STRING_EQUAL(n->gres, "");
+	CU_ASSERT_STRING_EQUAL(n->region, "");
+	CU_ASSERT_STRING_EQUAL(n->features, "a b");
+	CU_ASSERT_EQUAL(n->state, CONF_NODE_UNKNOWN);
+	n = conf_find_node(c, "d1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_STRING_EQUAL(n->addr, "d1"); /* default: the name */
+	CU_ASSERT_EQUAL(n->state, CONF_NODE_DOWN);
+	n = conf_find_node(c, "f2");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_EQUAL(n->state, CONF_NODE_FUTURE);
+	CU_ASSERT_EQUAL(n->gpus, 2);
+	CU_ASSERT_STRING_EQUAL(n->gpu_model, "");
+	CU_ASSERT_EQUAL(n->real_memory, 1024);
+	n = conf_find_node(c, "dr1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_EQUAL(n->state, CONF_NODE_DRAIN);
+	CU_ASSERT_EQUAL(n->cpus, 4);
+	CU_ASSERT_EQUAL(n->gpus, 8);
+	CU_ASSERT_STRING_EQUAL(n->gpu_model, "h100");
+	CU_ASSERT_STRING_EQUAL(n->gres, "GPU:H100:8");
+	CU_ASSERT_STRING_EQUAL(n->topology_file, "/t.xml");
+	CU_ASSERT_EQUAL(n->line, 9);
+	CU_ASSERT_PTR_NULL(conf_find_node(c, "n5"));
+	CU_ASSERT_PTR_NULL(conf_find_node(c, "DEFAULT"));
+	CU_ASSERT_PTR_NULL(conf_find_node(c, NULL));
+	conf_free(c);
+}
+
+static void test_many_nodes(void)
+{
+	struct mer_error e;
+	struct conf *c =
+		load_text(BASE "NodeName=r[1-32]n[001-128] "
+			       "NodeAddr=127.0.0.1\n"
+			       "NodeName=a[1-100] NodeAddr=h[1-100]\n"
+			       "PartitionName=p Nodes=ALL Default=YES\n",
+			  &e);
+	const struct conf_node *n;
+	char name[32];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->nnodes, 32 * 128 + 100);
+	CU_ASSERT_EQUAL(c->partitions[0].nnodes, 32 * 128 + 100);
+	for (int r = 1; r <= 32; r += 7) {
+		for (int k = 1; k <= 128; k += 13) {
+			snprintf(name, sizeof(name), "r%dn%03d", r, k);
+			n = conf_find_node(c, name);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+			CU_ASSERT_STRING_EQUAL(n->name, name);
+		}
+	}
+	n = conf_find_node(c, "a57");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_STRING_EQUAL(n->addr, "h57");
+	CU_ASSERT_PTR_NULL(conf_find_node(c, "r1n1"));
+	conf_free(c);
+}
+
+static void test_partitions_regions(void)
+{
+	struct mer_error e;
+	const struct conf_partition *p;
+	const struct conf_region *r;
+	struct conf *c = load_text(
+		BASE
+		"PartitionName=DEFAULT MaxTime=1-00:00:00\n"
+		"PartitionName=batch Nodes=n[1-2] Default=YES DefaultTime=30\n"
+		"PartitionName=long Nodes=n[1-3] MaxTime=UNLIMITED State=DOWN\n"
+		"PartitionName=off State=INACTIVE\n"
+		"PartitionName=all Nodes=all State=up\n"
+		"NodeName=n[1-3] Region=asia\n"
+		"RegionName=asia Description=\"Asia Pacific\" "
+		"UtcOffset=+05:30\n"
+		"RegionName=west UtcOffset=-8\n"
+		"RegionName=utc UtcOffset=0\n",
+		&e);
+
+	if (!c)
+		fprintf(stderr, "\n  %s\n", e.text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(c->npartitions, 4);
+	p = conf_default_partition(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(p->name, "batch");
+	CU_ASSERT_EQUAL(p->max_time, 1440);
+	CU_ASSERT_EQUAL(p->default_time, 30);
+	CU_ASSERT_EQUAL(p->nnodes, 2);
+	CU_ASSERT_STRING_EQUAL(p->nodes[1], "n2");
+	CU_ASSERT_STRING_EQUAL(p->nodes_expr, "n[1-2]");
+	CU_ASSERT_TRUE(p->up);
+	CU_ASSERT_EQUAL(p->line, 4);
+	p = conf_find_partition(c, "long");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(p->max_time, 0);
+	CU_ASSERT_FALSE(p->up);
+	CU_ASSERT_FALSE(p->is_default);
+	p = conf_find_partition(c, "off");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_FALSE(p->up);
+	CU_ASSERT_EQUAL(p->nnodes, 0);
+	CU_ASSERT_STRING_EQUAL(p->nodes_expr, "");
+	p = conf_find_partition(c, "all");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(p->nnodes, 3);
+	CU_ASSERT_STRING_EQUAL(p->nodes[2], "n3");
+	CU_ASSERT_PTR_NULL(conf_find_partition(c, "DEFAULT"));
+	CU_ASSERT_PTR_NULL(conf_find_partition(c, "nope"));
+
+	CU_ASSERT_EQUAL(c->nregions, 3);
+	r = conf_find_region(c, "asia");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_STRING_EQUAL(r->description, "Asia Pacific");
+	CU_ASSERT_EQUAL(r->utc_offset_min, 330);
+	CU_ASSERT_EQUAL(r->line, 9);
+	r = conf_find_region(c, "west");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->utc_offset_min, -480);
+	CU_ASSERT_STRING_EQUAL(r->description, "");
+	CU_ASSERT_EQUAL(conf_find_region(c, "utc")->utc_offset_min, 0);
+	CU_ASSERT_PTR_NULL(conf_find_region(c, "mars"));
+	conf_free(c);
+}
+
+static void test_continuation(void)
+{
+	struct mer_error e;
+	struct conf *c = load_text(BASE "NodeName=n1 \\\n"
+					"   CPUs=4 \\\n"
+					"   # a comment line inside\n"
+					"NodeName=n2 CPUs=3 # comment \\\n"
+					"NodeName=n3\n",
+				   &e);
+
+	/* A '\' joins lines; a comment line ends the join (its '\' is
+	 * part of the comment). */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->nnodes, 3);
+	CU_ASSERT_EQUAL(conf_find_node(c, "n1")->cpus, 4);
+	CU_ASSERT_EQUAL(conf_find_node(c, "n1")->line, 3);
+	CU_ASSERT_EQUAL(conf_find_node(c, "n2")->cpus, 3);
+	CU_ASSERT_EQUAL(conf_find_node(c, "n3")->line, 7);
+	conf_free(c);
+
+	/* An error in a joined line names the line it starts on. */
+	expect_error(BASE "NodeName=n1 \\\n CPUs=4 \\\n Bogus=1\n", 3,
+		     "unknown NodeName key 'Bogus', expected NodeAddr, Port, "
+		     "CPUs, RealMemory, Gres, Features, Region, TopologyFile, "
+		     "Weight, State");
+}
+
+static void test_errors_global(void)
+{
+	expect_error(BASE "Foo=1\n", 3,
+		     "unknown key 'Foo', expected one of the keys in "
+		     "meridian.conf(5)");
+	expect_error("ClusterName=x Foo=1\n", 1,
+		     "unknown key 'Foo', expected one of the keys in "
+		     "meridian.conf(5)");
+	expect_error(
+		BASE "CPUs=4\n", 3,
+		"CPUs= belongs in a NodeName line, expected NodeName=NAMES "
+		"CPUs=...");
+	expect_error(BASE "MaxTime=4\n", 3,
+		     "MaxTime= belongs in a PartitionName line, expected "
+		     "PartitionName=NAME MaxTime=...");
+	expect_error(BASE "ClusterName\n", 3,
+		     "'ClusterName' is not Key=Value, expected Key=Value pairs "
+		     "separated by spaces");
+	expect_error(
+		BASE "=x\n", 3,
+		"'=x' is not Key=Value, expected Key=Value pairs separated "
+		"by spaces");
+	expect_error(BASE "StateDir=\"/a b\n", 3,
+		     "value of StateDir has no closing '\"', expected \"...\"");
+	expect_error(BASE "ControllerPort=abc\n", 3,
+		     "ControllerPort=abc: expected a whole number from 1 to "
+		     "65535");
+	expect_error(BASE "ControllerPort=70000\n", 3,
+		     "ControllerPort=70000: expected a whole number from 1 to "
+		     "65535");
+	expect_error(BASE "HeartbeatInterval=0\n", 3,
+		     "HeartbeatInterval=0: expected a whole number from 1 to "
+		     "3600");
+	expect_error(BASE "KillWait=-1\n", 3,
+		     "KillWait=-1: expected a whole number from 0 to 65533");
+	expect_error(BASE "MaxJobCount=0\n", 3,
+		     "MaxJobCount=0: expected a whole number from 1 to "
+		     "10000000");
+	expect_error(BASE "HeartbeatInterval=60 NodeTimeout=60\n", 3,
+		     "NodeTimeout=60 is not longer than HeartbeatInterval=60, "
+		     "expected NodeTimeout > HeartbeatInterval (3 to 10 times "
+		     "it)");
+	expect_error(
+		BASE "HeartbeatInterval=400\n", 3,
+		"NodeTimeout=300 is not longer than HeartbeatInterval=400, "
+		"expected NodeTimeout > HeartbeatInterval (3 to 10 times "
+		"it)");
+	expect_error(BASE "LogLevel=loud\n", 3,
+		     "LogLevel=loud: expected error, warn, info or debug");
+	expect_error(BASE "SchedulerType=fifo\n", 3,
+		     "SchedulerType=fifo: expected sched/NAME such as "
+		     "sched/fifo");
+	expect_error(BASE "AuthType=sched/fifo\n", 3,
+		     "AuthType=sched/fifo: expected auth/NAME such as "
+		     "auth/munge");
+	expect_error(BASE "StateDir=\n", 3,
+		     "StateDir is empty, expected a value");
+	expect_error(BASE "ClusterName=\"my cluster\"\n", 3,
+		     "ClusterName=my cluster: expected a name of letters, "
+		     "digits, '.', '_' and '-'");
+	expect_error(BASE "GpuHourPrice=a100\n", 3,
+		     "GpuHourPrice: 'a100' is not MODEL:DOLLARS, expected "
+		     "MODEL:DOLLARS[,...] such as a100:2.10,default:0.50");
+	expect_error(BASE "GpuHourPrice=a100:2.10,h100:x\n", 3,
+		     "GpuHourPrice=x: expected dollars with up to six "
+		     "decimals, such as 2.50");
+	expect_error(BASE "GpuHourPrice=a100:2.10,\n", 3,
+		     "GpuHourPrice ends in ',', expected MODEL:DOLLARS after "
+		     "each comma");
+	expect_error(BASE "AdminUsers=alice,bo b\n", 3,
+		     "'b' is not Key=Value, expected Key=Value pairs separated "
+		     "by spaces");
+	expect_error(BASE "AdminUsers=\"alice,bo b\"\n", 3,
+		     "AdminUsers=alice,bo b: 'bo b' is not a user name, "
+		     "expected user names separated by commas");
+	expect_error(BASE "ClusterName=a NodeName=n1\n", 3,
+		     "NodeName= must start its line, expected it on a line of "
+		     "its own");
+	expect_error(
+		"ControllerHost=h\n", 0,
+		"ClusterName is not set, expected a line ClusterName=NAME");
+	expect_error("ClusterName=c\n", 0,
+		     "ControllerHost is not set, expected a line "
+		     "ControllerHost=HOST");
+	expect_error(
+		"", 0,
+		"ClusterName is not set, expected a line ClusterName=NAME");
+	expect_error(BASE "ClusterName=\"c#2\"x\n", 3,
+		     "ClusterName=c#2x: expected a name of letters, digits, "
+		     "'.', '_' and '-'");
+	expect_error(BASE "# fine\nNodeName=n1 # CPUs=x\nNodeName=n2 CPUs=x\n",
+		     5, "CPUs=x: expected a whole number from 1 to 4096");
+}
+
+static void test_errors_stanzas(void)
+{
+	expect_error(BASE "NodeName=n1 CPUs=abc\n", 3,
+		     "CPUs=abc: expected a whole number from 1 to 4096");
+	expect_error(BASE "NodeName=n1 CPUs=0\n", 3,
+		     "CPUs=0: expected a whole number from 1 to 4096");
+	expect_error(
+		BASE "NodeName=n1 Foo=bar\n", 3,
+		"unknown NodeName key 'Foo', expected NodeAddr, Port, CPUs, "
+		"RealMemory, Gres, Features, Region, TopologyFile, Weight, "
+		"State");
+	expect_error(
+		BASE "NodeName=gpu[3-1]\n", 3,
+		"NodeName=gpu[3-1]: range goes down, expected LOW-HIGH with "
+		"LOW <= HIGH");
+	expect_error(BASE "NodeName=gpu[1-\n", 3,
+		     "NodeName=gpu[1-: '[' is not closed, expected "
+		     "NAME[LOW-HIGH,...]");
+	expect_error(BASE "NodeName=gpu[a-b]\n", 3,
+		     "NodeName=gpu[a-b]: expected NAME[LOW-HIGH,...] with "
+		     "decimal numbers, such as gpu[01-16]");
+	expect_error(BASE "NodeName=n[1-70000]\n", 3,
+		     "NodeName=n[1-70000]: expands to more than 65536 names, "
+		     "expected a smaller range");
+	expect_error(BASE "NodeName=\n", 3,
+		     "NodeName is empty, expected a host list such as "
+		     "gpu[01-16]");
+	expect_error(BASE "NodeName=n[1-3] NodeAddr=a[1-2]\n", 3,
+		     "NodeAddr= gives 2 addresses for 3 nodes, expected one "
+		     "address for each node or one for all");
+	expect_error(BASE "NodeName=n1 NodeAddr=a[2-1]\n", 3,
+		     "NodeAddr=a[2-1]: range goes down, expected LOW-HIGH with "
+		     "LOW <= HIGH");
+	expect_error(
+		BASE "NodeName=n1 RealMemory=lots\n", 3,
+		"RealMemory=lots: expected a size in MiB or with a K, M, G "
+		"or T suffix, such as 4096, 500M or 4G");
+	expect_error(BASE "NodeName=n1 Gres=gpu:a100:x\n", 3,
+		     "Gres=gpu:a100:x: bad GPU count, expected gpu[:TYPE]:N "
+		     "with N from 0 to 65536");
+	expect_error(BASE "NodeName=n1 Gres=mps:100\n", 3,
+		     "Gres=mps:100: expected gpu[:TYPE]:N, such as gpu:2 or "
+		     "gpu:a100:4");
+	expect_error(BASE "NodeName=n1 State=BROKEN\n", 3,
+		     "State=BROKEN: expected UNKNOWN, IDLE, DRAIN, DOWN or "
+		     "FUTURE");
+	expect_error(BASE "NodeName=n1 Port=0\n", 3,
+		     "Port=0: expected a whole number from 1 to 65535");
+	expect_error(BASE "NodeName=n1 Weight=x\n", 3,
+		     "Weight=x: expected a whole number from 0 to 4000000000");
+	expect_error(BASE "NodeName=DEFAULT CPUs=x\n", 3,
+		     "CPUs=x: expected a whole number from 1 to 4096");
+	/* Duplicates: the later line, naming the first. */
+	expect_error(BASE "NodeName=n[1-3]\nNodeName=x\nNodeName=n2\n", 5,
+		     "duplicate NodeName 'n2' (first at line 3), expected each "
+		     "node once");
+	expect_error(BASE "NodeName=n1,n1\n", 3,
+		     "duplicate NodeName 'n1' (first at line 3), expected each "
+		     "node once");
+	/* Regions are checked at the end, at the node's line. */
+	expect_error(BASE "NodeName=n1 Region=eu\nNodeName=n2 Region=us\n"
+			  "RegionName=eu\n",
+		     4,
+		     "Region=us is not defined, expected a RegionName=us line");
+	expect_error(BASE "NodeName=n1 Region=\"e u\"\n", 3,
+		     "Region=e u: expected a name of letters, digits, '.', '_' "
+		     "and '-'");
+	expect_error(BASE "RegionName=eu UtcOffset=+25:00\n", 3,
+		     "UtcOffset=+25:00: expected +HH:MM or -HH:MM from -12:00 "
+		     "to +14:00, such as +05:30");
+	expect_error(
+		BASE "RegionName=eu UtcOffset=+05:3\n", 3,
+		"UtcOffset=+05:3: expected +HH:MM or -HH:MM from -12:00 to "
+		"+14:00, such as +05:30");
+	expect_error(BASE "RegionName=eu Description=x Color=red\n", 3,
+		     "unknown RegionName key 'Color', expected Description, "
+		     "UtcOffset");
+	expect_error(BASE "RegionName=eu\nRegionName=eu\n", 4,
+		     "duplicate RegionName 'eu' (first at line 3), expected "
+		     "each region once");
+	expect_error(BASE "RegionName=DEFAULT\n", 3,
+		     "RegionName=DEFAULT is not supported, expected a region "
+		     "name such as eu-west");
+	/* Partitions. */
+	expect_error(BASE "NodeName=n[1-2]\nPartitionName=p Nodes=n[1-3]\n", 4,
+		     "partition 'p' names node 'n3' that no NodeName line "
+		     "defines, expected defined nodes or ALL");
+	expect_error(
+		BASE "PartitionName=p Nodes=n[\n", 3,
+		"Nodes=n[: '[' is not closed, expected NAME[LOW-HIGH,...]");
+	expect_error(BASE "PartitionName=a Default=YES\n\n"
+			  "PartitionName=b Default=yes\n",
+		     5,
+		     "partition 'b' is Default=YES but 'a' (line 3) already "
+		     "is, expected one default partition");
+	expect_error(BASE "PartitionName=a Default=maybe\n", 3,
+		     "Default=maybe: expected YES or NO");
+	expect_error(BASE "PartitionName=a MaxTime=forever\n", 3,
+		     "MaxTime=forever: expected a time as MINUTES, MM:SS, "
+		     "HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED");
+	expect_error(BASE "PartitionName=a MaxTime=60 DefaultTime=2:00:00\n", 3,
+		     "DefaultTime=02:00:00 is longer than MaxTime=01:00:00, "
+		     "expected DefaultTime <= MaxTime");
+	expect_error(BASE "PartitionName=a State=OPEN\n", 3,
+		     "State=OPEN: expected UP, DOWN or INACTIVE");
+	expect_error(BASE "PartitionName=a Gres=gpu:1\n", 3,
+		     "unknown PartitionName key 'Gres', expected Nodes, "
+		     "Default, MaxTime, DefaultTime, State");
+	expect_error(BASE "PartitionName=a\nPartitionName=a\n", 4,
+		     "duplicate PartitionName 'a' (first at line 3), expected "
+		     "each partition once");
+	expect_error(BASE "PartitionName=a,b\n", 3,
+		     "PartitionName=a,b: expected a name of letters, digits, "
+		     "'.', '_' and '-'");
+}
+
+static void test_nul_and_missing(void)
+{
+	struct mer_error e;
+	struct conf *c;
+	char dir[] = "/tmp/mconf.XXXXXX", path[64], want[160];
+	FILE *f;
+
+	c = conf_load("/nonexistent/meridian.conf", &e);
+	CU_ASSERT_PTR_NULL(c);
+	CU_ASSERT_STRING_EQUAL(e.text, "/nonexistent/meridian.conf: cannot "
+				       "read: No such file or directory, "
+				       "expected a readable meridian.conf");
+
+	/* A NUL byte cannot be written through load_text's fputs. */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/m.conf", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fwrite(BASE "Log\0File=x\n", 1, sizeof(BASE "Log\0File=x\n") - 1, f);
+	fclose(f);
+	c = conf_load(path, &e);
+	CU_ASSERT_PTR_NULL(c);
+	snprintf(want, sizeof(want), "%s:3: NUL byte, expected a text file",
+		 path);
+	CU_ASSERT_STRING_EQUAL(e.text, want);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_expand_node(void)
+{
+	char host[256], want[300], *s;
+
+	s = conf_expand_node("/var/spool/meridian/%n", "gpu01");
+	CU_ASSERT_STRING_EQUAL(s, "/var/spool/meridian/gpu01");
+	free(s);
+	s = conf_expand_node("%n-%n%%n%x%", "a");
+	CU_ASSERT_STRING_EQUAL(s, "a-a%n%x%");
+	free(s);
+	s = conf_expand_node("", "a");
+	CU_ASSERT_STRING_EQUAL(s, "");
+	free(s);
+	s = conf_expand_node("/x/%n", NULL);
+	CU_ASSERT_STRING_EQUAL(s, "/x/");
+	free(s);
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	host[strcspn(host, ".")] = '\0';
+	snprintf(want, sizeof(want), "/log/%s-n1.log", host);
+	s = conf_expand_node("/log/%h-%n.log", "n1");
+	CU_ASSERT_STRING_EQUAL(s, want);
+	free(s);
+}
+
+static void test_default_path(void)
+{
+	char *saved = getenv("MERIDIAN_CONF") ? strdup(getenv("MERIDIAN_CONF"))
+					      : NULL;
+
+	setenv("MERIDIAN_CONF", "/tmp/x.conf", 1);
+	CU_ASSERT_STRING_EQUAL(conf_default_path(), "/tmp/x.conf");
+	setenv("MERIDIAN_CONF", "", 1);
+	CU_ASSERT_STRING_EQUAL(conf_default_path(),
+			       SYSCONFDIR "/meridian.conf");
+	unsetenv("MERIDIAN_CONF");
+	CU_ASSERT_STRING_EQUAL(conf_default_path(),
+			       SYSCONFDIR "/meridian.conf");
+	if (saved) {
+		setenv("MERIDIAN_CONF", saved, 1);
+		free(saved);
+	}
+}
+
+static void test_is_admin(void)
+{
+	struct mer_error e;
+	struct passwd *pw = getpwnam("nobody");
+	struct conf *c;
+
+	c = load_text(BASE, &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_TRUE(conf_is_admin(c, 0));
+	CU_ASSERT_FALSE(conf_is_admin(c, 4242424));
+	if (pw)
+		CU_ASSERT_FALSE(conf_is_admin(c, pw->pw_uid));
+	conf_free(c);
+
+	/* Names are kept as written and resolved at call time: an unknown
+	 * name does not stop the load. */
+	c = load_text(BASE "AdminUsers=no-such-user-xyz,nobody\n", &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->admin_users[0], "no-such-user-xyz");
+	CU_ASSERT_TRUE(conf_is_admin(c, 0));
+	CU_ASSERT_FALSE(conf_is_admin(c, 4242424));
+	if (pw)
+		CU_ASSERT_TRUE(conf_is_admin(c, pw->pw_uid));
+	conf_free(c);
+	CU_ASSERT_TRUE(conf_is_admin(NULL, 0));
+	CU_ASSERT_FALSE(conf_is_admin(NULL, 1));
+}
+
+static CU_TestInfo tests[] = {
+	{"example file loads", test_example},
+	{"defaults", test_defaults},
+	{"global keys", test_globals},
+	{"nodes", test_nodes},
+	{"many nodes", test_many_nodes},
+	{"partitions and regions", test_partitions_regions},
+	{"continuation lines", test_continuation},
+	{"errors in global keys", test_errors_global},
+	{"errors in stanzas", test_errors_stanzas},
+	{"NUL byte and missing file", test_nul_and_missing},
+	{"conf_expand_node", test_expand_node},
+	{"conf_default_path", test_default_path},
+	{"conf_is_admin", test_is_admin},
+	CU_TEST_INFO_NULL,
+};
+
+CUNIT_MAIN("conf", tests)

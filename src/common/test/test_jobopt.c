@@ -1,0 +1,575 @@
+/*
+ * test_jobopt.c - mbatch options from the command line and from directives.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cunit_main.h"
+#include "jobopt.h"
+
+/* The word at first_arg after the last parse_line, "" when none. */
+static char first_word[64];
+
+/* Parse a command line given as one string (split like a shell would). */
+static int parse_line(struct jobopt *o, const char *line, int *first,
+		      struct mer_error *e)
+{
+	char **argv;
+	int argc, rc;
+
+	/* The lines below start with the program's name for readability;
+	 * argv_split supplies argv[0] itself. */
+	if (strncmp(line, "mbatch", 6) == 0)
+		line += 6;
+	CU_ASSERT_EQUAL_FATAL(argv_split(line, "mbatch", &argv, &argc, e), 0);
+	rc = jobopt_parse(o, argc, argv, "command line", first, e);
+	snprintf(first_word, sizeof(first_word), "%s",
+		 rc == 0 && *first < argc ? argv[*first] : "");
+	argv_free(argv);
+	return rc;
+}
+
+static void expect_cmd_error(const char *line, const char *msg)
+{
+	struct jobopt o;
+	struct mer_error e = {{0}};
+	int first = -1;
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_line(&o, line, &first, &e), -1);
+	if (strcmp(e.text, msg) != 0)
+		fprintf(stderr, "\n  '%s'\n  got  '%s'\n  want '%s'\n", line,
+			e.text, msg);
+	CU_ASSERT_STRING_EQUAL(e.text, msg);
+	jobopt_free(&o);
+}
+
+static void expect_script_error(const char *script, const char *msg)
+{
+	struct jobopt o;
+	struct mer_error e = {{0}};
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(
+		jobopt_parse_script(&o, script, strlen(script), "job.sh", &e),
+		-1);
+	if (strcmp(e.text, msg) != 0)
+		fprintf(stderr, "\n  got  '%s'\n  want '%s'\n", e.text, msg);
+	CU_ASSERT_STRING_EQUAL(e.text, msg);
+	jobopt_free(&o);
+}
+
+static void test_init_free(void)
+{
+	struct jobopt o;
+
+	jobopt_init(&o);
+	CU_ASSERT_PTR_NULL(o.name);
+	CU_ASSERT_PTR_NULL(o.export_spec);
+	CU_ASSERT_PTR_NULL(o.gpu_type);
+	CU_ASSERT_EQUAL(o.nodes, 0);
+	CU_ASSERT_FALSE(o.time_set);
+	CU_ASSERT_EQUAL(o.max_price, 0);
+	jobopt_free(&o);
+	jobopt_free(&o); /* twice is fine */
+	jobopt_free(NULL);
+}
+
+static void test_command_line(void)
+{
+	struct jobopt o;
+	struct mer_error e;
+	int first = -1;
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(
+		parse_line(
+			&o,
+			"mbatch -J train -A acct -p gpu -D /work -o out-%j.log "
+			"-e err-%j.log -i in.txt -N 2 -n 8 --ntasks-per-node=4 "
+			"-c 3 --mem=4G --gres=gpu:a100:2 -t 1-00:00:00 "
+			"--export=ALL,VAR=x --max-price=2.50 -H --parsable "
+			"job.sh arg1 -J notmine",
+			&first, &e),
+		0);
+	CU_ASSERT_STRING_EQUAL(o.name, "train");
+	CU_ASSERT_STRING_EQUAL(o.account, "acct");
+	CU_ASSERT_STRING_EQUAL(o.partition, "gpu");
+	CU_ASSERT_STRING_EQUAL(o.work_dir, "/work");
+	CU_ASSERT_STRING_EQUAL(o.std_out, "out-%j.log");
+	CU_ASSERT_STRING_EQUAL(o.std_err, "err-%j.log");
+	CU_ASSERT_STRING_EQUAL(o.std_in, "in.txt");
+	CU_ASSERT_EQUAL(o.nodes, 2);
+	CU_ASSERT_EQUAL(o.ntasks, 8);
+	CU_ASSERT_EQUAL(o.ntasks_per_node, 4);
+	CU_ASSERT_EQUAL(o.cpus_per_task, 3);
+	CU_ASSERT_EQUAL(o.mem_mb, 4096);
+	CU_ASSERT_EQUAL(o.gpus, 2);
+	CU_ASSERT_STRING_EQUAL(o.gpu_type, "a100");
+	CU_ASSERT_EQUAL(o.time_limit, 1440);
+	CU_ASSERT_TRUE(o.time_set);
+	CU_ASSERT_STRING_EQUAL(o.export_spec, "ALL,VAR=x");
+	CU_ASSERT_EQUAL(o.max_price, 2500000);
+	CU_ASSERT_TRUE(o.hold);
+	CU_ASSERT_TRUE(o.parsable);
+	CU_ASSERT_FALSE(o.help);
+	/* Options stop at the script: what follows is its arguments. */
+	CU_ASSERT_EQUAL(first, 30);
+	CU_ASSERT_STRING_EQUAL(first_word, "job.sh");
+	jobopt_free(&o);
+
+	/* Long forms with separate values, and the same again: the later
+	 * one wins. */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(
+		parse_line(&o,
+			   "mbatch --job-name a --job-name=b --account=x "
+			   "--partition=p --chdir=/d --output=o --error=e "
+			   "--input=i --nodes=3 --ntasks=5 --cpus-per-task=2 "
+			   "--time=30 --hold --gpus=h100:4 --gpus-per-node=2 "
+			   "--export=NONE -- -script.sh",
+			   &first, &e),
+		0);
+	CU_ASSERT_STRING_EQUAL(o.name, "b");
+	CU_ASSERT_EQUAL(o.nodes, 3);
+	CU_ASSERT_EQUAL(o.ntasks, 5);
+	CU_ASSERT_EQUAL(o.cpus_per_task, 2);
+	CU_ASSERT_EQUAL(o.time_limit, 30);
+	CU_ASSERT_EQUAL(o.gpus, 4);
+	CU_ASSERT_EQUAL(o.gpus_per_node, 2);
+	/* --gpus-per-node=2 names no model: any model. */
+	CU_ASSERT_PTR_NULL(o.gpu_type);
+	CU_ASSERT_STRING_EQUAL(o.export_spec, "NONE");
+	CU_ASSERT_STRING_EQUAL(first_word, "-script.sh"); /* after "--" */
+	jobopt_free(&o);
+
+	/* No script: first_arg is argc. */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --wrap=\"echo hi; sleep 1\"",
+				   &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.wrap, "echo hi; sleep 1");
+	CU_ASSERT_EQUAL(first, 2);
+	jobopt_free(&o);
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch", &first, &e), 0);
+	CU_ASSERT_EQUAL(first, 1);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -h", &first, &e), 0);
+	CU_ASSERT_TRUE(o.help);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --help", &first, &e), 0);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --usage -V", &first, &e), 0);
+	CU_ASSERT_TRUE(o.usage);
+	CU_ASSERT_TRUE(o.version);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --version", &first, &e), 0);
+	/* Clustered short flags and attached values. */
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -HN4 -t5 -G 2 s.sh", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.nodes, 4);
+	CU_ASSERT_EQUAL(o.time_limit, 5);
+	CU_ASSERT_EQUAL(o.gpus, 2);
+	CU_ASSERT_EQUAL(first, 5);
+	CU_ASSERT_STRING_EQUAL(first_word, "s.sh");
+	jobopt_free(&o);
+}
+
+static void test_values(void)
+{
+	struct jobopt o;
+	struct mer_error e;
+	int first;
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --gpus=a100:2", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.gpus, 2);
+	CU_ASSERT_STRING_EQUAL(o.gpu_type, "a100");
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --gpus=3", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.gpus, 3);
+	CU_ASSERT_PTR_NULL(o.gpu_type);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --gres=gpu:H100:8", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.gpus, 8);
+	CU_ASSERT_STRING_EQUAL(o.gpu_type, "h100");
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --gres=gpu:1", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.gpus, 1);
+	CU_ASSERT_PTR_NULL(o.gpu_type);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --gres=gpu", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.gpus, 1);
+
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --mem=500", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.mem_mb, 500);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --mem 2048K", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.mem_mb, 2);
+
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -t UNLIMITED", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.time_limit, 0);
+	CU_ASSERT_TRUE(o.time_set);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -t 0:30", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.time_limit, 1);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -t 2-12", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.time_limit, 3600);
+
+	CU_ASSERT_EQUAL(
+		parse_line(&o, "mbatch --max-price=0.000001", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.max_price, 1);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --max-price=3", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.max_price, 3000000);
+
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --export=ALL", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(o.export_spec, "ALL");
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --export=PATH,HOME", &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.export_spec, "PATH,HOME");
+	CU_ASSERT_EQUAL(
+		parse_line(&o, "mbatch --export=ALL,A=1,B=x=y,_C", &first, &e),
+		0);
+	CU_ASSERT_STRING_EQUAL(o.export_spec, "ALL,A=1,B=x=y,_C");
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --export=NONE,A=2", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --export=A=", &first, &e), 0);
+	jobopt_free(&o);
+}
+
+static void test_command_line_errors(void)
+{
+	expect_cmd_error("mbatch --foo", "command line: unknown option --foo: "
+					 "see mbatch --help");
+	expect_cmd_error("mbatch --foo=3 x", "command line: unknown option "
+					     "--foo: see mbatch --help");
+	expect_cmd_error("mbatch -x", "command line: unknown option -x: see "
+				      "mbatch --help");
+	expect_cmd_error("mbatch -t", "command line: option --time needs a "
+				      "value, expected --time=TIME");
+	expect_cmd_error("mbatch --mem", "command line: option --mem needs a "
+					 "value, expected --mem=SIZE");
+	expect_cmd_error("mbatch --hold=yes", "command line: option --hold "
+					      "takes no value, expected --hold "
+					      "alone");
+	expect_cmd_error("mbatch --parsable=1", "command line: option "
+						"--parsable takes no value, "
+						"expected --parsable alone");
+	expect_cmd_error("mbatch -t abc", "command line: --time=abc: expected "
+					  "a time as MINUTES, MM:SS, HH:MM:SS, "
+					  "D-HH, D-HH:MM, D-HH:MM:SS or "
+					  "UNLIMITED");
+	expect_cmd_error("mbatch -t 1:60",
+			 "command line: --time=1:60: "
+			 "expected a time as MINUTES, MM:SS, "
+			 "HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS "
+			 "or UNLIMITED");
+	expect_cmd_error("mbatch -N 0", "command line: --nodes=0: expected a "
+					"whole number from 1 to 65536");
+	expect_cmd_error("mbatch -c x", "command line: --cpus-per-task=x: "
+					"expected a whole number from 1 to "
+					"4096");
+	expect_cmd_error("mbatch --mem=4GB",
+			 "command line: --mem=4GB: expected "
+			 "a size in MiB or with a K, M, G "
+			 "or T suffix, such as 4096, 500M "
+			 "or 4G");
+	expect_cmd_error("mbatch --gres=gpu:a100:x",
+			 "command line: --gres=gpu:a100:x: bad GPU count, "
+			 "expected gpu[:TYPE]:N with N from 0 to 65536");
+	expect_cmd_error("mbatch --gres=shard:2",
+			 "command line: --gres=shard:2: expected gpu[:TYPE]:N, "
+			 "such as gpu:2 or gpu:a100:4");
+	expect_cmd_error("mbatch --gpus=a100",
+			 "command line: --gpus=a100: "
+			 "expected N or TYPE:N, such as 2 "
+			 "or a100:2");
+	expect_cmd_error("mbatch -G x:y",
+			 "command line: --gpus=x:y: expected N "
+			 "or TYPE:N, such as 2 or a100:2");
+	expect_cmd_error("mbatch --gpus-per-node=", "command line: "
+						    "--gpus-per-node=: "
+						    "expected N or TYPE:N, "
+						    "such as 2 or a100:2");
+	expect_cmd_error("mbatch --max-price=-1", "command line: "
+						  "--max-price=-1: expected "
+						  "dollars with up to six "
+						  "decimals, such as 2.50");
+	expect_cmd_error("mbatch --export=ALL,1X", "command line: "
+						   "--export=ALL,1X: '1X' is "
+						   "not a variable name, "
+						   "expected NONE, ALL or "
+						   "[ALL,]VAR[=VALUE],...");
+	expect_cmd_error("mbatch --export=A,B-C", "command line: "
+						  "--export=A,B-C: 'B-C' is "
+						  "not a variable name, "
+						  "expected NONE, ALL or "
+						  "[ALL,]VAR[=VALUE],...");
+	expect_cmd_error("mbatch --export=A,", "command line: --export=A,: "
+					       "expected NONE, ALL or "
+					       "[ALL,]VAR[=VALUE],...");
+	expect_cmd_error("mbatch --export=", "command line: --export=: "
+					     "expected NONE, ALL or "
+					     "[ALL,]VAR[=VALUE],...");
+	expect_cmd_error("mbatch -J ''", "command line: --job-name is empty, "
+					 "expected --job-name=NAME");
+	/* An abbreviation that fits two options is refused. */
+	expect_cmd_error("mbatch --par", "command line: unknown option --par: "
+					 "see mbatch --help");
+}
+
+static void test_errors_leave_later_parses_working(void)
+{
+	struct jobopt o;
+	struct mer_error e;
+	int first;
+
+	/* getopt state is reset each time, even after a failure midway. */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -N 2 --bogus -n 3", &first, &e),
+			-1);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -n 3 s.sh", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.ntasks, 3);
+	CU_ASSERT_EQUAL(first, 3);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -Hn", &first, &e), -1);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch -n 4", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.ntasks, 4);
+	jobopt_free(&o);
+}
+
+static void test_argv_split(void)
+{
+	struct mer_error e;
+	char **argv;
+	int argc;
+
+	CU_ASSERT_EQUAL_FATAL(argv_split("  -J 'my job' --output=\"a b\"  "
+					 "x\\ y \"q\\\"q\" 'a\\b' \"\" # -N 3",
+					 "prog", &argv, &argc, &e),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(argc, 8);
+	CU_ASSERT_STRING_EQUAL(argv[0], "prog");
+	CU_ASSERT_STRING_EQUAL(argv[1], "-J");
+	CU_ASSERT_STRING_EQUAL(argv[2], "my job");
+	CU_ASSERT_STRING_EQUAL(argv[3], "--output=a b");
+	CU_ASSERT_STRING_EQUAL(argv[4], "x y");
+	CU_ASSERT_STRING_EQUAL(argv[5], "q\"q");
+	CU_ASSERT_STRING_EQUAL(argv[6], "a\\b");
+	CU_ASSERT_STRING_EQUAL(argv[7], ""); /* "" is an empty word */
+	CU_ASSERT_PTR_NULL(argv[8]);
+	argv_free(argv);
+
+	CU_ASSERT_EQUAL_FATAL(
+		argv_split("a \"\" b#c #d", "p", &argv, &argc, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(argc, 4);
+	CU_ASSERT_STRING_EQUAL(argv[1], "a");
+	CU_ASSERT_STRING_EQUAL(argv[2], "");
+	CU_ASSERT_STRING_EQUAL(argv[3], "b#c");
+	CU_ASSERT_PTR_NULL(argv[4]);
+	argv_free(argv);
+
+	CU_ASSERT_EQUAL_FATAL(argv_split("", "p", &argv, &argc, &e), 0);
+	CU_ASSERT_EQUAL(argc, 1);
+	CU_ASSERT_PTR_NULL(argv[1]);
+	argv_free(argv);
+
+	CU_ASSERT_EQUAL(argv_split("-J 'unclosed", "p", &argv, &argc, &e), -1);
+	CU_ASSERT_PTR_NULL(argv);
+	CU_ASSERT_STRING_EQUAL(e.text, "unclosed quote, expected a closing "
+				       "quote on the same line");
+	CU_ASSERT_EQUAL(argv_split("-J \"unclosed", "p", &argv, &argc, &e), -1);
+	argv_free(NULL);
+}
+
+static const char script[] =
+	"#!/bin/bash\n"
+	"#SBATCH -J fromscript\n"
+	"#SBATCH --time=10 -N 2   # a comment after the options\n"
+	"\n"
+	"# an ordinary comment\n"
+	"#MERIDIAN --gpus=a100:2 --output=\"out %j.txt\"\n"
+	"   # an indented comment\n"
+	"#SBATCH\n"
+	"#SBATCHX not a directive\n"
+	"# SBATCH --bogus (disabled, as in Slurm)\n"
+	"  #SBATCH --bogus (indented: not a directive)\n"
+	"#SBATCH --mem=1G\n"
+	"echo hello\n"
+	"#SBATCH -J ignored --bogus\n";
+
+static void test_script(void)
+{
+	struct jobopt o;
+	struct mer_error e = {{0}};
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(
+		jobopt_parse_script(&o, script, strlen(script), "job.sh", &e),
+		0);
+	CU_ASSERT_STRING_EQUAL(o.name, "fromscript");
+	CU_ASSERT_EQUAL(o.time_limit, 10);
+	CU_ASSERT_EQUAL(o.nodes, 2);
+	CU_ASSERT_EQUAL(o.gpus, 2);
+	CU_ASSERT_STRING_EQUAL(o.gpu_type, "a100");
+	CU_ASSERT_STRING_EQUAL(o.std_out, "out %j.txt");
+	CU_ASSERT_EQUAL(o.mem_mb, 1024);
+	jobopt_free(&o);
+}
+
+static void test_command_line_overrides_script(void)
+{
+	struct jobopt o;
+	struct mer_error e = {{0}};
+	int first;
+
+	/* mbatch: directives first, then the command line. */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(
+		jobopt_parse_script(&o, script, strlen(script), "job.sh", &e),
+		0);
+	CU_ASSERT_EQUAL_FATAL(parse_line(&o,
+					 "mbatch -J fromcmd -N 4 "
+					 "--gpus=1 job.sh",
+					 &first, &e),
+			      0);
+	CU_ASSERT_STRING_EQUAL(o.name, "fromcmd");
+	CU_ASSERT_EQUAL(o.nodes, 4);
+	CU_ASSERT_EQUAL(o.gpus, 1);
+	CU_ASSERT_PTR_NULL(o.gpu_type); /* the command line named no model */
+	/* What the command line did not name stays from the script. */
+	CU_ASSERT_EQUAL(o.time_limit, 10);
+	CU_ASSERT_STRING_EQUAL(o.std_out, "out %j.txt");
+	CU_ASSERT_EQUAL(o.mem_mb, 1024);
+	CU_ASSERT_EQUAL(first, 6);
+	CU_ASSERT_STRING_EQUAL(first_word, "job.sh");
+	jobopt_free(&o);
+}
+
+static void test_script_errors(void)
+{
+	expect_script_error(
+		"#!/bin/sh\n#SBATCH -N 1\n#SBATCH --foo\necho\n",
+		"job.sh:3: unknown option --foo: see mbatch --help");
+	expect_script_error(
+		"#!/bin/sh\n\n\n#SBATCH -t soon\n",
+		"job.sh:4: --time=soon: expected a time as MINUTES, "
+		"MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or "
+		"UNLIMITED");
+	expect_script_error(
+		"#!/bin/sh\n#MERIDIAN -J 'x\n",
+		"job.sh:2: unclosed quote, expected a closing quote "
+		"on the same line");
+	expect_script_error("#!/bin/sh\n#SBATCH -J a extra\n",
+			    "job.sh:2: unexpected argument 'extra', expected "
+			    "only options after #SBATCH");
+	expect_script_error(
+		"#!/bin/sh\n#SBATCH --wrap=ls\n",
+		"job.sh:2: --wrap is for the command line, expected "
+		"it there rather than in a script");
+	expect_script_error(
+		"#!/bin/sh\n#SBATCH -h\n",
+		"job.sh:2: --help is for the command line, expected "
+		"it there rather than in a script");
+	expect_script_error("#!/bin/sh\n#SBATCH --time\n",
+			    "job.sh:2: option --time needs a value, expected "
+			    "--time=TIME");
+	expect_script_error(
+		"echo no shebang\n",
+		"job.sh:1: the first line must start with #! and an "
+		"interpreter, such as #!/bin/bash");
+	expect_script_error("", "job.sh: the script is empty, expected a #! "
+				"line and commands");
+	expect_script_error("#!/bin/sh\r\n#SBATCH -N 1\r\n",
+			    "job.sh:1: DOS line break (\\r\\n), expected UNIX "
+			    "line breaks (see dos2unix)");
+	{
+		static const char nul[] = "#!/bin/sh\n#SBATCH -N\0 1\n";
+		struct jobopt o;
+		struct mer_error e;
+
+		jobopt_init(&o);
+		CU_ASSERT_EQUAL(
+			jobopt_parse_script(&o, nul, sizeof(nul) - 1, "j", &e),
+			-1);
+		CU_ASSERT_STRING_EQUAL(e.text, "j:2: NUL byte, expected a text "
+					       "script");
+		jobopt_free(&o);
+	}
+}
+
+static void test_script_edges(void)
+{
+	struct jobopt o;
+	struct mer_error e;
+	static const char no_newline[] = "#!/bin/sh\n#SBATCH -N 3";
+	static const char only_shebang[] = "#!/bin/sh";
+	/* The directive area ends at the first command even if a later
+	 * directive is bad. */
+	static const char late[] = "#!/bin/sh\nset -e\n#SBATCH --bogus\n";
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(jobopt_parse_script(&o, no_newline,
+					    sizeof(no_newline) - 1, "s", &e),
+			0);
+	CU_ASSERT_EQUAL(o.nodes, 3);
+	CU_ASSERT_EQUAL(jobopt_parse_script(&o, only_shebang,
+					    sizeof(only_shebang) - 1, "s", &e),
+			0);
+	CU_ASSERT_EQUAL(
+		jobopt_parse_script(&o, late, sizeof(late) - 1, "s", &e), 0);
+	/* len is honoured: only the first line is looked at. */
+	CU_ASSERT_EQUAL(jobopt_parse_script(&o, script, 12, "s", &e), 0);
+	CU_ASSERT_PTR_NULL(o.name);
+	jobopt_free(&o);
+}
+
+static void test_help(void)
+{
+	static const char *const names[] = {
+		"--job-name",	   "--account",
+		"--partition",	   "--chdir",
+		"--output",	   "--error",
+		"--input",	   "--nodes",
+		"--ntasks",	   "--ntasks-per-node",
+		"--cpus-per-task", "--mem",
+		"--gpus",	   "--gpus-per-node",
+		"--gres",	   "--time",
+		"--export",	   "--max-price",
+		"--hold",	   "--parsable",
+		"--wrap",	   "--help",
+		"--usage",	   "--version",
+	};
+	const char *h = jobopt_help();
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct jobopt o;
+		struct mer_error e = {{0}};
+		char *argv[3] = {"mbatch", NULL, NULL};
+		char buf[64];
+		int first;
+
+		CU_ASSERT_PTR_NOT_NULL(strstr(h, names[i]));
+		/* and every option listed is one the parser knows */
+		snprintf(buf, sizeof(buf), "%s=1", names[i]);
+		argv[1] = buf;
+		jobopt_init(&o);
+		jobopt_parse(&o, 2, argv, NULL, &first, &e);
+		CU_ASSERT_PTR_NULL(strstr(e.text, "unknown option"));
+		jobopt_free(&o);
+	}
+}
+
+static CU_TestInfo tests[] = {
+	{"init and free", test_init_free},
+	{"command line", test_command_line},
+	{"values", test_values},
+	{"command line errors", test_command_line_errors},
+	{"parses after an error", test_errors_leave_later_parses_working},
+	{"argv_split", test_argv_split},
+	{"script directives", test_script},
+	{"command line overrides directives",
+	 test_command_line_overrides_script},
+	{"script errors", test_script_errors},
+	{"script edges", test_script_edges},
+	{"help lists every option", test_help},
+	CU_TEST_INFO_NULL,
+};
+
+CUNIT_MAIN("jobopt", tests)
