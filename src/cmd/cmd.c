@@ -1,0 +1,849 @@
+/*
+ * cmd.c - helpers the user commands share (see cmd.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "merr.h"
+
+void cmd_init(struct cmd *c, const char *prog)
+{
+	memset(c, 0, sizeof(*c));
+	c->prog = prog;
+}
+
+void cmd_fini(struct cmd *c)
+{
+	client_destroy(c->client);
+	c->client = NULL;
+	if (c->conf)
+		conf_free(c->conf);
+	c->conf = NULL;
+}
+
+static void cmd_verror(const struct cmd *c, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: error: ", c->prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cmd_error(const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_verror(c, fmt, ap);
+	va_end(ap);
+}
+
+int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_verror(c, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try \"%s --help\" for more information\n", c->prog);
+	return MER_EXIT_USAGE;
+}
+
+int cmd_getopt_error(const struct cmd *c, int ch, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	size_t len = strcspn(arg, "=");
+
+	if (ch == ':') {
+		if (arg[0] == '-' && arg[1] == '-')
+			return cmd_usage_error(c, "option %.*s needs a value",
+					       (int)len, arg);
+		return cmd_usage_error(c, "option -%c needs a value", optopt);
+	}
+	if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+		return cmd_usage_error(c, "unknown option -%c", optopt);
+	return cmd_usage_error(c, "unknown option %.*s", (int)len, arg);
+}
+
+int cmd_print_version(const struct cmd *c)
+{
+	printf("%s (meridian %s)\n", c->prog, PACKAGE_VERSION);
+	return MER_EXIT_OK;
+}
+
+int cmd_connect(struct cmd *c)
+{
+	struct mer_error err = {{0}};
+	const char *path = c->conf_path ? c->conf_path : conf_default_path();
+
+	c->conf = conf_load(path, &err);
+	if (!c->conf) {
+		cmd_error(c, "%s", err.text[0] ? err.text : strerror(errno));
+		return MER_EXIT_ERROR;
+	}
+	c->client = client_create(c->conf, &err);
+	if (!c->client) {
+		cmd_error(c, "%s", err.text[0] ? err.text : strerror(errno));
+		return MER_EXIT_ERROR;
+	}
+	return MER_EXIT_OK;
+}
+
+bool cmd_errno_unreachable(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case EADDRNOTAVAIL:
+	case EPIPE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int cmd_call(struct cmd *c, Meridian__MsgType type, const ProtobufCMessage *req,
+	     ProtobufCMessage **reply, struct mer_error *err)
+{
+	char where[300];
+	int e;
+
+	err->text[0] = '\0';
+	*reply = NULL;
+	if (client_call(c->client, type, req, reply, 0, err) == 0)
+		return MER_EXIT_OK;
+	e = errno;
+	if (!err->text[0])
+		mer_error_set(err, "%s", strerror(e));
+	/*
+	 * Only a failure to talk to mctld itself is "unreachable": the munge
+	 * plugin reports a dead munged as ECONNREFUSED too, but that one is
+	 * refused here (exit 1) with munge's own words.  client.c names
+	 * HOST:PORT in every message about the controller's connection.
+	 */
+	snprintf(where, sizeof(where), "%s:%u", c->conf->controller_host,
+		 (unsigned)c->conf->controller_port);
+	if (cmd_errno_unreachable(e) && !strstr(err->text, "munge")) {
+		if (strstr(err->text, where))
+			cmd_error(c, "%s", err->text);
+		else
+			cmd_error(c, "cannot reach the controller at %s: %s",
+				  where, err->text);
+		errno = e;
+		return MER_EXIT_CONNECT;
+	}
+	errno = e;
+	return MER_EXIT_ERROR;
+}
+
+/* --- job states ------------------------------------------------------ */
+
+/* One row per state, indexed by the JobState number. */
+static const struct {
+	const char *name;
+	const char *code;
+} job_states[] = {
+	[MERIDIAN__JOB_STATE__JOB_STATE_NONE] = {"UNKNOWN", "??"},
+	[MERIDIAN__JOB_STATE__JOB_PENDING] = {"PENDING", "PD"},
+	[MERIDIAN__JOB_STATE__JOB_RUNNING] = {"RUNNING", "R"},
+	[MERIDIAN__JOB_STATE__JOB_COMPLETED] = {"COMPLETED", "CD"},
+	[MERIDIAN__JOB_STATE__JOB_FAILED] = {"FAILED", "F"},
+	[MERIDIAN__JOB_STATE__JOB_CANCELLED] = {"CANCELLED", "CA"},
+	[MERIDIAN__JOB_STATE__JOB_TIMEOUT] = {"TIMEOUT", "TO"},
+	[MERIDIAN__JOB_STATE__JOB_NODE_FAIL] = {"NODE_FAIL", "NF"},
+};
+#define N_JOB_STATES (sizeof(job_states) / sizeof(job_states[0]))
+
+const char *cmd_job_state_name(int state)
+{
+	if (state < 0 || (size_t)state >= N_JOB_STATES)
+		state = 0;
+	return job_states[state].name;
+}
+
+const char *cmd_job_state_code(int state)
+{
+	if (state < 0 || (size_t)state >= N_JOB_STATES)
+		state = 0;
+	return job_states[state].code;
+}
+
+int cmd_job_state_parse(const char *s)
+{
+	size_t i;
+
+	for (i = 1; i < N_JOB_STATES; i++)
+		if (str_eq_nocase(s, job_states[i].name) ||
+		    str_eq_nocase(s, job_states[i].code))
+			return (int)i;
+	/* Slurm spells it both ways. */
+	if (str_eq_nocase(s, "CANCELED"))
+		return MERIDIAN__JOB_STATE__JOB_CANCELLED;
+	return -1;
+}
+
+int cmd_job_states_parse(const char *list, uint32_t *mask,
+			 struct mer_error *err)
+{
+	char *copy = xstrdup(list), *save = NULL, *tok;
+	uint32_t m = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int st;
+
+		if (str_eq_nocase(tok, "all")) {
+			m |= CMD_STATES_ALL;
+			continue;
+		}
+		st = cmd_job_state_parse(tok);
+		if (st < 0) {
+			mer_error_set(
+				err,
+				"Invalid job state specified: %s (expected "
+				"PD,R,CD,F,CA,TO,NF, their names such as "
+				"PENDING, or all)",
+				tok);
+			free(copy);
+			return -1;
+		}
+		m |= CMD_STATE_BIT(st);
+	}
+	free(copy);
+	if (!m)
+		return mer_error_set(err,
+				     "Invalid job state specified: \"%s\" "
+				     "(expected a comma separated list)",
+				     list);
+	*mask = m;
+	return 0;
+}
+
+/* --- values ---------------------------------------------------------- */
+
+void cmd_format_exit_code(int32_t code, int32_t sig, char *buf, size_t n)
+{
+	snprintf(buf, n, "%" PRId32 ":%" PRId32, code, sig);
+}
+
+void cmd_format_secs(int64_t secs, bool padded, char *buf, size_t n)
+{
+	int64_t d, h, m, s;
+
+	if (secs < 0)
+		secs = 0;
+	d = secs / 86400;
+	h = secs / 3600 % 24;
+	m = secs / 60 % 60;
+	s = secs % 60;
+	if (d)
+		snprintf(buf, n,
+			 "%" PRId64 "-%02" PRId64 ":%02" PRId64 ":%02" PRId64,
+			 d, h, m, s);
+	else if (padded)
+		snprintf(buf, n, "%02" PRId64 ":%02" PRId64 ":%02" PRId64, h, m,
+			 s);
+	else if (h)
+		snprintf(buf, n, "%" PRId64 ":%02" PRId64 ":%02" PRId64, h, m,
+			 s);
+	else
+		snprintf(buf, n, "%" PRId64 ":%02" PRId64, m, s);
+}
+
+void cmd_format_limit(uint32_t minutes, bool lower, char *buf, size_t n)
+{
+	if (minutes == 0)
+		snprintf(buf, n, "%s", lower ? "infinite" : "UNLIMITED");
+	else
+		cmd_format_secs((int64_t)minutes * 60, false, buf, n);
+}
+
+void cmd_format_price(int64_t micro, bool exact, char *buf, size_t n)
+{
+	const char *sign = "";
+	uint64_t u;
+
+	if (micro < 0) {
+		sign = "-";
+		u = (uint64_t)0 - (uint64_t)micro;
+	} else {
+		u = (uint64_t)micro;
+	}
+	if (!exact) {
+		u = (u + 5000) / 10000; /* cents, half up */
+		snprintf(buf, n, "%s%" PRIu64 ".%02" PRIu64, sign, u / 100,
+			 u % 100);
+		return;
+	}
+	{
+		char frac[8];
+		size_t len;
+
+		snprintf(frac, sizeof(frac), "%06" PRIu64, u % 1000000);
+		len = strlen(frac);
+		while (len > 2 && frac[len - 1] == '0')
+			frac[--len] = '\0';
+		snprintf(buf, n, "%s%" PRIu64 ".%s", sign, u / 1000000, frac);
+	}
+}
+
+/* Items of a list separated by commas and/or blanks. */
+static char *next_item(char **cur)
+{
+	char *p = *cur, *start;
+
+	while (*p == ',' || isspace((unsigned char)*p))
+		p++;
+	if (!*p) {
+		*cur = p;
+		return NULL;
+	}
+	start = p;
+	while (*p && *p != ',' && !isspace((unsigned char)*p))
+		p++;
+	if (*p)
+		*p++ = '\0';
+	*cur = p;
+	return start;
+}
+
+static bool parse_uint32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+int cmd_parse_job_ids(const char *list, uint32_t **ids, size_t *n,
+		      struct mer_error *err)
+{
+	char *copy = xstrdup(list), *cur = copy, *tok;
+	size_t before = *n;
+
+	while ((tok = next_item(&cur))) {
+		uint32_t id;
+
+		if (!parse_uint32(tok, &id) || id == 0) {
+			mer_error_set(
+				err,
+				"Invalid job id: %s (expected a job number "
+				"such as 12, or a list 12,13)",
+				tok);
+			free(copy);
+			return -1;
+		}
+		*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+		(*ids)[(*n)++] = id;
+	}
+	free(copy);
+	if (*n == before)
+		return mer_error_set(err,
+				     "Invalid job id: \"%s\" (expected a "
+				     "job number such as 12)",
+				     list);
+	return 0;
+}
+
+int cmd_parse_users(const char *list, uint32_t **uids, size_t *n,
+		    struct mer_error *err)
+{
+	char *copy = xstrdup(list), *cur = copy, *tok;
+	size_t before = *n;
+
+	while ((tok = next_item(&cur))) {
+		uid_t uid;
+		gid_t gid;
+		uint32_t num;
+
+		if (user_from_name(tok, &uid, &gid) == 0) {
+			num = (uint32_t)uid;
+		} else if (!parse_uint32(tok, &num)) {
+			mer_error_set(err,
+				      "Invalid user: %s (expected a user "
+				      "name or a numeric uid)",
+				      tok);
+			free(copy);
+			return -1;
+		}
+		*uids = xrealloc(*uids, (*n + 1) * sizeof(**uids));
+		(*uids)[(*n)++] = num;
+	}
+	free(copy);
+	if (*n == before)
+		return mer_error_set(err,
+				     "Invalid user: \"%s\" (expected a "
+				     "user name or a numeric uid)",
+				     list);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int num;
+} signals[] = {
+	{"HUP", SIGHUP},     {"INT", SIGINT},	    {"QUIT", SIGQUIT},
+	{"ILL", SIGILL},     {"TRAP", SIGTRAP},	    {"ABRT", SIGABRT},
+	{"IOT", SIGIOT},     {"BUS", SIGBUS},	    {"FPE", SIGFPE},
+	{"KILL", SIGKILL},   {"USR1", SIGUSR1},	    {"SEGV", SIGSEGV},
+	{"USR2", SIGUSR2},   {"PIPE", SIGPIPE},	    {"ALRM", SIGALRM},
+	{"TERM", SIGTERM},   {"CHLD", SIGCHLD},	    {"CONT", SIGCONT},
+	{"STOP", SIGSTOP},   {"TSTP", SIGTSTP},	    {"TTIN", SIGTTIN},
+	{"TTOU", SIGTTOU},   {"URG", SIGURG},	    {"XCPU", SIGXCPU},
+	{"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+	{"WINCH", SIGWINCH}, {"IO", SIGIO},	    {"PWR", SIGPWR},
+	{"SYS", SIGSYS},
+};
+#define N_SIGNALS (sizeof(signals) / sizeof(signals[0]))
+
+int cmd_parse_signal(const char *s, int *sig, struct mer_error *err)
+{
+	const char *name = s;
+	uint32_t num;
+	size_t i;
+
+	if (parse_uint32(s, &num)) {
+		if (num < 1 || num > 64)
+			return mer_error_set(err,
+					     "Invalid signal: %s (expected "
+					     "a number 1-64 or a name "
+					     "such as USR1)",
+					     s);
+		*sig = (int)num;
+		return 0;
+	}
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < N_SIGNALS; i++)
+		if (str_eq_nocase(name, signals[i].name)) {
+			*sig = signals[i].num;
+			return 0;
+		}
+	return mer_error_set(err,
+			     "Invalid signal: %s (expected a name such as "
+			     "TERM, USR1, SIGKILL or a number 1-64)",
+			     s);
+}
+
+const char *cmd_signal_name(int sig)
+{
+	size_t i;
+
+	for (i = 0; i < N_SIGNALS; i++)
+		if (signals[i].num == sig && strcmp(signals[i].name, "IOT"))
+			return signals[i].name;
+	return NULL;
+}
+
+char *cmd_expand_std_path(const char *pattern, const char *default_pattern,
+			  const Meridian__JobRecord *job)
+{
+	const Meridian__JobDesc *d = job->desc;
+	const char *p = pattern && *pattern ? pattern : default_pattern;
+	const char *wd = d && d->work_dir && *d->work_dir ? d->work_dir : "";
+	struct strbuf b = {0};
+
+	if (p[0] != '/' && wd[0]) {
+		strbuf_add(&b, wd, strlen(wd));
+		if (wd[strlen(wd) - 1] != '/')
+			strbuf_addc(&b, '/');
+	}
+	for (; *p; p++) {
+		unsigned width = 0;
+		const char *q;
+
+		if (*p != '%') {
+			strbuf_addc(&b, *p);
+			continue;
+		}
+		q = p + 1;
+		while (isdigit((unsigned char)*q) && width < 100)
+			width = width * 10 + (unsigned)(*q++ - '0');
+		if (width > 64)
+			width = 64;
+		switch (*q) {
+		case '%':
+			strbuf_addc(&b, '%');
+			break;
+		case 'j':
+		case 'J':
+		case 'A':
+			strbuf_addf(&b, "%0*" PRIu32, (int)width, job->job_id);
+			break;
+		case 'a': /* array index, node and task number: 0 for now */
+		case 'n':
+		case 't':
+			strbuf_addf(&b, "%0*u", (int)width, 0u);
+			break;
+		case 's':
+			strbuf_add(&b, "batch", 5);
+			break;
+		case 'x':
+			if (d && d->name)
+				strbuf_add(&b, d->name, strlen(d->name));
+			break;
+		case 'u':
+			if (job->user_name && *job->user_name)
+				strbuf_add(&b, job->user_name,
+					   strlen(job->user_name));
+			else
+				strbuf_addf(&b, "%" PRIu32, job->user_id);
+			break;
+		case 'N':
+			if (job->batch_host && *job->batch_host)
+				strbuf_add(&b, job->batch_host,
+					   strlen(job->batch_host));
+			else
+				strbuf_add(&b, "%N", 2);
+			break;
+		case '\0':
+			strbuf_addc(&b, '%');
+			q--;
+			break;
+		default: /* not ours: keep it as written */
+			strbuf_add(&b, p, (size_t)(q - p + 1));
+			break;
+		}
+		p = q;
+	}
+	return b.s ? b.s : xstrdup("");
+}
+
+void cmd_job_gres(const Meridian__JobRecord *job, char *buf, size_t n,
+		  bool *per_node)
+{
+	const Meridian__JobDesc *d = job->desc;
+	uint32_t count;
+	const char *type;
+
+	buf[0] = '\0';
+	*per_node = false;
+	if (!d)
+		return;
+	type = d->gpu_type ? d->gpu_type : "";
+	if (d->gpus_per_node) {
+		count = d->gpus_per_node;
+		*per_node = true;
+	} else {
+		count = d->gpus;
+	}
+	if (!count)
+		return;
+	snprintf(buf, n, "gres/gpu%s%s:%" PRIu32, *type ? ":" : "", type,
+		 count);
+}
+
+uint32_t cmd_job_nodes(const Meridian__JobRecord *job)
+{
+	if (job->num_nodes)
+		return job->num_nodes;
+	if (job->n_alloc)
+		return (uint32_t)job->n_alloc;
+	if (job->desc && job->desc->min_nodes)
+		return job->desc->min_nodes;
+	return 1;
+}
+
+uint32_t cmd_job_cpus(const Meridian__JobRecord *job)
+{
+	const Meridian__JobDesc *d = job->desc;
+	uint32_t sum = 0, tasks, cpt;
+	size_t i;
+
+	for (i = 0; i < job->n_alloc; i++)
+		sum += job->alloc[i]->cpus;
+	if (sum)
+		return sum;
+	cpt = d && d->cpus_per_task ? d->cpus_per_task : 1;
+	tasks = job->ntasks;
+	if (!tasks && d)
+		tasks = d->ntasks;
+	if (!tasks && d && d->ntasks_per_node)
+		tasks = d->ntasks_per_node * cmd_job_nodes(job);
+	if (!tasks)
+		tasks = cmd_job_nodes(job);
+	return tasks * cpt;
+}
+
+int64_t cmd_job_run_secs(const Meridian__JobRecord *job, int64_t now)
+{
+	if (!job->start_time)
+		return 0;
+	if (job->state == MERIDIAN__JOB_STATE__JOB_RUNNING || !job->end_time)
+		return now > job->start_time ? now - job->start_time : 0;
+	return job->end_time > job->start_time ? job->end_time - job->start_time
+					       : 0;
+}
+
+/* --- the -o FORMAT column printer ------------------------------------ */
+
+struct fmt_item {
+	const struct cmd_column *col; /* NULL: literal text */
+	char *text;		      /* the literal */
+	int width;		      /* -1 none, -2 auto ('#') */
+	bool right;
+};
+
+struct cmd_fmt {
+	struct fmt_item *items;
+	size_t nitems;
+	char ***rows; /* rows[r][i]: the cell of field item i, NULL literal */
+	size_t nrows;
+};
+
+static void fmt_push(struct cmd_fmt *f, struct fmt_item it)
+{
+	f->items = xrealloc(f->items, (f->nitems + 1) * sizeof(*f->items));
+	f->items[f->nitems++] = it;
+}
+
+static void fmt_push_literal(struct cmd_fmt *f, const char *s, size_t n)
+{
+	struct fmt_item it = {NULL, NULL, -1, false};
+
+	if (!n)
+		return;
+	if (f->nitems && !f->items[f->nitems - 1].col) {
+		struct fmt_item *last = &f->items[f->nitems - 1];
+		size_t old = strlen(last->text);
+
+		last->text = xrealloc(last->text, old + n + 1);
+		memcpy(last->text + old, s, n);
+		last->text[old + n] = '\0';
+		return;
+	}
+	it.text = xstrndup(s, n);
+	fmt_push(f, it);
+}
+
+struct cmd_fmt *cmd_fmt_parse(const char *format, const struct cmd_column *cols,
+			      struct mer_error *err)
+{
+	struct cmd_fmt *f = xcalloc(1, sizeof(*f));
+	const char *p = format;
+
+	while (*p) {
+		struct fmt_item it = {NULL, NULL, -1, false};
+		const char *start = p;
+		size_t i;
+
+		if (*p != '%') {
+			while (*p && *p != '%')
+				p++;
+			fmt_push_literal(f, start, (size_t)(p - start));
+			continue;
+		}
+		p++;
+		if (*p == '%') {
+			fmt_push_literal(f, "%", 1);
+			p++;
+			continue;
+		}
+		if (*p == '.') {
+			it.right = true;
+			p++;
+		}
+		if (*p == '#') {
+			it.width = -2;
+			p++;
+		} else if (isdigit((unsigned char)*p)) {
+			it.width = 0;
+			while (isdigit((unsigned char)*p)) {
+				if (it.width < 1000)
+					it.width = it.width * 10 + (*p - '0');
+				p++;
+			}
+		}
+		for (i = 0; cols[i].spec; i++)
+			if (cols[i].spec == *p)
+				break;
+		if (!*p || !cols[i].spec) {
+			mer_error_set(err,
+				      "Invalid format specification: %.*s "
+				      "(see --help for the fields)",
+				      (int)(p - start + (*p ? 1 : 0)), start);
+			cmd_fmt_free(f);
+			return NULL;
+		}
+		it.col = &cols[i];
+		fmt_push(f, it);
+		p++;
+	}
+	return f;
+}
+
+void cmd_fmt_free(struct cmd_fmt *f)
+{
+	size_t i, r;
+
+	if (!f)
+		return;
+	for (r = 0; r < f->nrows; r++) {
+		for (i = 0; i < f->nitems; i++)
+			free(f->rows[r][i]);
+		free(f->rows[r]);
+	}
+	free(f->rows);
+	for (i = 0; i < f->nitems; i++)
+		free(f->items[i].text);
+	free(f->items);
+	free(f);
+}
+
+bool cmd_fmt_uses(const struct cmd_fmt *f, char spec)
+{
+	size_t i;
+
+	for (i = 0; i < f->nitems; i++)
+		if (f->items[i].col && f->items[i].col->spec == spec)
+			return true;
+	return false;
+}
+
+static char *fmt_cell(const struct fmt_item *it, const void *row,
+		      const void *ctx)
+{
+	struct strbuf b = {0};
+
+	it->col->get(row, ctx, &b);
+	return b.s ? b.s : xstrdup("");
+}
+
+void cmd_fmt_add(struct cmd_fmt *f, const void *row, const void *ctx)
+{
+	char **cells = xcalloc(f->nitems ? f->nitems : 1, sizeof(*cells));
+	size_t i;
+
+	for (i = 0; i < f->nitems; i++)
+		if (f->items[i].col)
+			cells[i] = fmt_cell(&f->items[i], row, ctx);
+	f->rows = xrealloc(f->rows, (f->nrows + 1) * sizeof(*f->rows));
+	f->rows[f->nrows++] = cells;
+}
+
+size_t cmd_fmt_rows(const struct cmd_fmt *f)
+{
+	return f->nrows;
+}
+
+char *cmd_fmt_key(const struct cmd_fmt *f, const void *row, const void *ctx,
+		  const char *skip)
+{
+	struct strbuf b = {0};
+	size_t i;
+
+	for (i = 0; i < f->nitems; i++) {
+		const struct fmt_item *it = &f->items[i];
+		char *cell;
+
+		if (!it->col || strchr(skip, it->col->spec))
+			continue;
+		cell = fmt_cell(it, row, ctx);
+		strbuf_add(&b, cell, strlen(cell));
+		strbuf_addc(&b, '\037');
+		free(cell);
+	}
+	return b.s ? b.s : xstrdup("");
+}
+
+static void fmt_put_cell(struct strbuf *line, const char *s, int width,
+			 bool right)
+{
+	size_t len = strlen(s);
+
+	if (width < 0) {
+		strbuf_add(line, s, len);
+		return;
+	}
+	if (len > (size_t)width)
+		len = (size_t)width; /* squeue cuts, keeping the start */
+	if (right)
+		while ((int)len < width--)
+			strbuf_addc(line, ' ');
+	strbuf_add(line, s, len);
+	if (!right)
+		while ((int)len < width--)
+			strbuf_addc(line, ' ');
+}
+
+static void fmt_put_line(struct strbuf *line, FILE *out)
+{
+	while (line->len && line->s[line->len - 1] == ' ')
+		line->s[--line->len] = '\0';
+	if (line->len)
+		fwrite(line->s, 1, line->len, out);
+	fputc('\n', out);
+	line->len = 0;
+	if (line->s)
+		line->s[0] = '\0';
+}
+
+void cmd_fmt_print(const struct cmd_fmt *f, bool header, FILE *out)
+{
+	int *widths = xcalloc(f->nitems ? f->nitems : 1, sizeof(*widths));
+	struct strbuf line = {0};
+	size_t i, r;
+
+	for (i = 0; i < f->nitems; i++) {
+		const struct fmt_item *it = &f->items[i];
+
+		widths[i] = it->width;
+		if (it->width != -2)
+			continue;
+		widths[i] = header ? (int)strlen(it->col->title) : 0;
+		for (r = 0; r < f->nrows; r++) {
+			int len = (int)strlen(f->rows[r][i]);
+
+			if (len > widths[i])
+				widths[i] = len;
+		}
+	}
+	if (header) {
+		for (i = 0; i < f->nitems; i++) {
+			const struct fmt_item *it = &f->items[i];
+
+			if (it->col)
+				fmt_put_cell(&line, it->col->title, widths[i],
+					     it->right);
+			else
+				strbuf_add(&line, it->text, strlen(it->text));
+		}
+		fmt_put_line(&line, out);
+	}
+	for (r = 0; r < f->nrows; r++) {
+		for (i = 0; i < f->nitems; i++) {
+			const struct fmt_item *it = &f->items[i];
+
+			if (it->col)
+				fmt_put_cell(&line, f->rows[r][i], widths[i],
+					     it->right);
+			else
+				strbuf_add(&line, it->text, strlen(it->text));
+		}
+		fmt_put_line(&line, out);
+	}
+	strbuf_free(&line);
+	free(widths);
+}

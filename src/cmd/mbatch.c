@@ -1,0 +1,490 @@
+/*
+ * mbatch - submit a batch script, like sbatch.
+ *
+ * Options come from the script's "#MERIDIAN"/"#SBATCH" lines first, then
+ * from the command line, which wins (jobopt.h parses both with one table).
+ * Everything is checked before mctld is contacted: an invalid option never
+ * sends the script.  The benchmark runs this program hundreds of times a
+ * second, so it does one config read, one connection and one request, and
+ * nothing else that could block (no directory scans, no DNS lookups).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "jobopt.h"
+
+extern char **environ;
+
+/* The command line without the config options jobopt does not know. */
+struct cmdline {
+	char **argv; /* NULL terminated; strings belong to main's argv */
+	int argc;
+	int *orig;		 /* orig[i]: index of argv[i] in main's argv */
+	const char **conf_paths; /* every config option seen, in order */
+	int *conf_at;		 /* where each was, in main's argv */
+	int nconf;
+};
+
+/*
+ * Take -f FILE / --config=FILE / --config FILE out of the command line.
+ * Only those before the script count; since jobopt stops at the script,
+ * one found after it is given back to the script by the caller (the
+ * script's arguments are taken from main's argv).
+ */
+static void strip_config(int argc, char **argv, struct cmdline *cl)
+{
+	int i;
+
+	cl->argv = xcalloc((size_t)argc + 1, sizeof(*cl->argv));
+	cl->orig = xcalloc((size_t)argc + 1, sizeof(*cl->orig));
+	cl->argc = 0;
+	cl->conf_paths = xcalloc((size_t)argc + 1, sizeof(*cl->conf_paths));
+	cl->conf_at = xcalloc((size_t)argc + 1, sizeof(*cl->conf_at));
+	cl->nconf = 0;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *path = NULL;
+		int at = i;
+
+		if (i > 0 && strcmp(a, "--") == 0) {
+			for (; i < argc; i++) {
+				cl->orig[cl->argc] = i;
+				cl->argv[cl->argc++] = argv[i];
+			}
+			break;
+		}
+		/* without a value it is left to jobopt (a script argument, or
+		 * an error) */
+		if (i > 0 && i + 1 < argc &&
+		    (strcmp(a, "-f") == 0 || strcmp(a, "--config") == 0)) {
+			path = argv[++i];
+		} else if (i > 0 && strncmp(a, "--config=", 9) == 0) {
+			path = a + 9;
+		} else if (i > 0 && strncmp(a, "-f", 2) == 0 && a[2]) {
+			path = a + 2;
+		}
+		if (path) {
+			cl->conf_paths[cl->nconf] = path;
+			cl->conf_at[cl->nconf++] = at;
+			continue;
+		}
+		cl->orig[cl->argc] = i;
+		cl->argv[cl->argc++] = argv[i];
+	}
+	cl->orig[cl->argc] = argc;
+	cl->argv[cl->argc] = NULL;
+}
+
+static void usage(FILE *out)
+{
+	fputs(jobopt_help(), out);
+	fprintf(out,
+		"  -f, --config=FILE          meridian.conf to read (default "
+		"$MERIDIAN_CONF,\n"
+		"                             else %s/meridian.conf)\n"
+		"\n"
+		"Without SCRIPT and --wrap the script is read from standard "
+		"input.\n"
+		"Exit status: 0 submitted, 1 refused or failed, 2 bad usage or "
+		"script,\n"
+		"3 controller unreachable.\n",
+		SYSCONFDIR);
+}
+
+static int read_stdin(char **data, size_t *len)
+{
+	struct strbuf b = {0};
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			strbuf_free(&b);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		strbuf_add(&b, buf, (size_t)n);
+	}
+	*data = b.s ? b.s : xstrdup("");
+	*len = b.len;
+	return 0;
+}
+
+/* sbatch's checks of a script, with its words. */
+static int check_script(struct cmd *c, const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0) {
+		cmd_error(c, "Batch script is empty!");
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			break;
+	if (i == len) {
+		cmd_error(c, "Batch script contains only whitespace!");
+		return -1;
+	}
+	if (len < 2 || s[0] != '#' || s[1] != '!') {
+		cmd_error(c, "This does not look like a batch script. The "
+			     "first line must start with #! followed by the "
+			     "path to an interpreter.");
+		cmd_error(c, "For instance: #!/bin/sh");
+		return -1;
+	}
+	if (memchr(s, '\0', len)) {
+		cmd_error(c, "The batch script contains a NUL character: "
+			     "expected a text script");
+		return -1;
+	}
+	if (memmem(s, len, "\r\n", 2)) {
+		cmd_error(c, "Batch script contains DOS line breaks (\\r\\n) "
+			     "instead of expected UNIX line breaks (\\n); "
+			     "convert it with dos2unix");
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_var_name(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') ||
+		    (s[0] >= 'a' && s[0] <= 'z')))
+		return false;
+	for (i = 1; i < n; i++)
+		if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+struct env {
+	char **v; /* NAME=VALUE; owned[i] says which are malloc'd */
+	bool *owned;
+	size_t n;
+};
+
+static void env_push(struct env *e, char *s, bool owned)
+{
+	e->v = xrealloc(e->v, (e->n + 1) * sizeof(*e->v));
+	e->owned = xrealloc(e->owned, (e->n + 1) * sizeof(*e->owned));
+	e->v[e->n] = s;
+	e->owned[e->n++] = owned;
+}
+
+static void env_free(struct env *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (e->owned[i])
+			free(e->v[i]);
+	free(e->v);
+	free(e->owned);
+}
+
+/* Is NAME (of length n) set by one of the explicit items of spec? */
+static bool spec_names(const char *spec, const char *name, size_t n)
+{
+	const char *p = spec;
+
+	while (*p) {
+		size_t len = strcspn(p, ","), nlen = strcspn(p, ",=");
+
+		if (nlen > len)
+			nlen = len;
+		if (nlen == n && strncmp(p, name, n) == 0)
+			return true;
+		p += len;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+/*
+ * The environment the job gets, from --export as sbatch reads it:
+ * unset or ALL: all of ours; NONE: none (the job manager adds its own);
+ * ALL,A=1,B: all, with A set to 1 (B as here); A=1,B or NONE,A=1,B:
+ * only those, B taking the value it has here (left out when unset).
+ */
+static int resolve_export(struct cmd *c, const char *spec, struct env *e)
+{
+	bool all = false;
+	const char *p;
+	size_t i;
+
+	if (!spec || str_eq_nocase(spec, "ALL")) {
+		for (i = 0; environ[i]; i++)
+			if (strchr(environ[i], '='))
+				env_push(e, environ[i], false);
+		return 0;
+	}
+	if (str_eq_nocase(spec, "NONE"))
+		return 0;
+	p = spec;
+	if (strncasecmp(p, "ALL,", 4) == 0) {
+		all = true;
+		p += 4;
+	} else if (strncasecmp(p, "NONE,", 5) == 0) {
+		p += 5;
+	}
+	if (all)
+		for (i = 0; environ[i]; i++) {
+			const char *eq = strchr(environ[i], '=');
+
+			if (eq && !spec_names(p, environ[i],
+					      (size_t)(eq - environ[i])))
+				env_push(e, environ[i], false);
+		}
+	while (*p) {
+		size_t len = strcspn(p, ","), nlen = strcspn(p, ",=");
+		char *name;
+
+		if (nlen > len)
+			nlen = len;
+		if (!is_var_name(p, nlen)) {
+			cmd_usage_error(c,
+					"--export=%s: '%.*s' is not a "
+					"variable name, expected NONE, ALL "
+					"or [ALL,]VAR[=VALUE],...",
+					spec, (int)nlen, p);
+			return -1;
+		}
+		if (nlen < len) {
+			env_push(e, xstrndup(p, len), true);
+		} else {
+			const char *v;
+
+			name = xstrndup(p, nlen);
+			v = getenv(name);
+			if (v)
+				env_push(e, xasprintf("%s=%s", name, v), true);
+			free(name);
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
+/* An absolute working directory: -D relative to where mbatch runs. */
+static char *work_dir(struct cmd *c, const char *dir)
+{
+	char *cwd;
+
+	if (dir && dir[0] == '/')
+		return xstrdup(dir);
+	cwd = getcwd(NULL, 0);
+	if (!cwd) {
+		cmd_error(c,
+			  "cannot find the current directory: %s (give "
+			  "--chdir=DIR)",
+			  strerror(errno));
+		return NULL;
+	}
+	if (dir && *dir && strcmp(dir, ".") != 0) {
+		char *full =
+			xasprintf("%s/%s", strcmp(cwd, "/") ? cwd : "", dir);
+
+		free(cwd);
+		return full;
+	}
+	return cwd;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+int main(int argc, char **argv)
+{
+	Meridian__SubmitJobRequest req = MERIDIAN__SUBMIT_JOB_REQUEST__INIT;
+	Meridian__JobDesc desc = MERIDIAN__JOB_DESC__INIT;
+	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT;
+	Meridian__SubmitJobReply *reply = NULL;
+	struct mer_error err = {{0}};
+	struct jobopt cli, o;
+	struct cmdline cl;
+	struct env env = {NULL, NULL, 0};
+	struct cmd c;
+	char *script = NULL, *wd = NULL, user[256], host[256];
+	const char *script_name;
+	size_t script_len = 0;
+	int first, orig_first, i, rc = MER_EXIT_USAGE;
+
+	cmd_init(&c, "mbatch");
+	jobopt_init(&cli);
+	jobopt_init(&o);
+	strip_config(argc, argv, &cl);
+
+	/* First pass: where the script is, and --help and friends. */
+	if (jobopt_parse(&cli, cl.argc, cl.argv, "command line", &first, &err) <
+	    0) {
+		rc = cmd_usage_error(&c, "%s", err.text);
+		goto out;
+	}
+	orig_first = cl.orig[first];
+	/* the last one before the script wins; later ones are its args */
+	for (i = 0; i < cl.nconf; i++)
+		if (cl.conf_at[i] < orig_first)
+			c.conf_path = cl.conf_paths[i];
+	if (cli.help) {
+		usage(stdout);
+		rc = MER_EXIT_OK;
+		goto out;
+	}
+	if (cli.usage) {
+		printf("Usage: mbatch [OPTIONS] SCRIPT [ARGS...] | mbatch "
+		       "[OPTIONS] --wrap=COMMAND\n");
+		rc = MER_EXIT_OK;
+		goto out;
+	}
+	if (cli.version) {
+		rc = cmd_print_version(&c);
+		goto out;
+	}
+
+	/* The script: --wrap, a file, or standard input. */
+	if (cli.wrap) {
+		if (orig_first < argc) {
+			rc = cmd_usage_error(&c, "script arguments are not "
+						 "permitted with --wrap");
+			goto out;
+		}
+		script = xasprintf("#!/bin/sh\n%s\n", cli.wrap);
+		script_len = strlen(script);
+		script_name = "wrap";
+	} else if (orig_first < argc) {
+		script_name = argv[orig_first];
+		if (read_file(script_name, &script, &script_len) < 0) {
+			cmd_error(&c, "cannot read the script %s: %s",
+				  script_name, strerror(errno));
+			goto out;
+		}
+	} else {
+		script_name = "mbatch";
+		if (read_stdin(&script, &script_len) < 0) {
+			cmd_error(&c,
+				  "cannot read the script from standard "
+				  "input: %s",
+				  strerror(errno));
+			goto out;
+		}
+	}
+	if (check_script(&c, script, script_len) < 0)
+		goto out;
+
+	/* Directives, then the command line over them. */
+	if (!cli.wrap &&
+	    jobopt_parse_script(&o, script, script_len,
+				orig_first < argc ? script_name : "(stdin)",
+				&err) < 0) {
+		cmd_error(&c, "%s", err.text);
+		goto out;
+	}
+	if (jobopt_parse(&o, cl.argc, cl.argv, "command line", &first, &err) <
+	    0) {
+		rc = cmd_usage_error(&c, "%s", err.text);
+		goto out;
+	}
+
+	if (resolve_export(&c, o.export_spec, &env) < 0)
+		goto out;
+	wd = work_dir(&c, o.work_dir);
+	if (!wd) {
+		rc = MER_EXIT_ERROR;
+		goto out;
+	}
+
+	desc.name = o.name ? o.name : (char *)base_name(script_name);
+	desc.account = o.account ? o.account : (char *)"";
+	desc.partition = o.partition ? o.partition : (char *)"";
+	desc.work_dir = wd;
+	desc.std_out = o.std_out ? o.std_out : (char *)"";
+	desc.std_err = o.std_err ? o.std_err : (char *)"";
+	desc.std_in = o.std_in ? o.std_in : (char *)"";
+	desc.min_nodes = o.nodes;
+	desc.ntasks = o.ntasks;
+	desc.ntasks_per_node = o.ntasks_per_node;
+	desc.cpus_per_task = o.cpus_per_task;
+	desc.mem_mb = o.mem_mb;
+	desc.gpus = o.gpus;
+	desc.gpus_per_node = o.gpus_per_node;
+	desc.gpu_type = o.gpu_type ? o.gpu_type : (char *)"";
+	desc.time_limit = o.time_limit;
+	desc.hold = o.hold ? MERIDIAN__HOLD_KIND__HOLD_USER
+			   : MERIDIAN__HOLD_KIND__HOLD_NONE;
+	desc.export_mode = o.export_spec ? o.export_spec : (char *)"ALL";
+	desc.max_price = o.max_price;
+
+	spec.script.data = (uint8_t *)script;
+	spec.script.len = script_len;
+	spec.env = env.v;
+	spec.n_env = env.n;
+	if (!cli.wrap && orig_first + 1 < argc) {
+		spec.argv = argv + orig_first + 1;
+		spec.n_argv = (size_t)(argc - orig_first - 1);
+	}
+
+	if (user_name(getuid(), user, sizeof(user)) < 0)
+		snprintf(user, sizeof(user), "%u", (unsigned)getuid());
+	if (gethostname(host, sizeof(host)) < 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	req.desc = &desc;
+	req.spec = &spec;
+	req.user_name = user;
+	req.submit_host = host;
+
+	rc = cmd_connect(&c);
+	if (rc)
+		goto out;
+	rc = cmd_call(&c, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, &req.base,
+		      (ProtobufCMessage **)&reply, &err);
+	if (rc == MER_EXIT_ERROR)
+		cmd_error(&c, "Batch job submission failed: %s", err.text);
+	if (rc)
+		goto out;
+	if (o.parsable || cli.parsable)
+		printf("%" PRIu32 "\n", reply->job_id);
+	else
+		printf("Submitted batch job %" PRIu32 "\n", reply->job_id);
+	if (fflush(stdout) != 0) {
+		cmd_error(&c, "writing the job id: %s", strerror(errno));
+		rc = MER_EXIT_ERROR;
+	}
+out:
+	if (reply)
+		protobuf_c_message_free_unpacked(&reply->base, NULL);
+	cmd_fini(&c);
+	env_free(&env);
+	free(script);
+	free(wd);
+	free(cl.argv);
+	free(cl.orig);
+	free(cl.conf_paths);
+	free(cl.conf_at);
+	jobopt_free(&cli);
+	jobopt_free(&o);
+	return rc;
+}

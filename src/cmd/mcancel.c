@@ -1,0 +1,235 @@
+/*
+ * mcancel - cancel or signal jobs, like scancel: by id, by user, filtered
+ * by state.  One request; mctld answers per job.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+struct mcancel_opts {
+	uint32_t *job_ids;
+	size_t njob_ids;
+	bool has_user;
+	uint32_t user_id;
+	int signal;	 /* 0: cancel */
+	uint32_t states; /* CMD_STATE_BIT mask, 0 any */
+	bool quiet;
+	bool verbose;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: mcancel [OPTIONS] [JOB_ID...]\n"
+		"Cancel jobs, or send them a signal, like scancel.\n"
+		"\n"
+		"  JOB_ID...                   the jobs (12 13 or 12,13)\n"
+		"  -u, --user=USER             every job of USER (name or "
+		"uid)\n"
+		"      --me                    every job of mine\n"
+		"  -s, --signal=SIG            send SIG (TERM, USR1, SIGUSR1, "
+		"10, ...)\n"
+		"                              instead of cancelling (with "
+		"--user: to\n"
+		"                              the running jobs)\n"
+		"  -t, --state=STATES          only jobs in these states "
+		"(PD,R or\n"
+		"                              PENDING,RUNNING)\n"
+		"  -Q, --quiet                 say nothing about jobs already "
+		"finished\n"
+		"  -v, --verbose               say what is done to each job\n"
+		"  -f, --config=FILE           meridian.conf to read (default "
+		"$MERIDIAN_CONF,\n"
+		"                              else %s/meridian.conf)\n"
+		"      --help, --usage         this text\n"
+		"  -V, --version               print the version\n"
+		"\n"
+		"A cancelled job gets SIGTERM, then SIGKILL after KillWait, "
+		"and "
+		"ends CANCELLED.\n"
+		"Exit status: 0 every job done, 1 a job was refused or not "
+		"found, 2 bad usage,\n"
+		"3 controller unreachable.\n",
+		SYSCONFDIR);
+}
+
+/* The text scancel prints for a code when mctld sent none. */
+static const char *result_text(const Meridian__JobActionResult *r)
+{
+	if (r->text && *r->text)
+		return r->text;
+	switch (r->code) {
+	case ENOENT:
+	case ESRCH:
+		return "Invalid job id specified";
+	case EPERM:
+	case EACCES:
+		return "Access/permission denied";
+	case EALREADY:
+		return "Job/step already completing or completed";
+	default:
+		return strerror(r->code);
+	}
+}
+
+static int run(struct cmd *c, const struct mcancel_opts *o)
+{
+	Meridian__CancelJobRequest req = MERIDIAN__CANCEL_JOB_REQUEST__INIT;
+	Meridian__JobActionReply *reply = NULL;
+	Meridian__JobState states[8];
+	struct mer_error err = {{0}};
+	size_t i, nstates = 0;
+	int rc, s;
+
+	req.n_job_ids = o->njob_ids;
+	req.job_ids = o->job_ids;
+	req.has_user = o->has_user;
+	req.user_id = o->user_id;
+	req.signal = o->signal;
+	/* Signalling every job of a user means its running ones: a pending
+	 * job has no process to signal, and is not an error to report. */
+	if (o->signal && o->has_user && !o->njob_ids && !o->states)
+		states[nstates++] = MERIDIAN__JOB_STATE__JOB_RUNNING;
+	for (s = 1; s < 8; s++)
+		if (o->states & CMD_STATE_BIT(s))
+			states[nstates++] = (Meridian__JobState)s;
+	req.n_states = nstates;
+	req.states = states;
+
+	rc = cmd_connect(c);
+	if (rc)
+		return rc;
+	rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_CANCEL_JOB, &req.base,
+		      (ProtobufCMessage **)&reply, &err);
+	if (rc == MER_EXIT_ERROR) {
+		if (o->njob_ids == 1)
+			cmd_error(c, "Kill job error on job id %" PRIu32 ": %s",
+				  o->job_ids[0], err.text);
+		else
+			cmd_error(c, "cannot %s jobs: %s",
+				  o->signal ? "signal" : "cancel", err.text);
+	}
+	if (rc)
+		return rc;
+
+	for (i = 0; i < reply->n_results; i++) {
+		const Meridian__JobActionResult *r = reply->results[i];
+
+		if (r->code == 0) {
+			if (o->verbose && o->signal)
+				fprintf(stderr,
+					"mcancel: Signal %d to job %" PRIu32
+					"\n",
+					o->signal, r->job_id);
+			else if (o->verbose)
+				fprintf(stderr,
+					"mcancel: Terminating job %" PRIu32
+					"\n",
+					r->job_id);
+			continue;
+		}
+		if (o->quiet && r->code == EALREADY)
+			continue;
+		cmd_error(c, "Kill job error on job id %" PRIu32 ": %s",
+			  r->job_id, result_text(r));
+		rc = MER_EXIT_ERROR;
+	}
+	protobuf_c_message_free_unpacked(&reply->base, NULL);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ME = 256 };
+	static const struct option longopts[] = {
+		{"me", no_argument, NULL, OPT_ME},
+		{"quiet", no_argument, NULL, 'Q'},
+		{"signal", required_argument, NULL, 's'},
+		{"state", required_argument, NULL, 't'},
+		{"states", required_argument, NULL, 't'},
+		{"user", required_argument, NULL, 'u'},
+		{"verbose", no_argument, NULL, 'v'},
+		CMD_LONGOPT_CONFIG,
+		CMD_LONGOPT_HELP,
+		CMD_LONGOPT_USAGE,
+		CMD_LONGOPT_VERSION,
+		{NULL, 0, NULL, 0},
+	};
+	struct mcancel_opts o = {0};
+	struct mer_error err = {{0}};
+	struct cmd c;
+	int ch, rc, i;
+
+	cmd_init(&c, "mcancel");
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":f:Qs:t:u:vV", longopts, NULL)) !=
+	       -1) {
+		switch (ch) {
+		case 'f':
+			c.conf_path = optarg;
+			break;
+		case 'Q':
+			o.quiet = true;
+			break;
+		case 's':
+			if (cmd_parse_signal(optarg, &o.signal, &err))
+				return cmd_usage_error(&c, "%s", err.text);
+			break;
+		case 't':
+			if (cmd_job_states_parse(optarg, &o.states, &err))
+				return cmd_usage_error(&c, "%s", err.text);
+			break;
+		case 'u': {
+			uint32_t *uids = NULL;
+			size_t n = 0;
+
+			if (cmd_parse_users(optarg, &uids, &n, &err))
+				return cmd_usage_error(&c, "%s", err.text);
+			if (n != 1) {
+				free(uids);
+				return cmd_usage_error(
+					&c, "--user takes one user, not \"%s\"",
+					optarg);
+			}
+			o.has_user = true;
+			o.user_id = uids[0];
+			free(uids);
+			break;
+		}
+		case OPT_ME:
+			o.has_user = true;
+			o.user_id = (uint32_t)getuid();
+			break;
+		case 'v':
+			o.verbose = true;
+			break;
+		case 'H':
+		case 'U':
+			usage(stdout);
+			return MER_EXIT_OK;
+		case 'V':
+			return cmd_print_version(&c);
+		default:
+			return cmd_getopt_error(&c, ch, argv);
+		}
+	}
+	for (i = optind; i < argc; i++)
+		if (cmd_parse_job_ids(argv[i], &o.job_ids, &o.njob_ids, &err))
+			return cmd_usage_error(&c, "%s", err.text);
+	if (!o.njob_ids && !o.has_user)
+		return cmd_usage_error(&c, "No job identification provided "
+					   "(give job ids, --user or --me)");
+
+	rc = run(&c, &o);
+	cmd_fini(&c);
+	free(o.job_ids);
+	return rc;
+}

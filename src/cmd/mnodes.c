@@ -1,0 +1,725 @@
+/*
+ * mnodes - nodes and partitions, like sinfo: by default one line per
+ * partition and state with the nodes compressed into a host list, -N one
+ * line per node, -R the reasons nodes are down or drained.  Meridian adds
+ * GPUs, region and price (dollars per GPU-hour) to sinfo's columns.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "hostlist.h"
+#include "parse.h"
+
+#define MNODES_FORMAT_DEFAULT "%#P %.5a %.10l %.6D %.6t %#G %#y %N"
+#define MNODES_FORMAT_LONG                                                     \
+	"%#P %.5a %.10l %.6D %.10T %.13C %.8m %#G %#y %.8q %N"
+#define MNODES_FORMAT_NODE "%#N %.6D %#P %6t %.4c %.8m %#G %#y %.8q"
+#define MNODES_FORMAT_NODE_LONG                                                \
+	"%#N %.6D %#P %.10T %.4c %.8m %#G %.9x %#y %.8q %#E"
+#define MNODES_FORMAT_REASON "%#E %9U %19H %N"
+
+/* One output line: a set of nodes that print alike, in one partition. */
+struct group {
+	const Meridian__PartitionInfo *part; /* NULL: none / not shown */
+	const Meridian__NodeInfo **nodes;
+	size_t n;
+	char *key;
+};
+
+struct mnodes_opts {
+	const char *format;
+	bool noheader;
+	bool node_oriented; /* -N */
+	bool reasons;	    /* -R */
+	bool long_format;   /* -l */
+	char **partitions;  /* -p */
+	size_t npartitions;
+	char **names; /* -n, expanded */
+	size_t nnames;
+	char **states; /* -t */
+	size_t nstates;
+};
+
+#define GROUP(row) ((const struct group *)(row))
+#define NODE(row)  (GROUP(row)->nodes[0])
+/* A partition without nodes prints "n/a" in the columns of a node. */
+#define NEED_NODE(row, out)                                                    \
+	do {                                                                   \
+		if (!GROUP(row)->n) {                                          \
+			strbuf_add(out, "n/a", 3);                             \
+			return;                                                \
+		}                                                              \
+	} while (0)
+
+static void add_str(struct strbuf *out, const char *s)
+{
+	strbuf_add(out, s, strlen(s));
+}
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s && *s ? s : dflt;
+}
+
+/* mctld's node states and how sinfo shortens and spells them. */
+static const struct {
+	const char *state;
+	const char *compact;
+	const char *lower;
+} node_states[] = {
+	{"IDLE", "idle", "idle"},	  {"MIXED", "mix", "mixed"},
+	{"MIX", "mix", "mixed"},	  {"ALLOCATED", "alloc", "allocated"},
+	{"ALLOC", "alloc", "allocated"},  {"DOWN", "down", "down"},
+	{"DRAINED", "drain", "drained"},  {"DRAIN", "drain", "drained"},
+	{"DRAINING", "drng", "draining"}, {"COMPLETING", "comp", "completing"},
+	{"FUTURE", "futr", "future"},	  {"UNKNOWN", "unk", "unknown"},
+	{"FAIL", "fail", "fail"},
+};
+
+/* A state as sinfo prints it; a trailing '*' (not responding) is kept. */
+static void format_node_state(const char *state, bool compact,
+			      struct strbuf *out)
+{
+	size_t len = strlen(state), i;
+	const char *suffix = "";
+
+	if (len && (state[len - 1] == '*' || state[len - 1] == '~')) {
+		suffix = state + len - 1;
+		len--;
+	}
+	for (i = 0; i < sizeof(node_states) / sizeof(node_states[0]); i++)
+		if (strlen(node_states[i].state) == len &&
+		    strncasecmp(node_states[i].state, state, len) == 0) {
+			add_str(out, compact ? node_states[i].compact
+					     : node_states[i].lower);
+			add_str(out, suffix);
+			return;
+		}
+	if (!len) {
+		add_str(out, "unk");
+		return;
+	}
+	for (i = 0; i < len; i++)
+		strbuf_addc(out, (char)tolower((unsigned char)state[i]));
+	add_str(out, suffix);
+}
+
+static bool state_matches(const char *state, const char *want)
+{
+	struct strbuf a = {0}, b = {0};
+	bool m;
+
+	format_node_state(state, true, &a);
+	format_node_state(state, false, &b);
+	m = str_eq_nocase(want, state) || str_eq_nocase(want, a.s) ||
+	    str_eq_nocase(want, b.s);
+	/* "drain" asks for draining and drained nodes alike, as in sinfo */
+	if (!m && str_eq_nocase(want, "drain"))
+		m = str_eq_nocase(b.s, "draining");
+	strbuf_free(&a);
+	strbuf_free(&b);
+	return m;
+}
+
+static uint32_t node_gpus(const Meridian__NodeInfo *n)
+{
+	char *type = NULL;
+	uint32_t count = 0;
+	struct mer_error err;
+
+	if (n->n_gpus)
+		return (uint32_t)n->n_gpus;
+	if (n->gres && *n->gres &&
+	    parse_gres_gpu(n->gres, "Gres", &type, &count, &err) == 0) {
+		free(type);
+		return count;
+	}
+	return 0;
+}
+
+static void col_partition(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__PartitionInfo *p = GROUP(row)->part;
+
+	if (!p) {
+		add_str(out, "n/a");
+		return;
+	}
+	add_str(out, p->name);
+	if (p->is_default)
+		strbuf_addc(out, '*');
+}
+
+static void col_partition_plain(const void *row, const void *ctx,
+				struct strbuf *out)
+{
+	const Meridian__PartitionInfo *p = GROUP(row)->part;
+
+	add_str(out, p ? p->name : "n/a");
+}
+
+static void col_avail(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__PartitionInfo *p = GROUP(row)->part;
+
+	add_str(out, !p ? "n/a" : p->up ? "up" : "down");
+}
+
+static void col_timelimit(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__PartitionInfo *p = GROUP(row)->part;
+	char buf[32];
+
+	if (!p) {
+		add_str(out, "n/a");
+		return;
+	}
+	cmd_format_limit(p->max_time, true, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_count(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%zu", GROUP(row)->n);
+}
+
+static void col_state(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	format_node_state(NODE(row)->state, true, out);
+}
+
+static void col_state_long(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	format_node_state(NODE(row)->state, false, out);
+}
+
+static void col_nodelist(const void *row, const void *ctx, struct strbuf *out)
+{
+	const struct group *g = GROUP(row);
+	char **names = xcalloc(g->n ? g->n : 1, sizeof(*names));
+	char *list;
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		names[i] = g->nodes[i]->name;
+	list = hostlist_compress(names, g->n);
+	add_str(out, list);
+	free(list);
+	free(names);
+}
+
+static void col_cpus(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	strbuf_addf(out, "%" PRIu32, NODE(row)->cpus);
+}
+
+/* sinfo's CPUS(A/I/O/T): other counts CPUs of nodes that cannot run jobs. */
+static void col_cpus_aiot(const void *row, const void *ctx, struct strbuf *out)
+{
+	const struct group *g = GROUP(row);
+	uint64_t a = 0, i_ = 0, o = 0, t = 0;
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		const Meridian__NodeInfo *n = g->nodes[i];
+		struct strbuf st = {0};
+		bool usable;
+
+		format_node_state(n->state, false, &st);
+		usable =
+			!(strncmp(st.s, "down", 4) == 0 ||
+			  strncmp(st.s, "drain", 5) == 0 ||
+			  strncmp(st.s, "fail", 4) == 0 ||
+			  strncmp(st.s, "future", 6) == 0 || strchr(st.s, '*'));
+		strbuf_free(&st);
+		t += n->cpus;
+		if (!usable) {
+			o += n->cpus;
+			continue;
+		}
+		a += n->cpus_alloc;
+		i_ += n->cpus > n->cpus_alloc ? n->cpus - n->cpus_alloc : 0;
+	}
+	strbuf_addf(out, "%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64, a, i_,
+		    o, t);
+}
+
+static void col_memory(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	strbuf_addf(out, "%" PRIu64, NODE(row)->real_memory);
+}
+
+static void col_gres(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	add_str(out, str_or(NODE(row)->gres, "(null)"));
+}
+
+static void col_gpus(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	strbuf_addf(out, "%" PRIu32 "/%" PRIu32, NODE(row)->gpus_alloc,
+		    node_gpus(NODE(row)));
+}
+
+static void col_region(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	add_str(out, str_or(NODE(row)->region, "(null)"));
+}
+
+static void col_price(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[48];
+
+	NEED_NODE(row, out);
+	if (!node_gpus(NODE(row)) && !NODE(row)->gpu_hour_price) {
+		add_str(out, "N/A");
+		return;
+	}
+	cmd_format_price(NODE(row)->gpu_hour_price, false, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_features(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	add_str(out, str_or(NODE(row)->features, "(null)"));
+}
+
+static void col_reason(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	add_str(out, str_or(NODE(row)->reason, "none"));
+}
+
+static void col_reason_user(const void *row, const void *ctx,
+			    struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	add_str(out, str_or(NODE(row)->reason_user, "Unknown"));
+}
+
+static void col_reason_time(const void *row, const void *ctx,
+			    struct strbuf *out)
+{
+	char buf[64];
+
+	NEED_NODE(row, out);
+	if (!NODE(row)->reason_time) {
+		add_str(out, "Unknown");
+		return;
+	}
+	format_timestamp(NODE(row)->reason_time, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_addr(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	add_str(out, str_or(NODE(row)->addr, NODE(row)->name));
+}
+
+static void col_version(const void *row, const void *ctx, struct strbuf *out)
+{
+	NEED_NODE(row, out);
+	add_str(out, str_or(NODE(row)->version, "N/A"));
+}
+
+static const struct cmd_column mnodes_columns[] = {
+	{'P', "PARTITION", col_partition},
+	{'R', "PARTITION", col_partition_plain},
+	{'a', "AVAIL", col_avail},
+	{'l', "TIMELIMIT", col_timelimit},
+	{'D', "NODES", col_count},
+	{'t', "STATE", col_state},
+	{'T', "STATE", col_state_long},
+	{'N', "NODELIST", col_nodelist},
+	{'c', "CPUS", col_cpus},
+	{'C', "CPUS(A/I/O/T)", col_cpus_aiot},
+	{'m', "MEMORY", col_memory},
+	{'G', "GRES", col_gres},
+	{'x', "GPUS(A/T)", col_gpus},
+	{'y', "REGION", col_region},
+	{'q', "PRICE", col_price},
+	{'f', "AVAIL_FEATURES", col_features},
+	{'E', "REASON", col_reason},
+	{'U', "USER", col_reason_user},
+	{'H', "TIMESTAMP", col_reason_time},
+	{'o', "NODE_ADDR", col_addr},
+	{'v', "VERSION", col_version},
+	{0, NULL, NULL},
+};
+
+/* Columns whose text a group sums or lists instead of sharing. */
+#define MNODES_GROUP_COLUMNS "NDC"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: mnodes [OPTIONS]\n"
+		"Nodes and partitions, like sinfo: state, CPUs, GPUs, region "
+		"and price.\n"
+		"\n"
+		"  -N, --Node                  one line per node (and "
+		"partition)\n"
+		"  -R, --list-reasons          why nodes are down or drained\n"
+		"  -l, --long                  more columns\n"
+		"  -p, --partition=PART[,...]  only these partitions\n"
+		"  -n, --nodes=HOSTLIST        only these nodes (n[1-4],gpu1)\n"
+		"  -t, --states=STATE[,...]    only nodes in these states "
+		"(idle,mix,alloc,\n"
+		"                              down,drain,...)\n"
+		"  -o, --format=FORMAT         columns, sinfo style (below)\n"
+		"  -h, --noheader              no header line\n"
+		"  -f, --config=FILE           meridian.conf to read (default "
+		"$MERIDIAN_CONF,\n"
+		"                              else %s/meridian.conf)\n"
+		"      --help, --usage         this text\n"
+		"  -V, --version               print the version\n"
+		"\n"
+		"FORMAT fields are %%[.][WIDTH|#]LETTER ('.' right justifies, "
+		"'#' fits):\n"
+		"  %%P partition (* default) %%R partition   %%a avail     %%l "
+		"time limit\n"
+		"  %%D node count  %%t state   %%T long state   %%N node list\n"
+		"  %%c CPUs   %%C CPUS(A/I/O/T)   %%m memory (MiB)   %%G gres\n"
+		"  %%x GPUS(A/T)   %%y region   %%q price ($/GPU-hour)   %%f "
+		"features\n"
+		"  %%E reason   %%U reason's user   %%H reason's time   %%o "
+		"address\n"
+		"  %%v version\n"
+		"Lines are grouped like sinfo's: nodes whose columns other "
+		"than %%N %%D %%C\n"
+		"print alike share a line.  Default: \"%s\"\n"
+		"\n"
+		"Exit status: 0 ok, 1 refused or failed, 2 bad usage, 3 "
+		"controller unreachable.\n",
+		SYSCONFDIR, MNODES_FORMAT_DEFAULT);
+}
+
+static void split_list(const char *list, char ***items, size_t *n)
+{
+	char *copy = xstrdup(list), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		*items = xrealloc(*items, (*n + 1) * sizeof(**items));
+		(*items)[(*n)++] = xstrdup(tok);
+	}
+	free(copy);
+}
+
+static void free_list(char **items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}
+
+static bool in_list(char *const *items, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(items[i], s) == 0)
+			return true;
+	return false;
+}
+
+static bool node_in_partition(const Meridian__NodeInfo *n, const char *part)
+{
+	size_t i;
+
+	for (i = 0; i < n->n_partitions; i++)
+		if (strcmp(n->partitions[i], part) == 0)
+			return true;
+	return false;
+}
+
+static bool node_wanted(const struct mnodes_opts *o,
+			const Meridian__NodeInfo *n)
+{
+	size_t i;
+
+	if (o->nnames && !in_list(o->names, o->nnames, n->name))
+		return false;
+	if (o->npartitions) {
+		for (i = 0; i < o->npartitions; i++)
+			if (node_in_partition(n, o->partitions[i]))
+				break;
+		if (i == o->npartitions)
+			return false;
+	}
+	if (o->nstates) {
+		for (i = 0; i < o->nstates; i++)
+			if (state_matches(n->state, o->states[i]))
+				break;
+		if (i == o->nstates)
+			return false;
+	}
+	if (o->reasons && (!n->reason || !*n->reason))
+		return false;
+	return true;
+}
+
+struct groups {
+	struct group *g;
+	size_t n;
+};
+
+/* Put node n (in partition p) on the line it prints alike with, or a new
+ * one.  Node-oriented output never shares lines. */
+static void group_add(struct groups *gs, const struct cmd_fmt *fmt,
+		      const Meridian__PartitionInfo *p,
+		      const Meridian__NodeInfo *n, bool share)
+{
+	const Meridian__NodeInfo *one[1] = {n};
+	struct group probe = {p, one, 1, NULL};
+	struct group *g;
+	char *key = NULL;
+	size_t i;
+
+	if (share) {
+		key = cmd_fmt_key(fmt, &probe, NULL, MNODES_GROUP_COLUMNS);
+		for (i = 0; i < gs->n; i++)
+			if (gs->g[i].part == p &&
+			    strcmp(gs->g[i].key, key) == 0) {
+				g = &gs->g[i];
+				g->nodes = xrealloc(g->nodes,
+						    (g->n + 1) *
+							    sizeof(*g->nodes));
+				g->nodes[g->n++] = n;
+				free(key);
+				return;
+			}
+	}
+	gs->g = xrealloc(gs->g, (gs->n + 1) * sizeof(*gs->g));
+	g = &gs->g[gs->n++];
+	g->part = p;
+	g->nodes = xmalloc(sizeof(*g->nodes));
+	g->nodes[0] = n;
+	g->n = 1;
+	g->key = key ? key : xstrdup("");
+}
+
+static void build_groups(const struct mnodes_opts *o,
+			 const Meridian__NodeInfoReply *r,
+			 const struct cmd_fmt *fmt, struct groups *gs)
+{
+	size_t i, k;
+
+	if (o->reasons) {
+		/* Reasons belong to nodes, not partitions. */
+		for (i = 0; i < r->n_nodes; i++)
+			if (node_wanted(o, r->nodes[i]))
+				group_add(gs, fmt, NULL, r->nodes[i], true);
+		return;
+	}
+	if (o->node_oriented) {
+		for (i = 0; i < r->n_nodes; i++) {
+			const Meridian__NodeInfo *n = r->nodes[i];
+			bool any = false;
+
+			if (!node_wanted(o, n))
+				continue;
+			for (k = 0; k < r->n_partitions; k++) {
+				const Meridian__PartitionInfo *p =
+					r->partitions[k];
+
+				if (!node_in_partition(n, p->name) ||
+				    (o->npartitions &&
+				     !in_list(o->partitions, o->npartitions,
+					      p->name)))
+					continue;
+				group_add(gs, fmt, p, n, false);
+				any = true;
+			}
+			if (!any && !o->npartitions)
+				group_add(gs, fmt, NULL, n, false);
+		}
+		return;
+	}
+	for (k = 0; k < r->n_partitions; k++) {
+		const Meridian__PartitionInfo *p = r->partitions[k];
+		bool any = false;
+
+		if (o->npartitions &&
+		    !in_list(o->partitions, o->npartitions, p->name))
+			continue;
+		for (i = 0; i < r->n_nodes; i++)
+			if (node_in_partition(r->nodes[i], p->name) &&
+			    node_wanted(o, r->nodes[i])) {
+				group_add(gs, fmt, p, r->nodes[i], true);
+				any = true;
+			}
+		/* sinfo shows an empty partition as one line of 0 nodes */
+		if (!any && !o->nnames && !o->nstates) {
+			gs->g = xrealloc(gs->g, (gs->n + 1) * sizeof(*gs->g));
+			gs->g[gs->n].part = p;
+			gs->g[gs->n].nodes = NULL;
+			gs->g[gs->n].n = 0;
+			gs->g[gs->n].key = xstrdup("");
+			gs->n++;
+		}
+	}
+}
+
+static int run(struct cmd *c, struct mnodes_opts *o)
+{
+	Meridian__NodeInfoRequest req = MERIDIAN__NODE_INFO_REQUEST__INIT;
+	Meridian__NodeInfoReply *reply = NULL;
+	struct mer_error err = {{0}};
+	struct cmd_fmt *fmt;
+	struct groups gs = {NULL, 0};
+	size_t i;
+	int rc;
+
+	fmt = cmd_fmt_parse(o->format, mnodes_columns, &err);
+	if (!fmt)
+		return cmd_usage_error(c, "%s", err.text);
+
+	rc = cmd_connect(c);
+	if (rc)
+		goto out;
+	rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_NODE_INFO, &req.base,
+		      (ProtobufCMessage **)&reply, &err);
+	if (rc == MER_EXIT_ERROR)
+		cmd_error(c, "cannot list nodes: %s", err.text);
+	if (rc)
+		goto out;
+
+	build_groups(o, reply, fmt, &gs);
+	for (i = 0; i < gs.n; i++)
+		cmd_fmt_add(fmt, &gs.g[i], NULL);
+	cmd_fmt_print(fmt, !o->noheader, stdout);
+	if (fflush(stdout) != 0) {
+		cmd_error(c, "writing the list: %s", strerror(errno));
+		rc = MER_EXIT_ERROR;
+	}
+out:
+	for (i = 0; i < gs.n; i++) {
+		free(gs.g[i].nodes);
+		free(gs.g[i].key);
+	}
+	free(gs.g);
+	if (reply)
+		protobuf_c_message_free_unpacked(&reply->base, NULL);
+	cmd_fmt_free(fmt);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"Node", no_argument, NULL, 'N'},
+		{"format", required_argument, NULL, 'o'},
+		{"list-reasons", no_argument, NULL, 'R'},
+		{"long", no_argument, NULL, 'l'},
+		{"nodes", required_argument, NULL, 'n'},
+		{"noheader", no_argument, NULL, 'h'},
+		{"partition", required_argument, NULL, 'p'},
+		{"states", required_argument, NULL, 't'},
+		{"state", required_argument, NULL, 't'},
+		CMD_LONGOPT_CONFIG,
+		CMD_LONGOPT_HELP,
+		CMD_LONGOPT_USAGE,
+		CMD_LONGOPT_VERSION,
+		{NULL, 0, NULL, 0},
+	};
+	struct mnodes_opts o = {0};
+	struct mer_error err = {{0}};
+	struct cmd c;
+	const char *format = NULL;
+	int ch, rc;
+
+	cmd_init(&c, "mnodes");
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":f:hlNn:o:p:Rt:V", longopts,
+				 NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			c.conf_path = optarg;
+			break;
+		case 'h':
+			o.noheader = true;
+			break;
+		case 'l':
+			o.long_format = true;
+			break;
+		case 'N':
+			o.node_oriented = true;
+			break;
+		case 'n': {
+			char **names = NULL;
+			size_t n = 0, i;
+
+			if (hostlist_expand(optarg, &names, &n, &err))
+				return cmd_usage_error(&c, "--nodes=%s: %s",
+						       optarg, err.text);
+			for (i = 0; i < n; i++) {
+				o.names = xrealloc(o.names,
+						   (o.nnames + 1) *
+							   sizeof(*o.names));
+				o.names[o.nnames++] = xstrdup(names[i]);
+			}
+			hostlist_free(names, n);
+			break;
+		}
+		case 'o':
+			format = optarg;
+			break;
+		case 'p':
+			split_list(optarg, &o.partitions, &o.npartitions);
+			break;
+		case 'R':
+			o.reasons = true;
+			break;
+		case 't':
+			split_list(optarg, &o.states, &o.nstates);
+			break;
+		case 'H':
+		case 'U':
+			usage(stdout);
+			return MER_EXIT_OK;
+		case 'V':
+			return cmd_print_version(&c);
+		default:
+			return cmd_getopt_error(&c, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(&c, "unexpected argument \"%s\"",
+				       argv[optind]);
+	if (format)
+		o.format = format;
+	else if (o.reasons)
+		o.format = MNODES_FORMAT_REASON;
+	else if (o.node_oriented)
+		o.format = o.long_format ? MNODES_FORMAT_NODE_LONG
+					 : MNODES_FORMAT_NODE;
+	else
+		o.format = o.long_format ? MNODES_FORMAT_LONG
+					 : MNODES_FORMAT_DEFAULT;
+
+	rc = run(&c, &o);
+	cmd_fini(&c);
+	free_list(o.partitions, o.npartitions);
+	free_list(o.names, o.nnames);
+	free_list(o.states, o.nstates);
+	return rc;
+}

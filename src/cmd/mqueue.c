@@ -1,0 +1,575 @@
+/*
+ * mqueue - list jobs, like squeue: one line per job, the reason a pending
+ * job waits, -o FORMAT with squeue's field letters.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "parse.h"
+
+/* squeue's own default and long formats. */
+#define MQUEUE_FORMAT_DEFAULT "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
+#define MQUEUE_FORMAT_LONG    "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+
+struct mqueue_opts {
+	const char *format;
+	bool noheader;
+	uint32_t *job_ids;
+	size_t njob_ids;
+	uint32_t *uids;
+	size_t nuids;
+	uint32_t states; /* CMD_STATE_BIT mask; 0: not given */
+	char **partitions;
+	size_t npartitions;
+	char **names;
+	size_t nnames;
+};
+
+/* What every column getter may look at besides the job. */
+struct row_ctx {
+	int64_t now;
+};
+
+#define JOB(row) ((const Meridian__JobRecord *)(row))
+#define NOW(ctx) (((const struct row_ctx *)(ctx))->now)
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s && *s ? s : dflt;
+}
+
+static const Meridian__JobDesc *desc_of(const Meridian__JobRecord *j)
+{
+	static const Meridian__JobDesc empty = MERIDIAN__JOB_DESC__INIT;
+
+	return j->desc ? j->desc : &empty;
+}
+
+static bool job_is_finished(const Meridian__JobRecord *j)
+{
+	return j->state != MERIDIAN__JOB_STATE__JOB_PENDING &&
+	       j->state != MERIDIAN__JOB_STATE__JOB_RUNNING;
+}
+
+static uint32_t job_limit(const Meridian__JobRecord *j)
+{
+	return j->time_limit ? j->time_limit : desc_of(j)->time_limit;
+}
+
+static void add_str(struct strbuf *out, const char *s)
+{
+	strbuf_add(out, s, strlen(s));
+}
+
+static void col_id(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, JOB(row)->job_id);
+}
+
+static void col_name(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, desc_of(JOB(row))->name);
+}
+
+static void col_user(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__JobRecord *j = JOB(row);
+
+	if (j->user_name && *j->user_name)
+		add_str(out, j->user_name);
+	else
+		strbuf_addf(out, "%" PRIu32, j->user_id);
+}
+
+static void col_uid(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, JOB(row)->user_id);
+}
+
+static void col_st(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, cmd_job_state_code(JOB(row)->state));
+}
+
+static void col_state(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, cmd_job_state_name(JOB(row)->state));
+}
+
+static void col_time(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[32];
+
+	cmd_format_secs(cmd_job_run_secs(JOB(row), NOW(ctx)), false, buf,
+			sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_limit(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[32];
+
+	cmd_format_limit(job_limit(JOB(row)), false, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_left(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__JobRecord *j = JOB(row);
+	uint32_t limit = job_limit(j);
+	char buf[32];
+	int64_t left;
+
+	if (!limit) {
+		add_str(out, "UNLIMITED");
+		return;
+	}
+	left = (int64_t)limit * 60 - cmd_job_run_secs(j, NOW(ctx));
+	if (job_is_finished(j))
+		left = 0;
+	cmd_format_secs(left, false, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_nodes(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, cmd_job_nodes(JOB(row)));
+}
+
+static void col_cpus(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, cmd_job_cpus(JOB(row)));
+}
+
+/* squeue's %R: "(Reason)" while pending or after a failure, else nodes. */
+static void col_nodelist_reason(const void *row, const void *ctx,
+				struct strbuf *out)
+{
+	const Meridian__JobRecord *j = JOB(row);
+	bool failed = j->state == MERIDIAN__JOB_STATE__JOB_FAILED ||
+		      j->state == MERIDIAN__JOB_STATE__JOB_TIMEOUT ||
+		      j->state == MERIDIAN__JOB_STATE__JOB_NODE_FAIL ||
+		      j->state == MERIDIAN__JOB_STATE__JOB_CANCELLED;
+
+	bool has_reason = j->reason && *j->reason && strcmp(j->reason, "None");
+
+	if (j->state == MERIDIAN__JOB_STATE__JOB_PENDING ||
+	    (failed && has_reason) || !j->nodes || !*j->nodes)
+		strbuf_addf(out, "(%s)", str_or(j->reason, "None"));
+	else
+		add_str(out, j->nodes);
+}
+
+static void col_reason(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, str_or(JOB(row)->reason, "None"));
+}
+
+static void col_partition(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, desc_of(JOB(row))->partition);
+}
+
+static void col_nodelist(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, str_or(JOB(row)->nodes, ""));
+}
+
+static void col_account(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, str_or(desc_of(JOB(row))->account, "(null)"));
+}
+
+static void col_gres(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[128];
+	bool per_node;
+
+	cmd_job_gres(JOB(row), buf, sizeof(buf), &per_node);
+	add_str(out, str_or(buf, "N/A"));
+}
+
+static void add_time(struct strbuf *out, int64_t t, const char *none)
+{
+	char buf[64];
+
+	if (!t) {
+		add_str(out, none);
+		return;
+	}
+	format_timestamp(t, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_submit(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_time(out, JOB(row)->submit_time, "N/A");
+}
+
+static void col_start(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_time(out, JOB(row)->start_time, "N/A");
+}
+
+/* The end of a finished job, the time limit's end of a running one. */
+static void col_end(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__JobRecord *j = JOB(row);
+	uint32_t limit = job_limit(j);
+
+	if (job_is_finished(j))
+		add_time(out, j->end_time, "N/A");
+	else if (j->start_time && limit)
+		add_time(out, j->start_time + (int64_t)limit * 60, "N/A");
+	else
+		add_str(out, j->start_time ? "NONE" : "N/A");
+}
+
+static void col_priority(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, JOB(row)->priority);
+}
+
+static void col_workdir(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, desc_of(JOB(row))->work_dir);
+}
+
+static void col_batch_host(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, str_or(JOB(row)->batch_host, "n/a"));
+}
+
+static void col_mem(const void *row, const void *ctx, struct strbuf *out)
+{
+	uint64_t mb = desc_of(JOB(row))->mem_mb;
+
+	if (mb)
+		strbuf_addf(out, "%" PRIu64 "M", mb);
+	else
+		add_str(out, "0");
+}
+
+static void col_submit_host(const void *row, const void *ctx,
+			    struct strbuf *out)
+{
+	add_str(out, str_or(JOB(row)->submit_host, "n/a"));
+}
+
+static const struct cmd_column mqueue_columns[] = {
+	{'i', "JOBID", col_id},
+	{'A', "JOBID", col_id},
+	{'j', "NAME", col_name},
+	{'u', "USER", col_user},
+	{'U', "UID", col_uid},
+	{'t', "ST", col_st},
+	{'T', "STATE", col_state},
+	{'M', "TIME", col_time},
+	{'l', "TIME_LIMIT", col_limit},
+	{'L', "TIME_LEFT", col_left},
+	{'D', "NODES", col_nodes},
+	{'C', "CPUS", col_cpus},
+	{'R', "NODELIST(REASON)", col_nodelist_reason},
+	{'r', "REASON", col_reason},
+	{'P', "PARTITION", col_partition},
+	{'N', "NODELIST", col_nodelist},
+	{'a', "ACCOUNT", col_account},
+	{'b', "TRES_PER_NODE", col_gres},
+	{'V', "SUBMIT_TIME", col_submit},
+	{'S', "START_TIME", col_start},
+	{'e', "END_TIME", col_end},
+	{'Q', "PRIORITY", col_priority},
+	{'Z', "WORK_DIR", col_workdir},
+	{'B', "EXEC_HOST", col_batch_host},
+	{'m', "MIN_MEMORY", col_mem},
+	{'h', "SUBMIT_HOST", col_submit_host},
+	{0, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: mqueue [OPTIONS]\n"
+		"List the jobs mctld knows, like squeue.\n"
+		"\n"
+		"  -j, --jobs=ID[,ID...]       only these jobs (any state)\n"
+		"  -u, --user=USER[,USER...]   only jobs of these users\n"
+		"      --me                    only my jobs\n"
+		"  -t, --states=STATES         PD,R,CD,F,CA,TO,NF or PENDING,"
+		"RUNNING,\n"
+		"                              COMPLETED,FAILED,CANCELLED,"
+		"TIMEOUT,\n"
+		"                              NODE_FAIL, or all (default "
+		"PD,R)\n"
+		"  -p, --partition=PART[,...]  only jobs in these partitions\n"
+		"  -n, --name=NAME[,...]       only jobs with these names\n"
+		"  -o, --format=FORMAT         columns, squeue style (below)\n"
+		"  -l, --long                  the long format\n"
+		"  -h, --noheader              no header line\n"
+		"  -a, --all                   accepted for squeue "
+		"compatibility\n"
+		"  -f, --config=FILE           meridian.conf to read (default "
+		"$MERIDIAN_CONF,\n"
+		"                              else %s/meridian.conf)\n"
+		"      --help, --usage         this text\n"
+		"  -V, --version               print the version\n"
+		"\n"
+		"FORMAT fields are %%[.][WIDTH]LETTER ('.' right justifies):\n"
+		"  %%i job id     %%j name        %%u user      %%U uid\n"
+		"  %%t state code %%T state       %%M time used %%l time "
+		"limit\n"
+		"  %%L time left  %%D nodes       %%C CPUs      %%R nodes or "
+		"(reason)\n"
+		"  %%r reason     %%P partition   %%N nodes     %%a account\n"
+		"  %%b GPUs       %%V submit time %%S start     %%e end\n"
+		"  %%Q priority   %%Z work dir    %%B batch host %%m memory\n"
+		"  %%h submit host\n"
+		"Default: \"%s\"\n"
+		"\n"
+		"Exit status: 0 ok, 1 refused or failed, 2 bad usage, 3 "
+		"controller unreachable.\n",
+		SYSCONFDIR, MQUEUE_FORMAT_DEFAULT);
+}
+
+/* Split a comma separated list into *items (appended). */
+static void split_list(const char *list, char ***items, size_t *n)
+{
+	char *copy = xstrdup(list), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		*items = xrealloc(*items, (*n + 1) * sizeof(**items));
+		(*items)[(*n)++] = xstrdup(tok);
+	}
+	free(copy);
+}
+
+static void free_list(char **items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}
+
+static bool in_list(char *const *items, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(items[i], s) == 0)
+			return true;
+	return false;
+}
+
+static bool job_wanted(const struct mqueue_opts *o,
+		       const Meridian__JobRecord *j)
+{
+	size_t i;
+
+	if (!(o->states & CMD_STATE_BIT(j->state)))
+		return false;
+	if (o->nuids) {
+		for (i = 0; i < o->nuids; i++)
+			if (o->uids[i] == j->user_id)
+				break;
+		if (i == o->nuids)
+			return false;
+	}
+	if (o->npartitions &&
+	    !in_list(o->partitions, o->npartitions, desc_of(j)->partition))
+		return false;
+	if (o->nnames && !in_list(o->names, o->nnames, desc_of(j)->name))
+		return false;
+	return true;
+}
+
+static int cmp_job_id(const void *a, const void *b)
+{
+	const Meridian__JobRecord *x = *(Meridian__JobRecord *const *)a;
+	const Meridian__JobRecord *y = *(Meridian__JobRecord *const *)b;
+
+	return x->job_id < y->job_id ? -1 : x->job_id > y->job_id;
+}
+
+static bool reply_has_any(const Meridian__JobInfoReply *r, const uint32_t *ids,
+			  size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < r->n_jobs; i++)
+		for (k = 0; k < n; k++)
+			if (r->jobs[i]->job_id == ids[k])
+				return true;
+	return false;
+}
+
+static int run(struct cmd *c, struct mqueue_opts *o)
+{
+	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
+	Meridian__JobInfoReply *reply = NULL;
+	struct mer_error err = {{0}};
+	struct cmd_fmt *fmt;
+	struct row_ctx ctx;
+	int rc;
+	size_t i;
+
+	fmt = cmd_fmt_parse(o->format, mqueue_columns, &err);
+	if (!fmt)
+		return cmd_usage_error(c, "%s", err.text);
+
+	/* Like squeue: asking for jobs by id shows them in any state. */
+	if (!o->states)
+		o->states = o->njob_ids ? CMD_STATES_ALL : CMD_STATES_ACTIVE;
+	req.n_job_ids = o->njob_ids;
+	req.job_ids = o->job_ids;
+	req.all_states = (o->states & ~CMD_STATES_ACTIVE) != 0;
+	if (o->nuids == 1) {
+		req.has_user = true;
+		req.user_id = o->uids[0];
+	}
+
+	rc = cmd_connect(c);
+	if (rc)
+		goto out;
+	rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
+		      (ProtobufCMessage **)&reply, &err);
+	if (rc == MER_EXIT_ERROR) {
+		if (errno == ENOENT && o->njob_ids)
+			cmd_error(c, "Invalid job id specified");
+		else
+			cmd_error(c, "cannot list jobs: %s", err.text);
+	}
+	if (rc)
+		goto out;
+	if (o->njob_ids && !reply_has_any(reply, o->job_ids, o->njob_ids)) {
+		cmd_error(c, "Invalid job id specified");
+		rc = MER_EXIT_ERROR;
+		goto out;
+	}
+
+	qsort(reply->jobs, reply->n_jobs, sizeof(*reply->jobs), cmp_job_id);
+	ctx.now = reply->now ? reply->now : mer_now();
+	for (i = 0; i < reply->n_jobs; i++)
+		if (job_wanted(o, reply->jobs[i]))
+			cmd_fmt_add(fmt, reply->jobs[i], &ctx);
+	cmd_fmt_print(fmt, !o->noheader, stdout);
+	if (fflush(stdout) != 0) {
+		cmd_error(c, "writing the list: %s", strerror(errno));
+		rc = MER_EXIT_ERROR;
+	}
+out:
+	if (reply)
+		protobuf_c_message_free_unpacked(&reply->base, NULL);
+	cmd_fmt_free(fmt);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ME = 256 };
+	static const struct option longopts[] = {
+		{"all", no_argument, NULL, 'a'},
+		{"format", required_argument, NULL, 'o'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"job", required_argument, NULL, 'j'},
+		{"long", no_argument, NULL, 'l'},
+		{"me", no_argument, NULL, OPT_ME},
+		{"name", required_argument, NULL, 'n'},
+		{"noheader", no_argument, NULL, 'h'},
+		{"partition", required_argument, NULL, 'p'},
+		{"states", required_argument, NULL, 't'},
+		{"state", required_argument, NULL, 't'},
+		{"user", required_argument, NULL, 'u'},
+		CMD_LONGOPT_CONFIG,
+		CMD_LONGOPT_HELP,
+		CMD_LONGOPT_USAGE,
+		CMD_LONGOPT_VERSION,
+		{NULL, 0, NULL, 0},
+	};
+	struct mqueue_opts o = {0};
+	struct mer_error err = {{0}};
+	struct cmd c;
+	const char *env_format = getenv("MQUEUE_FORMAT");
+	int ch, rc;
+
+	cmd_init(&c, "mqueue");
+	o.format =
+		env_format && *env_format ? env_format : MQUEUE_FORMAT_DEFAULT;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":af:hj:ln:o:p:t:u:V", longopts,
+				 NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			break;
+		case 'f':
+			c.conf_path = optarg;
+			break;
+		case 'h':
+			o.noheader = true;
+			break;
+		case 'j':
+			if (cmd_parse_job_ids(optarg, &o.job_ids, &o.njob_ids,
+					      &err))
+				return cmd_usage_error(&c, "%s", err.text);
+			break;
+		case 'l':
+			o.format = MQUEUE_FORMAT_LONG;
+			break;
+		case 'n':
+			split_list(optarg, &o.names, &o.nnames);
+			break;
+		case 'o':
+			o.format = optarg;
+			break;
+		case 'p':
+			split_list(optarg, &o.partitions, &o.npartitions);
+			break;
+		case 't': {
+			uint32_t m;
+
+			if (cmd_job_states_parse(optarg, &m, &err))
+				return cmd_usage_error(&c, "%s", err.text);
+			o.states |= m;
+			break;
+		}
+		case 'u':
+			if (cmd_parse_users(optarg, &o.uids, &o.nuids, &err))
+				return cmd_usage_error(&c, "%s", err.text);
+			break;
+		case OPT_ME:
+			o.uids = xrealloc(o.uids,
+					  (o.nuids + 1) * sizeof(*o.uids));
+			o.uids[o.nuids++] = (uint32_t)getuid();
+			break;
+		case 'H':
+		case 'U':
+			usage(stdout);
+			return MER_EXIT_OK;
+		case 'V':
+			return cmd_print_version(&c);
+		default:
+			return cmd_getopt_error(&c, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(&c, "unexpected argument \"%s\"",
+				       argv[optind]);
+
+	rc = run(&c, &o);
+	cmd_fini(&c);
+	free(o.job_ids);
+	free(o.uids);
+	free_list(o.partitions, o.npartitions);
+	free_list(o.names, o.nnames);
+	return rc;
+}
