@@ -35,7 +35,7 @@ enum okind {
 	O_U32,	  /* uint32_t in [min, max] */
 	O_MEM,	  /* --mem: uint64_t MiB */
 	O_TIME,	  /* -t: minutes, sets time_set */
-	O_GRES,	  /* --gres=gpu[:TYPE]:N: gpus, gpu_type */
+	O_GRES,	  /* --gres=gpu[:TYPE]:N: gpus_per_node, gpu_type */
 	O_GPUS,	  /* --gpus=[TYPE:]N: gpus, gpu_type */
 	O_GPN,	  /* --gpus-per-node=[TYPE:]N: gpus_per_node, gpu_type */
 	O_EXPORT, /* --export: checked, kept as written */
@@ -70,7 +70,7 @@ static const struct optdef opts[] = {
 	{"mem", 0, O_MEM, F(mem_mb), 0, 0, "SIZE", false},
 	{"gpus", 'G', O_GPUS, F(gpus), 0, 0, "[TYPE:]N", false},
 	{"gpus-per-node", 0, O_GPN, F(gpus_per_node), 0, 0, "[TYPE:]N", false},
-	{"gres", 0, O_GRES, F(gpus), 0, 0, "gpu[:TYPE]:N", false},
+	{"gres", 0, O_GRES, F(gpus_per_node), 0, 0, "gpu[:TYPE]:N", false},
 	{"time", 't', O_TIME, F(time_limit), 0, 0, "TIME", false},
 	{"export", 0, O_EXPORT, F(export_spec), 0, 0, "NONE|ALL|[ALL,]VARS",
 	 false},

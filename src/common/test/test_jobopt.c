@@ -107,7 +107,9 @@ static void test_command_line(void)
 	CU_ASSERT_EQUAL(o.ntasks_per_node, 4);
 	CU_ASSERT_EQUAL(o.cpus_per_task, 3);
 	CU_ASSERT_EQUAL(o.mem_mb, 4096);
-	CU_ASSERT_EQUAL(o.gpus, 2);
+	/* --gres counts GPUs on each node, as in Slurm */
+	CU_ASSERT_EQUAL(o.gpus_per_node, 2);
+	CU_ASSERT_EQUAL(o.gpus, 0);
 	CU_ASSERT_STRING_EQUAL(o.gpu_type, "a100");
 	CU_ASSERT_EQUAL(o.time_limit, 1440);
 	CU_ASSERT_TRUE(o.time_set);
@@ -191,13 +193,13 @@ static void test_values(void)
 	CU_ASSERT_PTR_NULL(o.gpu_type);
 	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --gres=gpu:H100:8", &first, &e),
 			0);
-	CU_ASSERT_EQUAL(o.gpus, 8);
+	CU_ASSERT_EQUAL(o.gpus_per_node, 8);
 	CU_ASSERT_STRING_EQUAL(o.gpu_type, "h100");
 	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --gres=gpu:1", &first, &e), 0);
-	CU_ASSERT_EQUAL(o.gpus, 1);
+	CU_ASSERT_EQUAL(o.gpus_per_node, 1);
 	CU_ASSERT_PTR_NULL(o.gpu_type);
 	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --gres=gpu", &first, &e), 0);
-	CU_ASSERT_EQUAL(o.gpus, 1);
+	CU_ASSERT_EQUAL(o.gpus_per_node, 1);
 
 	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --mem=500", &first, &e), 0);
 	CU_ASSERT_EQUAL(o.mem_mb, 500);
