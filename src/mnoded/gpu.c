@@ -1,0 +1,281 @@
+/*
+ * gpu.c - the GPUs of a node, as hwloc sees them.
+ *
+ * One GPU can appear several times in an hwloc topology: as a CUDA OS
+ * device (cudaN), an NVML one (nvmlN), an OpenCL one, and as the PCI device
+ * they all hang from.  Debian's hwloc has no CUDA/NVML plugin at all, so
+ * there an NVIDIA GPU is only a PCI device of class display/3D.  We count
+ * PCI devices: each one with a CUDA/NVML OS device, or an NVIDIA display
+ * or 3D controller, is one GPU.  GPUs are numbered in PCI bus id order
+ * (what CUDA does with CUDA_DEVICE_ORDER=PCI_BUS_ID), so the indices mctld
+ * hands out are the CUDA_VISIBLE_DEVICES indices.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mnoded.h"
+
+#define PCI_VENDOR_NVIDIA 0x10de
+#define PCI_CLASS_VGA 0x0300
+#define PCI_CLASS_3D 0x0302
+
+/* A GPU found in the topology: its PCI device, or its OS device when hwloc
+ * knows no PCI device for it (then it sorts after those with one). */
+struct gpu_found {
+	hwloc_obj_t key;
+	hwloc_obj_t pci; /* NULL when unknown */
+};
+
+static bool name_is(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (!name || strncmp(name, prefix, n) != 0 || !name[n])
+		return false;
+	for (const char *p = name + n; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	return true;
+}
+
+static bool is_gpu_osdev(hwloc_obj_t o)
+{
+	if (o->subtype && (!strcmp(o->subtype, "CUDA") ||
+			   !strcmp(o->subtype, "NVML")))
+		return true;
+	return name_is(o->name, "cuda") || name_is(o->name, "nvml");
+}
+
+static bool is_gpu_pcidev(hwloc_obj_t o)
+{
+	return o->attr->pcidev.vendor_id == PCI_VENDOR_NVIDIA &&
+	       (o->attr->pcidev.class_id == PCI_CLASS_3D ||
+		o->attr->pcidev.class_id == PCI_CLASS_VGA);
+}
+
+static hwloc_obj_t pci_parent(hwloc_obj_t o)
+{
+	for (o = o->parent; o; o = o->parent)
+		if (o->type == HWLOC_OBJ_PCI_DEVICE)
+			return o;
+	return NULL;
+}
+
+static void found_add(struct gpu_found **v, size_t *n, hwloc_obj_t key,
+		      hwloc_obj_t pci)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].key == key)
+			return;
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[*n].key = key;
+	(*v)[*n].pci = pci;
+	(*n)++;
+}
+
+static int found_cmp(const void *a, const void *b)
+{
+	const struct gpu_found *x = a, *y = b;
+	const struct hwloc_pcidev_attr_s *p, *q;
+
+	if (!x->pci || !y->pci) {
+		if (x->pci)
+			return -1;
+		if (y->pci)
+			return 1;
+		return x->key->logical_index < y->key->logical_index ? -1 : 1;
+	}
+	p = &x->pci->attr->pcidev;
+	q = &y->pci->attr->pcidev;
+#define CMP(f)                                                                 \
+	if (p->f != q->f)                                                      \
+		return p->f < q->f ? -1 : 1;
+	CMP(domain)
+	CMP(bus)
+	CMP(dev)
+	CMP(func)
+#undef CMP
+	return 0;
+}
+
+/* The first value of info `name` on the GPU's OS devices (the key itself
+ * when it is one, else the PCI device's children). */
+static const char *gpu_info(const struct gpu_found *g, const char *name)
+{
+	const char *v;
+
+	if (!g->pci)
+		return hwloc_obj_get_info_by_name(g->key, name);
+	for (hwloc_obj_t c = g->pci->io_first_child; c; c = c->next_sibling) {
+		if (c->type != HWLOC_OBJ_OS_DEVICE)
+			continue;
+		if ((v = hwloc_obj_get_info_by_name(c, name)) && *v)
+			return v;
+	}
+	return NULL;
+}
+
+static void gpu_fill(hwloc_topology_t ht, const struct gpu_found *f,
+		     struct topo_gpu *g)
+{
+	hwloc_obj_t anc = hwloc_get_non_io_ancestor_obj(ht, f->key);
+	const char *model = gpu_info(f, "GPUModel");
+	const char *mem = gpu_info(f, "CUDAGlobalMemorySize"); /* KiB */
+	char *s = NULL;
+
+	if (!model && f->pci)
+		model = hwloc_obj_get_info_by_name(f->pci, "PCIDevice");
+	g->model = gpu_model_short(model ? model : "");
+	if (f->pci) {
+		const struct hwloc_pcidev_attr_s *p = &f->pci->attr->pcidev;
+		g->pci_bus_id = xasprintf("%04x:%02x:%02x.%01x", p->domain,
+					  p->bus, p->dev, p->func);
+	} else {
+		g->pci_bus_id = xstrdup("");
+	}
+	if (anc && anc->cpuset &&
+	    hwloc_bitmap_list_asprintf(&s, anc->cpuset) >= 0) {
+		g->cpuset = xstrdup(s);
+		free(s);
+	} else {
+		g->cpuset = xstrdup("");
+	}
+	g->numa_node = -1;
+	if (anc && anc->nodeset && hwloc_bitmap_weight(anc->nodeset) == 1)
+		g->numa_node = hwloc_bitmap_first(anc->nodeset);
+	g->memory_mb = mem ? strtoull(mem, NULL, 10) / 1024 : 0;
+}
+
+int gpu_discover(hwloc_topology_t ht, struct topo_gpu **gpus, size_t *n,
+		 struct mer_error *err)
+{
+	struct gpu_found *found = NULL;
+	size_t nfound = 0;
+	hwloc_obj_t o;
+
+	(void)err; /* nothing here can fail but allocation, which aborts */
+	for (o = hwloc_get_next_osdev(ht, NULL); o;
+	     o = hwloc_get_next_osdev(ht, o)) {
+		hwloc_obj_t pci;
+		if (!is_gpu_osdev(o))
+			continue;
+		pci = pci_parent(o);
+		found_add(&found, &nfound, pci ? pci : o, pci);
+	}
+	for (o = hwloc_get_next_pcidev(ht, NULL); o;
+	     o = hwloc_get_next_pcidev(ht, o))
+		if (is_gpu_pcidev(o))
+			found_add(&found, &nfound, o, o);
+	if (nfound)
+		qsort(found, nfound, sizeof(*found), found_cmp);
+
+	*gpus = xcalloc(nfound ? nfound : 1, sizeof(**gpus));
+	for (size_t i = 0; i < nfound; i++)
+		gpu_fill(ht, &found[i], &(*gpus)[i]);
+	*n = nfound;
+	free(found);
+	return 0;
+}
+
+void gpu_free_all(struct topo_gpu *gpus, size_t n)
+{
+	if (!gpus)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(gpus[i].model);
+		free(gpus[i].pci_bus_id);
+		free(gpus[i].cpuset);
+	}
+	free(gpus);
+}
+
+/* Words in GPU names that are brands, not models. */
+static const char *const brand_words[] = {
+	"nvidia", "tesla", "geforce", "quadro", "corporation", "amd",
+	"ati",    "radeon", "instinct", "graphics", "intel", NULL,
+};
+
+/* Series words that take the number after them: "RTX 4090" -> "rtx4090". */
+static const char *const series_words[] = { "rtx", "gtx", "titan", "rx", NULL };
+
+static bool in_list(const char *const *list, const char *w)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, w))
+			return true;
+	return false;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static bool is_model_word(const char *s)
+{
+	bool digit = false;
+
+	if (!isalpha((unsigned char)*s))
+		return false;
+	for (; *s; s++)
+		digit |= isdigit((unsigned char)*s) != 0;
+	return digit;
+}
+
+char *gpu_model_short(const char *name)
+{
+	char *buf, *save = NULL, *words[32];
+	const char *lb = strchr(name, '['), *rb;
+	size_t nw = 0, len;
+	struct strbuf fallback = { 0 };
+	char *res = NULL;
+
+	/* PCI database names put the product in brackets:
+	 * "GA100 [A100 SXM4 80GB]" (GA100 is the chip). */
+	if (lb && (rb = strchr(lb, ']')) && rb > lb + 1) {
+		name = lb + 1;
+		len = (size_t)(rb - name);
+	} else {
+		len = strlen(name);
+	}
+	buf = xstrndup(name, len);
+	for (char *p = buf; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		*p = isalnum(ch) ? (char)tolower(ch) : ' ';
+	}
+	for (char *tok = strtok_r(buf, " ", &save); tok && nw < 32;
+	     tok = strtok_r(NULL, " ", &save))
+		words[nw++] = tok;
+
+	for (size_t i = 0; i < nw && !res; i++) {
+		if (in_list(brand_words, words[i]))
+			continue;
+		if (in_list(series_words, words[i]) && i + 1 < nw &&
+		    all_digits(words[i + 1]))
+			res = xasprintf("%s%s", words[i], words[i + 1]);
+		else if (is_model_word(words[i]))
+			res = xstrdup(words[i]);
+	}
+	if (!res) {
+		/* Nothing like "a100": glue what is left
+		 * ("TITAN V" -> "titanv") */
+		strbuf_add(&fallback, "", 0);
+		for (size_t i = 0; i < nw; i++)
+			if (!in_list(brand_words, words[i]))
+				strbuf_add(&fallback, words[i],
+					   strlen(words[i]));
+		res = fallback.s;
+	}
+	free(buf);
+	return res;
+}

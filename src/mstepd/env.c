@@ -1,0 +1,422 @@
+/*
+ * env.c - the environment of a batch script.
+ *
+ * The base is JobSpec.env: mbatch already resolved --export there.  On top
+ * come the names batch scripts read, Slurm's beside Meridian's own, from
+ * one table: each row names the Slurm variable, the Meridian variable (or
+ * NULL) and how to get the value.  A row whose value does not apply (no
+ * account, no GPUs) leaves its SLURM_/MERIDIAN_ names unset, even if the
+ * submitting shell had them (mbatch run from inside another job).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mstepd.h"
+
+struct env_ctx {
+	const Meridian__LaunchJob *lj;
+	const Meridian__JobRecord *job;
+	const Meridian__JobDesc *desc;
+	const Meridian__JobNodeAlloc *alloc; /* this node's share, or NULL */
+	const char *node;
+	const struct env_user *u;
+};
+
+/* Fill b with the value; false when the variable does not apply. */
+typedef bool (*env_value_fn)(const struct env_ctx *c, struct strbuf *b);
+
+static bool v_job_id(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%u", c->job->job_id);
+	return true;
+}
+
+static bool v_job_name(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%s", env_job_name(c->job));
+	return true;
+}
+
+static bool v_user(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%s", *c->job->user_name ? c->job->user_name
+						: c->u->name);
+	return true;
+}
+
+static bool v_uid(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%u", c->job->user_id);
+	return true;
+}
+
+static bool v_gid(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%u", c->job->group_id);
+	return true;
+}
+
+/* JobDesc has no field for the directory mbatch ran in, which differs from
+ * the working directory only with -D; the working directory is what the
+ * job sees as its start in either case. */
+static bool v_submit_dir(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->desc || !*c->desc->work_dir)
+		return false;
+	strbuf_addf(b, "%s", c->desc->work_dir);
+	return true;
+}
+
+static bool v_submit_host(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!*c->job->submit_host)
+		return false;
+	strbuf_addf(b, "%s", c->job->submit_host);
+	return true;
+}
+
+static bool v_nodelist(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%s", *c->job->nodes ? c->job->nodes : c->node);
+	return true;
+}
+
+static uint32_t num_nodes(const struct env_ctx *c)
+{
+	if (c->job->num_nodes)
+		return c->job->num_nodes;
+	return c->job->n_alloc ? (uint32_t)c->job->n_alloc : 1;
+}
+
+static bool v_num_nodes(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%u", num_nodes(c));
+	return true;
+}
+
+static bool v_ntasks(const struct env_ctx *c, struct strbuf *b)
+{
+	uint32_t n = c->job->ntasks;
+
+	if (!n && c->desc)
+		n = c->desc->ntasks;
+	if (!n)
+		n = num_nodes(c);
+	strbuf_addf(b, "%u", n);
+	return true;
+}
+
+static bool v_cpus_per_task(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->desc || !c->desc->cpus_per_task)
+		return false;
+	strbuf_addf(b, "%u", c->desc->cpus_per_task);
+	return true;
+}
+
+static bool v_cpus_on_node(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->alloc || !c->alloc->cpus)
+		return false;
+	strbuf_addf(b, "%u", c->alloc->cpus);
+	return true;
+}
+
+/* Slurm's compressed per-node counts: "4(x2),2". */
+static bool per_node_counts(const struct env_ctx *c, struct strbuf *b,
+			    bool tasks)
+{
+	size_t n = c->job->n_alloc;
+
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n;) {
+		uint32_t v = tasks ? c->job->alloc[i]->ntasks
+				   : c->job->alloc[i]->cpus;
+		size_t run = 1;
+		while (i + run < n &&
+		       (tasks ? c->job->alloc[i + run]->ntasks
+			      : c->job->alloc[i + run]->cpus) == v)
+			run++;
+		if (b->len)
+			strbuf_addc(b, ',');
+		if (run > 1)
+			strbuf_addf(b, "%u(x%zu)", v, run);
+		else
+			strbuf_addf(b, "%u", v);
+		i += run;
+	}
+	return true;
+}
+
+static bool v_cpus_per_node(const struct env_ctx *c, struct strbuf *b)
+{
+	return per_node_counts(c, b, false);
+}
+
+static bool v_tasks_per_node(const struct env_ctx *c, struct strbuf *b)
+{
+	for (size_t i = 0; i < c->job->n_alloc; i++)
+		if (!c->job->alloc[i]->ntasks)
+			return false; /* not decided per node */
+	return per_node_counts(c, b, true);
+}
+
+static bool v_mem(const struct env_ctx *c, struct strbuf *b)
+{
+	uint64_t mb = c->alloc && c->alloc->mem_mb ? c->alloc->mem_mb
+			  : c->desc ? c->desc->mem_mb : 0;
+
+	if (!mb)
+		return false;
+	strbuf_addf(b, "%llu", (unsigned long long)mb);
+	return true;
+}
+
+static bool v_partition(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->desc || !*c->desc->partition)
+		return false;
+	strbuf_addf(b, "%s", c->desc->partition);
+	return true;
+}
+
+static bool v_account(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->desc || !*c->desc->account)
+		return false;
+	strbuf_addf(b, "%s", c->desc->account);
+	return true;
+}
+
+static bool v_zero(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addc(b, '0');
+	return true;
+}
+
+static bool v_cluster(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!*c->lj->cluster)
+		return false;
+	strbuf_addf(b, "%s", c->lj->cluster);
+	return true;
+}
+
+static bool v_gpus_on_node(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%zu", c->alloc ? c->alloc->n_gpus : 0);
+	return true;
+}
+
+/* GPU indices on this node, which are CUDA's with PCI_BUS_ID order. */
+static bool v_gpu_list(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->alloc || !c->alloc->n_gpus)
+		return false;
+	for (size_t i = 0; i < c->alloc->n_gpus; i++)
+		strbuf_addf(b, "%s%u", i ? "," : "", c->alloc->gpus[i]);
+	return true;
+}
+
+static bool v_cuda_order(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->alloc || !c->alloc->n_gpus)
+		return false;
+	strbuf_addf(b, "PCI_BUS_ID");
+	return true;
+}
+
+static bool v_node(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "%s", c->node);
+	return true;
+}
+
+static bool v_batch(const struct env_ctx *c, struct strbuf *b)
+{
+	strbuf_addf(b, "BATCH");
+	return true;
+}
+
+static const struct env_var {
+	const char *slurm;    /* Slurm's name (or a CUDA one) */
+	const char *meridian; /* Meridian's name, NULL none */
+	env_value_fn value;
+} env_vars[] = {
+	{ "SLURM_JOB_ID", "MERIDIAN_JOB_ID", v_job_id },
+	{ "SLURM_JOBID", NULL, v_job_id },
+	{ "SLURM_JOB_NAME", "MERIDIAN_JOB_NAME", v_job_name },
+	{ "SLURM_JOB_USER", "MERIDIAN_JOB_USER", v_user },
+	{ "SLURM_JOB_UID", "MERIDIAN_JOB_UID", v_uid },
+	{ "SLURM_JOB_GID", NULL, v_gid },
+	{ "SLURM_SUBMIT_DIR", "MERIDIAN_SUBMIT_DIR", v_submit_dir },
+	{ "SLURM_SUBMIT_HOST", "MERIDIAN_SUBMIT_HOST", v_submit_host },
+	{ "SLURM_JOB_NODELIST", "MERIDIAN_JOB_NODELIST", v_nodelist },
+	{ "SLURM_NODELIST", NULL, v_nodelist },
+	{ "SLURM_JOB_NUM_NODES", "MERIDIAN_JOB_NUM_NODES", v_num_nodes },
+	{ "SLURM_NNODES", NULL, v_num_nodes },
+	{ "SLURM_NTASKS", "MERIDIAN_NTASKS", v_ntasks },
+	{ "SLURM_NPROCS", NULL, v_ntasks },
+	{ "SLURM_CPUS_PER_TASK", "MERIDIAN_CPUS_PER_TASK", v_cpus_per_task },
+	{ "SLURM_CPUS_ON_NODE", "MERIDIAN_CPUS_ON_NODE", v_cpus_on_node },
+	{ "SLURM_JOB_CPUS_PER_NODE", NULL, v_cpus_per_node },
+	{ "SLURM_TASKS_PER_NODE", NULL, v_tasks_per_node },
+	{ "SLURM_MEM_PER_NODE", NULL, v_mem },
+	{ "SLURM_JOB_PARTITION", "MERIDIAN_JOB_PARTITION", v_partition },
+	{ "SLURM_JOB_ACCOUNT", "MERIDIAN_JOB_ACCOUNT", v_account },
+	{ "SLURM_NODEID", "MERIDIAN_NODEID", v_zero },
+	{ "SLURM_PROCID", NULL, v_zero },
+	{ "SLURM_LOCALID", NULL, v_zero },
+	{ "SLURM_CLUSTER_NAME", "MERIDIAN_CLUSTER_NAME", v_cluster },
+	{ "SLURM_GPUS_ON_NODE", "MERIDIAN_GPUS_ON_NODE", v_gpus_on_node },
+	{ "SLURM_JOB_GPUS", "MERIDIAN_JOB_GPUS", v_gpu_list },
+	{ "CUDA_VISIBLE_DEVICES", NULL, v_gpu_list },
+	{ "CUDA_DEVICE_ORDER", NULL, v_cuda_order },
+	{ "SLURMD_NODENAME", "MERIDIAN_NODENAME", v_node },
+	{ "ENVIRONMENT", NULL, v_batch },
+};
+
+/* A growing NULL-terminated vector of "NAME=VALUE". */
+struct envv {
+	char **v;
+	size_t n, cap;
+};
+
+static ssize_t envv_find(const struct envv *e, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], name, len) && e->v[i][len] == '=')
+			return (ssize_t)i;
+	return -1;
+}
+
+static void envv_put(struct envv *e, char *entry)
+{
+	if (e->n + 2 > e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 64;
+		e->v = xrealloc(e->v, e->cap * sizeof(*e->v));
+	}
+	e->v[e->n++] = entry;
+	e->v[e->n] = NULL;
+}
+
+static void envv_unset(struct envv *e, const char *name)
+{
+	ssize_t i;
+
+	while ((i = envv_find(e, name)) >= 0) {
+		free(e->v[i]);
+		memmove(&e->v[i], &e->v[i + 1],
+			(e->n - (size_t)i) * sizeof(*e->v)); /* with NULL */
+		e->n--;
+	}
+}
+
+static void envv_set(struct envv *e, const char *name, const char *value,
+		     bool overwrite)
+{
+	ssize_t i = envv_find(e, name);
+	char *entry;
+
+	if (i >= 0 && !overwrite)
+		return;
+	entry = xasprintf("%s=%s", name, value);
+	if (i >= 0) {
+		free(e->v[i]);
+		e->v[i] = entry;
+	} else {
+		envv_put(e, entry);
+	}
+}
+
+static bool owned_name(const char *name)
+{
+	return !strncmp(name, "SLURM", 5) || !strncmp(name, "MERIDIAN_", 9);
+}
+
+const char *env_job_name(const Meridian__JobRecord *job)
+{
+	/* mbatch names a job after its script; a script from stdin has
+	 * no name, and Slurm calls that one "sbatch". */
+	if (job->desc && *job->desc->name)
+		return job->desc->name;
+	return "mbatch";
+}
+
+char **env_build(const Meridian__LaunchJob *lj, const char *node,
+		 const struct env_user *u)
+{
+	struct env_ctx c = { .lj = lj, .job = lj->job, .node = node, .u = u };
+	struct envv e = { 0 };
+
+	c.desc = lj->job->desc;
+	for (size_t i = 0; i < lj->job->n_alloc; i++)
+		if (lj->job->alloc[i]->node &&
+		    !strcmp(lj->job->alloc[i]->node, node))
+			c.alloc = lj->job->alloc[i];
+
+	e.cap = 64;
+	e.v = xcalloc(e.cap, sizeof(*e.v)); /* empty, NULL terminated */
+	for (size_t i = 0; lj->spec && i < lj->spec->n_env; i++) {
+		const char *kv = lj->spec->env[i];
+		const char *eq = strchr(kv, '=');
+		char *name;
+		if (!eq || eq == kv)
+			continue; /* not NAME=VALUE */
+		name = xstrndup(kv, (size_t)(eq - kv));
+		envv_unset(&e, name); /* the last one wins, as in a shell */
+		envv_put(&e, xstrdup(kv));
+		free(name);
+	}
+
+	for (size_t i = 0; i < sizeof(env_vars) / sizeof(*env_vars); i++) {
+		const struct env_var *v = &env_vars[i];
+		struct strbuf b = { 0 };
+
+		strbuf_add(&b, "", 0);
+		if (v->value(&c, &b)) {
+			envv_set(&e, v->slurm, b.s, true);
+			if (v->meridian)
+				envv_set(&e, v->meridian, b.s, true);
+		} else {
+			if (owned_name(v->slurm))
+				envv_unset(&e, v->slurm);
+			if (v->meridian)
+				envv_unset(&e, v->meridian);
+		}
+		strbuf_free(&b);
+	}
+
+	envv_set(&e, "HOME", u->home && *u->home ? u->home : "/", false);
+	envv_set(&e, "USER", u->name, false);
+	envv_set(&e, "LOGNAME", u->name, false);
+	envv_set(&e, "SHELL", u->shell && *u->shell ? u->shell : "/bin/sh",
+		 false);
+	envv_set(&e, "PATH", "/usr/local/bin:/usr/bin:/bin", false);
+	return e.v;
+}
+
+void env_free(char **env)
+{
+	if (!env)
+		return;
+	for (char **p = env; *p; p++)
+		free(*p);
+	free(env);
+}
+
+const char *env_get(char *const *env, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (; env && *env; env++)
+		if (!strncmp(*env, name, len) && (*env)[len] == '=')
+			return *env + len + 1;
+	return NULL;
+}

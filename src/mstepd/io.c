@@ -1,0 +1,96 @@
+/*
+ * io.c - the names of a job's output files, from sbatch-style patterns.
+ *
+ * Expansion is pure (no I/O) so that it can be tested alone; the files are
+ * opened by the job's process after it dropped privileges (tasks.c), so
+ * that the user's permissions, not root's, decide where a job may write.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mstepd.h"
+
+char *io_expand(const char *pattern, const struct io_names *n)
+{
+	struct strbuf b = { 0 };
+	const char *p = pattern ? pattern : "";
+
+	strbuf_add(&b, "", 0);
+	while (*p) {
+		const char *start = p;
+		unsigned width = 0;
+		char num[32];
+
+		if (*p != '%') {
+			strbuf_addc(&b, *p++);
+			continue;
+		}
+		p++;
+		while (isdigit((unsigned char)*p) && width < 100)
+			width = width * 10 + (unsigned)(*p++ - '0');
+		if (width > 64)
+			width = 64;
+		switch (*p) {
+		case 'j':
+		case 'J':
+		case 'A':
+			snprintf(num, sizeof(num), "%0*u", (int)width,
+				 n->job_id);
+			strbuf_add(&b, num, strlen(num));
+			break;
+		case 'a':
+		case 'n':
+		case 't':
+			snprintf(num, sizeof(num), "%0*u", (int)width, 0u);
+			strbuf_add(&b, num, strlen(num));
+			break;
+		case 'x':
+			strbuf_add(&b, n->job_name ? n->job_name : "",
+				   n->job_name ? strlen(n->job_name) : 0);
+			break;
+		case 'u':
+			strbuf_add(&b, n->user ? n->user : "",
+				   n->user ? strlen(n->user) : 0);
+			break;
+		case 'N':
+			strbuf_add(&b, n->node ? n->node : "",
+				   n->node ? strlen(n->node) : 0);
+			break;
+		case 's':
+			strbuf_add(&b, "batch", 5);
+			break;
+		case '%':
+			strbuf_addc(&b, '%');
+			break;
+		case '\0':
+			/* a lone % at the end: keep it */
+			strbuf_add(&b, start, (size_t)(p - start));
+			continue;
+		default:
+			/* unknown: keep as written, as Slurm does */
+			strbuf_add(&b, start, (size_t)(p - start) + 1);
+			break;
+		}
+		p++;
+	}
+	return b.s;
+}
+
+char *io_path(const char *pattern, const char *dflt, const char *work_dir,
+	      const struct io_names *n)
+{
+	char *name = io_expand(pattern && *pattern ? pattern : dflt, n);
+	char *path;
+
+	if (name[0] == '/' || !work_dir || !*work_dir)
+		return name;
+	path = xasprintf("%s%s%s", work_dir,
+			 work_dir[strlen(work_dir) - 1] == '/' ? "" : "/",
+			 name);
+	free(name);
+	return path;
+}

@@ -1,0 +1,583 @@
+/*
+ * tasks.c - the batch script's processes: start them as the job's user,
+ * signal them, time them out, reap them, and write how the job ended.
+ *
+ * The script runs in its own session, so its process group (pgid = its
+ * pid) holds the job; cancel, time limit and the final clean-up all act on
+ * that group.  mstepd is a child subreaper, so processes of the job that
+ * leave the group and lose their parent come back to us, and the clean-up
+ * kills those too before the job is declared ended.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mstepd.h"
+
+/* How long the clean-up waits for the job's last processes to die after
+ * SIGKILL before it writes the end anyway. */
+#define DRAIN_MAX_MS 5000
+#define DRAIN_TICK_MS 100
+
+/* What the child needs, prepared by the parent so that the child only
+ * makes system calls between fork and exec. */
+struct child_plan {
+	const char *user;
+	uid_t uid;
+	gid_t gid;
+	bool switch_user;
+	const char *work_dir;
+	const char *in, *out, *err; /* err NULL: same file as out */
+	const char *script;
+	int script_fd;
+	char **argv;
+	char **env;
+	int status_fd; /* write end: a message here means exec never came */
+	pid_t mstepd_pid;
+};
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+child_fail(int fd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(msg) - 1)
+		n = (int)sizeof(msg) - 1;
+	if (n > 0 && write(fd, msg, (size_t)n) < 0) {
+		/* nothing left to tell anyone */
+	}
+	_exit(1);
+}
+
+static int open_as(const char *path, int flags, int fd_want)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -1;
+	if (fd != fd_want) {
+		if (dup2(fd, fd_want) < 0)
+			return -1;
+		close(fd);
+	} else {
+		fcntl(fd, F_SETFD, 0);
+	}
+	return 0;
+}
+
+/* The job's process, from fork to exec.  Never returns. */
+static void __attribute__((noreturn)) child_run(const struct child_plan *p)
+{
+	const int sfd = p->status_fd;
+	sigset_t none;
+	char fdpath[32];
+
+	setsid(); /* its own session and process group: the job */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (p->switch_user) {
+		if (initgroups(p->user, p->gid) < 0)
+			child_fail(sfd, "cannot set the groups of user %s: %s",
+				   p->user, strerror(errno));
+		if (setgid(p->gid) < 0)
+			child_fail(sfd, "cannot set gid %u: %s",
+				   (unsigned)p->gid, strerror(errno));
+		if (setuid(p->uid) < 0)
+			child_fail(sfd, "cannot set uid %u: %s",
+				   (unsigned)p->uid, strerror(errno));
+		if (p->uid != 0 && setuid(0) == 0)
+			child_fail(sfd, "could regain root after switching to "
+					"user %s: refusing to run the job",
+				   p->user);
+	}
+	/* Should mstepd itself be killed, the script goes with it rather
+	 * than run on unwatched (set after setuid, which clears it). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != p->mstepd_pid)
+		child_fail(sfd, "mstepd died while starting the job");
+	umask(022);
+	/* From here on the user's permissions decide. */
+	if (chdir(p->work_dir) < 0)
+		child_fail(sfd, "could not chdir to %s: %s", p->work_dir,
+			   strerror(errno));
+	if (open_as(p->in, O_RDONLY, 0) < 0)
+		child_fail(sfd, "cannot open input file %s: %s", p->in,
+			   strerror(errno));
+	if (open_as(p->out, O_WRONLY | O_CREAT | O_APPEND, 1) < 0)
+		child_fail(sfd, "cannot open output file %s: %s", p->out,
+			   strerror(errno));
+	if (p->err) {
+		if (open_as(p->err, O_WRONLY | O_CREAT | O_APPEND, 2) < 0)
+			child_fail(sfd, "cannot open error file %s: %s",
+				   p->err, strerror(errno));
+	} else if (dup2(1, 2) < 0) {
+		child_fail(sfd, "dup2: %s", strerror(errno));
+	}
+	/* Nothing of mstepd's may leak into the job. */
+#ifdef SYS_close_range
+	syscall(SYS_close_range, 3u, ~0U, 4u /* CLOSE_RANGE_CLOEXEC */);
+#endif
+	execve(p->script, p->argv, p->env);
+	if (errno == EACCES && p->script_fd >= 0) {
+		/* The spool is not traversable for the user (a SpoolDir
+		 * under a 0700 directory): run the script through the file
+		 * mstepd opened as root; /dev/fd/N bypasses the path. */
+		int e = errno;
+		fcntl(p->script_fd, F_SETFD, 0);
+		snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", p->script_fd);
+		execve(fdpath, p->argv, p->env);
+		errno = e;
+	}
+	child_fail(sfd, "cannot execute the batch script %s: %s", p->script,
+		   strerror(errno));
+}
+
+static void limit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mstepd *s = arg;
+
+	log_info("job %u: time limit of %lld s reached", s->job_id,
+		 (long long)s->time_limit_s);
+	/* Slurm's word for it, which people and scripts look for */
+	tasks_terminate(s, TASK_KILL_TIMEOUT, "TimeLimit");
+}
+
+static void kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mstepd *s = arg;
+
+	if (s->reaped)
+		return;
+	log_info("job %u: still running %u s after SIGTERM: SIGKILL",
+		 s->job_id, s->launch->kill_wait);
+	killpg(s->pid, SIGKILL);
+}
+
+/*
+ * The script file, owned by the job's user, mode 0700.  Not fsync'ed: it
+ * matters only while this mstepd lives, and a machine that crashes takes
+ * the job with it.  The directory is root's, so nobody else can have put
+ * anything at this path but an earlier mstepd of the same job.
+ */
+static int write_script(const char *path, const void *data, size_t n,
+			bool chown_it, uid_t uid, gid_t gid)
+{
+	int fd, rc = 0;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0700);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, data, n) < 0 || fchmod(fd, 0700) < 0 ||
+	    (chown_it && fchown(fd, uid, gid) < 0))
+		rc = -1;
+	if (close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Tell whoever finds this job without its mstepd (a crash) which
+ * process group to clean up, and whose it must be. */
+static void write_pgid(const struct mstepd *s, pid_t pgid, uid_t uid)
+{
+	char *path = xasprintf("%s/%s", s->dir, MSTEPD_PGID_FILE);
+	char *text = xasprintf("%ld %u\n", (long)pgid, (unsigned)uid);
+
+	if (write_file_atomic(path, text, strlen(text), 0600) < 0)
+		log_warn("job %u: cannot write %s", s->job_id, path);
+	free(text);
+	free(path);
+}
+
+int tasks_start(struct mstepd *s, struct mer_error *err)
+{
+	const Meridian__JobRecord *job = s->job;
+	const Meridian__JobDesc *desc = job->desc;
+	const Meridian__JobSpec *spec = s->launch->spec;
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[8192];
+	struct child_plan p = { 0 };
+	struct env_user u;
+	struct io_names names;
+	char *script, *out, *errf = NULL, *in;
+	int sp[2];
+	sigset_t all, old;
+	pid_t pid;
+
+	if (getpwuid_r(job->user_id, &pw, pwbuf, sizeof(pwbuf), &pwp) != 0 ||
+	    !pwp) {
+		errno = ENOENT;
+		return mer_error_set(err,
+				     "user %s (uid %u) is unknown on node %s",
+				     job->user_name, job->user_id, s->node);
+	}
+	if (geteuid() != 0 && geteuid() != job->user_id) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "mstepd runs as uid %u, not root: it "
+				     "cannot run a job of uid %u",
+				     (unsigned)geteuid(), job->user_id);
+	}
+	if (!spec || spec->script.len == 0) {
+		errno = EINVAL;
+		return mer_error_set(err, "the job has no script");
+	}
+
+	u.name = pw.pw_name;
+	u.home = pw.pw_dir;
+	u.shell = pw.pw_shell;
+	u.uid = job->user_id;
+	u.gid = job->group_id;
+	p.user = pw.pw_name;
+	p.uid = job->user_id;
+	p.gid = job->group_id;
+	p.switch_user = geteuid() == 0;
+	p.work_dir = desc && *desc->work_dir ? desc->work_dir
+		     : *pw.pw_dir            ? pw.pw_dir
+					     : "/";
+	names.job_id = s->job_id;
+	names.job_name = env_job_name(job);
+	names.user = pw.pw_name;
+	names.node = s->node;
+	out = io_path(desc ? desc->std_out : "", IO_DEFAULT_OUTPUT, p.work_dir,
+		      &names);
+	if (desc && *desc->std_err)
+		errf = io_path(desc->std_err, IO_DEFAULT_OUTPUT, p.work_dir,
+			       &names);
+	in = desc && *desc->std_in
+		     ? io_path(desc->std_in, "/dev/null", p.work_dir, &names)
+		     : xstrdup("/dev/null");
+	p.in = in;
+	p.out = out;
+	p.err = errf;
+
+	/* The script belongs to the user (they may read their own script);
+	 * the directory stays root's, traversable so they can reach it. */
+	script = xasprintf("%s/%s", s->dir, MSTEPD_SCRIPT_FILE);
+	if (write_script(script, spec->script.data, spec->script.len,
+			 p.switch_user, p.uid, p.gid) < 0 ||
+	    chmod(s->dir, 0711) < 0) {
+		int e = errno;
+		mer_error_set(err, "cannot write the script %s: %s", script,
+			      strerror(e));
+		free(script);
+		free(out);
+		free(errf);
+		free(in);
+		errno = e;
+		return -1;
+	}
+	p.script = script;
+	p.script_fd = open(script, O_RDONLY | O_CLOEXEC);
+	p.argv = xcalloc(spec->n_argv + 2, sizeof(*p.argv));
+	p.argv[0] = script;
+	for (size_t i = 0; i < spec->n_argv; i++)
+		p.argv[i + 1] = spec->argv[i];
+	p.env = env_build(s->launch, s->node, &u);
+
+	if (pipe2(sp, O_CLOEXEC) < 0) {
+		int e = errno;
+		mer_error_set(err, "pipe: %s", strerror(e));
+		errno = e;
+		goto out;
+	}
+	p.status_fd = sp[1];
+	p.mstepd_pid = getpid();
+	/* Signals stay blocked across fork so that none reaches the child
+	 * before it has reset its handlers to the defaults. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		child_run(&p);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sp[1]);
+	if (pid < 0) {
+		int e = errno;
+		close(sp[0]);
+		mer_error_set(err, "fork: %s", strerror(e));
+		errno = e;
+		goto out;
+	}
+	s->pid = pid;
+	write_pgid(s, pid, p.uid);
+	s->status_fd = sp[0];
+	set_nonblock(s->status_fd);
+	s->start_time = mer_now();
+	log_info("job %u: started script as %s (uid %u) in %s, pid %ld, "
+		 "output %s%s%s",
+		 s->job_id, pw.pw_name, p.uid, p.work_dir, (long)pid, out,
+		 errf ? ", error " : "", errf ? errf : "");
+	if (s->time_limit_s > 0) {
+		struct timeval tv = { .tv_sec = s->time_limit_s };
+		s->limit_ev = evtimer_new(s->base, limit_cb, s);
+		evtimer_add(s->limit_ev, &tv);
+	}
+out:
+	if (p.script_fd >= 0)
+		close(p.script_fd);
+	env_free(p.env);
+	free(p.argv);
+	free(script);
+	free(out);
+	free(errf);
+	free(in);
+	return s->pid > 0 ? 0 : -1;
+}
+
+void tasks_signal(struct mstepd *s, int sig)
+{
+	if (s->pid <= 0 || s->reaped)
+		return;
+	log_info("job %u: delivering signal %d (%s)", s->job_id, sig,
+		 strsignal(sig));
+	if (killpg(s->pid, sig) < 0 && errno == ESRCH)
+		kill(s->pid, sig);
+}
+
+void tasks_terminate(struct mstepd *s, enum task_kill why, const char *reason)
+{
+	struct timeval tv = { .tv_sec = s->launch ? s->launch->kill_wait : 0 };
+
+	if (s->pid <= 0 || s->reaped || s->kill != TASK_KILL_NONE)
+		return;
+	s->kill = why;
+	s->kill_reason = xstrdup(reason);
+	log_info("job %u: %s: SIGTERM, SIGKILL in %ld s", s->job_id, reason,
+		 (long)tv.tv_sec);
+	/* A stopped job would not act on TERM until continued. */
+	killpg(s->pid, SIGCONT);
+	killpg(s->pid, SIGTERM);
+	s->kill_ev = evtimer_new(s->base, kill_cb, s);
+	evtimer_add(s->kill_ev, &tv);
+}
+
+/* Kill what is left of the job: its process group, and every process
+ * that was reparented to us.  Returns the number of children we have
+ * left (0: the job is gone). */
+static int kill_leftovers(struct mstepd *s)
+{
+	pid_t self = getpid();
+	DIR *proc;
+	struct dirent *e;
+	int n = 0;
+
+	killpg(s->pid, SIGKILL);
+	if (!(proc = opendir("/proc")))
+		return 0;
+	while ((e = readdir(proc))) {
+		char path[64], buf[512], *rp;
+		long ppid;
+		pid_t pid;
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		pid = (pid_t)strtol(e->d_name, NULL, 10);
+		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "pid (comm) state ppid ...": comm may hold anything */
+		if (!(rp = strrchr(buf, ')')) ||
+		    sscanf(rp + 1, " %*c %ld", &ppid) != 1)
+			continue;
+		if ((pid_t)ppid == self) {
+			kill(pid, SIGKILL);
+			n++;
+		}
+	}
+	closedir(proc);
+	return n;
+}
+
+static const char *signal_name(int sig)
+{
+	const char *d = strsignal(sig);
+	return d ? d : "Unknown signal";
+}
+
+/* The end of the job, from how the script ended and why. */
+static void write_end(struct mstepd *s)
+{
+	Meridian__JobEnd e = MERIDIAN__JOB_END__INIT;
+	char reason[600] = "", *path;
+	int st = s->status;
+	uint8_t *buf;
+	size_t n;
+
+	e.job_id = s->job_id;
+	e.start_time = s->start_time;
+	e.end_time = mer_now();
+	e.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+	e.term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	if (s->setup_error) {
+		e.state = MERIDIAN__JOB_STATE__JOB_FAILED;
+		snprintf(reason, sizeof(reason), "%s", s->setup_error);
+	} else if (s->kill == TASK_KILL_TIMEOUT) {
+		e.state = MERIDIAN__JOB_STATE__JOB_TIMEOUT;
+		snprintf(reason, sizeof(reason), "%s", s->kill_reason);
+	} else if (s->kill == TASK_KILL_CANCEL) {
+		e.state = MERIDIAN__JOB_STATE__JOB_CANCELLED;
+		snprintf(reason, sizeof(reason), "%s", s->kill_reason);
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		e.state = MERIDIAN__JOB_STATE__JOB_COMPLETED;
+	} else if (WIFSIGNALED(st)) {
+		/* Slurm's words, which scripts and people grep for */
+		e.state = MERIDIAN__JOB_STATE__JOB_FAILED;
+		snprintf(reason, sizeof(reason), "RaisedSignal:%d(%s)",
+			 WTERMSIG(st), signal_name(WTERMSIG(st)));
+	} else {
+		e.state = MERIDIAN__JOB_STATE__JOB_FAILED;
+		snprintf(reason, sizeof(reason), "NonZeroExitCode");
+	}
+	e.reason = reason;
+	n = meridian__job_end__get_packed_size(&e);
+	buf = xmalloc(n);
+	meridian__job_end__pack(&e, buf);
+	path = xasprintf("%s/%s", s->dir, MSTEPD_END_FILE);
+	if (write_file_atomic(path, buf, n, 0600) < 0)
+		log_warn("job %u: cannot write %s", s->job_id, path);
+	else
+		log_info("job %u: ended %s, exit code %d:%d%s%s", s->job_id,
+			 protobuf_c_enum_descriptor_get_value(
+				 &meridian__job_state__descriptor, e.state)
+				 ->name,
+			 e.exit_code, e.term_signal, *reason ? ", " : "",
+			 reason);
+	free(path);
+	free(buf);
+	s->finished = true;
+	/* stepd.sock goes after the end file: whoever finds no socket finds
+	 * the end. */
+	path = xasprintf("%s/%s", s->dir, MSTEPD_SOCK_FILE);
+	unlink(path);
+	free(path);
+	event_base_loopexit(s->base, NULL);
+}
+
+static bool reap_all(struct mstepd *s)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == s->pid && !s->reaped) {
+			s->status = st;
+			s->reaped = true;
+		}
+	}
+	return pid < 0 && errno == ECHILD; /* no child left */
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mstepd *s = arg;
+	struct timeval tv = { 0, DRAIN_TICK_MS * 1000 };
+	int left;
+
+	if (reap_all(s)) {
+		write_end(s);
+		return;
+	}
+	left = kill_leftovers(s);
+	if (mer_mono_ms() - s->drain_started_ms > DRAIN_MAX_MS) {
+		log_warnx("job %u: %d processes still alive %d ms after "
+			  "SIGKILL (stuck in the kernel?): ending the job "
+			  "anyway",
+			  s->job_id, left, DRAIN_MAX_MS);
+		write_end(s);
+		return;
+	}
+	evtimer_add(s->drain_ev, &tv);
+}
+
+/* The script exited: read why it could not start (if so), kill what is
+ * left of the job, and end it once nothing is left. */
+static void tasks_finish(struct mstepd *s)
+{
+	char msg[600];
+	ssize_t n = read(s->status_fd, msg, sizeof(msg) - 1);
+
+	if (n > 0) {
+		msg[n] = '\0';
+		s->setup_error = xstrdup(msg);
+		log_warnx("job %u: %s", s->job_id, msg);
+	}
+	close(s->status_fd);
+	s->status_fd = -1;
+	if (s->limit_ev)
+		evtimer_del(s->limit_ev);
+	if (s->kill_ev)
+		evtimer_del(s->kill_ev);
+	s->drain_started_ms = mer_mono_ms();
+	s->drain_ev = evtimer_new(s->base, drain_cb, s);
+	kill_leftovers(s);
+	drain_cb(-1, 0, s);
+}
+
+void tasks_reap(struct mstepd *s)
+{
+	bool was = s->reaped;
+
+	reap_all(s);
+	if (s->reaped && !was)
+		tasks_finish(s);
+}
+
+void tasks_fail(struct mstepd *s, const char *reason)
+{
+	Meridian__JobEnd e = MERIDIAN__JOB_END__INIT;
+	char *path = xasprintf("%s/%s", s->dir, MSTEPD_END_FILE);
+	uint8_t *buf;
+	size_t n;
+
+	log_warnx("job %u: cannot start: %s", s->job_id, reason);
+	e.job_id = s->job_id;
+	e.state = MERIDIAN__JOB_STATE__JOB_FAILED;
+	e.exit_code = 1;
+	e.start_time = mer_now();
+	e.end_time = e.start_time;
+	e.reason = (char *)reason;
+	n = meridian__job_end__get_packed_size(&e);
+	buf = xmalloc(n);
+	meridian__job_end__pack(&e, buf);
+	if (write_file_atomic(path, buf, n, 0600) < 0)
+		log_warn("job %u: cannot write %s", s->job_id, path);
+	free(buf);
+	free(path);
+	path = xasprintf("%s/%s", s->dir, MSTEPD_SOCK_FILE);
+	unlink(path);
+	free(path);
+	s->finished = true;
+	if (s->base)
+		event_base_loopexit(s->base, NULL);
+}

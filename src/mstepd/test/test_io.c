@@ -1,0 +1,84 @@
+/*
+ * test_io.c - output file patterns (%j %x %u %N %A %a ...), as sbatch.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cunit_main.h"
+#include "mstepd.h"
+
+static const struct io_names names = {
+	.job_id = 42, .job_name = "train", .user = "alice", .node = "gpu07"
+};
+
+static void expect(const char *pattern, const char *want)
+{
+	char *got = io_expand(pattern, &names);
+
+	if (strcmp(got, want))
+		fprintf(stderr, "\"%s\" -> \"%s\", expected \"%s\"\n", pattern,
+			got, want);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	free(got);
+}
+
+static void test_expand(void)
+{
+	expect("meridian-%j.out", "meridian-42.out");
+	expect("%x-%j.log", "train-42.log");
+	expect("%u/%N/%j", "alice/gpu07/42");
+	expect("slurm-%A_%a.out", "slurm-42_0.out");
+	expect("%J.%s", "42.batch");
+	expect("n%n-t%t", "n0-t0");
+	expect("100%%", "100%");
+	expect("plain", "plain");
+	expect("", "");
+}
+
+static void test_padding(void)
+{
+	expect("job-%5j", "job-00042");
+	expect("%3a", "000");
+	expect("%1j", "42");
+}
+
+static void test_unknown_kept(void)
+{
+	/* Slurm leaves what it does not know alone */
+	expect("%q-%j", "%q-42");
+	expect("end%", "end%");
+	expect("%5q", "%5q");
+}
+
+static void test_paths(void)
+{
+	char *p;
+
+	p = io_path("", IO_DEFAULT_OUTPUT, "/home/alice/run", &names);
+	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/meridian-42.out");
+	free(p);
+	p = io_path(NULL, IO_DEFAULT_OUTPUT, "/home/alice/run/", &names);
+	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/meridian-42.out");
+	free(p);
+	p = io_path("logs/%x.%j.err", IO_DEFAULT_OUTPUT, "/w", &names);
+	CU_ASSERT_STRING_EQUAL(p, "/w/logs/train.42.err");
+	free(p);
+	p = io_path("/tmp/%u-%j.out", IO_DEFAULT_OUTPUT, "/w", &names);
+	CU_ASSERT_STRING_EQUAL(p, "/tmp/alice-42.out");
+	free(p);
+	p = io_path("/dev/null", IO_DEFAULT_OUTPUT, "/w", &names);
+	CU_ASSERT_STRING_EQUAL(p, "/dev/null");
+	free(p);
+}
+
+static CU_TestInfo tests[] = {
+	{ "expand", test_expand },
+	{ "zero padding", test_padding },
+	{ "unknown kept", test_unknown_kept },
+	{ "paths", test_paths },
+	CU_TEST_INFO_NULL,
+};
+
+CUNIT_MAIN("io", tests)
