@@ -106,18 +106,18 @@ void strbuf_addc(struct strbuf *b, char c)
 void strbuf_addf(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
+	char *tmp;
 	int n;
 
+	/* vasprintf, not vsnprintf(NULL, 0, ...) twice: gcc's sanitizer
+	 * builds flag the latter as a null format string. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vasprintf(&tmp, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return;
-	strbuf_grow(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+		abort();
+	strbuf_add(b, tmp, (size_t)n);
+	free(tmp);
 }
 
 void strbuf_free(struct strbuf *b)
