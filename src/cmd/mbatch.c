@@ -327,7 +327,7 @@ int main(int argc, char **argv)
 	struct cmdline cl;
 	struct env env = {NULL, NULL, 0};
 	struct cmd c;
-	char *script = NULL, *wd = NULL, user[256], host[256];
+	char *script = NULL, *wd = NULL, *submit_dir = NULL, user[256], host[256];
 	const char *script_name;
 	size_t script_len = 0;
 	int first, orig_first, i, rc = MER_EXIT_USAGE;
@@ -420,6 +420,8 @@ int main(int argc, char **argv)
 	desc.account = o.account ? o.account : (char *)"";
 	desc.partition = o.partition ? o.partition : (char *)"";
 	desc.work_dir = wd;
+	submit_dir = getcwd(NULL, 0);
+	desc.submit_dir = submit_dir ? submit_dir : wd;
 	desc.std_out = o.std_out ? o.std_out : (char *)"";
 	desc.std_err = o.std_err ? o.std_err : (char *)"";
 	desc.std_in = o.std_in ? o.std_in : (char *)"";
@@ -480,6 +482,7 @@ out:
 	env_free(&env);
 	free(script);
 	free(wd);
+	free(submit_dir);
 	free(cl.argv);
 	free(cl.orig);
 	free(cl.conf_paths);

@@ -64,9 +64,14 @@ static bool v_gid(const struct env_ctx *c, struct strbuf *b)
  * job sees as its start in either case. */
 static bool v_submit_dir(const struct env_ctx *c, struct strbuf *b)
 {
-	if (!c->desc || !*c->desc->work_dir)
+	/* Where mbatch ran; a peer one version older sends only work_dir. */
+	const char *dir = c->desc ? c->desc->submit_dir : NULL;
+
+	if (!dir || !*dir)
+		dir = c->desc ? c->desc->work_dir : NULL;
+	if (!dir || !*dir)
 		return false;
-	strbuf_addf(b, "%s", c->desc->work_dir);
+	strbuf_addf(b, "%s", dir);
 	return true;
 }
 

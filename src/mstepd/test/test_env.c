@@ -49,6 +49,7 @@ static void fixture_init(struct fixture *f, bool gpus)
 	f->desc.name = "train";
 	f->desc.partition = "gpu";
 	f->desc.work_dir = "/home/alice/run";
+	f->desc.submit_dir = "/home/alice/run";
 	f->desc.cpus_per_task = 2;
 	f->desc.mem_mb = 4096;
 	f->job.job_id = 42;
