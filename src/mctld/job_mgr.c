@@ -1,0 +1,1269 @@
+/*
+ * job_mgr.c - the job table: submit, state changes, cancel, hold, ends,
+ * purges.
+ *
+ * Jobs live in a hash by id and on three lists by state (pending in submit
+ * order, running, finished in purge order), plus the list of every job in
+ * memory in id order (what JOB_INFO walks).  Each job keeps only its
+ * unpacked JobRecord; the script and environment are written to LMDB at
+ * submit and read back only to launch or to show the script.
+ *
+ * Every state change goes through job_mgr_set_state(), which checks the one
+ * transition table below.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hostlist.h"
+#include "log.h"
+#include "mctld.h"
+#include "parse.h"
+#include "util.h"
+
+#define JS(x)  MERIDIAN__JOB_STATE__JOB_##x
+#define BIT(x) (1u << (x))
+
+/* The job state machine: each state, its name and where it may go next. */
+static const struct job_state_info {
+	const char *name;
+	bool final;
+	unsigned next; /* bit mask of the states reachable in one step */
+} job_states[] = {
+	[MERIDIAN__JOB_STATE__JOB_STATE_NONE] = {"NONE", false,
+						 BIT(JS(PENDING))},
+	[JS(PENDING)] = {"PENDING", false,
+			 BIT(JS(RUNNING)) | BIT(JS(CANCELLED))},
+	[JS(RUNNING)] = {"RUNNING", false,
+			 BIT(JS(COMPLETED)) | BIT(JS(FAILED)) |
+				 BIT(JS(CANCELLED)) | BIT(JS(TIMEOUT)) |
+				 BIT(JS(NODE_FAIL))},
+	[JS(COMPLETED)] = {"COMPLETED", true, 0},
+	[JS(FAILED)] = {"FAILED", true, 0},
+	[JS(CANCELLED)] = {"CANCELLED", true, 0},
+	[JS(TIMEOUT)] = {"TIMEOUT", true, 0},
+	[JS(NODE_FAIL)] = {"NODE_FAIL", true, 0},
+};
+#define NSTATES (sizeof(job_states) / sizeof(job_states[0]))
+
+const char *job_state_name(Meridian__JobState s)
+{
+	if ((unsigned)s >= NSTATES)
+		return "INVALID";
+	return job_states[s].name;
+}
+
+bool job_state_is_final(Meridian__JobState s)
+{
+	return (unsigned)s < NSTATES && job_states[s].final;
+}
+
+bool job_state_allowed(Meridian__JobState from, Meridian__JobState to)
+{
+	if ((unsigned)from >= NSTATES || (unsigned)to >= NSTATES)
+		return false;
+	return (job_states[from].next & BIT(to)) != 0;
+}
+
+/* --- protobuf string helpers ------------------------------------------- */
+
+void pb_free_str(char **field)
+{
+	if (*field && *field != protobuf_c_empty_string)
+		free(*field);
+	*field = (char *)protobuf_c_empty_string;
+}
+
+void pb_set_str(char **field, const char *val)
+{
+	char *copy;
+
+	if (*field && val && strcmp(*field, val) == 0)
+		return;
+	copy = val && *val ? xstrdup(val) : (char *)protobuf_c_empty_string;
+	pb_free_str(field);
+	*field = copy;
+}
+
+/* --- the table --------------------------------------------------------- */
+
+#define JOB_NAME_CACHE 64
+
+struct name_cache {
+	bool valid;
+	uid_t uid;
+	int64_t when;
+	char name[64];
+};
+
+struct job_mgr {
+	struct mctld *ctx;
+	struct name_cache names[JOB_NAME_CACHE];
+	struct job **buckets;
+	size_t nbuckets;
+	size_t count;
+	struct job_list all, pending, running, finished, dirty;
+	uint32_t *lazy; /* ids of jobs with lazy changes (job_mark_lazy) */
+	size_t nlazy, cap_lazy;
+	uint32_t next_id;
+};
+
+struct job_mgr *job_mgr_create(struct mctld *ctx)
+{
+	struct job_mgr *jm = xcalloc(1, sizeof(*jm));
+
+	jm->ctx = ctx;
+	jm->nbuckets = 1024;
+	jm->buckets = xcalloc(jm->nbuckets, sizeof(*jm->buckets));
+	TAILQ_INIT(&jm->all);
+	TAILQ_INIT(&jm->pending);
+	TAILQ_INIT(&jm->running);
+	TAILQ_INIT(&jm->finished);
+	TAILQ_INIT(&jm->dirty);
+	jm->next_id = 1;
+	return jm;
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	if (j->rec)
+		protobuf_c_message_free_unpacked(&j->rec->base, NULL);
+	free(j);
+}
+
+void job_mgr_destroy(struct job_mgr *jm)
+{
+	struct job *j;
+
+	if (!jm)
+		return;
+	while ((j = TAILQ_FIRST(&jm->all))) {
+		TAILQ_REMOVE(&jm->all, j, all_entry);
+		job_free(j);
+	}
+	free(jm->buckets);
+	free(jm->lazy);
+	free(jm);
+}
+
+void job_mgr_set_next_id(struct job_mgr *jm, uint32_t id)
+{
+	if (id > jm->next_id)
+		jm->next_id = id;
+}
+
+uint32_t job_mgr_next_id(const struct job_mgr *jm)
+{
+	return jm->next_id;
+}
+
+size_t job_mgr_count(const struct mctld *ctx)
+{
+	return ctx->jobs->count;
+}
+
+struct job_list *job_mgr_all(struct mctld *ctx)
+{
+	return &ctx->jobs->all;
+}
+
+struct job_list *job_mgr_pending(struct mctld *ctx)
+{
+	return &ctx->jobs->pending;
+}
+
+struct job_list *job_mgr_running(struct mctld *ctx)
+{
+	return &ctx->jobs->running;
+}
+
+struct job_list *job_mgr_dirty(struct mctld *ctx)
+{
+	return &ctx->jobs->dirty;
+}
+
+struct job *job_find(const struct mctld *ctx, uint32_t id)
+{
+	const struct job_mgr *jm = ctx->jobs;
+	struct job *j;
+
+	for (j = jm->buckets[id & (jm->nbuckets - 1)]; j; j = j->hnext)
+		if (j->rec->job_id == id)
+			return j;
+	return NULL;
+}
+
+static void hash_grow(struct job_mgr *jm)
+{
+	size_t n = jm->nbuckets * 2, i;
+	struct job **b = xcalloc(n, sizeof(*b));
+	struct job *j, *next;
+
+	for (i = 0; i < jm->nbuckets; i++) {
+		for (j = jm->buckets[i]; j; j = next) {
+			next = j->hnext;
+			j->hnext = b[j->rec->job_id & (n - 1)];
+			b[j->rec->job_id & (n - 1)] = j;
+		}
+	}
+	free(jm->buckets);
+	jm->buckets = b;
+	jm->nbuckets = n;
+}
+
+static struct job_list *state_list(struct job_mgr *jm, Meridian__JobState s)
+{
+	switch (s) {
+	case JS(PENDING):
+		return &jm->pending;
+	case JS(RUNNING):
+		return &jm->running;
+	default:
+		return &jm->finished;
+	}
+}
+
+/* Insert j (rec set) into the hash and the id-ordered list. */
+static void job_insert(struct job_mgr *jm, struct job *j)
+{
+	struct job **b;
+	struct job *t;
+	uint32_t id = j->rec->job_id;
+
+	if (jm->count + 1 > jm->nbuckets)
+		hash_grow(jm);
+	b = &jm->buckets[id & (jm->nbuckets - 1)];
+	j->hnext = *b;
+	*b = j;
+	jm->count++;
+	/* Ids only grow at submit; at load they come in id order too. */
+	t = TAILQ_LAST(&jm->all, job_list);
+	if (!t || t->rec->job_id < id) {
+		TAILQ_INSERT_TAIL(&jm->all, j, all_entry);
+		return;
+	}
+	TAILQ_FOREACH_REVERSE(t, &jm->all, job_list, all_entry) {
+		if (t->rec->job_id < id)
+			break;
+	}
+	if (t)
+		TAILQ_INSERT_AFTER(&jm->all, t, j, all_entry);
+	else
+		TAILQ_INSERT_HEAD(&jm->all, j, all_entry);
+}
+
+/* Unlink j from every list and the hash (does not free it). */
+static void job_unlink(struct job_mgr *jm, struct job *j)
+{
+	struct job **pp;
+
+	for (pp = &jm->buckets[j->rec->job_id & (jm->nbuckets - 1)]; *pp;
+	     pp = &(*pp)->hnext) {
+		if (*pp == j) {
+			*pp = j->hnext;
+			break;
+		}
+	}
+	jm->count--;
+	TAILQ_REMOVE(&jm->all, j, all_entry);
+	TAILQ_REMOVE(state_list(jm, j->rec->state), j, state_entry);
+	if (j->dirty)
+		TAILQ_REMOVE(&jm->dirty, j, dirty_entry);
+	j->dirty = false;
+}
+
+void job_mark_dirty(struct mctld *ctx, struct job *j)
+{
+	if (j->dirty)
+		return;
+	j->dirty = true;
+	TAILQ_INSERT_TAIL(&ctx->jobs->dirty, j, dirty_entry);
+}
+
+/*
+ * A change worth keeping but not worth a commit of its own (a launch was
+ * acknowledged): written with the next commit, or by the next tick.  Lost
+ * in a crash before that, it costs only a LAUNCH sent again at the node's
+ * registration, which mnoded answers without starting the job twice.
+ */
+void job_mark_lazy(struct mctld *ctx, struct job *j)
+{
+	struct job_mgr *jm = ctx->jobs;
+
+	if (j->dirty)
+		return;
+	if (jm->nlazy == jm->cap_lazy) {
+		jm->cap_lazy = jm->cap_lazy ? jm->cap_lazy * 2 : 64;
+		jm->lazy = xrealloc(jm->lazy, jm->cap_lazy * sizeof(*jm->lazy));
+	}
+	jm->lazy[jm->nlazy++] = j->rec->job_id;
+}
+
+/* Make the lazy changes dirty: a commit is happening (or due) anyway. */
+void job_mgr_flush_lazy(struct mctld *ctx)
+{
+	struct job_mgr *jm = ctx->jobs;
+	size_t i;
+
+	for (i = 0; i < jm->nlazy; i++) {
+		struct job *j = job_find(ctx, jm->lazy[i]);
+
+		if (j)
+			job_mark_dirty(ctx, j);
+	}
+	jm->nlazy = 0;
+}
+
+void job_mgr_committed(struct mctld *ctx)
+{
+	struct job_mgr *jm = ctx->jobs;
+	struct job *j;
+
+	while ((j = TAILQ_FIRST(&jm->dirty))) {
+		TAILQ_REMOVE(&jm->dirty, j, dirty_entry);
+		j->dirty = false;
+		j->uncommitted = false;
+	}
+}
+
+static void job_release_nodes(struct mctld *ctx, struct job *j);
+
+void job_mgr_drop_uncommitted(struct mctld *ctx)
+{
+	struct job_mgr *jm = ctx->jobs;
+	struct job *j, *next;
+
+	for (j = TAILQ_FIRST(&jm->dirty); j; j = next) {
+		next = TAILQ_NEXT(j, dirty_entry);
+		if (!j->uncommitted)
+			continue;
+		log_warnx("job %u: submit refused, it could not be recorded",
+			  j->rec->job_id);
+		if (j->rec->state == JS(RUNNING))
+			job_release_nodes(ctx, j);
+		job_unlink(jm, j);
+		job_free(j);
+	}
+}
+
+/* --- resources --------------------------------------------------------- */
+
+static uint32_t div_ceil(uint64_t a, uint64_t b)
+{
+	return b ? (uint32_t)((a + b - 1) / b) : 0;
+}
+
+int job_res_compute(const Meridian__JobDesc *d, struct job_res *r,
+		    struct mer_error *err)
+{
+	uint64_t cpus, tasks_cap;
+	uint32_t ntpn = d->ntasks_per_node;
+
+	memset(r, 0, sizeof(*r));
+	if (d->min_nodes)
+		r->num_nodes = d->min_nodes;
+	else if (d->ntasks && ntpn)
+		r->num_nodes = div_ceil(d->ntasks, ntpn);
+	else
+		r->num_nodes = 1;
+	if (r->num_nodes > HOSTLIST_MAX) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "Requested %u nodes; at most %u "
+				     "are possible",
+				     r->num_nodes, HOSTLIST_MAX);
+	}
+	if (d->ntasks)
+		r->ntasks = d->ntasks;
+	else {
+		uint64_t t = (uint64_t)r->num_nodes * (ntpn ? ntpn : 1);
+
+		if (t > UINT32_MAX) {
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "Requested %u nodes x %u "
+					     "tasks per node: too many "
+					     "tasks",
+					     r->num_nodes, ntpn);
+		}
+		r->ntasks = (uint32_t)t;
+	}
+	if (r->ntasks < r->num_nodes) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "Requested %u tasks on %u nodes; "
+				     "each node needs at least one task "
+				     "(give -n >= -N)",
+				     r->ntasks, r->num_nodes);
+	}
+	r->tasks_per_node = ntpn ? ntpn : div_ceil(r->ntasks, r->num_nodes);
+	tasks_cap = (uint64_t)r->tasks_per_node * r->num_nodes;
+	if (tasks_cap < r->ntasks) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "Requested %u tasks, but %u nodes x "
+				     "%u tasks per node hold only %llu",
+				     r->ntasks, r->num_nodes, r->tasks_per_node,
+				     (unsigned long long)tasks_cap);
+	}
+	cpus = (uint64_t)r->tasks_per_node *
+	       (d->cpus_per_task ? d->cpus_per_task : 1);
+	if (cpus > UINT32_MAX) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "Requested %u tasks per node x %u "
+				     "CPUs per task: too many CPUs",
+				     r->tasks_per_node, d->cpus_per_task);
+	}
+	r->cpus_per_node = (uint32_t)cpus;
+	r->gpus_per_node = d->gpus_per_node ? d->gpus_per_node
+					    : div_ceil(d->gpus, r->num_nodes);
+	if (r->gpus_per_node > MER_SELECT_MAX_GPUS) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "Requested %u GPUs per node; a node "
+				     "has at most %u",
+				     r->gpus_per_node, MER_SELECT_MAX_GPUS);
+	}
+	r->mem_per_node = d->mem_mb;
+	return 0;
+}
+
+static void job_set_res(struct job *j, const struct job_res *r)
+{
+	j->tasks_per_node = r->tasks_per_node;
+	j->cpus_per_node = r->cpus_per_node;
+	j->gpus_per_node = r->gpus_per_node;
+	j->mem_per_node = r->mem_per_node;
+}
+
+/* --- submit validation ------------------------------------------------- */
+
+static void partition_names(const struct conf *c, char *buf, size_t n)
+{
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->npartitions && len + 1 < n; i++) {
+		int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "",
+				 c->partitions[i].name);
+		if (w < 0 || (size_t)w >= n - len)
+			break;
+		len += (size_t)w;
+	}
+}
+
+static bool gpu_model_matches(const struct node *n, const char *type)
+{
+	return !type || !*type || strcasecmp(n->gpu_model, type) == 0;
+}
+
+/* Could the nodes of part ever give res (when every job has ended)? */
+static int check_partition_fit(struct mctld *ctx,
+			       const struct conf_partition *part,
+			       const struct job_res *r, const char *gpu_type,
+			       struct mer_error *err)
+{
+	struct node **nodes;
+	size_t n, i;
+	uint32_t ncpu = 0, nmem = 0, ngpu = 0, nall = 0;
+	uint32_t max_cpus = 0, max_gpus = 0;
+	uint64_t max_mem = 0;
+	bool typed = gpu_type && *gpu_type && r->gpus_per_node;
+
+	nodes = node_mgr_partition(ctx, part, &n);
+	if (r->num_nodes > n) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "Requested %u nodes, partition %s "
+				     "has %zu",
+				     r->num_nodes, part->name, n);
+	}
+	for (i = 0; i < n; i++) {
+		const struct node *nd = nodes[i];
+		bool c, m, g;
+
+		c = !node_cpus_known(nd) || nd->cpus >= r->cpus_per_node;
+		m = !r->mem_per_node || !node_mem_known(nd) ||
+		    nd->real_memory >= r->mem_per_node;
+		g = !r->gpus_per_node || !node_gpus_known(nd) ||
+		    (nd->gpus >= r->gpus_per_node &&
+		     gpu_model_matches(nd, typed ? gpu_type : NULL));
+		if (node_cpus_known(nd) && nd->cpus > max_cpus)
+			max_cpus = nd->cpus;
+		if (node_mem_known(nd) && nd->real_memory > max_mem)
+			max_mem = nd->real_memory;
+		if (node_gpus_known(nd) &&
+		    gpu_model_matches(nd, typed ? gpu_type : NULL) &&
+		    nd->gpus > max_gpus)
+			max_gpus = nd->gpus;
+		ncpu += c;
+		nmem += m;
+		ngpu += g;
+		nall += c && m && g;
+	}
+	if (nall >= r->num_nodes)
+		return 0;
+	errno = EINVAL;
+	if (ncpu < r->num_nodes) {
+		if (ncpu == 0)
+			return mer_error_set(err,
+					     "Requested %u CPUs per node, "
+					     "the largest node of "
+					     "partition %s has %u",
+					     r->cpus_per_node, part->name,
+					     max_cpus);
+		return mer_error_set(err,
+				     "Requested %u nodes with %u CPUs "
+				     "each, partition %s has %u such "
+				     "nodes",
+				     r->num_nodes, r->cpus_per_node, part->name,
+				     ncpu);
+	}
+	if (nmem < r->num_nodes) {
+		if (nmem == 0)
+			return mer_error_set(
+				err,
+				"Requested %llu MB of memory "
+				"per node, the largest node "
+				"of partition %s has %llu",
+				(unsigned long long)r->mem_per_node, part->name,
+				(unsigned long long)max_mem);
+		return mer_error_set(err,
+				     "Requested %u nodes with %llu MB "
+				     "each, partition %s has %u such "
+				     "nodes",
+				     r->num_nodes,
+				     (unsigned long long)r->mem_per_node,
+				     part->name, nmem);
+	}
+	if (ngpu < r->num_nodes) {
+		if (ngpu == 0)
+			return mer_error_set(
+				err,
+				"Requested %u %s%sGPUs per "
+				"node, the nodes of partition "
+				"%s have at most %u",
+				r->gpus_per_node, typed ? gpu_type : "",
+				typed ? " " : "", part->name, max_gpus);
+		return mer_error_set(err,
+				     "Requested %u nodes with %u %s%sGPUs "
+				     "each, partition %s has %u such "
+				     "nodes",
+				     r->num_nodes, r->gpus_per_node,
+				     typed ? gpu_type : "", typed ? " " : "",
+				     part->name, ngpu);
+	}
+	return mer_error_set(err,
+			     "Requested %u nodes with %u CPUs, %llu MB "
+			     "and %u GPUs each, partition %s has %u such "
+			     "nodes",
+			     r->num_nodes, r->cpus_per_node,
+			     (unsigned long long)r->mem_per_node,
+			     r->gpus_per_node, part->name, nall);
+}
+
+int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *d,
+		     const struct conf_partition **partp, struct job_res *res,
+		     uint32_t *time_limit, struct mer_error *err)
+{
+	const struct conf *c = ctx->conf;
+	const struct conf_partition *part;
+	uint32_t tl;
+
+	if (d->partition && *d->partition) {
+		part = conf_find_partition(c, d->partition);
+		if (!part) {
+			char names[100];
+
+			partition_names(c, names, sizeof(names));
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "unknown partition '%.40s' "
+					     "(partitions: %s)",
+					     d->partition, names);
+		}
+	} else {
+		part = conf_default_partition(c);
+		if (!part) {
+			errno = EINVAL;
+			return mer_error_set(err, "no partition given (-p) and "
+						  "meridian.conf has no "
+						  "Default=YES partition");
+		}
+	}
+	if (!part->up) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "partition %s is DOWN (State= in "
+				     "meridian.conf) and takes no jobs",
+				     part->name);
+	}
+	if (job_res_compute(d, res, err) < 0)
+		return -1;
+	if (d->time_limit && part->max_time && d->time_limit > part->max_time) {
+		char want[32], max[32];
+
+		format_time_minutes(d->time_limit, want, sizeof(want));
+		format_time_minutes(part->max_time, max, sizeof(max));
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "time limit %s is over partition "
+				     "%s's MaxTime %s",
+				     want, part->name, max);
+	}
+	tl = d->time_limit	  ? d->time_limit
+	     : part->default_time ? part->default_time
+				  : part->max_time;
+	if (part->max_time && tl > part->max_time)
+		tl = part->max_time;
+	if (d->hold != MERIDIAN__HOLD_KIND__HOLD_NONE &&
+	    d->hold != MERIDIAN__HOLD_KIND__HOLD_USER &&
+	    d->hold != MERIDIAN__HOLD_KIND__HOLD_ADMIN) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "hold kind %d is not one of none, "
+				     "user, admin",
+				     (int)d->hold);
+	}
+	if (d->max_price < 0) {
+		errno = EINVAL;
+		return mer_error_set(err, "max price %lld is negative",
+				     (long long)d->max_price);
+	}
+	if (check_partition_fit(ctx, part, res, d->gpu_type, err) < 0)
+		return -1;
+	*partp = part;
+	*time_limit = tl;
+	return 0;
+}
+
+static int check_strings(const Meridian__JobDesc *d, struct mer_error *err)
+{
+	const struct {
+		const char *what, *s;
+	} f[] = {
+		{"job name", d->name},
+		{"account", d->account},
+		{"partition", d->partition},
+		{"working directory", d->work_dir},
+		{"stdout path", d->std_out},
+		{"stderr path", d->std_err},
+		{"stdin path", d->std_in},
+		{"GPU type", d->gpu_type},
+		{"--export", d->export_mode},
+	};
+	size_t i, len;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		len = f[i].s ? strlen(f[i].s) : 0;
+		if (len > MCTLD_MAX_STRING) {
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "the %s is %zu bytes long; at "
+					     "most %u are allowed",
+					     f[i].what, len, MCTLD_MAX_STRING);
+		}
+	}
+	return 0;
+}
+
+/* The name of uid.  Every submit needs it and NSS may be slow (LDAP), so
+ * names are cached for a minute. */
+static void who(struct job_mgr *jm, uid_t uid, char *buf, size_t n)
+{
+	struct name_cache *c = &jm->names[uid % JOB_NAME_CACHE];
+	int64_t now = mer_now();
+
+	if (c->valid && c->uid == uid && now - c->when < 60) {
+		snprintf(buf, n, "%s", c->name);
+		return;
+	}
+	if (user_name(uid, buf, n) < 0)
+		snprintf(buf, n, "%u", (unsigned)uid);
+	c->valid = true;
+	c->uid = uid;
+	c->when = now;
+	snprintf(c->name, sizeof(c->name), "%s", buf);
+}
+
+struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
+			   uid_t uid, gid_t gid, struct mer_error *err)
+{
+	struct job_mgr *jm = ctx->jobs;
+	const struct conf_partition *part;
+	Meridian__JobRecord *rec;
+	Meridian__JobDesc *d = req->desc;
+	struct job_res res;
+	struct job *j;
+	uint32_t tl;
+	size_t len;
+	uint8_t *packed;
+	char name[64];
+
+	if (!d) {
+		errno = EINVAL;
+		mer_error_set(err, "the submit request has no job description");
+		return NULL;
+	}
+	if (!req->spec || req->spec->script.len == 0) {
+		errno = EINVAL;
+		mer_error_set(err, "the batch script is empty");
+		return NULL;
+	}
+	if (req->spec->script.len < 2 ||
+	    memcmp(req->spec->script.data, "#!", 2) != 0) {
+		errno = EINVAL;
+		mer_error_set(err, "the batch script does not start with #! "
+				   "and an interpreter (e.g. #!/bin/sh)");
+		return NULL;
+	}
+	if (req->spec->script.len > MCTLD_MAX_SCRIPT) {
+		errno = EFBIG;
+		mer_error_set(err,
+			      "the batch script is %zu bytes; at most %u "
+			      "are allowed",
+			      req->spec->script.len, MCTLD_MAX_SCRIPT);
+		return NULL;
+	}
+	if (check_strings(d, err) < 0)
+		return NULL;
+	if (ctx->conf->max_job_count && jm->count >= ctx->conf->max_job_count) {
+		errno = EAGAIN;
+		mer_error_set(err,
+			      "MaxJobCount=%u jobs are already kept; try "
+			      "again once some have ended",
+			      ctx->conf->max_job_count);
+		return NULL;
+	}
+	if (job_mgr_validate(ctx, d, &part, &res, &tl, err) < 0)
+		return NULL;
+
+	rec = xmalloc(sizeof(*rec));
+	meridian__job_record__init(rec);
+	rec->desc = d;
+	req->desc = NULL; /* taken */
+	if (jm->next_id == 0)
+		jm->next_id = 1; /* after 2^32 jobs */
+	rec->job_id = jm->next_id++;
+	rec->user_id = uid;
+	rec->group_id = gid;
+	who(jm, uid, name, sizeof(name));
+	pb_set_str(&rec->user_name, name);
+	pb_set_str(&d->partition, part->name);
+	if (d->hold == MERIDIAN__HOLD_KIND__HOLD_ADMIN &&
+	    !mctld_is_admin(ctx, uid))
+		d->hold = MERIDIAN__HOLD_KIND__HOLD_USER;
+	rec->state = JS(PENDING);
+	pb_set_str(&rec->reason,
+		   d->hold == MERIDIAN__HOLD_KIND__HOLD_USER	? "JobHeldUser"
+		   : d->hold == MERIDIAN__HOLD_KIND__HOLD_ADMIN ? "JobHeldAdmin"
+								: "None");
+	rec->submit_time = mer_now();
+	rec->priority = MCTLD_DEFAULT_PRIORITY;
+	if (req->submit_host && *req->submit_host)
+		pb_set_str(&rec->submit_host, req->submit_host);
+	rec->time_limit = tl;
+	rec->ntasks = res.ntasks;
+	rec->num_nodes = res.num_nodes;
+
+	j = xcalloc(1, sizeof(*j));
+	j->rec = rec;
+	j->part = part;
+	job_set_res(j, &res);
+	j->uncommitted = true;
+	job_insert(jm, j);
+	TAILQ_INSERT_TAIL(&jm->pending, j, state_entry);
+	job_mark_dirty(ctx, j);
+
+	len = meridian__job_spec__get_packed_size(req->spec);
+	packed = xmalloc(len ? len : 1);
+	meridian__job_spec__pack(req->spec, packed);
+	state_queue_spec(ctx->state, rec->job_id, packed, len);
+
+	log_debug("job %u submitted by %s (uid %u) to %s: %u nodes, %u tasks",
+		  rec->job_id, rec->user_name, (unsigned)uid, part->name,
+		  res.num_nodes, res.ntasks);
+	if (d->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
+		sched_request(ctx, false);
+	return j;
+}
+
+/* --- state changes ----------------------------------------------------- */
+
+int job_mgr_set_state(struct mctld *ctx, struct job *j, Meridian__JobState to)
+{
+	struct job_mgr *jm = ctx->jobs;
+	Meridian__JobState from = j->rec->state;
+
+	if (!job_state_allowed(from, to)) {
+		log_warnx("job %u: refused state change %s -> %s",
+			  j->rec->job_id, job_state_name(from),
+			  job_state_name(to));
+		errno = EINVAL;
+		return -1;
+	}
+	TAILQ_REMOVE(state_list(jm, from), j, state_entry);
+	j->rec->state = to;
+	TAILQ_INSERT_TAIL(state_list(jm, to), j, state_entry);
+	if (job_state_is_final(to))
+		j->purge_at = mer_now() + ctx->conf->min_job_age;
+	job_mark_dirty(ctx, j);
+	return 0;
+}
+
+void job_mgr_set_reason(struct job *j, const char *reason)
+{
+	pb_set_str(&j->rec->reason, reason);
+}
+
+static uint64_t gpu_mask_of(const Meridian__JobNodeAlloc *a)
+{
+	uint64_t m = 0;
+	size_t i;
+
+	for (i = 0; i < a->n_gpus; i++)
+		if (a->gpus[i] < MER_SELECT_MAX_GPUS)
+			m |= 1ull << a->gpus[i];
+	return m;
+}
+
+static void job_release_nodes(struct mctld *ctx, struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->rec->n_alloc; i++) {
+		const Meridian__JobNodeAlloc *a = j->rec->alloc[i];
+		struct node *n = node_find(ctx, a->node);
+
+		if (n)
+			node_release(ctx, n, j->rec->job_id, a->cpus, a->mem_mb,
+				     gpu_mask_of(a));
+	}
+}
+
+/* Account j's allocation on its nodes; -1 names a node not in the config. */
+static int job_apply_nodes(struct mctld *ctx, struct job *j,
+			   const char **missing)
+{
+	size_t i;
+
+	for (i = 0; i < j->rec->n_alloc; i++) {
+		if (!node_find(ctx, j->rec->alloc[i]->node)) {
+			*missing = j->rec->alloc[i]->node;
+			return -1;
+		}
+	}
+	for (i = 0; i < j->rec->n_alloc; i++) {
+		const Meridian__JobNodeAlloc *a = j->rec->alloc[i];
+
+		node_alloc(ctx, node_find(ctx, a->node), j->rec->job_id,
+			   a->cpus, a->mem_mb, gpu_mask_of(a));
+	}
+	return 0;
+}
+
+int job_mgr_start(struct mctld *ctx, struct job *j,
+		  Meridian__JobNodeAlloc **alloc, size_t nalloc)
+{
+	Meridian__JobRecord *rec = j->rec;
+	const char *missing;
+	char **names, *nodes;
+	size_t i;
+
+	if (!job_state_allowed(rec->state, JS(RUNNING)) || nalloc == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	rec->alloc = alloc;
+	rec->n_alloc = nalloc;
+	if (job_apply_nodes(ctx, j, &missing) < 0) {
+		rec->alloc = NULL;
+		rec->n_alloc = 0;
+		errno = ENOENT;
+		return -1;
+	}
+	names = xcalloc(nalloc, sizeof(*names));
+	for (i = 0; i < nalloc; i++)
+		names[i] = alloc[i]->node;
+	nodes = hostlist_compress(names, nalloc);
+	free(names);
+	pb_free_str(&rec->nodes);
+	rec->nodes = nodes;
+	pb_set_str(&rec->batch_host, alloc[0]->node);
+	rec->start_time = mer_now();
+	rec->launched = false;
+	pb_set_str(&rec->reason, "None");
+	job_mgr_set_state(ctx, j, JS(RUNNING));
+	log_info("job %u started on %s", rec->job_id, rec->nodes);
+	rpc_push_launch(ctx, rec->job_id);
+	return 0;
+}
+
+/* release: give back what the allocation holds on its nodes (false only
+ * for an allocation that was never charged). */
+static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
+		   int32_t exit_code, int32_t term_signal, int64_t end_time,
+		   const char *reason, bool release)
+{
+	Meridian__JobRecord *rec = j->rec;
+	bool was_running = rec->state == JS(RUNNING);
+
+	if (!job_state_is_final(state) ||
+	    !job_state_allowed(rec->state, state)) {
+		log_warnx("job %u: refused end %s -> %s", rec->job_id,
+			  job_state_name(rec->state), job_state_name(state));
+		errno = EINVAL;
+		return -1;
+	}
+	if (was_running && release)
+		job_release_nodes(ctx, j);
+	rec->exit_code = exit_code;
+	rec->term_signal = term_signal;
+	rec->end_time = end_time ? end_time : mer_now();
+	if (rec->end_time < rec->start_time)
+		rec->end_time = rec->start_time;
+	pb_set_str(&rec->reason, reason && *reason ? reason : "None");
+	job_mgr_set_state(ctx, j, state);
+	log_info("job %u ended %s (exit %d:%d)%s%s", rec->job_id,
+		 job_state_name(state), exit_code, term_signal,
+		 reason && *reason ? ": " : "", reason ? reason : "");
+	if (was_running)
+		sched_request(ctx, true);
+	return 0;
+}
+
+int job_mgr_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
+		int32_t exit_code, int32_t term_signal, int64_t end_time,
+		const char *reason)
+{
+	return job_end(ctx, j, state, exit_code, term_signal, end_time, reason,
+		       true);
+}
+
+bool job_may_see_private(const struct job *j, uid_t uid, bool admin)
+{
+	return admin || j->rec->user_id == uid;
+}
+
+int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
+		   int sig, struct mer_error *err)
+{
+	Meridian__JobRecord *rec = j->rec;
+	struct node *bh;
+	char name[64], why[128];
+
+	if (!job_may_see_private(j, uid, admin)) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "job %u belongs to %s; only its owner "
+				     "or an admin may cancel or signal it",
+				     rec->job_id, rec->user_name);
+	}
+	if (job_state_is_final(rec->state)) {
+		errno = EALREADY;
+		return mer_error_set(err, "job %u already ended (%s)",
+				     rec->job_id, job_state_name(rec->state));
+	}
+	if (sig < 0 || sig > SIGRTMAX) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "signal %d is not a signal number "
+				     "(1-%d)",
+				     sig, SIGRTMAX);
+	}
+	bh = rec->state == JS(RUNNING) ? node_find(ctx, rec->batch_host) : NULL;
+	if (sig) {
+		if (rec->state != JS(RUNNING)) {
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "job %u is %s; only a running "
+					     "job can be signalled",
+					     rec->job_id,
+					     job_state_name(rec->state));
+		}
+		if (!bh || !bh->peer) {
+			errno = EHOSTUNREACH;
+			return mer_error_set(err,
+					     "job %u: its batch host %s is "
+					     "not connected; signal %d "
+					     "was not sent",
+					     rec->job_id, rec->batch_host, sig);
+		}
+		rpc_push_signal(ctx, bh->name, rec->job_id, sig, false, "");
+		return 0;
+	}
+	who(ctx->jobs, uid, name, sizeof(name));
+	snprintf(why, sizeof(why), "Cancelled by %s", name);
+	pb_set_str(&rec->cancel_reason, why);
+	if (rec->state == JS(PENDING))
+		return job_mgr_end(ctx, j, JS(CANCELLED), 0, 0, 0, why);
+	if (!bh || !bh->peer || bh->not_responding) {
+		/* Nobody to tell: end it now; if the node still runs it, it
+		 * is told to kill it when it registers again. */
+		return job_mgr_end(ctx, j, JS(CANCELLED), 0, SIGKILL, 0, why);
+	}
+	job_mark_dirty(ctx, j);
+	rpc_push_signal(ctx, bh->name, rec->job_id, SIGTERM, true, why);
+	return 0;
+}
+
+int job_mgr_hold(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
+		 Meridian__JobAction action, struct mer_error *err)
+{
+	Meridian__JobRecord *rec = j->rec;
+	Meridian__JobDesc *d = rec->desc;
+	const char *verb = action == MERIDIAN__JOB_ACTION__JOB_ACTION_HOLD
+				   ? "held"
+				   : "released";
+
+	if (action != MERIDIAN__JOB_ACTION__JOB_ACTION_HOLD &&
+	    action != MERIDIAN__JOB_ACTION__JOB_ACTION_RELEASE) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "job action %d is not hold or release",
+				     (int)action);
+	}
+	if (!job_may_see_private(j, uid, admin)) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "job %u belongs to %s; only its owner "
+				     "or an admin may hold or release it",
+				     rec->job_id, rec->user_name);
+	}
+	if (rec->state != JS(PENDING)) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "job %u is %s; only a pending job can "
+				     "be %s",
+				     rec->job_id, job_state_name(rec->state),
+				     verb);
+	}
+	if (action == MERIDIAN__JOB_ACTION__JOB_ACTION_HOLD) {
+		/* A user's hold never weakens an admin's. */
+		if (admin)
+			d->hold = MERIDIAN__HOLD_KIND__HOLD_ADMIN;
+		else if (d->hold != MERIDIAN__HOLD_KIND__HOLD_ADMIN)
+			d->hold = MERIDIAN__HOLD_KIND__HOLD_USER;
+		pb_set_str(&rec->reason,
+			   d->hold == MERIDIAN__HOLD_KIND__HOLD_ADMIN
+				   ? "JobHeldAdmin"
+				   : "JobHeldUser");
+		job_mark_dirty(ctx, j);
+		return 0;
+	}
+	if (d->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
+		return 0;
+	if (d->hold == MERIDIAN__HOLD_KIND__HOLD_ADMIN && !admin) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "job %u was held by an admin; only an "
+				     "admin may release it",
+				     rec->job_id);
+	}
+	d->hold = MERIDIAN__HOLD_KIND__HOLD_NONE;
+	pb_set_str(&rec->reason, "None");
+	job_mark_dirty(ctx, j);
+	sched_request(ctx, true);
+	return 0;
+}
+
+/* --- what nodes report ------------------------------------------------- */
+
+static const char *default_end_reason(Meridian__JobState s)
+{
+	switch (s) {
+	case JS(FAILED):
+		return "NonZeroExitCode";
+	case JS(TIMEOUT):
+		return "TimeLimit";
+	case JS(NODE_FAIL):
+		return "NodeFail";
+	default:
+		return "None";
+	}
+}
+
+void job_mgr_node_end(struct mctld *ctx, const char *node,
+		      const Meridian__JobEnd *end)
+{
+	struct job *j = job_find(ctx, end->job_id);
+	Meridian__JobState st = end->state;
+	const char *reason;
+
+	if (!j) {
+		log_debug("node %s: end of job %u, not in memory; acked", node,
+			  end->job_id);
+		return;
+	}
+	if (j->rec->state != JS(RUNNING))
+		return; /* already recorded: a resend */
+	if (strcmp(j->rec->batch_host, node) != 0) {
+		log_warnx("node %s reports the end of job %u, whose batch host "
+			  "is %s; ignored",
+			  node, end->job_id, j->rec->batch_host);
+		return;
+	}
+	if (!job_state_is_final(st)) {
+		log_warnx(
+			"node %s: job %u ended in state %d, not a final state;"
+			" recorded as FAILED",
+			node, end->job_id, (int)st);
+		st = JS(FAILED);
+	}
+	reason = end->reason && *end->reason ? end->reason
+		 : st == JS(CANCELLED) && *j->rec->cancel_reason
+			 ? j->rec->cancel_reason
+			 : default_end_reason(st);
+	if (end->start_time && !j->rec->start_time)
+		j->rec->start_time = end->start_time;
+	job_mgr_end(ctx, j, st, end->exit_code, end->term_signal, end->end_time,
+		    reason);
+}
+
+void job_mgr_launch_acked(struct mctld *ctx, uint32_t job_id, const char *node)
+{
+	struct job *j = job_find(ctx, job_id);
+
+	if (!j || j->rec->state != JS(RUNNING) || j->rec->launched ||
+	    strcmp(j->rec->batch_host, node) != 0)
+		return;
+	j->rec->launched = true;
+	job_mark_lazy(ctx, j);
+}
+
+void job_mgr_launch_failed(struct mctld *ctx, uint32_t job_id, const char *node,
+			   const char *text)
+{
+	struct job *j = job_find(ctx, job_id);
+	char why[160];
+
+	if (!j || j->rec->state != JS(RUNNING) || j->rec->launched ||
+	    strcmp(j->rec->batch_host, node) != 0)
+		return;
+	snprintf(why, sizeof(why), "launch failed on %s: %s", node, text);
+	job_mgr_end(ctx, j, JS(FAILED), 0, 0, 0, why);
+}
+
+/* --- load and housekeeping --------------------------------------------- */
+
+/* Keep the finished list in purge order (loads come in id order, which
+ * is nearly end order, so this walks back only a little). */
+static void finished_insert(struct job_mgr *jm, struct job *j)
+{
+	struct job *t;
+
+	TAILQ_FOREACH_REVERSE(t, &jm->finished, job_list, state_entry) {
+		if (t->purge_at <= j->purge_at)
+			break;
+	}
+	if (t)
+		TAILQ_INSERT_AFTER(&jm->finished, t, j, state_entry);
+	else
+		TAILQ_INSERT_HEAD(&jm->finished, j, state_entry);
+}
+
+void job_mgr_load(struct mctld *ctx, Meridian__JobRecord *rec, int64_t now)
+{
+	struct job_mgr *jm = ctx->jobs;
+	struct job_res res;
+	struct mer_error err;
+	struct job *j;
+	const char *missing;
+
+	if (rec->job_id >= jm->next_id)
+		jm->next_id = rec->job_id + 1;
+	if (job_state_is_final(rec->state) &&
+	    rec->end_time + (int64_t)ctx->conf->min_job_age <= now) {
+		meridian__job_record__free_unpacked(rec, NULL);
+		return;
+	}
+	if (job_find(ctx, rec->job_id)) {
+		meridian__job_record__free_unpacked(rec, NULL);
+		return;
+	}
+	if (!rec->desc) {
+		rec->desc = xmalloc(sizeof(*rec->desc));
+		meridian__job_desc__init(rec->desc);
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->rec = rec;
+	j->part = conf_find_partition(ctx->conf, rec->desc->partition);
+	if (job_res_compute(rec->desc, &res, &err) < 0) {
+		res.tasks_per_node = 1;
+		res.cpus_per_node = 1;
+		res.gpus_per_node = 0;
+		res.mem_per_node = 0;
+	}
+	job_set_res(j, &res);
+	job_insert(jm, j);
+	switch (rec->state) {
+	case JS(PENDING):
+		TAILQ_INSERT_TAIL(&jm->pending, j, state_entry);
+		if (!j->part)
+			pb_set_str(&rec->reason, "PartitionInvalid");
+		break;
+	case JS(RUNNING):
+		TAILQ_INSERT_TAIL(&jm->running, j, state_entry);
+		if (job_apply_nodes(ctx, j, &missing) < 0) {
+			char why[160];
+
+			snprintf(why, sizeof(why),
+				 "node %s is no longer in meridian.conf",
+				 missing);
+			job_end(ctx, j, JS(NODE_FAIL), 0, 0, 0, why, false);
+		}
+		break;
+	default:
+		if (!job_state_is_final(rec->state)) {
+			/* NONE or garbage: nothing to run, keep it visible */
+			rec->state = JS(FAILED);
+		}
+		j->purge_at = rec->end_time + ctx->conf->min_job_age;
+		finished_insert(jm, j);
+		break;
+	}
+}
+
+void job_mgr_tick(struct mctld *ctx, int64_t now)
+{
+	struct job_mgr *jm = ctx->jobs;
+	struct job *j, *next;
+	uint32_t kill_wait = ctx->conf->kill_wait;
+
+	job_mgr_flush_lazy(ctx);
+	while ((j = TAILQ_FIRST(&jm->finished)) && j->purge_at <= now) {
+		if (j->dirty)
+			break; /* write it first; purge next tick */
+		log_debug("job %u leaves memory (MinJobAge)", j->rec->job_id);
+		state_queue_spec_delete(ctx->state, j->rec->job_id);
+		job_unlink(jm, j);
+		job_free(j);
+	}
+	for (j = TAILQ_FIRST(&jm->running); j; j = next) {
+		Meridian__JobRecord *rec = j->rec;
+		struct node *bh;
+		char why[160];
+
+		next = TAILQ_NEXT(j, state_entry);
+		if (!rec->time_limit)
+			continue;
+		if (now <
+		    rec->start_time + (int64_t)rec->time_limit * 60 + kill_wait)
+			continue;
+		bh = node_find(ctx, rec->batch_host);
+		if (bh && !node_lost(ctx, bh, now))
+			continue;
+		snprintf(why, sizeof(why),
+			 "batch host %s down past the time limit",
+			 rec->batch_host);
+		job_mgr_end(ctx, j, JS(NODE_FAIL), 0, 0, now, why);
+	}
+}

@@ -1,0 +1,410 @@
+/*
+ * mctld.h - the controller daemon: one header, prototypes grouped by the
+ * source file that defines them (OpenSMTPD style).
+ *
+ * mctld mutates its state only on its one libevent loop.  Each loop turn:
+ *
+ *   event_base_loop(EVLOOP_ONCE)   handlers run; they change jobs and nodes
+ *                                  in memory, mark them dirty and queue
+ *                                  replies and pushes in the outbox
+ *   sched_maybe_run()              at most one scheduling pass, only when
+ *                                  something changed that could start a job
+ *   state_flush()                  one LMDB write transaction for everything
+ *                                  dirty, one durable commit, then the
+ *                                  outbox is sent (group commit)
+ *
+ * so no request is acknowledged before what it changed is on disk, and
+ * every request of one turn shares one sync.
+ */
+#ifndef MCTLD_H
+#define MCTLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include <meridian/plugin_price.h>
+#include <meridian/plugin_sched.h>
+#include <meridian/plugin_select.h>
+
+#include "conf.h"
+#include "frame.h"
+#include "merr.h"
+#include "meridian.pb-c.h"
+
+/* How often the housekeeping timer runs (node timeouts, purges). */
+#define MCTLD_TICK_MS 1000
+/* A pass triggered only by new submits waits this long after the previous
+ * pass, so that a stream of submits does not rescan the queue per job. */
+#define MCTLD_SCHED_MIN_INTERVAL_MS 5
+/* Priority every job gets for now (no priority plugin yet). */
+#define MCTLD_DEFAULT_PRIORITY 1
+/* Limits on what a submit may carry. */
+#define MCTLD_MAX_SCRIPT (4u << 20)
+#define MCTLD_MAX_STRING 4096
+
+struct auth;
+struct job_mgr;
+struct node_mgr;
+struct peer;
+struct rpc;
+struct sched;
+struct price;
+struct state;
+
+/* The daemon's one context; everything hangs off it. */
+struct mctld {
+	struct conf *conf;
+	struct event_base *base;
+	struct auth *auth; /* NULL in unit tests: no credentials checked */
+	uid_t uid;	   /* mctld's own uid: trusted like root */
+	int64_t start_time;
+	bool stop;
+
+	struct state *state;
+	struct job_mgr *jobs;
+	struct node_mgr *nodes;
+	struct rpc *rpc;
+	struct sched *sched;
+	struct price *price;
+
+	struct event *tick;
+	int listen_fd;
+	uint16_t port; /* the port really bound (ControllerPort=0) */
+};
+
+/*
+ * A job in memory.  rec is a protobuf-c tree in which every pointer is
+ * malloc'd (or protobuf_c_empty_string), so protobuf_c_message_free_unpacked
+ * frees it whether it came from an unpack or was built here.  The JobSpec
+ * (script, env) is never kept in memory: it lives only in LMDB.
+ */
+struct job {
+	Meridian__JobRecord *rec;
+	const struct conf_partition *part; /* NULL: not in meridian.conf now */
+	struct job *hnext;		   /* id hash chain */
+	TAILQ_ENTRY(job) all_entry;	   /* every job in memory, by id */
+	TAILQ_ENTRY(job) state_entry;	   /* pending, running or finished */
+	TAILQ_ENTRY(job) dirty_entry;	   /* to be written by the next flush */
+	int64_t purge_at;		   /* finished: leaves memory then */
+	uint32_t tasks_per_node;
+	uint32_t cpus_per_node;
+	uint32_t gpus_per_node;
+	uint64_t mem_per_node;
+	bool dirty;
+	bool uncommitted; /* submitted, not yet on disk */
+};
+TAILQ_HEAD(job_list, job);
+
+/* Per-node needs of a job, derived from its JobDesc. */
+struct job_res {
+	uint32_t num_nodes;
+	uint32_t ntasks;
+	uint32_t tasks_per_node;
+	uint32_t cpus_per_node;
+	uint32_t gpus_per_node;
+	uint64_t mem_per_node;
+};
+
+/* A node in memory: config, admin state, liveness, capacity, usage. */
+struct node {
+	const struct conf_node *cn;
+	const char *name; /* cn->name */
+	size_t index;	  /* config order */
+
+	/* what an admin set (NodeRecord, persisted) */
+	bool drain;
+	bool admin_down;
+	char *reason; /* malloc'd, NULL none */
+	int64_t reason_time;
+	uint32_t reason_uid;
+
+	/* liveness */
+	bool registered;     /* registered since mctld started */
+	bool not_responding; /* NodeTimeout passed without a frame */
+	int64_t last_seen;
+	int64_t boot_time;
+	int64_t down_time; /* when not_responding was set */
+	struct peer *peer; /* its live connection, NULL none */
+	char *version;
+	char *hostname;
+
+	/* capacity: the config's values where given, else what it reported */
+	uint32_t cpus;
+	uint64_t real_memory;
+	uint32_t gpus;		  /* at most MER_SELECT_MAX_GPUS */
+	char *gpu_model;	  /* lower case, "" none */
+	char *gres;		  /* "gpu:a100:2", "" none */
+	Meridian__Gpu **gpu_info; /* registered, or made from the config */
+	size_t n_gpu_info;
+
+	/* usage */
+	uint32_t cpus_alloc;
+	uint64_t mem_alloc;
+	uint64_t gpu_alloc_mask;
+	uint32_t *job_ids; /* jobs allocated here */
+	size_t njobs, cap_jobs;
+
+	/* partitions it belongs to */
+	const struct conf_partition **parts;
+	size_t nparts;
+
+	bool dirty; /* NodeRecord to write */
+	TAILQ_ENTRY(node) dirty_entry;
+
+	int64_t price; /* cached for one pass */
+	uint64_t price_gen;
+};
+TAILQ_HEAD(node_list, node);
+
+/* One request being handled. */
+struct rpc_entry;
+struct rpc_req {
+	struct mctld *ctx;
+	struct peer *peer;
+	const struct rpc_entry *entry;
+	uint16_t type;
+	uint32_t req_id;
+	uid_t uid;
+	gid_t gid;
+	bool admin;
+	bool replied;
+};
+
+/*
+ * How a peer's frames leave: a real connection (conn.h) or, in unit tests,
+ * a fake transport that records them.  send copies buf.
+ */
+struct peer_ops {
+	int (*send)(struct peer *p, const uint8_t *buf, size_t len);
+	/* Stop talking to this peer; must call peer_closed(p). */
+	void (*close)(struct peer *p);
+	/* Close once what was sent is written (a peer that sent garbage);
+	 * peer_closed(p) follows then.  May be NULL. */
+	void (*close_after_flush)(struct peer *p);
+};
+
+/* mctld.c: the context, the loop, the housekeeping tick */
+struct mctld_opts {
+	bool no_auth;	/* unit tests: no credentials made or checked */
+	bool no_listen; /* unit tests: no TCP listener */
+};
+struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
+			   struct mer_error *err);
+void mctld_destroy(struct mctld *ctx); /* accepts NULL; frees conf too */
+void mctld_run(struct mctld *ctx);
+void mctld_turn_end(struct mctld *ctx); /* sched pass + flush */
+bool mctld_is_admin(const struct mctld *ctx, uid_t uid);
+void mctld_tick(struct mctld *ctx, int64_t now);
+
+/* rpc.c: listener, peers, the RPC table, replies, the outbox */
+struct rpc *rpc_create(struct mctld *ctx);
+void rpc_destroy(struct rpc *rpc);
+int rpc_listen(struct mctld *ctx, struct mer_error *err);
+struct peer *peer_create(struct mctld *ctx, const char *name,
+			 const struct peer_ops *ops, void *impl);
+void peer_ref(struct peer *p);
+void peer_unref(struct peer *p);
+void *peer_impl(const struct peer *p);
+const char *peer_name(const struct peer *p);
+struct node *peer_node(const struct peer *p);
+void peer_set_node(struct peer *p, struct node *n);
+/* The connection is gone: forget its node link and its pushes. */
+void peer_closed(struct peer *p, const char *why);
+/* A whole frame arrived on p (credential not yet checked). */
+void rpc_on_frame(struct peer *p, const struct frame_hdr *h,
+		  const uint8_t *cred, const uint8_t *body);
+/* Dispatch a request whose sender is already known to be uid/gid. */
+void rpc_dispatch(struct mctld *ctx, struct peer *p, const struct frame_hdr *h,
+		  uid_t uid, gid_t gid, const uint8_t *body);
+/* Reply to r: at once, or after the next commit for the request types the
+ * table marks durable. */
+void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg);
+void rpc_reply_error(struct rpc_req *r, int code, const char *text);
+/* Push to a node after the next commit. */
+void rpc_push_launch(struct mctld *ctx, uint32_t job_id);
+void rpc_push_signal(struct mctld *ctx, const char *node, uint32_t job_id,
+		     int sig, bool cancel, const char *reason);
+/* Send the outbox: after a commit (ok) or its failure (replies become
+ * errors saying why; pushes stay queued for the next commit). */
+void rpc_outbox_flush(struct mctld *ctx, bool ok, const char *why);
+bool rpc_outbox_empty(const struct mctld *ctx);
+size_t rpc_npeers(const struct mctld *ctx);
+
+/* job_mgr.c: the job table, submit, cancel, hold, ends, purges */
+const char *job_state_name(Meridian__JobState s);
+bool job_state_is_final(Meridian__JobState s);
+/* Whether the state machine allows from -> to (the one table). */
+bool job_state_allowed(Meridian__JobState from, Meridian__JobState to);
+int job_res_compute(const Meridian__JobDesc *d, struct job_res *r,
+		    struct mer_error *err);
+struct job_mgr *job_mgr_create(struct mctld *ctx);
+void job_mgr_destroy(struct job_mgr *jm);
+/* Load one record from LMDB at start; takes ownership of rec. */
+void job_mgr_load(struct mctld *ctx, Meridian__JobRecord *rec, int64_t now);
+void job_mgr_set_next_id(struct job_mgr *jm, uint32_t id);
+uint32_t job_mgr_next_id(const struct job_mgr *jm);
+struct job *job_find(const struct mctld *ctx, uint32_t id);
+size_t job_mgr_count(const struct mctld *ctx);
+struct job_list *job_mgr_all(struct mctld *ctx);
+struct job_list *job_mgr_pending(struct mctld *ctx);
+struct job_list *job_mgr_running(struct mctld *ctx);
+/* Check desc against the config: the partition, its limits and the
+ * nodes it could ever give.  Fills res and *part. */
+int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *desc,
+		     const struct conf_partition **part, struct job_res *res,
+		     uint32_t *time_limit, struct mer_error *err);
+/* Submit: takes req->desc (set to NULL); the packed spec is queued for the
+ * next commit.  Returns the job or NULL with errno and err. */
+struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
+			   uid_t uid, gid_t gid, struct mer_error *err);
+int job_mgr_set_state(struct mctld *ctx, struct job *j, Meridian__JobState to);
+void job_mgr_set_reason(struct job *j, const char *reason);
+void job_mark_dirty(struct mctld *ctx, struct job *j);
+/* Written with the next commit, which this does not force (or within a
+ * tick). */
+void job_mark_lazy(struct mctld *ctx, struct job *j);
+void job_mgr_flush_lazy(struct mctld *ctx);
+/* Allocation committed by the scheduler: PENDING -> RUNNING. */
+int job_mgr_start(struct mctld *ctx, struct job *j,
+		  Meridian__JobNodeAlloc **alloc, size_t nalloc);
+/* End a RUNNING (or PENDING) job and free what it held. */
+int job_mgr_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
+		int32_t exit_code, int32_t term_signal, int64_t end_time,
+		const char *reason);
+/* Per-job actions; code 0 or errno, text set on error. */
+int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
+		   int sig, struct mer_error *err);
+int job_mgr_hold(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
+		 Meridian__JobAction action, struct mer_error *err);
+bool job_may_see_private(const struct job *j, uid_t uid, bool admin);
+/* A JobEnd from a node (JOB_END or a register's list). */
+void job_mgr_node_end(struct mctld *ctx, const char *node,
+		      const Meridian__JobEnd *end);
+void job_mgr_launch_acked(struct mctld *ctx, uint32_t job_id, const char *node);
+void job_mgr_launch_failed(struct mctld *ctx, uint32_t job_id, const char *node,
+			   const char *text);
+/* Housekeeping: purge finished jobs past MinJobAge; NODE_FAIL jobs whose
+ * batch host is lost past their time limit + KillWait. */
+void job_mgr_tick(struct mctld *ctx, int64_t now);
+/* Flush support */
+struct job_list *job_mgr_dirty(struct mctld *ctx);
+void job_mgr_committed(struct mctld *ctx);
+void job_mgr_drop_uncommitted(struct mctld *ctx);
+void job_free(struct job *j);
+
+/* node_mgr.c: nodes from the config, registration, liveness, resources */
+struct node_mgr *node_mgr_create(struct mctld *ctx, struct mer_error *err);
+void node_mgr_destroy(struct node_mgr *nm);
+size_t node_mgr_count(const struct mctld *ctx);
+struct node *node_at(const struct mctld *ctx, size_t i);
+struct node *node_find(const struct mctld *ctx, const char *name);
+/* Nodes of a partition in config order. */
+struct node **node_mgr_partition(const struct mctld *ctx,
+				 const struct conf_partition *p, size_t *n);
+void node_mgr_load_record(struct mctld *ctx, Meridian__NodeRecord *rec);
+bool node_usable(const struct node *n);
+bool node_lost(const struct mctld *ctx, const struct node *n, int64_t now);
+const char *node_state_name(const struct node *n);
+/* Capacity known (configured, or reported at registration)? */
+bool node_cpus_known(const struct node *n);
+bool node_mem_known(const struct node *n);
+bool node_gpus_known(const struct node *n);
+void node_alloc(struct mctld *ctx, struct node *n, uint32_t job_id,
+		uint32_t cpus, uint64_t mem, uint64_t gpu_mask);
+void node_release(struct mctld *ctx, struct node *n, uint32_t job_id,
+		  uint32_t cpus, uint64_t mem, uint64_t gpu_mask);
+void node_seen(struct mctld *ctx, struct node *n);
+/* NODE_REGISTER: fills reply (kill_jobs malloc'd) */
+int node_mgr_register(struct mctld *ctx, struct peer *p,
+		      Meridian__NodeRegister *reg, /* its gpus may be taken */
+		      Meridian__NodeRegisterReply *reply,
+		      struct mer_error *err);
+int node_mgr_update(struct mctld *ctx, const Meridian__UpdateNodeRequest *req,
+		    uid_t uid, uint32_t *updated, struct mer_error *err);
+/* Fill info (strings point into the node; valid until the next change). */
+void node_mgr_info(struct mctld *ctx, const struct node *n,
+		   Meridian__NodeInfo *info);
+void node_mgr_info_free(Meridian__NodeInfo *info);
+void node_mgr_tick(struct mctld *ctx, int64_t now);
+struct node_list *node_mgr_dirty(struct mctld *ctx);
+void node_mgr_committed(struct mctld *ctx);
+void node_record_fill(const struct node *n, Meridian__NodeRecord *rec);
+
+/* sched.c: the scheduling pass over the sched and select plugins */
+struct sched *sched_create(struct mctld *ctx, struct mer_error *err);
+void sched_destroy(struct sched *s);
+/* Something changed that may let a job start: urgent (resources freed,
+ * node up, release) runs a pass this turn, otherwise (new submits) within
+ * MCTLD_SCHED_MIN_INTERVAL_MS. */
+void sched_request(struct mctld *ctx, bool urgent);
+void sched_maybe_run(struct mctld *ctx);
+void sched_run(struct mctld *ctx);
+uint64_t sched_passes(const struct mctld *ctx);
+
+/* price.c: the price plugin driver */
+struct price *price_create(struct mctld *ctx, struct mer_error *err);
+void price_destroy(struct price *p);
+/* Micro-dollars per GPU-hour of n now; -1 when it cannot be priced
+ * (logged). */
+int64_t price_gpu_hour(struct mctld *ctx, struct node *n, int64_t now);
+/* Same, cached for the duration of one scheduling pass (gen). */
+int64_t price_gpu_hour_cached(struct mctld *ctx, struct node *n, uint64_t gen,
+			      int64_t now);
+
+/* state.c: LMDB ("jobs", "specs", "nodes", "meta") and the group commit */
+struct state *state_open(const char *dir, struct mer_error *err);
+void state_close(struct state *st); /* accepts NULL */
+/* Each record is handed to fn, which takes ownership. */
+int state_load_jobs(struct state *st,
+		    void (*fn)(Meridian__JobRecord *rec, void *arg), void *arg,
+		    struct mer_error *err);
+int state_load_nodes(struct state *st,
+		     void (*fn)(Meridian__NodeRecord *rec, void *arg),
+		     void *arg, struct mer_error *err);
+int state_spec_ids(struct state *st, void (*fn)(uint32_t id, void *arg),
+		   void *arg, struct mer_error *err);
+/* 0 and *id (1 when never stored), or -1 with err. */
+int state_get_next_id(struct state *st, uint32_t *id, struct mer_error *err);
+/* NULL with errno ENOENT when absent; free with
+ * protobuf_c_message_free_unpacked. */
+Meridian__JobSpec *state_get_spec(struct state *st, uint32_t id,
+				  struct mer_error *err);
+/* One write transaction at a time. */
+int state_txn_begin(struct state *st, struct mer_error *err);
+int state_txn_put_job(struct state *st, const Meridian__JobRecord *rec,
+		      struct mer_error *err);
+int state_txn_put_spec(struct state *st, uint32_t id, const uint8_t *buf,
+		       size_t len, struct mer_error *err);
+int state_txn_del_spec(struct state *st, uint32_t id, struct mer_error *err);
+int state_txn_put_node(struct state *st, const Meridian__NodeRecord *rec,
+		       struct mer_error *err);
+int state_txn_put_next_id(struct state *st, uint32_t id, struct mer_error *err);
+int state_txn_commit(struct state *st, struct mer_error *err);
+void state_txn_abort(struct state *st);
+/* Unit tests: make the next commit fail with LMDB error rc. */
+void state_fail_next_commit(struct state *st, int rc);
+/* Writes for the next flush that are not job or node records. */
+void state_queue_spec(struct state *st, uint32_t id, uint8_t *packed,
+		      size_t len); /* takes packed */
+void state_queue_spec_delete(struct state *st, uint32_t id);
+/* A spec queued and not yet committed, or NULL. */
+const uint8_t *state_queued_spec(struct state *st, uint32_t id, size_t *len);
+/* The group commit; run after each loop turn. */
+void state_flush(struct mctld *ctx);
+uint64_t state_commits(const struct state *st);
+/* Unmap the clean database pages the last commits touched (RSS). */
+void state_trim(struct state *st);
+/* Log (debug) what the commits since the last call cost. */
+void state_log_stats(struct state *st);
+
+/* Small helpers shared by the files above (job_mgr.c). */
+void pb_set_str(char **field, const char *val);
+void pb_free_str(char **field);
+
+#endif

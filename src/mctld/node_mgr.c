@@ -1,0 +1,769 @@
+/*
+ * node_mgr.c - nodes: from the config, registration and reconciliation,
+ * liveness, admin drain/resume/down, what is free on each.
+ *
+ * A node's capacity is what meridian.conf says where it says it (CPUs=,
+ * RealMemory=, Gres=), else what the node reported at registration; before
+ * the first registration an unset value is unknown, and submit checks do
+ * not refuse a job over an unknown value.  Only what an admin set (drain,
+ * down, the reason) is persisted, as a NodeRecord.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hostlist.h"
+#include "log.h"
+#include "mctld.h"
+#include "util.h"
+
+#define NODE_MAX_REASON 1024
+/* reason_uid of a reason mctld set itself (from the config) */
+#define NODE_REASON_BY_MCTLD UINT32_MAX
+
+struct part_nodes {
+	struct node **nodes;
+	size_t n;
+};
+
+struct node_mgr {
+	struct node *nodes;
+	size_t n;
+	struct node **by_name;	  /* sorted by name */
+	struct part_nodes *parts; /* parallel to conf->partitions */
+	size_t nparts;
+	struct node_list dirty;
+};
+
+static char *lower_dup(const char *s)
+{
+	char *d = xstrdup(s ? s : ""), *p;
+
+	for (p = d; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+static int by_name_cmp(const void *a, const void *b)
+{
+	const struct node *x = *(struct node *const *)a;
+	const struct node *y = *(struct node *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+static int by_index_cmp(const void *a, const void *b)
+{
+	const struct node *x = *(struct node *const *)a;
+	const struct node *y = *(struct node *const *)b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static void gpu_info_free(struct node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->n_gpu_info; i++)
+		protobuf_c_message_free_unpacked(&n->gpu_info[i]->base, NULL);
+	free(n->gpu_info);
+	n->gpu_info = NULL;
+	n->n_gpu_info = 0;
+}
+
+/* GPUs as the config describes them, for NodeInfo before registration. */
+static void gpu_info_from_conf(struct node *n)
+{
+	uint32_t i;
+
+	gpu_info_free(n);
+	if (!n->gpus)
+		return;
+	n->gpu_info = xcalloc(n->gpus, sizeof(*n->gpu_info));
+	for (i = 0; i < n->gpus; i++) {
+		Meridian__Gpu *g = xmalloc(sizeof(*g));
+
+		meridian__gpu__init(g);
+		g->index = i;
+		pb_set_str(&g->model, n->gpu_model);
+		g->numa_node = -1;
+		n->gpu_info[i] = g;
+	}
+	n->n_gpu_info = n->gpus;
+}
+
+static void set_gres(struct node *n)
+{
+	free(n->gres);
+	if (n->cn->gres && *n->cn->gres)
+		n->gres = xstrdup(n->cn->gres);
+	else if (n->gpus && *n->gpu_model)
+		n->gres = xasprintf("gpu:%s:%u", n->gpu_model, n->gpus);
+	else if (n->gpus)
+		n->gres = xasprintf("gpu:%u", n->gpus);
+	else
+		n->gres = xstrdup("");
+}
+
+struct node_mgr *node_mgr_create(struct mctld *ctx, struct mer_error *err)
+{
+	const struct conf *c = ctx->conf;
+	struct node_mgr *nm = xcalloc(1, sizeof(*nm));
+	size_t i, k;
+
+	TAILQ_INIT(&nm->dirty);
+	nm->n = c->nnodes;
+	nm->nodes = xcalloc(nm->n ? nm->n : 1, sizeof(*nm->nodes));
+	nm->by_name = xcalloc(nm->n ? nm->n : 1, sizeof(*nm->by_name));
+	for (i = 0; i < nm->n; i++) {
+		struct node *n = &nm->nodes[i];
+		const struct conf_node *cn = &c->nodes[i];
+
+		n->cn = cn;
+		n->name = cn->name;
+		n->index = i;
+		n->cpus = cn->cpus;
+		n->real_memory = cn->real_memory;
+		n->gpus = cn->gpus;
+		if (n->gpus > MER_SELECT_MAX_GPUS) {
+			log_warnx("node %s: %u GPUs configured; only %u are "
+				  "scheduled",
+				  n->name, n->gpus, MER_SELECT_MAX_GPUS);
+			n->gpus = MER_SELECT_MAX_GPUS;
+		}
+		n->gpu_model = lower_dup(cn->gpu_model);
+		gpu_info_from_conf(n);
+		set_gres(n);
+		if (cn->state == CONF_NODE_DRAIN) {
+			n->drain = true;
+			n->reason = xstrdup("State=DRAIN in meridian.conf");
+		} else if (cn->state == CONF_NODE_DOWN) {
+			n->admin_down = true;
+			n->reason = xstrdup("State=DOWN in meridian.conf");
+		}
+		n->reason_time = mer_now();
+		n->reason_uid = NODE_REASON_BY_MCTLD;
+		nm->by_name[i] = n;
+	}
+	qsort(nm->by_name, nm->n, sizeof(*nm->by_name), by_name_cmp);
+	for (i = 1; i < nm->n; i++) {
+		if (strcmp(nm->by_name[i - 1]->name, nm->by_name[i]->name) ==
+		    0) {
+			mer_error_set(err, "%s:%d: node %s is defined twice",
+				      c->path ? c->path : "meridian.conf",
+				      nm->by_name[i]->cn->line,
+				      nm->by_name[i]->name);
+			node_mgr_destroy(nm);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	nm->parts = xcalloc(c->npartitions ? c->npartitions : 1,
+			    sizeof(*nm->parts));
+	nm->nparts = c->npartitions;
+	ctx->nodes = nm; /* node_find below */
+	for (i = 0; i < c->npartitions; i++) {
+		const struct conf_partition *p = &c->partitions[i];
+		struct part_nodes *pn = &nm->parts[i];
+
+		pn->nodes =
+			xcalloc(p->nnodes ? p->nnodes : 1, sizeof(*pn->nodes));
+		for (k = 0; k < p->nnodes; k++) {
+			struct node *n = node_find(ctx, p->nodes[k]);
+
+			if (!n) {
+				mer_error_set(err,
+					      "%s:%d: partition %s lists "
+					      "node %s, which is not a "
+					      "NodeName",
+					      c->path ? c->path
+						      : "meridian.conf",
+					      p->line, p->name, p->nodes[k]);
+				ctx->nodes = NULL;
+				node_mgr_destroy(nm);
+				errno = EINVAL;
+				return NULL;
+			}
+			if (n->nparts && n->parts[n->nparts - 1] == p)
+				continue; /* listed twice */
+			pn->nodes[pn->n++] = n;
+			n->parts = xrealloc(
+				n->parts, (n->nparts + 1) * sizeof(*n->parts));
+			n->parts[n->nparts++] = p;
+		}
+		/* Placement walks nodes in config order, whatever the order
+		 * of Nodes= was. */
+		qsort(pn->nodes, pn->n, sizeof(*pn->nodes), by_index_cmp);
+	}
+	return nm;
+}
+
+void node_mgr_destroy(struct node_mgr *nm)
+{
+	size_t i;
+
+	if (!nm)
+		return;
+	for (i = 0; i < nm->n; i++) {
+		struct node *n = &nm->nodes[i];
+
+		free(n->reason);
+		free(n->version);
+		free(n->hostname);
+		free(n->gpu_model);
+		free(n->gres);
+		gpu_info_free(n);
+		free(n->job_ids);
+		free(n->parts);
+	}
+	for (i = 0; nm->parts && i < nm->nparts; i++)
+		free(nm->parts[i].nodes);
+	free(nm->nodes);
+	free(nm->by_name);
+	free(nm->parts);
+	free(nm);
+}
+
+size_t node_mgr_count(const struct mctld *ctx)
+{
+	return ctx->nodes->n;
+}
+
+struct node *node_at(const struct mctld *ctx, size_t i)
+{
+	return i < ctx->nodes->n ? &ctx->nodes->nodes[i] : NULL;
+}
+
+struct node *node_find(const struct mctld *ctx, const char *name)
+{
+	const struct node_mgr *nm = ctx->nodes;
+	size_t lo = 0, hi = nm->n;
+
+	if (!name)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(name, nm->by_name[mid]->name);
+
+		if (c == 0)
+			return nm->by_name[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+struct node **node_mgr_partition(const struct mctld *ctx,
+				 const struct conf_partition *p, size_t *n)
+{
+	size_t i = (size_t)(p - ctx->conf->partitions);
+
+	if (!p || i >= ctx->conf->npartitions) {
+		*n = 0;
+		return NULL;
+	}
+	*n = ctx->nodes->parts[i].n;
+	return ctx->nodes->parts[i].nodes;
+}
+
+struct node_list *node_mgr_dirty(struct mctld *ctx)
+{
+	return &ctx->nodes->dirty;
+}
+
+void node_mgr_committed(struct mctld *ctx)
+{
+	struct node *n;
+
+	while ((n = TAILQ_FIRST(&ctx->nodes->dirty))) {
+		TAILQ_REMOVE(&ctx->nodes->dirty, n, dirty_entry);
+		n->dirty = false;
+	}
+}
+
+static void node_mark_dirty(struct mctld *ctx, struct node *n)
+{
+	if (n->dirty)
+		return;
+	n->dirty = true;
+	TAILQ_INSERT_TAIL(&ctx->nodes->dirty, n, dirty_entry);
+}
+
+void node_record_fill(const struct node *n, Meridian__NodeRecord *rec)
+{
+	meridian__node_record__init(rec);
+	rec->name = (char *)n->name;
+	rec->drain = n->drain;
+	rec->admin_down = n->admin_down;
+	rec->reason = n->reason ? n->reason : (char *)protobuf_c_empty_string;
+	rec->reason_time = n->reason_time;
+	rec->reason_uid = n->reason_uid;
+}
+
+void node_mgr_load_record(struct mctld *ctx, Meridian__NodeRecord *rec)
+{
+	struct node *n = node_find(ctx, rec->name);
+
+	if (n) {
+		n->drain = rec->drain;
+		n->admin_down = rec->admin_down;
+		free(n->reason);
+		n->reason = rec->reason && *rec->reason ? xstrdup(rec->reason)
+							: NULL;
+		n->reason_time = rec->reason_time;
+		n->reason_uid = rec->reason_uid;
+	}
+	meridian__node_record__free_unpacked(rec, NULL);
+}
+
+/* --- state ------------------------------------------------------------- */
+
+bool node_cpus_known(const struct node *n)
+{
+	return n->cpus != 0;
+}
+
+bool node_mem_known(const struct node *n)
+{
+	return n->real_memory != 0;
+}
+
+bool node_gpus_known(const struct node *n)
+{
+	return (n->cn->gres && *n->cn->gres) || n->registered;
+}
+
+bool node_usable(const struct node *n)
+{
+	return n->registered && n->peer && !n->not_responding &&
+	       !n->admin_down && !n->drain;
+}
+
+/* Its jobs cannot be reached: timed out, or never back since our start
+ * for longer than NodeTimeout. */
+bool node_lost(const struct mctld *ctx, const struct node *n, int64_t now)
+{
+	if (n->registered)
+		return n->not_responding;
+	return now - ctx->start_time > (int64_t)ctx->conf->node_timeout;
+}
+
+const char *node_state_name(const struct node *n)
+{
+	if (!n->registered && n->cn->state == CONF_NODE_FUTURE)
+		return "FUTURE";
+	if (n->admin_down || n->not_responding)
+		return "DOWN";
+	if (n->drain)
+		return n->njobs ? "DRAINING" : "DRAINED";
+	if (!n->registered)
+		return "UNKNOWN";
+	if (n->njobs == 0 && n->cpus_alloc == 0)
+		return "IDLE";
+	if (n->cpus && n->cpus_alloc >= n->cpus)
+		return "ALLOCATED";
+	return "MIXED";
+}
+
+void node_alloc(struct mctld *ctx, struct node *n, uint32_t job_id,
+		uint32_t cpus, uint64_t mem, uint64_t gpu_mask)
+{
+	(void)ctx;
+	n->cpus_alloc += cpus;
+	n->mem_alloc += mem;
+	n->gpu_alloc_mask |= gpu_mask;
+	if (n->njobs == n->cap_jobs) {
+		n->cap_jobs = n->cap_jobs ? n->cap_jobs * 2 : 4;
+		n->job_ids =
+			xrealloc(n->job_ids, n->cap_jobs * sizeof(*n->job_ids));
+	}
+	n->job_ids[n->njobs++] = job_id;
+}
+
+void node_release(struct mctld *ctx, struct node *n, uint32_t job_id,
+		  uint32_t cpus, uint64_t mem, uint64_t gpu_mask)
+{
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < n->njobs; i++) {
+		if (n->job_ids[i] == job_id) {
+			memmove(&n->job_ids[i], &n->job_ids[i + 1],
+				(n->njobs - i - 1) * sizeof(*n->job_ids));
+			n->njobs--;
+			break;
+		}
+	}
+	n->cpus_alloc = n->cpus_alloc > cpus ? n->cpus_alloc - cpus : 0;
+	n->mem_alloc = n->mem_alloc > mem ? n->mem_alloc - mem : 0;
+	n->gpu_alloc_mask &= ~gpu_mask;
+	if (n->njobs == 0) {
+		/* Rounding can never leave a ghost allocation behind. */
+		n->cpus_alloc = 0;
+		n->mem_alloc = 0;
+		n->gpu_alloc_mask = 0;
+	}
+}
+
+void node_seen(struct mctld *ctx, struct node *n)
+{
+	n->last_seen = mer_now();
+	if (n->not_responding && n->registered) {
+		n->not_responding = false;
+		log_info("node %s responds again", n->name);
+		sched_request(ctx, true);
+	}
+}
+
+void node_mgr_tick(struct mctld *ctx, int64_t now)
+{
+	struct node_mgr *nm = ctx->nodes;
+	int64_t timeout = ctx->conf->node_timeout;
+	size_t i;
+
+	for (i = 0; i < nm->n; i++) {
+		struct node *n = &nm->nodes[i];
+
+		if (!n->registered || n->not_responding)
+			continue;
+		if (now - n->last_seen <= timeout)
+			continue;
+		n->not_responding = true;
+		n->down_time = now;
+		log_warnx("node %s: nothing heard for %llds (NodeTimeout=%u): "
+			  "DOWN, not responding",
+			  n->name, (long long)(now - n->last_seen),
+			  ctx->conf->node_timeout);
+	}
+}
+
+/* --- registration ------------------------------------------------------ */
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void take_capacity(struct node *n, Meridian__NodeRegister *reg)
+{
+	const struct conf_node *cn = n->cn;
+
+	if (cn->cpus) {
+		if (reg->cpus && reg->cpus < cn->cpus)
+			log_warnx("node %s reports %u CPUs, fewer than CPUs=%u "
+				  "in meridian.conf; the config is used",
+				  n->name, reg->cpus, cn->cpus);
+	} else {
+		n->cpus = reg->cpus;
+	}
+	if (cn->real_memory) {
+		if (reg->real_memory && reg->real_memory < cn->real_memory)
+			log_warnx(
+				"node %s reports %llu MB of memory, less than "
+				"RealMemory=%llu; the config is used",
+				n->name, (unsigned long long)reg->real_memory,
+				(unsigned long long)cn->real_memory);
+	} else {
+		n->real_memory = reg->real_memory;
+	}
+	if (!(cn->gres && *cn->gres)) {
+		n->gpus = (uint32_t)reg->n_gpus;
+		if (n->gpus > MER_SELECT_MAX_GPUS) {
+			log_warnx("node %s reports %u GPUs; only %u are "
+				  "scheduled",
+				  n->name, n->gpus, MER_SELECT_MAX_GPUS);
+			n->gpus = MER_SELECT_MAX_GPUS;
+		}
+		free(n->gpu_model);
+		n->gpu_model =
+			lower_dup(reg->n_gpus ? reg->gpus[0]->model : "");
+	}
+	/* Keep what the node knows of its GPUs (PCI ids, cpusets) when it
+	 * describes the GPUs we schedule. */
+	if (reg->n_gpus && reg->n_gpus == n->gpus) {
+		gpu_info_free(n);
+		n->gpu_info = reg->gpus;
+		n->n_gpu_info = reg->n_gpus;
+		reg->gpus = NULL;
+		reg->n_gpus = 0;
+	} else {
+		gpu_info_from_conf(n);
+	}
+	set_gres(n);
+}
+
+int node_mgr_register(struct mctld *ctx, struct peer *p,
+		      Meridian__NodeRegister *reg,
+		      Meridian__NodeRegisterReply *reply, struct mer_error *err)
+{
+	struct node *n = node_find(ctx, reg->name);
+	uint32_t *listed, *mine, *kill;
+	size_t nlisted = 0, nmine, nkill = 0, i;
+
+	if (!n) {
+		errno = ENOENT;
+		return mer_error_set(err,
+				     "node '%.60s' is not a NodeName in "
+				     "meridian.conf",
+				     reg->name);
+	}
+	if (n->peer && n->peer != p) {
+		struct peer *old = n->peer;
+
+		log_info("node %s registers on a new connection; the old one "
+			 "(%s) is dropped",
+			 n->name, peer_name(old));
+		peer_set_node(old, NULL);
+		n->peer = NULL;
+	}
+	n->peer = p;
+	peer_set_node(p, n);
+	take_capacity(n, reg);
+	free(n->version);
+	n->version = xstrdup(reg->version ? reg->version : "");
+	free(n->hostname);
+	n->hostname = xstrdup(reg->hostname ? reg->hostname : "");
+	n->boot_time = reg->boot_time;
+	n->registered = true;
+	n->not_responding = false;
+	n->last_seen = mer_now();
+	log_info("node %s registered: %u CPUs, %llu MB, %u GPUs%s%s, %zu "
+		 "jobs",
+		 n->name, n->cpus, (unsigned long long)n->real_memory, n->gpus,
+		 *n->gpu_model ? " " : "", n->gpu_model, reg->n_jobs);
+
+	/* Reconciliation: what the node has against what we have. */
+	listed = xcalloc(reg->n_jobs + 1, sizeof(*listed));
+	kill = xcalloc(reg->n_jobs + 1, sizeof(*kill));
+	for (i = 0; i < reg->n_jobs; i++) {
+		const Meridian__NodeJobStatus *js = reg->jobs[i];
+		struct job *j;
+
+		if (!js)
+			continue;
+		listed[nlisted++] = js->job_id;
+		if (!js->running) {
+			Meridian__JobEnd end = MERIDIAN__JOB_END__INIT;
+
+			if (js->end)
+				end = *js->end;
+			else
+				end.state = MERIDIAN__JOB_STATE__JOB_FAILED;
+			end.job_id = js->job_id;
+			job_mgr_node_end(ctx, n->name, &end);
+			continue;
+		}
+		j = job_find(ctx, js->job_id);
+		if (j && j->rec->state == MERIDIAN__JOB_STATE__JOB_RUNNING &&
+		    strcmp(j->rec->batch_host, n->name) == 0) {
+			job_mgr_launch_acked(ctx, js->job_id, n->name);
+			/* A cancel whose signal may have been lost with the
+			 * old connection: say it again. */
+			if (*j->rec->cancel_reason)
+				rpc_push_signal(ctx, n->name, js->job_id,
+						SIGTERM, true,
+						j->rec->cancel_reason);
+			continue;
+		}
+		log_info("node %s runs job %u, which is %s here: told to kill "
+			 "it",
+			 n->name, js->job_id,
+			 j ? job_state_name(j->rec->state) : "unknown");
+		kill[nkill++] = js->job_id;
+	}
+	qsort(listed, nlisted, sizeof(*listed), u32_cmp);
+	/* Running jobs whose batch host is this node and that it did not
+	 * list: never launched -> launch again; launched -> lost. */
+	nmine = n->njobs;
+	mine = xcalloc(nmine + 1, sizeof(*mine));
+	memcpy(mine, n->job_ids, nmine * sizeof(*mine));
+	for (i = 0; i < nmine; i++) {
+		struct job *j = job_find(ctx, mine[i]);
+
+		if (!j || j->rec->state != MERIDIAN__JOB_STATE__JOB_RUNNING ||
+		    strcmp(j->rec->batch_host, n->name) != 0)
+			continue;
+		if (bsearch(&mine[i], listed, nlisted, sizeof(*listed),
+			    u32_cmp))
+			continue;
+		if (!j->rec->launched) {
+			log_info("job %u: launch on %s again", mine[i],
+				 n->name);
+			rpc_push_launch(ctx, mine[i]);
+		} else {
+			job_mgr_end(ctx, j, MERIDIAN__JOB_STATE__JOB_NODE_FAIL,
+				    0, 0, 0, "batch host lost the job");
+		}
+	}
+	free(mine);
+	free(listed);
+	reply->heartbeat_interval = ctx->conf->heartbeat_interval;
+	reply->kill_jobs = kill;
+	reply->n_kill_jobs = nkill;
+	sched_request(ctx, true);
+	return 0;
+}
+
+/* --- admin updates ----------------------------------------------------- */
+
+int node_mgr_update(struct mctld *ctx, const Meridian__UpdateNodeRequest *req,
+		    uid_t uid, uint32_t *updated, struct mer_error *err)
+{
+	char **names = NULL;
+	size_t nnames = 0, i;
+	const char *reason = req->reason ? req->reason : "";
+	const char *what;
+	int64_t now = mer_now();
+
+	*updated = 0;
+	switch (req->action) {
+	case MERIDIAN__NODE_ACTION__NODE_ACTION_DRAIN:
+		what = "drain";
+		break;
+	case MERIDIAN__NODE_ACTION__NODE_ACTION_DOWN:
+		what = "down";
+		break;
+	case MERIDIAN__NODE_ACTION__NODE_ACTION_RESUME:
+		what = "resume";
+		break;
+	default:
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "node action %d is not drain, resume "
+				     "or down",
+				     (int)req->action);
+	}
+	if (req->action != MERIDIAN__NODE_ACTION__NODE_ACTION_RESUME &&
+	    !*reason) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "a reason is required to %s nodes "
+				     "(Reason=...)",
+				     what);
+	}
+	if (strlen(reason) > NODE_MAX_REASON) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "the reason is %zu bytes; at most %u "
+				     "are allowed",
+				     strlen(reason), NODE_MAX_REASON);
+	}
+	if (!req->nodes || !*req->nodes) {
+		errno = EINVAL;
+		return mer_error_set(err, "no nodes given (NodeName=...)");
+	}
+	if (hostlist_expand(req->nodes, &names, &nnames, err) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < nnames; i++) {
+		if (!node_find(ctx, names[i])) {
+			mer_error_set(err,
+				      "node %.60s is not in meridian.conf; "
+				      "nothing was changed",
+				      names[i]);
+			hostlist_free(names, nnames);
+			errno = ENOENT;
+			return -1;
+		}
+	}
+	for (i = 0; i < nnames; i++) {
+		struct node *n = node_find(ctx, names[i]);
+
+		switch (req->action) {
+		case MERIDIAN__NODE_ACTION__NODE_ACTION_DRAIN:
+			n->drain = true;
+			break;
+		case MERIDIAN__NODE_ACTION__NODE_ACTION_DOWN:
+			n->admin_down = true;
+			break;
+		default:
+			n->drain = false;
+			n->admin_down = false;
+			break;
+		}
+		free(n->reason);
+		n->reason = *reason ? xstrdup(reason) : NULL;
+		n->reason_time = now;
+		n->reason_uid = uid;
+		node_mark_dirty(ctx, n);
+		(*updated)++;
+		log_info("node %s: %s by uid %u%s%s", n->name, what,
+			 (unsigned)uid, *reason ? ": " : "", reason);
+	}
+	hostlist_free(names, nnames);
+	if (req->action == MERIDIAN__NODE_ACTION__NODE_ACTION_RESUME)
+		sched_request(ctx, true);
+	return 0;
+}
+
+/* --- NodeInfo ---------------------------------------------------------- */
+
+void node_mgr_info(struct mctld *ctx, const struct node *n,
+		   Meridian__NodeInfo *info)
+{
+	const struct conf_node *cn = n->cn;
+	size_t i;
+
+	meridian__node_info__init(info);
+	info->name = (char *)n->name;
+	info->addr = (char *)(cn->addr && *cn->addr ? cn->addr : n->name);
+	info->state = (char *)node_state_name(n);
+	if ((n->drain || n->admin_down) && n->reason) {
+		info->reason = n->reason;
+		info->reason_time = n->reason_time;
+		if (n->reason_uid != NODE_REASON_BY_MCTLD) {
+			char name[64];
+
+			if (user_name(n->reason_uid, name, sizeof(name)) < 0)
+				snprintf(name, sizeof(name), "%u",
+					 n->reason_uid);
+			info->reason_user = xstrdup(name);
+		}
+	} else if (n->not_responding) {
+		info->reason = (char *)"Not responding";
+		info->reason_time = n->down_time;
+	}
+	info->cpus = n->cpus;
+	info->cpus_alloc = n->cpus_alloc;
+	info->real_memory = n->real_memory;
+	info->mem_alloc = n->mem_alloc;
+	info->gpus = n->gpu_info;
+	info->n_gpus = n->n_gpu_info;
+	info->gpus_alloc = (uint32_t)__builtin_popcountll(n->gpu_alloc_mask);
+	info->region = (char *)(cn->region ? cn->region : "");
+	info->features = (char *)(cn->features ? cn->features : "");
+	if (n->nparts) {
+		info->partitions = xcalloc(n->nparts, sizeof(char *));
+		for (i = 0; i < n->nparts; i++)
+			info->partitions[i] = n->parts[i]->name;
+		info->n_partitions = n->nparts;
+	}
+	info->last_seen = n->last_seen;
+	info->boot_time = n->boot_time;
+	info->job_ids = n->job_ids;
+	info->n_job_ids = n->njobs;
+	info->gpu_hour_price = price_gpu_hour(ctx, (struct node *)n, mer_now());
+	if (info->gpu_hour_price < 0)
+		info->gpu_hour_price = 0;
+	info->gres = n->gres;
+	info->version = (char *)(n->version ? n->version : "");
+}
+
+void node_mgr_info_free(Meridian__NodeInfo *info)
+{
+	pb_free_str(&info->reason_user);
+	free(info->partitions);
+	info->partitions = NULL;
+	info->n_partitions = 0;
+}

@@ -1,0 +1,1152 @@
+/*
+ * rpc.c - mctld's side of the protocol: the listener, peers, the RPC table,
+ * replies, pushes to nodes, and the outbox sent after each commit.
+ *
+ * A peer is one connection (conn.h), or in unit tests a fake transport
+ * with the same peer_ops.  Every request is checked in the same order:
+ * credential (auth.h) -> the table's access column -> body decode ->
+ * handler.  A handler either replies (rpc_reply) or returns -1 with errno
+ * and a message, which becomes the ErrorReply.  Replies to the request
+ * types the table marks durable wait in the outbox for the next commit;
+ * so do LAUNCH_JOB and SIGNAL_JOB, so a node never runs or kills a job on
+ * the strength of a state that is not yet on disk.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "hostlist.h"
+#include "log.h"
+#include "mctld.h"
+#include "util.h"
+
+#define MT(x) MERIDIAN__MSG_TYPE__MSG_##x
+
+typedef int (*rpc_handler)(struct rpc_req *r, ProtobufCMessage *msg,
+			   struct mer_error *err);
+
+struct rpc_entry {
+	Meridian__MsgType type;
+	rpc_handler fn;
+	enum msg_access access;
+	bool durable; /* the reply waits for the next commit */
+};
+
+/* A request mctld pushed to a node, waiting for its reply. */
+struct pushed {
+	uint32_t req_id;
+	uint16_t type;
+	uint32_t job_id;
+	struct pushed *next;
+};
+
+struct peer {
+	struct mctld *ctx;
+	const struct peer_ops *ops;
+	void *impl;
+	char *name;
+	struct node *node; /* the node registered on this connection */
+	int refs;
+	bool closed;
+	uint32_t next_req_id;
+	struct pushed *pushed;
+	uint64_t nframes;
+	uint64_t nreplied;
+	TAILQ_ENTRY(peer) entry;
+};
+
+enum out_kind { OUT_REPLY, OUT_LAUNCH, OUT_SIGNAL };
+
+struct out_item {
+	enum out_kind kind;
+	struct peer *peer; /* OUT_REPLY */
+	uint16_t type;
+	uint32_t req_id;
+	uint8_t *frame;
+	size_t len;
+	uint32_t job_id; /* OUT_LAUNCH, OUT_SIGNAL */
+	char *node;	 /* OUT_SIGNAL */
+	int32_t sig;
+	bool cancel;
+	char *reason;
+	STAILQ_ENTRY(out_item) entry;
+};
+STAILQ_HEAD(out_list, out_item);
+
+struct rpc {
+	struct mctld *ctx;
+	struct event *listen_ev;
+	TAILQ_HEAD(, peer) peers;
+	size_t npeers;
+	struct out_list outbox;
+};
+
+/* --- peers ------------------------------------------------------------- */
+
+struct rpc *rpc_create(struct mctld *ctx)
+{
+	struct rpc *rpc = xcalloc(1, sizeof(*rpc));
+
+	rpc->ctx = ctx;
+	TAILQ_INIT(&rpc->peers);
+	STAILQ_INIT(&rpc->outbox);
+	return rpc;
+}
+
+static void out_free(struct out_item *o)
+{
+	if (o->peer)
+		peer_unref(o->peer);
+	free(o->frame);
+	free(o->node);
+	free(o->reason);
+	free(o);
+}
+
+void rpc_destroy(struct rpc *rpc)
+{
+	struct out_item *o;
+	struct peer *p;
+
+	if (!rpc)
+		return;
+	while ((o = STAILQ_FIRST(&rpc->outbox))) {
+		STAILQ_REMOVE_HEAD(&rpc->outbox, entry);
+		out_free(o);
+	}
+	while ((p = TAILQ_FIRST(&rpc->peers))) {
+		if (p->ops && p->ops->close)
+			p->ops->close(p); /* calls peer_closed */
+		else
+			peer_closed(p, "mctld stops");
+	}
+	if (rpc->listen_ev)
+		event_free(rpc->listen_ev);
+	free(rpc);
+}
+
+size_t rpc_npeers(const struct mctld *ctx)
+{
+	return ctx->rpc->npeers;
+}
+
+struct peer *peer_create(struct mctld *ctx, const char *name,
+			 const struct peer_ops *ops, void *impl)
+{
+	struct peer *p = xcalloc(1, sizeof(*p));
+
+	p->ctx = ctx;
+	p->ops = ops;
+	p->impl = impl;
+	p->name = xstrdup(name ? name : "?");
+	p->refs = 1; /* the connection's */
+	TAILQ_INSERT_TAIL(&ctx->rpc->peers, p, entry);
+	ctx->rpc->npeers++;
+	return p;
+}
+
+void peer_ref(struct peer *p)
+{
+	p->refs++;
+}
+
+static void pushed_clear(struct peer *p)
+{
+	struct pushed *q, *next;
+
+	for (q = p->pushed; q; q = next) {
+		next = q->next;
+		free(q);
+	}
+	p->pushed = NULL;
+}
+
+void peer_unref(struct peer *p)
+{
+	if (!p || --p->refs > 0)
+		return;
+	pushed_clear(p);
+	free(p->name);
+	free(p);
+}
+
+void *peer_impl(const struct peer *p)
+{
+	return p->impl;
+}
+
+const char *peer_name(const struct peer *p)
+{
+	return p->name;
+}
+
+struct node *peer_node(const struct peer *p)
+{
+	return p->node;
+}
+
+void peer_set_node(struct peer *p, struct node *n)
+{
+	if (p->node && p->node != n && p->node->peer == p)
+		p->node->peer = NULL;
+	p->node = n;
+	if (!n) {
+		/* Dropped in favour of a newer connection of the same node:
+		 * nothing more is pushed here. */
+		pushed_clear(p);
+		if (!p->closed && p->ops && p->ops->close)
+			p->ops->close(p);
+	}
+}
+
+void peer_closed(struct peer *p, const char *why)
+{
+	struct mctld *ctx = p->ctx;
+
+	if (p->closed)
+		return;
+	p->closed = true;
+	p->impl = NULL;
+	if (p->node) {
+		log_info("node %s: connection %s closed: %s", p->node->name,
+			 p->name, why);
+		if (p->node->peer == p)
+			p->node->peer = NULL;
+		p->node = NULL;
+	} else if (strncmp(why, "bad frame", 9) == 0) {
+		log_warnx("connection %s closed: %s", p->name, why);
+	} else if (p->nframes == 0 || p->nreplied < p->nframes) {
+		/* Cut before or in the middle of a request: say why. */
+		log_info("connection %s closed: %s", p->name, why);
+	} else {
+		log_debug("connection %s closed: %s", p->name, why);
+	}
+	pushed_clear(p);
+	TAILQ_REMOVE(&ctx->rpc->peers, p, entry);
+	ctx->rpc->npeers--;
+	peer_unref(p);
+}
+
+static int peer_send(struct peer *p, const uint8_t *buf, size_t len)
+{
+	if (p->closed || !p->ops || !p->ops->send)
+		return -1;
+	if (p->ops->send(p, buf, len) < 0) {
+		log_warn("%s: cannot queue %zu bytes", p->name, len);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- the real transport: conn.h ------------------------------------------ */
+
+static int conn_ops_send(struct peer *p, const uint8_t *buf, size_t len)
+{
+	return conn_send(p->impl, buf, len);
+}
+
+static void conn_ops_close(struct peer *p)
+{
+	struct conn *c = p->impl;
+
+	/* conn_destroy: no close callback follows, so say it here. */
+	peer_closed(p, "closed by mctld");
+	conn_destroy(c);
+}
+
+static void conn_ops_close_after_flush(struct peer *p)
+{
+	conn_close_after_flush(p->impl);
+}
+
+static const struct peer_ops conn_peer_ops = {
+	.send = conn_ops_send,
+	.close = conn_ops_close,
+	.close_after_flush = conn_ops_close_after_flush,
+};
+
+static void on_conn_frame(struct conn *c, const struct frame_hdr *h,
+			  const uint8_t *cred, const uint8_t *body, void *arg)
+{
+	(void)c;
+	rpc_on_frame(arg, h, cred, body);
+}
+
+static void on_conn_close(struct conn *c, const char *why, void *arg)
+{
+	struct peer *p = arg;
+
+	peer_closed(p, why);
+	conn_destroy(c);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct mctld *ctx = arg;
+
+	(void)what;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char host[INET6_ADDRSTRLEN] = "?", name[INET6_ADDRSTRLEN + 8];
+		struct peer *p;
+		struct conn *c;
+		int fd, port = 0, one = 1;
+
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+			port = ntohs(sin->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+			port = ntohs(s6->sin6_port);
+		}
+		snprintf(name, sizeof(name), "%s:%d", host, port);
+		/* Replies are small and a client waits for each one. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		p = peer_create(ctx, name, &conn_peer_ops, NULL);
+		c = conn_create(ctx->base, fd, name, on_conn_frame,
+				on_conn_close, p);
+		if (!c) {
+			log_warn("%s: cannot set up the connection", name);
+			close(fd);
+			peer_closed(p, "setup failed");
+			continue;
+		}
+		p->impl = c;
+	}
+}
+
+int rpc_listen(struct mctld *ctx, struct mer_error *err)
+{
+	uint16_t bound = 0;
+	int fd;
+
+	fd = tcp_listen(NULL, ctx->conf->controller_port, &bound, err);
+	if (fd < 0)
+		return -1;
+	set_nonblock(fd);
+	set_cloexec(fd);
+	ctx->listen_fd = fd;
+	ctx->port = bound;
+	ctx->rpc->listen_ev =
+		event_new(ctx->base, fd, EV_READ | EV_PERSIST, on_accept, ctx);
+	if (!ctx->rpc->listen_ev || event_add(ctx->rpc->listen_ev, NULL) < 0) {
+		errno = ENOMEM;
+		return mer_error_set(err, "cannot watch the listening socket");
+	}
+	return 0;
+}
+
+/* --- replies and the outbox ---------------------------------------------- */
+
+static void outbox_add(struct mctld *ctx, struct out_item *o)
+{
+	STAILQ_INSERT_TAIL(&ctx->rpc->outbox, o, entry);
+}
+
+bool rpc_outbox_empty(const struct mctld *ctx)
+{
+	return STAILQ_EMPTY(&ctx->rpc->outbox);
+}
+
+void rpc_reply_error(struct rpc_req *r, int code, const char *text)
+{
+	uint8_t *buf;
+	size_t len;
+
+	r->replied = true;
+	r->peer->nreplied++;
+	buf = frame_build_error(r->type, r->req_id, code ? code : EINVAL, text,
+				&len);
+	if (!buf)
+		return;
+	peer_send(r->peer, buf, len);
+	free(buf);
+}
+
+void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg)
+{
+	struct out_item *o;
+	uint8_t *buf;
+	size_t len, size = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+
+	if (size > MER_FRAME_MAX_BODY) {
+		char text[160];
+
+		snprintf(
+			text, sizeof(text),
+			"the reply would be %zu bytes, over the frame limit of "
+			"%u; ask for fewer jobs or nodes",
+			size, MER_FRAME_MAX_BODY);
+		rpc_reply_error(r, E2BIG, text);
+		return;
+	}
+	buf = frame_build(r->type, MER_FRAME_REPLY, r->req_id, NULL, 0, msg,
+			  &len);
+	r->replied = true;
+	if (!buf) {
+		r->replied = false;
+		rpc_reply_error(r, EIO, "mctld could not build the reply");
+		return;
+	}
+	if (!r->entry || !r->entry->durable) {
+		r->peer->nreplied++;
+		peer_send(r->peer, buf, len);
+		free(buf);
+		return;
+	}
+	o = xcalloc(1, sizeof(*o));
+	o->kind = OUT_REPLY;
+	o->peer = r->peer;
+	peer_ref(r->peer);
+	o->type = r->type;
+	o->req_id = r->req_id;
+	o->frame = buf;
+	o->len = len;
+	outbox_add(r->ctx, o);
+}
+
+void rpc_push_launch(struct mctld *ctx, uint32_t job_id)
+{
+	struct out_item *o = xcalloc(1, sizeof(*o));
+
+	o->kind = OUT_LAUNCH;
+	o->job_id = job_id;
+	outbox_add(ctx, o);
+}
+
+void rpc_push_signal(struct mctld *ctx, const char *node, uint32_t job_id,
+		     int sig, bool cancel, const char *reason)
+{
+	struct out_item *o = xcalloc(1, sizeof(*o));
+
+	o->kind = OUT_SIGNAL;
+	o->job_id = job_id;
+	o->node = xstrdup(node);
+	o->sig = sig;
+	o->cancel = cancel;
+	o->reason = xstrdup(reason ? reason : "");
+	outbox_add(ctx, o);
+}
+
+/* Send a request to a node, with mctld's credential; its reply comes back
+ * through handle_push_reply. */
+static int push_request(struct mctld *ctx, struct peer *p, uint16_t type,
+			const ProtobufCMessage *msg, uint32_t job_id)
+{
+	struct mer_error err = {""};
+	char *cred = NULL;
+	size_t cred_len = 0, len;
+	uint8_t *buf;
+	struct pushed *q;
+	uint32_t req_id;
+
+	if (ctx->auth && auth_encode(ctx->auth, &cred, &cred_len, &err) < 0) {
+		log_warnx("%s to %s for job %u not sent: no credential: %s",
+			  msg_type_name(type), p->name, job_id, err.text);
+		return -1;
+	}
+	if (++p->next_req_id == 0)
+		p->next_req_id = 1;
+	req_id = p->next_req_id;
+	buf = frame_build(type, 0, req_id, cred, cred_len, msg, &len);
+	free(cred);
+	if (!buf)
+		return -1;
+	if (peer_send(p, buf, len) < 0) {
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	q = xcalloc(1, sizeof(*q));
+	q->req_id = req_id;
+	q->type = type;
+	q->job_id = job_id;
+	q->next = p->pushed;
+	p->pushed = q;
+	return 0;
+}
+
+static void do_launch(struct mctld *ctx, uint32_t job_id)
+{
+	Meridian__LaunchJob lj = MERIDIAN__LAUNCH_JOB__INIT;
+	struct mer_error err = {""};
+	Meridian__JobSpec *spec;
+	struct job *j = job_find(ctx, job_id);
+	struct node *n;
+
+	if (!j || j->rec->state != MERIDIAN__JOB_STATE__JOB_RUNNING ||
+	    j->rec->launched)
+		return;
+	n = node_find(ctx, j->rec->batch_host);
+	if (!n || !n->peer)
+		return; /* sent again when the node registers */
+	spec = state_get_spec(ctx->state, job_id, &err);
+	if (!spec) {
+		char why[160];
+
+		log_warnx("job %u: cannot read its script: %s", job_id,
+			  err.text);
+		snprintf(why, sizeof(why), "script unreadable: %s", err.text);
+		job_mgr_end(ctx, j, MERIDIAN__JOB_STATE__JOB_FAILED, 0, 0, 0,
+			    why);
+		return;
+	}
+	lj.job = j->rec;
+	lj.spec = spec;
+	lj.kill_wait = ctx->conf->kill_wait;
+	lj.cluster =
+		ctx->conf->cluster_name ? ctx->conf->cluster_name : (char *)"";
+	if (push_request(ctx, n->peer, MT(LAUNCH_JOB), &lj.base, job_id) == 0)
+		log_debug("job %u: LAUNCH_JOB sent to %s", job_id, n->name);
+	meridian__job_spec__free_unpacked(spec, NULL);
+}
+
+static void do_signal(struct mctld *ctx, const struct out_item *o)
+{
+	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
+	struct node *n = node_find(ctx, o->node);
+
+	if (!n || !n->peer) {
+		log_info("job %u: %s is not connected; signal %d not sent",
+			 o->job_id, o->node, o->sig);
+		return;
+	}
+	sj.job_id = o->job_id;
+	sj.signal = o->sig;
+	sj.cancel = o->cancel;
+	sj.reason = o->reason;
+	push_request(ctx, n->peer, MT(SIGNAL_JOB), &sj.base, o->job_id);
+}
+
+void rpc_outbox_flush(struct mctld *ctx, bool ok, const char *why)
+{
+	struct out_list items, keep;
+	struct out_item *o;
+
+	/* Take the list first: a launch that fails ends a job, which may
+	 * queue more. */
+	STAILQ_INIT(&items);
+	STAILQ_CONCAT(&items, &ctx->rpc->outbox);
+	STAILQ_INIT(&keep);
+	while ((o = STAILQ_FIRST(&items))) {
+		STAILQ_REMOVE_HEAD(&items, entry);
+		switch (o->kind) {
+		case OUT_REPLY:
+			o->peer->nreplied++;
+			if (ok) {
+				peer_send(o->peer, o->frame, o->len);
+			} else {
+				uint8_t *buf;
+				size_t len;
+
+				buf = frame_build_error(o->type, o->req_id, EIO,
+							why, &len);
+				if (buf)
+					peer_send(o->peer, buf, len);
+				free(buf);
+			}
+			out_free(o);
+			break;
+		case OUT_LAUNCH:
+		case OUT_SIGNAL:
+			if (!ok) {
+				STAILQ_INSERT_TAIL(&keep, o, entry);
+				break;
+			}
+			if (o->kind == OUT_LAUNCH)
+				do_launch(ctx, o->job_id);
+			else
+				do_signal(ctx, o);
+			out_free(o);
+			break;
+		}
+	}
+	/* Pushes of a failed commit go first next time, in order. */
+	STAILQ_CONCAT(&keep, &ctx->rpc->outbox);
+	STAILQ_CONCAT(&ctx->rpc->outbox, &keep);
+}
+
+/* --- replies to what mctld pushed ---------------------------------------- */
+
+static void handle_push_reply(struct peer *p, const struct frame_hdr *h,
+			      const uint8_t *body)
+{
+	struct mctld *ctx = p->ctx;
+	struct pushed **pp, *q;
+	struct mer_error err = {""};
+	ProtobufCMessage *msg;
+	const char *node = p->node ? p->node->name : p->name;
+
+	if (p->node)
+		node_seen(ctx, p->node);
+	for (pp = &p->pushed; *pp; pp = &(*pp)->next)
+		if ((*pp)->req_id == h->req_id && (*pp)->type == h->type)
+			break;
+	if (!(q = *pp)) {
+		log_debug("%s: reply %u to no request of ours; ignored",
+			  p->name, h->req_id);
+		return;
+	}
+	*pp = q->next;
+	msg = frame_unpack_body(h, body, h->body_len, &err);
+	if (!msg) {
+		log_warnx("%s: bad reply to %s for job %u: %s", node,
+			  msg_type_name(h->type), q->job_id, err.text);
+		free(q);
+		return;
+	}
+	if (h->flags & MER_FRAME_ERROR) {
+		const Meridian__ErrorReply *e = (const void *)msg;
+
+		log_warnx("%s: %s for job %u refused: %s", node,
+			  msg_type_name(h->type), q->job_id, e->text);
+		if (h->type == MT(LAUNCH_JOB) && p->node)
+			job_mgr_launch_failed(ctx, q->job_id, node, e->text);
+	} else if (h->type == MT(LAUNCH_JOB) && p->node) {
+		job_mgr_launch_acked(ctx, q->job_id, node);
+	}
+	protobuf_c_message_free_unpacked(msg, NULL);
+	free(q);
+}
+
+/* --- handlers ------------------------------------------------------------ */
+
+static int h_submit(struct rpc_req *r, ProtobufCMessage *msg,
+		    struct mer_error *err)
+{
+	Meridian__SubmitJobRequest *req = (void *)msg;
+	Meridian__SubmitJobReply rep = MERIDIAN__SUBMIT_JOB_REPLY__INIT;
+	struct job *j;
+
+	j = job_mgr_submit(r->ctx, req, r->uid, r->gid, err);
+	if (!j)
+		return -1;
+	rep.job_id = j->rec->job_id;
+	rpc_reply(r, &rep.base);
+	return 0;
+}
+
+static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
+		      struct mer_error *err)
+{
+	const Meridian__JobInfoRequest *req = (const void *)msg;
+	Meridian__JobInfoReply rep = MERIDIAN__JOB_INFO_REPLY__INIT;
+	struct mctld *ctx = r->ctx;
+	size_t cap, i;
+	struct job *j;
+
+	(void)err;
+	cap = req->n_job_ids ? req->n_job_ids : job_mgr_count(ctx);
+	rep.jobs = xcalloc(cap ? cap : 1, sizeof(*rep.jobs));
+	if (req->n_job_ids) {
+		/* Asked by id: shown whatever their state. */
+		for (i = 0; i < req->n_job_ids; i++) {
+			j = job_find(ctx, req->job_ids[i]);
+			if (!j ||
+			    (req->has_user && j->rec->user_id != req->user_id))
+				continue;
+			rep.jobs[rep.n_jobs++] = j->rec;
+		}
+	} else {
+		TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry) {
+			if (req->has_user && j->rec->user_id != req->user_id)
+				continue;
+			if (!req->all_states &&
+			    job_state_is_final(j->rec->state))
+				continue;
+			rep.jobs[rep.n_jobs++] = j->rec;
+		}
+	}
+	rep.now = mer_now();
+	/* The records are ours: packed in place, not copied. */
+	rpc_reply(r, &rep.base);
+	free(rep.jobs);
+	return 0;
+}
+
+static int h_job_script(struct rpc_req *r, ProtobufCMessage *msg,
+			struct mer_error *err)
+{
+	const Meridian__JobScriptRequest *req = (const void *)msg;
+	Meridian__JobScriptReply rep = MERIDIAN__JOB_SCRIPT_REPLY__INIT;
+	Meridian__JobSpec *spec;
+	struct job *j = job_find(r->ctx, req->job_id);
+
+	if (!j) {
+		errno = ENOENT;
+		return mer_error_set(err,
+				     "job %u does not exist (or ended more "
+				     "than MinJobAge=%us ago)",
+				     req->job_id, r->ctx->conf->min_job_age);
+	}
+	if (!job_may_see_private(j, r->uid, r->admin)) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "job %u belongs to %s; only its owner "
+				     "or an admin may see its script",
+				     req->job_id, j->rec->user_name);
+	}
+	spec = state_get_spec(r->ctx->state, req->job_id, err);
+	if (!spec)
+		return -1;
+	rep.script = spec->script;
+	rpc_reply(r, &rep.base);
+	meridian__job_spec__free_unpacked(spec, NULL);
+	return 0;
+}
+
+static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
+		    struct mer_error *err)
+{
+	const Meridian__CancelJobRequest *req = (const void *)msg;
+	Meridian__JobActionReply rep = MERIDIAN__JOB_ACTION_REPLY__INIT;
+	struct mctld *ctx = r->ctx;
+	struct job **targets;
+	size_t ntargets = 0, cap, i, k;
+	struct job *j;
+
+	if (!req->n_job_ids && !req->has_user) {
+		errno = EINVAL;
+		return mer_error_set(err, "give job ids or a user whose jobs "
+					  "to cancel");
+	}
+	cap = req->n_job_ids ? req->n_job_ids : job_mgr_count(ctx);
+	targets = xcalloc(cap ? cap : 1, sizeof(*targets));
+	rep.results = xcalloc(cap ? cap : 1, sizeof(*rep.results));
+	if (req->n_job_ids) {
+		for (i = 0; i < req->n_job_ids; i++) {
+			Meridian__JobActionResult *res;
+
+			j = job_find(ctx, req->job_ids[i]);
+			if (j) {
+				targets[ntargets++] = j;
+				continue;
+			}
+			res = xmalloc(sizeof(*res));
+			meridian__job_action_result__init(res);
+			res->job_id = req->job_ids[i];
+			res->code = ENOENT;
+			res->text = xasprintf("job %u does not exist",
+					      req->job_ids[i]);
+			rep.results[rep.n_results++] = res;
+		}
+	} else {
+		TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry) {
+			if (!job_state_is_final(j->rec->state))
+				targets[ntargets++] = j;
+		}
+	}
+	for (i = 0; i < ntargets; i++) {
+		Meridian__JobActionResult *res;
+		struct mer_error e = {""};
+		bool match = req->n_states == 0;
+
+		j = targets[i];
+		if (req->has_user && j->rec->user_id != req->user_id)
+			continue;
+		for (k = 0; k < req->n_states; k++)
+			if (req->states[k] == j->rec->state)
+				match = true;
+		if (!match)
+			continue;
+		res = xmalloc(sizeof(*res));
+		meridian__job_action_result__init(res);
+		res->job_id = j->rec->job_id;
+		if (job_mgr_cancel(ctx, j, r->uid, r->admin, req->signal, &e) <
+		    0) {
+			res->code = errno ? errno : EINVAL;
+			res->text = xstrdup(e.text);
+		}
+		rep.results[rep.n_results++] = res;
+	}
+	rpc_reply(r, &rep.base);
+	for (i = 0; i < rep.n_results; i++)
+		protobuf_c_message_free_unpacked(&rep.results[i]->base, NULL);
+	free(rep.results);
+	free(targets);
+	return 0;
+}
+
+static int h_update_job(struct rpc_req *r, ProtobufCMessage *msg,
+			struct mer_error *err)
+{
+	const Meridian__UpdateJobRequest *req = (const void *)msg;
+	Meridian__JobActionReply rep = MERIDIAN__JOB_ACTION_REPLY__INIT;
+	size_t i;
+
+	if (req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_HOLD &&
+	    req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_RELEASE) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "job action %d is not hold or release",
+				     (int)req->action);
+	}
+	rep.results = xcalloc(req->n_job_ids + 1, sizeof(*rep.results));
+	for (i = 0; i < req->n_job_ids; i++) {
+		Meridian__JobActionResult *res = xmalloc(sizeof(*res));
+		struct job *j = job_find(r->ctx, req->job_ids[i]);
+		struct mer_error e = {""};
+
+		meridian__job_action_result__init(res);
+		res->job_id = req->job_ids[i];
+		if (!j) {
+			res->code = ENOENT;
+			res->text = xasprintf("job %u does not exist",
+					      req->job_ids[i]);
+		} else if (job_mgr_hold(r->ctx, j, r->uid, r->admin,
+					req->action, &e) < 0) {
+			res->code = errno ? errno : EINVAL;
+			res->text = xstrdup(e.text);
+		}
+		rep.results[rep.n_results++] = res;
+	}
+	rpc_reply(r, &rep.base);
+	for (i = 0; i < rep.n_results; i++)
+		protobuf_c_message_free_unpacked(&rep.results[i]->base, NULL);
+	free(rep.results);
+	return 0;
+}
+
+static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
+		       struct mer_error *err)
+{
+	const Meridian__NodeInfoRequest *req = (const void *)msg;
+	Meridian__NodeInfoReply rep = MERIDIAN__NODE_INFO_REPLY__INIT;
+	struct mctld *ctx = r->ctx;
+	const struct conf *c = ctx->conf;
+	Meridian__NodeInfo *infos;
+	Meridian__PartitionInfo *parts;
+	struct node **sel;
+	size_t nsel = 0, cap = node_mgr_count(ctx), i, k;
+	int rc = 0;
+
+	sel = xcalloc(cap ? cap : 1, sizeof(*sel));
+	if (req->n_names) {
+		bool *seen = xcalloc(cap ? cap : 1, sizeof(*seen));
+
+		for (i = 0; i < req->n_names && rc == 0; i++) {
+			char **names;
+			size_t nn;
+
+			if (hostlist_expand(req->names[i], &names, &nn, err) <
+			    0) {
+				errno = EINVAL;
+				rc = -1;
+				break;
+			}
+			for (k = 0; k < nn; k++) {
+				struct node *n = node_find(ctx, names[k]);
+
+				if (!n) {
+					errno = ENOENT;
+					rc = mer_error_set(err,
+							   "node %.60s is "
+							   "not in "
+							   "meridian.conf",
+							   names[k]);
+					break;
+				}
+				if (!seen[n->index]) {
+					seen[n->index] = true;
+					sel[nsel++] = n;
+				}
+			}
+			hostlist_free(names, nn);
+		}
+		free(seen);
+		if (rc < 0) {
+			free(sel);
+			return -1;
+		}
+	} else {
+		for (i = 0; i < cap; i++)
+			sel[nsel++] = node_at(ctx, i);
+	}
+	infos = xcalloc(nsel ? nsel : 1, sizeof(*infos));
+	rep.nodes = xcalloc(nsel ? nsel : 1, sizeof(*rep.nodes));
+	for (i = 0; i < nsel; i++) {
+		node_mgr_info(ctx, sel[i], &infos[i]);
+		rep.nodes[i] = &infos[i];
+	}
+	rep.n_nodes = nsel;
+	parts = xcalloc(c->npartitions ? c->npartitions : 1, sizeof(*parts));
+	rep.partitions = xcalloc(c->npartitions ? c->npartitions : 1,
+				 sizeof(*rep.partitions));
+	for (i = 0; i < c->npartitions; i++) {
+		const struct conf_partition *p = &c->partitions[i];
+
+		meridian__partition_info__init(&parts[i]);
+		parts[i].name = p->name;
+		parts[i].nodes = p->nodes_expr ? p->nodes_expr : (char *)"";
+		parts[i].is_default = p->is_default;
+		parts[i].max_time = p->max_time;
+		parts[i].up = p->up;
+		rep.partitions[i] = &parts[i];
+	}
+	rep.n_partitions = c->npartitions;
+	rep.now = mer_now();
+	rpc_reply(r, &rep.base);
+	for (i = 0; i < nsel; i++)
+		node_mgr_info_free(&infos[i]);
+	free(infos);
+	free(rep.nodes);
+	free(parts);
+	free(rep.partitions);
+	free(sel);
+	return 0;
+}
+
+static int h_update_node(struct rpc_req *r, ProtobufCMessage *msg,
+			 struct mer_error *err)
+{
+	Meridian__UpdateNodeReply rep = MERIDIAN__UPDATE_NODE_REPLY__INIT;
+
+	if (node_mgr_update(r->ctx, (const void *)msg, r->uid, &rep.updated,
+			    err) < 0)
+		return -1;
+	rpc_reply(r, &rep.base);
+	return 0;
+}
+
+static int h_ping(struct rpc_req *r, ProtobufCMessage *msg,
+		  struct mer_error *err)
+{
+	Meridian__PingReply rep = MERIDIAN__PING_REPLY__INIT;
+	struct mctld *ctx = r->ctx;
+
+	(void)msg;
+	(void)err;
+	rep.cluster =
+		ctx->conf->cluster_name ? ctx->conf->cluster_name : (char *)"";
+	rep.version = (char *)PACKAGE_VERSION;
+	rep.start_time = ctx->start_time;
+	rep.jobs = (uint32_t)job_mgr_count(ctx);
+	rep.nodes = (uint32_t)node_mgr_count(ctx);
+	rpc_reply(r, &rep.base);
+	return 0;
+}
+
+static int h_register(struct rpc_req *r, ProtobufCMessage *msg,
+		      struct mer_error *err)
+{
+	Meridian__NodeRegisterReply rep = MERIDIAN__NODE_REGISTER_REPLY__INIT;
+
+	if (node_mgr_register(r->ctx, r->peer, (void *)msg, &rep, err) < 0)
+		return -1;
+	/* Durable: the ends it listed are on disk before it hears back. */
+	rpc_reply(r, &rep.base);
+	free(rep.kill_jobs);
+	return 0;
+}
+
+static int h_heartbeat(struct rpc_req *r, ProtobufCMessage *msg,
+		       struct mer_error *err)
+{
+	const Meridian__NodeHeartbeat *hb = (const void *)msg;
+	Meridian__Ack ack = MERIDIAN__ACK__INIT;
+	struct node *n = r->peer->node;
+
+	if (!n) {
+		errno = EPROTO;
+		return mer_error_set(err, "NODE_HEARTBEAT before NODE_REGISTER "
+					  "on this connection; register first");
+	}
+	if (hb->name && *hb->name && strcmp(hb->name, n->name) != 0) {
+		errno = EPROTO;
+		return mer_error_set(err,
+				     "heartbeat names node %.40s on the "
+				     "connection of node %s",
+				     hb->name, n->name);
+	}
+	rpc_reply(r, &ack.base);
+	return 0;
+}
+
+static int h_job_end(struct rpc_req *r, ProtobufCMessage *msg,
+		     struct mer_error *err)
+{
+	Meridian__Ack ack = MERIDIAN__ACK__INIT;
+	struct node *n = r->peer->node;
+
+	if (!n) {
+		errno = EPROTO;
+		return mer_error_set(err,
+				     "JOB_END before NODE_REGISTER on this "
+				     "connection; register first");
+	}
+	job_mgr_node_end(r->ctx, n->name, (const void *)msg);
+	/* Durable: the node deletes the job's spool only after this. */
+	rpc_reply(r, &ack.base);
+	return 0;
+}
+
+/* Who may call what; checked before any handler runs. */
+static const struct rpc_entry rpc_table[] = {
+	{MT(SUBMIT_JOB), h_submit, MSG_ACCESS_ANY, true},
+	{MT(JOB_INFO), h_job_info, MSG_ACCESS_ANY, false},
+	{MT(CANCEL_JOB), h_cancel, MSG_ACCESS_OWNER, true},
+	{MT(UPDATE_JOB), h_update_job, MSG_ACCESS_OWNER, true},
+	{MT(JOB_SCRIPT), h_job_script, MSG_ACCESS_OWNER, false},
+	{MT(NODE_INFO), h_node_info, MSG_ACCESS_ANY, false},
+	{MT(UPDATE_NODE), h_update_node, MSG_ACCESS_ADMIN, true},
+	{MT(PING), h_ping, MSG_ACCESS_ANY, false},
+	{MT(NODE_REGISTER), h_register, MSG_ACCESS_NODE, true},
+	{MT(NODE_HEARTBEAT), h_heartbeat, MSG_ACCESS_NODE, false},
+	{MT(JOB_END), h_job_end, MSG_ACCESS_NODE, true},
+};
+
+static const struct rpc_entry *rpc_lookup(unsigned type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rpc_table) / sizeof(rpc_table[0]); i++)
+		if ((unsigned)rpc_table[i].type == type)
+			return &rpc_table[i];
+	return NULL;
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
+void rpc_dispatch(struct mctld *ctx, struct peer *p, const struct frame_hdr *h,
+		  uid_t uid, gid_t gid, const uint8_t *body)
+{
+	struct rpc_req r = {0};
+	struct mer_error err = {""};
+	ProtobufCMessage *msg;
+	char text[200];
+
+	r.ctx = ctx;
+	r.peer = p;
+	r.type = h->type;
+	r.req_id = h->req_id;
+	r.uid = uid;
+	r.gid = gid;
+	r.admin = mctld_is_admin(ctx, uid);
+	r.entry = rpc_lookup(h->type);
+	if (p->node)
+		node_seen(ctx, p->node); /* anything from it: it is alive */
+	if (!r.entry) {
+		snprintf(text, sizeof(text), "mctld does not serve %s requests",
+			 msg_type_name(h->type));
+		rpc_reply_error(&r, EOPNOTSUPP, text);
+		return;
+	}
+	switch (r.entry->access) {
+	case MSG_ACCESS_NODE:
+		if (uid != 0 && uid != ctx->uid) {
+			snprintf(text, sizeof(text),
+				 "%s is for node daemons (root or uid %u); uid "
+				 "%u may not send it",
+				 msg_type_name(h->type), (unsigned)ctx->uid,
+				 (unsigned)uid);
+			rpc_reply_error(&r, EPERM, text);
+			return;
+		}
+		break;
+	case MSG_ACCESS_ADMIN:
+		if (!r.admin) {
+			snprintf(text, sizeof(text),
+				 "%s needs an admin (root or AdminUsers=); uid "
+				 "%u is not one",
+				 msg_type_name(h->type), (unsigned)uid);
+			rpc_reply_error(&r, EPERM, text);
+			return;
+		}
+		break;
+	default:
+		break; /* ANY; OWNER is checked per job by the handler */
+	}
+	msg = frame_unpack_body(h, body, h->body_len, &err);
+	if (!msg) {
+		/* A frame whose body does not decode is a malformed frame:
+		 * say why, then stop reading from a peer that sends garbage. */
+		snprintf(text, sizeof(text), "bad %s request: %s",
+			 msg_type_name(h->type), err.text);
+		log_warnx("connection %s: %s; closing it", p->name, text);
+		rpc_reply_error(&r, EINVAL, text);
+		if (p->ops && p->ops->close_after_flush && !p->closed)
+			p->ops->close_after_flush(p);
+		return;
+	}
+	errno = 0;
+	if (r.entry->fn(&r, msg, &err) < 0) {
+		int code = errno ? errno : EINVAL;
+
+		if (!r.replied)
+			rpc_reply_error(&r, code,
+					err.text[0] ? err.text
+						    : "request failed");
+	} else if (!r.replied) {
+		log_warnx("%s handler sent no reply", msg_type_name(h->type));
+		rpc_reply_error(&r, EIO, "mctld sent no reply");
+	}
+	protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+void rpc_on_frame(struct peer *p, const struct frame_hdr *h,
+		  const uint8_t *cred, const uint8_t *body)
+{
+	struct mctld *ctx = p->ctx;
+	struct mer_error err = {""};
+	uid_t uid = ctx->uid;
+	gid_t gid = getgid();
+
+	p->nframes++;
+	if (h->flags & MER_FRAME_REPLY) {
+		p->nreplied++; /* not a request: nothing owed */
+		handle_push_reply(p, h, body);
+		return;
+	}
+	if (ctx->auth) {
+		struct rpc_req r = {0};
+		char text[200];
+
+		r.ctx = ctx;
+		r.peer = p;
+		r.type = h->type;
+		r.req_id = h->req_id;
+		if (h->cred_len == 0) {
+			log_info("%s: %s refused: no credential", p->name,
+				 msg_type_name(h->type));
+			rpc_reply_error(&r, EACCES,
+					"the request carries no credential; "
+					"every request must (AuthType=)");
+			return;
+		}
+		if (auth_decode(ctx->auth, (const char *)cred, h->cred_len,
+				&uid, &gid, &err) < 0) {
+			log_info("%s: %s refused: bad credential: %s", p->name,
+				 msg_type_name(h->type), err.text);
+			snprintf(text, sizeof(text), "credential refused: %s",
+				 err.text);
+			rpc_reply_error(&r, EACCES, text);
+			return;
+		}
+	}
+	rpc_dispatch(ctx, p, h, uid, gid, body);
+}

@@ -1,0 +1,245 @@
+/*
+ * test_job_submit.c - submit validation (every error names the limit and
+ * the value) and what a submitted job looks like.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cunit_main.h"
+#include "harness.h"
+
+#define NODES                                                                  \
+	"NodeName=n[1-4] CPUs=4 RealMemory=4096 Gres=gpu:a100:2\n"             \
+	"NodeName=big CPUs=16 RealMemory=65536 Gres=gpu:h100:8\n"              \
+	"PartitionName=main Nodes=n[1-4] Default=YES MaxTime=60 "              \
+	"DefaultTime=10\n"                                                     \
+	"PartitionName=all Nodes=ALL MaxTime=UNLIMITED\n"                      \
+	"PartitionName=off Nodes=n1 State=DOWN\n"
+
+static char *dir;
+static struct mctld *ctx;
+static struct peer *user;
+
+static void setup(void)
+{
+	dir = th_tmpdir();
+	ctx = th_ctx(dir, NODES);
+	user = th_peer(ctx, "user");
+}
+
+static void teardown(void)
+{
+	mctld_destroy(ctx);
+	th_rmdir(dir);
+	ctx = NULL;
+	dir = NULL;
+}
+
+static void expect_refused(const Meridian__JobDesc *d, const char *want)
+{
+	char err[200];
+	uint32_t id = th_submit(ctx, user, TH_ALICE, d, err, sizeof(err));
+
+	CU_ASSERT_EQUAL(id, 0);
+	if (strcmp(err, want) != 0)
+		fprintf(stderr, "\n  got  '%s'\n  want '%s'\n", err, want);
+	CU_ASSERT_STRING_EQUAL(err, want);
+}
+
+static void test_errors(void)
+{
+	Meridian__JobDesc d;
+
+	setup();
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.partition = (char *)"nope";
+	expect_refused(&d, "unknown partition 'nope' (partitions: main, all, "
+			   "off)");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.partition = (char *)"off";
+	expect_refused(&d, "partition off is DOWN (State= in meridian.conf) "
+			   "and takes no jobs");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.time_limit = 61;
+	expect_refused(&d, "time limit 01:01:00 is over partition main's "
+			   "MaxTime 01:00:00");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.min_nodes = 9;
+	expect_refused(&d, "Requested 9 nodes, partition main has 4");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.ntasks_per_node = 8;
+	expect_refused(&d, "Requested 8 CPUs per node, the largest node of "
+			   "partition main has 4");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.mem_mb = 8192;
+	expect_refused(&d, "Requested 8192 MB of memory per node, the largest "
+			   "node of partition main has 4096");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.gpus_per_node = 4;
+	expect_refused(&d, "Requested 4 GPUs per node, the nodes of partition "
+			   "main have at most 2");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.gpus = 1;
+	d.gpu_type = (char *)"h100";
+	expect_refused(&d, "Requested 1 h100 GPUs per node, the nodes of "
+			   "partition main have at most 0");
+
+	/* in "all" only big has 8 CPUs: two such nodes do not exist */
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.partition = (char *)"all";
+	d.min_nodes = 2;
+	d.ntasks_per_node = 8;
+	expect_refused(&d, "Requested 2 nodes with 8 CPUs each, partition all "
+			   "has 1 such nodes");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.min_nodes = 4;
+	d.ntasks = 2;
+	expect_refused(&d, "Requested 2 tasks on 4 nodes; each node needs at "
+			   "least one task (give -n >= -N)");
+	CU_ASSERT_EQUAL(job_mgr_count(ctx), 0);
+	teardown();
+}
+
+static void test_script_checks(void)
+{
+	Meridian__SubmitJobRequest req = MERIDIAN__SUBMIT_JOB_REQUEST__INIT;
+	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT;
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	ProtobufCMessage *m;
+	bool is_err = false;
+
+	setup();
+	req.desc = &d;
+	req.spec = &spec;
+	spec.script.data = (uint8_t *)"echo hi\n";
+	spec.script.len = 8;
+	th_request(ctx, user, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, 3, TH_ALICE,
+		   &req.base);
+	m = th_last_reply(user, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, &is_err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_TRUE(is_err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(((Meridian__ErrorReply *)m)->text,
+				      "does not start with #!"));
+	protobuf_c_message_free_unpacked(m, NULL);
+
+	spec.script.len = 0;
+	th_request(ctx, user, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, 4, TH_ALICE,
+		   &req.base);
+	m = th_last_reply(user, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, &is_err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_STRING_EQUAL(((Meridian__ErrorReply *)m)->text,
+			       "the batch script is empty");
+	protobuf_c_message_free_unpacked(m, NULL);
+
+	req.desc = NULL;
+	th_request(ctx, user, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, 5, TH_ALICE,
+		   &req.base);
+	m = th_last_reply(user, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, &is_err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_TRUE(is_err);
+	protobuf_c_message_free_unpacked(m, NULL);
+	teardown();
+}
+
+static void test_accepted(void)
+{
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	Meridian__JobRecord *r;
+	struct job *j;
+	uint32_t id;
+	char err[200];
+
+	setup();
+	/* defaults: partition main, DefaultTime, one task */
+	d.name = (char *)"train";
+	id = th_submit(ctx, user, TH_ALICE, &d, err, sizeof(err));
+	CU_ASSERT_EQUAL(id, 1);
+	j = job_find(ctx, id);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	r = j->rec;
+	CU_ASSERT_STRING_EQUAL(r->desc->partition, "main");
+	CU_ASSERT_STRING_EQUAL(r->desc->name, "train");
+	CU_ASSERT_EQUAL(r->time_limit, 10);
+	CU_ASSERT_EQUAL(r->num_nodes, 1);
+	CU_ASSERT_EQUAL(r->ntasks, 1);
+	CU_ASSERT_EQUAL(r->user_id, TH_ALICE);
+	CU_ASSERT_EQUAL(r->group_id, TH_ALICE);
+	/* no node registered: waits */
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_PENDING);
+	CU_ASSERT_STRING_EQUAL(r->reason, "ReqNodeNotAvail");
+
+	/* -N 2 --ntasks-per-node 2 -c 2 --gpus 3 --mem 1000 */
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.min_nodes = 2;
+	d.ntasks_per_node = 2;
+	d.cpus_per_task = 2;
+	d.gpus = 3;
+	d.mem_mb = 1000;
+	d.time_limit = 30;
+	id = th_submit(ctx, user, TH_ALICE, &d, err, sizeof(err));
+	CU_ASSERT_EQUAL(id, 2);
+	j = job_find(ctx, id);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	CU_ASSERT_EQUAL(j->rec->num_nodes, 2);
+	CU_ASSERT_EQUAL(j->rec->ntasks, 4);
+	CU_ASSERT_EQUAL(j->rec->time_limit, 30);
+	CU_ASSERT_EQUAL(j->tasks_per_node, 2);
+	CU_ASSERT_EQUAL(j->cpus_per_node, 4);
+	CU_ASSERT_EQUAL(j->gpus_per_node, 2);
+	CU_ASSERT_EQUAL(j->mem_per_node, 1000);
+
+	/* UNLIMITED partition, no time: 0 */
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.partition = (char *)"all";
+	id = th_submit(ctx, user, TH_BOB, &d, err, sizeof(err));
+	CU_ASSERT_EQUAL(id, 3);
+	CU_ASSERT_EQUAL(job_find(ctx, id)->rec->time_limit, 0);
+
+	/* --hold: JobHeldUser; a user cannot ask for an admin hold */
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.hold = MERIDIAN__HOLD_KIND__HOLD_ADMIN;
+	id = th_submit(ctx, user, TH_BOB, &d, err, sizeof(err));
+	CU_ASSERT_EQUAL(id, 4);
+	j = job_find(ctx, id);
+	CU_ASSERT_EQUAL(j->rec->desc->hold, MERIDIAN__HOLD_KIND__HOLD_USER);
+	CU_ASSERT_STRING_EQUAL(j->rec->reason, "JobHeldUser");
+	teardown();
+}
+
+static void test_max_job_count(void)
+{
+	char err[200];
+
+	dir = th_tmpdir();
+	ctx = th_ctx(dir, NODES "MaxJobCount=2\n");
+	user = th_peer(ctx, "user");
+	CU_ASSERT_EQUAL(th_submit(ctx, user, TH_ALICE, NULL, err, sizeof(err)),
+			1);
+	CU_ASSERT_EQUAL(th_submit(ctx, user, TH_ALICE, NULL, err, sizeof(err)),
+			2);
+	CU_ASSERT_EQUAL(th_submit(ctx, user, TH_ALICE, NULL, err, sizeof(err)),
+			0);
+	CU_ASSERT_STRING_EQUAL(err, "MaxJobCount=2 jobs are already kept; "
+				    "try again once some have ended");
+	teardown();
+}
+
+static CU_TestInfo tests[] = {
+	{"validation errors", test_errors},
+	{"script checks", test_script_checks},
+	{"accepted jobs", test_accepted},
+	{"MaxJobCount", test_max_job_count},
+	CU_TEST_INFO_NULL,
+};
+
+CUNIT_MAIN("mctld submit", tests)
