@@ -847,3 +847,48 @@ void cmd_fmt_print(const struct cmd_fmt *f, bool header, FILE *out)
 	strbuf_free(&line);
 	free(widths);
 }
+
+void cmd_list_split(const char *list, char ***items, size_t *n)
+{
+	char *copy = xstrdup(list), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		*items = xrealloc(*items, (*n + 1) * sizeof(**items));
+		(*items)[(*n)++] = xstrdup(tok);
+	}
+	free(copy);
+}
+
+void cmd_list_free(char **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}
+
+bool cmd_list_has(char *const *items, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(items[i], s) == 0)
+			return true;
+	return false;
+}
+
+const char *cmd_job_result_text(const Meridian__JobActionResult *r)
+{
+	if (r->text && *r->text)
+		return r->text;
+	switch (r->code) {
+	case ENOENT:
+	case ESRCH:
+		return "Invalid job id specified";
+	case EPERM:
+	case EACCES:
+		return "Access/permission denied";
+	case EALREADY:
+		return "Job/step already completing or completed";
+	default:
+		return strerror(r->code);
+	}
+}

@@ -151,6 +151,16 @@ uint32_t cmd_job_nodes(const Meridian__JobRecord *job);
 /* Seconds a job has run (till now for a running job). */
 int64_t cmd_job_run_secs(const Meridian__JobRecord *job, int64_t now);
 
+/* Append the items of a comma separated list to *items (malloc'd, free
+ * with cmd_list_free). */
+void cmd_list_split(const char *list, char ***items, size_t *n);
+void cmd_list_free(char **items, size_t n);
+bool cmd_list_has(char *const *items, size_t n, const char *s);
+
+/* What a per-job result of a cancel, hold or release says, in scancel's
+ * words when mctld sent no text.  Static or the reply's storage. */
+const char *cmd_job_result_text(const Meridian__JobActionResult *r);
+
 /* --- the -o FORMAT column printer ------------------------------------ */
 
 /*

@@ -61,25 +61,6 @@ static void usage(FILE *out)
 		SYSCONFDIR);
 }
 
-/* The text scancel prints for a code when mctld sent none. */
-static const char *result_text(const Meridian__JobActionResult *r)
-{
-	if (r->text && *r->text)
-		return r->text;
-	switch (r->code) {
-	case ENOENT:
-	case ESRCH:
-		return "Invalid job id specified";
-	case EPERM:
-	case EACCES:
-		return "Access/permission denied";
-	case EALREADY:
-		return "Job/step already completing or completed";
-	default:
-		return strerror(r->code);
-	}
-}
-
 static int run(struct cmd *c, const struct mcancel_opts *o)
 {
 	Meridian__CancelJobRequest req = MERIDIAN__CANCEL_JOB_REQUEST__INIT;
@@ -139,7 +120,7 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 		if (o->quiet && r->code == EALREADY)
 			continue;
 		cmd_error(c, "Kill job error on job id %" PRIu32 ": %s",
-			  r->job_id, result_text(r));
+			  r->job_id, cmd_job_result_text(r));
 		rc = MER_EXIT_ERROR;
 	}
 	protobuf_c_message_free_unpacked(&reply->base, NULL);

@@ -734,22 +734,6 @@ out:
 
 /* --- hold / release -------------------------------------------------- */
 
-static const char *action_text(const Meridian__JobActionResult *r)
-{
-	if (r->text && *r->text)
-		return r->text;
-	switch (r->code) {
-	case ENOENT:
-	case ESRCH:
-		return "Invalid job id specified";
-	case EPERM:
-	case EACCES:
-		return "Access/permission denied";
-	default:
-		return strerror(r->code);
-	}
-}
-
 static int job_action(struct mctl *m, int argc, char **argv,
 		      Meridian__JobAction action, const char *what)
 {
@@ -783,7 +767,7 @@ static int job_action(struct mctl *m, int argc, char **argv,
 			if (!r->code)
 				continue;
 			cmd_error(&m->c, "%s job %" PRIu32 ": %s", what,
-				  r->job_id, action_text(r));
+				  r->job_id, cmd_job_result_text(r));
 			rc = MER_EXIT_ERROR;
 		}
 	if (reply)

@@ -410,37 +410,6 @@ static void usage(FILE *out)
 		SYSCONFDIR, MNODES_FORMAT_DEFAULT);
 }
 
-static void split_list(const char *list, char ***items, size_t *n)
-{
-	char *copy = xstrdup(list), *save = NULL, *tok;
-
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		*items = xrealloc(*items, (*n + 1) * sizeof(**items));
-		(*items)[(*n)++] = xstrdup(tok);
-	}
-	free(copy);
-}
-
-static void free_list(char **items, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(items[i]);
-	free(items);
-}
-
-static bool in_list(char *const *items, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(items[i], s) == 0)
-			return true;
-	return false;
-}
-
 static bool node_in_partition(const Meridian__NodeInfo *n, const char *part)
 {
 	size_t i;
@@ -456,7 +425,7 @@ static bool node_wanted(const struct mnodes_opts *o,
 {
 	size_t i;
 
-	if (o->nnames && !in_list(o->names, o->nnames, n->name))
+	if (o->nnames && !cmd_list_has(o->names, o->nnames, n->name))
 		return false;
 	if (o->npartitions) {
 		for (i = 0; i < o->npartitions; i++)
@@ -543,7 +512,7 @@ static void build_groups(const struct mnodes_opts *o,
 
 				if (!node_in_partition(n, p->name) ||
 				    (o->npartitions &&
-				     !in_list(o->partitions, o->npartitions,
+				     !cmd_list_has(o->partitions, o->npartitions,
 					      p->name)))
 					continue;
 				group_add(gs, fmt, p, n, false);
@@ -559,7 +528,7 @@ static void build_groups(const struct mnodes_opts *o,
 		bool any = false;
 
 		if (o->npartitions &&
-		    !in_list(o->partitions, o->npartitions, p->name))
+		    !cmd_list_has(o->partitions, o->npartitions, p->name))
 			continue;
 		for (i = 0; i < r->n_nodes; i++)
 			if (node_in_partition(r->nodes[i], p->name) &&
@@ -684,13 +653,13 @@ int main(int argc, char **argv)
 			format = optarg;
 			break;
 		case 'p':
-			split_list(optarg, &o.partitions, &o.npartitions);
+			cmd_list_split(optarg, &o.partitions, &o.npartitions);
 			break;
 		case 'R':
 			o.reasons = true;
 			break;
 		case 't':
-			split_list(optarg, &o.states, &o.nstates);
+			cmd_list_split(optarg, &o.states, &o.nstates);
 			break;
 		case 'H':
 		case 'U':
@@ -718,8 +687,8 @@ int main(int argc, char **argv)
 
 	rc = run(&c, &o);
 	cmd_fini(&c);
-	free_list(o.partitions, o.npartitions);
-	free_list(o.names, o.nnames);
-	free_list(o.states, o.nstates);
+	cmd_list_free(o.partitions, o.npartitions);
+	cmd_list_free(o.names, o.nnames);
+	cmd_list_free(o.states, o.nstates);
 	return rc;
 }

@@ -339,38 +339,6 @@ static void usage(FILE *out)
 		SYSCONFDIR, MQUEUE_FORMAT_DEFAULT);
 }
 
-/* Split a comma separated list into *items (appended). */
-static void split_list(const char *list, char ***items, size_t *n)
-{
-	char *copy = xstrdup(list), *save = NULL, *tok;
-
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		*items = xrealloc(*items, (*n + 1) * sizeof(**items));
-		(*items)[(*n)++] = xstrdup(tok);
-	}
-	free(copy);
-}
-
-static void free_list(char **items, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(items[i]);
-	free(items);
-}
-
-static bool in_list(char *const *items, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(items[i], s) == 0)
-			return true;
-	return false;
-}
-
 static bool job_wanted(const struct mqueue_opts *o,
 		       const Meridian__JobRecord *j)
 {
@@ -386,9 +354,9 @@ static bool job_wanted(const struct mqueue_opts *o,
 			return false;
 	}
 	if (o->npartitions &&
-	    !in_list(o->partitions, o->npartitions, desc_of(j)->partition))
+	    !cmd_list_has(o->partitions, o->npartitions, desc_of(j)->partition))
 		return false;
-	if (o->nnames && !in_list(o->names, o->nnames, desc_of(j)->name))
+	if (o->nnames && !cmd_list_has(o->names, o->nnames, desc_of(j)->name))
 		return false;
 	return true;
 }
@@ -526,13 +494,13 @@ int main(int argc, char **argv)
 			o.format = MQUEUE_FORMAT_LONG;
 			break;
 		case 'n':
-			split_list(optarg, &o.names, &o.nnames);
+			cmd_list_split(optarg, &o.names, &o.nnames);
 			break;
 		case 'o':
 			o.format = optarg;
 			break;
 		case 'p':
-			split_list(optarg, &o.partitions, &o.npartitions);
+			cmd_list_split(optarg, &o.partitions, &o.npartitions);
 			break;
 		case 't': {
 			uint32_t m;
@@ -569,7 +537,7 @@ int main(int argc, char **argv)
 	cmd_fini(&c);
 	free(o.job_ids);
 	free(o.uids);
-	free_list(o.partitions, o.npartitions);
-	free_list(o.names, o.nnames);
+	cmd_list_free(o.partitions, o.npartitions);
+	cmd_list_free(o.names, o.nnames);
 	return rc;
 }
