@@ -33,6 +33,7 @@ E2E=${BENCH_E2E:-500}
 NODES=${BENCH_NODES:-64}
 PENDING=${BENCH_PENDING:-10000}
 CLIENTS=$MERIDIAN_SRCDIR/testsuite/bench/submit-clients.sh
+SUBMIT_LIB=$MERIDIAN_BUILDDIR/testsuite/bench/submit_lib
 
 MER_NAME=bench
 # Benchmarks measure the controller, not the logger.
@@ -60,6 +61,18 @@ clients() { # CLIENTS TOTAL ARGS...
 	line=$("$CLIENTS" "$@") || true
 	eval "$(printf '%s\n' "$line" | tr ' ' '\n' | grep -E '^(submitted|errors|elapsed_ms|ids)=' | sed 's/^/c_/')"
 	printf '%s\n' "$line" >&2
+}
+
+# the same through the client library: one connection per client, no
+# process start per job.  Sets l_n (acknowledged) and l_ms.
+libclients() { # CLIENTS TOTAL [hold]
+	local out t0
+	out=$(mktemp /tmp/meridian-bench-lib.XXXXXX)
+	t0=$(now_ms)
+	"$SUBMIT_LIB" "$@" >"$out" || err "submit_lib $* failed"
+	l_ms=$(( $(now_ms) - t0 ))
+	l_n=$(grep -c . "$out")
+	l_ids=$out
 }
 
 mer_init
@@ -107,6 +120,21 @@ par_n=$c_submitted par_ms=$c_elapsed_ms
 rm -rf "$(dirname "$c_ids")"
 par_rate=$(rate "$par_n" "$par_ms")
 
+# ---- 1b/2b. the same through the client library
+echo "# 1b. $SEQ sequential library submits; 2b. $PAR_CLIENTS library clients, $PAR_TOTAL submits"
+c0=$(cpu_ms "$MER_CTLD_PID")
+libclients 1 "$SEQ" hold
+lseq_n=$l_n lseq_ms=$l_ms
+lseq_ctld_us=$(( ($(cpu_ms "$MER_CTLD_PID") - c0) * 1000 / (l_n > 0 ? l_n : 1) ))
+rm -f "$l_ids"
+c0=$(cpu_ms "$MER_CTLD_PID")
+libclients "$PAR_CLIENTS" "$PAR_TOTAL" hold
+lpar_n=$l_n lpar_ms=$l_ms
+lpar_ctld_us=$(( ($(cpu_ms "$MER_CTLD_PID") - c0) * 1000 / (l_n > 0 ? l_n : 1) ))
+rm -f "$l_ids"
+lseq_rate=$(rate "$lseq_n" "$lseq_ms")
+lpar_rate=$(rate "$lpar_n" "$lpar_ms")
+
 # the held jobs out of the way
 mcancel -u root >/dev/null 2>&1 || mcancel -u "$(id -un)" || err "mcancel -u root failed"
 wait_for 60 "held jobs cancelled" eval '[ -z "$(mqueue -h -t PD,R 2>/dev/null)" ]' ||
@@ -133,6 +161,20 @@ echo "# end states: $states"
 [ "$ncomp" -eq "$e2e_n" ] || err "only $ncomp of $e2e_n jobs COMPLETED ($states)"
 rm -rf "$(dirname "$e2e_ids")"
 e2e_rate=$(rate "$e2e_n" "$e2e_ms")
+
+# ---- 3b. end to end with the library submitter
+echo "# 3b. $E2E trivial jobs on $NODES nodes, submitted through the library"
+t0=$(now_ms)
+libclients "$PAR_CLIENTS" "$E2E"
+le2e_n=$l_n
+le2e_submit_ms=$(( $(now_ms) - t0 ))
+wait_for 600 "all $le2e_n jobs ended" eval '[ -z "$(mqueue -h -t PD,R 2>/dev/null)" ]' ||
+	err "library end-to-end jobs still queued or running after 600 s"
+le2e_ms=$(( $(now_ms) - t0 ))
+lcomp=$(mqueue -t all -h -o '%i %T' 2>/dev/null | awk 'NR == FNR { want[$1] = 1; next } ($1 in want) && $2 == "COMPLETED"' "$l_ids" - | wc -l)
+[ "$lcomp" -eq "$le2e_n" ] || err "only $lcomp of $le2e_n library-submitted jobs COMPLETED"
+rm -f "$l_ids"
+le2e_rate=$(rate "$le2e_n" "$le2e_ms")
 
 # ---- 4. RSS with pending jobs, on a fresh controller state
 echo "# 4. controller RSS with $PENDING held pending jobs (fresh state)"
@@ -168,7 +210,11 @@ printf '%-52s %8s j/s %12s\n' "1. sequential mbatch submits ($seq_n in $seq_ms m
 printf '%-52s %8s j/s %12s\n' "2. $PAR_CLIENTS parallel clients ($par_n in $par_ms ms)" "$par_rate" ">= 2500"
 printf '%-52s %8s us  %12s\n' "   mctld CPU per submit, sequential / parallel" "$seq_ctld_us/$par_ctld_us" ""
 printf '%-52s %8s us  %12s\n' "   munged CPU per submit, sequential / parallel" "$seq_munge_us/$par_munge_us" ""
+printf '%-52s %8s j/s %12s\n' "1b. sequential library submits ($lseq_n in $lseq_ms ms)" "$lseq_rate" ""
+printf '%-52s %8s j/s %12s\n' "2b. $PAR_CLIENTS library clients ($lpar_n in $lpar_ms ms)" "$lpar_rate" ""
+printf '%-52s %8s us  %12s\n' "   mctld CPU per library submit, seq / parallel" "$lseq_ctld_us/$lpar_ctld_us" ""
 printf '%-52s %8s j/s %12s\n' "3. end to end, $e2e_n jobs on $NODES nodes ($e2e_ms ms)" "$e2e_rate" ">= 250"
+printf '%-52s %8s j/s %12s\n' "3b. end to end, library submits ($le2e_ms ms)" "$le2e_rate" ">= 250"
 printf '%-52s %8s KiB %12s\n' "4. mctld VmRSS, before $PENDING pending jobs" "$rss0" ""
 printf '%-52s %8s KiB %12s\n' "   after $pend_n pending jobs" "$rss1" ""
 printf '%-52s %8s KiB %12s\n' "   per pending job" "$per_job" "< 2"
