@@ -1,0 +1,1107 @@
+/*
+ * pmi.c - the PMI-1 wire protocol, server side (see pmi.h for the format).
+ *
+ * Checked against MPICH 4.0.2's client, src/pmi/simple/simple_pmi.c and
+ * simple_pmiutil.c (the library Debian's libmpich12 embeds): it reads a
+ * reply line into a 1024-byte buffer, splits it at spaces into key=value
+ * tokens, checks the reply's cmd against the one it expects, and reads rc
+ * only for response_to_init, put_result, get_result and the name-service
+ * results.  PMI_Abort writes "cmd=abort exitcode=N" and then blocks
+ * reading a reply that must never come.
+ *
+ * The KVS is a chained hash table whose entries never move or go away
+ * (PMI-1 has no delete), so the list of puts since the last barrier can
+ * point at them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmi.h"
+#include "util.h"
+
+/* Tokens in one request: a put has four; spawn's lines are not split. */
+#define PMI_MAX_FIELDS 16
+
+struct kvs_entry {
+	char *key;
+	char *value;
+	bool pending; /* put by a local rank since the last barrier */
+	struct kvs_entry *next;
+};
+
+struct pmi_rank {
+	int rank;
+	bool in_barrier; /* entered the current barrier, not answered yet */
+	bool unblocked;	 /* entered it and was let go early (unblock) */
+	bool next_in;	 /* unblocked, and already in the next barrier */
+	char *held_key;	 /* an unblocked rank's get, answered later */
+	bool finalized;
+	bool aborted;
+	bool closed;
+	bool skipping; /* discarding the rest of an over-long line */
+	bool in_mcmd;  /* between mcmd=spawn and endcmd */
+	char *buf;     /* a partial line, PMI_LINE_MAX bytes once used */
+	size_t len;
+};
+
+struct pmi_server {
+	struct pmi_server_ops ops;
+	void *arg;
+	char *kvsname;
+	int size;
+	int appnum;
+	int universe_size;
+
+	struct pmi_rank **by_rank; /* size slots, NULL for remote ranks */
+	struct pmi_rank **local;   /* the local ranks, in the order added */
+	size_t nlocal;
+
+	struct kvs_entry **buckets;
+	size_t nbuckets;
+	size_t nentries;
+	struct kvs_entry **pending;
+	size_t npending, pending_cap;
+
+	size_t nin;	      /* local ranks that entered the barrier */
+	size_t nheld;	      /* ranks with a held get */
+	bool barrier_waiting; /* barrier_ready called, release not yet */
+	bool barrier_begun;   /* some barrier_in arrived: no more add_rank */
+	unsigned barriers;
+};
+
+/* One parsed request: fields point into the (modified) line. */
+struct request {
+	const char *cmd;
+	const char *line; /* the whole line as received, for messages */
+	size_t nfields;
+	struct {
+		const char *key;
+		const char *value;
+	} f[PMI_MAX_FIELDS];
+};
+
+/* ---- the KVS ---- */
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 14695981039346656037ULL; /* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct kvs_entry *kvs_find(const struct pmi_server *srv, const char *key)
+{
+	struct kvs_entry *e;
+
+	if (!srv->nbuckets)
+		return NULL;
+	e = srv->buckets[hash_str(key) & (srv->nbuckets - 1)];
+	for (; e; e = e->next)
+		if (!strcmp(e->key, key))
+			return e;
+	return NULL;
+}
+
+static void kvs_grow(struct pmi_server *srv)
+{
+	size_t n = srv->nbuckets ? srv->nbuckets * 2 : 64;
+	struct kvs_entry **b = xcalloc(n, sizeof(*b));
+
+	for (size_t i = 0; i < srv->nbuckets; i++) {
+		struct kvs_entry *e = srv->buckets[i], *next;
+		for (; e; e = next) {
+			size_t h = hash_str(e->key) & (n - 1);
+			next = e->next;
+			e->next = b[h];
+			b[h] = e;
+		}
+	}
+	free(srv->buckets);
+	srv->buckets = b;
+	srv->nbuckets = n;
+}
+
+static int answer_held(struct pmi_server *srv, const char *key);
+
+/* Set key to value (a later put wins, as in Hydra).  A rank's put joins
+ * the puts of the current barrier.  Gets held for key are answered
+ * (-1 when such an answer could not be sent). */
+static int kvs_set(struct pmi_server *srv, const char *key, const char *value,
+		   bool from_rank)
+{
+	struct kvs_entry *e = kvs_find(srv, key);
+
+	if (e) {
+		if (strcmp(e->value, value)) {
+			free(e->value);
+			e->value = xstrdup(value);
+		}
+	} else {
+		size_t h;
+		if (srv->nentries >= srv->nbuckets)
+			kvs_grow(srv);
+		e = xcalloc(1, sizeof(*e));
+		e->key = xstrdup(key);
+		e->value = xstrdup(value);
+		h = hash_str(key) & (srv->nbuckets - 1);
+		e->next = srv->buckets[h];
+		srv->buckets[h] = e;
+		srv->nentries++;
+	}
+	if (from_rank && !e->pending) {
+		if (srv->npending == srv->pending_cap) {
+			srv->pending_cap =
+				srv->pending_cap ? srv->pending_cap * 2 : 64;
+			srv->pending = xrealloc(srv->pending,
+						srv->pending_cap *
+							sizeof(*srv->pending));
+		}
+		srv->pending[srv->npending++] = e;
+		e->pending = true;
+	}
+	return srv->nheld ? answer_held(srv, key) : 0;
+}
+
+static void kvs_free(struct pmi_server *srv)
+{
+	for (size_t i = 0; i < srv->nbuckets; i++) {
+		struct kvs_entry *e = srv->buckets[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			free(e->key);
+			free(e->value);
+			free(e);
+		}
+	}
+	free(srv->buckets);
+	free(srv->pending);
+}
+
+/* A key or value the wire can carry: printable, no space (the token
+ * separator) and, for keys and names, no '=' (the key/value separator).
+ * Returns NULL when fine, else the reason as a msg token. */
+static const char *check_token(const char *s, size_t max, bool allow_eq,
+			       bool allow_empty)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (c <= ' ' || c == 0x7f)
+			return "space_or_control_character";
+		if (c == '=' && !allow_eq)
+			return "equals_sign";
+	}
+	if (!n && !allow_empty)
+		return "empty";
+	if (n > max)
+		return "too_long";
+	return NULL;
+}
+
+/* ---- replies ---- */
+
+static int reply(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
+		 ...) __attribute__((format(printf, 3, 4)));
+
+/* Send one formatted line (fmt without the '\n'). */
+static int reply(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
+		 ...)
+{
+	char buf[PMI_LINE_MAX + 128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 1) {
+		/* cannot happen: every value is bounded by the limits */
+		errno = EOVERFLOW;
+		return -1;
+	}
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return srv->ops.send(srv->arg, r->rank, buf, (size_t)n);
+}
+
+static void report(struct pmi_server *srv, int rank, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void report(struct pmi_server *srv, int rank, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (!srv->ops.error)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	srv->ops.error(srv->arg, rank, buf);
+}
+
+/* The start of a line for messages (n - 1 bytes at most), control
+ * characters shown as '?'. */
+static const char *excerpt(const char *line, char *buf, size_t n)
+{
+	size_t len = strlen(line);
+
+	if (len < n) {
+		memcpy(buf, line, len + 1);
+	} else {
+		memcpy(buf, line, n - 4);
+		memcpy(buf + n - 4, "...", 4);
+	}
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p == 0x7f)
+			*p = '?';
+	return buf;
+}
+
+/* Refuse a request where the client does not read rc: a cmd no client
+ * expects makes it fail.  The refusal is also reported. */
+static int refuse(struct pmi_server *srv, struct pmi_rank *r,
+		  const struct request *q, const char *msg)
+{
+	char ex[84];
+
+	report(srv, r->rank, "PMI rank %d: refused \"%s\": %s", r->rank,
+	       excerpt(q->line, ex, sizeof(ex)), msg);
+	return reply(srv, r, "cmd=error rc=-1 msg=%s", msg);
+}
+
+/* Refuse a request whose reply carries rc: "cmd=RESULT rc=-1 msg=MSG". */
+static int refuse_rc(struct pmi_server *srv, struct pmi_rank *r,
+		     const struct request *q, const char *result,
+		     const char *msg)
+{
+	char ex[84];
+
+	report(srv, r->rank, "PMI rank %d: refused \"%s\": %s", r->rank,
+	       excerpt(q->line, ex, sizeof(ex)), msg);
+	return reply(srv, r, "cmd=%s rc=-1 msg=%s", result, msg);
+}
+
+static const char *field(const struct request *q, const char *key)
+{
+	for (size_t i = 0; i < q->nfields; i++)
+		if (!strcmp(q->f[i].key, key))
+			return q->f[i].value;
+	return NULL;
+}
+
+static bool parse_int(const char *s, int *v)
+{
+	char *end;
+	long l;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	l = strtol(s, &end, 10);
+	if (errno || *end || l < INT_MIN || l > INT_MAX)
+		return false;
+	*v = (int)l;
+	return true;
+}
+
+/* ---- the commands ---- */
+
+static int cmd_init(struct pmi_server *srv, struct pmi_rank *r,
+		    const struct request *q)
+{
+	int ver, sub;
+
+	if (!parse_int(field(q, "pmi_version"), &ver) ||
+	    !parse_int(field(q, "pmi_subversion"), &sub))
+		return refuse_rc(srv, r, q,
+				 "response_to_init pmi_version=1 "
+				 "pmi_subversion=1",
+				 "expected_pmi_version_and_pmi_subversion");
+	if (ver != 1 || sub < 0 || sub > 1)
+		/* A PMI-2 client (MPICH built --with-pmi=pmi2) starts with
+		 * version 2: tell it plainly we speak PMI-1 only. */
+		return refuse_rc(srv, r, q,
+				 "response_to_init pmi_version=1 "
+				 "pmi_subversion=1",
+				 "only_pmi_version_1_is_served");
+	return reply(srv, r,
+		     "cmd=response_to_init pmi_version=1 pmi_subversion=1 "
+		     "rc=0");
+}
+
+static int cmd_get_maxes(struct pmi_server *srv, struct pmi_rank *r,
+			 const struct request *q)
+{
+	(void)q;
+	return reply(srv, r,
+		     "cmd=maxes rc=0 kvsname_max=%d keylen_max=%d "
+		     "vallen_max=%d",
+		     PMI_KVSNAME_MAX, PMI_KEYLEN_MAX, PMI_VALLEN_MAX);
+}
+
+static int cmd_get_appnum(struct pmi_server *srv, struct pmi_rank *r,
+			  const struct request *q)
+{
+	(void)q;
+	return reply(srv, r, "cmd=appnum rc=0 appnum=%d", srv->appnum);
+}
+
+static int cmd_get_my_kvsname(struct pmi_server *srv, struct pmi_rank *r,
+			      const struct request *q)
+{
+	(void)q;
+	return reply(srv, r, "cmd=my_kvsname rc=0 kvsname=%s", srv->kvsname);
+}
+
+static int cmd_get_universe_size(struct pmi_server *srv, struct pmi_rank *r,
+				 const struct request *q)
+{
+	(void)q;
+	return reply(srv, r, "cmd=universe_size rc=0 size=%d",
+		     srv->universe_size);
+}
+
+/* kvsname is optional (newer MPICH may leave it out); when given it must
+ * be ours: there is one KVS per step. */
+static const char *check_kvsname(const struct pmi_server *srv,
+				 const struct request *q)
+{
+	const char *k = field(q, "kvsname");
+
+	if (k && strcmp(k, srv->kvsname))
+		return "unknown_kvsname";
+	return NULL;
+}
+
+static int cmd_put(struct pmi_server *srv, struct pmi_rank *r,
+		   const struct request *q)
+{
+	const char *key = field(q, "key"), *value = field(q, "value"), *why;
+
+	if ((why = check_kvsname(srv, q)))
+		return refuse_rc(srv, r, q, "put_result", why);
+	if (!key)
+		return refuse_rc(srv, r, q, "put_result", "missing_key");
+	if (!value)
+		return refuse_rc(srv, r, q, "put_result", "missing_value");
+	/* the rules pmi_server_barrier_release() applies on other nodes:
+	 * a put they would refuse must not enter the exchange */
+	if ((why = check_token(key, PMI_KEYLEN_MAX, true, false))) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "key_%s", why);
+		return refuse_rc(srv, r, q, "put_result", msg);
+	}
+	if ((why = check_token(value, PMI_VALLEN_MAX, true, true))) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "value_%s", why);
+		return refuse_rc(srv, r, q, "put_result", msg);
+	}
+	if ((r->in_barrier && !r->unblocked) || r->next_in)
+		/* its puts would miss the exchange under way */
+		return refuse_rc(srv, r, q, "put_result", "put_during_barrier");
+	/* reply first: answering held gets may fail on another rank */
+	if (reply(srv, r, "cmd=put_result rc=0") < 0)
+		return -1;
+	(void)kvs_set(srv, key, value, true);
+	return 0;
+}
+
+static int cmd_get(struct pmi_server *srv, struct pmi_rank *r,
+		   const struct request *q)
+{
+	const char *key = field(q, "key"), *why;
+	const struct kvs_entry *e;
+
+	if ((why = check_kvsname(srv, q)))
+		return refuse_rc(srv, r, q, "get_result", why);
+	if (!key)
+		return refuse_rc(srv, r, q, "get_result", "missing_key");
+	e = kvs_find(srv, key);
+	if (!e && r->unblocked) {
+		/* The barrier this rank was let out of is not over: the key
+		 * may still come from a rank that has not entered it.  Answer
+		 * when it does, or when the barrier ends. */
+		if (r->held_key)
+			free(r->held_key); /* a client that did not wait */
+		else
+			srv->nheld++;
+		r->held_key = xstrdup(key);
+		return 0;
+	}
+	if (!e)
+		/* not an error worth reporting: MPICH probes optional keys
+		 * such as PMI_dead_processes */
+		return reply(srv, r, "cmd=get_result rc=-1 msg=key_not_found");
+	return reply(srv, r, "cmd=get_result rc=0 value=%s", e->value);
+}
+
+/* Answer the held gets for key (every held get when key is NULL: the
+ * barrier is over, what is not there now never will be). */
+static int answer_held(struct pmi_server *srv, const char *key)
+{
+	int rc = 0, saved = 0;
+
+	for (size_t i = 0; i < srv->nlocal && srv->nheld; i++) {
+		struct pmi_rank *r = srv->local[i];
+		const struct kvs_entry *e;
+		int sent;
+		if (!r->held_key || (key && strcmp(r->held_key, key)))
+			continue;
+		e = kvs_find(srv, r->held_key);
+		free(r->held_key);
+		r->held_key = NULL;
+		srv->nheld--;
+		if (r->closed || r->aborted)
+			continue;
+		if (e)
+			sent = reply(srv, r, "cmd=get_result rc=0 value=%s",
+				     e->value);
+		else
+			sent = reply(srv, r,
+				     "cmd=get_result rc=-1 msg=key_not_found");
+		if (sent < 0 && !rc) {
+			rc = -1;
+			saved = errno;
+		}
+	}
+	if (rc)
+		errno = saved;
+	return rc;
+}
+
+/* Every local rank is in: hand this node's puts to the step layer. */
+static void barrier_ready(struct pmi_server *srv)
+{
+	struct pmi_kv *puts =
+		xcalloc(srv->npending ? srv->npending : 1, sizeof(*puts));
+	size_t n = srv->npending;
+
+	for (size_t i = 0; i < n; i++) {
+		puts[i].key = srv->pending[i]->key;
+		puts[i].value = srv->pending[i]->value;
+		srv->pending[i]->pending = false;
+	}
+	srv->npending = 0;
+	srv->barrier_waiting = true;
+	srv->ops.barrier_ready(srv->arg, puts, n);
+	free(puts);
+}
+
+static int cmd_barrier_in(struct pmi_server *srv, struct pmi_rank *r,
+			  const struct request *q)
+{
+	if (r->unblocked) {
+		/* let out of a barrier that is not over: this is the next
+		 * one, counted once the current one ends */
+		if (r->next_in)
+			return refuse(srv, r, q, "already_in_barrier");
+		r->next_in = true;
+		return 0;
+	}
+	if (r->in_barrier)
+		return refuse(srv, r, q, "already_in_barrier");
+	r->in_barrier = true;
+	srv->barrier_begun = true;
+	if (++srv->nin == srv->nlocal)
+		barrier_ready(srv);
+	return 0;
+}
+
+static int cmd_finalize(struct pmi_server *srv, struct pmi_rank *r,
+			const struct request *q)
+{
+	int rc;
+
+	(void)q;
+	r->finalized = true;
+	rc = reply(srv, r, "cmd=finalize_ack");
+	if (srv->ops.finalized)
+		srv->ops.finalized(srv->arg, r->rank);
+	return rc;
+}
+
+static int cmd_abort(struct pmi_server *srv, struct pmi_rank *r,
+		     const struct request *q)
+{
+	const char *msg = strstr(q->line, " message=");
+	int code;
+
+	/* A rank asking to abort is aborted even when it garbles the
+	 * request: exit code 1 then. */
+	if (!parse_int(field(q, "exitcode"), &code))
+		code = 1;
+	r->aborted = true;
+	srv->ops.abort(srv->arg, r->rank, code,
+		       msg ? msg + strlen(" message=") : "");
+	return 0;
+}
+
+static int cmd_publish_name(struct pmi_server *srv, struct pmi_rank *r,
+			    const struct request *q)
+{
+	return refuse_rc(srv, r, q, "publish_result",
+			 "name_service_not_supported");
+}
+
+static int cmd_unpublish_name(struct pmi_server *srv, struct pmi_rank *r,
+			      const struct request *q)
+{
+	return refuse_rc(srv, r, q, "unpublish_result",
+			 "name_service_not_supported");
+}
+
+static int cmd_lookup_name(struct pmi_server *srv, struct pmi_rank *r,
+			   const struct request *q)
+{
+	return refuse_rc(srv, r, q, "lookup_result",
+			 "name_service_not_supported");
+}
+
+/* The requests, by their cmd.  after_finalize: still answered once the
+ * rank finalized (nothing is, but abort: a finalized MPICH rank has closed
+ * its PMI fd anyway). */
+static const struct pmi_cmd {
+	const char *name;
+	int (*fn)(struct pmi_server *, struct pmi_rank *,
+		  const struct request *);
+	bool after_finalize;
+} pmi_cmds[] = {
+	{"init", cmd_init, false},
+	{"get_maxes", cmd_get_maxes, false},
+	{"get_appnum", cmd_get_appnum, false},
+	{"get_my_kvsname", cmd_get_my_kvsname, false},
+	{"get_universe_size", cmd_get_universe_size, false},
+	{"put", cmd_put, false},
+	{"get", cmd_get, false},
+	{"barrier_in", cmd_barrier_in, false},
+	{"finalize", cmd_finalize, false},
+	{"abort", cmd_abort, true},
+	{"publish_name", cmd_publish_name, false},
+	{"unpublish_name", cmd_unpublish_name, false},
+	{"lookup_name", cmd_lookup_name, false},
+	{NULL, NULL, false},
+};
+
+/* ---- lines ---- */
+
+/* Split line (NUL terminated, no '\n') into key=value fields in place. */
+static const char *parse_line(char *line, struct request *q)
+{
+	char *p = line, *tok, *eq;
+
+	q->nfields = 0;
+	q->cmd = NULL;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		tok = p;
+		while (*p && *p != ' ')
+			p++;
+		if (*p)
+			*p++ = '\0';
+		if (q->nfields == PMI_MAX_FIELDS) {
+			/* abort's message may hold any number of words */
+			if (q->cmd && !strcmp(q->cmd, "abort"))
+				break;
+			return "too_many_fields";
+		}
+		eq = strchr(tok, '=');
+		if (!eq || eq == tok) {
+			if (q->cmd && !strcmp(q->cmd, "abort"))
+				continue; /* a word of its message */
+			return "expected_key=value";
+		}
+		*eq = '\0';
+		q->f[q->nfields].key = tok;
+		q->f[q->nfields].value = eq + 1;
+		if (q->nfields == 0) {
+			if (strcmp(tok, "cmd"))
+				return "expected_cmd=";
+			q->cmd = eq + 1;
+		}
+		q->nfields++;
+	}
+	return q->cmd ? NULL : "expected_cmd=";
+}
+
+/* spawn comes as several lines, "mcmd=spawn" to "endcmd"; we answer the
+ * whole with one refusal. */
+static int mcmd_line(struct pmi_server *srv, struct pmi_rank *r,
+		     const char *line)
+{
+	if (strcmp(line, "endcmd"))
+		return 0;
+	r->in_mcmd = false;
+	report(srv, r->rank,
+	       "PMI rank %d: refused spawn: MPI_Comm_spawn is "
+	       "not supported",
+	       r->rank);
+	return reply(srv, r, "cmd=spawn_result rc=-1 msg=spawn_not_supported");
+}
+
+/* Answer one complete line (without its '\n'; modified in place). */
+static int handle_line(struct pmi_server *srv, struct pmi_rank *r, char *line)
+{
+	char *copy = NULL;
+	struct request q;
+	const char *why;
+	int rc;
+
+	if (r->in_mcmd)
+		return mcmd_line(srv, r, line);
+	if (!strncmp(line, "mcmd=", 5)) {
+		r->in_mcmd = true;
+		return 0;
+	}
+	if (!*line)
+		return 0; /* an empty line asks nothing */
+	copy = xstrdup(line);
+	q.line = copy;
+	if ((why = parse_line(line, &q))) {
+		rc = refuse(srv, r, &q, why);
+		free(copy);
+		return rc;
+	}
+	rc = 0;
+	for (const struct pmi_cmd *c = pmi_cmds;; c++) {
+		if (!c->name) {
+			rc = refuse(srv, r, &q, "unknown_command");
+			break;
+		}
+		if (strcmp(c->name, q.cmd))
+			continue;
+		if (r->finalized && !c->after_finalize)
+			rc = refuse(srv, r, &q, "rank_already_finalized");
+		else
+			rc = c->fn(srv, r, &q);
+		break;
+	}
+	free(copy);
+	return rc;
+}
+
+int pmi_conn_input(struct pmi_server *srv, int rank, const char *data,
+		   size_t len)
+{
+	struct pmi_rank *r;
+
+	if (rank < 0 || rank >= srv->size || !(r = srv->by_rank[rank])) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (len && !r->aborted) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+
+		if (r->skipping) {
+			/* the rest of an over-long line */
+		} else if (r->len + n >= PMI_LINE_MAX) {
+			struct request q = {.line = "(a line too long)"};
+			r->len = 0;
+			r->skipping = true;
+			if (r->in_mcmd) {
+				/* a spawn this long is refused all the same */
+			} else if (refuse(srv, r, &q, "line_too_long") < 0) {
+				return -1;
+			}
+		} else {
+			if (!r->buf)
+				r->buf = xmalloc(PMI_LINE_MAX);
+			memcpy(r->buf + r->len, data, n);
+			r->len += n;
+		}
+		if (!nl)
+			break;
+		data += n + 1;
+		len -= n + 1;
+		if (r->skipping) {
+			r->skipping = false;
+			continue;
+		}
+		r->buf[r->len] = '\0';
+		n = r->len;
+		r->len = 0;
+		if (strlen(r->buf) != n) {
+			struct request q = {.line = "(a line with a NUL)"};
+			if (refuse(srv, r, &q, "nul_byte_in_line") < 0)
+				return -1;
+			continue;
+		}
+		if (handle_line(srv, r, r->buf) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void pmi_conn_closed(struct pmi_server *srv, int rank)
+{
+	struct pmi_rank *r;
+
+	if (rank < 0 || rank >= srv->size || !(r = srv->by_rank[rank]))
+		return;
+	if (r->closed)
+		return;
+	r->closed = true;
+	r->len = 0;
+	r->skipping = false;
+	if (r->held_key) {
+		free(r->held_key);
+		r->held_key = NULL;
+		srv->nheld--;
+	}
+	if (!r->finalized && !r->aborted)
+		report(srv, rank,
+		       "PMI rank %d closed its PMI connection without "
+		       "finalize (it exited or crashed before MPI_Finalize)",
+		       rank);
+}
+
+/* ---- the server ---- */
+
+struct pmi_server *pmi_server_create(const struct pmi_server_ops *ops,
+				     void *arg, const char *kvsname, int size,
+				     int appnum, int universe_size,
+				     struct mer_error *err)
+{
+	struct pmi_server *srv;
+	const char *why;
+
+	if (!ops || !ops->send || !ops->barrier_ready || !ops->abort) {
+		errno = EINVAL;
+		mer_error_set(err, "PMI server: the send, barrier_ready and "
+				   "abort callbacks are required");
+		return NULL;
+	}
+	if (!kvsname ||
+	    (why = check_token(kvsname, PMI_KVSNAME_MAX - 1, false, false))) {
+		errno = EINVAL;
+		mer_error_set(err,
+			      "PMI server: KVS name \"%.40s\" is %s: expected "
+			      "1 to %d printable characters without spaces "
+			      "or '='",
+			      kvsname ? kvsname : "(null)",
+			      kvsname ? why : "missing", PMI_KVSNAME_MAX - 1);
+		return NULL;
+	}
+	if (size < 1 || universe_size < 1 || appnum < 0) {
+		errno = EINVAL;
+		mer_error_set(err,
+			      "PMI server: size %d, universe size %d, appnum "
+			      "%d: expected size >= 1, universe size >= 1 "
+			      "and appnum >= 0",
+			      size, universe_size, appnum);
+		return NULL;
+	}
+	srv = xcalloc(1, sizeof(*srv));
+	srv->ops = *ops;
+	srv->arg = arg;
+	srv->kvsname = xstrdup(kvsname);
+	srv->size = size;
+	srv->appnum = appnum;
+	srv->universe_size = universe_size;
+	srv->by_rank = xcalloc((size_t)size, sizeof(*srv->by_rank));
+	return srv;
+}
+
+void pmi_server_destroy(struct pmi_server *srv)
+{
+	if (!srv)
+		return;
+	for (size_t i = 0; i < srv->nlocal; i++) {
+		free(srv->local[i]->buf);
+		free(srv->local[i]->held_key);
+		free(srv->local[i]);
+	}
+	free(srv->local);
+	free(srv->by_rank);
+	kvs_free(srv);
+	free(srv->kvsname);
+	free(srv);
+}
+
+int pmi_server_add_rank(struct pmi_server *srv, int rank, struct mer_error *err)
+{
+	struct pmi_rank *r;
+
+	if (rank < 0 || rank >= srv->size) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "PMI server: rank %d is not in the step "
+				     "(expected 0 to %d)",
+				     rank, srv->size - 1);
+	}
+	if (srv->by_rank[rank]) {
+		errno = EINVAL;
+		return mer_error_set(err, "PMI server: rank %d added twice",
+				     rank);
+	}
+	if (srv->barrier_begun) {
+		errno = EBUSY;
+		return mer_error_set(err,
+				     "PMI server: rank %d added after the "
+				     "first barrier began: add every local "
+				     "rank before starting them",
+				     rank);
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->rank = rank;
+	srv->by_rank[rank] = r;
+	srv->local =
+		xrealloc(srv->local, (srv->nlocal + 1) * sizeof(*srv->local));
+	srv->local[srv->nlocal++] = r;
+	return 0;
+}
+
+static int check_entry(const struct pmi_kv *e, struct mer_error *err)
+{
+	const char *why;
+
+	if (!e->key || !e->value)
+		return mer_error_set(err, "PMI KVS entry with no %s",
+				     e->key ? "value" : "key");
+	if ((why = check_token(e->key, PMI_KEYLEN_MAX, true, false)))
+		return mer_error_set(err,
+				     "PMI KVS key \"%.40s\" is %s: expected 1 "
+				     "to %d printable characters, no spaces",
+				     e->key, why, PMI_KEYLEN_MAX);
+	if ((why = check_token(e->value, PMI_VALLEN_MAX, true, true)))
+		return mer_error_set(err,
+				     "PMI KVS value of key \"%.40s\" is %s: "
+				     "expected at most %d printable "
+				     "characters, no spaces",
+				     e->key, why, PMI_VALLEN_MAX);
+	return 0;
+}
+
+int pmi_server_barrier_release(struct pmi_server *srv,
+			       const struct pmi_kv *entries, size_t n,
+			       struct mer_error *err)
+{
+	int rc = 0, saved = 0;
+
+	if (!srv->barrier_waiting) {
+		errno = EINVAL;
+		return mer_error_set(err, "PMI server: no barrier is waiting "
+					  "to be released");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (check_entry(&entries[i], err) < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+	for (size_t i = 0; i < n; i++)
+		if (kvs_set(srv, entries[i].key, entries[i].value, false) < 0 &&
+		    !rc) {
+			rc = -1;
+			saved = errno;
+		}
+	srv->barrier_waiting = false;
+	srv->barriers++;
+	/* the ranks still blocked in it go on; the unblocked ones already
+	 * did, and those of them already in the next barrier are in it */
+	for (size_t i = 0; i < srv->nlocal; i++) {
+		struct pmi_rank *r = srv->local[i];
+		bool blocked = r->in_barrier && !r->unblocked;
+		r->in_barrier = r->next_in;
+		r->unblocked = false;
+		r->next_in = false;
+		if (!blocked || r->closed || r->aborted)
+			continue;
+		if (reply(srv, r, "cmd=barrier_out") < 0 && !rc) {
+			rc = -1;
+			saved = errno;
+		}
+	}
+	if (srv->nheld && answer_held(srv, NULL) < 0 && !rc) {
+		rc = -1;
+		saved = errno;
+	}
+	srv->nin = 0;
+	for (size_t i = 0; i < srv->nlocal; i++)
+		srv->nin += srv->local[i]->in_barrier;
+	if (srv->nin && srv->nin == srv->nlocal)
+		barrier_ready(srv);
+	if (rc) {
+		errno = saved;
+		mer_error_set(err,
+			      "PMI server: barrier_out not sent to every "
+			      "rank: %s",
+			      strerror(saved));
+	}
+	return rc;
+}
+
+int pmi_server_kvs_put(struct pmi_server *srv, const char *key,
+		       const char *value, struct mer_error *err)
+{
+	struct pmi_kv e = {key, value};
+
+	if (check_entry(&e, err) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (kvs_set(srv, key, value, false) < 0)
+		return mer_error_set(err,
+				     "PMI server: a held get for %s "
+				     "could not be answered: %s",
+				     key, strerror(errno));
+	return 0;
+}
+
+size_t pmi_server_barrier_blocked(const struct pmi_server *srv)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < srv->nlocal; i++)
+		n += srv->local[i]->in_barrier && !srv->local[i]->unblocked;
+	return n;
+}
+
+int pmi_server_barrier_unblock(struct pmi_server *srv, struct mer_error *err)
+{
+	int n = 0, rc = 0, saved = 0;
+
+	for (size_t i = 0; i < srv->nlocal; i++) {
+		struct pmi_rank *r = srv->local[i];
+		if (!r->in_barrier || r->unblocked)
+			continue;
+		r->unblocked = true;
+		n++;
+		if (r->closed || r->aborted)
+			continue;
+		if (reply(srv, r, "cmd=barrier_out") < 0 && !rc) {
+			rc = -1;
+			saved = errno;
+		}
+	}
+	if (rc) {
+		errno = saved;
+		return mer_error_set(err,
+				     "PMI server: barrier_out not sent "
+				     "to every rank let go: %s",
+				     strerror(saved));
+	}
+	return n;
+}
+
+const char *pmi_server_kvs_get(const struct pmi_server *srv, const char *key)
+{
+	const struct kvs_entry *e = key ? kvs_find(srv, key) : NULL;
+
+	return e ? e->value : NULL;
+}
+
+int pmi_server_set_process_mapping(struct pmi_server *srv,
+				   const int *ranks_per_node, int nnodes,
+				   struct mer_error *err)
+{
+	long total = 0;
+	char *map;
+	int rc;
+
+	for (int i = 0; ranks_per_node && i < nnodes; i++) {
+		if (ranks_per_node[i] < 0) {
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "PMI_process_mapping: node %d "
+					     "has %d ranks",
+					     i, ranks_per_node[i]);
+		}
+		total += ranks_per_node[i];
+	}
+	if (total != srv->size) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "PMI_process_mapping: the nodes hold %ld "
+				     "ranks but the step has %d",
+				     total, srv->size);
+	}
+	map = pmi_process_mapping(ranks_per_node, nnodes);
+	if (!map)
+		return mer_error_set(err, "PMI_process_mapping: no layout "
+					  "given");
+	if (strlen(map) >= PMI_CLIENT_VALUE_MAX) {
+		free(map);
+		return 1;
+	}
+	rc = pmi_server_kvs_put(srv, "PMI_process_mapping", map, err);
+	free(map);
+	return rc;
+}
+
+bool pmi_server_all_finalized(const struct pmi_server *srv)
+{
+	if (!srv->nlocal)
+		return false;
+	for (size_t i = 0; i < srv->nlocal; i++)
+		if (!srv->local[i]->finalized)
+			return false;
+	return true;
+}
+
+bool pmi_server_rank_finalized(const struct pmi_server *srv, int rank)
+{
+	if (rank < 0 || rank >= srv->size || !srv->by_rank[rank])
+		return false;
+	return srv->by_rank[rank]->finalized;
+}
+
+unsigned pmi_server_barriers(const struct pmi_server *srv)
+{
+	return srv->barriers;
+}
+
+char *pmi_process_mapping(const int *ranks_per_node, int nnodes)
+{
+	struct strbuf b = {0};
+	int node = 0; /* node id among the nodes with ranks */
+	int i = 0;
+
+	if (!ranks_per_node || nnodes < 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (int k = 0; k < nnodes; k++)
+		if (ranks_per_node[k] < 0) {
+			errno = EINVAL;
+			return NULL;
+		}
+	strbuf_add(&b, "(vector", 7);
+	while (i < nnodes) {
+		int count = ranks_per_node[i], run = 0;
+		if (!count) {
+			i++;
+			continue;
+		}
+		/* consecutive nodes (skipping empty ones) with this count */
+		while (i < nnodes &&
+		       (ranks_per_node[i] == count || !ranks_per_node[i])) {
+			if (ranks_per_node[i])
+				run++;
+			i++;
+		}
+		strbuf_addf(&b, ",(%d,%d,%d)", node, run, count);
+		node += run;
+	}
+	if (!node) {
+		strbuf_free(&b);
+		errno = EINVAL;
+		return NULL;
+	}
+	strbuf_addc(&b, ')');
+	return b.s;
+}

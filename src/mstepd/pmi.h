@@ -1,0 +1,218 @@
+/*
+ * pmi.h - a PMI-1 server ("simple PMI", the wire protocol MPICH's
+ * src/pmi/simple speaks over PMI_FD), for the ranks of one job step on one
+ * node.
+ *
+ * The server knows nothing of sockets or of the event loop.  The step
+ * layer (mstepd) gives each local rank a socketpair, hands the bytes it
+ * reads to pmi_conn_input() and writes the replies the server passes to
+ * ops->send().  The key-value space (KVS) is held per node: a rank's put
+ * is visible at once to the ranks of this node, and to the other nodes
+ * after the next barrier, when the step layer exchanges the puts of every
+ * node (the first node gathers and scatters) and hands the other nodes'
+ * entries back with pmi_server_barrier_release().
+ *
+ * Wire format (one request, one reply, each a line of space-separated
+ * key=value tokens ending in '\n'; values hold no spaces):
+ *
+ *   cmd=init pmi_version=1 pmi_subversion=1
+ *       -> cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=0
+ *   cmd=get_maxes
+ *       -> cmd=maxes rc=0 kvsname_max=256 keylen_max=64 vallen_max=1024
+ *   cmd=get_appnum         -> cmd=appnum rc=0 appnum=A
+ *   cmd=get_my_kvsname     -> cmd=my_kvsname rc=0 kvsname=K
+ *   cmd=get_universe_size  -> cmd=universe_size rc=0 size=U
+ *   cmd=put kvsname=K key=X value=Y
+ *       -> cmd=put_result rc=0        (rc=-1 msg=WHY when refused)
+ *   cmd=get kvsname=K key=X
+ *       -> cmd=get_result rc=0 value=Y | cmd=get_result rc=-1 msg=key_not_found
+ *   cmd=barrier_in         -> cmd=barrier_out   (once every rank of the
+ *                                               step is in the barrier)
+ *   cmd=finalize           -> cmd=finalize_ack
+ *   cmd=abort exitcode=N [message=TEXT]   no reply: the step is killed
+ *   cmd=publish_name / unpublish_name / lookup_name
+ *       -> cmd=publish_result (unpublish_result, lookup_result) rc=-1 msg=...
+ *   mcmd=spawn ... endcmd  -> cmd=spawn_result rc=-1 msg=...
+ *
+ * MPICH 4.0's client checks rc only in response_to_init, put_result,
+ * get_result and the name-service results; for the other commands it only
+ * checks the reply's cmd.  So a request the server must refuse where rc is
+ * not read (a second barrier_in, anything after finalize, an unknown or
+ * malformed line) is answered "cmd=error rc=-1 msg=WHY", whose cmd no
+ * client expects: the client fails instead of taking it for success.
+ *
+ * Callbacks may call pmi_server_barrier_release(), pmi_server_kvs_put(),
+ * pmi_server_barrier_unblock() and the query functions, but never
+ * pmi_server_destroy() (defer that to the loop).  Nothing here prints or
+ * exits.
+ */
+#ifndef MER_MSTEPD_PMI_H
+#define MER_MSTEPD_PMI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "merr.h"
+
+/* The limits the server announces in cmd=maxes (those of MPICH's Hydra). */
+#define PMI_KVSNAME_MAX 256
+#define PMI_KEYLEN_MAX	64
+#define PMI_VALLEN_MAX	1024
+/* The longest request line accepted, '\n' included: a put with the
+ * longest name, key and value and room for the keywords.  A longer line
+ * is answered with an error and skipped up to its '\n'. */
+#define PMI_LINE_MAX (PMI_KVSNAME_MAX + PMI_KEYLEN_MAX + PMI_VALLEN_MAX + 128)
+/* MPICH 4.0's client reads replies into 1024-byte buffers and, told the
+ * maxes above, keeps values under 1024 - 256 - 64 - 30 = 674 bytes.  A
+ * value the server itself publishes must be shorter than that or the
+ * client truncates it. */
+#define PMI_CLIENT_VALUE_MAX 674
+
+/* One KVS entry.  The strings belong to whoever hands the entry over. */
+struct pmi_kv {
+	const char *key;
+	const char *value;
+};
+
+struct pmi_server_ops {
+	/* Queue len bytes (one or more whole reply lines) for rank.  Return
+	 * 0, or -1 with errno when the rank's connection is gone; the server
+	 * does not retry.  Required. */
+	int (*send)(void *arg, int rank, const char *buf, size_t len);
+	/* Every local rank is in the barrier.  puts are the entries this
+	 * node's ranks put since the last barrier (nputs may be 0): send them
+	 * to the step's first node, and once every node's puts are known call
+	 * pmi_server_barrier_release() with the other nodes' entries (a
+	 * one-node step calls it at once, possibly from this callback).  The
+	 * array and its strings are valid until this callback returns or
+	 * pmi_server_barrier_release() is called, whichever is first.
+	 * Required. */
+	void (*barrier_ready)(void *arg, const struct pmi_kv *puts,
+			      size_t nputs);
+	/* rank asked to abort the step with exitcode; msg is its message or
+	 * "" (valid during the call).  No reply is sent: the step layer must
+	 * kill the step's ranks.  Input from that rank is ignored from now
+	 * on.  Required. */
+	void (*abort)(void *arg, int rank, int exitcode, const char *msg);
+	/* rank sent something the server refused (the reply already said
+	 * so), or closed its connection before finalize: what says which and
+	 * why, for the step's log.  Optional (NULL). */
+	void (*error)(void *arg, int rank, const char *what);
+	/* rank finalized (its finalize_ack is queued).  Optional (NULL). */
+	void (*finalized)(void *arg, int rank);
+};
+
+struct pmi_server;
+
+/* A server for a step of size ranks (all nodes), whose KVS is named
+ * kvsname (at most PMI_KVSNAME_MAX - 1 printable characters, no spaces or
+ * '='), answering get_appnum with appnum and get_universe_size with
+ * universe_size.  ops is copied; arg is passed to every callback.  No rank
+ * is local until pmi_server_add_rank().  NULL with err on bad arguments. */
+struct pmi_server *pmi_server_create(const struct pmi_server_ops *ops,
+				     void *arg, const char *kvsname, int size,
+				     int appnum, int universe_size,
+				     struct mer_error *err);
+/* Free the server and every buffered byte.  Accepts NULL. */
+void pmi_server_destroy(struct pmi_server *srv);
+
+/* Declare that global rank `rank` (0 <= rank < size) runs on this node:
+ * the barrier waits for it.  Call for every local rank before any input
+ * arrives.  -1 with err (errno EINVAL) for a rank out of range or added
+ * twice, (EBUSY) once a barrier has begun. */
+int pmi_server_add_rank(struct pmi_server *srv, int rank,
+			struct mer_error *err);
+
+/* Bytes read from rank's PMI connection: buffered until a '\n', then
+ * every complete line is answered (through ops->send) in order.  Returns
+ * 0; -1 with errno EINVAL when rank was never added, or with the errno
+ * of a failed ops->send.  Input after the rank aborted is ignored. */
+int pmi_conn_input(struct pmi_server *srv, int rank, const char *data,
+		   size_t len);
+/* rank's connection reached EOF (or failed).  A rank that had not
+ * finalized nor aborted is reported through ops->error; a partial line
+ * it left is dropped.  The barrier still counts on it: a step whose rank
+ * died is the step layer's to end. */
+void pmi_conn_closed(struct pmi_server *srv, int rank);
+
+/* End the barrier announced by ops->barrier_ready: store entries (the
+ * puts of the step's other nodes; this node's own are accepted too and
+ * change nothing), send barrier_out to every local rank still blocked in
+ * it and answer held gets (see pmi_server_barrier_unblock).  When every
+ * local rank is already in the next barrier, ops->barrier_ready is called
+ * again before this returns.  -1 with err
+ * and nothing changed (errno EINVAL) when no barrier is waiting or an
+ * entry is not a valid key/value (empty key, key or value too long, a
+ * space or a control character in either); -1 with errno from a failed
+ * ops->send once the barrier is over (other ranks were still sent
+ * theirs). */
+int pmi_server_barrier_release(struct pmi_server *srv,
+			       const struct pmi_kv *entries, size_t n,
+			       struct mer_error *err);
+
+/*
+ * Unblocking a barrier.  MPICH 4.0.2 over UCX closes every endpoint in
+ * MPI_Finalize (ucp_disconnect_nb, which over tcp needs the peer to make
+ * progress) and only then enters a PMI barrier, blocked in read(): a rank
+ * that got there first stops making progress for the peers still
+ * disconnecting from it, and the step deadlocks (MPICH fixed the order in
+ * 2023, pmodels/mpich#6596; with UCX_TLS=tcp,self it hangs most runs,
+ * under Hydra too).  The step layer breaks it by letting blocked ranks go
+ * on when a barrier has been partly entered for a while.
+ *
+ * That is safe for any barrier, not just finalize's: the barrier stays
+ * open (it completes, with barrier_ready and the exchange, once every
+ * rank entered), and until it does, a let-out rank's get of a key this
+ * node does not have is held and answered when the key is put here or
+ * arrives with the barrier's release (key_not_found only then), so it
+ * sees what it would have seen after the barrier (one exception: a key
+ * this node already has and a late rank puts again before entering is
+ * seen with its old value; MPICH puts each key once).  A let-out rank
+ * that enters the next barrier waits in it until this one is over.
+ */
+/* How many local ranks are blocked in the current barrier (entered it and
+ * not answered). */
+size_t pmi_server_barrier_blocked(const struct pmi_server *srv);
+/* Send barrier_out now to the ranks blocked in the current barrier, as
+ * described above.  Returns how many were let go (0 when none was
+ * blocked); -1 with err and errno from a failed ops->send (the others
+ * were still sent theirs). */
+int pmi_server_barrier_unblock(struct pmi_server *srv, struct mer_error *err);
+
+/* Put key=value in the KVS as the step itself (not a rank): it is not
+ * part of any barrier's puts, so every node's server must be given it.
+ * Same validity rules as a rank's put. -1 with err (errno EINVAL). */
+int pmi_server_kvs_put(struct pmi_server *srv, const char *key,
+		       const char *value, struct mer_error *err);
+/* The value of key in this node's KVS, or NULL.  Valid until the key is
+ * put again or the server is destroyed. */
+const char *pmi_server_kvs_get(const struct pmi_server *srv, const char *key);
+
+/* Publish PMI_process_mapping for a step whose nodes run
+ * ranks_per_node[0..nnodes-1] ranks, rank numbers given out node by node
+ * (node 0 has ranks 0..n0-1, node 1 the next n1, ...).  Returns 0 when
+ * published, 1 when the mapping is too long for MPICH's client buffers
+ * (nothing is published, and MPICH falls back to exchanging host names),
+ * -1 with err (errno EINVAL) when the counts are not a layout of size
+ * ranks. */
+int pmi_server_set_process_mapping(struct pmi_server *srv,
+				   const int *ranks_per_node, int nnodes,
+				   struct mer_error *err);
+
+/* true once every local rank sent finalize (false with no local ranks). */
+bool pmi_server_all_finalized(const struct pmi_server *srv);
+/* Whether rank (a local rank) finalized. */
+bool pmi_server_rank_finalized(const struct pmi_server *srv, int rank);
+/* How many barriers have completed (for logs and benchmarks). */
+unsigned pmi_server_barriers(const struct pmi_server *srv);
+
+/* MPICH's PMI_process_mapping for a block layout: "(vector,(S,N,M),...)"
+ * where each triple says N consecutive nodes from node id S run M ranks
+ * each, consecutive nodes with the same count collapsing into one triple:
+ * {2,2,2} -> "(vector,(0,3,2))", {2,1} -> "(vector,(0,1,2),(1,1,1))".
+ * Nodes with no ranks are left out (node ids count only nodes with
+ * ranks).  malloc'd; NULL (errno EINVAL) when nnodes < 1, a count is
+ * negative, or no node has a rank. */
+char *pmi_process_mapping(const int *ranks_per_node, int nnodes);
+
+#endif
