@@ -1,14 +1,8 @@
 /*
- * gpu.c - the GPUs of a node, as hwloc sees them.
- *
- * One GPU can appear several times in an hwloc topology: as a CUDA OS
- * device (cudaN), an NVML one (nvmlN), an OpenCL one, and as the PCI device
- * they all hang from.  Debian's hwloc has no CUDA/NVML plugin at all, so
- * there an NVIDIA GPU is only a PCI device of class display/3D.  We count
- * PCI devices: each one with a CUDA/NVML OS device, or an NVIDIA display
- * or 3D controller, is one GPU.  GPUs are numbered in PCI bus id order
- * (what CUDA does with CUDA_DEVICE_ORDER=PCI_BUS_ID), so the indices mctld
- * hands out are the CUDA_VISIBLE_DEVICES indices.
+ * gpu.c - the GPUs of a node, as hwloc sees them: which objects are GPUs
+ * and their order come from hwgpu.h (shared with mstepd's binding, so the
+ * indices mctld hands out are the CUDA_VISIBLE_DEVICES indices); here we
+ * read what each one is: model, bus id, local CPUs, NUMA node, memory.
  */
 #include "config.h"
 
@@ -18,94 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hwgpu.h"
 #include "mnoded.h"
-
-#define PCI_VENDOR_NVIDIA 0x10de
-#define PCI_CLASS_VGA 0x0300
-#define PCI_CLASS_3D 0x0302
-
-/* A GPU found in the topology: its PCI device, or its OS device when hwloc
- * knows no PCI device for it (then it sorts after those with one). */
-struct gpu_found {
-	hwloc_obj_t key;
-	hwloc_obj_t pci; /* NULL when unknown */
-};
-
-static bool name_is(const char *name, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	if (!name || strncmp(name, prefix, n) != 0 || !name[n])
-		return false;
-	for (const char *p = name + n; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return false;
-	return true;
-}
-
-static bool is_gpu_osdev(hwloc_obj_t o)
-{
-	if (o->subtype && (!strcmp(o->subtype, "CUDA") ||
-			   !strcmp(o->subtype, "NVML")))
-		return true;
-	return name_is(o->name, "cuda") || name_is(o->name, "nvml");
-}
-
-static bool is_gpu_pcidev(hwloc_obj_t o)
-{
-	return o->attr->pcidev.vendor_id == PCI_VENDOR_NVIDIA &&
-	       (o->attr->pcidev.class_id == PCI_CLASS_3D ||
-		o->attr->pcidev.class_id == PCI_CLASS_VGA);
-}
-
-static hwloc_obj_t pci_parent(hwloc_obj_t o)
-{
-	for (o = o->parent; o; o = o->parent)
-		if (o->type == HWLOC_OBJ_PCI_DEVICE)
-			return o;
-	return NULL;
-}
-
-static void found_add(struct gpu_found **v, size_t *n, hwloc_obj_t key,
-		      hwloc_obj_t pci)
-{
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i].key == key)
-			return;
-	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[*n].key = key;
-	(*v)[*n].pci = pci;
-	(*n)++;
-}
-
-static int found_cmp(const void *a, const void *b)
-{
-	const struct gpu_found *x = a, *y = b;
-	const struct hwloc_pcidev_attr_s *p, *q;
-
-	if (!x->pci || !y->pci) {
-		if (x->pci)
-			return -1;
-		if (y->pci)
-			return 1;
-		return x->key->logical_index < y->key->logical_index ? -1 : 1;
-	}
-	p = &x->pci->attr->pcidev;
-	q = &y->pci->attr->pcidev;
-#define CMP(f)                                                                 \
-	if (p->f != q->f)                                                      \
-		return p->f < q->f ? -1 : 1;
-	CMP(domain)
-	CMP(bus)
-	CMP(dev)
-	CMP(func)
-#undef CMP
-	return 0;
-}
 
 /* The first value of info `name` on the GPU's OS devices (the key itself
  * when it is one, else the PCI device's children). */
-static const char *gpu_info(const struct gpu_found *g, const char *name)
+static const char *gpu_info(const struct hwgpu *g, const char *name)
 {
 	const char *v;
 
@@ -120,7 +32,7 @@ static const char *gpu_info(const struct gpu_found *g, const char *name)
 	return NULL;
 }
 
-static void gpu_fill(hwloc_topology_t ht, const struct gpu_found *f,
+static void gpu_fill(hwloc_topology_t ht, const struct hwgpu *f,
 		     struct topo_gpu *g)
 {
 	hwloc_obj_t anc = hwloc_get_non_io_ancestor_obj(ht, f->key);
@@ -154,26 +66,10 @@ static void gpu_fill(hwloc_topology_t ht, const struct gpu_found *f,
 int gpu_discover(hwloc_topology_t ht, struct topo_gpu **gpus, size_t *n,
 		 struct mer_error *err)
 {
-	struct gpu_found *found = NULL;
-	size_t nfound = 0;
-	hwloc_obj_t o;
+	struct hwgpu *found;
+	size_t nfound = hwgpu_list(ht, &found);
 
 	(void)err; /* nothing here can fail but allocation, which aborts */
-	for (o = hwloc_get_next_osdev(ht, NULL); o;
-	     o = hwloc_get_next_osdev(ht, o)) {
-		hwloc_obj_t pci;
-		if (!is_gpu_osdev(o))
-			continue;
-		pci = pci_parent(o);
-		found_add(&found, &nfound, pci ? pci : o, pci);
-	}
-	for (o = hwloc_get_next_pcidev(ht, NULL); o;
-	     o = hwloc_get_next_pcidev(ht, o))
-		if (is_gpu_pcidev(o))
-			found_add(&found, &nfound, o, o);
-	if (nfound)
-		qsort(found, nfound, sizeof(*found), found_cmp);
-
 	*gpus = xcalloc(nfound ? nfound : 1, sizeof(**gpus));
 	for (size_t i = 0; i < nfound; i++)
 		gpu_fill(ht, &found[i], &(*gpus)[i]);

@@ -19,11 +19,9 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "hwgpu.h"
 #include "util.h"
 
-#define PCI_VENDOR_NVIDIA 0x10de
-#define PCI_CLASS_VGA	  0x0300
-#define PCI_CLASS_3D	  0x0302
 
 struct bind_gpu {
 	char *busid;
@@ -84,103 +82,11 @@ static char *bitmap_list(hwloc_const_bitmap_t set)
 
 /* ---- GPUs, numbered as mnoded numbers them ---- */
 
-static bool name_is(const char *name, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	if (!name || strncmp(name, prefix, n) != 0 || !name[n])
-		return false;
-	for (const char *p = name + n; *p; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	return true;
-}
-
-static bool is_gpu_osdev(hwloc_obj_t o)
-{
-	if (o->subtype &&
-	    (!strcmp(o->subtype, "CUDA") || !strcmp(o->subtype, "NVML")))
-		return true;
-	return name_is(o->name, "cuda") || name_is(o->name, "nvml");
-}
-
-static bool is_gpu_pcidev(hwloc_obj_t o)
-{
-	return o->attr->pcidev.vendor_id == PCI_VENDOR_NVIDIA &&
-	       (o->attr->pcidev.class_id == PCI_CLASS_3D ||
-		o->attr->pcidev.class_id == PCI_CLASS_VGA);
-}
-
-static hwloc_obj_t pci_parent(hwloc_obj_t o)
-{
-	for (o = o->parent; o; o = o->parent)
-		if (o->type == HWLOC_OBJ_PCI_DEVICE)
-			return o;
-	return NULL;
-}
-
-struct gpu_found {
-	hwloc_obj_t key; /* the PCI device, or the OS device without one */
-	hwloc_obj_t pci;
-};
-
-static void found_add(struct gpu_found **v, size_t *n, hwloc_obj_t key,
-		      hwloc_obj_t pci)
-{
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i].key == key)
-			return;
-	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[*n].key = key;
-	(*v)[*n].pci = pci;
-	(*n)++;
-}
-
-static int found_cmp(const void *a, const void *b)
-{
-	const struct gpu_found *x = a, *y = b;
-	const struct hwloc_pcidev_attr_s *p, *q;
-
-	if (!x->pci || !y->pci) {
-		if (x->pci)
-			return -1;
-		if (y->pci)
-			return 1;
-		return x->key->logical_index < y->key->logical_index ? -1 : 1;
-	}
-	p = &x->pci->attr->pcidev;
-	q = &y->pci->attr->pcidev;
-	if (p->domain != q->domain)
-		return p->domain < q->domain ? -1 : 1;
-	if (p->bus != q->bus)
-		return p->bus < q->bus ? -1 : 1;
-	if (p->dev != q->dev)
-		return p->dev < q->dev ? -1 : 1;
-	if (p->func != q->func)
-		return p->func < q->func ? -1 : 1;
-	return 0;
-}
-
 static void gpus_discover(struct bind_topo *t)
 {
-	struct gpu_found *found = NULL;
-	size_t n = 0;
-	hwloc_obj_t o;
+	struct hwgpu *found;
+	size_t n = hwgpu_list(t->ht, &found);
 
-	for (o = hwloc_get_next_osdev(t->ht, NULL); o;
-	     o = hwloc_get_next_osdev(t->ht, o)) {
-		hwloc_obj_t pci;
-		if (!is_gpu_osdev(o))
-			continue;
-		pci = pci_parent(o);
-		found_add(&found, &n, pci ? pci : o, pci);
-	}
-	for (o = hwloc_get_next_pcidev(t->ht, NULL); o;
-	     o = hwloc_get_next_pcidev(t->ht, o))
-		if (is_gpu_pcidev(o))
-			found_add(&found, &n, o, o);
-	if (n)
-		qsort(found, n, sizeof(*found), found_cmp);
 	t->gpus = xcalloc(n ? n : 1, sizeof(*t->gpus));
 	for (size_t i = 0; i < n; i++) {
 		struct bind_gpu *g = &t->gpus[i];
