@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "iopath.h"
 #include "merr.h"
 
 void cmd_init(struct cmd *c, const char *prog)
@@ -461,74 +462,22 @@ char *cmd_expand_std_path(const char *pattern, const char *default_pattern,
 			  const Meridian__JobRecord *job)
 {
 	const Meridian__JobDesc *d = job->desc;
-	const char *p = pattern && *pattern ? pattern : default_pattern;
-	const char *wd = d && d->work_dir && *d->work_dir ? d->work_dir : "";
-	struct strbuf b = {0};
+	char uid[16];
+	struct iopath_names n = {
+		.job_id = job->job_id,
+		.job_name = d ? d->name : NULL,
+		.user = job->user_name,
+		/* before it has a batch host the job's %N is still unknown */
+		.node = job->batch_host && *job->batch_host ? job->batch_host
+							    : "%N",
+	};
 
-	if (p[0] != '/' && wd[0]) {
-		strbuf_add(&b, wd, strlen(wd));
-		if (wd[strlen(wd) - 1] != '/')
-			strbuf_addc(&b, '/');
+	if (!n.user || !*n.user) {
+		snprintf(uid, sizeof(uid), "%" PRIu32, job->user_id);
+		n.user = uid;
 	}
-	for (; *p; p++) {
-		unsigned width = 0;
-		const char *q;
-
-		if (*p != '%') {
-			strbuf_addc(&b, *p);
-			continue;
-		}
-		q = p + 1;
-		while (isdigit((unsigned char)*q) && width < 100)
-			width = width * 10 + (unsigned)(*q++ - '0');
-		if (width > 64)
-			width = 64;
-		switch (*q) {
-		case '%':
-			strbuf_addc(&b, '%');
-			break;
-		case 'j':
-		case 'J':
-		case 'A':
-			strbuf_addf(&b, "%0*" PRIu32, (int)width, job->job_id);
-			break;
-		case 'a': /* array index, node and task number: 0 for now */
-		case 'n':
-		case 't':
-			strbuf_addf(&b, "%0*u", (int)width, 0u);
-			break;
-		case 's':
-			strbuf_add(&b, "batch", 5);
-			break;
-		case 'x':
-			if (d && d->name)
-				strbuf_add(&b, d->name, strlen(d->name));
-			break;
-		case 'u':
-			if (job->user_name && *job->user_name)
-				strbuf_add(&b, job->user_name,
-					   strlen(job->user_name));
-			else
-				strbuf_addf(&b, "%" PRIu32, job->user_id);
-			break;
-		case 'N':
-			if (job->batch_host && *job->batch_host)
-				strbuf_add(&b, job->batch_host,
-					   strlen(job->batch_host));
-			else
-				strbuf_add(&b, "%N", 2);
-			break;
-		case '\0':
-			strbuf_addc(&b, '%');
-			q--;
-			break;
-		default: /* not ours: keep it as written */
-			strbuf_add(&b, p, (size_t)(q - p + 1));
-			break;
-		}
-		p = q;
-	}
-	return b.s ? b.s : xstrdup("");
+	return iopath_path(pattern, default_pattern, d ? d->work_dir : NULL,
+			   &n);
 }
 
 void cmd_job_gres(const Meridian__JobRecord *job, char *buf, size_t n,

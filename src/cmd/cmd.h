@@ -130,7 +130,7 @@ int cmd_parse_signal(const char *s, int *sig, struct mer_error *err);
 const char *cmd_signal_name(int sig);
 
 /*
- * The path a job's output goes to, as mstepd names it (src/mstepd/io.c):
+ * The path a job's output goes to, as mstepd names it (iopath.h):
  * pattern (or default_pattern when pattern is "") with %j %J %A (job id),
  * %a %n %t (array index, node and task number: 0 until those exist), %s
  * ("batch"), %x (name), %u (user), %N (batch host, or "%N" before the job

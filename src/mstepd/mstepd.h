@@ -36,6 +36,7 @@
 #include <event2/event.h>
 
 #include "conn.h"
+#include "iopath.h"
 #include "log.h"
 #include "meridian.pb-c.h"
 #include "merr.h"
@@ -92,25 +93,6 @@ struct mstepd {
 	int64_t drain_started_ms;
 	bool finished;          /* end written */
 };
-
-/* io.c: where a job's output goes */
-struct io_names {
-	uint32_t job_id;
-	const char *job_name;
-	const char *user;
-	const char *node;
-};
-/* Expand an output pattern: %j job id, %x job name, %u user, %N node,
- * %A array master (the job id: no arrays yet), %a array index (0),
- * %J job id, %s step ("batch"), %n node index (0), %t task (0), %% a
- * percent sign; a number after % zero-pads (%5j).  An unknown %c is kept
- * as written.  malloc'd. */
-char *io_expand(const char *pattern, const struct io_names *n);
-/* The file for pattern (dflt when pattern is empty), relative to work_dir
- * unless absolute.  malloc'd. */
-char *io_path(const char *pattern, const char *dflt, const char *work_dir,
-	      const struct io_names *n);
-#define IO_DEFAULT_OUTPUT "meridian-%j.out"
 
 /* env.c: the job's environment */
 /* JobSpec.env plus the SLURM_* and MERIDIAN_* names scripts read, for the

@@ -221,7 +221,7 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	char pwbuf[8192];
 	struct child_plan p = { 0 };
 	struct env_user u;
-	struct io_names names;
+	struct iopath_names names;
 	char *script, *out, *errf = NULL, *in;
 	int sp[2];
 	sigset_t all, old;
@@ -262,13 +262,13 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	names.job_name = env_job_name(job);
 	names.user = pw.pw_name;
 	names.node = s->node;
-	out = io_path(desc ? desc->std_out : "", IO_DEFAULT_OUTPUT, p.work_dir,
+	out = iopath_path(desc ? desc->std_out : "", IOPATH_DEFAULT_OUTPUT, p.work_dir,
 		      &names);
 	if (desc && *desc->std_err)
-		errf = io_path(desc->std_err, IO_DEFAULT_OUTPUT, p.work_dir,
+		errf = iopath_path(desc->std_err, IOPATH_DEFAULT_OUTPUT, p.work_dir,
 			       &names);
 	in = desc && *desc->std_in
-		     ? io_path(desc->std_in, "/dev/null", p.work_dir, &names)
+		     ? iopath_path(desc->std_in, "/dev/null", p.work_dir, &names)
 		     : xstrdup("/dev/null");
 	p.in = in;
 	p.out = out;

@@ -1,9 +1,10 @@
 /*
- * io.c - the names of a job's output files, from sbatch-style patterns.
+ * iopath.c - the names of a job's output files, from sbatch-style patterns.
  *
- * Expansion is pure (no I/O) so that it can be tested alone; the files are
- * opened by the job's process after it dropped privileges (tasks.c), so
- * that the user's permissions, not root's, decide where a job may write.
+ * Expansion is pure (no I/O) so that it can be tested alone; mstepd's
+ * tasks.c opens the files in the job's process after it dropped
+ * privileges, so that the user's permissions, not root's, decide where a
+ * job may write.
  */
 #include "config.h"
 
@@ -12,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mstepd.h"
+#include "iopath.h"
+#include "util.h"
 
-char *io_expand(const char *pattern, const struct io_names *n)
+char *iopath_expand(const char *pattern, const struct iopath_names *n)
 {
 	struct strbuf b = { 0 };
 	const char *p = pattern ? pattern : "";
@@ -80,10 +82,10 @@ char *io_expand(const char *pattern, const struct io_names *n)
 	return b.s;
 }
 
-char *io_path(const char *pattern, const char *dflt, const char *work_dir,
-	      const struct io_names *n)
+char *iopath_path(const char *pattern, const char *dflt, const char *work_dir,
+	      const struct iopath_names *n)
 {
-	char *name = io_expand(pattern && *pattern ? pattern : dflt, n);
+	char *name = iopath_expand(pattern && *pattern ? pattern : dflt, n);
 	char *path;
 
 	if (name[0] == '/' || !work_dir || !*work_dir)

@@ -1,5 +1,5 @@
 /*
- * test_io.c - output file patterns (%j %x %u %N %A %a ...), as sbatch.
+ * test_iopath.c - output file patterns (%j %x %u %N %A %a ...), as sbatch.
  */
 #include "config.h"
 
@@ -7,15 +7,15 @@
 #include <string.h>
 
 #include "cunit_main.h"
-#include "mstepd.h"
+#include "iopath.h"
 
-static const struct io_names names = {
+static const struct iopath_names names = {
 	.job_id = 42, .job_name = "train", .user = "alice", .node = "gpu07"
 };
 
 static void expect(const char *pattern, const char *want)
 {
-	char *got = io_expand(pattern, &names);
+	char *got = iopath_expand(pattern, &names);
 
 	if (strcmp(got, want))
 		fprintf(stderr, "\"%s\" -> \"%s\", expected \"%s\"\n", pattern,
@@ -56,19 +56,19 @@ static void test_paths(void)
 {
 	char *p;
 
-	p = io_path("", IO_DEFAULT_OUTPUT, "/home/alice/run", &names);
+	p = iopath_path("", IOPATH_DEFAULT_OUTPUT, "/home/alice/run", &names);
 	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/meridian-42.out");
 	free(p);
-	p = io_path(NULL, IO_DEFAULT_OUTPUT, "/home/alice/run/", &names);
+	p = iopath_path(NULL, IOPATH_DEFAULT_OUTPUT, "/home/alice/run/", &names);
 	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/meridian-42.out");
 	free(p);
-	p = io_path("logs/%x.%j.err", IO_DEFAULT_OUTPUT, "/w", &names);
+	p = iopath_path("logs/%x.%j.err", IOPATH_DEFAULT_OUTPUT, "/w", &names);
 	CU_ASSERT_STRING_EQUAL(p, "/w/logs/train.42.err");
 	free(p);
-	p = io_path("/tmp/%u-%j.out", IO_DEFAULT_OUTPUT, "/w", &names);
+	p = iopath_path("/tmp/%u-%j.out", IOPATH_DEFAULT_OUTPUT, "/w", &names);
 	CU_ASSERT_STRING_EQUAL(p, "/tmp/alice-42.out");
 	free(p);
-	p = io_path("/dev/null", IO_DEFAULT_OUTPUT, "/w", &names);
+	p = iopath_path("/dev/null", IOPATH_DEFAULT_OUTPUT, "/w", &names);
 	CU_ASSERT_STRING_EQUAL(p, "/dev/null");
 	free(p);
 }
