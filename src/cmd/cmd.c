@@ -15,6 +15,7 @@
 
 #include "cmd.h"
 #include "iopath.h"
+#include "parse.h"
 #include "merr.h"
 
 void cmd_init(struct cmd *c, const char *prog)
@@ -244,26 +245,16 @@ void cmd_format_exit_code(int32_t code, int32_t sig, char *buf, size_t n)
 
 void cmd_format_secs(int64_t secs, bool padded, char *buf, size_t n)
 {
-	int64_t d, h, m, s;
-
+	/* squeue's TIME is parse.h's duration; scontrol pads hours under a
+	 * day ("00:00:03") */
+	if (!padded || secs >= 86400) {
+		format_duration(secs, buf, n);
+		return;
+	}
 	if (secs < 0)
 		secs = 0;
-	d = secs / 86400;
-	h = secs / 3600 % 24;
-	m = secs / 60 % 60;
-	s = secs % 60;
-	if (d)
-		snprintf(buf, n,
-			 "%" PRId64 "-%02" PRId64 ":%02" PRId64 ":%02" PRId64,
-			 d, h, m, s);
-	else if (padded)
-		snprintf(buf, n, "%02" PRId64 ":%02" PRId64 ":%02" PRId64, h, m,
-			 s);
-	else if (h)
-		snprintf(buf, n, "%" PRId64 ":%02" PRId64 ":%02" PRId64, h, m,
-			 s);
-	else
-		snprintf(buf, n, "%" PRId64 ":%02" PRId64, m, s);
+	snprintf(buf, n, "%02" PRId64 ":%02" PRId64 ":%02" PRId64, secs / 3600,
+		 secs / 60 % 60, secs % 60);
 }
 
 void cmd_format_limit(uint32_t minutes, bool lower, char *buf, size_t n)
