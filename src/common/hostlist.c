@@ -72,10 +72,26 @@ static bool is_name_char(int c)
 	return c > ' ' && c < 127 && c != '[' && c != ']' && c != ',';
 }
 
+/* Read the digits at *q (stopping one past MAX_DIGITS) into *v; returns
+ * how many were read and moves *q past them. */
+static int parse_number(const char **q, const char *end, unsigned long *v)
+{
+	int nd = 0;
+
+	*v = 0;
+	while (*q < end && isdigit((unsigned char)**q) && nd <= MAX_DIGITS) {
+		*v = *v * 10 + (unsigned long)(*(*q)++ - '0');
+		nd++;
+	}
+	return nd;
+}
+
 /* Parse "1-3,07" (between the brackets, [p, end)) into g's ranges. */
 static int parse_ranges(struct elem *e, struct group *g, const char *p,
 			const char *end, struct mer_error *err)
 {
+	static const char too_long[] =
+		"number too long, expected at most 9 digits";
 	size_t cap = 0;
 
 	if (p == end)
@@ -85,38 +101,22 @@ static int parse_ranges(struct elem *e, struct group *g, const char *p,
 	while (p < end) {
 		struct range r;
 		const char *q = p;
-		unsigned long v = 0;
-		int nd = 0;
+		unsigned long v;
+		int nd = parse_number(&q, end, &v);
 
-		while (q < end && isdigit((unsigned char)*q) &&
-		       nd <= MAX_DIGITS) {
-			v = v * 10 + (unsigned long)(*q++ - '0');
-			nd++;
-		}
 		if (nd == 0)
 			goto notnum;
 		if (nd > MAX_DIGITS)
-			return elem_error(e, err,
-					  "number too long, expected at "
-					  "most 9 digits");
+			return elem_error(e, err, too_long);
 		r.lo = r.hi = v;
 		r.width = nd;
 		if (q < end && *q == '-') {
 			q++;
-			v = 0;
-			nd = 0;
-			while (q < end && isdigit((unsigned char)*q) &&
-			       nd <= MAX_DIGITS) {
-				v = v * 10 + (unsigned long)(*q++ - '0');
-				nd++;
-			}
+			nd = parse_number(&q, end, &v);
 			if (nd == 0)
 				goto notnum;
 			if (nd > MAX_DIGITS)
-				return elem_error(e, err,
-						  "number too long, "
-						  "expected at most 9 "
-						  "digits");
+				return elem_error(e, err, too_long);
 			if (v < r.lo)
 				return elem_error(e, err,
 						  "range goes down, "
