@@ -82,6 +82,8 @@ struct conf {
 	uint32_t heartbeat_interval; /* s, default 30 */
 	uint32_t node_timeout;    /* s, default 300 */
 	uint32_t kill_wait;       /* s, default 30 */
+	uint32_t finalize_timeout; /* s a step's rank may live after PMI
+				    * finalize, default 30 */
 	uint32_t min_job_age;     /* s, default 300 */
 	uint32_t max_job_count;   /* jobs kept in memory, default 100000 */
 

@@ -43,6 +43,29 @@ static const struct msg_type_info msg_types[] = {
 	  D(ack) },
 	{ MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, "SIGNAL_JOB", D(signal_job),
 	  D(ack) },
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_CREATE, "STEP_CREATE",
+	  D(step_create_request), D(step_create_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_JOB_COMPLETE, "JOB_COMPLETE",
+	  D(job_complete_request), D(job_action_reply) },
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_END, "STEP_END", D(step_end), D(ack) },
+	{ MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, "LAUNCH_STEP", D(launch_step),
+	  D(ack) },
+	/* a step's own one-way frames (no reply) */
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_HELLO, "STEP_HELLO", D(step_hello),
+	  NULL },
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_OUTPUT, "STEP_OUTPUT", D(step_output),
+	  NULL },
+	{ MERIDIAN__MSG_TYPE__MSG_TASK_EXIT, "TASK_EXIT", D(task_exit), NULL },
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_NODE_END, "STEP_NODE_END", D(step_end),
+	  NULL },
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_GO, "STEP_GO", D(step_go), NULL },
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_INPUT, "STEP_INPUT", D(step_input),
+	  NULL },
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_SIGNAL, "STEP_SIGNAL", D(step_signal),
+	  NULL },
+	{ MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, "KVS_FENCE", D(kvs_fence), NULL },
+	{ MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE, "KVS_RELEASE", D(kvs_fence),
+	  NULL },
 };
 
 const struct msg_type_info *msg_type_lookup(unsigned type)
@@ -189,9 +212,14 @@ ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 	}
 	if (h->flags & MER_FRAME_ERROR)
 		d = &meridian__error_reply__descriptor;
-	else if (h->flags & MER_FRAME_REPLY)
-		d = t->reply;
-	else
+	else if (h->flags & MER_FRAME_REPLY) {
+		if (!(d = t->reply)) {
+			errno = EPROTO;
+			mer_error_set(err, "%s is a one-way message: it has no "
+					   "reply", t->name);
+			return NULL;
+		}
+	} else
 		d = t->request;
 	m = protobuf_c_message_unpack(d, NULL, len, body);
 	if (!m) {

@@ -58,7 +58,7 @@ struct msg_type_info {
 	Meridian__MsgType type;
 	const char *name;                          /* "SUBMIT_JOB" */
 	const ProtobufCMessageDescriptor *request;
-	const ProtobufCMessageDescriptor *reply;
+	const ProtobufCMessageDescriptor *reply;   /* NULL: one-way */
 };
 
 /* NULL for an unknown type. */

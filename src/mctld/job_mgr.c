@@ -713,19 +713,25 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 		mer_error_set(err, "the submit request has no job description");
 		return NULL;
 	}
-	if (!req->spec || req->spec->script.len == 0) {
+	if (d->interactive) {
+		/* mrun's allocation: it runs steps, never a script. */
+		if (req->spec && req->spec->script.len) {
+			errno = EINVAL;
+			mer_error_set(err, "an interactive allocation (mrun) "
+					   "carries no batch script");
+			return NULL;
+		}
+	} else if (!req->spec || req->spec->script.len == 0) {
 		errno = EINVAL;
 		mer_error_set(err, "the batch script is empty");
 		return NULL;
-	}
-	if (req->spec->script.len < 2 ||
-	    memcmp(req->spec->script.data, "#!", 2) != 0) {
+	} else if (req->spec->script.len < 2 ||
+		   memcmp(req->spec->script.data, "#!", 2) != 0) {
 		errno = EINVAL;
 		mer_error_set(err, "the batch script does not start with #! "
 				   "and an interpreter (e.g. #!/bin/sh)");
 		return NULL;
-	}
-	if (req->spec->script.len > MCTLD_MAX_SCRIPT) {
+	} else if (req->spec->script.len > MCTLD_MAX_SCRIPT) {
 		errno = EFBIG;
 		mer_error_set(err,
 			      "the batch script is %zu bytes; at most %u "
@@ -783,10 +789,12 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	TAILQ_INSERT_TAIL(&jm->pending, j, state_entry);
 	job_mark_dirty(ctx, j);
 
-	len = meridian__job_spec__get_packed_size(req->spec);
-	packed = xmalloc(len ? len : 1);
-	meridian__job_spec__pack(req->spec, packed);
-	state_queue_spec(ctx->state, rec->job_id, packed, len);
+	if (req->spec) {
+		len = meridian__job_spec__get_packed_size(req->spec);
+		packed = xmalloc(len ? len : 1);
+		meridian__job_spec__pack(req->spec, packed);
+		state_queue_spec(ctx->state, rec->job_id, packed, len);
+	}
 
 	log_debug("job %u submitted by %s (uid %u) to %s: %u nodes, %u tasks",
 		  rec->job_id, rec->user_name, (unsigned)uid, part->name,
@@ -903,7 +911,10 @@ int job_mgr_start(struct mctld *ctx, struct job *j,
 	pb_set_str(&rec->reason, "None");
 	job_mgr_set_state(ctx, j, JS(RUNNING));
 	log_info("job %u started on %s", rec->job_id, rec->nodes);
-	rpc_push_launch(ctx, rec->job_id);
+	if (rec->desc->interactive)
+		rec->launched = true; /* mrun starts its steps itself */
+	else
+		rpc_push_launch(ctx, rec->job_id);
 	return 0;
 }
 
@@ -925,6 +936,12 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 	}
 	if (was_running && release)
 		job_release_nodes(ctx, j);
+	if (was_running && step_any_running(j)) {
+		/* Steps do not outlive their job: stop them on every node
+		 * (the batch host's mnoded also does so on its own). */
+		step_signal_nodes(ctx, j, SIGKILL, true, "the job ended", NULL);
+		step_end_all(ctx, j, "the job ended");
+	}
 	rec->exit_code = exit_code;
 	rec->term_signal = term_signal;
 	rec->end_time = end_time ? end_time : mer_now();
@@ -979,7 +996,9 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 				     "(1-%d)",
 				     sig, SIGRTMAX);
 	}
-	bh = rec->state == JS(RUNNING) ? node_find(ctx, rec->batch_host) : NULL;
+	bh = rec->state == JS(RUNNING) && !rec->desc->interactive
+		     ? node_find(ctx, rec->batch_host)
+		     : NULL;
 	if (sig) {
 		if (rec->state != JS(RUNNING)) {
 			errno = EINVAL;
@@ -989,7 +1008,7 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 					     rec->job_id,
 					     job_state_name(rec->state));
 		}
-		if (!bh || !bh->peer) {
+		if (bh && !bh->peer) {
 			errno = EHOSTUNREACH;
 			return mer_error_set(err,
 					     "job %u: its batch host %s is "
@@ -997,7 +1016,18 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 					     "was not sent",
 					     rec->job_id, rec->batch_host, sig);
 		}
-		rpc_push_signal(ctx, bh->name, rec->job_id, sig, false, "");
+		if (!bh && !step_any_running(j)) {
+			errno = ESRCH;
+			return mer_error_set(err,
+					     "job %u runs no step now; signal "
+					     "%d was not sent",
+					     rec->job_id, sig);
+		}
+		/* The batch script and every step, on every node. */
+		if (bh)
+			rpc_push_signal(ctx, bh->name, rec->job_id, sig, false,
+					"");
+		step_signal_nodes(ctx, j, sig, false, "", bh ? bh->name : NULL);
 		return 0;
 	}
 	who(ctx->jobs, uid, name, sizeof(name));
@@ -1005,6 +1035,11 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 	pb_set_str(&rec->cancel_reason, why);
 	if (rec->state == JS(PENDING))
 		return job_mgr_end(ctx, j, JS(CANCELLED), 0, 0, 0, why);
+	if (rec->desc->interactive) {
+		/* No script to wait for: the job ends now, its steps are
+		 * killed on their nodes (job_end). */
+		return job_mgr_end(ctx, j, JS(CANCELLED), 0, 0, 0, why);
+	}
 	if (!bh || !bh->peer || bh->not_responding) {
 		/* Nobody to tell: end it now; if the node still runs it, it
 		 * is told to kill it when it registers again. */
@@ -1012,7 +1047,38 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 	}
 	job_mark_dirty(ctx, j);
 	rpc_push_signal(ctx, bh->name, rec->job_id, SIGTERM, true, why);
+	step_signal_nodes(ctx, j, SIGTERM, true, why, bh->name);
 	return 0;
+}
+
+int job_mgr_complete(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
+		     int32_t exit_code, int32_t term_signal,
+		     struct mer_error *err)
+{
+	Meridian__JobRecord *rec = j->rec;
+	bool ok = exit_code == 0 && term_signal == 0;
+
+	if (!job_may_see_private(j, uid, admin)) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "job %u belongs to %s; only its owner "
+				     "or an admin may end it",
+				     rec->job_id, rec->user_name);
+	}
+	if (!rec->desc->interactive) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "job %u is a batch job: it ends when its "
+				     "script does (mcancel ends it sooner)",
+				     rec->job_id);
+	}
+	if (rec->state != JS(RUNNING)) {
+		errno = EALREADY;
+		return mer_error_set(err, "job %u already ended (%s)",
+				     rec->job_id, job_state_name(rec->state));
+	}
+	return job_mgr_end(ctx, j, ok ? JS(COMPLETED) : JS(FAILED), exit_code,
+			   term_signal, 0, ok ? "None" : "NonZeroExitCode");
 }
 
 int job_mgr_hold(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
@@ -1255,6 +1321,13 @@ void job_mgr_tick(struct mctld *ctx, int64_t now)
 		next = TAILQ_NEXT(j, state_entry);
 		if (!rec->time_limit)
 			continue;
+		if (rec->desc->interactive &&
+		    now >= rec->start_time + (int64_t)rec->time_limit * 60) {
+			/* mctld is the only one keeping its time. */
+			job_mgr_end(ctx, j, JS(TIMEOUT), 0, 0, now,
+				    "TimeLimit");
+			continue;
+		}
 		if (now <
 		    rec->start_time + (int64_t)rec->time_limit * 60 + kill_wait)
 			continue;

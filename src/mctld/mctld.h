@@ -230,6 +230,10 @@ void rpc_reply_error(struct rpc_req *r, int code, const char *text);
 void rpc_push_launch(struct mctld *ctx, uint32_t job_id);
 void rpc_push_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 		     int sig, bool cancel, const char *reason);
+/* Push a packed request (body, taken) to a node after the next commit. */
+void rpc_push_packed(struct mctld *ctx, const char *node, uint16_t type,
+		     uint32_t job_id, uint32_t step_id, uint8_t *body,
+		     size_t len);
 /* Send the outbox: after a commit (ok) or its failure (replies become
  * errors saying why; pushes stay queued for the next commit). */
 void rpc_outbox_flush(struct mctld *ctx, bool ok, const char *why);
@@ -277,6 +281,10 @@ int job_mgr_start(struct mctld *ctx, struct job *j,
 int job_mgr_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 		int32_t exit_code, int32_t term_signal, int64_t end_time,
 		const char *reason);
+/* mrun ends the allocation it made (an interactive job). */
+int job_mgr_complete(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
+		     int32_t exit_code, int32_t term_signal,
+		     struct mer_error *err);
 /* Per-job actions; code 0 or errno, text set on error. */
 int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		   int sig, struct mer_error *err);
@@ -297,6 +305,27 @@ struct job_list *job_mgr_dirty(struct mctld *ctx);
 void job_mgr_committed(struct mctld *ctx);
 void job_mgr_drop_uncommitted(struct mctld *ctx);
 void job_free(struct job *j);
+
+/* step_mgr.c: job steps (mrun) inside a job's record */
+/* Check req against the job, number and lay out the step, queue its
+ * LAUNCH_STEP pushes.  Takes req->desc.  NULL with errno and err. */
+Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
+				  Meridian__StepCreateRequest *req,
+				  struct mer_error *err);
+Meridian__StepRecord *step_find(struct job *j, uint32_t step_id);
+bool step_any_running(const struct job *j);
+/* A node's StepEnd (STEP_END). */
+void step_node_end(struct mctld *ctx, const char *node,
+		   const Meridian__StepEnd *e);
+/* A node could not start its share of a step. */
+void step_launch_failed(struct mctld *ctx, uint32_t job_id, uint32_t step_id,
+			const char *node, const char *text);
+/* The job ends: its running steps end with it (why, when no node said
+ * more). */
+void step_end_all(struct mctld *ctx, struct job *j, const char *why);
+/* Queue SIGNAL_JOB for every node that runs a step of j, except skip. */
+void step_signal_nodes(struct mctld *ctx, struct job *j, int sig, bool cancel,
+		       const char *reason, const char *skip);
 
 /* node_mgr.c: nodes from the config, registration, liveness, resources */
 struct node_mgr *node_mgr_create(struct mctld *ctx, struct mer_error *err);

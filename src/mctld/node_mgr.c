@@ -591,6 +591,7 @@ int node_mgr_register(struct mctld *ctx, struct peer *p,
 		struct job *j = job_find(ctx, mine[i]);
 
 		if (!j || j->rec->state != MERIDIAN__JOB_STATE__JOB_RUNNING ||
+		    j->rec->desc->interactive ||
 		    strcmp(j->rec->batch_host, n->name) != 0)
 			continue;
 		if (bsearch(&mine[i], listed, nlisted, sizeof(*listed),

@@ -47,6 +47,7 @@ struct pushed {
 	uint32_t req_id;
 	uint16_t type;
 	uint32_t job_id;
+	uint32_t step_id; /* LAUNCH_STEP */
 	struct pushed *next;
 };
 
@@ -65,7 +66,7 @@ struct peer {
 	TAILQ_ENTRY(peer) entry;
 };
 
-enum out_kind { OUT_REPLY, OUT_LAUNCH, OUT_SIGNAL };
+enum out_kind { OUT_REPLY, OUT_LAUNCH, OUT_SIGNAL, OUT_PUSH };
 
 struct out_item {
 	enum out_kind kind;
@@ -74,8 +75,9 @@ struct out_item {
 	uint32_t req_id;
 	uint8_t *frame;
 	size_t len;
-	uint32_t job_id; /* OUT_LAUNCH, OUT_SIGNAL */
-	char *node;	 /* OUT_SIGNAL */
+	uint32_t job_id; /* OUT_LAUNCH, OUT_SIGNAL, OUT_PUSH */
+	uint32_t step_id; /* OUT_PUSH */
+	char *node;	 /* OUT_SIGNAL, OUT_PUSH */
 	int32_t sig;
 	bool cancel;
 	char *reason;
@@ -453,10 +455,27 @@ void rpc_push_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 	outbox_add(ctx, o);
 }
 
+void rpc_push_packed(struct mctld *ctx, const char *node, uint16_t type,
+		     uint32_t job_id, uint32_t step_id, uint8_t *body,
+		     size_t len)
+{
+	struct out_item *o = xcalloc(1, sizeof(*o));
+
+	o->kind = OUT_PUSH;
+	o->type = type;
+	o->job_id = job_id;
+	o->step_id = step_id;
+	o->node = xstrdup(node);
+	o->frame = body;
+	o->len = len;
+	outbox_add(ctx, o);
+}
+
 /* Send a request to a node, with mctld's credential; its reply comes back
  * through handle_push_reply. */
 static int push_request(struct mctld *ctx, struct peer *p, uint16_t type,
-			const ProtobufCMessage *msg, uint32_t job_id)
+			const ProtobufCMessage *msg, uint32_t job_id,
+			uint32_t step_id)
 {
 	struct mer_error err = {""};
 	char *cred = NULL;
@@ -486,6 +505,7 @@ static int push_request(struct mctld *ctx, struct peer *p, uint16_t type,
 	q->req_id = req_id;
 	q->type = type;
 	q->job_id = job_id;
+	q->step_id = step_id;
 	q->next = p->pushed;
 	p->pushed = q;
 	return 0;
@@ -521,7 +541,7 @@ static void do_launch(struct mctld *ctx, uint32_t job_id)
 	lj.kill_wait = ctx->conf->kill_wait;
 	lj.cluster =
 		ctx->conf->cluster_name ? ctx->conf->cluster_name : (char *)"";
-	if (push_request(ctx, n->peer, MT(LAUNCH_JOB), &lj.base, job_id) == 0)
+	if (push_request(ctx, n->peer, MT(LAUNCH_JOB), &lj.base, job_id, 0) == 0)
 		log_debug("job %u: LAUNCH_JOB sent to %s", job_id, n->name);
 	meridian__job_spec__free_unpacked(spec, NULL);
 }
@@ -540,7 +560,30 @@ static void do_signal(struct mctld *ctx, const struct out_item *o)
 	sj.signal = o->sig;
 	sj.cancel = o->cancel;
 	sj.reason = o->reason;
-	push_request(ctx, n->peer, MT(SIGNAL_JOB), &sj.base, o->job_id);
+	push_request(ctx, n->peer, MT(SIGNAL_JOB), &sj.base, o->job_id, 0);
+}
+
+/* A packed request for a node (LAUNCH_STEP).  A node that is not
+ * connected now makes the step fail there. */
+static void do_push(struct mctld *ctx, const struct out_item *o)
+{
+	const struct msg_type_info *t = msg_type_lookup(o->type);
+	struct node *n = node_find(ctx, o->node);
+	ProtobufCMessage *msg;
+
+	if (!n || !n->peer || !t) {
+		log_info("job %u: %s is not connected; %s not sent", o->job_id,
+			 o->node, t ? t->name : "push");
+		if (o->type == MT(LAUNCH_STEP))
+			step_launch_failed(ctx, o->job_id, o->step_id, o->node,
+					   "node not connected");
+		return;
+	}
+	msg = protobuf_c_message_unpack(t->request, NULL, o->len, o->frame);
+	if (!msg)
+		return;
+	push_request(ctx, n->peer, o->type, msg, o->job_id, o->step_id);
+	protobuf_c_message_free_unpacked(msg, NULL);
 }
 
 void rpc_outbox_flush(struct mctld *ctx, bool ok, const char *why)
@@ -574,14 +617,17 @@ void rpc_outbox_flush(struct mctld *ctx, bool ok, const char *why)
 			break;
 		case OUT_LAUNCH:
 		case OUT_SIGNAL:
+		case OUT_PUSH:
 			if (!ok) {
 				STAILQ_INSERT_TAIL(&keep, o, entry);
 				break;
 			}
 			if (o->kind == OUT_LAUNCH)
 				do_launch(ctx, o->job_id);
-			else
+			else if (o->kind == OUT_SIGNAL)
 				do_signal(ctx, o);
+			else
+				do_push(ctx, o);
 			out_free(o);
 			break;
 		}
@@ -627,6 +673,9 @@ static void handle_push_reply(struct peer *p, const struct frame_hdr *h,
 			  msg_type_name(h->type), q->job_id, e->text);
 		if (h->type == MT(LAUNCH_JOB) && p->node)
 			job_mgr_launch_failed(ctx, q->job_id, node, e->text);
+		if (h->type == MT(LAUNCH_STEP) && p->node)
+			step_launch_failed(ctx, q->job_id, q->step_id, node,
+					   e->text);
 	} else if (h->type == MT(LAUNCH_JOB) && p->node) {
 		job_mgr_launch_acked(ctx, q->job_id, node);
 	}
@@ -1005,6 +1054,80 @@ static int h_job_end(struct rpc_req *r, ProtobufCMessage *msg,
 	return 0;
 }
 
+static int h_step_create(struct rpc_req *r, ProtobufCMessage *msg,
+			 struct mer_error *err)
+{
+	Meridian__StepCreateRequest *req = (void *)msg;
+	Meridian__StepCreateReply rep = MERIDIAN__STEP_CREATE_REPLY__INIT;
+	Meridian__StepRecord **steps;
+	Meridian__StepRecord *s;
+	struct job *j = job_find(r->ctx, req->job_id);
+	size_t nsteps;
+
+	if (!j) {
+		errno = ENOENT;
+		return mer_error_set(err, "job %u does not exist",
+				     req->job_id);
+	}
+	if (!job_may_see_private(j, r->uid, r->admin)) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "job %u belongs to %s; only its owner or "
+				     "an admin may start steps in it",
+				     req->job_id, j->rec->user_name);
+	}
+	if (!(s = step_create(r->ctx, j, req, err)))
+		return -1;
+	/* The reply is packed now: the job goes without its steps. */
+	steps = j->rec->steps;
+	nsteps = j->rec->n_steps;
+	j->rec->steps = NULL;
+	j->rec->n_steps = 0;
+	rep.step = s;
+	rep.job = j->rec;
+	rpc_reply(r, &rep.base);
+	j->rec->steps = steps;
+	j->rec->n_steps = nsteps;
+	return 0;
+}
+
+static int h_step_end(struct rpc_req *r, ProtobufCMessage *msg,
+		      struct mer_error *err)
+{
+	Meridian__Ack ack = MERIDIAN__ACK__INIT;
+	struct node *n = r->peer->node;
+
+	if (!n) {
+		errno = EPROTO;
+		return mer_error_set(err,
+				     "STEP_END before NODE_REGISTER on this "
+				     "connection; register first");
+	}
+	step_node_end(r->ctx, n->name, (const void *)msg);
+	/* Durable: the node deletes the step's spool only after this. */
+	rpc_reply(r, &ack.base);
+	return 0;
+}
+
+static int h_job_complete(struct rpc_req *r, ProtobufCMessage *msg,
+			  struct mer_error *err)
+{
+	const Meridian__JobCompleteRequest *req = (const void *)msg;
+	Meridian__JobActionReply rep = MERIDIAN__JOB_ACTION_REPLY__INIT;
+	struct job *j = job_find(r->ctx, req->job_id);
+
+	if (!j) {
+		errno = ENOENT;
+		return mer_error_set(err, "job %u does not exist",
+				     req->job_id);
+	}
+	if (job_mgr_complete(r->ctx, j, r->uid, r->admin, req->exit_code,
+			     req->term_signal, err) < 0)
+		return -1;
+	rpc_reply(r, &rep.base);
+	return 0;
+}
+
 /* Who may call what; checked before any handler runs. */
 static const struct rpc_entry rpc_table[] = {
 	{MT(SUBMIT_JOB), h_submit, MSG_ACCESS_ANY, true},
@@ -1018,6 +1141,9 @@ static const struct rpc_entry rpc_table[] = {
 	{MT(NODE_REGISTER), h_register, MSG_ACCESS_NODE, true},
 	{MT(NODE_HEARTBEAT), h_heartbeat, MSG_ACCESS_NODE, false},
 	{MT(JOB_END), h_job_end, MSG_ACCESS_NODE, true},
+	{MT(STEP_CREATE), h_step_create, MSG_ACCESS_OWNER, true},
+	{MT(JOB_COMPLETE), h_job_complete, MSG_ACCESS_OWNER, true},
+	{MT(STEP_END), h_step_end, MSG_ACCESS_NODE, true},
 };
 
 static const struct rpc_entry *rpc_lookup(unsigned type)
