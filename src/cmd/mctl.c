@@ -1,7 +1,7 @@
 /*
- * mctl - look at and change the cluster, like scontrol: show jobs, nodes
- * and partitions in Key=Value form, drain/resume/down nodes, hold and
- * release jobs, fetch a job's batch script, ping the controller.
+ * mctl - look at and change the cluster, like scontrol: show jobs, job
+ * steps, nodes and partitions in Key=Value form, drain/resume/down nodes,
+ * hold and release jobs, fetch a job's batch script, ping the controller.
  */
 #include "config.h"
 
@@ -122,6 +122,294 @@ static void time_str(int64_t t, char *buf, size_t n)
 {
 	format_timestamp(t, buf, n);
 }
+
+/* --- steps ---------------------------------------------------------- */
+
+static const Meridian__StepDesc *step_desc(const Meridian__StepRecord *s)
+{
+	static const Meridian__StepDesc empty = MERIDIAN__STEP_DESC__INIT;
+
+	return s->desc ? s->desc : &empty;
+}
+
+static int cmp_step_id(const void *a, const void *b)
+{
+	const Meridian__StepRecord *x = *(Meridian__StepRecord *const *)a;
+	const Meridian__StepRecord *y = *(Meridian__StepRecord *const *)b;
+
+	return x->step_id < y->step_id ? -1 : x->step_id > y->step_id;
+}
+
+static void sort_steps(Meridian__JobRecord *j)
+{
+	qsort(j->steps, j->n_steps, sizeof(*j->steps), cmp_step_id);
+}
+
+/* mctld names every step; argv[0]'s base name as mrun would, if not. */
+static const char *step_name(const Meridian__StepRecord *s)
+{
+	const Meridian__StepDesc *d = step_desc(s);
+	const char *slash;
+
+	if (*d->name || !d->n_argv)
+		return d->name;
+	slash = strrchr(d->argv[0], '/');
+	return slash ? slash + 1 : d->argv[0];
+}
+
+/* Slurm's code:signal.  A step's exit_code is the worst rank's status,
+ * 128 + S for a rank killed by signal S: that one shows as 0:S. */
+static void step_exit_str(const Meridian__StepRecord *s, char *buf, size_t n)
+{
+	cmd_format_exit_code(s->term_signal ? 0 : s->exit_code, s->term_signal,
+			     buf, n);
+}
+
+/* "3", or "None" for -1 (no rank failed, or none to blame). */
+static void failed_rank_str(int32_t rank, char *buf, size_t n)
+{
+	if (rank < 0)
+		snprintf(buf, n, "None");
+	else
+		snprintf(buf, n, "%" PRId32, rank);
+}
+
+/* The command line, each word quoted when a shell would need it. */
+static void argv_str(const Meridian__StepDesc *d, struct strbuf *out)
+{
+	for (size_t i = 0; i < d->n_argv; i++) {
+		const char *a = d->argv[i];
+
+		if (i)
+			strbuf_addc(out, ' ');
+		if (*a && !a[strcspn(a, " \t\n'\"\\$`;&|<>()*?[]#~")]) {
+			strbuf_add(out, a, strlen(a));
+			continue;
+		}
+		strbuf_addc(out, '\'');
+		for (; *a; a++) {
+			if (*a == '\'')
+				strbuf_add(out, "'\\''", 4);
+			else
+				strbuf_addc(out, *a);
+		}
+		strbuf_addc(out, '\'');
+	}
+}
+
+/* One step, scontrol show step style. */
+static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
+		       const Meridian__StepRecord *s, int64_t now)
+{
+	const Meridian__StepDesc *d = step_desc(s);
+	bool running = s->state == MERIDIAN__JOB_STATE__JOB_RUNNING;
+	struct rec r = {{0}, true};
+	struct strbuf argv = {0};
+	char a[256];
+	int64_t end = running ? now : s->end_time;
+
+	rec_kv(&r, "StepId", "%" PRIu32 ".%" PRIu32, j->job_id, s->step_id);
+	rec_kv(&r, "JobId", "%" PRIu32, j->job_id);
+	rec_kv(&r, "UserId", "%s(%" PRIu32 ")", job_user_name(j, a, sizeof(a)),
+	       j->user_id);
+	rec_kv(&r, "Name", "%s", step_name(s));
+	rec_nl(&r, m);
+	rec_kv(&r, "State", "%s", cmd_job_state_name(s->state));
+	rec_kv(&r, "NumTasks", "%" PRIu32, s->ntasks);
+	rec_kv(&r, "NumNodes", "%zu", s->n_nodes);
+	rec_kv(&r, "NodeList", "%s", str_or(s->nodelist, "(null)"));
+	rec_nl(&r, m);
+	time_str(s->start_time, a, sizeof(a));
+	rec_kv(&r, "StartTime", "%s", a);
+	time_str(running ? 0 : s->end_time, a, sizeof(a));
+	rec_kv(&r, "EndTime", "%s", a);
+	cmd_format_secs(
+		s->start_time && end > s->start_time ? end - s->start_time : 0,
+		true, a, sizeof(a));
+	rec_kv(&r, "RunTime", "%s", a);
+	rec_nl(&r, m);
+	step_exit_str(s, a, sizeof(a));
+	rec_kv(&r, "ExitCode", "%s", a);
+	failed_rank_str(s->failed_rank, a, sizeof(a));
+	rec_kv(&r, "FailedRank", "%s", a);
+	rec_kv(&r, "Reason", "%s", str_or(s->reason, "None"));
+	rec_nl(&r, m);
+	rec_kv(&r, "CpuBind", "%s",
+	       str_or(s->cpu_bind, str_or(d->cpu_bind, "gpu-local")));
+	rec_kv(&r, "Mpi", "%s", str_or(d->mpi, "pmi1"));
+	rec_kv(&r, "CPUs/Task", "%" PRIu32,
+	       d->cpus_per_task ? d->cpus_per_task : 1);
+	if (m->details)
+		for (size_t i = 0; i < s->n_nodes; i++) {
+			const Meridian__StepNode *n = s->nodes[i];
+			struct strbuf g = {0};
+
+			for (size_t k = 0; k < n->n_gpus; k++)
+				strbuf_addf(&g, "%s%" PRIu32, k ? "," : "",
+					    n->gpus[k]);
+			rec_nl(&r, m);
+			rec_kv(&r, "Node", "%s", n->node);
+			rec_kv(&r, "Addr", "%s", str_or(n->addr, n->node));
+			if (n->ntasks)
+				rec_kv(&r, "Ranks", "%" PRIu32 "-%" PRIu32,
+				       n->first_rank,
+				       n->first_rank + n->ntasks - 1);
+			else
+				rec_kv(&r, "Ranks", "None");
+			rec_kv(&r, "GpuIdx", "%s", g.s ? g.s : "");
+			rec_kv(&r, "NodeState", "%s",
+			       n->ended ? cmd_job_state_name(n->end_state)
+					: cmd_job_state_name(s->state));
+			strbuf_free(&g);
+		}
+	argv_str(d, &argv);
+	rec_nl(&r, m);
+	rec_kv(&r, "Argv", "%s", argv.s ? argv.s : "");
+	strbuf_free(&argv);
+	rec_print(&r);
+	if (!m->oneliner)
+		putchar('\n');
+}
+
+/* A step asked for: JOB (all of its steps) or JOB.STEP. */
+struct step_ref {
+	uint32_t job_id;
+	uint32_t step_id;
+	bool any_step;
+};
+
+static bool parse_step_ref(const char *tok, struct step_ref *ref)
+{
+	const char *dot = strchr(tok, '.');
+	char *job = dot ? xstrndup(tok, (size_t)(dot - tok)) : xstrdup(tok);
+	bool ok = parse_u32(job, "job id", 1, UINT32_MAX, &ref->job_id, NULL) ==
+		  0;
+
+	free(job);
+	ref->any_step = !dot;
+	ref->step_id = 0;
+	if (ok && dot)
+		ok = parse_u32(dot + 1, "step id", 0, UINT32_MAX, &ref->step_id,
+			       NULL) == 0;
+	return ok;
+}
+
+static const Meridian__JobRecord *reply_job(const Meridian__JobInfoReply *r,
+					    uint32_t id)
+{
+	for (size_t i = 0; i < r->n_jobs; i++)
+		if (r->jobs[i]->job_id == id)
+			return r->jobs[i];
+	return NULL;
+}
+
+/* show step [JOB[.STEP]...]: the steps asked for, in that order, else
+ * every step of every job mctld keeps. */
+static int do_show_step(struct mctl *m, int argc, char **argv)
+{
+	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
+	Meridian__JobInfoReply *reply = NULL;
+	struct mer_error err = {{0}};
+	struct step_ref *refs = NULL;
+	uint32_t *ids = NULL;
+	size_t nrefs = 0, i, k;
+	int64_t now;
+	int rc, a;
+
+	for (a = 1; a < argc; a++) {
+		char *copy = xstrdup(argv[a]), *save = NULL, *tok;
+		size_t before = nrefs;
+		bool bad = false;
+
+		for (tok = strtok_r(copy, ",", &save); tok && !bad;
+		     tok = strtok_r(NULL, ",", &save)) {
+			refs = xrealloc(refs, (nrefs + 1) * sizeof(*refs));
+			bad = !parse_step_ref(tok, &refs[nrefs++]);
+		}
+		if (bad || nrefs == before) {
+			rc = cmd_usage_error(&m->c,
+					     "Invalid job step id: %s "
+					     "(expected JOB.STEP such as 12.0, "
+					     "or JOB for all of a job's "
+					     "steps)",
+					     bad ? argv[a] : "\"\"");
+			free(copy);
+			free(refs);
+			return rc;
+		}
+		free(copy);
+	}
+	ids = xcalloc(nrefs + 1, sizeof(*ids));
+	for (i = 0; i < nrefs; i++)
+		ids[i] = refs[i].job_id;
+	req.job_ids = ids;
+	req.n_job_ids = nrefs;
+	req.all_states = true;
+	/* cmd_connect says itself what failed */
+	rc = cmd_connect(&m->c);
+	if (rc)
+		goto out;
+	rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
+		      (ProtobufCMessage **)&reply, &err);
+	if (rc == MER_EXIT_ERROR) {
+		if (errno == ENOENT && nrefs)
+			cmd_error(&m->c, "Invalid job id specified");
+		else
+			cmd_error(&m->c, "cannot show steps: %s", err.text);
+	}
+	if (rc)
+		goto out;
+	now = reply->now ? reply->now : mer_now();
+	for (i = 0; i < reply->n_jobs; i++)
+		sort_steps(reply->jobs[i]);
+	if (!nrefs) {
+		size_t shown = 0;
+
+		for (i = 0; i < reply->n_jobs; i++)
+			for (k = 0; k < reply->jobs[i]->n_steps; k++, shown++)
+				print_step(m, reply->jobs[i],
+					   reply->jobs[i]->steps[k], now);
+		if (!shown)
+			printf("No job steps in the system\n");
+		goto out;
+	}
+	for (i = 0; i < nrefs; i++) {
+		const Meridian__JobRecord *j = reply_job(reply, refs[i].job_id);
+		bool found = false;
+
+		if (!j) {
+			fflush(stdout);
+			cmd_error(&m->c, "Invalid job id specified: %" PRIu32,
+				  refs[i].job_id);
+			rc = MER_EXIT_ERROR;
+			continue;
+		}
+		for (k = 0; k < j->n_steps; k++)
+			if (refs[i].any_step ||
+			    j->steps[k]->step_id == refs[i].step_id) {
+				print_step(m, j, j->steps[k], now);
+				found = true;
+			}
+		if (found)
+			continue;
+		if (refs[i].any_step) {
+			printf("Job %" PRIu32 " has no steps\n", j->job_id);
+			continue;
+		}
+		fflush(stdout);
+		cmd_error(&m->c, "Job step %" PRIu32 ".%" PRIu32 " not found",
+			  refs[i].job_id, refs[i].step_id);
+		rc = MER_EXIT_ERROR;
+	}
+out:
+	if (reply)
+		protobuf_c_message_free_unpacked(&reply->base, NULL);
+	free(ids);
+	free(refs);
+	return rc;
+}
+
+/* --- show job -------------------------------------------------------- */
 
 static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		      int64_t now)
@@ -249,6 +537,20 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		rec_nl(&r, m);
 		rec_kv(&r, "Export", "%s", d->export_mode);
 	}
+	/* a line per step (sorted by the caller); show step has the rest */
+	for (i = 0; i < j->n_steps; i++) {
+		const Meridian__StepRecord *s = j->steps[i];
+
+		rec_nl(&r, m);
+		rec_kv(&r, "Step", "%" PRIu32 ".%" PRIu32, j->job_id,
+		       s->step_id);
+		rec_kv(&r, "State", "%s", cmd_job_state_name(s->state));
+		step_exit_str(s, a, sizeof(a));
+		rec_kv(&r, "ExitCode", "%s", a);
+		failed_rank_str(s->failed_rank, a, sizeof(a));
+		rec_kv(&r, "FailedRank", "%s", a);
+		rec_kv(&r, "Reason", "%s", str_or(s->reason, "None"));
+	}
 	rec_print(&r);
 	/* scontrol ends every record with an empty line */
 	if (!m->oneliner)
@@ -270,10 +572,12 @@ static int do_show_job(struct mctl *m, int argc, char **argv)
 	req.job_ids = ids;
 	req.n_job_ids = nids;
 	req.all_states = true;
+	/* cmd_connect says itself what failed */
 	rc = cmd_connect(&m->c);
-	if (!rc)
-		rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO,
-			      &req.base, (ProtobufCMessage **)&reply, &err);
+	if (rc)
+		goto out;
+	rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
+		      (ProtobufCMessage **)&reply, &err);
 	if (rc == MER_EXIT_ERROR) {
 		if (errno == ENOENT && nids)
 			cmd_error(&m->c, "Invalid job id specified");
@@ -282,6 +586,8 @@ static int do_show_job(struct mctl *m, int argc, char **argv)
 	}
 	if (rc)
 		goto out;
+	for (i = 0; i < reply->n_jobs; i++)
+		sort_steps(reply->jobs[i]);
 	if (nids) {
 		/* Every id asked for must be there, in the order asked. */
 		for (k = 0; k < (int)nids; k++) {
@@ -572,6 +878,8 @@ static int do_show_hostlist(struct mctl *m, int argc, char **argv)
 static const struct mctl_verb show_verbs[] = {
 	{"job", do_show_job},
 	{"jobs", do_show_job},
+	{"step", do_show_step},
+	{"steps", do_show_step},
 	{"node", do_show_node},
 	{"nodes", do_show_node},
 	{"partition", do_show_partition},
@@ -588,14 +896,14 @@ static int do_show(struct mctl *m, int argc, char **argv)
 
 	if (argc < 2)
 		return cmd_usage_error(&m->c, "show needs what to show: job, "
-					      "node, partition, hostnames or "
-					      "hostlist");
+					      "step, node, partition, "
+					      "hostnames or hostlist");
 	v = verb_lookup(show_verbs, argv[1], &ambiguous);
 	if (!v)
 		return cmd_usage_error(&m->c,
 				       "%s entity for show: %s "
-				       "(expected job, node, partition, "
-				       "hostnames or hostlist)",
+				       "(expected job, step, node, "
+				       "partition, hostnames or hostlist)",
 				       ambiguous ? "ambiguous" : "invalid",
 				       argv[1]);
 	return v->fn(m, argc - 1, argv + 1);
@@ -897,6 +1205,9 @@ static void usage(FILE *out)
 		"  show job [ID...]            jobs in Key=Value form "
 		"(finished jobs\n"
 		"                              are kept MinJobAge seconds)\n"
+		"  show step [JOB[.STEP]...]   job steps (mrun): state, exit "
+		"code, which\n"
+		"                              rank failed and why\n"
 		"  show node [HOSTLIST]        nodes\n"
 		"  show partition [NAME...]    partitions\n"
 		"  show hostnames [HOSTLIST]   one host name a line (default "

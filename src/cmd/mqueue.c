@@ -1,6 +1,7 @@
 /*
  * mqueue - list jobs, like squeue: one line per job, the reason a pending
- * job waits, -o FORMAT with squeue's field letters.
+ * job waits, -o FORMAT with squeue's field letters.  With --steps, one
+ * line per job step (mrun) instead, as squeue -s.
  */
 #include "config.h"
 
@@ -18,12 +19,28 @@
 /* squeue's own default and long formats. */
 #define MQUEUE_FORMAT_DEFAULT "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
 #define MQUEUE_FORMAT_LONG    "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+/* squeue -s's columns, with the state and, as for jobs, the reason a
+ * step failed in place of its nodes (mqueue can list finished steps); the
+ * long one has it all */
+#define MQUEUE_STEPS_DEFAULT "%.15i %.8j %.9P %.8u %.2t %.9M %R"
+#define MQUEUE_STEPS_LONG    "%.15i %.8j %.9P %.8u %.9T %.9M %.5A %.9E %N %r"
+
+/* A step asked for by id: JOB (every step of it) or JOB.STEP. */
+struct step_id {
+	uint32_t job_id;
+	uint32_t step_id;
+	bool any_step;
+};
 
 struct mqueue_opts {
-	const char *format;
+	const char *format; /* -o; NULL: the default of the mode */
+	bool long_format;   /* -l */
+	bool steps;	    /* -s, --steps */
 	bool noheader;
 	uint32_t *job_ids;
 	size_t njob_ids;
+	struct step_id *step_ids; /* --steps=LIST */
+	size_t nstep_ids;
 	uint32_t *uids;
 	size_t nuids;
 	uint32_t states; /* CMD_STATE_BIT mask; 0: not given */
@@ -294,6 +311,272 @@ static const struct cmd_column mqueue_columns[] = {
 	{0, NULL, NULL},
 };
 
+/* --- steps -------------------------------------------------------- */
+
+/* One line of --steps: a step and the job it belongs to. */
+struct step_row {
+	const Meridian__JobRecord *job;
+	const Meridian__StepRecord *step;
+};
+
+#define SROW(row) ((const struct step_row *)(row))
+#define STEP(row) (SROW(row)->step)
+
+static const Meridian__StepDesc *step_desc(const Meridian__StepRecord *s)
+{
+	static const Meridian__StepDesc empty = MERIDIAN__STEP_DESC__INIT;
+
+	return s->desc ? s->desc : &empty;
+}
+
+static bool step_is_running(const Meridian__StepRecord *s)
+{
+	return s->state == MERIDIAN__JOB_STATE__JOB_RUNNING;
+}
+
+/* Seconds a step has run: till now while it runs, else till its end. */
+static int64_t step_run_secs(const Meridian__StepRecord *s, int64_t now)
+{
+	int64_t end = step_is_running(s) ? now : s->end_time;
+
+	if (!s->start_time || end < s->start_time)
+		return 0;
+	return end - s->start_time;
+}
+
+/* The step's name; mctld fills it, else argv[0]'s base name as mrun
+ * would. */
+static const char *step_name(const Meridian__StepRecord *s)
+{
+	const Meridian__StepDesc *d = step_desc(s);
+	const char *slash;
+
+	if (*d->name || !d->n_argv)
+		return d->name;
+	slash = strrchr(d->argv[0], '/');
+	return slash ? slash + 1 : d->argv[0];
+}
+
+static void col_step_id(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32 ".%" PRIu32, SROW(row)->job->job_id,
+		    STEP(row)->step_id);
+}
+
+static void col_step_name(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, step_name(STEP(row)));
+}
+
+static void col_step_partition(const void *row, const void *ctx,
+			       struct strbuf *out)
+{
+	col_partition(SROW(row)->job, ctx, out);
+}
+
+static void col_step_user(const void *row, const void *ctx, struct strbuf *out)
+{
+	col_user(SROW(row)->job, ctx, out);
+}
+
+static void col_step_uid(const void *row, const void *ctx, struct strbuf *out)
+{
+	col_uid(SROW(row)->job, ctx, out);
+}
+
+static void col_step_time(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[32];
+
+	cmd_format_secs(step_run_secs(STEP(row), NOW(ctx)), false, buf,
+			sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_step_nodelist(const void *row, const void *ctx,
+			      struct strbuf *out)
+{
+	const Meridian__StepRecord *s = STEP(row);
+
+	if (*s->nodelist) {
+		add_str(out, s->nodelist);
+		return;
+	}
+	for (size_t i = 0; i < s->n_nodes; i++)
+		strbuf_addf(out, "%s%s", i ? "," : "", s->nodes[i]->node);
+}
+
+static void col_step_nodes(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%zu", STEP(row)->n_nodes);
+}
+
+static void col_step_tasks(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__StepRecord *s = STEP(row);
+	uint32_t n = s->ntasks;
+
+	for (size_t i = 0; !n && i < s->n_nodes; i++)
+		n += s->nodes[i]->ntasks;
+	strbuf_addf(out, "%" PRIu32, n);
+}
+
+static void col_step_st(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, cmd_job_state_code(STEP(row)->state));
+}
+
+static void col_step_state(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, cmd_job_state_name(STEP(row)->state));
+}
+
+/* Slurm's code:signal.  A step's exit_code is the worst rank's status,
+ * 128 + S for a rank killed by signal S: that one shows as 0:S. */
+static void col_step_exit(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__StepRecord *s = STEP(row);
+	char buf[32];
+
+	cmd_format_exit_code(s->term_signal ? 0 : s->exit_code, s->term_signal,
+			     buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+/* As squeue's %R: the nodes, or "(reason)" for a step that failed or was
+ * cancelled. */
+static void col_step_nodelist_reason(const void *row, const void *ctx,
+				     struct strbuf *out)
+{
+	const Meridian__StepRecord *s = STEP(row);
+
+	if ((s->state == MERIDIAN__JOB_STATE__JOB_FAILED ||
+	     s->state == MERIDIAN__JOB_STATE__JOB_CANCELLED) &&
+	    *s->reason)
+		strbuf_addf(out, "(%s)", s->reason);
+	else
+		col_step_nodelist(row, ctx, out);
+}
+
+static void col_step_reason(const void *row, const void *ctx,
+			    struct strbuf *out)
+{
+	add_str(out, str_or(STEP(row)->reason, "None"));
+}
+
+static void col_step_start(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_time(out, STEP(row)->start_time, "N/A");
+}
+
+static void col_step_end(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__StepRecord *s = STEP(row);
+
+	add_time(out, step_is_running(s) ? 0 : s->end_time, "N/A");
+}
+
+/* squeue -s's letters where it has them; %T %t %E %r %e for the end. */
+static const struct cmd_column step_columns[] = {
+	{'i', "STEPID", col_step_id},
+	{'j', "NAME", col_step_name},
+	{'P', "PARTITION", col_step_partition},
+	{'u', "USER", col_step_user},
+	{'U', "UID", col_step_uid},
+	{'M', "TIME", col_step_time},
+	{'N', "NODELIST", col_step_nodelist},
+	{'R', "NODELIST(REASON)", col_step_nodelist_reason},
+	{'D', "NODES", col_step_nodes},
+	{'A', "TASKS", col_step_tasks},
+	{'t', "ST", col_step_st},
+	{'T', "STATE", col_step_state},
+	{'E', "EXIT_CODE", col_step_exit},
+	{'r', "REASON", col_step_reason},
+	{'S', "START_TIME", col_step_start},
+	{'e', "END_TIME", col_step_end},
+	{0, NULL, NULL},
+};
+
+/* One "12" (every step of job 12) or "12.3". */
+static bool parse_step_id(const char *tok, struct step_id *id)
+{
+	const char *dot = strchr(tok, '.');
+	char *job = dot ? xstrndup(tok, (size_t)(dot - tok)) : xstrdup(tok);
+	bool ok =
+		parse_u32(job, "job id", 1, UINT32_MAX, &id->job_id, NULL) == 0;
+
+	free(job);
+	id->any_step = !dot;
+	id->step_id = 0;
+	if (ok && dot)
+		ok = parse_u32(dot + 1, "step id", 0, UINT32_MAX, &id->step_id,
+			       NULL) == 0;
+	return ok;
+}
+
+/* A comma separated list of step ids, appended to *ids.  0, or -1 with
+ * err naming the bad item. */
+static int parse_step_ids(const char *list, struct step_id **ids, size_t *n,
+			  struct mer_error *err)
+{
+	char *copy = xstrdup(list), *save = NULL, *tok;
+	size_t before = *n;
+	int rc = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok && !rc;
+	     tok = strtok_r(NULL, ",", &save)) {
+		struct step_id id;
+
+		if (!parse_step_id(tok, &id)) {
+			rc = mer_error_set(err,
+					   "Invalid job step id: %s (expected "
+					   "JOB.STEP such as 12.0, or JOB for "
+					   "all of a job's steps)",
+					   tok);
+			break;
+		}
+		*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+		(*ids)[(*n)++] = id;
+	}
+	free(copy);
+	if (!rc && *n == before)
+		rc = mer_error_set(err,
+				   "Invalid job step id: \"%s\" (expected "
+				   "JOB.STEP such as 12.0)",
+				   list);
+	return rc;
+}
+
+static bool step_wanted(const struct mqueue_opts *o,
+			const Meridian__JobRecord *j,
+			const Meridian__StepRecord *s)
+{
+	size_t i;
+
+	if (!(o->states & CMD_STATE_BIT(s->state)))
+		return false;
+	if (o->nstep_ids) {
+		for (i = 0; i < o->nstep_ids; i++)
+			if (o->step_ids[i].job_id == j->job_id &&
+			    (o->step_ids[i].any_step ||
+			     o->step_ids[i].step_id == s->step_id))
+				break;
+		if (i == o->nstep_ids)
+			return false;
+	}
+	if (o->nnames && !cmd_list_has(o->names, o->nnames, step_name(s)))
+		return false;
+	return true;
+}
+
+static int cmp_step_id(const void *a, const void *b)
+{
+	const Meridian__StepRecord *x = *(Meridian__StepRecord *const *)a;
+	const Meridian__StepRecord *y = *(Meridian__StepRecord *const *)b;
+
+	return x->step_id < y->step_id ? -1 : x->step_id > y->step_id;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -310,7 +593,13 @@ static void usage(FILE *out)
 		"                              NODE_FAIL, or all (default "
 		"PD,R)\n"
 		"  -p, --partition=PART[,...]  only jobs in these partitions\n"
-		"  -n, --name=NAME[,...]       only jobs with these names\n"
+		"  -n, --name=NAME[,...]       only jobs (steps) with these "
+		"names\n"
+		"  -s, --steps[=STEP[,...]]    list job steps instead: those "
+		"running,\n"
+		"                              or these (JOB.STEP, or JOB for "
+		"all of a\n"
+		"                              job's) in any state\n"
 		"  -o, --format=FORMAT         columns, squeue style (below)\n"
 		"  -l, --long                  the long format\n"
 		"  -h, --noheader              no header line\n"
@@ -333,19 +622,33 @@ static void usage(FILE *out)
 		"  %%Q priority   %%Z work dir    %%B batch host %%m memory\n"
 		"  %%h submit host\n"
 		"Default: \"%s\"\n"
+		"With --steps: %%i step id  %%j name  %%P partition  %%u user  "
+		"%%U uid\n"
+		"  %%M time used  %%N nodes  %%R nodes or (reason)  %%D node "
+		"count\n"
+		"  %%A tasks  %%t state code  %%T state  %%E exit code  %%r "
+		"reason\n"
+		"  %%S start  %%e end\n"
+		"Default: \"%s\"\n"
 		"\n"
 		"Exit status: 0 ok, 1 refused or failed, 2 bad usage, 3 "
 		"controller unreachable.\n",
-		SYSCONFDIR, MQUEUE_FORMAT_DEFAULT);
+		SYSCONFDIR, MQUEUE_FORMAT_DEFAULT, MQUEUE_STEPS_DEFAULT);
 }
 
-static bool job_wanted(const struct mqueue_opts *o,
-		       const Meridian__JobRecord *j)
+/* The filters on a job that its steps share: users, partitions, ids. */
+static bool job_matches(const struct mqueue_opts *o,
+			const Meridian__JobRecord *j)
 {
 	size_t i;
 
-	if (!(o->states & CMD_STATE_BIT(j->state)))
-		return false;
+	if (o->njob_ids) {
+		for (i = 0; i < o->njob_ids; i++)
+			if (o->job_ids[i] == j->job_id)
+				break;
+		if (i == o->njob_ids)
+			return false;
+	}
 	if (o->nuids) {
 		for (i = 0; i < o->nuids; i++)
 			if (o->uids[i] == j->user_id)
@@ -355,6 +658,16 @@ static bool job_wanted(const struct mqueue_opts *o,
 	}
 	if (o->npartitions &&
 	    !cmd_list_has(o->partitions, o->npartitions, desc_of(j)->partition))
+		return false;
+	return true;
+}
+
+static bool job_wanted(const struct mqueue_opts *o,
+		       const Meridian__JobRecord *j)
+{
+	if (!(o->states & CMD_STATE_BIT(j->state)))
+		return false;
+	if (!job_matches(o, j))
 		return false;
 	if (o->nnames && !cmd_list_has(o->names, o->nnames, desc_of(j)->name))
 		return false;
@@ -381,6 +694,42 @@ static bool reply_has_any(const Meridian__JobInfoReply *r, const uint32_t *ids,
 	return false;
 }
 
+/* -o, else the mode's -l or default format; $MQUEUE_FORMAT is for jobs
+ * only (its letters mean other things for steps). */
+static const char *pick_format(const struct mqueue_opts *o)
+{
+	const char *env = getenv("MQUEUE_FORMAT");
+
+	if (o->format)
+		return o->format;
+	if (o->steps)
+		return o->long_format ? MQUEUE_STEPS_LONG
+				      : MQUEUE_STEPS_DEFAULT;
+	if (o->long_format)
+		return MQUEUE_FORMAT_LONG;
+	return env && *env ? env : MQUEUE_FORMAT_DEFAULT;
+}
+
+/* One row per wanted step of each wanted job, by job then step id. */
+static void add_step_rows(struct cmd_fmt *fmt, const struct mqueue_opts *o,
+			  Meridian__JobInfoReply *reply,
+			  const struct row_ctx *ctx)
+{
+	for (size_t i = 0; i < reply->n_jobs; i++) {
+		Meridian__JobRecord *j = reply->jobs[i];
+
+		if (!job_matches(o, j))
+			continue;
+		qsort(j->steps, j->n_steps, sizeof(*j->steps), cmp_step_id);
+		for (size_t k = 0; k < j->n_steps; k++) {
+			struct step_row row = {j, j->steps[k]};
+
+			if (step_wanted(o, j, j->steps[k]))
+				cmd_fmt_add(fmt, &row, ctx);
+		}
+	}
+}
+
 static int run(struct cmd *c, struct mqueue_opts *o)
 {
 	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
@@ -388,19 +737,32 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 	struct mer_error err = {{0}};
 	struct cmd_fmt *fmt;
 	struct row_ctx ctx;
+	uint32_t *ids = NULL, active;
+	size_t nids = 0, i;
 	int rc;
-	size_t i;
 
-	fmt = cmd_fmt_parse(o->format, mqueue_columns, &err);
+	fmt = cmd_fmt_parse(pick_format(o),
+			    o->steps ? step_columns : mqueue_columns, &err);
 	if (!fmt)
 		return cmd_usage_error(c, "%s", err.text);
 
-	/* Like squeue: asking for jobs by id shows them in any state. */
+	/* Like squeue: asking for jobs by id shows them in any state.  So
+	 * do steps asked for by id; otherwise the running ones. */
+	active = o->steps ? CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_RUNNING)
+			  : CMD_STATES_ACTIVE;
 	if (!o->states)
-		o->states = o->njob_ids ? CMD_STATES_ALL : CMD_STATES_ACTIVE;
-	req.n_job_ids = o->njob_ids;
-	req.job_ids = o->job_ids;
-	req.all_states = (o->states & ~CMD_STATES_ACTIVE) != 0;
+		o->states =
+			o->njob_ids || o->nstep_ids ? CMD_STATES_ALL : active;
+	/* the jobs of --steps=LIST too */
+	ids = xcalloc(o->njob_ids + o->nstep_ids + 1, sizeof(*ids));
+	for (i = 0; i < o->njob_ids; i++)
+		ids[nids++] = o->job_ids[i];
+	for (i = 0; i < o->nstep_ids; i++)
+		ids[nids++] = o->step_ids[i].job_id;
+	req.n_job_ids = nids;
+	req.job_ids = ids;
+	/* a finished step may be in a running job or a finished one */
+	req.all_states = (o->states & ~active) != 0;
 	if (o->nuids == 1) {
 		req.has_user = true;
 		req.user_id = o->uids[0];
@@ -412,14 +774,14 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 	rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
 		      (ProtobufCMessage **)&reply, &err);
 	if (rc == MER_EXIT_ERROR) {
-		if (errno == ENOENT && o->njob_ids)
+		if (errno == ENOENT && nids)
 			cmd_error(c, "Invalid job id specified");
 		else
 			cmd_error(c, "cannot list jobs: %s", err.text);
 	}
 	if (rc)
 		goto out;
-	if (o->njob_ids && !reply_has_any(reply, o->job_ids, o->njob_ids)) {
+	if (nids && !reply_has_any(reply, ids, nids)) {
 		cmd_error(c, "Invalid job id specified");
 		rc = MER_EXIT_ERROR;
 		goto out;
@@ -427,9 +789,12 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 
 	qsort(reply->jobs, reply->n_jobs, sizeof(*reply->jobs), cmp_job_id);
 	ctx.now = reply->now ? reply->now : mer_now();
-	for (i = 0; i < reply->n_jobs; i++)
-		if (job_wanted(o, reply->jobs[i]))
-			cmd_fmt_add(fmt, reply->jobs[i], &ctx);
+	if (o->steps)
+		add_step_rows(fmt, o, reply, &ctx);
+	else
+		for (i = 0; i < reply->n_jobs; i++)
+			if (job_wanted(o, reply->jobs[i]))
+				cmd_fmt_add(fmt, reply->jobs[i], &ctx);
 	cmd_fmt_print(fmt, !o->noheader, stdout);
 	if (fflush(stdout) != 0) {
 		cmd_error(c, "writing the list: %s", strerror(errno));
@@ -439,6 +804,7 @@ out:
 	if (reply)
 		protobuf_c_message_free_unpacked(&reply->base, NULL);
 	cmd_fmt_free(fmt);
+	free(ids);
 	return rc;
 }
 
@@ -457,6 +823,7 @@ int main(int argc, char **argv)
 		{"partition", required_argument, NULL, 'p'},
 		{"states", required_argument, NULL, 't'},
 		{"state", required_argument, NULL, 't'},
+		{"steps", optional_argument, NULL, 's'},
 		{"user", required_argument, NULL, 'u'},
 		CMD_LONGOPT_CONFIG,
 		CMD_LONGOPT_HELP,
@@ -467,14 +834,12 @@ int main(int argc, char **argv)
 	struct mqueue_opts o = {0};
 	struct mer_error err = {{0}};
 	struct cmd c;
-	const char *env_format = getenv("MQUEUE_FORMAT");
 	int ch, rc;
 
 	cmd_init(&c, "mqueue");
-	o.format =
-		env_format && *env_format ? env_format : MQUEUE_FORMAT_DEFAULT;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":af:hj:ln:o:p:t:u:V", longopts,
+	/* -s takes no value (-sh is -s -h); --steps=LIST does */
+	while ((ch = getopt_long(argc, argv, ":af:hj:ln:o:p:st:u:V", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -491,13 +856,21 @@ int main(int argc, char **argv)
 				return cmd_usage_error(&c, "%s", err.text);
 			break;
 		case 'l':
-			o.format = MQUEUE_FORMAT_LONG;
+			o.long_format = true;
+			o.format = NULL;
 			break;
 		case 'n':
 			cmd_list_split(optarg, &o.names, &o.nnames);
 			break;
 		case 'o':
 			o.format = optarg;
+			o.long_format = false;
+			break;
+		case 's':
+			o.steps = true;
+			if (optarg && parse_step_ids(optarg, &o.step_ids,
+						     &o.nstep_ids, &err))
+				return cmd_usage_error(&c, "%s", err.text);
 			break;
 		case 'p':
 			cmd_list_split(optarg, &o.partitions, &o.npartitions);
@@ -536,6 +909,7 @@ int main(int argc, char **argv)
 	rc = run(&c, &o);
 	cmd_fini(&c);
 	free(o.job_ids);
+	free(o.step_ids);
 	free(o.uids);
 	cmd_list_free(o.partitions, o.npartitions);
 	cmd_list_free(o.names, o.nnames);

@@ -3,9 +3,10 @@
  *
  * Nodes dial out (they may sit behind NAT): mnoded connects to
  * ControllerHost:ControllerPort, registers, and keeps the connection;
- * mctld pushes LAUNCH_JOB and SIGNAL_JOB over it.  When it breaks, mnoded
- * dials again after 1, 2, 4 ... 30 seconds; jobs keep running meanwhile
- * and the next registration tells mctld what happened to them.
+ * mctld pushes LAUNCH_JOB, LAUNCH_STEP and SIGNAL_JOB over it.  When it
+ * breaks, mnoded dials again after 1, 2, 4 ... 30 seconds; jobs and steps
+ * keep running meanwhile.  The next registration tells mctld what happened
+ * to the batch jobs; the ends of steps go as STEP_END once it is accepted.
  *
  * Every request we send carries a fresh credential; replies carry none.
  * Requests mctld pushes carry mctld's credential, which must belong to
@@ -47,7 +48,8 @@ struct pending {
 	uint32_t req_id;
 	Meridian__MsgType type;
 	int64_t sent_ms;
-	uint32_t job_id;  /* JOB_END */
+	uint32_t job_id;  /* JOB_END, STEP_END */
+	uint32_t step_id; /* STEP_END */
 	uint32_t *ended;  /* NODE_REGISTER: the ended jobs it listed */
 	size_t nended;
 	struct pending *next;
@@ -144,6 +146,7 @@ static void ctl_schedule_retry(struct ctl *c)
 static void ctl_drop(struct ctl *c, const char *why)
 {
 	struct job *j;
+	struct step *s;
 
 	log_warnx("connection to mctld %s lost: %s", c->peer, why);
 	conn_destroy(c->conn);
@@ -156,6 +159,8 @@ static void ctl_drop(struct ctl *c, const char *why)
 	/* Ends not acknowledged go again with the next registration. */
 	TAILQ_FOREACH(j, &c->d->jobs, link)
 		j->end_in_flight = false;
+	TAILQ_FOREACH(s, &c->d->steps, link)
+		s->end_in_flight = false;
 	evtimer_del(c->hb_ev);
 	evtimer_del(c->watch_ev);
 	ctl_schedule_retry(c);
@@ -177,20 +182,44 @@ static void ctl_send_end(struct ctl *c, struct job *j)
 			  j->id);
 }
 
-/* Send JOB_END for every ended job not already on its way. */
+static void ctl_send_step_end(struct ctl *c, struct step *s)
+{
+	struct pending *p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_STEP_END);
+	Meridian__StepEnd e = *s->end;
+
+	p->job_id = s->job_id;
+	p->step_id = s->step_id;
+	s->end_in_flight = true;
+	/* whatever mstepd wrote, the end is this node's */
+	e.node = (char *)c->d->name;
+	if (ctl_send(c, p, &e.base) < 0)
+		log_warnx("%s: cannot send its end now, will retry", s->what);
+}
+
+/* Send JOB_END and STEP_END for every end not already on its way. */
 static void ctl_send_ends(struct ctl *c)
 {
 	struct job *j;
+	struct step *s;
 
 	TAILQ_FOREACH(j, &c->d->jobs, link)
 		if (j->end && !j->end_in_flight)
 			ctl_send_end(c, j);
+	TAILQ_FOREACH(s, &c->d->steps, link)
+		if (s->end && !s->end_in_flight)
+			ctl_send_step_end(c, s);
 }
 
 void ctl_job_ended(struct ctl *c, struct job *j)
 {
 	if (c && c->state == CTL_UP && !j->end_in_flight)
 		ctl_send_end(c, j);
+}
+
+void ctl_step_ended(struct ctl *c, struct step *s)
+{
+	if (c && c->state == CTL_UP && !s->end_in_flight)
+		ctl_send_step_end(c, s);
 }
 
 static void ctl_register(struct ctl *c)
@@ -366,6 +395,31 @@ static void reply_job_end(struct ctl *c, struct pending *p,
 		j->end_in_flight = true; /* not again on this connection */
 }
 
+static void reply_step_end(struct ctl *c, struct pending *p,
+			   const struct frame_hdr *h, const ProtobufCMessage *m)
+{
+	struct step *s = steps_find(c->d, p->job_id, p->step_id);
+	const Meridian__ErrorReply *e = (const void *)m;
+
+	if (!(h->flags & MER_FRAME_ERROR)) {
+		steps_end_acked(c->d, p->job_id, p->step_id);
+		return;
+	}
+	if (e->code == ENOENT) {
+		/* mctld no longer knows the job or step: nobody will ask. */
+		log_warnx("step %u.%u: mctld does not know it (%s): dropping "
+			  "its end",
+			  p->job_id, p->step_id, e->text);
+		steps_end_acked(c->d, p->job_id, p->step_id);
+		return;
+	}
+	log_warnx("step %u.%u: mctld refused its end: %s (will send it again "
+		  "after the next registration)",
+		  p->job_id, p->step_id, e->text);
+	if (s)
+		s->end_in_flight = true; /* not again on this connection */
+}
+
 static const struct reply_handler {
 	Meridian__MsgType type;
 	void (*fn)(struct ctl *c, struct pending *p, const struct frame_hdr *h,
@@ -374,6 +428,7 @@ static const struct reply_handler {
 	{ MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER, reply_register },
 	{ MERIDIAN__MSG_TYPE__MSG_NODE_HEARTBEAT, reply_heartbeat },
 	{ MERIDIAN__MSG_TYPE__MSG_JOB_END, reply_job_end },
+	{ MERIDIAN__MSG_TYPE__MSG_STEP_END, reply_step_end },
 };
 
 static void ctl_on_reply(struct ctl *c, const struct frame_hdr *h,
@@ -428,6 +483,13 @@ static int push_launch(struct ctl *c, const ProtobufCMessage *m,
 	return launch_job(c->d, lj, body, len, err);
 }
 
+static int push_launch_step(struct ctl *c, const ProtobufCMessage *m,
+			    const uint8_t *body, size_t len,
+			    struct mer_error *err)
+{
+	return steps_launch(c->d, (const Meridian__LaunchStep *)m, err);
+}
+
 static int push_signal(struct ctl *c, const ProtobufCMessage *m,
 		       const uint8_t *body, size_t len, struct mer_error *err)
 {
@@ -450,6 +512,7 @@ static const struct push_handler {
 		  size_t len, struct mer_error *err);
 } push_handlers[] = {
 	{ MERIDIAN__MSG_TYPE__MSG_LAUNCH_JOB, push_launch },
+	{ MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, push_launch_step },
 	{ MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, push_signal },
 };
 
@@ -471,7 +534,8 @@ static void ctl_on_request(struct ctl *c, const struct frame_hdr *h,
 		log_warnx("mctld sent %s, which a node does not take",
 			  msg_type_name(h->type));
 		conn_send_error(c->conn, h->type, h->req_id, ENOSYS,
-				"mnoded takes only LAUNCH_JOB and SIGNAL_JOB");
+				"mnoded takes only LAUNCH_JOB, LAUNCH_STEP and "
+				"SIGNAL_JOB");
 		return;
 	}
 	if (h->cred_len == 0 ||

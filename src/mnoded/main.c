@@ -32,7 +32,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"Usage: mnoded [-f CONFIG] [-D] [-v] -N NODENAME\n"
 		"Meridian's node daemon: reports this node to mctld and runs "
-		"its batch jobs.\n"
+		"its batch jobs and job steps.\n"
 		"\n"
 		"  -N NODENAME  the node to serve: a NodeName= of the config\n"
 		"  -f CONFIG    the config file (default $MERIDIAN_CONF, else "
@@ -87,14 +87,14 @@ static int lock_spool(struct mnoded *d)
 	return 0;
 }
 
-/* A job's stepd.sock must fit in a unix socket address; if it did not,
- * mstepd could not listen and a restarted mnoded would take its running
- * jobs for dead.  Refuse such a SpoolDir now. */
+/* A job's or step's stepd.sock must fit in a unix socket address; if it
+ * did not, mstepd could not listen and a restarted mnoded would take its
+ * running jobs for dead.  Refuse such a SpoolDir now. */
 static void check_socket_path(const struct mnoded *d)
 {
 	struct sockaddr_un sa;
-	char *longest = xasprintf("%s/job.%u/%s", d->spool, UINT32_MAX,
-				  MSTEPD_SOCK_FILE);
+	char *longest = xasprintf("%s/step.%u.%u/%s", d->spool, UINT32_MAX,
+				  UINT32_MAX, MSTEPD_SOCK_FILE);
 
 	if (strlen(longest) >= sizeof(sa.sun_path))
 		fatalx("SpoolDir %s is too long: %s must fit in %zu bytes "
@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 	d.name = name;
 	d.lock_fd = -1;
 	TAILQ_INIT(&d.jobs);
+	TAILQ_INIT(&d.steps);
 	if (!(d.conf = conf_load(conf_path, &err))) {
 		fprintf(stderr, "mnoded: error: %s\n", err.text);
 		return 1;
@@ -255,6 +256,10 @@ int main(int argc, char **argv)
 
 	if (!(d.topo = topo_load(d.node->topology_file, &err)))
 		fatalx("node %s: %s", name, err.text);
+	/* steps' mstepd read it too, from "/" */
+	d.topology_file = d.node->topology_file && *d.node->topology_file
+				  ? absolute(d.node->topology_file)
+				  : xstrdup("");
 	topo_apply_conf(d.topo, d.node, &warnings);
 	if (warnings.s) {
 		char *save = NULL;
@@ -289,7 +294,7 @@ int main(int argc, char **argv)
 	evsignal_add(ev_hup, NULL);
 
 	d.ctl = ctl_create(&d);
-	if (launch_scan_spool(&d) < 0)
+	if (spool_scan(&d) < 0)
 		fatal("cannot read SpoolDir %s", d.spool);
 	ctl_start(d.ctl);
 
@@ -297,6 +302,7 @@ int main(int argc, char **argv)
 
 	ctl_destroy(d.ctl);
 	launch_free_all(&d);
+	steps_free_all(&d);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_chld);
@@ -306,6 +312,7 @@ int main(int argc, char **argv)
 	topo_free(d.topo);
 	close(d.lock_fd);
 	free(d.spool);
+	free(d.topology_file);
 	free(log_path);
 	conf_free(d.conf);
 	return 0;

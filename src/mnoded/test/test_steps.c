@@ -1,0 +1,540 @@
+/*
+ * test_steps.c - mnoded's side of job steps, over its real spool code and a
+ * fake mstepd (fake_mstepd.c) started the way the real one is.
+ *
+ * What mctld would see is caught by stand-ins for ctl_job_ended and
+ * ctl_step_ended (ctl.c, the connection, is not linked): every end reported
+ * is recorded with its state and reason.  Checked: LAUNCH_STEP's checks,
+ * the step directory and launch file, mstepd's command line, idempotence,
+ * the end of a share (written by mstepd, or made up when it died), the
+ * routing of SIGNAL_JOB to a step, to all of a job's steps and to none,
+ * the cancel of steps when the batch script ends, and the start-up scan:
+ * ended, dead, half-made and still running step directories.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include "cunit_main.h"
+#include "mnoded.h"
+
+#ifndef FAKE_MSTEPD_PATH
+#define FAKE_MSTEPD_PATH "src/mnoded/test/fake_mstepd"
+#endif
+#define TOPO "/etc/meridian/topo-n1.xml"
+
+/* ---- what mctld would have been told -------------------------------- */
+
+struct reported {
+	uint32_t job_id, step_id; /* step_id UINT32_MAX: a batch job */
+	Meridian__JobState state;
+	int32_t exit_code, failed_rank;
+	char reason[300];
+};
+static struct reported reported[64];
+static size_t nreported;
+
+void ctl_job_ended(struct ctl *c, struct job *j)
+{
+	struct reported *r = &reported[nreported++ % 64];
+
+	r->job_id = j->id;
+	r->step_id = UINT32_MAX;
+	r->state = j->end->state;
+	snprintf(r->reason, sizeof(r->reason), "%s", j->end->reason);
+}
+
+void ctl_step_ended(struct ctl *c, struct step *s)
+{
+	struct reported *r = &reported[nreported++ % 64];
+
+	r->job_id = s->job_id;
+	r->step_id = s->step_id;
+	r->state = s->end->state;
+	r->exit_code = s->end->exit_code;
+	r->failed_rank = s->end->failed_rank;
+	snprintf(r->reason, sizeof(r->reason), "%s", s->end->reason);
+}
+
+static const struct reported *find_reported(uint32_t job_id, uint32_t step_id)
+{
+	const struct reported *found = NULL;
+
+	for (size_t i = 0; i < nreported && i < 64; i++)
+		if (reported[i].job_id == job_id &&
+		    reported[i].step_id == step_id) {
+			CU_ASSERT_PTR_NULL(found); /* reported once */
+			found = &reported[i];
+		}
+	return found;
+}
+
+/* ---- a daemon context over a temporary spool ------------------------- */
+
+static struct conf conf;
+static char root[64];
+
+static const char *fake_path(void)
+{
+	static char path[1024];
+	const char *b = getenv("MERIDIAN_BUILDDIR");
+
+	if (b) {
+		snprintf(path, sizeof(path), "%s/src/mnoded/test/fake_mstepd",
+			 b);
+		return path;
+	}
+	return FAKE_MSTEPD_PATH;
+}
+
+/* A fresh spool for one test (spool_remove at its end). */
+static void spool_create(void)
+{
+	snprintf(root, sizeof(root), "/tmp/mnoded-steps.XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(root));
+	nreported = 0;
+}
+
+static void spool_remove(void)
+{
+	launch_reap(NULL);
+	CU_ASSERT_EQUAL(remove_tree(root), 0);
+}
+
+static void daemon_init(struct mnoded *d)
+{
+	memset(d, 0, sizeof(*d));
+	conf.mstepd_path = (char *)fake_path();
+	d->conf = &conf;
+	d->name = "n1";
+	d->spool = root;
+	d->topology_file = (char *)TOPO;
+	d->log_level = LOG_LVL_INFO;
+	d->base = event_base_new();
+	TAILQ_INIT(&d->jobs);
+	TAILQ_INIT(&d->steps);
+}
+
+static void daemon_fini(struct mnoded *d)
+{
+	launch_free_all(d);
+	steps_free_all(d);
+	event_base_free(d->base);
+}
+
+/* Run the loop until the end of job_id.step_id was reported (10 s). */
+static const struct reported *wait_end(struct mnoded *d, uint32_t job_id,
+				       uint32_t step_id)
+{
+	const struct reported *r;
+
+	for (int i = 0; i < 1000; i++) {
+		if ((r = find_reported(job_id, step_id)))
+			return r;
+		event_base_loop(d->base, EVLOOP_NONBLOCK);
+		launch_reap(d);
+		usleep(10 * 1000);
+	}
+	return NULL;
+}
+
+/* Is root/NAME there? */
+static bool exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static bool exists(const char *fmt, ...)
+{
+	char path[256], name[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	return access(path, F_OK) == 0;
+}
+
+/* ---- LaunchStep -------------------------------------------------------- */
+
+struct launch {
+	Meridian__LaunchStep ls;
+	Meridian__JobRecord job;
+	Meridian__StepRecord step;
+	Meridian__StepDesc desc;
+	Meridian__StepNode nodes[3], *pnodes[3];
+	char *argv[1];
+};
+
+/* Step job_id.step_id on n0, n1, n2; this node (n1) is index 1; the fake
+ * does what mode says. */
+static Meridian__LaunchStep *launch_make(struct launch *l, uint32_t job_id,
+					 uint32_t step_id, const char *mode)
+{
+	static const char *names[] = { "n0", "n1", "n2" };
+
+	meridian__launch_step__init(&l->ls);
+	meridian__job_record__init(&l->job);
+	meridian__step_record__init(&l->step);
+	meridian__step_desc__init(&l->desc);
+	l->job.job_id = job_id;
+	l->argv[0] = (char *)mode;
+	l->desc.argv = l->argv;
+	l->desc.n_argv = 1;
+	l->step.step_id = step_id;
+	l->step.desc = &l->desc;
+	for (int i = 0; i < 3; i++) {
+		meridian__step_node__init(&l->nodes[i]);
+		l->nodes[i].node = (char *)names[i];
+		l->nodes[i].first_rank = 2 * i;
+		l->nodes[i].ntasks = 2;
+		l->pnodes[i] = &l->nodes[i];
+	}
+	l->step.nodes = l->pnodes;
+	l->step.n_nodes = 3;
+	l->ls.job = &l->job;
+	l->ls.step = &l->step;
+	l->ls.node_index = 1;
+	l->ls.io_host = "127.0.0.1";
+	l->ls.io_port = 4242;
+	return &l->ls;
+}
+
+static int launch(struct mnoded *d, uint32_t job_id, uint32_t step_id,
+		  const char *mode)
+{
+	struct launch l;
+	struct mer_error err = { "" };
+	int rc = steps_launch(d, launch_make(&l, job_id, step_id, mode), &err);
+
+	if (rc)
+		fprintf(stderr, "steps_launch %u.%u: %s\n", job_id, step_id,
+			err.text);
+	return rc;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_launch_and_end(void)
+{
+	struct mnoded d;
+	const struct reported *r;
+	struct stat st;
+	char path[256], *data;
+	Meridian__LaunchStep *ls;
+	size_t n;
+
+	spool_create();
+	daemon_init(&d);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 0, "true"), 0);
+	CU_ASSERT_PTR_NOT_NULL(steps_find(&d, 7, 0));
+	/* the directory and launch file, as the spec says */
+	snprintf(path, sizeof(path), "%s/step.7.0", root);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0711);
+	snprintf(path, sizeof(path), "%s/step.7.0/launch", root);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
+	CU_ASSERT_EQUAL_FATAL(read_file(path, &data, &n), 0);
+	ls = meridian__launch_step__unpack(NULL, n, (uint8_t *)data);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
+	CU_ASSERT_STRING_EQUAL(ls->topology_file, TOPO);
+	CU_ASSERT_STRING_EQUAL(ls->io_host, "127.0.0.1");
+	CU_ASSERT_EQUAL(ls->node_index, 1);
+	meridian__launch_step__free_unpacked(ls, NULL);
+	free(data);
+
+	/* the fake checked -s -j -S -N against the launch file */
+	r = wait_end(&d, 7, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_COMPLETED);
+	CU_ASSERT_STRING_EQUAL(r->reason, "ok index=1 topo=" TOPO);
+	CU_ASSERT_EQUAL(steps_find(&d, 7, 0)->end_in_flight, false);
+
+	/* acknowledged: gone, directory and all */
+	steps_end_acked(&d, 7, 0);
+	CU_ASSERT_PTR_NULL(steps_find(&d, 7, 0));
+	CU_ASSERT_FALSE(exists("step.%u.%u", 7, 0));
+	daemon_fini(&d);
+	spool_remove();
+}
+
+static void test_launch_refused(void)
+{
+	struct mnoded d;
+	struct launch l;
+	struct mer_error err = { "" };
+	Meridian__LaunchStep *ls;
+
+	spool_create();
+	daemon_init(&d);
+	ls = launch_make(&l, 7, 1, "true");
+	ls->node_index = 0; /* n0 is not us */
+	CU_ASSERT_EQUAL(steps_launch(&d, ls, &err), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "this is node n1"));
+	ls->node_index = 3; /* the step has 3 nodes */
+	CU_ASSERT_EQUAL(steps_launch(&d, ls, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "the step has 3 nodes"));
+	ls->node_index = 1;
+	ls->step = NULL;
+	CU_ASSERT_EQUAL(steps_launch(&d, ls, &err), -1);
+	CU_ASSERT_PTR_NULL(steps_find(&d, 7, 1));
+	CU_ASSERT_FALSE(exists("step.%u.%u", 7, 1));
+	daemon_fini(&d);
+	spool_remove();
+}
+
+static void test_launch_twice_signal_step(void)
+{
+	struct mnoded d;
+	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
+	struct mer_error err = { "" };
+	const struct reported *r;
+	struct step *s;
+	size_t n = 0;
+
+	spool_create();
+	daemon_init(&d);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "wait"), 0);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "wait"), 0);
+	TAILQ_FOREACH(s, &d.steps, link)
+		n++;
+	CU_ASSERT_EQUAL(n, 1);
+
+	/* a step that is not here */
+	sj.job_id = 7;
+	sj.has_step = true;
+	sj.step_id = 9;
+	sj.cancel = true;
+	sj.reason = "mcancel";
+	CU_ASSERT_EQUAL(launch_signal(&d, &sj, &err), -1);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	CU_ASSERT_STRING_EQUAL(err.text, "step 7.9 is not on node n1");
+
+	sj.step_id = 2;
+	CU_ASSERT_EQUAL(launch_signal(&d, &sj, &err), 0);
+	r = wait_end(&d, 7, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_CANCELLED);
+	CU_ASSERT_STRING_EQUAL(r->reason,
+			       "signal=0 cancel=1 step=7.2 reason=mcancel");
+	/* a signal for a step that ended (not yet acknowledged) is fine */
+	CU_ASSERT_EQUAL(launch_signal(&d, &sj, &err), 0);
+	steps_end_acked(&d, 7, 2);
+	daemon_fini(&d);
+	spool_remove();
+}
+
+static void test_mstepd_died(void)
+{
+	struct mnoded d;
+	const struct reported *r;
+	Meridian__StepEnd *e;
+	char dir[128];
+
+	spool_create();
+	daemon_init(&d);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 3, "die"), 0);
+	r = wait_end(&d, 7, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_FAILED);
+	CU_ASSERT_STRING_EQUAL(r->reason, "mstepd died");
+	CU_ASSERT_EQUAL(r->failed_rank, -1);
+	CU_ASSERT_EQUAL(r->exit_code, 128 + SIGKILL);
+	/* written down for a restarted mnoded */
+	snprintf(dir, sizeof(dir), "%s/step.7.3", root);
+	e = (Meridian__StepEnd *)spool_end_load(
+		dir, &meridian__step_end__descriptor);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_STRING_EQUAL(e->reason, "mstepd died");
+	CU_ASSERT_STRING_EQUAL(e->node, "n1");
+	CU_ASSERT_EQUAL(e->step_id, 3);
+	meridian__step_end__free_unpacked(e, NULL);
+	steps_end_acked(&d, 7, 3);
+	CU_ASSERT_FALSE(exists("step.%u.%u", 7, 3));
+	daemon_fini(&d);
+	spool_remove();
+}
+
+static void test_signal_whole_job(void)
+{
+	struct mnoded d;
+	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
+	struct mer_error err = { "" };
+	const struct reported *r;
+
+	spool_create();
+	daemon_init(&d);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 8, 0, "wait"), 0);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 8, 1, "wait"), 0);
+	/* no batch script here (an allocation, or not the batch host):
+	 * the job's steps get it */
+	sj.job_id = 8;
+	sj.signal = SIGUSR1;
+	CU_ASSERT_EQUAL(launch_signal(&d, &sj, &err), 0);
+	for (uint32_t s = 0; s < 2; s++) {
+		char want[100];
+
+		r = wait_end(&d, 8, s);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		snprintf(want, sizeof(want),
+			 "signal=%d cancel=0 step=8.%u reason=", SIGUSR1, s);
+		CU_ASSERT_STRING_EQUAL(r->reason, want);
+		steps_end_acked(&d, 8, s);
+	}
+	/* nothing of job 9 here */
+	sj.job_id = 9;
+	CU_ASSERT_EQUAL(launch_signal(&d, &sj, &err), -1);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	CU_ASSERT_STRING_EQUAL(err.text, "job 9 is not on node n1");
+	daemon_fini(&d);
+	spool_remove();
+}
+
+static void test_batch_end_cancels_steps(void)
+{
+	struct mnoded d;
+	Meridian__LaunchJob lj = MERIDIAN__LAUNCH_JOB__INIT;
+	Meridian__JobRecord job = MERIDIAN__JOB_RECORD__INIT;
+	struct mer_error err = { "" };
+	const struct reported *r;
+
+	spool_create();
+	daemon_init(&d);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 10, 0, "wait"), 0);
+	job.job_id = 10;
+	lj.job = &job;
+	/* the fake ends a batch job at once */
+	CU_ASSERT_EQUAL_FATAL(launch_job(&d, &lj, (const uint8_t *)"", 0,
+					 &err),
+			      0);
+	r = wait_end(&d, 10, UINT32_MAX);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_COMPLETED);
+	r = wait_end(&d, 10, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_CANCELLED);
+	CU_ASSERT_STRING_EQUAL(r->reason,
+			       "signal=9 cancel=1 step=10.0 reason=the job's "
+			       "batch script ended");
+	launch_end_acked(&d, 10);
+	steps_end_acked(&d, 10, 0);
+	CU_ASSERT_FALSE(exists("job.%u", 10));
+	daemon_fini(&d);
+	spool_remove();
+}
+
+/* A step directory as an earlier mnoded left it. */
+static void make_step_dir(uint32_t job_id, uint32_t step_id, bool launch_file,
+			  const char *end_reason)
+{
+	char dir[128], path[160];
+
+	snprintf(dir, sizeof(dir), "%s/step.%u.%u", root, job_id, step_id);
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0711), 0);
+	if (launch_file) {
+		struct utimbuf old = { 1000, 1000 }; /* mstepd long started */
+
+		snprintf(path, sizeof(path), "%s/launch", dir);
+		CU_ASSERT_EQUAL(write_file_atomic(path, "", 0, 0600), 0);
+		CU_ASSERT_EQUAL(utime(path, &old), 0);
+	}
+	if (end_reason) {
+		Meridian__StepEnd e = MERIDIAN__STEP_END__INIT;
+
+		e.job_id = job_id;
+		e.step_id = step_id;
+		e.state = MERIDIAN__JOB_STATE__JOB_FAILED;
+		e.exit_code = 7;
+		e.failed_rank = 3;
+		e.reason = (char *)end_reason;
+		CU_ASSERT_EQUAL(spool_end_write(dir, &e.base), 0);
+	}
+}
+
+static void test_scan(void)
+{
+	struct mnoded before, d;
+	Meridian__JobEnd je = MERIDIAN__JOB_END__INIT;
+	const struct reported *r;
+	struct step *s;
+	char dir[128];
+
+	spool_create();
+	/* a share still running, left by an mnoded that went away: its
+	 * mstepd keeps going without mnoded's end of fd 3 */
+	daemon_init(&before);
+	CU_ASSERT_EQUAL_FATAL(launch(&before, 12, 3, "wait"), 0);
+	daemon_fini(&before);
+	/* its batch job ended meanwhile */
+	snprintf(dir, sizeof(dir), "%s/job.12", root);
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+	je.job_id = 12;
+	je.state = MERIDIAN__JOB_STATE__JOB_COMPLETED;
+	CU_ASSERT_EQUAL(spool_end_write(dir, &je.base), 0);
+	make_step_dir(11, 0, true, "rank 3 on n1 exited with code 7");
+	make_step_dir(11, 1, true, NULL);  /* mstepd died */
+	make_step_dir(11, 2, false, NULL); /* mnoded died before launch */
+	snprintf(dir, sizeof(dir), "%s/step.11", root);
+	CU_ASSERT_EQUAL(mkdir(dir, 0700), 0); /* not a step directory */
+
+	daemon_init(&d);
+	CU_ASSERT_EQUAL_FATAL(spool_scan(&d), 0);
+
+	s = steps_find(&d, 11, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s->end);
+	CU_ASSERT_STRING_EQUAL(s->end->reason,
+			       "rank 3 on n1 exited with code 7");
+	CU_ASSERT_EQUAL(s->end->failed_rank, 3);
+
+	r = find_reported(11, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_FAILED);
+	CU_ASSERT_STRING_EQUAL(r->reason, "mstepd died");
+
+	CU_ASSERT_PTR_NULL(steps_find(&d, 11, 2));
+	CU_ASSERT_FALSE(exists("step.%u.%u", 11, 2));
+	CU_ASSERT(exists("step.%u", 11)); /* not ours: left alone */
+
+	/* reattached through stepd.sock, and cancelled: job 12 ended */
+	s = steps_find(&d, 12, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL(s->stepd);
+	CU_ASSERT(s->cancel_sent);
+	r = wait_end(&d, 12, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_STRING_EQUAL(r->reason,
+			       "signal=9 cancel=1 step=12.3 reason=the job's "
+			       "batch script ended");
+	CU_ASSERT_PTR_NOT_NULL(launch_find(&d, 12));
+
+	steps_end_acked(&d, 11, 0);
+	steps_end_acked(&d, 11, 1);
+	steps_end_acked(&d, 12, 3);
+	launch_end_acked(&d, 12);
+	CU_ASSERT_PTR_NULL(TAILQ_FIRST(&d.steps));
+	CU_ASSERT_PTR_NULL(TAILQ_FIRST(&d.jobs));
+	daemon_fini(&d);
+	spool_remove();
+}
+
+static CU_TestInfo tests[] = {
+	{ "launch, the launch file, the end", test_launch_and_end },
+	{ "launch refused: not this node", test_launch_refused },
+	{ "launch twice, signal one step", test_launch_twice_signal_step },
+	{ "mstepd died without an end", test_mstepd_died },
+	{ "signal every step of a job", test_signal_whole_job },
+	{ "batch script end cancels steps", test_batch_end_cancels_steps },
+	{ "start-up scan of step directories", test_scan },
+	CU_TEST_INFO_NULL,
+};
+
+CUNIT_MAIN("mnoded steps", tests)
