@@ -1,10 +1,10 @@
 /*
  * iopath.c - the names of a job's output files, from sbatch-style patterns.
  *
- * Expansion is pure (no I/O) so that it can be tested alone; mstepd's
- * tasks.c opens the files in the job's process after it dropped
- * privileges, so that the user's permissions, not root's, decide where a
- * job may write.
+ * Expansion is pure (no I/O) so that it can be tested alone; mstepd
+ * opens the files (tasks.c for a batch script, step_fork.c for the ranks
+ * of a step) in the job's process after it dropped privileges, so that
+ * the user's permissions, not root's, decide where a job may write.
  */
 #include "config.h"
 
@@ -16,6 +16,12 @@
 #include "iopath.h"
 #include "util.h"
 
+/* v in decimal, zero-padded to width digits (0: no padding). */
+static void add_number(struct strbuf *b, unsigned width, uint32_t v)
+{
+	strbuf_addf(b, "%0*u", (int)width, v);
+}
+
 char *iopath_expand(const char *pattern, const struct iopath_names *n)
 {
 	struct strbuf b = { 0 };
@@ -25,7 +31,6 @@ char *iopath_expand(const char *pattern, const struct iopath_names *n)
 	while (*p) {
 		const char *start = p;
 		unsigned width = 0;
-		char num[32];
 
 		if (*p != '%') {
 			strbuf_addc(&b, *p++);
@@ -38,17 +43,22 @@ char *iopath_expand(const char *pattern, const struct iopath_names *n)
 			width = 64;
 		switch (*p) {
 		case 'j':
-		case 'J':
 		case 'A':
-			snprintf(num, sizeof(num), "%0*u", (int)width,
-				 n->job_id);
-			strbuf_add(&b, num, strlen(num));
+			add_number(&b, width, n->job_id);
+			break;
+		case 'J':
+			add_number(&b, width, n->job_id);
+			if (n->has_step)
+				strbuf_addf(&b, ".%u", n->step_id);
 			break;
 		case 'a':
+			add_number(&b, width, 0);
+			break;
 		case 'n':
+			add_number(&b, width, n->node_index);
+			break;
 		case 't':
-			snprintf(num, sizeof(num), "%0*u", (int)width, 0u);
-			strbuf_add(&b, num, strlen(num));
+			add_number(&b, width, n->task);
 			break;
 		case 'x':
 			strbuf_add(&b, n->job_name ? n->job_name : "",
@@ -63,7 +73,10 @@ char *iopath_expand(const char *pattern, const struct iopath_names *n)
 				   n->node ? strlen(n->node) : 0);
 			break;
 		case 's':
-			strbuf_add(&b, "batch", 5);
+			if (n->has_step)
+				add_number(&b, width, n->step_id);
+			else
+				strbuf_add(&b, "batch", 5);
 			break;
 		case '%':
 			strbuf_addc(&b, '%');

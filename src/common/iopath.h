@@ -8,18 +8,27 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
+/* What a pattern can name.  Zero-initialise it: the step fields left
+ * zero describe a batch script (step "batch", node index 0, task 0). */
 struct iopath_names {
 	uint32_t job_id;
 	const char *job_name;
 	const char *user;
 	const char *node; /* inserted as it is, never expanded again */
+	bool has_step;    /* a job step (mrun): %s is step_id */
+	uint32_t step_id;
+	uint32_t node_index; /* the node's place in the step */
+	uint32_t task;       /* the rank */
 };
 
 /* Expand an output pattern: %j job id, %x job name, %u user, %N node,
  * %A array master (the job id: no arrays yet), %a array index (0),
- * %J job id, %s step ("batch"), %n node index (0), %t task (0), %% a
- * percent sign; a number after % zero-pads (%5j).  An unknown %c is kept
- * as written.  malloc'd. */
+ * %J job id (with ".STEP" for a step, as Slurm), %s step id ("batch"
+ * for the batch script), %n node index, %t task (rank), %% a percent
+ * sign; a number after % zero-pads (%5j, %3t).  An unknown %c is kept as
+ * written.  malloc'd. */
 char *iopath_expand(const char *pattern, const struct iopath_names *n);
 /* The file for pattern (dflt when pattern is empty), relative to work_dir
  * unless absolute.  malloc'd. */

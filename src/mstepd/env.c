@@ -1,5 +1,5 @@
 /*
- * env.c - the environment of a batch script.
+ * env.c - the environment of a batch script, and of a step's ranks.
  *
  * The base is JobSpec.env: mbatch already resolved --export there.  On top
  * come the names batch scripts read, Slurm's beside Meridian's own, from
@@ -7,6 +7,11 @@
  * NULL) and how to get the value.  A row whose value does not apply (no
  * account, no GPUs) leaves its SLURM_/MERIDIAN_ names unset, even if the
  * submitting shell had them (mbatch run from inside another job).
+ *
+ * A step's rank starts the same way from StepDesc.env (mrun resolved its
+ * --export), then gets the names that place it in the step: the step's
+ * ids and counts, torchrun's RANK/WORLD_SIZE/MASTER_*, its GPUs, NCCL's
+ * interface and the PMI connection.
  */
 #include "config.h"
 
@@ -354,8 +359,9 @@ const char *env_job_name(const Meridian__JobRecord *job)
 	return "mbatch";
 }
 
-char **env_build(const Meridian__LaunchJob *lj, const char *node,
-		 const struct env_user *u)
+/* The batch script's environment, into e (empty on entry). */
+static void env_fill(struct envv *e_out, const Meridian__LaunchJob *lj,
+		     const char *node, const struct env_user *u)
 {
 	struct env_ctx c = { .lj = lj, .job = lj->job, .node = node, .u = u };
 	struct envv e = { 0 };
@@ -404,6 +410,15 @@ char **env_build(const Meridian__LaunchJob *lj, const char *node,
 	envv_set(&e, "SHELL", u->shell && *u->shell ? u->shell : "/bin/sh",
 		 false);
 	envv_set(&e, "PATH", "/usr/local/bin:/usr/bin:/bin", false);
+	*e_out = e;
+}
+
+char **env_build(const Meridian__LaunchJob *lj, const char *node,
+		 const struct env_user *u)
+{
+	struct envv e;
+
+	env_fill(&e, lj, node, u);
 	return e.v;
 }
 
@@ -424,4 +439,137 @@ const char *env_get(char *const *env, const char *name)
 		if (!strncmp(*env, name, len) && (*env)[len] == '=')
 			return *env + len + 1;
 	return NULL;
+}
+
+/* ---- the ranks of a job step ---- */
+
+/* Set name (and meridian, when not NULL) to a number. */
+static void envv_num(struct envv *e, const char *name, const char *meridian,
+		     unsigned long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lu", v);
+	envv_set(e, name, buf, true);
+	if (meridian)
+		envv_set(e, meridian, buf, true);
+}
+
+/* The step's nodes as mctld compressed them, or their names joined. */
+static char *step_nodelist(const Meridian__StepRecord *st)
+{
+	struct strbuf b = { 0 };
+
+	if (*st->nodelist)
+		return xstrdup(st->nodelist);
+	strbuf_add(&b, "", 0);
+	for (size_t i = 0; i < st->n_nodes; i++)
+		strbuf_addf(&b, "%s%s", i ? "," : "", st->nodes[i]->node);
+	return b.s;
+}
+
+uint32_t env_step_ntasks(const Meridian__StepRecord *st)
+{
+	uint32_t n = 0;
+
+	if (st->ntasks)
+		return st->ntasks;
+	for (size_t i = 0; i < st->n_nodes; i++)
+		n += st->nodes[i]->ntasks;
+	return n;
+}
+
+/* The names that say where the rank is in the step. */
+static void env_step_place(struct envv *e, const Meridian__LaunchStep *ls,
+			   const struct env_rank *r)
+{
+	const Meridian__StepRecord *st = ls->step;
+	const Meridian__StepNode *me = st->nodes[ls->node_index];
+	uint32_t ntasks = env_step_ntasks(st);
+	uint32_t cpt = me->cpus_per_task ? me->cpus_per_task
+					 : st->desc->cpus_per_task;
+	char *nodelist = step_nodelist(st);
+
+	envv_num(e, "SLURM_STEP_ID", "MERIDIAN_STEP_ID", st->step_id);
+	envv_num(e, "SLURM_STEPID", NULL, st->step_id);
+	envv_num(e, "SLURM_PROCID", "MERIDIAN_PROCID", r->rank);
+	envv_num(e, "SLURM_LOCALID", "MERIDIAN_LOCALID", r->local_rank);
+	envv_num(e, "SLURM_NODEID", "MERIDIAN_NODEID", ls->node_index);
+	envv_num(e, "SLURM_STEP_NUM_TASKS", "MERIDIAN_STEP_NUM_TASKS", ntasks);
+	envv_num(e, "SLURM_STEP_NUM_NODES", "MERIDIAN_STEP_NUM_NODES",
+		 st->n_nodes);
+	envv_set(e, "SLURM_STEP_NODELIST", nodelist, true);
+	envv_set(e, "MERIDIAN_STEP_NODELIST", nodelist, true);
+	/* inside a step, Slurm's task count is the step's */
+	envv_num(e, "SLURM_NTASKS", "MERIDIAN_NTASKS", ntasks);
+	envv_num(e, "SLURM_NPROCS", NULL, ntasks);
+	if (cpt) {
+		envv_num(e, "SLURM_CPUS_PER_TASK", "MERIDIAN_CPUS_PER_TASK",
+			 cpt);
+	} else {
+		envv_unset(e, "SLURM_CPUS_PER_TASK");
+		envv_unset(e, "MERIDIAN_CPUS_PER_TASK");
+	}
+	/* torchrun's names */
+	envv_num(e, "RANK", NULL, r->rank);
+	envv_num(e, "WORLD_SIZE", NULL, ntasks);
+	envv_num(e, "LOCAL_RANK", NULL, r->local_rank);
+	envv_num(e, "LOCAL_WORLD_SIZE", NULL, me->ntasks);
+	envv_set(e, "MASTER_ADDR", st->nodes[0]->addr, true);
+	envv_num(e, "MASTER_PORT", NULL, r->master_port);
+	free(nodelist);
+}
+
+/* The rank's GPUs, NCCL's interface and the PMI connection. */
+static void env_step_devices(struct envv *e, const Meridian__LaunchStep *ls,
+			     const struct env_rank *r)
+{
+	const Meridian__StepNode *me = ls->step->nodes[ls->node_index];
+
+	if (r->ngpus) {
+		struct strbuf b = { 0 };
+		for (size_t i = 0; i < r->ngpus; i++)
+			strbuf_addf(&b, "%s%u", i ? "," : "", r->gpus[i]);
+		envv_set(e, "CUDA_VISIBLE_DEVICES", b.s, true);
+		envv_set(e, "CUDA_DEVICE_ORDER", "PCI_BUS_ID", true);
+		strbuf_free(&b);
+	} else {
+		envv_unset(e, "CUDA_VISIBLE_DEVICES");
+		envv_unset(e, "CUDA_DEVICE_ORDER");
+	}
+	envv_num(e, "SLURM_GPUS_ON_NODE", "MERIDIAN_GPUS_ON_NODE", me->n_gpus);
+	/* A user who named the interface knows better than a route. */
+	if (r->ifname)
+		envv_set(e, "NCCL_SOCKET_IFNAME", r->ifname, false);
+	if (r->pmi_fd >= 0) {
+		envv_num(e, "PMI_FD", NULL, (unsigned long)r->pmi_fd);
+		envv_num(e, "PMI_RANK", NULL, r->rank);
+		envv_num(e, "PMI_SIZE", NULL, env_step_ntasks(ls->step));
+	} else {
+		envv_unset(e, "PMI_FD");
+		envv_unset(e, "PMI_RANK");
+		envv_unset(e, "PMI_SIZE");
+	}
+}
+
+char **env_build_step(const Meridian__LaunchStep *ls, const char *node,
+		      const struct env_user *u, const struct env_rank *r)
+{
+	const Meridian__StepDesc *d = ls->step->desc;
+	Meridian__LaunchJob lj = MERIDIAN__LAUNCH_JOB__INIT;
+	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT;
+	struct envv e;
+
+	/* The step's environment (mrun resolved --export) takes the place
+	 * of the batch script's; the job's names come on top as for it. */
+	spec.env = d->env;
+	spec.n_env = d->n_env;
+	lj.job = ls->job;
+	lj.spec = &spec;
+	lj.cluster = ls->cluster;
+	lj.kill_wait = ls->kill_wait;
+	env_fill(&e, &lj, node, u);
+	env_step_place(&e, ls, r);
+	env_step_devices(&e, ls, r);
+	return e.v;
 }

@@ -2,12 +2,15 @@
  * main.c - mstepd: start-up, the connections from mnoded, the loop.
  *
  *   mstepd -s JOBDIR -j JOBID [-N NODENAME] [-v] [-t SECONDS]
+ *   mstepd -s STEPDIR -j JOBID -S STEPID [-N NODENAME] [-v]
  *
- * mstepd depends on nobody: it reads everything it needs from JOBDIR, and
- * mnoded (any mnoded of this node, after restarts) talks to it over the
- * socket it was started with (fd 3) or over JOBDIR/stepd.sock.  Only root
- * (or the user mstepd runs as) may talk to it: the socket is 0600 and the
- * peer's uid is checked with SO_PEERCRED.
+ * mstepd depends on nobody: it reads everything it needs from its
+ * directory, and mnoded (any mnoded of this node, after restarts) talks to
+ * it over the socket it was started with (fd 3) or over DIR/stepd.sock.
+ * Only root (or the user mstepd runs as) may talk to it: the socket is
+ * 0600 and the peer's uid is checked with SO_PEERCRED.  Without -S it runs
+ * a batch script (tasks.c), with -S its node's share of a job step
+ * (step.c); the rest is common.
  */
 #include "config.h"
 
@@ -30,12 +33,20 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"Usage: mstepd -s JOBDIR -j JOBID [-N NODENAME] [-v] [-t "
 		"SECONDS]\n"
-		"Meridian's step manager: runs one batch job from JOBDIR. "
-		"Started by mnoded.\n"
+		"       mstepd -s STEPDIR -j JOBID -S STEPID [-N NODENAME] "
+		"[-v]\n"
+		"Meridian's step manager: runs one batch job from JOBDIR, or "
+		"this node's\nranks of a job step from STEPDIR. Started by "
+		"mnoded.\n"
 		"\n"
-		"  -s JOBDIR    the job's spool directory (holds `launch`)\n"
+		"  -s DIR       the job's or step's spool directory (holds "
+		"`launch`)\n"
 		"  -j JOBID     the job id, checked against the launch file\n"
-		"  -N NODENAME  this node (default: the job's batch host)\n"
+		"  -S STEPID    run a job step (mrun), checked against the "
+		"launch file\n"
+		"  -N NODENAME  this node (default: the job's batch host, or "
+		"the step's\n"
+		"               node the launch names)\n"
 		"  -v           log debug messages\n"
 		"  -t SECONDS   time limit in seconds instead of the job's "
 		"(for tests)\n");
@@ -66,21 +77,38 @@ static int req_signal(struct mstepd *s, const ProtobufCMessage *m,
 					  "mstepd of job %u",
 				     sj->job_id, s->job_id);
 	}
+	if (sj->has_step && (!s->step_mode || sj->step_id != s->step_id)) {
+		errno = EINVAL;
+		if (!s->step_mode)
+			return mer_error_set(err,
+					     "SIGNAL_JOB for step %u.%u sent "
+					     "to the mstepd of job %u's batch "
+					     "script",
+					     sj->job_id, sj->step_id, s->job_id);
+		return mer_error_set(err, "SIGNAL_JOB for step %u.%u sent to "
+					  "the mstepd of step %u.%u",
+				     sj->job_id, sj->step_id, s->job_id,
+				     s->step_id);
+	}
+	if (!sj->cancel && (sj->signal <= 0 || sj->signal >= NSIG)) {
+		errno = EINVAL;
+		return mer_error_set(err, "signal %d: expected 1..%d",
+				     sj->signal, NSIG - 1);
+	}
+	if (s->step_mode) {
+		step_signal_job(s, sj);
+		return 0;
+	}
 	if (sj->cancel) {
 		tasks_terminate(s, TASK_KILL_CANCEL,
 				*sj->reason ? sj->reason : "cancelled");
 		return 0;
 	}
-	if (sj->signal <= 0 || sj->signal >= NSIG) {
-		errno = EINVAL;
-		return mer_error_set(err, "signal %d: expected 1..%d",
-				     sj->signal, NSIG - 1);
-	}
 	tasks_signal(s, sj->signal);
 	return 0;
 }
 
-/* What mnoded may ask of mstepd.  Issue 3 adds step launch and I/O. */
+/* What mnoded may ask of mstepd (a step's I/O goes to mrun directly). */
 static const struct req_handler {
 	Meridian__MsgType type;
 	int (*fn)(struct mstepd *s, const ProtobufCMessage *m,
@@ -179,7 +207,12 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
-	tasks_reap(arg);
+	struct mstepd *s = arg;
+
+	if (s->step_mode)
+		step_reap(s);
+	else
+		tasks_reap(s);
 }
 
 static void on_terminate(evutil_socket_t sig, short what, void *arg)
@@ -190,7 +223,10 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg)
 	/* An admin (or shutdown) stopping mstepd stops the job cleanly,
 	 * with an end that says so. */
 	snprintf(reason, sizeof(reason), "mstepd got signal %d", (int)sig);
-	tasks_terminate(s, TASK_KILL_CANCEL, reason);
+	if (s->step_mode)
+		step_terminate(s, reason);
+	else
+		tasks_terminate(s, TASK_KILL_CANCEL, reason);
 }
 
 /* ---- start-up ------------------------------------------------------- */
@@ -243,35 +279,145 @@ static bool is_socket(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
 }
 
+/* An id of at most UINT32_MAX for option opt: a job id is positive, a
+ * step id may be 0. */
+static bool parse_id(const char *arg, int opt, const char *what, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || *out < 0 ||
+	    *out > (long)UINT32_MAX ||
+	    (opt == 'j' && *out == 0)) {
+		fprintf(stderr, "mstepd: error: -%c %s: expected %s\n", opt,
+			arg, what);
+		return false;
+	}
+	return true;
+}
+
+/* The loop, the signals it watches, stepd.sock, and mnoded on fd 3. */
+static void loop_init(struct mstepd *s, bool mnoded_fd, struct event *ev[3])
+{
+	struct mer_error err;
+	char *sock_path;
+
+	if (!(s->base = event_base_new()))
+		fatalx("cannot create the event loop");
+	ev[0] = evsignal_new(s->base, SIGCHLD, on_sigchld, s);
+	ev[1] = evsignal_new(s->base, SIGTERM, on_terminate, s);
+	ev[2] = evsignal_new(s->base, SIGINT, on_terminate, s);
+	for (int i = 0; i < 3; i++)
+		evsignal_add(ev[i], NULL);
+
+	sock_path = xasprintf("%s/%s", s->dir, MSTEPD_SOCK_FILE);
+	s->listen_fd = unix_listen(sock_path, 0600, &err);
+	if (s->listen_fd < 0) {
+		/* The job can run without it; only a restarted mnoded will
+		 * not find it and will report it lost. */
+		log_warnx("job %u: %s", s->job_id, err.text);
+	} else {
+		set_nonblock(s->listen_fd);
+		s->listen_ev = event_new(s->base, s->listen_fd,
+					 EV_READ | EV_PERSIST, listen_cb, s);
+		event_add(s->listen_ev, NULL);
+	}
+	free(sock_path);
+	if (mnoded_fd)
+		peer_add(s, MSTEPD_MNODED_FD, "mnoded");
+}
+
+static void loop_free(struct mstepd *s, struct event *ev[3])
+{
+	while (s->peers)
+		peer_remove(s, s->peers);
+	if (s->listen_ev)
+		event_free(s->listen_ev);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	for (int i = 0; i < 3; i++)
+		event_free(ev[i]);
+}
+
+/* Batch mode: the script of job s->job_id.  Returns main's status. */
+static int run_batch(struct mstepd *s, const char *node, bool mnoded_fd,
+		     long limit)
+{
+	struct event *ev[3];
+	struct mer_error err;
+
+	if (!(s->launch = load_launch(s, &err))) {
+		tasks_fail(s, err.text);
+		return 1;
+	}
+	s->job = s->launch->job;
+	s->node = xstrdup(node ? node : s->job->batch_host);
+	s->time_limit_s = limit >= 0 ? limit : (int64_t)s->job->time_limit * 60;
+	loop_init(s, mnoded_fd, ev);
+	if (tasks_start(s, &err) < 0)
+		tasks_fail(s, err.text);
+	else
+		event_base_dispatch(s->base);
+	if (s->limit_ev)
+		event_free(s->limit_ev);
+	if (s->kill_ev)
+		event_free(s->kill_ev);
+	if (s->drain_ev)
+		event_free(s->drain_ev);
+	loop_free(s, ev);
+	event_base_free(s->base);
+	meridian__launch_job__free_unpacked(s->launch, NULL);
+	free(s->setup_error);
+	free(s->kill_reason);
+	return s->finished ? 0 : 1;
+}
+
+/* Step mode: this node's share of step s->step_id. */
+static int run_step(struct mstepd *s, const char *node, bool mnoded_fd)
+{
+	struct event *ev[3];
+	struct mer_error err;
+
+	if (step_load(s, node, &err) < 0) {
+		s->node = xstrdup(node ? node : "");
+		step_fail_early(s, err.text);
+		return 1;
+	}
+	loop_init(s, mnoded_fd, ev);
+	step_start(s);
+	event_base_dispatch(s->base);
+	/* the ranks' streams and connections go before the loop */
+	step_destroy(s);
+	loop_free(s, ev);
+	event_base_free(s->base);
+	return s->finished ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct mstepd s = { 0 };
 	const char *dir = NULL, *node = NULL;
 	bool verbose = false, mnoded_fd;
-	struct event *ev_chld, *ev_term, *ev_int;
-	struct mer_error err;
-	char *log_path, *sock_path, ident[32], *end;
-	long jobid = 0, limit = -1;
-	int opt;
+	char *log_path, ident[48], *end;
+	long jobid = 0, stepid = -1, limit = -1;
+	int opt, rc;
 
 	/* Before anything opens a file: is fd 3 the socket from mnoded? */
 	mnoded_fd = is_socket(MSTEPD_MNODED_FD);
 	ensure_std_fds();
-	while ((opt = getopt(argc, argv, "s:j:N:vt:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:j:S:N:vt:h")) != -1) {
 		switch (opt) {
 		case 's':
 			dir = optarg;
 			break;
 		case 'j':
-			errno = 0;
-			jobid = strtol(optarg, &end, 10);
-			if (errno || *end || jobid <= 0 || jobid > UINT32_MAX) {
-				fprintf(stderr,
-					"mstepd: error: -j %s: expected a job "
-					"id\n",
-					optarg);
+			if (!parse_id(optarg, opt, "a job id", &jobid))
 				return 2;
-			}
+			break;
+		case 'S':
+			if (!parse_id(optarg, opt, "a step id", &stepid))
+				return 2;
 			break;
 		case 'N':
 			node = optarg;
@@ -308,13 +454,24 @@ int main(int argc, char **argv)
 			dir);
 		return 2;
 	}
+	if (stepid >= 0 && limit >= 0) {
+		fprintf(stderr, "mstepd: error: -t is for batch jobs: a step "
+				"ends with its job\n");
+		return 2;
+	}
 	s.job_id = (uint32_t)jobid;
+	s.step_mode = stepid >= 0;
+	s.step_id = s.step_mode ? (uint32_t)stepid : 0;
 	s.dir = xstrdup(dir);
 	s.listen_fd = -1;
 	s.status_fd = -1;
 
 	log_path = xasprintf("%s/%s", s.dir, MSTEPD_LOG_FILE);
-	snprintf(ident, sizeof(ident), "mstepd(job %u)", s.job_id);
+	if (s.step_mode)
+		snprintf(ident, sizeof(ident), "mstepd(step %u.%u)", s.job_id,
+			 s.step_id);
+	else
+		snprintf(ident, sizeof(ident), "mstepd(job %u)", s.job_id);
 	if (log_init(ident, log_path, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO) <
 	    0) {
 		fprintf(stderr, "mstepd: error: cannot open %s: %s\n", log_path,
@@ -323,70 +480,17 @@ int main(int argc, char **argv)
 	}
 	free(log_path);
 	/* Orphans of the job come back to us, so that the clean-up finds
-	 * them (see tasks.c). */
+	 * them (see tasks.c and step.c). */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("PR_SET_CHILD_SUBREAPER");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 
-	if (!(s.launch = load_launch(&s, &err))) {
-		tasks_fail(&s, err.text);
-		return 1;
-	}
-	s.job = s.launch->job;
-	s.node = xstrdup(node ? node : s.job->batch_host);
-	s.time_limit_s = limit >= 0 ? limit : (int64_t)s.job->time_limit * 60;
-
-	if (!(s.base = event_base_new()))
-		fatalx("cannot create the event loop");
-	ev_chld = evsignal_new(s.base, SIGCHLD, on_sigchld, &s);
-	ev_term = evsignal_new(s.base, SIGTERM, on_terminate, &s);
-	ev_int = evsignal_new(s.base, SIGINT, on_terminate, &s);
-	evsignal_add(ev_chld, NULL);
-	evsignal_add(ev_term, NULL);
-	evsignal_add(ev_int, NULL);
-
-	sock_path = xasprintf("%s/%s", s.dir, MSTEPD_SOCK_FILE);
-	s.listen_fd = unix_listen(sock_path, 0600, &err);
-	if (s.listen_fd < 0) {
-		/* The job can run without it; only a restarted mnoded will
-		 * not find it and will report it lost. */
-		log_warnx("job %u: %s", s.job_id, err.text);
-	} else {
-		set_nonblock(s.listen_fd);
-		s.listen_ev = event_new(s.base, s.listen_fd,
-					EV_READ | EV_PERSIST, listen_cb, &s);
-		event_add(s.listen_ev, NULL);
-	}
-	free(sock_path);
-	if (mnoded_fd)
-		peer_add(&s, MSTEPD_MNODED_FD, "mnoded");
-
-	if (tasks_start(&s, &err) < 0)
-		tasks_fail(&s, err.text);
+	if (s.step_mode)
+		rc = run_step(&s, node, mnoded_fd);
 	else
-		event_base_dispatch(s.base);
-
-	while (s.peers)
-		peer_remove(&s, s.peers);
-	if (s.listen_ev)
-		event_free(s.listen_ev);
-	if (s.listen_fd >= 0)
-		close(s.listen_fd);
-	if (s.limit_ev)
-		event_free(s.limit_ev);
-	if (s.kill_ev)
-		event_free(s.kill_ev);
-	if (s.drain_ev)
-		event_free(s.drain_ev);
-	event_free(ev_chld);
-	event_free(ev_term);
-	event_free(ev_int);
-	event_base_free(s.base);
-	meridian__launch_job__free_unpacked(s.launch, NULL);
-	free(s.setup_error);
-	free(s.kill_reason);
+		rc = run_batch(&s, node, mnoded_fd, limit);
 	free(s.node);
 	free(s.dir);
-	return s.finished ? 0 : 1;
+	return rc;
 }

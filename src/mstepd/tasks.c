@@ -221,7 +221,7 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	char pwbuf[8192];
 	struct child_plan p = { 0 };
 	struct env_user u;
-	struct iopath_names names;
+	struct iopath_names names = { 0 };
 	char *script, *out, *errf = NULL, *in;
 	int sp[2];
 	sigset_t all, old;
@@ -375,17 +375,13 @@ void tasks_terminate(struct mstepd *s, enum task_kill why, const char *reason)
 	evtimer_add(s->kill_ev, &tv);
 }
 
-/* Kill what is left of the job: its process group, and every process
- * that was reparented to us.  Returns the number of children we have
- * left (0: the job is gone). */
-static int kill_leftovers(struct mstepd *s)
+int tasks_kill_children(void)
 {
 	pid_t self = getpid();
 	DIR *proc;
 	struct dirent *e;
 	int n = 0;
 
-	killpg(s->pid, SIGKILL);
 	if (!(proc = opendir("/proc")))
 		return 0;
 	while ((e = readdir(proc))) {
@@ -417,6 +413,15 @@ static int kill_leftovers(struct mstepd *s)
 	}
 	closedir(proc);
 	return n;
+}
+
+/* Kill what is left of the job: its process group, and every process
+ * that was reparented to us.  Returns the number of children we have
+ * left (0: the job is gone). */
+static int kill_leftovers(struct mstepd *s)
+{
+	killpg(s->pid, SIGKILL);
+	return tasks_kill_children();
 }
 
 static const char *signal_name(int sig)

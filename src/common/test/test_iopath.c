@@ -52,6 +52,33 @@ static void test_unknown_kept(void)
 	expect("%5q", "%5q");
 }
 
+/* A job step's own values: mrun -o "out-%j.%s-%t.txt" gives one file
+ * per rank. */
+static void test_step(void)
+{
+	struct iopath_names st = names;
+	char *got;
+
+	st.has_step = true;
+	st.step_id = 3;
+	st.node_index = 2;
+	st.task = 17;
+	got = iopath_expand("out-%j.%s-%t-n%n.txt", &st);
+	CU_ASSERT_STRING_EQUAL(got, "out-42.3-17-n2.txt");
+	free(got);
+	got = iopath_expand("%J %3t %2n %2s %N", &st);
+	CU_ASSERT_STRING_EQUAL(got, "42.3 017 02 03 gpu07");
+	free(got);
+	/* step 0 is a step, not the batch script */
+	st.step_id = 0;
+	got = iopath_expand("%s", &st);
+	CU_ASSERT_STRING_EQUAL(got, "0");
+	free(got);
+	got = iopath_path("%x-%t.out", IOPATH_DEFAULT_OUTPUT, "/w", &st);
+	CU_ASSERT_STRING_EQUAL(got, "/w/train-17.out");
+	free(got);
+}
+
 static void test_paths(void)
 {
 	char *p;
@@ -78,6 +105,7 @@ static CU_TestInfo tests[] = {
 	{ "zero padding", test_padding },
 	{ "unknown kept", test_unknown_kept },
 	{ "paths", test_paths },
+	{ "step values", test_step },
 	CU_TEST_INFO_NULL,
 };
 

@@ -1,6 +1,7 @@
 /*
  * test_env.c - the batch script's environment: the job's own variables,
- * the SLURM_* and MERIDIAN_* names, GPUs, and the passwd fallbacks.
+ * the SLURM_* and MERIDIAN_* names, GPUs, and the passwd fallbacks; and
+ * the environment of a step's ranks.
  */
 #include "config.h"
 
@@ -248,6 +249,144 @@ static void test_compressed_counts(void)
 	env_free(env);
 }
 
+/* A step of the fixture's job on both its nodes: 3 ranks, 2 on gpu07
+ * (GPUs 1 and 3) and 1 on gpu08. */
+struct step_fixture {
+	Meridian__LaunchStep ls;
+	Meridian__StepRecord rec;
+	Meridian__StepDesc desc;
+	Meridian__StepNode n0, n1;
+	Meridian__StepNode *nodes[2];
+	uint32_t gpus[2];
+};
+
+static char *step_env[] = {
+	"PATH=/opt/bin:/usr/bin",
+	"SLURM_PROCID=99",          /* mrun run inside another step */
+	"PMI_FD=7",
+	"NCCL_SOCKET_IFNAME=ib0",   /* the user's choice */
+	"CUDA_VISIBLE_DEVICES=0,1,2,3",
+};
+
+static void step_fixture_init(struct step_fixture *s, struct fixture *f,
+			      uint32_t node_index)
+{
+	memset(s, 0, sizeof(*s));
+	meridian__launch_step__init(&s->ls);
+	meridian__step_record__init(&s->rec);
+	meridian__step_desc__init(&s->desc);
+	meridian__step_node__init(&s->n0);
+	meridian__step_node__init(&s->n1);
+	s->desc.ntasks = 3;
+	s->desc.env = step_env;
+	s->desc.n_env = sizeof(step_env) / sizeof(*step_env);
+	s->n0.node = "gpu07";
+	s->n0.addr = "10.0.0.7";
+	s->n0.ntasks = 2;
+	s->n0.cpus_per_task = 4;
+	s->gpus[0] = 1;
+	s->gpus[1] = 3;
+	s->n0.gpus = s->gpus;
+	s->n0.n_gpus = 2;
+	s->n1.node = "gpu08";
+	s->n1.addr = "10.0.0.8";
+	s->n1.first_rank = 2;
+	s->n1.ntasks = 1;
+	s->n1.cpus_per_task = 4;
+	s->nodes[0] = &s->n0;
+	s->nodes[1] = &s->n1;
+	s->rec.step_id = 5;
+	s->rec.desc = &s->desc;
+	s->rec.nodes = s->nodes;
+	s->rec.n_nodes = 2;
+	s->rec.nodelist = "gpu[07-08]";
+	s->rec.ntasks = 3;
+	s->ls.job = &f->job;
+	s->ls.step = &s->rec;
+	s->ls.node_index = node_index;
+	s->ls.cluster = "meridian";
+}
+
+static void test_step_rank(void)
+{
+	struct fixture f;
+	struct step_fixture s;
+	struct env_rank r = { .rank = 1, .local_rank = 1, .master_port = 29500,
+			      .ifname = "eth0", .pmi_fd = 12 };
+	char **env;
+
+	fixture_init(&f, true);
+	step_fixture_init(&s, &f, 0);
+	r.gpus = &s.gpus[1];
+	r.ngpus = 1;
+	env = env_build_step(&s.ls, "gpu07", &alice, &r);
+	EXPECT(env, "SLURM_JOB_ID", "42");
+	EXPECT(env, "SLURM_STEP_ID", "5");
+	EXPECT(env, "SLURM_STEPID", "5");
+	EXPECT(env, "MERIDIAN_STEP_ID", "5");
+	EXPECT(env, "SLURM_PROCID", "1");
+	EXPECT(env, "MERIDIAN_PROCID", "1");
+	EXPECT(env, "SLURM_LOCALID", "1");
+	EXPECT(env, "MERIDIAN_LOCALID", "1");
+	EXPECT(env, "SLURM_NODEID", "0");
+	EXPECT(env, "MERIDIAN_NODEID", "0");
+	EXPECT(env, "SLURM_STEP_NUM_TASKS", "3");
+	EXPECT(env, "MERIDIAN_STEP_NUM_TASKS", "3");
+	EXPECT(env, "SLURM_STEP_NUM_NODES", "2");
+	EXPECT(env, "SLURM_STEP_NODELIST", "gpu[07-08]");
+	EXPECT(env, "MERIDIAN_STEP_NODELIST", "gpu[07-08]");
+	EXPECT(env, "SLURM_NTASKS", "3");
+	EXPECT(env, "SLURM_NPROCS", "3");
+	EXPECT(env, "SLURM_CPUS_PER_TASK", "4");
+	EXPECT(env, "RANK", "1");
+	EXPECT(env, "WORLD_SIZE", "3");
+	EXPECT(env, "LOCAL_RANK", "1");
+	EXPECT(env, "LOCAL_WORLD_SIZE", "2");
+	EXPECT(env, "MASTER_ADDR", "10.0.0.7");
+	EXPECT(env, "MASTER_PORT", "29500");
+	EXPECT(env, "CUDA_VISIBLE_DEVICES", "3");
+	EXPECT(env, "CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+	EXPECT(env, "SLURM_GPUS_ON_NODE", "2");
+	EXPECT(env, "PMI_FD", "12");
+	EXPECT(env, "PMI_RANK", "1");
+	EXPECT(env, "PMI_SIZE", "3");
+	EXPECT(env, "NCCL_SOCKET_IFNAME", "ib0"); /* the user's wins */
+	EXPECT(env, "PATH", "/opt/bin:/usr/bin");
+	EXPECT(env, "SLURM_JOB_NAME", "train");
+	CU_ASSERT_EQUAL(count(env, "SLURM_PROCID"), 1);
+	CU_ASSERT_EQUAL(count(env, "CUDA_VISIBLE_DEVICES"), 1);
+	env_free(env);
+}
+
+static void test_step_rank_bare(void)
+{
+	struct fixture f;
+	struct step_fixture s;
+	struct env_rank r = { .rank = 2, .local_rank = 0, .master_port = 29500,
+			      .ifname = "eth1", .pmi_fd = -1 };
+	char **env;
+
+	/* node 1, no GPUs, no PMI, no -c, the user named no interface */
+	fixture_init(&f, false);
+	step_fixture_init(&s, &f, 1);
+	s.desc.n_env = 1;
+	s.n1.cpus_per_task = 0;
+	s.rec.nodelist = "";
+	env = env_build_step(&s.ls, "gpu08", &alice, &r);
+	EXPECT(env, "SLURM_PROCID", "2");
+	EXPECT(env, "SLURM_NODEID", "1");
+	EXPECT(env, "LOCAL_WORLD_SIZE", "1");
+	EXPECT(env, "SLURM_STEP_NODELIST", "gpu07,gpu08");
+	EXPECT(env, "NCCL_SOCKET_IFNAME", "eth1");
+	EXPECT(env, "SLURM_GPUS_ON_NODE", "0");
+	EXPECT(env, "SLURMD_NODENAME", "gpu08");
+	CU_ASSERT_PTR_NULL(env_get(env, "CUDA_VISIBLE_DEVICES"));
+	CU_ASSERT_PTR_NULL(env_get(env, "CUDA_DEVICE_ORDER"));
+	CU_ASSERT_PTR_NULL(env_get(env, "PMI_FD"));
+	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_CPUS_PER_TASK"));
+	env_free(env);
+}
+
 static CU_TestInfo tests[] = {
 	{ "slurm names", test_slurm_names },
 	{ "meridian names", test_meridian_names },
@@ -255,6 +394,8 @@ static CU_TestInfo tests[] = {
 	{ "job environment kept", test_job_env_kept },
 	{ "export none", test_export_none },
 	{ "compressed per-node counts", test_compressed_counts },
+	{ "a step's rank", test_step_rank },
+	{ "a step's rank without GPUs or PMI", test_step_rank_bare },
 	CU_TEST_INFO_NULL,
 };
 

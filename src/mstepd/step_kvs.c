@@ -1,0 +1,814 @@
+/*
+ * step_kvs.c - PMI-1 for a step's ranks on this node (pmi.h's server over
+ * one socketpair per rank), and the exchange of the key-value space
+ * between the step's mstepds at each PMI barrier.
+ *
+ * The exchange: node 0 listens (its hello carries the port, mrun passes it
+ * on in STEP_GO) and every other node connects at go.  When every rank of
+ * a node is in barrier k, the node sends node 0 KVS_FENCE {barrier k, the
+ * puts of its ranks since barrier k-1}; a connection's first fence also
+ * carries the step's io_key, which node 0 checks before it believes
+ * anything from it.  Once node 0 has its own puts and every other node's
+ * fence for k, it sends each node KVS_RELEASE with the puts of the other
+ * nodes and releases its own ranks.  A node whose connection is lost is
+ * not waited for again; a node that lost node 0 ends its barriers alone.
+ *
+ * MPICH 4.0.2 can deadlock in MPI_Finalize (see pmi.h): ranks blocked in a
+ * barrier for KVS_UNBLOCK_MS are let go, the barrier itself stays open.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "mstepd.h"
+#include "pmi.h"
+
+#define KVS_UNBLOCK_MS 500
+#define KVS_CONNECT_TIMEOUT_MS 10000
+/* Replies queued to a rank that does not read them: stop reading its
+ * requests until it does. */
+#define PMI_OUT_HIGH (1u << 20)
+
+/* A local rank's PMI connection. */
+struct kvs_rank {
+	struct step_kvs *kvs;
+	struct step_rank *r;
+	int fd;                  /* mstepd's end, until served */
+	int child_fd;            /* the rank's end, until it is forked */
+	bool started;
+	bool spoke;              /* sent a request: it is a PMI client */
+	struct bufferevent *bev; /* serving it; NULL once closed */
+	struct event *finalize_ev;
+};
+
+/* Key-value pairs gathered for a barrier; the strings are malloc'd. */
+struct kvs_list {
+	struct pmi_kv *kv;
+	size_t n, cap;
+};
+
+/* Node 0: a connection from another node's mstepd. */
+struct kvs_peer {
+	struct step_kvs *kvs;
+	struct conn *conn;
+	int node; /* its node index once its io_key was checked; -1 */
+	struct kvs_peer *next;
+};
+
+struct step_kvs {
+	struct step *st;
+	struct pmi_server *srv;
+	struct kvs_rank *ranks;    /* st->nranks */
+	struct event *unblock_ev;
+	uint32_t barrier;          /* node 0: the one being gathered; other
+				    * nodes: the next one to send */
+	/* node 0 of a multi-node step */
+	int listen_fd;
+	uint16_t port;
+	struct event *listen_ev;
+	struct kvs_peer *peers;
+	struct kvs_peer **by_node; /* nnodes; [0] unused */
+	bool *in;                  /* node i's puts for `barrier` are here */
+	bool *gone;                /* node i's connection was lost */
+	struct kvs_list *lists;    /* nnodes: the puts for `barrier` */
+	/* the other nodes */
+	struct conn *up;           /* to node 0, opened at the first barrier */
+	uint16_t up_port;          /* node 0's KVS port, from STEP_GO */
+	bool up_tried;
+	bool key_sent;
+	bool waiting;              /* a fence sent, its release not in */
+};
+
+static const char *sid(const struct step_kvs *kvs, char *buf, size_t n)
+{
+	snprintf(buf, n, "step %u.%u", kvs->st->s->job_id,
+		 kvs->st->s->step_id);
+	return buf;
+}
+
+/* ---- lists -------------------------------------------------------------- */
+
+static void list_add(struct kvs_list *l, const char *key, const char *value)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->kv = xrealloc(l->kv, l->cap * sizeof(*l->kv));
+	}
+	l->kv[l->n].key = xstrdup(key);
+	l->kv[l->n].value = xstrdup(value);
+	l->n++;
+}
+
+static void list_clear(struct kvs_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free((char *)l->kv[i].key);
+		free((char *)l->kv[i].value);
+	}
+	l->n = 0;
+}
+
+#define SKIP_NONE ((size_t)-1)
+
+/* Send a fence (or release) for barrier with the pairs of lists[0..n-1]
+ * but lists[skip] (a node's own puts go back to every node but it). */
+static void send_pairs(struct step_kvs *kvs, struct conn *c, uint16_t type,
+		       uint32_t barrier, const struct kvs_list *lists,
+		       size_t nlists, size_t skip, bool with_key)
+{
+	Meridian__KvsFence f = MERIDIAN__KVS_FENCE__INIT;
+	Meridian__KvsPair *pairs, **ptrs;
+	size_t total = 0, k = 0;
+
+	for (size_t i = 0; i < nlists; i++)
+		if (i != skip)
+			total += lists[i].n;
+	pairs = xcalloc(total ? total : 1, sizeof(*pairs));
+	ptrs = xcalloc(total ? total : 1, sizeof(*ptrs));
+	for (size_t i = 0; i < nlists; i++) {
+		for (size_t j = 0; i != skip && j < lists[i].n; j++, k++) {
+			meridian__kvs_pair__init(&pairs[k]);
+			pairs[k].key = (char *)lists[i].kv[j].key;
+			pairs[k].value = (char *)lists[i].kv[j].value;
+			ptrs[k] = &pairs[k];
+		}
+	}
+	f.job_id = kvs->st->s->job_id;
+	f.step_id = kvs->st->s->step_id;
+	f.node_index = kvs->st->node_index;
+	f.barrier = barrier;
+	f.n_pairs = total;
+	f.pairs = ptrs;
+	if (with_key)
+		f.io_key = kvs->st->ls->io_key;
+	conn_send_msg(c, type, 0, 0, NULL, 0, &f.base);
+	free(ptrs);
+	free(pairs);
+}
+
+/* ---- the barrier -------------------------------------------------------- */
+
+static void unblock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct step_kvs *kvs = arg;
+	struct mer_error err;
+	char b[64];
+	int n = pmi_server_barrier_unblock(kvs->srv, &err);
+
+	if (n < 0)
+		log_debug("%s: %s", sid(kvs, b, 64), err.text);
+	else if (n > 0)
+		log_debug("%s: let %d ranks out of barrier %u early (MPICH's "
+			  "finalize deadlock, see pmi.h)",
+			  sid(kvs, b, 64), n, pmi_server_barriers(kvs->srv));
+}
+
+/* Arm the unblock timer while ranks are blocked in a barrier. */
+static void watch_blocked(struct step_kvs *kvs)
+{
+	struct timeval tv = { 0, KVS_UNBLOCK_MS * 1000 };
+
+	if (!pmi_server_barrier_blocked(kvs->srv))
+		evtimer_del(kvs->unblock_ev);
+	else if (!evtimer_pending(kvs->unblock_ev, NULL))
+		evtimer_add(kvs->unblock_ev, &tv);
+}
+
+/* Store one entry of another node; a bad one is that node's bug. */
+static void put_remote(struct step_kvs *kvs, const char *key,
+		       const char *value)
+{
+	struct mer_error err;
+	char b[64];
+
+	if (pmi_server_kvs_put(kvs->srv, key, value, &err) < 0)
+		log_warnx("%s: KVS entry from another node: %s",
+			  sid(kvs, b, 64), err.text);
+}
+
+/* End the barrier here: entries were put already. */
+static void release_local(struct step_kvs *kvs)
+{
+	struct mer_error err;
+	char b[64];
+
+	if (pmi_server_barrier_release(kvs->srv, NULL, 0, &err) < 0)
+		log_debug("%s: %s", sid(kvs, b, 64), err.text);
+	evtimer_del(kvs->unblock_ev);
+	watch_blocked(kvs);
+}
+
+/* Node 0: once every node's fence is in, release them all. */
+static void try_release(struct step_kvs *kvs)
+{
+	uint32_t nnodes = kvs->st->nnodes, barrier = kvs->barrier;
+
+	for (uint32_t i = 0; i < nnodes; i++)
+		if (!kvs->in[i] && !(i > 0 && kvs->gone[i]))
+			return;
+	/* the next barrier may begin inside release_local() */
+	kvs->barrier++;
+	memset(kvs->in, 0, nnodes * sizeof(*kvs->in));
+	for (uint32_t i = 1; i < nnodes; i++)
+		if (kvs->by_node[i])
+			send_pairs(kvs, kvs->by_node[i]->conn,
+				   MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE, barrier,
+				   kvs->lists, nnodes, i, false);
+	for (uint32_t i = 1; i < nnodes; i++)
+		for (size_t j = 0; j < kvs->lists[i].n; j++)
+			put_remote(kvs, kvs->lists[i].kv[j].key,
+				   kvs->lists[i].kv[j].value);
+	for (uint32_t i = 0; i < nnodes; i++)
+		list_clear(&kvs->lists[i]);
+	release_local(kvs);
+}
+
+/* ---- node 0: the other nodes' connections ------------------------------------ */
+
+static void peer_remove(struct step_kvs *kvs, struct kvs_peer *p)
+{
+	for (struct kvs_peer **pp = &kvs->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	if (p->node > 0) {
+		kvs->by_node[p->node] = NULL;
+		kvs->gone[p->node] = true;
+		list_clear(&kvs->lists[p->node]);
+		kvs->in[p->node] = false;
+	}
+	conn_destroy(p->conn);
+	free(p);
+}
+
+static void peer_drop(struct kvs_peer *p, const char *why)
+{
+	struct step_kvs *kvs = p->kvs;
+	char b[64];
+
+	log_warnx("%s: KVS connection from %s: %s; closing it",
+		  sid(kvs, b, 64), conn_peer(p->conn), why);
+	peer_remove(kvs, p);
+	try_release(kvs);
+}
+
+static bool key_equal(const ProtobufCBinaryData *a,
+		      const ProtobufCBinaryData *b)
+{
+	unsigned char d = 0;
+
+	if (a->len != b->len || !a->len)
+		return false;
+	for (size_t i = 0; i < a->len; i++)
+		d |= a->data[i] ^ b->data[i]; /* constant time */
+	return d == 0;
+}
+
+/* A connection's first fence: who it is, proved by the io_key. */
+static const char *peer_hello(struct kvs_peer *p, const Meridian__KvsFence *f)
+{
+	struct step_kvs *kvs = p->kvs;
+	const struct step *st = kvs->st;
+
+	if (!key_equal(&f->io_key, &st->ls->io_key))
+		return "wrong io_key";
+	if (f->job_id != st->s->job_id || f->step_id != st->s->step_id)
+		return "fence for another step";
+	if (f->node_index == 0 || f->node_index >= st->nnodes)
+		return "node index out of the step";
+	if (kvs->by_node[f->node_index] || kvs->gone[f->node_index])
+		return "a second connection for the same node";
+	p->node = (int)f->node_index;
+	kvs->by_node[p->node] = p;
+	return NULL;
+}
+
+static void peer_fence(struct kvs_peer *p, const Meridian__KvsFence *f)
+{
+	struct step_kvs *kvs = p->kvs;
+	char why[120];
+	const char *bad = NULL;
+
+	if (p->node < 0 && (bad = peer_hello(p, f))) {
+		peer_drop(p, bad);
+		return;
+	}
+	if (f->node_index != (uint32_t)p->node) {
+		snprintf(why, sizeof(why), "fence of node %u on node %d's "
+					   "connection",
+			 f->node_index, p->node);
+		peer_drop(p, why);
+		return;
+	}
+	if (f->barrier != kvs->barrier || kvs->in[p->node]) {
+		snprintf(why, sizeof(why), "fence for barrier %u, expected "
+					   "%u",
+			 f->barrier, kvs->barrier + kvs->in[p->node]);
+		peer_drop(p, why);
+		return;
+	}
+	for (size_t i = 0; i < f->n_pairs; i++)
+		list_add(&kvs->lists[p->node], f->pairs[i]->key,
+			 f->pairs[i]->value);
+	kvs->in[p->node] = true;
+	try_release(kvs);
+}
+
+static void peer_on_frame(struct conn *c, const struct frame_hdr *h,
+			  const uint8_t *cred, const uint8_t *body, void *arg)
+{
+	struct kvs_peer *p = arg;
+	ProtobufCMessage *m;
+	struct mer_error err;
+	char why[240];
+
+	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_FENCE || h->flags) {
+		snprintf(why, sizeof(why), "sent %s (flags 0x%x): expected "
+					   "KVS_FENCE",
+			 msg_type_name(h->type), h->flags);
+		peer_drop(p, why);
+		return;
+	}
+	if (!(m = frame_unpack_body(h, body, h->body_len, &err))) {
+		snprintf(why, sizeof(why), "KVS_FENCE does not decode: %s",
+			 err.text);
+		peer_drop(p, why);
+		return;
+	}
+	peer_fence(p, (const Meridian__KvsFence *)m);
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static void peer_on_close(struct conn *c, const char *why, void *arg)
+{
+	struct kvs_peer *p = arg;
+	struct step_kvs *kvs = p->kvs;
+	char b[64];
+
+	if (p->node > 0)
+		log_info("%s: node %d's KVS connection closed: %s; not "
+			 "waiting for it again",
+			 sid(kvs, b, 64), p->node, why);
+	peer_remove(kvs, p);
+	try_release(kvs);
+}
+
+static void listen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct step_kvs *kvs = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[64] = "?", serv[16] = "?", name[100];
+	struct kvs_peer *p;
+	int one = 1, c = accept4(fd, (struct sockaddr *)&ss, &len,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (c < 0)
+		return; /* EAGAIN, or the peer gave up already */
+	/* a release is one small frame that ranks wait for: no Nagle */
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv,
+		    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(name, sizeof(name), "%s:%s", host, serv);
+	p = xcalloc(1, sizeof(*p));
+	p->kvs = kvs;
+	p->node = -1;
+	if (!(p->conn = conn_create(kvs->st->s->base, c, name, peer_on_frame,
+				    peer_on_close, p))) {
+		free(p);
+		return;
+	}
+	p->next = kvs->peers;
+	kvs->peers = p;
+}
+
+static int listen_start(struct step_kvs *kvs, struct mer_error *err)
+{
+	struct mer_error e;
+	uint32_t n = kvs->st->nnodes;
+
+	kvs->listen_fd = tcp_listen("0.0.0.0", 0, &kvs->port, &e);
+	if (kvs->listen_fd < 0)
+		return mer_error_set(err, "KVS for the other nodes: %s",
+				     e.text);
+	set_nonblock(kvs->listen_fd);
+	kvs->listen_ev = event_new(kvs->st->s->base, kvs->listen_fd,
+				   EV_READ | EV_PERSIST, listen_cb, kvs);
+	event_add(kvs->listen_ev, NULL);
+	kvs->by_node = xcalloc(n, sizeof(*kvs->by_node));
+	kvs->in = xcalloc(n, sizeof(*kvs->in));
+	kvs->gone = xcalloc(n, sizeof(*kvs->gone));
+	kvs->lists = xcalloc(n, sizeof(*kvs->lists));
+	return 0;
+}
+
+/* ---- the other nodes: the connection to node 0 ---------------------------- */
+
+static void up_lost(struct step_kvs *kvs, const char *why)
+{
+	char b[64];
+
+	/* node 0 ends when its ranks do, maybe before ours: that matters
+	 * only to a barrier still open */
+	if (kvs->waiting)
+		log_warnx("%s: KVS connection to node 0 lost in barrier %u: "
+			  "%s; barriers end on this node alone",
+			  sid(kvs, b, 64), kvs->barrier - 1, why);
+	else
+		log_info("%s: KVS connection to node 0 closed: %s",
+			 sid(kvs, b, 64), why);
+	conn_destroy(kvs->up);
+	kvs->up = NULL;
+	if (kvs->waiting) {
+		kvs->waiting = false;
+		release_local(kvs);
+	}
+}
+
+static void up_release(struct step_kvs *kvs, const Meridian__KvsFence *f)
+{
+	char why[120];
+
+	if (!kvs->waiting || f->barrier + 1 != kvs->barrier) {
+		snprintf(why, sizeof(why), "release of barrier %u, expected %d",
+			 f->barrier, kvs->waiting ? (int)kvs->barrier - 1 : -1);
+		up_lost(kvs, why);
+		return;
+	}
+	kvs->waiting = false;
+	for (size_t i = 0; i < f->n_pairs; i++)
+		put_remote(kvs, f->pairs[i]->key, f->pairs[i]->value);
+	release_local(kvs);
+}
+
+static void up_on_frame(struct conn *c, const struct frame_hdr *h,
+			const uint8_t *cred, const uint8_t *body, void *arg)
+{
+	struct step_kvs *kvs = arg;
+	ProtobufCMessage *m;
+	struct mer_error err;
+	char why[240];
+
+	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE || h->flags) {
+		snprintf(why, sizeof(why), "node 0 sent %s (flags 0x%x): "
+					   "expected KVS_RELEASE",
+			 msg_type_name(h->type), h->flags);
+		up_lost(kvs, why);
+		return;
+	}
+	if (!(m = frame_unpack_body(h, body, h->body_len, &err))) {
+		snprintf(why, sizeof(why), "KVS_RELEASE does not decode: %s",
+			 err.text);
+		up_lost(kvs, why);
+		return;
+	}
+	up_release(kvs, (const Meridian__KvsFence *)m);
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static void up_on_close(struct conn *c, const char *why, void *arg)
+{
+	up_lost(arg, why);
+}
+
+int kvs_connect(struct step_kvs *kvs, uint16_t port, struct mer_error *err)
+{
+	if (!port) {
+		errno = EINVAL;
+		return mer_error_set(err, "mrun's STEP_GO names no KVS port "
+					  "on node 0 (%s)",
+				     kvs->st->rec->nodes[0]->addr);
+	}
+	/* Connected at the first barrier, not now: a step whose ranks
+	 * never use PMI (or end at once on node 0) needs no connection, and
+	 * node 0 may already be gone by the time this node starts. */
+	kvs->up_port = port;
+	return 0;
+}
+
+/* Open the connection to node 0 for the first barrier. */
+static int up_open(struct step_kvs *kvs, struct mer_error *err)
+{
+	const char *addr = kvs->st->rec->nodes[0]->addr;
+	char peer[300];
+	int fd;
+
+	kvs->up_tried = true;
+	fd = tcp_connect(addr, kvs->up_port, KVS_CONNECT_TIMEOUT_MS, NULL);
+	if (fd < 0)
+		return mer_error_set(err, "cannot reach node 0's KVS at %s:%u: "
+					  "%s",
+				     addr, kvs->up_port, strerror(errno));
+	snprintf(peer, sizeof(peer), "node 0's KVS %s:%u", addr, kvs->up_port);
+	kvs->up = conn_create(kvs->st->s->base, fd, peer, up_on_frame,
+			      up_on_close, kvs);
+	return kvs->up ? 0 : mer_error_set(err, "%s: out of memory", peer);
+}
+
+/* ---- the PMI server's callbacks ------------------------------------------ */
+
+static struct kvs_rank *rank_slot(struct step_kvs *kvs, int rank)
+{
+	uint32_t first = kvs->st->me->first_rank;
+
+	if (rank < 0 || (uint32_t)rank < first ||
+	    (uint32_t)rank - first >= kvs->st->nranks)
+		return NULL;
+	return &kvs->ranks[(uint32_t)rank - first];
+}
+
+static int ops_send(void *arg, int rank, const char *buf, size_t len)
+{
+	struct kvs_rank *kr = rank_slot(arg, rank);
+
+	if (!kr || !kr->bev) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (bufferevent_write(kr->bev, buf, len) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(kr->bev)) >
+	    PMI_OUT_HIGH)
+		bufferevent_disable(kr->bev, EV_READ);
+	return 0;
+}
+
+static void ops_barrier_ready(void *arg, const struct pmi_kv *puts,
+			      size_t n)
+{
+	struct step_kvs *kvs = arg;
+	const struct step *st = kvs->st;
+	struct kvs_list mine = { (struct pmi_kv *)puts, n, n };
+	struct mer_error err;
+
+	if (st->nnodes == 1) {
+		release_local(kvs);
+	} else if (st->node_index == 0) {
+		for (size_t i = 0; i < n; i++)
+			list_add(&kvs->lists[0], puts[i].key, puts[i].value);
+		kvs->in[0] = true;
+		try_release(kvs);
+	} else if (!kvs->up && !kvs->up_tried &&
+		   up_open(kvs, &err) < 0) {
+		/* The ranks cannot wire up without node 0's entries. */
+		step_fail(kvs->st, err.text);
+	} else if (!kvs->up) {
+		release_local(kvs); /* node 0 is gone */
+	} else {
+		send_pairs(kvs, kvs->up, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE,
+			   kvs->barrier++, &mine, 1, SKIP_NONE,
+			   !kvs->key_sent);
+		kvs->key_sent = true;
+		kvs->waiting = true;
+	}
+}
+
+static void ops_abort(void *arg, int rank, int exitcode, const char *msg)
+{
+	struct step_kvs *kvs = arg;
+	struct kvs_rank *kr = rank_slot(kvs, rank);
+
+	if (kr)
+		step_rank_aborted(kvs->st, kr->r, exitcode, msg);
+}
+
+static void ops_error(void *arg, int rank, const char *what)
+{
+	struct step_kvs *kvs = arg;
+	struct kvs_rank *kr = rank_slot(kvs, rank);
+	char b[64];
+
+	/* A rank that never spoke PMI is no MPI program (mrun's default is
+	 * --mpi=pmi1), and one mstepd killed is not to blame. */
+	if (kr && (!kr->spoke || kr->r->fate != RANK_FATE_NONE))
+		log_debug("%s: %s", sid(kvs, b, 64), what);
+	else
+		log_warnx("%s: %s", sid(kvs, b, 64), what);
+}
+
+static void finalize_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kvs_rank *kr = arg;
+
+	step_rank_hung(kr->kvs->st, kr->r);
+}
+
+static void ops_finalized(void *arg, int rank)
+{
+	struct step_kvs *kvs = arg;
+	struct kvs_rank *kr = rank_slot(kvs, rank);
+	struct timeval tv = { .tv_sec = kvs->st->finalize_timeout };
+
+	if (!kr || kr->r->reaped)
+		return;
+	if (!kr->finalize_ev)
+		kr->finalize_ev = evtimer_new(kvs->st->s->base, finalize_cb, kr);
+	evtimer_add(kr->finalize_ev, &tv);
+}
+
+static const struct pmi_server_ops kvs_ops = {
+	.send = ops_send,
+	.barrier_ready = ops_barrier_ready,
+	.abort = ops_abort,
+	.error = ops_error,
+	.finalized = ops_finalized,
+};
+
+/* ---- the ranks' connections ---------------------------------------------- */
+
+static void pmi_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct kvs_rank *kr = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n;
+
+	kr->spoke = true;
+	while ((n = evbuffer_get_contiguous_space(in)) > 0) {
+		const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
+		if (pmi_conn_input(kr->kvs->srv, (int)kr->r->rank, p, n) < 0)
+			log_debug("PMI reply to rank %u: %s", kr->r->rank,
+				  strerror(errno));
+		evbuffer_drain(in, n);
+	}
+	watch_blocked(kr->kvs);
+}
+
+/* The replies went out: read requests again. */
+static void pmi_write_cb(struct bufferevent *bev, void *arg)
+{
+	bufferevent_enable(bev, EV_READ);
+}
+
+static void pmi_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct kvs_rank *kr = arg;
+
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	pmi_conn_closed(kr->kvs->srv, (int)kr->r->rank);
+	bufferevent_free(bev);
+	kr->bev = NULL;
+	watch_blocked(kr->kvs);
+}
+
+int kvs_child_fd(const struct step_kvs *kvs, const struct step_rank *r)
+{
+	return kvs->ranks[r->local].child_fd;
+}
+
+void kvs_rank_started(struct step_kvs *kvs, const struct step_rank *r)
+{
+	struct kvs_rank *kr = &kvs->ranks[r->local];
+
+	if (kr->started)
+		return;
+	kr->started = true;
+	close(kr->child_fd);
+	kr->child_fd = -1;
+	if (r->pid <= 0) {
+		close(kr->fd); /* never forked: nothing to serve */
+		kr->fd = -1;
+		return;
+	}
+	set_nonblock(kr->fd);
+	kr->bev = bufferevent_socket_new(kvs->st->s->base, kr->fd,
+					 BEV_OPT_CLOSE_ON_FREE);
+	if (!kr->bev)
+		abort();
+	kr->fd = -1;
+	bufferevent_setcb(kr->bev, pmi_read_cb, pmi_write_cb, pmi_event_cb,
+			  kr);
+	bufferevent_enable(kr->bev, EV_READ | EV_WRITE);
+}
+
+void kvs_rank_reaped(struct step_kvs *kvs, const struct step_rank *r)
+{
+	struct kvs_rank *kr = &kvs->ranks[r->local];
+
+	if (kr->finalize_ev)
+		evtimer_del(kr->finalize_ev);
+}
+
+/* ---- the whole ---------------------------------------------------------- */
+
+/* PMI_process_mapping from where the step's ranks run. */
+static int set_mapping(struct step_kvs *kvs, struct mer_error *err)
+{
+	const Meridian__StepRecord *rec = kvs->st->rec;
+	int *counts = xcalloc(rec->n_nodes, sizeof(*counts)), rc;
+	char b[64];
+
+	for (size_t i = 0; i < rec->n_nodes; i++)
+		counts[i] = (int)rec->nodes[i]->ntasks;
+	rc = pmi_server_set_process_mapping(kvs->srv, counts,
+					    (int)rec->n_nodes, err);
+	free(counts);
+	if (rc == 1)
+		log_info("%s: PMI_process_mapping too long for MPICH: left "
+			 "out (MPICH compares host names instead)",
+			 sid(kvs, b, 64));
+	return rc < 0 ? -1 : 0;
+}
+
+static int add_ranks(struct step_kvs *kvs, struct mer_error *err)
+{
+	struct step *st = kvs->st;
+
+	kvs->ranks = xcalloc(st->nranks ? st->nranks : 1, sizeof(*kvs->ranks));
+	for (size_t i = 0; i < st->nranks; i++) {
+		kvs->ranks[i].kvs = kvs;
+		kvs->ranks[i].r = &st->ranks[i];
+		kvs->ranks[i].fd = kvs->ranks[i].child_fd = -1;
+	}
+	for (size_t i = 0; i < st->nranks; i++) {
+		struct kvs_rank *kr = &kvs->ranks[i];
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return mer_error_set(err, "PMI socketpair: %s",
+					     strerror(errno));
+		kr->fd = sv[0];
+		kr->child_fd = sv[1];
+		if (pmi_server_add_rank(kvs->srv, (int)kr->r->rank, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct step_kvs *kvs_create(struct step *st, struct mer_error *err)
+{
+	struct step_kvs *kvs = xcalloc(1, sizeof(*kvs));
+	char name[64];
+
+	kvs->st = st;
+	kvs->listen_fd = -1;
+	kvs->unblock_ev = evtimer_new(st->s->base, unblock_cb, kvs);
+	snprintf(name, sizeof(name), "meridian-%u.%u", st->s->job_id,
+		 st->s->step_id);
+	kvs->srv = pmi_server_create(&kvs_ops, kvs, name, (int)st->ntasks, 0,
+				     (int)st->ntasks, err);
+	if (!kvs->srv || set_mapping(kvs, err) < 0 ||
+	    add_ranks(kvs, err) < 0 ||
+	    (st->nnodes > 1 && st->node_index == 0 &&
+	     listen_start(kvs, err) < 0)) {
+		kvs_destroy(kvs);
+		return NULL;
+	}
+	return kvs;
+}
+
+uint16_t kvs_port(const struct step_kvs *kvs)
+{
+	return kvs ? kvs->port : 0;
+}
+
+void kvs_destroy(struct step_kvs *kvs)
+{
+	if (!kvs)
+		return;
+	for (size_t i = 0; kvs->ranks && i < kvs->st->nranks; i++) {
+		struct kvs_rank *kr = &kvs->ranks[i];
+		if (kr->bev)
+			bufferevent_free(kr->bev);
+		if (kr->fd >= 0)
+			close(kr->fd);
+		if (kr->child_fd >= 0)
+			close(kr->child_fd);
+		if (kr->finalize_ev)
+			event_free(kr->finalize_ev);
+	}
+	free(kvs->ranks);
+	while (kvs->peers)
+		peer_remove(kvs, kvs->peers);
+	conn_destroy(kvs->up);
+	if (kvs->listen_ev)
+		event_free(kvs->listen_ev);
+	if (kvs->listen_fd >= 0)
+		close(kvs->listen_fd);
+	for (size_t i = 0; kvs->lists && i < kvs->st->nnodes; i++) {
+		list_clear(&kvs->lists[i]);
+		free(kvs->lists[i].kv);
+	}
+	free(kvs->lists);
+	free(kvs->by_node);
+	free(kvs->in);
+	free(kvs->gone);
+	if (kvs->unblock_ev)
+		event_free(kvs->unblock_ev);
+	pmi_server_destroy(kvs->srv);
+	free(kvs);
+}
