@@ -1,7 +1,7 @@
 /*
- * cmd.h - what the user commands (mbatch, mqueue, mcancel, mnodes, mctl)
- * share: finding the config, talking to mctld, printing errors the same
- * way, the names of job states, and the -o FORMAT column printer.
+ * cmd.h - what the user commands (mbatch, mqueue, mcancel, mnodes, mctl,
+ * mrun) share: finding the config, talking to mctld, printing errors the
+ * same way, the names of job states, and the -o FORMAT column printer.
  *
  * Commands print errors to stderr as "PROG: error: ..." and exit with the
  * MER_EXIT_* codes of client.h: 0 done, 1 refused or failed, 2 bad usage,

@@ -1,12 +1,13 @@
 /*
- * jobopt.c - the options of a batch job, one table for the command line and
- * for "#SBATCH"/"#MERIDIAN" directives.
+ * jobopt.c - the options of a job, one table for the command line and for
+ * "#SBATCH"/"#MERIDIAN" directives, shared by mbatch and mrun.
  *
  * The table below is the only list of options: it builds getopt_long's
  * struct option array and option string at each parse, and each entry names
- * how its value is read (a kind, with a setter per kind) and which field of
- * struct jobopt it fills.  A directive therefore means exactly what the same
- * option means on the command line.
+ * how its value is read (a kind, with a setter per kind), which field of
+ * struct jobopt it fills and which commands offer it.  A directive therefore
+ * means exactly what the same option means on the command line, and -N
+ * means the same to mbatch and to mrun.
  *
  * getopt keeps its state in globals; each parse starts with optind = 0,
  * which makes glibc re-initialise it completely, so parses may follow one
@@ -31,16 +32,19 @@
 #define ECHO_MAX 40
 
 enum okind {
-	O_STR,	  /* char *, not empty */
-	O_U32,	  /* uint32_t in [min, max] */
-	O_MEM,	  /* --mem: uint64_t MiB */
-	O_TIME,	  /* -t: minutes, sets time_set */
-	O_GRES,	  /* --gres=gpu[:TYPE]:N: gpus_per_node, gpu_type */
-	O_GPUS,	  /* --gpus=[TYPE:]N: gpus, gpu_type */
-	O_GPN,	  /* --gpus-per-node=[TYPE:]N: gpus_per_node, gpu_type */
-	O_EXPORT, /* --export: checked, kept as written */
-	O_MONEY,  /* --max-price: micro-dollars */
-	O_FLAG,	  /* bool set to true */
+	O_STR,	   /* char *, not empty */
+	O_U32,	   /* uint32_t in [min, max] */
+	O_MEM,	   /* --mem: uint64_t MiB */
+	O_TIME,	   /* -t: minutes, sets time_set */
+	O_GRES,	   /* --gres=gpu[:TYPE]:N: gpus_per_node, gpu_type */
+	O_GPUS,	   /* --gpus=[TYPE:]N: gpus, gpu_type */
+	O_GPN,	   /* --gpus-per-node=[TYPE:]N: gpus_per_node, gpu_type */
+	O_EXPORT,  /* --export: checked, kept as written */
+	O_MONEY,   /* --max-price: micro-dollars */
+	O_FLAG,	   /* bool set to true */
+	O_CHOICE,  /* char *, one of the words of arg ("none|cores") */
+	O_OPTBOOL, /* int: 1 without a value, else 0 or 1 (-K0) */
+	O_COUNT,   /* int, one more each time (-vv) */
 };
 
 struct optdef {
@@ -49,40 +53,65 @@ struct optdef {
 	enum okind kind;
 	size_t off; /* field in struct jobopt */
 	uint32_t min, max;
-	const char *arg;   /* the value's name, for messages */
+	const char *arg;   /* the value's name, for messages; for O_CHOICE
+			    * the words allowed, '|' between them */
 	bool cmdline_only; /* refused in a directive */
+	unsigned cmds;	   /* enum jobopt_cmd bits: who offers it */
 };
 
 #define F(f) offsetof(struct jobopt, f)
 
+#define MB   JOBOPT_MBATCH
+#define MR   JOBOPT_MRUN
+#define BOTH (JOBOPT_MBATCH | JOBOPT_MRUN)
+
 static const struct optdef opts[] = {
-	{"job-name", 'J', O_STR, F(name), 0, 0, "NAME", false},
-	{"account", 'A', O_STR, F(account), 0, 0, "ACCOUNT", false},
-	{"partition", 'p', O_STR, F(partition), 0, 0, "PARTITION", false},
-	{"chdir", 'D', O_STR, F(work_dir), 0, 0, "DIR", false},
-	{"output", 'o', O_STR, F(std_out), 0, 0, "PATTERN", false},
-	{"error", 'e', O_STR, F(std_err), 0, 0, "PATTERN", false},
-	{"input", 'i', O_STR, F(std_in), 0, 0, "FILE", false},
-	{"nodes", 'N', O_U32, F(nodes), 1, 65536, "N", false},
-	{"ntasks", 'n', O_U32, F(ntasks), 1, 1048576, "N", false},
-	{"ntasks-per-node", 0, O_U32, F(ntasks_per_node), 1, 4096, "N", false},
-	{"cpus-per-task", 'c', O_U32, F(cpus_per_task), 1, 4096, "N", false},
-	{"mem", 0, O_MEM, F(mem_mb), 0, 0, "SIZE", false},
-	{"gpus", 'G', O_GPUS, F(gpus), 0, 0, "[TYPE:]N", false},
-	{"gpus-per-node", 0, O_GPN, F(gpus_per_node), 0, 0, "[TYPE:]N", false},
-	{"gres", 0, O_GRES, F(gpus_per_node), 0, 0, "gpu[:TYPE]:N", false},
-	{"time", 't', O_TIME, F(time_limit), 0, 0, "TIME", false},
+	{"job-name", 'J', O_STR, F(name), 0, 0, "NAME", false, BOTH},
+	{"account", 'A', O_STR, F(account), 0, 0, "ACCOUNT", false, BOTH},
+	{"partition", 'p', O_STR, F(partition), 0, 0, "PARTITION", false, BOTH},
+	{"chdir", 'D', O_STR, F(work_dir), 0, 0, "DIR", false, BOTH},
+	{"output", 'o', O_STR, F(std_out), 0, 0, "PATTERN", false, BOTH},
+	{"error", 'e', O_STR, F(std_err), 0, 0, "PATTERN", false, BOTH},
+	{"input", 'i', O_STR, F(std_in), 0, 0, "FILE", false, MB},
+	{"nodes", 'N', O_U32, F(nodes), 1, 65536, "N", false, BOTH},
+	{"ntasks", 'n', O_U32, F(ntasks), 1, 1048576, "N", false, BOTH},
+	{"ntasks-per-node", 0, O_U32, F(ntasks_per_node), 1, 4096, "N", false,
+	 BOTH},
+	{"cpus-per-task", 'c', O_U32, F(cpus_per_task), 1, 4096, "N", false,
+	 BOTH},
+	{"mem", 0, O_MEM, F(mem_mb), 0, 0, "SIZE", false, BOTH},
+	{"gpus", 'G', O_GPUS, F(gpus), 0, 0, "[TYPE:]N", false, BOTH},
+	{"gpus-per-node", 0, O_GPN, F(gpus_per_node), 0, 0, "[TYPE:]N", false,
+	 BOTH},
+	{"gres", 0, O_GRES, F(gpus_per_node), 0, 0, "gpu[:TYPE]:N", false,
+	 BOTH},
+	{"time", 't', O_TIME, F(time_limit), 0, 0, "TIME", false, BOTH},
 	{"export", 0, O_EXPORT, F(export_spec), 0, 0, "NONE|ALL|[ALL,]VARS",
-	 false},
-	{"max-price", 0, O_MONEY, F(max_price), 0, 0, "DOLLARS", false},
-	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false},
-	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false},
-	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true},
-	{"help", 'h', O_FLAG, F(help), 0, 0, NULL, true},
-	{"usage", 0, O_FLAG, F(usage), 0, 0, NULL, true},
-	{"version", 'V', O_FLAG, F(version), 0, 0, NULL, true},
+	 false, BOTH},
+	{"max-price", 0, O_MONEY, F(max_price), 0, 0, "DOLLARS", false, BOTH},
+	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false, MB},
+	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false, MB},
+	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true, MB},
+	{"gpus-per-task", 0, O_U32, F(gpus_per_task), 1, 65536, "N", false, MR},
+	{"cpu-bind", 0, O_CHOICE, F(cpu_bind), 0, 0, "none|cores|gpu-local",
+	 false, MR},
+	{"label", 'l', O_FLAG, F(label), 0, 0, NULL, false, MR},
+	{"mpi", 0, O_CHOICE, F(mpi), 0, 0, "pmi1|none", false, MR},
+	{"pty", 0, O_FLAG, F(pty), 0, 0, NULL, false, MR},
+	{"kill-on-bad-exit", 'K', O_OPTBOOL, F(kill_on_bad_exit), 0, 1, "0|1",
+	 false, MR},
+	{"finalize-timeout", 0, O_U32, F(finalize_timeout), 1, 86400, "SECONDS",
+	 false, MR},
+	{"verbose", 'v', O_COUNT, F(verbose), 0, 0, NULL, false, MR},
+	{"config", 'f', O_STR, F(conf_path), 0, 0, "FILE", true, MR},
+	{"help", 'h', O_FLAG, F(help), 0, 0, NULL, true, BOTH},
+	{"usage", 0, O_FLAG, F(usage), 0, 0, NULL, true, BOTH},
+	{"version", 'V', O_FLAG, F(version), 0, 0, NULL, true, BOTH},
 };
 
+#undef MB
+#undef MR
+#undef BOTH
 #undef F
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -126,14 +155,87 @@ static const char help_text[] =
 	"      --usage                a short usage line\n"
 	"  -V, --version              print the version\n";
 
+static const char mrun_help_text[] =
+	"Usage: mrun [OPTIONS] PROGRAM [ARGS...]\n"
+	"Run PROGRAM as the tasks (ranks) of a job step.  Inside a job\n"
+	"(MERIDIAN_JOB_ID or SLURM_JOB_ID set) the step runs on that job's\n"
+	"nodes; elsewhere mrun first asks for an allocation, waits for it,\n"
+	"runs the step and gives the allocation back.\n"
+	"\n"
+	"The step:\n"
+	"  -n, --ntasks=N             number of tasks (default: the job's,\n"
+	"                             else one per node)\n"
+	"  -N, --nodes=N              number of nodes\n"
+	"      --ntasks-per-node=N    tasks on each node\n"
+	"  -c, --cpus-per-task=N      CPUs for each task\n"
+	"      --gpus-per-task=N      GPUs for each task\n"
+	"      --gpus-per-node=[TYPE:]N  GPUs on each node\n"
+	"      --cpu-bind=none|cores|gpu-local\n"
+	"                             how tasks are bound (default gpu-local:\n"
+	"                             the cores near each task's GPUs)\n"
+	"      --mpi=pmi1|none        serve PMI-1 to the tasks (default pmi1)\n"
+	"  -l, --label                prefix each output line with \"RANK: \"\n"
+	"  -o, --output=PATTERN       each task's stdout to a file (default:\n"
+	"                             to mrun); %t task, %n node index, %j\n"
+	"                             job, %s step, %N node, %u user, %x name\n"
+	"  -e, --error=PATTERN        each task's stderr to a file\n"
+	"      --export=NONE|ALL|[ALL,]VAR[=VALUE],...\n"
+	"                             environment the tasks get (default ALL)\n"
+	"  -D, --chdir=DIR            working directory of the tasks (default\n"
+	"                             the current directory)\n"
+	"  -J, --job-name=NAME        name of the step (and of a new job)\n"
+	"      --pty                  one task on a pseudo-terminal, this\n"
+	"                             terminal in raw mode (mrun --pty bash)\n"
+	"  -K, --kill-on-bad-exit[=0|1]\n"
+	"                             end the step when a task fails (default\n"
+	"                             1; -K0 lets the other tasks run on)\n"
+	"      --finalize-timeout=SECONDS\n"
+	"                             kill a task still alive this long after\n"
+	"                             MPI_Finalize (default FinalizeTimeout=)\n"
+	"\n"
+	"A new allocation (outside a job) also takes:\n"
+	"  -t, --time=TIME            time limit: MINUTES, MM:SS, HH:MM:SS,\n"
+	"                             D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED\n"
+	"  -p, --partition=PARTITION  partition (default: the Default=YES "
+	"one)\n"
+	"  -A, --account=ACCOUNT      account to charge\n"
+	"      --mem=SIZE             memory per node: MiB, or with K/M/G/T\n"
+	"  -G, --gpus=[TYPE:]N        GPUs for the job, of one model if TYPE\n"
+	"      --gres=gpu[:TYPE]:N    GPUs on each node, Slurm's form\n"
+	"      --max-price=DOLLARS    highest price per GPU-hour, e.g. 2.50\n"
+	"\n"
+	"  -v, --verbose              say what mrun does (on stderr)\n"
+	"  -f, --config=FILE          meridian.conf to read (default "
+	"$MERIDIAN_CONF)\n"
+	"  -h, --help                 this help\n"
+	"      --usage                a short usage line\n"
+	"  -V, --version              print the version\n"
+	"\n"
+	"Standard input goes to task 0.  SIGINT, SIGTERM, SIGHUP, SIGQUIT,\n"
+	"SIGUSR1 and SIGUSR2 are passed to every task; a second SIGINT within\n"
+	"one second ends the step.  Exit status: the worst task's (its exit\n"
+	"code, or 128+N when killed by signal N); 1 when the step could not\n"
+	"run, 2 bad usage, 3 controller unreachable.\n";
+
 const char *jobopt_help(void)
 {
 	return help_text;
 }
 
+const char *jobopt_help_cmd(enum jobopt_cmd cmd)
+{
+	return cmd == JOBOPT_MRUN ? mrun_help_text : help_text;
+}
+
+static const char *cmd_name(enum jobopt_cmd cmd)
+{
+	return cmd == JOBOPT_MRUN ? "mrun" : "mbatch";
+}
+
 void jobopt_init(struct jobopt *o)
 {
 	memset(o, 0, sizeof(*o));
+	o->kill_on_bad_exit = -1;
 }
 
 void jobopt_free(struct jobopt *o)
@@ -141,7 +243,8 @@ void jobopt_free(struct jobopt *o)
 	if (!o)
 		return;
 	for (size_t i = 0; i < NOPTS; i++)
-		if (opts[i].kind == O_STR || opts[i].kind == O_EXPORT)
+		if (opts[i].kind == O_STR || opts[i].kind == O_EXPORT ||
+		    opts[i].kind == O_CHOICE)
 			free(*(char **)((char *)o + opts[i].off));
 	free(o->gpu_type);
 	jobopt_init(o);
@@ -306,22 +409,92 @@ static int set_flag(struct jobopt *o, const struct optdef *d, const char *what,
 	return 0;
 }
 
+/* One of the words of d->arg, stored as the table spells it. */
+static int set_choice(struct jobopt *o, const struct optdef *d,
+		      const char *what, const char *v, struct mer_error *err)
+{
+	const char *p = d->arg;
+	struct strbuf words = {0};
+	size_t nwords = 0, i;
+	char **f = field(o, d);
+
+	while (*p) {
+		size_t n = strcspn(p, "|");
+
+		if (strlen(v) == n && strncasecmp(p, v, n) == 0) {
+			free(*f);
+			*f = xstrndup(p, n);
+			return 0;
+		}
+		nwords++;
+		p += n;
+		if (*p)
+			p++;
+	}
+	/* "expected none, cores or gpu-local" */
+	p = d->arg;
+	for (i = 0; i < nwords; i++) {
+		size_t n = strcspn(p, "|");
+
+		if (i > 0)
+			strbuf_addf(&words, "%s",
+				    i + 1 == nwords ? " or " : ", ");
+		strbuf_add(&words, p, n);
+		p += n + (p[n] ? 1 : 0);
+	}
+	mer_error_set(err, "%s=%.*s: expected %s", what, ECHO_MAX, v,
+		      words.s ? words.s : "");
+	strbuf_free(&words);
+	return -1;
+}
+
+static int set_optbool(struct jobopt *o, const struct optdef *d,
+		       const char *what, const char *v, struct mer_error *err)
+{
+	int *f = field(o, d);
+
+	if (!*v || strcmp(v, "1") == 0)
+		*f = 1;
+	else if (strcmp(v, "0") == 0)
+		*f = 0;
+	else
+		return mer_error_set(err,
+				     "%s=%.*s: expected %s alone, %s=0 or "
+				     "%s=1",
+				     what, ECHO_MAX, v, what, what, what);
+	return 0;
+}
+
+static int set_count(struct jobopt *o, const struct optdef *d, const char *what,
+		     const char *v, struct mer_error *err)
+{
+	int *f = field(o, d);
+
+	if (*f < 100)
+		(*f)++;
+	return 0;
+}
+
 static const setter_fn setters[] = {
-	[O_STR] = set_str,   [O_U32] = set_u32,	      [O_MEM] = set_mem,
-	[O_TIME] = set_time, [O_GRES] = set_gres,     [O_GPUS] = set_gpus,
-	[O_GPN] = set_gpus,  [O_EXPORT] = set_export, [O_MONEY] = set_money,
-	[O_FLAG] = set_flag,
+	[O_STR] = set_str,	 [O_U32] = set_u32,
+	[O_MEM] = set_mem,	 [O_TIME] = set_time,
+	[O_GRES] = set_gres,	 [O_GPUS] = set_gpus,
+	[O_GPN] = set_gpus,	 [O_EXPORT] = set_export,
+	[O_MONEY] = set_money,	 [O_FLAG] = set_flag,
+	[O_CHOICE] = set_choice, [O_OPTBOOL] = set_optbool,
+	[O_COUNT] = set_count,
 };
 
 /* ------------------------------------------------------------------ */
 /* getopt */
 
-static const struct optdef *find_by_val(int val)
+static const struct optdef *find_by_val(int val, unsigned cmd)
 {
 	if (val >= LONG_ONLY_BASE && val < LONG_ONLY_BASE + (int)NOPTS)
 		return &opts[val - LONG_ONLY_BASE];
 	for (size_t i = 0; i < NOPTS; i++)
-		if (opts[i].short_name && opts[i].short_name == val)
+		if (opts[i].short_name && opts[i].short_name == val &&
+		    (opts[i].cmds & cmd))
 			return &opts[i];
 	return NULL;
 }
@@ -334,37 +507,47 @@ static int opt_text_len(const char *arg)
 	return (int)(n > ECHO_MAX ? ECHO_MAX : n);
 }
 
-static int parse_argv(struct jobopt *o, int argc, char **argv,
-		      const char *where, bool in_script, int *first_arg,
-		      struct mer_error *err)
+static int parse_argv(struct jobopt *o, enum jobopt_cmd cmd, int argc,
+		      char **argv, const char *where, bool in_script,
+		      int *first_arg, struct mer_error *err)
 {
 	struct option lopts[NOPTS + 1];
-	char optstring[2 + 2 * NOPTS + 1], *q = optstring;
+	char optstring[2 + 3 * NOPTS + 1], *q = optstring;
+	const char *prog = cmd_name(cmd);
 	struct mer_error e;
+	size_t nl = 0;
 	int c;
 
 	if (!where)
 		where = "command line";
-	/* '+': stop at the first non-option (the script; what follows is
-	 * its arguments).  ':': report a missing value as ':'. */
+	/* '+': stop at the first non-option (the script or program; what
+	 * follows is its arguments).  ':': report a missing value as ':'. */
 	*q++ = '+';
 	*q++ = ':';
 	for (size_t i = 0; i < NOPTS; i++) {
-		bool has_arg = opts[i].kind != O_FLAG;
+		int has_arg = opts[i].kind == O_FLAG || opts[i].kind == O_COUNT
+				      ? no_argument
+			      : opts[i].kind == O_OPTBOOL ? optional_argument
+							  : required_argument;
 
-		lopts[i].name = opts[i].name;
-		lopts[i].has_arg = has_arg ? required_argument : no_argument;
-		lopts[i].flag = NULL;
-		lopts[i].val = opts[i].short_name ? opts[i].short_name
-						  : LONG_ONLY_BASE + (int)i;
+		if (!(opts[i].cmds & cmd))
+			continue;
+		lopts[nl].name = opts[i].name;
+		lopts[nl].has_arg = has_arg;
+		lopts[nl].flag = NULL;
+		lopts[nl].val = opts[i].short_name ? opts[i].short_name
+						   : LONG_ONLY_BASE + (int)i;
+		nl++;
 		if (opts[i].short_name) {
 			*q++ = (char)opts[i].short_name;
-			if (has_arg)
+			if (has_arg != no_argument)
+				*q++ = ':';
+			if (has_arg == optional_argument)
 				*q++ = ':';
 		}
 	}
 	*q = '\0';
-	memset(&lopts[NOPTS], 0, sizeof(lopts[NOPTS]));
+	memset(&lopts[nl], 0, sizeof(lopts[nl]));
 
 	optind = 0;
 	opterr = 0;
@@ -375,7 +558,7 @@ static int parse_argv(struct jobopt *o, int argc, char **argv,
 		if (c == '?') {
 			/* A known option reported as '?' is one that takes
 			 * no value but got one ("--hold=yes"). */
-			d = optopt ? find_by_val(optopt) : NULL;
+			d = optopt ? find_by_val(optopt, cmd) : NULL;
 			if (d)
 				return mer_error_set(err,
 						     "%s: option --%s takes "
@@ -386,35 +569,36 @@ static int parse_argv(struct jobopt *o, int argc, char **argv,
 				return mer_error_set(
 					err,
 					"%s: unknown option "
-					"-%c: see mbatch "
+					"-%c: see %s "
 					"--help",
-					where, isprint(optopt) ? optopt : '?');
+					where, isprint(optopt) ? optopt : '?',
+					prog);
 			return mer_error_set(err,
 					     "%s: unknown option %.*s: see "
-					     "mbatch --help",
+					     "%s --help",
 					     where,
 					     opt_text_len(argv[optind - 1]),
-					     argv[optind - 1]);
+					     argv[optind - 1], prog);
 		}
 		if (c == ':') {
-			d = find_by_val(optopt);
+			d = find_by_val(optopt, cmd);
 			if (!d)
 				return mer_error_set(err,
 						     "%s: option needs a "
-						     "value: see mbatch "
+						     "value: see %s "
 						     "--help",
-						     where);
+						     where, prog);
 			return mer_error_set(err,
 					     "%s: option --%s needs a value, "
 					     "expected --%s=%s",
 					     where, d->name, d->name, d->arg);
 		}
-		d = find_by_val(c);
+		d = find_by_val(c, cmd);
 		if (!d)
 			return mer_error_set(err,
 					     "%s: unknown option: see "
-					     "mbatch --help",
-					     where);
+					     "%s --help",
+					     where, prog);
 		if (in_script && d->cmdline_only)
 			return mer_error_set(err,
 					     "%s: --%s is for the command "
@@ -433,7 +617,15 @@ static int parse_argv(struct jobopt *o, int argc, char **argv,
 int jobopt_parse(struct jobopt *o, int argc, char **argv, const char *where,
 		 int *first_arg, struct mer_error *err)
 {
-	return parse_argv(o, argc, argv, where, false, first_arg, err);
+	return parse_argv(o, JOBOPT_MBATCH, argc, argv, where, false, first_arg,
+			  err);
+}
+
+int jobopt_parse_cmd(struct jobopt *o, enum jobopt_cmd cmd, int argc,
+		     char **argv, const char *where, int *first_arg,
+		     struct mer_error *err)
+{
+	return parse_argv(o, cmd, argc, argv, where, false, first_arg, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -597,7 +789,8 @@ int jobopt_parse_script(struct jobopt *o, const char *script, size_t len,
 			return mer_error_set(err, "%s: %s", where, msg);
 		}
 		free(line);
-		rc = parse_argv(o, argc, argv, where, true, &first, err);
+		rc = parse_argv(o, JOBOPT_MBATCH, argc, argv, where, true,
+				&first, err);
 		if (rc == 0 && first < argc)
 			rc = mer_error_set(err,
 					   "%s: unexpected argument '%.*s', "
@@ -607,6 +800,112 @@ int jobopt_parse_script(struct jobopt *o, const char *script, size_t len,
 		argv_free(argv);
 		if (rc < 0)
 			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* --export */
+
+static void env_push(char ***env, size_t *n, char *s)
+{
+	*env = xrealloc(*env, (*n + 1) * sizeof(**env));
+	(*env)[(*n)++] = s;
+}
+
+/* Does the list of items p (after the base set) name NAME of length n? */
+static bool export_names(const char *p, const char *name, size_t n)
+{
+	while (*p) {
+		size_t len = strcspn(p, ","), nlen = strcspn(p, ",=");
+
+		if (nlen > len)
+			nlen = len;
+		if (nlen == n && strncmp(p, name, n) == 0)
+			return true;
+		p += len;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+static const char *env_lookup(char *const *envp, const char *name, size_t n)
+{
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (strncmp(envp[i], name, n) == 0 && envp[i][n] == '=')
+			return envp[i] + n + 1;
+	return NULL;
+}
+
+void jobopt_env_free(char **env, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+}
+
+int jobopt_export_env(const char *spec, char *const *envp, char ***out,
+		      size_t *n, struct mer_error *err)
+{
+	bool all = false;
+	const char *p = spec ? spec : "";
+
+	*out = NULL;
+	*n = 0;
+	if (!spec || str_eq_nocase(spec, "ALL")) {
+		all = true;
+		p = "";
+	} else if (str_eq_nocase(spec, "NONE")) {
+		return 0;
+	} else if (strncasecmp(spec, "ALL,", 4) == 0) {
+		all = true;
+		p = spec + 4;
+	} else if (strncasecmp(spec, "NONE,", 5) == 0) {
+		p = spec + 5;
+	}
+	/* Check every item first: nothing is built from a bad spec. */
+	for (const char *q = p; *q;) {
+		size_t len = strcspn(q, ","), nlen = strcspn(q, ",=");
+
+		if (nlen > len)
+			nlen = len;
+		if (!is_var_name(q, nlen))
+			return mer_error_set(err,
+					     "--export=%.*s: '%.*s' is not a "
+					     "variable name, expected NONE, "
+					     "ALL or [ALL,]VAR[=VALUE],...",
+					     ECHO_MAX, spec,
+					     (int)(nlen > 32 ? 32 : nlen), q);
+		q += len;
+		if (*q)
+			q++;
+	}
+	if (all)
+		for (size_t i = 0; envp && envp[i]; i++) {
+			const char *eq = strchr(envp[i], '=');
+
+			if (eq && eq > envp[i] &&
+			    !export_names(p, envp[i], (size_t)(eq - envp[i])))
+				env_push(out, n, xstrdup(envp[i]));
+		}
+	while (*p) {
+		size_t len = strcspn(p, ","), nlen = strcspn(p, ",=");
+
+		if (nlen > len)
+			nlen = len;
+		if (nlen < len) {
+			env_push(out, n, xstrndup(p, len));
+		} else {
+			const char *v = env_lookup(envp, p, nlen);
+
+			if (v)
+				env_push(out, n,
+					 xasprintf("%.*s=%s", (int)nlen, p, v));
+		}
+		p += len;
+		if (*p)
+			p++;
 	}
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
- * jobopt.h - the options of a batch job, from the command line and from
+ * jobopt.h - the options of a job, from the command line and from
  * "#MERIDIAN" / "#SBATCH" lines of a script, parsed by one table so that
- * a directive means exactly what the same option means on the command line.
+ * a directive means exactly what the same option means on the command line,
+ * and an option mbatch and mrun share means the same to both.
  */
 #ifndef MER_JOBOPT_H
 #define MER_JOBOPT_H
@@ -10,6 +11,12 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "merr.h"
+
+/* The commands that read job options; each option is offered to some. */
+enum jobopt_cmd {
+	JOBOPT_MBATCH = 1u << 0,
+	JOBOPT_MRUN = 1u << 1,
+};
 
 struct jobopt {
 	char *name;           /* -J */
@@ -37,8 +44,20 @@ struct jobopt {
 	bool help;            /* -h/--help (command line only) */
 	bool usage;           /* --usage */
 	bool version;         /* -V/--version */
+
+	/* mrun only */
+	uint32_t gpus_per_task; /* --gpus-per-task, 0 unset */
+	char *cpu_bind;       /* --cpu-bind: "none", "cores", "gpu-local" */
+	char *mpi;            /* --mpi: "pmi1", "none" */
+	bool label;           /* -l/--label */
+	bool pty;             /* --pty */
+	int kill_on_bad_exit; /* -K/--kill-on-bad-exit[=0|1]: 0, 1; -1 unset */
+	uint32_t finalize_timeout; /* --finalize-timeout seconds, 0 unset */
+	int verbose;          /* -v, once per -v */
+	char *conf_path;      /* -f/--config (mbatch takes it out itself) */
 };
 
+/* Everything unset (kill_on_bad_exit -1). */
 void jobopt_init(struct jobopt *o);
 void jobopt_free(struct jobopt *o);
 
@@ -52,6 +71,11 @@ void jobopt_free(struct jobopt *o);
  */
 int jobopt_parse(struct jobopt *o, int argc, char **argv, const char *where,
 		 int *first_arg, struct mer_error *err);
+/* The same for command cmd: only its options are known, and errors point
+ * to its --help ("unknown option --wrap: see mrun --help"). */
+int jobopt_parse_cmd(struct jobopt *o, enum jobopt_cmd cmd, int argc,
+		     char **argv, const char *where, int *first_arg,
+		     struct mer_error *err);
 
 /*
  * Walk the directive lines of a batch script: lines "#MERIDIAN opts" or
@@ -71,5 +95,23 @@ void argv_free(char **argv);
 
 /* The help text listing every option, for mbatch --help. */
 const char *jobopt_help(void);
+/* The same for a command (static text). */
+const char *jobopt_help_cmd(enum jobopt_cmd cmd);
+
+/*
+ * The environment --export=SPEC gives a job or step, as sbatch and srun
+ * read it, from envp (NULL terminated NAME=VALUE strings):
+ *   NULL or ALL                 every variable of envp
+ *   NONE                        none (the daemons add their own)
+ *   ALL,A=1,B                   every variable, with A set to 1 (and B
+ *                               as in envp)
+ *   A=1,B or NONE,A=1,B         only those: A=1, and B with its value in
+ *                               envp (left out when envp has no B)
+ * *out is a malloc'd array of *n malloc'd strings (free with
+ * jobopt_env_free).  Returns 0, or -1 with err naming a bad variable.
+ */
+int jobopt_export_env(const char *spec, char *const *envp, char ***out,
+		      size_t *n, struct mer_error *err);
+void jobopt_env_free(char **env, size_t n);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * test_jobopt.c - mbatch options from the command line and from directives.
+ * test_jobopt.c - mbatch options from the command line and from directives,
+ * mrun's options from the same table, and --export's environment.
  */
 #include "config.h"
 
@@ -9,6 +10,7 @@
 
 #include "cunit_main.h"
 #include "jobopt.h"
+#include "util.h"
 
 /* The word at first_arg after the last parse_line, "" when none. */
 static char first_word[64];
@@ -558,6 +560,269 @@ static void test_help(void)
 	}
 }
 
+/* --- mrun's options ---------------------------------------------------- */
+
+static int parse_mrun(struct jobopt *o, const char *line, int *first,
+		      struct mer_error *e)
+{
+	char **argv;
+	int argc, rc;
+
+	if (strncmp(line, "mrun ", 5) == 0)
+		line += 4;
+	CU_ASSERT_EQUAL_FATAL(argv_split(line, "mrun", &argv, &argc, e), 0);
+	rc = jobopt_parse_cmd(o, JOBOPT_MRUN, argc, argv, "command line", first,
+			      e);
+	snprintf(first_word, sizeof(first_word), "%s",
+		 rc == 0 && *first < argc ? argv[*first] : "");
+	argv_free(argv);
+	return rc;
+}
+
+static void expect_mrun_error(const char *line, const char *msg)
+{
+	struct jobopt o;
+	struct mer_error e = {{0}};
+	int first = -1;
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_mrun(&o, line, &first, &e), -1);
+	if (strcmp(e.text, msg) != 0)
+		fprintf(stderr, "\n  '%s'\n  got  '%s'\n  want '%s'\n", line,
+			e.text, msg);
+	CU_ASSERT_STRING_EQUAL(e.text, msg);
+	jobopt_free(&o);
+}
+
+static void test_mrun_options(void)
+{
+	struct jobopt o;
+	struct mer_error e;
+	int first = -1;
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(o.kill_on_bad_exit, -1);
+	CU_ASSERT_EQUAL_FATAL(
+		parse_mrun(&o,
+			   "-n 4 -N 2 --ntasks-per-node=2 -c 2 "
+			   "--gpus-per-task=1 --gpus-per-node=a100:2 "
+			   "--cpu-bind=gpu-local -l --mpi=PMI1 --pty -K0 "
+			   "--finalize-timeout=30 -v -v -f /etc/m.conf "
+			   "-J step -D sub -o o-%t -e e-%t --export=ALL,X=1 "
+			   "-t 5 -p p -A a --mem=2G -G 4 --max-price=1 "
+			   "prog -x --pty",
+			   &first, &e),
+		0);
+	CU_ASSERT_EQUAL(o.ntasks, 4);
+	CU_ASSERT_EQUAL(o.nodes, 2);
+	CU_ASSERT_EQUAL(o.ntasks_per_node, 2);
+	CU_ASSERT_EQUAL(o.cpus_per_task, 2);
+	CU_ASSERT_EQUAL(o.gpus_per_task, 1);
+	CU_ASSERT_EQUAL(o.gpus_per_node, 2);
+	CU_ASSERT_STRING_EQUAL(o.cpu_bind, "gpu-local");
+	CU_ASSERT_TRUE(o.label);
+	CU_ASSERT_STRING_EQUAL(o.mpi, "pmi1");
+	CU_ASSERT_TRUE(o.pty);
+	CU_ASSERT_EQUAL(o.kill_on_bad_exit, 0);
+	CU_ASSERT_EQUAL(o.finalize_timeout, 30);
+	CU_ASSERT_EQUAL(o.verbose, 2);
+	CU_ASSERT_STRING_EQUAL(o.conf_path, "/etc/m.conf");
+	CU_ASSERT_STRING_EQUAL(o.name, "step");
+	CU_ASSERT_STRING_EQUAL(o.work_dir, "sub");
+	CU_ASSERT_STRING_EQUAL(o.std_out, "o-%t");
+	CU_ASSERT_STRING_EQUAL(o.std_err, "e-%t");
+	CU_ASSERT_STRING_EQUAL(o.export_spec, "ALL,X=1");
+	CU_ASSERT_EQUAL(o.time_limit, 5);
+	CU_ASSERT_STRING_EQUAL(o.partition, "p");
+	CU_ASSERT_STRING_EQUAL(o.account, "a");
+	CU_ASSERT_EQUAL(o.mem_mb, 2048);
+	CU_ASSERT_EQUAL(o.gpus, 4);
+	CU_ASSERT_PTR_NULL(o.gpu_type); /* -G 4 named no model */
+	CU_ASSERT_EQUAL(o.max_price, 1000000);
+	/* the program and its own options */
+	CU_ASSERT_STRING_EQUAL(first_word, "prog");
+	jobopt_free(&o);
+	CU_ASSERT_EQUAL(o.kill_on_bad_exit, -1);
+
+	/* clustered flags: -lK is -l -K; -K1; -vvv */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_mrun(&o, "-lK -vvv -n2 x", &first, &e), 0);
+	CU_ASSERT_TRUE(o.label);
+	CU_ASSERT_EQUAL(o.kill_on_bad_exit, 1);
+	CU_ASSERT_EQUAL(o.verbose, 3);
+	CU_ASSERT_EQUAL(o.ntasks, 2);
+	CU_ASSERT_EQUAL(parse_mrun(&o, "-K1 --kill-on-bad-exit x", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.kill_on_bad_exit, 1);
+	CU_ASSERT_EQUAL(parse_mrun(&o,
+				   "--kill-on-bad-exit=0 --cpu-bind=None "
+				   "--label x",
+				   &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.kill_on_bad_exit, 0);
+	CU_ASSERT_STRING_EQUAL(o.cpu_bind, "none");
+	CU_ASSERT_EQUAL(parse_mrun(&o, "-h", &first, &e), 0);
+	CU_ASSERT_TRUE(o.help);
+	CU_ASSERT_EQUAL(parse_mrun(&o, "-- -prog", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(first_word, "-prog");
+	jobopt_free(&o);
+
+	expect_mrun_error("mrun --mpi=pmi2 x", "command line: --mpi=pmi2: "
+					       "expected pmi1 or none");
+	expect_mrun_error("mrun --cpu-bind=sockets x",
+			  "command line: --cpu-bind=sockets: expected none, "
+			  "cores or gpu-local");
+	expect_mrun_error("mrun --cpu-bind= x", "command line: --cpu-bind=: "
+						"expected none, cores or "
+						"gpu-local");
+	expect_mrun_error("mrun -K2 x",
+			  "command line: --kill-on-bad-exit=2: expected "
+			  "--kill-on-bad-exit alone, --kill-on-bad-exit=0 or "
+			  "--kill-on-bad-exit=1");
+	expect_mrun_error("mrun --gpus-per-task=0 x",
+			  "command line: --gpus-per-task=0: expected a whole "
+			  "number from 1 to 65536");
+	expect_mrun_error("mrun --finalize-timeout=x y",
+			  "command line: --finalize-timeout=x: expected a "
+			  "whole number from 1 to 86400");
+	expect_mrun_error("mrun --mpi", "command line: option --mpi needs a "
+					"value, expected --mpi=pmi1|none");
+	expect_mrun_error("mrun --pty=1 bash", "command line: option --pty "
+					       "takes no value, expected --pty "
+					       "alone");
+	expect_mrun_error("mrun -v=1 x", "command line: unknown option -=: see "
+					 "mrun --help");
+	/* mbatch's own options are not mrun's, and the other way round */
+	expect_mrun_error("mrun --wrap=x", "command line: unknown option "
+					   "--wrap: see mrun --help");
+	expect_mrun_error("mrun -H x", "command line: unknown option -H: see "
+				       "mrun --help");
+	expect_mrun_error("mrun --parsable x", "command line: unknown option "
+					       "--parsable: see mrun --help");
+	expect_cmd_error("mbatch --pty s.sh", "command line: unknown option "
+					      "--pty: see mbatch --help");
+	expect_cmd_error("mbatch -l s.sh", "command line: unknown option -l: "
+					   "see mbatch --help");
+	expect_cmd_error("mbatch -K0 s.sh", "command line: unknown option -K: "
+					    "see mbatch --help");
+	expect_cmd_error("mbatch -f x s.sh", "command line: unknown option -f: "
+					     "see mbatch --help");
+	expect_script_error("#!/bin/sh\n#SBATCH --label\n",
+			    "job.sh:2: unknown option --label: see mbatch "
+			    "--help");
+}
+
+static void test_mrun_help(void)
+{
+	static const char *const names[] = {
+		"--ntasks",
+		"--nodes",
+		"--ntasks-per-node",
+		"--cpus-per-task",
+		"--gpus-per-task",
+		"--gpus-per-node",
+		"--cpu-bind",
+		"--mpi",
+		"--label",
+		"--output",
+		"--error",
+		"--export",
+		"--chdir",
+		"--job-name",
+		"--pty",
+		"--kill-on-bad-exit",
+		"--finalize-timeout",
+		"--time",
+		"--partition",
+		"--account",
+		"--mem",
+		"--gpus",
+		"--gres",
+		"--max-price",
+		"--verbose",
+		"--config",
+		"--help",
+		"--usage",
+		"--version",
+	};
+	const char *h = jobopt_help_cmd(JOBOPT_MRUN);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_PTR_NOT_NULL(strstr(h, "Usage: mrun"));
+	CU_ASSERT_PTR_EQUAL(jobopt_help_cmd(JOBOPT_MBATCH), jobopt_help());
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct jobopt o;
+		struct mer_error e = {{0}};
+		char *argv[3] = {"mrun", NULL, NULL};
+		char buf[64];
+		int first;
+
+		if (!strstr(h, names[i]))
+			fprintf(stderr, "\n  mrun --help lacks %s\n", names[i]);
+		CU_ASSERT_PTR_NOT_NULL(strstr(h, names[i]));
+		snprintf(buf, sizeof(buf), "%s=1", names[i]);
+		argv[1] = buf;
+		jobopt_init(&o);
+		jobopt_parse_cmd(&o, JOBOPT_MRUN, 2, argv, NULL, &first, &e);
+		CU_ASSERT_PTR_NULL(strstr(e.text, "unknown option"));
+		jobopt_free(&o);
+	}
+}
+
+/* --- --export ---------------------------------------------------------- */
+
+static char *test_envp[] = {"HOME=/home/a", "PATH=/bin", "X=old",
+			    "EMPTY=",	    "NOEQUALS",	 NULL};
+
+/* The resolved environment as one "|" separated string. */
+static char *export_text(const char *spec)
+{
+	struct mer_error e = {{0}};
+	struct strbuf b = {0};
+	char **env;
+	size_t n;
+
+	if (jobopt_export_env(spec, test_envp, &env, &n, &e) < 0)
+		return xasprintf("error: %s", e.text);
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(&b, "%s%s", i ? "|" : "", env[i]);
+	jobopt_env_free(env, n);
+	return b.s ? b.s : xstrdup("");
+}
+
+static void expect_export(const char *spec, const char *want)
+{
+	char *got = export_text(spec);
+
+	if (strcmp(got, want) != 0)
+		fprintf(stderr, "\n  --export=%s\n  got  '%s'\n  want '%s'\n",
+			spec ? spec : "(unset)", got, want);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	free(got);
+}
+
+static void test_export_env(void)
+{
+	expect_export(NULL, "HOME=/home/a|PATH=/bin|X=old|EMPTY=");
+	expect_export("ALL", "HOME=/home/a|PATH=/bin|X=old|EMPTY=");
+	expect_export("all", "HOME=/home/a|PATH=/bin|X=old|EMPTY=");
+	expect_export("NONE", "");
+	/* ALL with changes: X replaced, Y added, PATH kept as it is here */
+	expect_export("ALL,X=new,Y=2,PATH",
+		      "HOME=/home/a|EMPTY=|X=new|Y=2|PATH=/bin");
+	/* only those named: a name alone takes its value here (or nothing) */
+	expect_export("X=1,HOME,MISSING", "X=1|HOME=/home/a");
+	expect_export("NONE,PATH,Z=a=b", "PATH=/bin|Z=a=b");
+	expect_export("EMPTY", "EMPTY=");
+	expect_export("V=", "V=");
+	expect_export("ALL,1X=2",
+		      "error: --export=ALL,1X=2: '1X' is not a variable "
+		      "name, expected NONE, ALL or [ALL,]VAR[=VALUE],...");
+	expect_export("A,,B", "error: --export=A,,B: '' is not a variable "
+			      "name, expected NONE, ALL or "
+			      "[ALL,]VAR[=VALUE],...");
+}
+
 static CU_TestInfo tests[] = {
 	{"init and free", test_init_free},
 	{"command line", test_command_line},
@@ -571,6 +836,9 @@ static CU_TestInfo tests[] = {
 	{"script errors", test_script_errors},
 	{"script edges", test_script_edges},
 	{"help lists every option", test_help},
+	{"mrun's options", test_mrun_options},
+	{"mrun's help lists every option", test_mrun_help},
+	{"--export's environment", test_export_env},
 	CU_TEST_INFO_NULL,
 };
 
