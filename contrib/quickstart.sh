@@ -11,9 +11,13 @@
 #   4. submit contrib/examples/gpu-job.sh as the unprivileged user
 #      mertest with mbatch, show mqueue while it runs, then mctl show job
 #      and the job's output,
-#   5. stop the cluster (unless --keep).
+#   5. submit contrib/examples/train-job.sh: MPI data-parallel training
+#      (contrib/examples/mpi_train) on 2 nodes x 2 ranks, one GPU each,
+#      started by mrun inside the batch job; show mqueue --steps while it
+#      runs, the steps (mctl show step) and the output of every rank,
+#   6. stop the cluster (unless --keep).
 #
-# Exits 0 only when the job ended COMPLETED with ExitCode=0:0.
+# Exits 0 only when both jobs ended COMPLETED with ExitCode=0:0.
 #
 #   --keep      leave the cluster running and print how to use and stop it
 #   --no-setup  do not run setup-debian.sh (packages already there)
@@ -87,16 +91,34 @@ echo "$out"
 id=$(printf '%s\n' "$out" | sed -n 's/^Submitted batch job \([0-9][0-9]*\)$/\1/p')
 [ -n "$id" ] || die "mbatch did not submit the job"
 
+# job_ok ID: say how job ID ended; fails unless COMPLETED 0:0.
+job_ok() {
+	local state code
+	state=$(job_state "$1")
+	code=$(job_field "$1" ExitCode)
+	if [ "$state" = COMPLETED ] && [ "$code" = 0:0 ]; then
+		say "job $1 COMPLETED with ExitCode=0:0"
+	else
+		say "job $1 ended $state with ExitCode=$code"
+		return 1
+	fi
+}
+
+# wait_end ID WHAT: print WHAT (a command) each second until job ID ends.
+wait_end() {
+	local st end=$((SECONDS + 180))
+	while :; do
+		st=$(job_state "$1")
+		echo "\$ $2"
+		$2
+		case "$st" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL) return 0 ;; esac
+		[ $SECONDS -lt $end ] || die "job $1 did not end within 180 s (state $st)"
+		sleep 1
+	done
+}
+
 say "mqueue while it runs"
-end=$((SECONDS + 120))
-while :; do
-	st=$(job_state "$id")
-	echo "\$ mqueue"
-	mqueue
-	case "$st" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL) break ;; esac
-	[ $SECONDS -lt $end ] || die "job $id did not end within 120 s (state $st)"
-	sleep 1
-done
+wait_end "$id" mqueue
 
 say "the job has ended"
 echo "\$ mctl show job $id"
@@ -107,14 +129,30 @@ echo
 echo "\$ cat $outfile"
 cat "$outfile" 2>/dev/null || echo "(no output file $outfile)"
 
-state=$(job_state "$id")
-code=$(job_field "$id" ExitCode)
 rc=0
-if [ "$state" = COMPLETED ] && [ "$code" = 0:0 ]; then
-	say "job $id COMPLETED with ExitCode=0:0"
+job_ok "$id" || rc=1
+
+train=$top/contrib/examples/mpi_train
+if [ -x "$train" ]; then
+	say "submitting contrib/examples/train-job.sh: MPI training, 2 nodes x 2 ranks, steps started by mrun"
+	cp "$top/contrib/examples/train-job.sh" "$train" "$demo/"
+	chown "$MER_UID:$MER_GID" "$demo/train-job.sh" "$demo/mpi_train"
+	echo "\$ runuser -u $MERIDIAN_TEST_USER -- mbatch train-job.sh ./mpi_train"
+	out=$(as_user mbatch train-job.sh ./mpi_train 2>&1)
+	echo "$out"
+	tid=$(printf '%s\n' "$out" | sed -n 's/^Submitted batch job \([0-9][0-9]*\)$/\1/p')
+	[ -n "$tid" ] || die "mbatch did not submit the training job"
+	say "its steps while it runs"
+	wait_end "$tid" "mqueue --steps"
+	say "the training job has ended"
+	echo "\$ mctl show step $tid"
+	mctl show step "$tid"
+	echo
+	echo "\$ cat $demo/train-demo-$tid.out"
+	cat "$demo/train-demo-$tid.out" 2>/dev/null || echo "(no output file)"
+	job_ok "$tid" || rc=1
 else
-	say "job $id ended $state with ExitCode=$code"
-	rc=1
+	say "no MPI here (contrib/examples/mpi_train was not built): skipping the training job"
 fi
 
 if [ $keep = 1 ]; then
@@ -131,6 +169,7 @@ EOS
 	cat <<EOS
   export MERIDIAN_CONF=$MER_CONF PATH=$MER_CMD_DIR:\$PATH
   mnodes; mqueue -t all; mbatch --wrap='hostname'; mctl show node n3
+  mrun -N 2 -n 4 -l hostname; mqueue --steps -t all; mrun --pty bash
   logs:  $MER_T/log/
   stop:  $MER_T/stop.sh
 EOS
