@@ -110,10 +110,13 @@ void mrun_lines_flush_all(struct mrun_lines *l);
 
 /*
  * The step's status, worst first:
+ *   MRUN_ABORTED    a rank that called PMI abort (MPI_Abort): the first
+ *                   one stands, even when the ranks its node killed
+ *                   because of it were reported before it
  *   MRUN_TRIGGER    the failure that made mrun end the step (a rank that
- *                   aborted, or failed with --kill-on-bad-exit, or a lost
- *                   node): the first one stands, later ones are its
- *                   consequences (ranks mrun killed)
+ *                   failed with --kill-on-bad-exit, or a lost node): the
+ *                   first one stands, later ones are its consequences
+ *                   (ranks mrun killed)
  *   MRUN_FAILED     a node's share FAILED, a node lost or never seen
  *   MRUN_CANCELLED  a node's share CANCELLED
  *   MRUN_OK         COMPLETED
@@ -125,6 +128,7 @@ enum mrun_class {
 	MRUN_CANCELLED,
 	MRUN_FAILED,
 	MRUN_TRIGGER,
+	MRUN_ABORTED,
 };
 
 struct mrun_status {

@@ -488,13 +488,22 @@ static void on_task_exit(struct mrun_node *n, const Meridian__TaskExit *t)
 		return;
 	}
 	mrun_verbose(m, 1, "%s", reason);
-	if (m->killed)
-		return; /* a consequence of the kill, not its cause */
-	if (t->aborted || m->opt.kill_on_bad_exit != 0) {
-		mrun_status_merge(&m->status, MRUN_TRIGGER, value ? value : 1,
+	if (t->aborted) {
+		/* The cause, even when its node's kill of the other ranks
+		 * was reported first and already made mrun end the step. */
+		mrun_status_merge(&m->status, MRUN_ABORTED, value ? value : 1,
 				  t->term_signal, (int)t->rank, reason);
 		/* an aborted rank's node killed its ranks itself */
-		step_kill(m, reason, t->aborted ? n : NULL);
+		if (!m->killed)
+			step_kill(m, reason, n);
+		return;
+	}
+	if (m->killed)
+		return; /* a consequence of the kill, not its cause */
+	if (m->opt.kill_on_bad_exit != 0) {
+		mrun_status_merge(&m->status, MRUN_TRIGGER, value ? value : 1,
+				  t->term_signal, (int)t->rank, reason);
+		step_kill(m, reason, NULL);
 	}
 }
 

@@ -308,8 +308,8 @@ void mrun_status_merge(struct mrun_status *s, enum mrun_class cls, int value,
 
 	if (cls > s->cls)
 		take = true;
-	else if (cls < s->cls || cls == MRUN_TRIGGER)
-		take = false; /* the first trigger stands */
+	else if (cls < s->cls || cls >= MRUN_TRIGGER)
+		take = false; /* the first trigger (abort) stands */
 	else
 		take = worse(s, value, rank);
 	if (!take)

@@ -939,8 +939,11 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 	if (was_running && step_any_running(j)) {
 		/* Steps do not outlive their job: stop them on every node
 		 * (the batch host's mnoded also does so on its own). */
-		step_signal_nodes(ctx, j, SIGKILL, true, "the job ended", NULL);
-		step_end_all(ctx, j, "the job ended");
+		const char *why = *rec->cancel_reason ? rec->cancel_reason
+						      : "the job ended";
+
+		step_signal_nodes(ctx, j, SIGKILL, true, why, NULL);
+		step_end_all(ctx, j, why);
 	}
 	rec->exit_code = exit_code;
 	rec->term_signal = term_signal;

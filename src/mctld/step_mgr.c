@@ -539,21 +539,36 @@ void step_node_end(struct mctld *ctx, const char *node,
 			  node, e->job_id, e->step_id);
 		return;
 	}
-	if (sn->ended || !step_running(s))
-		return; /* a resend, or the step was ended without it */
+	if (sn->ended)
+		return; /* a resend */
 	if (!job_state_is_final(st))
 		st = JS(FAILED);
+	if (*j->rec->cancel_reason && st != JS(COMPLETED)) {
+		/* The job is being cancelled: ranks that died of it (or of
+		 * the SIGTERM mrun forwarded from the batch script) do not
+		 * make the step FAILED. */
+		st = JS(CANCELLED);
+	}
 	if (end_worse(s, st, e)) {
 		s->exit_code = e->exit_code;
 		s->term_signal = e->term_signal;
 		s->failed_rank = e->failed_rank;
-		pb_set_str(&s->reason, e->reason);
+		pb_set_str(&s->reason, st == JS(CANCELLED) &&
+					       *j->rec->cancel_reason
+				       ? j->rec->cancel_reason
+				       : e->reason);
 	}
 	sn->ended = true;
 	sn->end_state = st;
-	/* RUNNING until the last node ends. */
-	if (++s->nodes_ended == s->n_nodes)
-		step_finish(j, s, step_worst_state(s), e->end_time);
+	if (++s->nodes_ended == s->n_nodes) {
+		/* RUNNING until the last node ends.  A step the job's end
+		 * already closed (its nodes' ends raced with JOB_END or
+		 * JOB_COMPLETE) gets the state its nodes really gave. */
+		if (step_running(s))
+			step_finish(j, s, step_worst_state(s), e->end_time);
+		else
+			s->state = step_worst_state(s);
+	}
 	job_mark_dirty(ctx, j);
 }
 

@@ -484,6 +484,13 @@ static void test_status(void)
 	CU_ASSERT_EQUAL(s.rank, 2);
 	CU_ASSERT_STRING_EQUAL(s.reason, "rank 2 exited with 3");
 	CU_ASSERT_EQUAL(mrun_status_exit(&s), 3);
+	/* a rank that aborted explains the step better than the sibling its
+	 * node killed and reported first; the first abort stands */
+	mrun_status_merge(&s, MRUN_ABORTED, 9, 0, 4, "rank 4 aborted");
+	mrun_status_merge(&s, MRUN_ABORTED, 1, 0, 1, "rank 1 aborted");
+	CU_ASSERT_EQUAL(s.cls, MRUN_ABORTED);
+	CU_ASSERT_EQUAL(s.rank, 4);
+	CU_ASSERT_EQUAL(mrun_status_exit(&s), 9);
 
 	/* node ends */
 	mrun_status_init(&s);

@@ -398,6 +398,22 @@ static void test_ends(void)
 	}
 	/* no step in a finished job */
 	expect_refused(job, TH_ALICE, &d, "steps run only in a running job");
+
+	/* a cancelled job: ranks killed by the cancel (or by the SIGTERM
+	 * that mrun forwarded) leave the step CANCELLED, not FAILED */
+	job = running_job(false);
+	j = job_find(ctx, job);
+	r = create(job, TH_ALICE, &d, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	CU_ASSERT_EQUAL(job_mgr_cancel(ctx, j, TH_ALICE, false, 0, NULL), 0);
+	th_turn(ctx);
+	for (int i = 0; i < 3; i++)
+		node_end(i, job, 0, JS(FAILED), 143, 2 * i,
+			 "killed by signal 15");
+	s = step_find(j, 0);
+	CU_ASSERT_EQUAL(s->state, JS(CANCELLED));
+	CU_ASSERT_STRING_EQUAL(s->reason, "Cancelled by 4242");
 	teardown();
 }
 
@@ -446,6 +462,17 @@ static void test_interactive(void)
 	CU_ASSERT_EQUAL(j->rec->state, JS(FAILED));
 	CU_ASSERT_EQUAL(j->rec->exit_code, 3);
 	CU_ASSERT_EQUAL(step_find(j, 0)->state, JS(CANCELLED));
+	/* the nodes' ends arrive after JOB_COMPLETE (mrun saw them first):
+	 * the step gets the state they give, not "the job ended" */
+	node_end(0, job, 0, JS(COMPLETED), 0, -1, "");
+	node_end(1, job, 0, JS(FAILED), 3, 2, "rank 2 on n2 exited with code 3");
+	CU_ASSERT_EQUAL(step_find(j, 0)->state, JS(CANCELLED));
+	node_end(2, job, 0, JS(COMPLETED), 0, -1, "");
+	CU_ASSERT_EQUAL(step_find(j, 0)->state, JS(FAILED));
+	CU_ASSERT_EQUAL(step_find(j, 0)->exit_code, 3);
+	CU_ASSERT_EQUAL(step_find(j, 0)->failed_rank, 2);
+	CU_ASSERT_STRING_EQUAL(step_find(j, 0)->reason,
+			       "rank 2 on n2 exited with code 3");
 	/* a batch job cannot be completed that way */
 	job = running_job(false);
 	c.job_id = job;
