@@ -590,6 +590,91 @@ daemon_log() { # mctld | mnoded-NAME | munge
 	cat "$MER_T/log/$1.log" "$MER_T/log/$1.logfile" 2>/dev/null
 }
 
+# ---------------------------------------------------------------- steps
+
+# Job steps (mrun, issue 3).  Nothing above uses these, so the tests of
+# batch jobs get what they always got.
+
+# need_mrun: mrun is part of the build: its absence is a failed set-up,
+# not a skip.
+need_mrun() {
+	[ -x "$MER_CMD_DIR/mrun" ] || bail "not built: $MER_CMD_DIR/mrun (run make first)"
+}
+
+# need_mpi_example NAME: an MPI program of the build (contrib/examples/
+# NAME), copied into the work dir so that the test user can run it
+# wherever the build tree is; MER_MPI_PROG is the copy.  Skips (77) when
+# there is no mpicc (configure then builds no MPI example).  Call it after
+# mer_init, not in $(...): a skip must end the test itself.
+need_mpi_example() { # NAME
+	local src=$MERIDIAN_BUILDDIR/contrib/examples/$1
+	command -v mpicc >/dev/null 2>&1 ||
+		skip_all "needs MPICH's mpicc (Debian packages mpich libmpich-dev: contrib/setup-debian.sh)"
+	[ -x "$src" ] || bail "not built: $src (configure found mpicc: run make)"
+	install -m 0755 -o "$MER_UID" -g "$MER_GID" "$src" "$MER_T/work/$1" ||
+		bail "cannot copy $src to $MER_T/work"
+	MER_MPI_PROG=$MER_T/work/$1
+}
+
+# mpi_compile NAME <<EOF: build the MPI C program on stdin with mpicc into
+# the work dir (owned by the test user).  Needs mpicc (need_cmd first).
+mpi_compile() { # NAME
+	cat >"$MER_T/work/$1.c"
+	mpicc -O1 -o "$MER_T/work/$1" "$MER_T/work/$1.c" >"$MER_T/log/mpicc-$1.log" 2>&1 ||
+		bail "mpicc $1.c failed: $(tail -n 5 "$MER_T/log/mpicc-$1.log")"
+	chown "$MER_UID:$MER_GID" "$MER_T/work/$1" "$MER_T/work/$1.c"
+}
+
+# `mctl -o show step J.S` (one line, so that a regex can span its keys),
+# and one field of it (Key=Value, as kv_field).
+step_show() { mctl -o show step "$1" 2>&1; }
+step_field() { mctl show step "$1" 2>/dev/null | kv_field "$2"; }
+
+# mqueue --steps -l -t all (the long format has the state, exit code and
+# reason): the lines of step J.S ("" when none).
+step_lines() { # J.S
+	mqueue --steps -l -t all 2>&1 | awk -v id="$1" '{ for (i = 1; i <= NF; i++) if ($i == id) { print; next } }'
+}
+
+# Pids of the test user's processes whose command line matches the
+# extended regex (pgrep -f), "" when none.
+user_procs() { # REGEX
+	pgrep -u "$MERIDIAN_TEST_USER" -f -- "$1" || true
+}
+
+# The same, only those whose working directory is DIR (tests running at
+# the same time run the same programs as the same user).
+user_procs_in() { # DIR REGEX
+	local p
+	for p in $(pgrep -u "$MERIDIAN_TEST_USER" -f -- "$2"); do
+		[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$1" ] && echo "$p"
+	done
+	return 0
+}
+
+# A process's CPU affinity as the kernel shows it ("0-1", "3").
+proc_cpus() { # PID
+	awk '$1 == "Cpus_allowed_list:" { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# count_files N GLOB...: succeeds when at least N of the names exist.
+count_files() {
+	local want=$1 n=0 f
+	shift
+	for f in "$@"; do [ -e "$f" ] && n=$((n + 1)); done
+	echo "$n of $want"
+	[ "$n" -ge "$want" ]
+}
+
+# file_or_none FILE: its content for a failure message.
+file_or_none() {
+	if [ -e "$1" ]; then
+		printf '%s:\n%s\n' "$1" "$(head -c 3000 "$1")"
+	else
+		printf '%s: (no such file)\n' "$1"
+	fi
+}
+
 # ---------------------------------------------------------------- the end
 
 _mer_exit() {
