@@ -832,3 +832,53 @@ const char *cmd_job_result_text(const Meridian__JobActionResult *r)
 		return strerror(r->code);
 	}
 }
+
+/* --- job steps ------------------------------------------------------------ */
+
+bool cmd_parse_step_ref(const char *tok, struct cmd_step_ref *ref)
+{
+	const char *dot = strchr(tok, '.');
+	char *job = dot ? xstrndup(tok, (size_t)(dot - tok)) : xstrdup(tok);
+	bool ok = parse_u32(job, "job id", 1, UINT32_MAX, &ref->job_id, NULL) ==
+		  0;
+
+	free(job);
+	ref->any_step = !dot;
+	ref->step_id = 0;
+	if (ok && dot)
+		ok = parse_u32(dot + 1, "step id", 0, UINT32_MAX, &ref->step_id,
+			       NULL) == 0;
+	return ok;
+}
+
+const Meridian__StepDesc *cmd_step_desc(const Meridian__StepRecord *s)
+{
+	static const Meridian__StepDesc empty = MERIDIAN__STEP_DESC__INIT;
+
+	return s->desc ? s->desc : &empty;
+}
+
+const char *cmd_step_name(const Meridian__StepRecord *s)
+{
+	const Meridian__StepDesc *d = cmd_step_desc(s);
+	const char *slash;
+
+	if (*d->name || !d->n_argv)
+		return d->name;
+	slash = strrchr(d->argv[0], '/');
+	return slash ? slash + 1 : d->argv[0];
+}
+
+int cmd_step_cmp_id(const void *a, const void *b)
+{
+	const Meridian__StepRecord *x = *(Meridian__StepRecord *const *)a;
+	const Meridian__StepRecord *y = *(Meridian__StepRecord *const *)b;
+
+	return x->step_id < y->step_id ? -1 : x->step_id > y->step_id;
+}
+
+void cmd_step_exit_str(const Meridian__StepRecord *s, char *buf, size_t n)
+{
+	cmd_format_exit_code(s->term_signal ? 0 : s->exit_code, s->term_signal,
+			     buf, n);
+}

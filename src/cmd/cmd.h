@@ -202,4 +202,23 @@ char *cmd_fmt_key(const struct cmd_fmt *f, const void *row, const void *ctx,
  * each line are dropped. */
 void cmd_fmt_print(const struct cmd_fmt *f, bool header, FILE *out);
 
+/* Job steps (mrun), as mqueue --steps and mctl show step show them. */
+/* A step asked for on a command line: "12" (every step of job 12, then
+ * any_step) or "12.3".  false when tok is neither. */
+struct cmd_step_ref {
+	uint32_t job_id;
+	uint32_t step_id;
+	bool any_step;
+};
+bool cmd_parse_step_ref(const char *tok, struct cmd_step_ref *ref);
+/* The step's description (an empty one when the record has none). */
+const Meridian__StepDesc *cmd_step_desc(const Meridian__StepRecord *s);
+/* Its name: mctld fills it, else argv[0]'s base name as mrun would. */
+const char *cmd_step_name(const Meridian__StepRecord *s);
+/* qsort comparator for an array of StepRecord pointers, by step id. */
+int cmd_step_cmp_id(const void *a, const void *b);
+/* Slurm's code:signal.  A step's exit_code is the worst rank's status,
+ * 128 + S for a rank killed by signal S: that one shows as 0:S. */
+void cmd_step_exit_str(const Meridian__StepRecord *s, char *buf, size_t n);
+
 #endif

@@ -158,132 +158,6 @@ static int check_script(struct cmd *c, const char *s, size_t len)
 	return 0;
 }
 
-static bool is_var_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (!n || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') ||
-		    (s[0] >= 'a' && s[0] <= 'z')))
-		return false;
-	for (i = 1; i < n; i++)
-		if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9')))
-			return false;
-	return true;
-}
-
-struct env {
-	char **v; /* NAME=VALUE; owned[i] says which are malloc'd */
-	bool *owned;
-	size_t n;
-};
-
-static void env_push(struct env *e, char *s, bool owned)
-{
-	e->v = xrealloc(e->v, (e->n + 1) * sizeof(*e->v));
-	e->owned = xrealloc(e->owned, (e->n + 1) * sizeof(*e->owned));
-	e->v[e->n] = s;
-	e->owned[e->n++] = owned;
-}
-
-static void env_free(struct env *e)
-{
-	size_t i;
-
-	for (i = 0; i < e->n; i++)
-		if (e->owned[i])
-			free(e->v[i]);
-	free(e->v);
-	free(e->owned);
-}
-
-/* Is NAME (of length n) set by one of the explicit items of spec? */
-static bool spec_names(const char *spec, const char *name, size_t n)
-{
-	const char *p = spec;
-
-	while (*p) {
-		size_t len = strcspn(p, ","), nlen = strcspn(p, ",=");
-
-		if (nlen > len)
-			nlen = len;
-		if (nlen == n && strncmp(p, name, n) == 0)
-			return true;
-		p += len;
-		if (*p)
-			p++;
-	}
-	return false;
-}
-
-/*
- * The environment the job gets, from --export as sbatch reads it:
- * unset or ALL: all of ours; NONE: none (the job manager adds its own);
- * ALL,A=1,B: all, with A set to 1 (B as here); A=1,B or NONE,A=1,B:
- * only those, B taking the value it has here (left out when unset).
- */
-static int resolve_export(struct cmd *c, const char *spec, struct env *e)
-{
-	bool all = false;
-	const char *p;
-	size_t i;
-
-	if (!spec || str_eq_nocase(spec, "ALL")) {
-		for (i = 0; environ[i]; i++)
-			if (strchr(environ[i], '='))
-				env_push(e, environ[i], false);
-		return 0;
-	}
-	if (str_eq_nocase(spec, "NONE"))
-		return 0;
-	p = spec;
-	if (strncasecmp(p, "ALL,", 4) == 0) {
-		all = true;
-		p += 4;
-	} else if (strncasecmp(p, "NONE,", 5) == 0) {
-		p += 5;
-	}
-	if (all)
-		for (i = 0; environ[i]; i++) {
-			const char *eq = strchr(environ[i], '=');
-
-			if (eq && !spec_names(p, environ[i],
-					      (size_t)(eq - environ[i])))
-				env_push(e, environ[i], false);
-		}
-	while (*p) {
-		size_t len = strcspn(p, ","), nlen = strcspn(p, ",=");
-		char *name;
-
-		if (nlen > len)
-			nlen = len;
-		if (!is_var_name(p, nlen)) {
-			cmd_usage_error(c,
-					"--export=%s: '%.*s' is not a "
-					"variable name, expected NONE, ALL "
-					"or [ALL,]VAR[=VALUE],...",
-					spec, (int)nlen, p);
-			return -1;
-		}
-		if (nlen < len) {
-			env_push(e, xstrndup(p, len), true);
-		} else {
-			const char *v;
-
-			name = xstrndup(p, nlen);
-			v = getenv(name);
-			if (v)
-				env_push(e, xasprintf("%s=%s", name, v), true);
-			free(name);
-		}
-		p += len;
-		if (*p)
-			p++;
-	}
-	return 0;
-}
-
 /* An absolute working directory: -D relative to where mbatch runs. */
 static char *work_dir(struct cmd *c, const char *dir)
 {
@@ -325,7 +199,8 @@ int main(int argc, char **argv)
 	struct mer_error err = {{0}};
 	struct jobopt cli, o;
 	struct cmdline cl;
-	struct env env = {NULL, NULL, 0};
+	char **env = NULL;
+	size_t nenv = 0;
 	struct cmd c;
 	char *script = NULL, *wd = NULL, *submit_dir = NULL, user[256], host[256];
 	const char *script_name;
@@ -408,8 +283,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if (resolve_export(&c, o.export_spec, &env) < 0)
+	/* The environment the job gets, from --export as sbatch reads it
+	 * (jobopt.h). */
+	if (jobopt_export_env(o.export_spec, environ, &env, &nenv, &err) < 0) {
+		rc = cmd_usage_error(&c, "%s", err.text);
 		goto out;
+	}
 	wd = work_dir(&c, o.work_dir);
 	if (!wd) {
 		rc = MER_EXIT_ERROR;
@@ -441,8 +320,8 @@ int main(int argc, char **argv)
 
 	spec.script.data = (uint8_t *)script;
 	spec.script.len = script_len;
-	spec.env = env.v;
-	spec.n_env = env.n;
+	spec.env = env;
+	spec.n_env = nenv;
 	if (!cli.wrap && orig_first + 1 < argc) {
 		spec.argv = argv + orig_first + 1;
 		spec.n_argv = (size_t)(argc - orig_first - 1);
@@ -479,7 +358,7 @@ out:
 	if (reply)
 		protobuf_c_message_free_unpacked(&reply->base, NULL);
 	cmd_fini(&c);
-	env_free(&env);
+	jobopt_env_free(env, nenv);
 	free(script);
 	free(wd);
 	free(submit_dir);

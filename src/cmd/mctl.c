@@ -125,44 +125,9 @@ static void time_str(int64_t t, char *buf, size_t n)
 
 /* --- steps ---------------------------------------------------------- */
 
-static const Meridian__StepDesc *step_desc(const Meridian__StepRecord *s)
-{
-	static const Meridian__StepDesc empty = MERIDIAN__STEP_DESC__INIT;
-
-	return s->desc ? s->desc : &empty;
-}
-
-static int cmp_step_id(const void *a, const void *b)
-{
-	const Meridian__StepRecord *x = *(Meridian__StepRecord *const *)a;
-	const Meridian__StepRecord *y = *(Meridian__StepRecord *const *)b;
-
-	return x->step_id < y->step_id ? -1 : x->step_id > y->step_id;
-}
-
 static void sort_steps(Meridian__JobRecord *j)
 {
-	qsort(j->steps, j->n_steps, sizeof(*j->steps), cmp_step_id);
-}
-
-/* mctld names every step; argv[0]'s base name as mrun would, if not. */
-static const char *step_name(const Meridian__StepRecord *s)
-{
-	const Meridian__StepDesc *d = step_desc(s);
-	const char *slash;
-
-	if (*d->name || !d->n_argv)
-		return d->name;
-	slash = strrchr(d->argv[0], '/');
-	return slash ? slash + 1 : d->argv[0];
-}
-
-/* Slurm's code:signal.  A step's exit_code is the worst rank's status,
- * 128 + S for a rank killed by signal S: that one shows as 0:S. */
-static void step_exit_str(const Meridian__StepRecord *s, char *buf, size_t n)
-{
-	cmd_format_exit_code(s->term_signal ? 0 : s->exit_code, s->term_signal,
-			     buf, n);
+	qsort(j->steps, j->n_steps, sizeof(*j->steps), cmd_step_cmp_id);
 }
 
 /* "3", or "None" for -1 (no rank failed, or none to blame). */
@@ -201,7 +166,7 @@ static void argv_str(const Meridian__StepDesc *d, struct strbuf *out)
 static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 		       const Meridian__StepRecord *s, int64_t now)
 {
-	const Meridian__StepDesc *d = step_desc(s);
+	const Meridian__StepDesc *d = cmd_step_desc(s);
 	bool running = s->state == MERIDIAN__JOB_STATE__JOB_RUNNING;
 	struct rec r = {{0}, true};
 	struct strbuf argv = {0};
@@ -212,7 +177,7 @@ static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 	rec_kv(&r, "JobId", "%" PRIu32, j->job_id);
 	rec_kv(&r, "UserId", "%s(%" PRIu32 ")", job_user_name(j, a, sizeof(a)),
 	       j->user_id);
-	rec_kv(&r, "Name", "%s", step_name(s));
+	rec_kv(&r, "Name", "%s", cmd_step_name(s));
 	rec_nl(&r, m);
 	rec_kv(&r, "State", "%s", cmd_job_state_name(s->state));
 	rec_kv(&r, "NumTasks", "%" PRIu32, s->ntasks);
@@ -228,7 +193,7 @@ static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 		true, a, sizeof(a));
 	rec_kv(&r, "RunTime", "%s", a);
 	rec_nl(&r, m);
-	step_exit_str(s, a, sizeof(a));
+	cmd_step_exit_str(s, a, sizeof(a));
 	rec_kv(&r, "ExitCode", "%s", a);
 	failed_rank_str(s->failed_rank, a, sizeof(a));
 	rec_kv(&r, "FailedRank", "%s", a);
@@ -271,29 +236,6 @@ static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 		putchar('\n');
 }
 
-/* A step asked for: JOB (all of its steps) or JOB.STEP. */
-struct step_ref {
-	uint32_t job_id;
-	uint32_t step_id;
-	bool any_step;
-};
-
-static bool parse_step_ref(const char *tok, struct step_ref *ref)
-{
-	const char *dot = strchr(tok, '.');
-	char *job = dot ? xstrndup(tok, (size_t)(dot - tok)) : xstrdup(tok);
-	bool ok = parse_u32(job, "job id", 1, UINT32_MAX, &ref->job_id, NULL) ==
-		  0;
-
-	free(job);
-	ref->any_step = !dot;
-	ref->step_id = 0;
-	if (ok && dot)
-		ok = parse_u32(dot + 1, "step id", 0, UINT32_MAX, &ref->step_id,
-			       NULL) == 0;
-	return ok;
-}
-
 static const Meridian__JobRecord *reply_job(const Meridian__JobInfoReply *r,
 					    uint32_t id)
 {
@@ -310,7 +252,7 @@ static int do_show_step(struct mctl *m, int argc, char **argv)
 	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
 	Meridian__JobInfoReply *reply = NULL;
 	struct mer_error err = {{0}};
-	struct step_ref *refs = NULL;
+	struct cmd_step_ref *refs = NULL;
 	uint32_t *ids = NULL;
 	size_t nrefs = 0, i, k;
 	int64_t now;
@@ -324,7 +266,7 @@ static int do_show_step(struct mctl *m, int argc, char **argv)
 		for (tok = strtok_r(copy, ",", &save); tok && !bad;
 		     tok = strtok_r(NULL, ",", &save)) {
 			refs = xrealloc(refs, (nrefs + 1) * sizeof(*refs));
-			bad = !parse_step_ref(tok, &refs[nrefs++]);
+			bad = !cmd_parse_step_ref(tok, &refs[nrefs++]);
 		}
 		if (bad || nrefs == before) {
 			rc = cmd_usage_error(&m->c,
@@ -545,7 +487,7 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		rec_kv(&r, "Step", "%" PRIu32 ".%" PRIu32, j->job_id,
 		       s->step_id);
 		rec_kv(&r, "State", "%s", cmd_job_state_name(s->state));
-		step_exit_str(s, a, sizeof(a));
+		cmd_step_exit_str(s, a, sizeof(a));
 		rec_kv(&r, "ExitCode", "%s", a);
 		failed_rank_str(s->failed_rank, a, sizeof(a));
 		rec_kv(&r, "FailedRank", "%s", a);

@@ -26,12 +26,6 @@
 #define MQUEUE_STEPS_LONG    "%.15i %.8j %.9P %.8u %.9T %.9M %.5A %.9E %N %r"
 
 /* A step asked for by id: JOB (every step of it) or JOB.STEP. */
-struct step_id {
-	uint32_t job_id;
-	uint32_t step_id;
-	bool any_step;
-};
-
 struct mqueue_opts {
 	const char *format; /* -o; NULL: the default of the mode */
 	bool long_format;   /* -l */
@@ -39,7 +33,7 @@ struct mqueue_opts {
 	bool noheader;
 	uint32_t *job_ids;
 	size_t njob_ids;
-	struct step_id *step_ids; /* --steps=LIST */
+	struct cmd_step_ref *step_ids; /* --steps=LIST */
 	size_t nstep_ids;
 	uint32_t *uids;
 	size_t nuids;
@@ -322,13 +316,6 @@ struct step_row {
 #define SROW(row) ((const struct step_row *)(row))
 #define STEP(row) (SROW(row)->step)
 
-static const Meridian__StepDesc *step_desc(const Meridian__StepRecord *s)
-{
-	static const Meridian__StepDesc empty = MERIDIAN__STEP_DESC__INIT;
-
-	return s->desc ? s->desc : &empty;
-}
-
 static bool step_is_running(const Meridian__StepRecord *s)
 {
 	return s->state == MERIDIAN__JOB_STATE__JOB_RUNNING;
@@ -344,19 +331,6 @@ static int64_t step_run_secs(const Meridian__StepRecord *s, int64_t now)
 	return end - s->start_time;
 }
 
-/* The step's name; mctld fills it, else argv[0]'s base name as mrun
- * would. */
-static const char *step_name(const Meridian__StepRecord *s)
-{
-	const Meridian__StepDesc *d = step_desc(s);
-	const char *slash;
-
-	if (*d->name || !d->n_argv)
-		return d->name;
-	slash = strrchr(d->argv[0], '/');
-	return slash ? slash + 1 : d->argv[0];
-}
-
 static void col_step_id(const void *row, const void *ctx, struct strbuf *out)
 {
 	strbuf_addf(out, "%" PRIu32 ".%" PRIu32, SROW(row)->job->job_id,
@@ -365,7 +339,7 @@ static void col_step_id(const void *row, const void *ctx, struct strbuf *out)
 
 static void col_step_name(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, step_name(STEP(row)));
+	add_str(out, cmd_step_name(STEP(row)));
 }
 
 static void col_step_partition(const void *row, const void *ctx,
@@ -438,8 +412,7 @@ static void col_step_exit(const void *row, const void *ctx, struct strbuf *out)
 	const Meridian__StepRecord *s = STEP(row);
 	char buf[32];
 
-	cmd_format_exit_code(s->term_signal ? 0 : s->exit_code, s->term_signal,
-			     buf, sizeof(buf));
+	cmd_step_exit_str(s, buf, sizeof(buf));
 	add_str(out, buf);
 }
 
@@ -497,26 +470,9 @@ static const struct cmd_column step_columns[] = {
 	{0, NULL, NULL},
 };
 
-/* One "12" (every step of job 12) or "12.3". */
-static bool parse_step_id(const char *tok, struct step_id *id)
-{
-	const char *dot = strchr(tok, '.');
-	char *job = dot ? xstrndup(tok, (size_t)(dot - tok)) : xstrdup(tok);
-	bool ok =
-		parse_u32(job, "job id", 1, UINT32_MAX, &id->job_id, NULL) == 0;
-
-	free(job);
-	id->any_step = !dot;
-	id->step_id = 0;
-	if (ok && dot)
-		ok = parse_u32(dot + 1, "step id", 0, UINT32_MAX, &id->step_id,
-			       NULL) == 0;
-	return ok;
-}
-
 /* A comma separated list of step ids, appended to *ids.  0, or -1 with
  * err naming the bad item. */
-static int parse_step_ids(const char *list, struct step_id **ids, size_t *n,
+static int parse_step_ids(const char *list, struct cmd_step_ref **ids, size_t *n,
 			  struct mer_error *err)
 {
 	char *copy = xstrdup(list), *save = NULL, *tok;
@@ -525,9 +481,9 @@ static int parse_step_ids(const char *list, struct step_id **ids, size_t *n,
 
 	for (tok = strtok_r(copy, ",", &save); tok && !rc;
 	     tok = strtok_r(NULL, ",", &save)) {
-		struct step_id id;
+		struct cmd_step_ref id;
 
-		if (!parse_step_id(tok, &id)) {
+		if (!cmd_parse_step_ref(tok, &id)) {
 			rc = mer_error_set(err,
 					   "Invalid job step id: %s (expected "
 					   "JOB.STEP such as 12.0, or JOB for "
@@ -564,17 +520,9 @@ static bool step_wanted(const struct mqueue_opts *o,
 		if (i == o->nstep_ids)
 			return false;
 	}
-	if (o->nnames && !cmd_list_has(o->names, o->nnames, step_name(s)))
+	if (o->nnames && !cmd_list_has(o->names, o->nnames, cmd_step_name(s)))
 		return false;
 	return true;
-}
-
-static int cmp_step_id(const void *a, const void *b)
-{
-	const Meridian__StepRecord *x = *(Meridian__StepRecord *const *)a;
-	const Meridian__StepRecord *y = *(Meridian__StepRecord *const *)b;
-
-	return x->step_id < y->step_id ? -1 : x->step_id > y->step_id;
 }
 
 static void usage(FILE *out)
@@ -720,7 +668,7 @@ static void add_step_rows(struct cmd_fmt *fmt, const struct mqueue_opts *o,
 
 		if (!job_matches(o, j))
 			continue;
-		qsort(j->steps, j->n_steps, sizeof(*j->steps), cmp_step_id);
+		qsort(j->steps, j->n_steps, sizeof(*j->steps), cmd_step_cmp_id);
 		for (size_t k = 0; k < j->n_steps; k++) {
 			struct step_row row = {j, j->steps[k]};
 
