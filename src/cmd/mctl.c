@@ -245,13 +245,38 @@ static const Meridian__JobRecord *reply_job(const Meridian__JobInfoReply *r,
 	return NULL;
 }
 
+/* JOB_INFO for ids (every job when n is 0), finished ones included.
+ * Errors are printed ("cannot show WHAT: ..."); returns the exit code. */
+static int fetch_jobs(struct mctl *m, uint32_t *ids, size_t n,
+		      const char *what, Meridian__JobInfoReply **reply)
+{
+	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
+	struct mer_error err = {{0}};
+	int rc;
+
+	req.job_ids = ids;
+	req.n_job_ids = n;
+	req.all_states = true;
+	/* cmd_connect says itself what failed */
+	rc = cmd_connect(&m->c);
+	if (rc)
+		return rc;
+	rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
+		      (ProtobufCMessage **)reply, &err);
+	if (rc == MER_EXIT_ERROR) {
+		if (errno == ENOENT && n)
+			cmd_error(&m->c, "Invalid job id specified");
+		else
+			cmd_error(&m->c, "cannot show %s: %s", what, err.text);
+	}
+	return rc;
+}
+
 /* show step [JOB[.STEP]...]: the steps asked for, in that order, else
  * every step of every job mctld keeps. */
 static int do_show_step(struct mctl *m, int argc, char **argv)
 {
-	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
 	Meridian__JobInfoReply *reply = NULL;
-	struct mer_error err = {{0}};
 	struct cmd_step_ref *refs = NULL;
 	uint32_t *ids = NULL;
 	size_t nrefs = 0, i, k;
@@ -284,21 +309,7 @@ static int do_show_step(struct mctl *m, int argc, char **argv)
 	ids = xcalloc(nrefs + 1, sizeof(*ids));
 	for (i = 0; i < nrefs; i++)
 		ids[i] = refs[i].job_id;
-	req.job_ids = ids;
-	req.n_job_ids = nrefs;
-	req.all_states = true;
-	/* cmd_connect says itself what failed */
-	rc = cmd_connect(&m->c);
-	if (rc)
-		goto out;
-	rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
-		      (ProtobufCMessage **)&reply, &err);
-	if (rc == MER_EXIT_ERROR) {
-		if (errno == ENOENT && nrefs)
-			cmd_error(&m->c, "Invalid job id specified");
-		else
-			cmd_error(&m->c, "cannot show steps: %s", err.text);
-	}
+	rc = fetch_jobs(m, ids, nrefs, "steps", &reply);
 	if (rc)
 		goto out;
 	now = reply->now ? reply->now : mer_now();
@@ -501,7 +512,6 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 
 static int do_show_job(struct mctl *m, int argc, char **argv)
 {
-	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
 	Meridian__JobInfoReply *reply = NULL;
 	struct mer_error err = {{0}};
 	uint32_t *ids = NULL;
@@ -511,21 +521,7 @@ static int do_show_job(struct mctl *m, int argc, char **argv)
 	for (k = 1; k < argc; k++)
 		if (cmd_parse_job_ids(argv[k], &ids, &nids, &err))
 			return cmd_usage_error(&m->c, "%s", err.text);
-	req.job_ids = ids;
-	req.n_job_ids = nids;
-	req.all_states = true;
-	/* cmd_connect says itself what failed */
-	rc = cmd_connect(&m->c);
-	if (rc)
-		goto out;
-	rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
-		      (ProtobufCMessage **)&reply, &err);
-	if (rc == MER_EXIT_ERROR) {
-		if (errno == ENOENT && nids)
-			cmd_error(&m->c, "Invalid job id specified");
-		else
-			cmd_error(&m->c, "cannot show jobs: %s", err.text);
-	}
+	rc = fetch_jobs(m, ids, nids, "jobs", &reply);
 	if (rc)
 		goto out;
 	for (i = 0; i < reply->n_jobs; i++)

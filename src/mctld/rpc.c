@@ -1013,18 +1013,29 @@ static int h_register(struct rpc_req *r, ProtobufCMessage *msg,
 	return 0;
 }
 
+/* The node registered on r's connection; NULL with err (EPROTO) when the
+ * node sends r before NODE_REGISTER. */
+static struct node *registered_node(struct rpc_req *r, struct mer_error *err)
+{
+	if (r->peer->node)
+		return r->peer->node;
+	errno = EPROTO;
+	mer_error_set(err,
+		      "%s before NODE_REGISTER on this connection; register "
+		      "first",
+		      msg_type_name(r->type));
+	return NULL;
+}
+
 static int h_heartbeat(struct rpc_req *r, ProtobufCMessage *msg,
 		       struct mer_error *err)
 {
 	const Meridian__NodeHeartbeat *hb = (const void *)msg;
 	Meridian__Ack ack = MERIDIAN__ACK__INIT;
-	struct node *n = r->peer->node;
+	struct node *n = registered_node(r, err);
 
-	if (!n) {
-		errno = EPROTO;
-		return mer_error_set(err, "NODE_HEARTBEAT before NODE_REGISTER "
-					  "on this connection; register first");
-	}
+	if (!n)
+		return -1;
 	if (hb->name && *hb->name && strcmp(hb->name, n->name) != 0) {
 		errno = EPROTO;
 		return mer_error_set(err,
@@ -1040,14 +1051,10 @@ static int h_job_end(struct rpc_req *r, ProtobufCMessage *msg,
 		     struct mer_error *err)
 {
 	Meridian__Ack ack = MERIDIAN__ACK__INIT;
-	struct node *n = r->peer->node;
+	struct node *n = registered_node(r, err);
 
-	if (!n) {
-		errno = EPROTO;
-		return mer_error_set(err,
-				     "JOB_END before NODE_REGISTER on this "
-				     "connection; register first");
-	}
+	if (!n)
+		return -1;
 	job_mgr_node_end(r->ctx, n->name, (const void *)msg);
 	/* Durable: the node deletes the job's spool only after this. */
 	rpc_reply(r, &ack.base);
@@ -1095,14 +1102,10 @@ static int h_step_end(struct rpc_req *r, ProtobufCMessage *msg,
 		      struct mer_error *err)
 {
 	Meridian__Ack ack = MERIDIAN__ACK__INIT;
-	struct node *n = r->peer->node;
+	struct node *n = registered_node(r, err);
 
-	if (!n) {
-		errno = EPROTO;
-		return mer_error_set(err,
-				     "STEP_END before NODE_REGISTER on this "
-				     "connection; register first");
-	}
+	if (!n)
+		return -1;
 	step_node_end(r->ctx, n->name, (const void *)msg);
 	/* Durable: the node deletes the step's spool only after this. */
 	rpc_reply(r, &ack.base);
