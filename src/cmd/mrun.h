@@ -113,11 +113,12 @@ void mrun_lines_flush_all(struct mrun_lines *l);
  *   MRUN_ABORTED    a rank that called PMI abort (MPI_Abort): the first
  *                   one stands, even when the ranks its node killed
  *                   because of it were reported before it
- *   MRUN_TRIGGER    the failure that made mrun end the step (a rank that
- *                   failed with --kill-on-bad-exit, or a lost node): the
- *                   first one stands, later ones are its consequences
- *                   (ranks mrun killed)
- *   MRUN_FAILED     a node's share FAILED, a node lost or never seen
+ *   MRUN_TRIGGER    a lost node that made mrun end the step: the first
+ *                   one stands, later ones are its consequences (ranks
+ *                   mrun killed)
+ *   MRUN_FAILED     a rank that failed (then mrun ends the step under
+ *                   --kill-on-bad-exit), a node's share FAILED, a node
+ *                   lost or never seen
  *   MRUN_CANCELLED  a node's share CANCELLED
  *   MRUN_OK         COMPLETED
  * Within a class the larger value wins (an exit code, or 128 + signal),

@@ -501,7 +501,11 @@ static void on_task_exit(struct mrun_node *n, const Meridian__TaskExit *t)
 	if (m->killed)
 		return; /* a consequence of the kill, not its cause */
 	if (m->opt.kill_on_bad_exit != 0) {
-		mrun_status_merge(&m->status, MRUN_TRIGGER, value ? value : 1,
+		/* Not a trigger: the step's status stays the worst rank that
+		 * failed on its own (the nodes' ends tell it), as mctld
+		 * records it; ranks killed because of this one do not count
+		 * (they are ignored here and their nodes end CANCELLED). */
+		mrun_status_merge(&m->status, MRUN_FAILED, value ? value : 1,
 				  t->term_signal, (int)t->rank, reason);
 		step_kill(m, reason, NULL);
 	}
