@@ -37,6 +37,10 @@
 #define STEP_MAX_ENV 8192
 #define STEP_MAX_TASKS 65536
 #define STEP_IO_KEY_LEN 32
+/* Bytes of arguments and environment together: what exec takes on Linux
+ * by default (a quarter of an 8 MiB stack).  Every node's LAUNCH_STEP
+ * carries them, so this also bounds what one request makes mctld send. */
+#define STEP_MAX_ARG_BYTES (2u << 20)
 
 static bool step_running(const Meridian__StepRecord *s)
 {
@@ -75,7 +79,7 @@ static int check_string(const char *what, const char *s, size_t max,
 static int check_desc(struct mctld *ctx, Meridian__StepDesc *d,
 		      struct mer_error *err)
 {
-	size_t i;
+	size_t i, bytes = 0;
 
 	if (d->n_argv == 0 || !d->argv[0] || !*d->argv[0]) {
 		errno = EINVAL;
@@ -90,6 +94,19 @@ static int check_desc(struct mctld *ctx, Meridian__StepDesc *d,
 				     "%d",
 				     d->n_argv, d->n_env, STEP_MAX_ARGS,
 				     STEP_MAX_ENV);
+	}
+	for (i = 0; i < d->n_argv; i++)
+		bytes += strlen(d->argv[i]) + 1;
+	for (i = 0; i < d->n_env; i++)
+		bytes += strlen(d->env[i]) + 1;
+	if (bytes > STEP_MAX_ARG_BYTES) {
+		errno = E2BIG;
+		return mer_error_set(err,
+				     "the step's arguments and environment "
+				     "take %zu bytes; at most %u (trim the "
+				     "environment, or --export only what the "
+				     "program needs)",
+				     bytes, STEP_MAX_ARG_BYTES);
 	}
 	for (i = 0; i < d->n_env; i++) {
 		if (!strchr(d->env[i], '=')) {

@@ -274,6 +274,22 @@ static void test_refused(void)
 	d.pty = true;
 	d.ntasks = 2;
 	expect_refused(job, TH_ALICE, &d, "--pty runs one task on one node");
+	/* arguments and environment beyond what exec would take */
+	{
+		static char *argv[2];
+		size_t big = (2u << 20) + 10;
+
+		argv[0] = "/bin/echo";
+		argv[1] = xmalloc(big);
+		memset(argv[1], 'x', big - 1);
+		argv[1][big - 1] = '\0';
+		meridian__step_desc__init(&d);
+		d.argv = argv;
+		d.n_argv = 2;
+		expect_refused(job, TH_ALICE, &d,
+			       "the step's arguments and environment take");
+		free(argv[1]);
+	}
 	/* a node that is not connected: the step cannot start */
 	meridian__step_desc__init(&d);
 	th_close(nodes[2]);
