@@ -17,6 +17,8 @@
 struct mcancel_opts {
 	uint32_t *job_ids;
 	size_t njob_ids;
+	Meridian__JobStepId *steps; /* JOB.STEP */
+	size_t nsteps;
 	bool has_user;
 	uint32_t user_id;
 	int signal;	 /* 0: cancel */
@@ -31,7 +33,10 @@ static void usage(FILE *out)
 		"Usage: mcancel [OPTIONS] [JOB_ID...]\n"
 		"Cancel jobs, or send them a signal, like scancel.\n"
 		"\n"
-		"  JOB_ID...                   the jobs (12 13 or 12,13)\n"
+		"  JOB_ID...                   the jobs (12 13 or 12,13), or "
+		"steps of\n"
+		"                              jobs (12.3: step 3 of job 12, "
+		"which goes on)\n"
 		"  -u, --user=USER             every job of USER (name or "
 		"uid)\n"
 		"      --me                    every job of mine\n"
@@ -67,9 +72,15 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 	Meridian__JobActionReply *reply = NULL;
 	Meridian__JobState states[8];
 	struct mer_error err = {{0}};
+	Meridian__JobStepId **steps;
 	size_t i, nstates = 0;
 	int rc, s;
 
+	steps = xcalloc(o->nsteps + 1, sizeof(*steps));
+	for (i = 0; i < o->nsteps; i++)
+		steps[i] = &o->steps[i];
+	req.steps = steps;
+	req.n_steps = o->nsteps;
 	req.n_job_ids = o->njob_ids;
 	req.job_ids = o->job_ids;
 	req.has_user = o->has_user;
@@ -86,11 +97,11 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 	req.states = states;
 
 	rc = cmd_connect(c);
-	if (rc)
-		return rc;
-	rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_CANCEL_JOB, &req.base,
-		      (ProtobufCMessage **)&reply, &err);
-	if (rc == MER_EXIT_ERROR) {
+	if (rc == 0)
+		rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_CANCEL_JOB, &req.base,
+			      (ProtobufCMessage **)&reply, &err);
+	free(steps);
+	if (rc == MER_EXIT_ERROR && reply == NULL && err.text[0]) {
 		if (o->njob_ids == 1)
 			cmd_error(c, "Kill job error on job id %" PRIu32 ": %s",
 				  o->job_ids[0], err.text);
@@ -103,7 +114,23 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 
 	for (i = 0; i < reply->n_results; i++) {
 		const Meridian__JobActionResult *r = reply->results[i];
+		char id[32];
 
+		if (r->has_step) {
+			snprintf(id, sizeof(id), "%" PRIu32 ".%" PRIu32,
+				 r->job_id, r->step_id);
+			if (r->code == 0 && o->verbose)
+				fprintf(stderr, "mcancel: %s step %s\n",
+					o->signal ? "Signalling" : "Terminating",
+					id);
+			else if (r->code && !(o->quiet && r->code == EALREADY)) {
+				cmd_error(c, "Kill job error on job step id "
+					     "%s: %s",
+					  id, cmd_job_result_text(r));
+				rc = MER_EXIT_ERROR;
+			}
+			continue;
+		}
 		if (r->code == 0) {
 			if (o->verbose && o->signal)
 				fprintf(stderr,
@@ -124,6 +151,44 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 		rc = MER_EXIT_ERROR;
 	}
 	protobuf_c_message_free_unpacked(&reply->base, NULL);
+	return rc;
+}
+
+/* One argument: job ids and JOB.STEP ids, comma separated. */
+static int parse_ids(const char *arg, struct mcancel_opts *o,
+		     struct mer_error *err)
+{
+	char *copy = xstrdup(arg), *save = NULL, *tok;
+	int rc = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok && rc == 0;
+	     tok = strtok_r(NULL, ",", &save)) {
+		struct cmd_step_ref ref;
+
+		if (!strchr(tok, '.')) {
+			rc = cmd_parse_job_ids(tok, &o->job_ids, &o->njob_ids,
+					       err);
+			continue;
+		}
+		if (!cmd_parse_step_ref(tok, &ref) || ref.any_step) {
+			rc = mer_error_set(err,
+					   "Invalid job step id: %s (expected "
+					   "JOB.STEP such as 12.3)",
+					   tok);
+			break;
+		}
+		o->steps = xrealloc(o->steps,
+				    (o->nsteps + 1) * sizeof(*o->steps));
+		meridian__job_step_id__init(&o->steps[o->nsteps]);
+		o->steps[o->nsteps].job_id = ref.job_id;
+		o->steps[o->nsteps++].step_id = ref.step_id;
+	}
+	if (rc == 0 && !o->njob_ids && !o->nsteps)
+		rc = mer_error_set(err,
+				   "Invalid job id: \"%s\" (expected a job "
+				   "number such as 12)",
+				   arg);
+	free(copy);
 	return rc;
 }
 
@@ -203,14 +268,15 @@ int main(int argc, char **argv)
 		}
 	}
 	for (i = optind; i < argc; i++)
-		if (cmd_parse_job_ids(argv[i], &o.job_ids, &o.njob_ids, &err))
+		if (parse_ids(argv[i], &o, &err))
 			return cmd_usage_error(&c, "%s", err.text);
-	if (!o.njob_ids && !o.has_user)
+	if (!o.njob_ids && !o.nsteps && !o.has_user)
 		return cmd_usage_error(&c, "No job identification provided "
 					   "(give job ids, --user or --me)");
 
 	rc = run(&c, &o);
 	cmd_fini(&c);
 	free(o.job_ids);
+	free(o.steps);
 	return rc;
 }

@@ -968,6 +968,11 @@ int job_mgr_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 		       true);
 }
 
+void job_mgr_who(struct mctld *ctx, uid_t uid, char *buf, size_t n)
+{
+	who(ctx->jobs, uid, buf, n);
+}
+
 bool job_may_see_private(const struct job *j, uid_t uid, bool admin)
 {
 	return admin || j->rec->user_id == uid;

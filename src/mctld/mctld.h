@@ -230,6 +230,10 @@ void rpc_reply_error(struct rpc_req *r, int code, const char *text);
 void rpc_push_launch(struct mctld *ctx, uint32_t job_id);
 void rpc_push_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 		     int sig, bool cancel, const char *reason);
+/* The same for one step (step_id >= 0) of the job on node. */
+void rpc_push_signal_step(struct mctld *ctx, const char *node,
+			  uint32_t job_id, int64_t step_id, int sig,
+			  bool cancel, const char *reason);
 /* Push a packed request (body, taken) to a node after the next commit. */
 void rpc_push_packed(struct mctld *ctx, const char *node, uint16_t type,
 		     uint32_t job_id, uint32_t step_id, uint8_t *body,
@@ -291,6 +295,8 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 int job_mgr_hold(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		 Meridian__JobAction action, struct mer_error *err);
 bool job_may_see_private(const struct job *j, uid_t uid, bool admin);
+/* uid's user name (or the number) for reasons such as "Cancelled by". */
+void job_mgr_who(struct mctld *ctx, uid_t uid, char *buf, size_t n);
 /* A JobEnd from a node (JOB_END or a register's list). */
 void job_mgr_node_end(struct mctld *ctx, const char *node,
 		      const Meridian__JobEnd *end);
@@ -314,6 +320,10 @@ Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 				  struct mer_error *err);
 Meridian__StepRecord *step_find(struct job *j, uint32_t step_id);
 bool step_any_running(const struct job *j);
+/* mcancel JOB.STEP: signal (sig) or cancel (0) a running step on its
+ * nodes; the job goes on.  -1 with errno and err. */
+int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id,
+		uid_t uid, bool admin, int sig, struct mer_error *err);
 /* A node's StepEnd (STEP_END). */
 void step_node_end(struct mctld *ctx, const char *node,
 		   const Meridian__StepEnd *e);

@@ -76,7 +76,8 @@ struct out_item {
 	uint8_t *frame;
 	size_t len;
 	uint32_t job_id; /* OUT_LAUNCH, OUT_SIGNAL, OUT_PUSH */
-	uint32_t step_id; /* OUT_PUSH */
+	uint32_t step_id; /* OUT_PUSH, OUT_SIGNAL with has_step */
+	bool has_step;
 	char *node;	 /* OUT_SIGNAL, OUT_PUSH */
 	int32_t sig;
 	bool cancel;
@@ -444,7 +445,19 @@ void rpc_push_launch(struct mctld *ctx, uint32_t job_id)
 void rpc_push_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 		     int sig, bool cancel, const char *reason)
 {
+	rpc_push_signal_step(ctx, node, job_id, -1, sig, cancel, reason);
+}
+
+void rpc_push_signal_step(struct mctld *ctx, const char *node,
+			  uint32_t job_id, int64_t step_id, int sig,
+			  bool cancel, const char *reason)
+{
 	struct out_item *o = xcalloc(1, sizeof(*o));
+
+	if (step_id >= 0) {
+		o->has_step = true;
+		o->step_id = (uint32_t)step_id;
+	}
 
 	o->kind = OUT_SIGNAL;
 	o->job_id = job_id;
@@ -560,6 +573,8 @@ static void do_signal(struct mctld *ctx, const struct out_item *o)
 	sj.signal = o->sig;
 	sj.cancel = o->cancel;
 	sj.reason = o->reason;
+	sj.has_step = o->has_step;
+	sj.step_id = o->step_id;
 	push_request(ctx, n->peer, MT(SIGNAL_JOB), &sj.base, o->job_id, 0);
 }
 
@@ -779,14 +794,37 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 	size_t ntargets = 0, cap, i, k;
 	struct job *j;
 
-	if (!req->n_job_ids && !req->has_user) {
+	if (!req->n_job_ids && !req->has_user && !req->n_steps) {
 		errno = EINVAL;
-		return mer_error_set(err, "give job ids or a user whose jobs "
-					  "to cancel");
+		return mer_error_set(err, "give job ids, step ids or a user "
+					  "whose jobs to cancel");
 	}
-	cap = req->n_job_ids ? req->n_job_ids : job_mgr_count(ctx);
+	cap = req->n_job_ids  ? req->n_job_ids
+	      : req->has_user ? job_mgr_count(ctx)
+			      : 0;
 	targets = xcalloc(cap ? cap : 1, sizeof(*targets));
-	rep.results = xcalloc(cap ? cap : 1, sizeof(*rep.results));
+	rep.results = xcalloc(cap + req->n_steps + 1, sizeof(*rep.results));
+	for (i = 0; i < req->n_steps; i++) {
+		Meridian__JobActionResult *res = xmalloc(sizeof(*res));
+		const Meridian__JobStepId *sid = req->steps[i];
+		struct mer_error e = {""};
+
+		meridian__job_action_result__init(res);
+		res->job_id = sid->job_id;
+		res->has_step = true;
+		res->step_id = sid->step_id;
+		j = job_find(ctx, sid->job_id);
+		if (!j) {
+			res->code = ENOENT;
+			res->text = xasprintf("job %u does not exist",
+					      sid->job_id);
+		} else if (step_cancel(ctx, j, sid->step_id, r->uid, r->admin,
+				       req->signal, &e) < 0) {
+			res->code = errno ? errno : EINVAL;
+			res->text = xstrdup(e.text);
+		}
+		rep.results[rep.n_results++] = res;
+	}
 	if (req->n_job_ids) {
 		for (i = 0; i < req->n_job_ids; i++) {
 			Meridian__JobActionResult *res;
@@ -804,7 +842,7 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 					      req->job_ids[i]);
 			rep.results[rep.n_results++] = res;
 		}
-	} else {
+	} else if (req->has_user) {
 		TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry) {
 			if (!job_state_is_final(j->rec->state))
 				targets[ntargets++] = j;

@@ -653,3 +653,48 @@ void step_launch_failed(struct mctld *ctx, uint32_t job_id, uint32_t step_id,
 	step_node_end(ctx, node, &e);
 	free(why);
 }
+
+int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id,
+		uid_t uid, bool admin, int sig, struct mer_error *err)
+{
+	Meridian__JobRecord *rec = j->rec;
+	Meridian__StepRecord *s;
+	char name[64], why[128];
+
+	if (!job_may_see_private(j, uid, admin)) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "job %u belongs to %s; only its owner "
+				     "or an admin may cancel or signal its "
+				     "steps",
+				     rec->job_id, rec->user_name);
+	}
+	if (!(s = step_find(j, step_id))) {
+		errno = ENOENT;
+		return mer_error_set(err, "step %u.%u does not exist",
+				     rec->job_id, step_id);
+	}
+	if (!step_running(s)) {
+		errno = EALREADY;
+		return mer_error_set(err, "step %u.%u already ended (%s)",
+				     rec->job_id, step_id,
+				     job_state_name(s->state));
+	}
+	if (sig < 0 || sig > SIGRTMAX) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "signal %d is not a signal number "
+				     "(1-%d)",
+				     sig, SIGRTMAX);
+	}
+	job_mgr_who(ctx, uid, name, sizeof(name));
+	snprintf(why, sizeof(why), "Cancelled by %s", name);
+	/* Each node's mstepd ends its share (CANCELLED, this reason) and
+	 * reports it as usual. */
+	for (size_t i = 0; i < s->n_nodes; i++)
+		if (!s->nodes[i]->ended)
+			rpc_push_signal_step(ctx, s->nodes[i]->node, rec->job_id,
+					     step_id, sig ? sig : SIGTERM,
+					     sig == 0, sig ? "" : why);
+	return 0;
+}

@@ -373,6 +373,51 @@ else
 	mcancel "$C"
 fi
 
+# ------------------------------------------------------------ mcancel JOB.STEP
+# One step is cancelled; the job and its other step go on.
+
+# check_cmd_fails NAME CODE TEXT CMD...: CMD exits CODE and says TEXT.
+check_cmd_fails() {
+	local name=$1 code=$2 text=$3 out rc
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	check_eq "$name: exit status" "$code" "$rc"
+	check_match "$name: says why" "$text" "$out"
+}
+work_script stepsS.sh <<'EOS'
+#!/bin/bash
+mrun -J keeper -n 2 -N 2 bash -c 'touch s0.ready.$RANK; while [ ! -e s0.stop ]; do sleep 0.2; done' >S0.out 2>S0.err &
+mrun -J victim -n 2 -N 2 bash -c 'touch s1.ready.$RANK; exec sleep 300' >S1.out 2>S1.err
+echo $? >S1.rc
+wait
+echo done >S.done
+EOS
+S=$(submit -N 2 -n 2 -t 5 -o S-%j.out stepsS.sh) || bail "submit stepsS.sh"
+note "job S: $S"
+if wait_for 60 "both steps of job S ready" count_files 4 s0.ready.0 s0.ready.1 s1.ready.0 s1.ready.1; then
+	victim=$(mqueue --steps -h -j "$S" -o "%i %j" 2>&1 | awk '$2 == "victim" { print $1 }')
+	keeper=$(mqueue --steps -h -j "$S" -o "%i %j" 2>&1 | awk '$2 == "keeper" { print $1 }')
+	check_match "mqueue --steps shows both steps of job S" "^$S\.[01] $S\.[01]\$" "$victim $keeper"
+	check "mcancel JOB.STEP as the owner" as_user mcancel "$victim"
+	check "the cancelled step's mrun ends" wait_for 30 "S1.rc" test -s S1.rc
+	check_match "its mrun exits with SIGTERM's status" '^(143|137)$' "$(rc_of S1)"
+	check "the step is CANCELLED by mertest" wait_for 15 "step $victim CANCELLED" \
+		eval 'step_show "$victim" | grep -Eq "(^| )State=CANCELLED .*Reason=Cancelled by $MERIDIAN_TEST_USER"'
+	check_eq "the job goes on" RUNNING "$(job_state "$S")"
+	check_match "its other step goes on" "(^| )State=RUNNING" "$(step_show "$keeper")"
+	check_cmd_fails "mcancel of a step that ended" 1 "already ended" as_user mcancel "$victim"
+	check_cmd_fails "mcancel of a step that does not exist" 1 "does not exist" as_user mcancel "$S.77"
+	check_cmd_fails "mcancel with a bad step id" 2 "Invalid job step id" mcancel "$S.x"
+	touch s0.stop
+	wait_job_end "$S" 30
+	check_eq "job S COMPLETED after its kept step" COMPLETED "$(job_state "$S")"
+	check_match "the kept step COMPLETED" "(^| )State=COMPLETED" "$(step_show "$keeper")"
+else
+	fail "the steps of job S started" "$(file_or_none S0.err) $(file_or_none S1.err)"
+	mcancel "$S"
+fi
+
 # ------------------------------------------------------------ mrun outside a job
 # alloc_run NAME [as_user] mrun ARGS...: run mrun (allocating) with a
 # time limit, as root or the test user; outputs in NAME.*

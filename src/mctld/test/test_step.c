@@ -529,7 +529,81 @@ static void test_keep_bounded(void)
 	teardown();
 }
 
+/* CANCEL_JOB with steps only: those steps are signalled on their nodes,
+ * nothing else is touched. */
+static void test_cancel_step(void)
+{
+	Meridian__CancelJobRequest req = MERIDIAN__CANCEL_JOB_REQUEST__INIT;
+	Meridian__StepDesc d = MERIDIAN__STEP_DESC__INIT;
+	Meridian__JobStepId sid = MERIDIAN__JOB_STEP_ID__INIT;
+	Meridian__JobStepId *sids[1] = {&sid};
+	Meridian__JobActionReply *rep;
+	Meridian__StepCreateReply *r;
+	bool is_err = true, signalled = false;
+	uint32_t job, other;
+	char err[300];
+
+	setup();
+	job = running_job(false);
+	r = create(job, TH_ALICE, &d, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	other = th_submit(ctx, user, TH_ALICE, NULL, NULL, 0);
+	CU_ASSERT_NOT_EQUAL_FATAL(other, 0);
+	for (int i = 0; i < 3; i++)
+		th_forget_frames(nodes[i]);
+	sid.job_id = job;
+	sid.step_id = 0;
+	req.steps = sids;
+	req.n_steps = 1;
+	/* bob may not */
+	th_request(ctx, user, MT(CANCEL_JOB), 41, TH_BOB, &req.base);
+	th_turn(ctx);
+	rep = (void *)th_last_reply(user, MT(CANCEL_JOB), &is_err);
+	CU_ASSERT_FALSE_FATAL(is_err);
+	CU_ASSERT_EQUAL_FATAL(rep->n_results, 1);
+	CU_ASSERT_EQUAL(rep->results[0]->code, EPERM);
+	CU_ASSERT_TRUE(rep->results[0]->has_step);
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	/* alice may: each node gets a cancel for step 0 only */
+	th_request(ctx, user, MT(CANCEL_JOB), 42, TH_ALICE, &req.base);
+	th_turn(ctx);
+	rep = (void *)th_last_reply(user, MT(CANCEL_JOB), &is_err);
+	CU_ASSERT_FALSE_FATAL(is_err);
+	CU_ASSERT_EQUAL_FATAL(rep->n_results, 1);
+	CU_ASSERT_EQUAL(rep->results[0]->code, 0);
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	for (size_t f = 0; f < th_nframes(nodes[2]); f++) {
+		struct frame_hdr h;
+		Meridian__SignalJob *sj = (void *)th_frame(nodes[2], f, &h);
+
+		if (h.type == MT(SIGNAL_JOB) && !(h.flags & MER_FRAME_REPLY))
+			signalled = sj->cancel && sj->has_step &&
+				    sj->step_id == 0 && sj->job_id == job;
+		protobuf_c_message_free_unpacked(&sj->base, NULL);
+	}
+	CU_ASSERT_TRUE(signalled);
+	/* the jobs go on, the other one too */
+	CU_ASSERT_EQUAL(job_find(ctx, job)->rec->state, JS(RUNNING));
+	CU_ASSERT_NOT_EQUAL(job_find(ctx, other)->rec->state, JS(CANCELLED));
+	/* the nodes end it: CANCELLED with their reason */
+	for (int i = 0; i < 3; i++)
+		node_end(i, job, 0, JS(CANCELLED), 143, i * 2,
+			 "Cancelled by 4242");
+	CU_ASSERT_EQUAL(step_find(job_find(ctx, job), 0)->state,
+			JS(CANCELLED));
+	/* an ended step: EALREADY */
+	th_request(ctx, user, MT(CANCEL_JOB), 43, TH_ALICE, &req.base);
+	th_turn(ctx);
+	rep = (void *)th_last_reply(user, MT(CANCEL_JOB), &is_err);
+	CU_ASSERT_FALSE_FATAL(is_err);
+	CU_ASSERT_EQUAL(rep->results[0]->code, EALREADY);
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	teardown();
+}
+
 static CU_TestInfo tests[] = {
+	{"cancel one step", test_cancel_step},
 	{"layout and launch", test_layout_and_launch},
 	{"refused steps", test_refused},
 	{"node ends folded", test_ends},
