@@ -36,6 +36,9 @@
 #define MRUN_IO_KEY_LEN 32
 /* Seconds every node has to say hello (MERIDIAN_STEP_CONNECT_TIMEOUT). */
 #define MRUN_HELLO_TIMEOUT 60
+/* How often mrun asks mctld about a step whose nodes have not all said
+ * hello (their launch may have failed). */
+#define MRUN_WATCH_MS 1000
 /* Seconds the nodes have to end once mrun killed the step. */
 #define MRUN_KILL_TIMEOUT 30
 /* A partial line of one rank longer than this is cut (--label). */
@@ -228,6 +231,7 @@ struct mrun {
 	bool go;	 /* node 0 said hello: kvs_port and master_port known */
 	uint32_t kvs_port, master_port;
 	struct event *hello_ev, *kill_ev;
+	struct event *watch_ev; /* asks mctld while nodes are missing */
 	int hello_timeout; /* seconds */
 	bool killed;
 	char kill_reason[256];

@@ -774,6 +774,64 @@ static void hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * While nodes have not said hello, ask mctld once a second whether the
+ * step failed to start on one of them (its launch refused, the node gone,
+ * the job ended): then mrun says so at once instead of waiting out the
+ * hello timeout.  Quiet when mctld cannot be reached: the timeout still
+ * stands.
+ */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
+	Meridian__JobInfoReply *rep = NULL;
+	const Meridian__JobRecord *job = NULL;
+	const Meridian__StepRecord *st = NULL;
+	struct mrun *m = arg;
+	struct mer_error err = {{0}};
+	uint32_t id = m->job_id;
+
+	(void)fd;
+	(void)what;
+	if (m->killed || m->nodes_connected == m->nnodes)
+		return;
+	req.job_ids = &id;
+	req.n_job_ids = 1;
+	if (client_call(m->cmd.client, MERIDIAN__MSG_TYPE__MSG_JOB_INFO,
+			&req.base, (ProtobufCMessage **)&rep, 2, &err) < 0)
+		rep = NULL;
+	for (size_t i = 0; rep && i < rep->n_jobs; i++)
+		if (rep->jobs[i]->job_id == id)
+			job = rep->jobs[i];
+	for (size_t i = 0; job && i < job->n_steps; i++)
+		if (job->steps[i]->step_id == m->step_id)
+			st = job->steps[i];
+	for (size_t i = 0; job && i < m->nnodes; i++) {
+		struct mrun_node *n = &m->nodes[i];
+		char why[320];
+
+		if (n->state != MRUN_NODE_WAITING)
+			continue;
+		if (job->state != MERIDIAN__JOB_STATE__JOB_RUNNING)
+			snprintf(why, sizeof(why),
+				 "job %" PRIu32 " ended (%s) before %s "
+				 "started its share",
+				 id, cmd_job_state_name(job->state), n->name);
+		else if (st && i < st->n_nodes && st->nodes[i]->ended)
+			snprintf(why, sizeof(why), "%s could not start its "
+						   "share: %s",
+				 n->name,
+				 *st->reason ? st->reason : "no reason given");
+		else
+			continue;
+		node_lost(n, why); /* said at the end, with the step's id */
+	}
+	if (rep)
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	if (!m->killed && m->nodes_connected < m->nnodes)
+		set_timer(m->watch_ev, MRUN_WATCH_MS);
+}
+
 static void check_done(struct mrun *m)
 {
 	if (m->nodes_done >= m->nnodes)
@@ -966,15 +1024,17 @@ int mrun_io_start(struct mrun *m)
 	if (env && *env && atoi(env) > 0)
 		m->hello_timeout = atoi(env);
 	m->hello_ev = evtimer_new(m->base, hello_timeout_cb, m);
+	m->watch_ev = evtimer_new(m->base, watch_cb, m);
 	m->kill_ev = evtimer_new(m->base, kill_timeout_cb, m);
 	m->listen_ev = event_new(m->base, m->listen_fd, EV_READ | EV_PERSIST,
 				 on_accept, m);
-	if (!m->hello_ev || !m->kill_ev || !m->listen_ev ||
+	if (!m->hello_ev || !m->watch_ev || !m->kill_ev || !m->listen_ev ||
 	    event_add(m->listen_ev, NULL) < 0) {
 		cmd_error(&m->cmd, "cannot watch the step's I/O port");
 		return -1;
 	}
 	set_timer(m->hello_ev, m->hello_timeout * 1000);
+	set_timer(m->watch_ev, MRUN_WATCH_MS);
 	if (m->nnodes == 0) {
 		cmd_error(&m->cmd, "step %" PRIu32 ".%" PRIu32 " has no nodes",
 			  m->job_id, m->step_id);
@@ -1001,6 +1061,10 @@ void mrun_io_stop(struct mrun *m)
 		peer_free(m->peers);
 	for (size_t i = 0; i < m->nnodes; i++)
 		m->nodes[i].peer = NULL;
+	if (m->watch_ev) {
+		event_free(m->watch_ev);
+		m->watch_ev = NULL;
+	}
 	if (m->hello_ev) {
 		event_free(m->hello_ev);
 		m->hello_ev = NULL;

@@ -540,6 +540,23 @@ if [ -n "$pj" ]; then
 		"(^| )State=FAILED .*ExitCode=5:0" "$(step_show "$pj.0")"
 fi
 
+# ------------------------------------------------------------ a node that cannot start
+# n2 cannot create its step directory (immutable spool): its launch fails,
+# and mrun says so as soon as mctld knows, not after the hello timeout.
+spool2=$(sed -n 's/^SpoolDir=//p' "$MER_CONF" | sed 's/%n/n2/')
+if chattr +i "$spool2" 2>/dev/null; then
+	# a hello timeout of 600 s and at most 60 s to end: mrun must learn
+	# the failure from mctld (124 would mean it waited for the timeout)
+	out=$(MERIDIAN_STEP_CONNECT_TIMEOUT=600 timeout -k 5 60 mrun -N 3 -n 3 true 2>&1)
+	rc=$?
+	chattr -i "$spool2"
+	check_eq "a step whose launch fails on n2: mrun ends at once, exit 1" 1 "$rc"
+	check_match "mrun names the node and why" \
+		"STEP [0-9]+\.0: n2 could not start its share: launch failed on n2: cannot create" "$out"
+else
+	note "skipped the failed-launch check: chattr +i is not supported on $spool2"
+fi
+
 sleep 1
 check_eq "no job process left under the test dir" "" "$(job_procs_left_ps)"
 check "mctld still running" pid_alive "$MER_CTLD_PID"
