@@ -704,14 +704,10 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct mrun *m = arg;
 
 	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		char host[INET6_ADDRSTRLEN] = "?", name[INET6_ADDRSTRLEN + 8];
+		char name[CONN_PEER_NAME_MAX];
 		struct mrun_peer *p;
-		int fd, port = 0, one = 1;
+		int fd = tcp_accept(lfd, name);
 
-		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR)
 				continue;
@@ -725,20 +721,6 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-			port = ntohs(sin->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-			port = ntohs(s6->sin6_port);
-		}
-		snprintf(name, sizeof(name), "%s:%d", host, port);
-		/* output and signals are small and should go at once */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		p = xcalloc(1, sizeof(*p));
 		p->m = m;
 		p->conn = conn_create(m->base, fd, name, peer_on_frame,

@@ -321,6 +321,33 @@ int tcp_connect(const char *host, uint16_t port, int timeout_ms,
 	return fd;
 }
 
+int tcp_accept(int lfd, char name[CONN_PEER_NAME_MAX])
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int fd, port = 0, one = 1;
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		     SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+	}
+	snprintf(name, CONN_PEER_NAME_MAX, "%s:%d", host, port);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
 int tcp_listen(const char *host, uint16_t port, uint16_t *bound_port,
 	       struct mer_error *err)
 {

@@ -65,6 +65,12 @@ int tcp_connect(const char *host, uint16_t port, int timeout_ms,
 /* Listen on host:port (port 0: any).  Returns fd, *bound_port set. */
 int tcp_listen(const char *host, uint16_t port, uint16_t *bound_port,
 	       struct mer_error *err);
+/* Accept one connection on the TCP listener lfd: non-blocking,
+ * close-on-exec, TCP_NODELAY (requests and replies are small), its peer
+ * named "HOST:PORT" in name (CONN_PEER_NAME_MAX bytes).  -1 with errno as
+ * accept4 sets it (EAGAIN: no more now). */
+#define CONN_PEER_NAME_MAX 56
+int tcp_accept(int lfd, char name[CONN_PEER_NAME_MAX]);
 int unix_listen(const char *path, mode_t mode, struct mer_error *err);
 int unix_connect(const char *path, struct mer_error *err);
 

@@ -299,15 +299,11 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 
 	(void)what;
 	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		char host[INET6_ADDRSTRLEN] = "?", name[INET6_ADDRSTRLEN + 8];
+		char name[CONN_PEER_NAME_MAX];
 		struct peer *p;
 		struct conn *c;
-		int fd, port = 0, one = 1;
+		int fd = tcp_accept(lfd, name);
 
-		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR)
 				continue;
@@ -316,20 +312,6 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 				log_warn("accept");
 			return;
 		}
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-			port = ntohs(sin->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-			port = ntohs(s6->sin6_port);
-		}
-		snprintf(name, sizeof(name), "%s:%d", host, port);
-		/* Replies are small and a client waits for each one. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		p = peer_create(ctx, name, &conn_peer_ops, NULL);
 		c = conn_create(ctx->base, fd, name, on_conn_frame,
 				on_conn_close, p);

@@ -63,7 +63,7 @@ bool step_any_running(const struct job *j)
 	return false;
 }
 
-/* --- checking the request ------------------------------------------------ */
+/* --- checking the request ------------------------------------------------- */
 
 static int check_string(const char *what, const char *s, size_t max,
 			struct mer_error *err)
@@ -153,7 +153,7 @@ static int check_desc(struct mctld *ctx, Meridian__StepDesc *d,
 	return 0;
 }
 
-/* --- layout ---------------------------------------------------------------- */
+/* --- layout --------------------------------------------------------------- */
 
 /* How many tasks each of the job's nodes runs (0: not in the step). */
 static int layout_counts(const Meridian__JobRecord *rec,
@@ -329,7 +329,7 @@ static int step_layout(struct mctld *ctx, const struct job *j,
 	return rc;
 }
 
-/* --- creating a step ------------------------------------------------------- */
+/* --- creating a step ------------------------------------------------------ */
 
 /* Drop the oldest finished steps beyond STEP_KEEP_FINISHED. */
 static void steps_trim(Meridian__JobRecord *rec)
@@ -477,7 +477,7 @@ Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 	return s;
 }
 
-/* --- ends ---------------------------------------------------------------- */
+/* --- ends ----------------------------------------------------------------- */
 
 /* Rank for folding node ends: a FAILED node explains the step better
  * than one killed because of it (CANCELLED), which beats COMPLETED. */

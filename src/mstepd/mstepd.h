@@ -227,6 +227,10 @@ char **env_build_step(const Meridian__LaunchStep *ls, const char *node,
 uint32_t env_step_ntasks(const Meridian__StepRecord *st);
 
 /* tasks.c: the batch script's process group */
+/* In a forked child before exec: write the message to fd (the pipe that
+ * tells mstepd why the child could not start) and _exit(code). */
+void child_fail(int fd, int code, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
 /* Write the script, fork it as the user.  -1 with err when it could not
  * even be started (the job then ends FAILED with err as reason). */
 int tasks_start(struct mstepd *s, struct mer_error *err);

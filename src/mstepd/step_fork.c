@@ -56,24 +56,6 @@ struct rank_plan {
 
 /* ---- the child --------------------------------------------------------- */
 
-static void __attribute__((noreturn, format(printf, 3, 4)))
-rank_fail(int fd, int code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(msg) - 1)
-		n = (int)sizeof(msg) - 1;
-	if (n > 0 && write(fd, msg, (size_t)n) < 0) {
-		/* nothing left to tell anyone */
-	}
-	_exit(code);
-}
-
 /* Make fd descriptor `to` (kept across exec). */
 static int move_fd(int fd, int to)
 {
@@ -116,16 +98,16 @@ static void switch_user(const struct rank_plan *p)
 
 	/* groups first: once setuid has run, they cannot be changed */
 	if (initgroups(p->user, p->gid) < 0)
-		rank_fail(sfd, 1, "cannot set the groups of user %s: %s",
+		child_fail(sfd, 1, "cannot set the groups of user %s: %s",
 			  p->user, strerror(errno));
 	if (setgid(p->gid) < 0)
-		rank_fail(sfd, 1, "cannot set gid %u: %s", (unsigned)p->gid,
+		child_fail(sfd, 1, "cannot set gid %u: %s", (unsigned)p->gid,
 			  strerror(errno));
 	if (setuid(p->uid) < 0)
-		rank_fail(sfd, 1, "cannot set uid %u: %s", (unsigned)p->uid,
+		child_fail(sfd, 1, "cannot set uid %u: %s", (unsigned)p->uid,
 			  strerror(errno));
 	if (p->uid != 0 && setuid(0) == 0)
-		rank_fail(sfd, 1, "could regain root after switching to user "
+		child_fail(sfd, 1, "could regain root after switching to user "
 				  "%s: refusing to run the rank",
 			  p->user);
 }
@@ -139,27 +121,27 @@ static void set_stdio(const struct rank_plan *p, int tty)
 	if (tty >= 0) {
 		if (move_fd(tty, 0) < 0 || move_fd(tty, 1) < 0 ||
 		    move_fd(tty, 2) < 0)
-			rank_fail(sfd, 1, "cannot set up the terminal: %s",
+			child_fail(sfd, 1, "cannot set up the terminal: %s",
 				  strerror(errno));
 		return;
 	}
 	if (p->in_fd >= 0 ? move_fd(p->in_fd, 0) < 0
 			  : open_to("/dev/null", O_RDONLY, 0) < 0)
-		rank_fail(sfd, 1, "cannot set up stdin: %s", strerror(errno));
+		child_fail(sfd, 1, "cannot set up stdin: %s", strerror(errno));
 	if (p->out_fd >= 0 ? move_fd(p->out_fd, 1) < 0
 			   : open_to(p->out_path, wflags, 1) < 0)
-		rank_fail(sfd, 1, "cannot open output file %s: %s",
+		child_fail(sfd, 1, "cannot open output file %s: %s",
 			  p->out_path ? p->out_path : "(pipe)",
 			  strerror(errno));
 	if (p->err_fd >= 0) {
 		if (move_fd(p->err_fd, 2) < 0)
-			rank_fail(sfd, 1, "dup2: %s", strerror(errno));
+			child_fail(sfd, 1, "dup2: %s", strerror(errno));
 	} else if (p->err_path) {
 		if (open_to(p->err_path, wflags, 2) < 0)
-			rank_fail(sfd, 1, "cannot open error file %s: %s",
+			child_fail(sfd, 1, "cannot open error file %s: %s",
 				  p->err_path, strerror(errno));
 	} else if (dup2(1, 2) < 0) {
-		rank_fail(sfd, 1, "dup2: %s", strerror(errno));
+		child_fail(sfd, 1, "dup2: %s", strerror(errno));
 	}
 }
 
@@ -184,7 +166,7 @@ static void __attribute__((noreturn)) rank_child(const struct rank_plan *p)
 	if (p->cpus)
 		bind_apply(0, p->cpus, NULL);
 	if (p->tty && (tty = open_tty(p)) < 0)
-		rank_fail(sfd, 1, "cannot open the terminal %s: %s", p->tty,
+		child_fail(sfd, 1, "cannot open the terminal %s: %s", p->tty,
 			  strerror(errno));
 	if (p->switch_user)
 		switch_user(p);
@@ -192,11 +174,11 @@ static void __attribute__((noreturn)) rank_child(const struct rank_plan *p)
 	 * run on unwatched (set after setuid, which clears it). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != p->mstepd_pid)
-		rank_fail(sfd, 1, "mstepd died while starting the rank");
+		child_fail(sfd, 1, "mstepd died while starting the rank");
 	umask(022);
 	/* from here on the user's permissions decide */
 	if (chdir(p->work_dir) < 0)
-		rank_fail(sfd, 1, "could not chdir to %s: %s", p->work_dir,
+		child_fail(sfd, 1, "could not chdir to %s: %s", p->work_dir,
 			  strerror(errno));
 	set_stdio(p, tty);
 	/* nothing of mstepd's may leak into the rank but its PMI socket */
@@ -204,11 +186,11 @@ static void __attribute__((noreturn)) rank_child(const struct rank_plan *p)
 	syscall(SYS_close_range, 3u, ~0U, 4u /* CLOSE_RANGE_CLOEXEC */);
 #endif
 	if (p->pmi_fd >= 0 && fcntl(p->pmi_fd, F_SETFD, 0) < 0)
-		rank_fail(sfd, 1, "PMI_FD %d: %s", p->pmi_fd, strerror(errno));
+		child_fail(sfd, 1, "PMI_FD %d: %s", p->pmi_fd, strerror(errno));
 	/* execvp looks the command up in the rank's own PATH */
 	environ = p->env;
 	execvp(p->argv[0], p->argv);
-	rank_fail(sfd, errno == ENOENT ? 127 : 126, "cannot execute %s: %s",
+	child_fail(sfd, errno == ENOENT ? 127 : 126, "cannot execute %s: %s",
 		  p->argv[0], strerror(errno));
 }
 

@@ -50,8 +50,7 @@ struct child_plan {
 	pid_t mstepd_pid;
 };
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-child_fail(int fd, const char *fmt, ...)
+void child_fail(int fd, int code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -65,7 +64,7 @@ child_fail(int fd, const char *fmt, ...)
 	if (n > 0 && write(fd, msg, (size_t)n) < 0) {
 		/* nothing left to tell anyone */
 	}
-	_exit(1);
+	_exit(code);
 }
 
 static int open_as(const char *path, int flags, int fd_want)
@@ -99,41 +98,43 @@ static void __attribute__((noreturn)) child_run(const struct child_plan *p)
 
 	if (p->switch_user) {
 		if (initgroups(p->user, p->gid) < 0)
-			child_fail(sfd, "cannot set the groups of user %s: %s",
+			child_fail(sfd, 1,
+				   "cannot set the groups of user %s: %s",
 				   p->user, strerror(errno));
 		if (setgid(p->gid) < 0)
-			child_fail(sfd, "cannot set gid %u: %s",
+			child_fail(sfd, 1, "cannot set gid %u: %s",
 				   (unsigned)p->gid, strerror(errno));
 		if (setuid(p->uid) < 0)
-			child_fail(sfd, "cannot set uid %u: %s",
+			child_fail(sfd, 1, "cannot set uid %u: %s",
 				   (unsigned)p->uid, strerror(errno));
 		if (p->uid != 0 && setuid(0) == 0)
-			child_fail(sfd, "could regain root after switching to "
-					"user %s: refusing to run the job",
+			child_fail(sfd, 1,
+				   "could regain root after switching to "
+				   "user %s: refusing to run the job",
 				   p->user);
 	}
 	/* Should mstepd itself be killed, the script goes with it rather
 	 * than run on unwatched (set after setuid, which clears it). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != p->mstepd_pid)
-		child_fail(sfd, "mstepd died while starting the job");
+		child_fail(sfd, 1, "mstepd died while starting the job");
 	umask(022);
 	/* From here on the user's permissions decide. */
 	if (chdir(p->work_dir) < 0)
-		child_fail(sfd, "could not chdir to %s: %s", p->work_dir,
+		child_fail(sfd, 1, "could not chdir to %s: %s", p->work_dir,
 			   strerror(errno));
 	if (open_as(p->in, O_RDONLY, 0) < 0)
-		child_fail(sfd, "cannot open input file %s: %s", p->in,
+		child_fail(sfd, 1, "cannot open input file %s: %s", p->in,
 			   strerror(errno));
 	if (open_as(p->out, O_WRONLY | O_CREAT | O_APPEND, 1) < 0)
-		child_fail(sfd, "cannot open output file %s: %s", p->out,
+		child_fail(sfd, 1, "cannot open output file %s: %s", p->out,
 			   strerror(errno));
 	if (p->err) {
 		if (open_as(p->err, O_WRONLY | O_CREAT | O_APPEND, 2) < 0)
-			child_fail(sfd, "cannot open error file %s: %s",
+			child_fail(sfd, 1, "cannot open error file %s: %s",
 				   p->err, strerror(errno));
 	} else if (dup2(1, 2) < 0) {
-		child_fail(sfd, "dup2: %s", strerror(errno));
+		child_fail(sfd, 1, "dup2: %s", strerror(errno));
 	}
 	/* Nothing of mstepd's may leak into the job. */
 #ifdef SYS_close_range
@@ -150,7 +151,7 @@ static void __attribute__((noreturn)) child_run(const struct child_plan *p)
 		execve(fdpath, p->argv, p->env);
 		errno = e;
 	}
-	child_fail(sfd, "cannot execute the batch script %s: %s", p->script,
+	child_fail(sfd, 1, "cannot execute the batch script %s: %s", p->script,
 		   strerror(errno));
 }
 
