@@ -41,6 +41,8 @@
  * by default (a quarter of an 8 MiB stack).  Every node's LAUNCH_STEP
  * carries them, so this also bounds what one request makes mctld send. */
 #define STEP_MAX_ARG_BYTES (2u << 20)
+/* Bytes of the command line a step's record keeps (see argv_trim). */
+#define STEP_KEEP_ARGV 4096
 
 static bool step_running(const Meridian__StepRecord *s)
 {
@@ -394,6 +396,26 @@ static uint8_t *launch_pack(struct mctld *ctx, struct job *j,
 	return buf;
 }
 
+/* The record keeps the command line for mqueue and mctl only: at most
+ * STEP_KEEP_ARGV bytes of it, the rest replaced by "...", so that a job
+ * keeping 64 steps stays small on every commit that rewrites it. */
+static void argv_trim(Meridian__StepDesc *d)
+{
+	size_t bytes = 0, k;
+
+	for (k = 0; k < d->n_argv; k++) {
+		bytes += strlen(d->argv[k]) + 1;
+		if (bytes > STEP_KEEP_ARGV)
+			break;
+	}
+	if (k == d->n_argv)
+		return;
+	for (size_t i = k; i < d->n_argv; i++)
+		free(d->argv[i]);
+	d->argv[k] = xstrdup("...");
+	d->n_argv = k + 1;
+}
+
 Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 				  Meridian__StepCreateRequest *req,
 				  struct mer_error *err)
@@ -468,6 +490,7 @@ Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 	free(d->env);
 	d->env = NULL;
 	d->n_env = 0;
+	argv_trim(d);
 
 	steps_append(rec, s);
 	steps_trim(rec);

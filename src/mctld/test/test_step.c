@@ -290,11 +290,42 @@ static void test_refused(void)
 			       "the step's arguments and environment take");
 		free(argv[1]);
 	}
+	/* a long command line runs whole but is kept short in the record */
+	{
+		static char *argv[3];
+		Meridian__StepCreateReply *r;
+		Meridian__LaunchStep *ls;
+		char errbuf[300];
+
+		argv[0] = "/bin/echo";
+		argv[1] = xmalloc(8000);
+		memset(argv[1], 'y', 7999);
+		argv[1][7999] = '\0';
+		argv[2] = "tail";
+		meridian__step_desc__init(&d);
+		d.argv = argv;
+		d.n_argv = 3;
+		for (int i = 0; i < 3; i++)
+			th_forget_frames(nodes[i]);
+		r = create(job, TH_ALICE, &d, errbuf, sizeof(errbuf));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		CU_ASSERT_EQUAL(r->step->desc->n_argv, 2);
+		CU_ASSERT_STRING_EQUAL(r->step->desc->argv[1], "...");
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+		ls = launch_of(0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
+		CU_ASSERT_EQUAL(ls->step->desc->n_argv, 3);
+		CU_ASSERT_EQUAL(strlen(ls->step->desc->argv[1]), 7999);
+		protobuf_c_message_free_unpacked(&ls->base, NULL);
+		free(argv[1]);
+		meridian__step_desc__init(&d);
+	}
 	/* a node that is not connected: the step cannot start */
 	meridian__step_desc__init(&d);
 	th_close(nodes[2]);
 	expect_refused(job, TH_ALICE, &d, "node n3 of job 1 is not connected");
-	CU_ASSERT_EQUAL(job_find(ctx, job)->rec->n_steps, 0);
+	/* none of the refused ones was kept, only the long command line */
+	CU_ASSERT_EQUAL(job_find(ctx, job)->rec->n_steps, 1);
 	teardown();
 }
 
