@@ -578,8 +578,7 @@ void bind_sets_free(struct bind_set *sets, size_t n)
 
 /* ---- applying ---- */
 
-/* The CPUs this machine has online, or NULL when unknown. */
-static hwloc_bitmap_t online_cpus(void)
+hwloc_bitmap_t bind_online_cpus(void)
 {
 	hwloc_bitmap_t set;
 	char *data = NULL;
@@ -608,7 +607,7 @@ static int set_affinity(pid_t tid, const cpu_set_t *mask, size_t size)
 
 int bind_apply(pid_t pid, const char *list, struct mer_error *err)
 {
-	hwloc_bitmap_t want = hwloc_bitmap_alloc(), online = online_cpus();
+	hwloc_bitmap_t want = hwloc_bitmap_alloc(), online = bind_online_cpus();
 	cpu_set_t *mask = NULL;
 	size_t size;
 	int last, rc = -1, partial = 0, e = 0, bound = 0;

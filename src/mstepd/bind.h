@@ -93,6 +93,10 @@ int bind_plan(const struct bind_topo *t, enum bind_mode mode,
 	      struct bind_set **sets, struct mer_error *err);
 void bind_sets_free(struct bind_set *sets, size_t n);
 
+/* The CPUs this machine has online (/sys/devices/system/cpu/online), or
+ * NULL when unknown.  Free with hwloc_bitmap_free. */
+hwloc_bitmap_t bind_online_cpus(void);
+
 /* Bind every thread of process pid (0: the calling process) to the PUs of
  * list ("0-3,8"), with sched_setaffinity: call it in a forked child
  * before exec, or on a running rank.  Returns 0; 1 when only part of

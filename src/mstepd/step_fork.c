@@ -216,28 +216,6 @@ static void assign_gpus(struct step *st)
 	}
 }
 
-/* The CPUs this machine has online, or NULL when unknown. */
-static hwloc_bitmap_t online_cpus(void)
-{
-	hwloc_bitmap_t set;
-	char *data;
-	size_t n;
-
-	if (read_file("/sys/devices/system/cpu/online", &data, &n) < 0)
-		return NULL;
-	if (!(set = hwloc_bitmap_alloc()))
-		abort();
-	while (n && (data[n - 1] == '\n' || data[n - 1] == ' '))
-		data[--n] = '\0';
-	if (hwloc_bitmap_list_sscanf(set, data) < 0 ||
-	    hwloc_bitmap_iszero(set)) {
-		hwloc_bitmap_free(set);
-		set = NULL;
-	}
-	free(data);
-	return set;
-}
-
 /* r's CPUs from its planned set, masked to the CPUs that exist here (a
  * plan made from another machine's TopologyFile=). */
 static void set_rank_cpus(const struct step *st, struct step_rank *r,
@@ -303,7 +281,7 @@ static void plan_binding(struct step *st, enum bind_mode mode)
 			  st->s->job_id, st->s->step_id, bind_mode_name(mode),
 			  err.text);
 	} else {
-		online = online_cpus();
+		online = bind_online_cpus();
 		for (size_t i = 0; i < st->nranks; i++)
 			if (sets[i].cpuset)
 				set_rank_cpus(st, &st->ranks[i],
