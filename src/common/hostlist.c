@@ -3,8 +3,10 @@
  *
  * An expression is a comma-separated list of names; a name may hold
  * bracket groups "[1-3,07-09]" and expands to the cartesian product of its
- * groups, left to right.  Expansion counts names before it builds any, so
- * "n[0-99999999]" fails fast instead of eating memory.
+ * groups, left to right.  Expansion counts names and their bytes before it
+ * builds any, so "n[0-99999999]" or a 50 KB name times [1-65536] fails
+ * fast instead of eating memory, and the work per name is bounded by
+ * HOSTLIST_MAX_GROUPS and HOSTLIST_MAX_NAME, whatever the input.
  */
 #include "config.h"
 
@@ -21,6 +23,8 @@
 #define ECHO_MAX 48
 /* Digits a bracket number may have: enough for any host count. */
 #define MAX_DIGITS 9
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 struct range {
 	unsigned long lo, hi;
@@ -44,6 +48,7 @@ struct elem {
 	size_t ngroups;
 	const char *tail; /* literal text after the last bracket */
 	size_t tail_len;
+	size_t name_max;  /* the longest name it gives, NUL excluded */
 };
 
 static void elem_clear(struct elem *e)
@@ -84,6 +89,27 @@ static int parse_number(const char **q, const char *end, unsigned long *v)
 		nd++;
 	}
 	return nd;
+}
+
+/* Digits v prints with at least width of them. */
+static size_t printed_width(unsigned long v, int width)
+{
+	size_t d = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d > (size_t)width ? d : (size_t)width;
+}
+
+static int too_many(struct elem *e, struct mer_error *err)
+{
+	elem_error(e, err,
+		   "hostlist expands to more than " STR(HOSTLIST_MAX)
+		   " names, expected a smaller range");
+	errno = E2BIG;
+	return -1;
 }
 
 /* Parse "1-3,07" (between the brackets, [p, end)) into g's ranges. */
@@ -134,10 +160,7 @@ static int parse_ranges(struct elem *e, struct group *g, const char *p,
 		g->ranges[g->nranges++] = r;
 		/* Bounded by HOSTLIST_MAX per range, so no overflow here. */
 		if (r.hi - r.lo >= HOSTLIST_MAX || g->count >= HOSTLIST_MAX)
-			return elem_error(e, err,
-					  "expands to more than 65536 "
-					  "names, expected a smaller "
-					  "range");
+			return too_many(e, err);
 		g->count += r.hi - r.lo + 1;
 		p = q < end ? q + 1 : q;
 		if (q < end && p == end)
@@ -161,6 +184,15 @@ static int parse_elem(struct elem *e, const char *start, size_t len,
 	e->start = start;
 	e->len = len;
 	while (p < end) {
+		if (e->name_max + (size_t)(p - lit) > HOSTLIST_MAX_NAME) {
+			elem_error(e, err,
+				   "a host name longer than " STR(
+					   HOSTLIST_MAX_NAME) " characters, "
+							      "expected a "
+							      "shorter one");
+			errno = E2BIG;
+			return -1;
+		}
 		if (*p == '[') {
 			const char *close = memchr(p, ']', (size_t)(end - p));
 			const char *open2 =
@@ -177,6 +209,16 @@ static int parse_elem(struct elem *e, const char *start, size_t len,
 						  "'[' inside '[', "
 						  "expected NAME[LOW-"
 						  "HIGH,...]");
+			if (e->ngroups == HOSTLIST_MAX_GROUPS) {
+				elem_error(e, err,
+					   "more than " STR(
+						   HOSTLIST_MAX_GROUPS) " bracket "
+									"groups "
+									"in one "
+									"name");
+				errno = E2BIG;
+				return -1;
+			}
 			if (e->ngroups == cap) {
 				cap = cap ? cap * 2 : 2;
 				e->groups = xrealloc(e->groups,
@@ -190,11 +232,19 @@ static int parse_elem(struct elem *e, const char *start, size_t len,
 				return -1;
 			total *= g->count;
 			if (total > HOSTLIST_MAX)
-				return elem_error(e, err,
-						  "expands to more than "
-						  "65536 names, "
-						  "expected a smaller "
-						  "range");
+				return too_many(e, err);
+			{
+				size_t w = 0;
+
+				for (size_t k = 0; k < g->nranges; k++) {
+					size_t rw = printed_width(
+						g->ranges[k].hi,
+						g->ranges[k].width);
+					if (rw > w)
+						w = rw;
+				}
+				e->name_max += g->text_len + w;
+			}
 			p = close + 1;
 			lit = p;
 		} else if (*p == ']') {
@@ -211,15 +261,25 @@ static int parse_elem(struct elem *e, const char *start, size_t len,
 	}
 	e->tail = lit;
 	e->tail_len = (size_t)(end - lit);
+	e->name_max += e->tail_len;
+	if (e->name_max > HOSTLIST_MAX_NAME) {
+		elem_error(e, err,
+			   "a host name longer than " STR(
+				   HOSTLIST_MAX_NAME) " characters, expected "
+						      "a shorter one");
+		errno = E2BIG;
+		return -1;
+	}
 	*count = total;
 	return 0;
 }
 
-/* Append e's names, the last group varying fastest. */
+/* Append e's names, the last group varying fastest.  The odometer is as
+ * deep as HOSTLIST_MAX_GROUPS, never as the input. */
 static void emit_elem(const struct elem *e, char **names, size_t *n)
 {
-	size_t idx[e->ngroups + 1], k;
-	unsigned long val[e->ngroups + 1];
+	size_t idx[HOSTLIST_MAX_GROUPS], k;
+	unsigned long val[HOSTLIST_MAX_GROUPS];
 	struct strbuf b = {0};
 
 	for (k = 0; k < e->ngroups; k++) {
@@ -277,7 +337,7 @@ int hostlist_expand(const char *expr, char ***names, size_t *n,
 		    struct mer_error *err)
 {
 	struct elem *elems = NULL;
-	size_t nelems = 0, cap = 0, total = 0, i;
+	size_t nelems = 0, cap = 0, total = 0, bytes = 0, i;
 	const char *p = expr;
 	char **out;
 
@@ -311,13 +371,17 @@ int hostlist_expand(const char *expr, char ***names, size_t *n,
 		}
 		nelems++;
 		total += count;
-		if (total > HOSTLIST_MAX) {
+		bytes += count * (elems[nelems - 1].name_max + 1);
+		if (total > HOSTLIST_MAX || bytes > HOSTLIST_MAX_BYTES) {
 			int len = (int)strlen(expr);
 			mer_error_set(err,
-				      "%.*s%s: expands to more than 65536 "
-				      "names, expected a shorter list",
+				      "%.*s%s: hostlist expands to more than "
+				      "%u %s, expected a shorter list",
 				      len > ECHO_MAX ? ECHO_MAX : len, expr,
-				      len > ECHO_MAX ? "..." : "");
+				      len > ECHO_MAX ? "..." : "",
+				      total > HOSTLIST_MAX ? HOSTLIST_MAX
+							   : HOSTLIST_MAX_BYTES,
+				      total > HOSTLIST_MAX ? "names" : "bytes");
 			errno = E2BIG;
 			goto fail;
 		}

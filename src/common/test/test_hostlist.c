@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+
 #include "cunit_main.h"
 #include "hostlist.h"
+#include "util.h"
 
 /* Expand expr and compare with the space-separated names in want. */
 static void expect_expand(const char *expr, const char *want)
@@ -144,18 +147,82 @@ static void test_expand_too_many(void)
 	CU_ASSERT_STRING_EQUAL(names[65535], "n65536");
 	hostlist_free(names, n);
 
-	expect_error("n[1-65537]", "n[1-65537]: expands to more than 65536 "
-				   "names, expected a smaller range");
-	expect_error("n[0-999999999]", "n[0-999999999]: expands to more than "
-				       "65536 names, expected a smaller range");
+	expect_error("n[1-65537]", "n[1-65537]: hostlist expands to more "
+				   "than 65536 names, expected a smaller "
+				   "range");
+	expect_error("n[0-999999999]", "n[0-999999999]: hostlist expands to "
+				       "more than 65536 names, expected a "
+				       "smaller range");
 	/* A product that is too large fails before anything is built. */
-	expect_error("a[1-1000]b[1-1000]", "a[1-1000]b[1-1000]: expands to "
-					   "more than 65536 names, expected a "
-					   "smaller range");
+	expect_error("a[1-1000]b[1-1000]", "a[1-1000]b[1-1000]: hostlist "
+					   "expands to more than 65536 names, "
+					   "expected a smaller range");
 	/* So does a list whose parts are fine alone. */
 	expect_error("a[1-40000],b[1-40000]",
-		     "a[1-40000],b[1-40000]: expands to more than 65536 "
-		     "names, expected a shorter list");
+		     "a[1-40000],b[1-40000]: hostlist expands to more than "
+		     "65536 names, expected a shorter list");
+}
+
+/* What a hostile request sent as NODE_INFO names: each is refused at
+ * once, with nothing built, whatever its size. */
+static void test_expand_hostile(void)
+{
+	struct mer_error e = {{0}};
+	struct strbuf b = {0};
+	char **names = NULL, *want;
+	size_t n = 0, i;
+
+	/* 'A' and a million "[1]" groups: used to overflow stack arrays. */
+	strbuf_add(&b, "A", 1);
+	for (i = 0; i < 1000000; i++)
+		strbuf_add(&b, "[1]", 3);
+	CU_ASSERT_EQUAL(hostlist_expand(b.s, &names, &n, &e), -1);
+	CU_ASSERT_EQUAL(errno, E2BIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.text, "more than 16 bracket groups "
+					      "in one name"));
+	CU_ASSERT_EQUAL(n, 0);
+	b.len = 0;
+
+	/* A 50 KB name times [1-65536]: used to build 3.2 GB. */
+	for (i = 0; i < 50000; i++)
+		strbuf_addc(&b, 'x');
+	strbuf_add(&b, "[1-65536]", 9);
+	CU_ASSERT_EQUAL(hostlist_expand(b.s, &names, &n, &e), -1);
+	CU_ASSERT_EQUAL(errno, E2BIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.text, "a host name longer than 255 "
+					      "characters"));
+	b.len = 0;
+
+	/* Names within the name limit whose bytes together are too many. */
+	for (i = 0; i < 200; i++)
+		strbuf_addc(&b, 'x');
+	strbuf_add(&b, "[1-40000]", 9);
+	expect_error(b.s, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			  "...: hostlist expands to more than 4194304 bytes, "
+			  "expected a shorter list");
+	b.len = 0;
+
+	/* The limits themselves are fine. */
+	for (i = 0; i < 250; i++)
+		strbuf_addc(&b, 'y');
+	strbuf_add(&b, "[10000-10009]", 13);
+	CU_ASSERT_EQUAL_FATAL(hostlist_expand(b.s, &names, &n, &e), 0);
+	CU_ASSERT_EQUAL(n, 10);
+	CU_ASSERT_EQUAL(strlen(names[9]), 255);
+	hostlist_free(names, n);
+	b.len = 0;
+	strbuf_add(&b, "n", 1);
+	for (i = 0; i < HOSTLIST_MAX_GROUPS; i++)
+		strbuf_add(&b, "[1-2]", 5);
+	CU_ASSERT_EQUAL_FATAL(hostlist_expand(b.s, &names, &n, &e), 0);
+	CU_ASSERT_EQUAL(n, 65536);
+	want = xasprintf("n%s", "2222222222222222");
+	CU_ASSERT_STRING_EQUAL(names[n - 1], want);
+	free(want);
+	hostlist_free(names, n);
+	strbuf_add(&b, "[1]", 3);
+	CU_ASSERT_EQUAL(hostlist_expand(b.s, &names, &n, &e), -1);
+	strbuf_free(&b);
 }
 
 /* Compress names (space separated), check the result, expand it back. */
@@ -262,6 +329,7 @@ static CU_TestInfo tests[] = {
 	{"expand empty", test_expand_empty},
 	{"expand bad input", test_expand_bad},
 	{"expand too many names", test_expand_too_many},
+	{"expand hostile input", test_expand_hostile},
 	{"compress", test_compress},
 	{"round trip", test_round_trip},
 	CU_TEST_INFO_NULL,
