@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <sys/queue.h>
 
 #include "conn.h"
 #include "util.h"
@@ -28,21 +31,188 @@
 struct conn {
 	struct bufferevent *bev;
 	char *peer;
+	char addr[CONN_PEER_NAME_MAX]; /* peer without its port */
 	conn_frame_fn on_frame;
 	conn_close_fn on_close;
+	conn_header_fn on_header;
 	void *arg;
 	int fd;
 	int busy;      /* inside a callback: destroy must wait */
 	int destroyed; /* conn_destroy was called while busy */
 	int closing;   /* close once the output is flushed */
 	int dead;      /* on_close already delivered */
+
+	struct conn_limits lim;
+	bool authenticated;
+	bool verdict;	     /* the frame at the head of input may be read */
+	bool waiting;	     /* CONN_WAIT: no reading until conn_resume */
+	bool read_off;	     /* conn_set_reading(false) */
+	bool out_full;	     /* output above max_output: reading paused */
+	size_t skip;	     /* bytes of a refused frame still to discard */
+	bool skip_then_close; /* a refused frame: close once it is skipped */
+	int64_t created_ms;
+	int64_t frame_start_ms; /* 0: no frame in progress */
+	struct event *timer;	/* the earliest of the two deadlines */
+	struct event *resume_ev;
+
+	struct conn_guard *guard; /* NULL: not counted by a listener */
+	size_t accounted;	  /* input counted in guard->unauth_input */
+	TAILQ_ENTRY(conn) guard_entry;
 };
+
+TAILQ_HEAD(conn_list, conn);
+
+struct guard_note {
+	unsigned count;	 /* refused since the last log line */
+	int64_t last_ms; /* when that line was written */
+};
+
+enum guard_reason {
+	NOTE_MAX_CONNS,
+	NOTE_MAX_UNAUTH,
+	NOTE_PER_ADDR,
+	NOTE_UNAUTH_INPUT,
+	NOTE_ACCEPT_FAIL,
+	NOTE_NREASONS
+};
+
+struct conn_guard {
+	struct event_base *base;
+	struct conn_guard_limits lim;
+	struct event *listen_ev;
+	struct event *backoff_ev;
+	unsigned backoff_ms;
+	conn_accept_fn on_accept;
+	conn_guard_log_fn log;
+	void *arg;
+	unsigned nconns, nunauth;
+	unsigned long accept_failures, refused, evicted;
+	size_t unauth_input;
+	struct conn_list authed, unauth;
+	struct guard_note notes[NOTE_NREASONS];
+};
+
+static void guard_note(struct conn_guard *g, enum guard_reason why,
+		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void guard_forget(struct conn *c);
+static void guard_account(struct conn *c);
+static void conn_die(struct conn *c, const char *why);
 
 static void conn_free(struct conn *c)
 {
+	guard_forget(c);
+	if (c->timer)
+		event_free(c->timer);
+	if (c->resume_ev)
+		event_free(c->resume_ev);
 	bufferevent_free(c->bev); /* BEV_OPT_CLOSE_ON_FREE closes the fd */
 	free(c->peer);
 	free(c);
+}
+
+/* --- deadlines ------------------------------------------------------------ */
+
+static int64_t conn_deadline(const struct conn *c)
+{
+	int64_t d = 0;
+
+	if (c->dead || c->destroyed)
+		return 0;
+	if (!c->authenticated && c->lim.auth_timeout_ms)
+		d = c->created_ms + c->lim.auth_timeout_ms;
+	if (c->frame_start_ms && c->lim.frame_timeout_ms) {
+		int64_t f = c->frame_start_ms + c->lim.frame_timeout_ms;
+
+		if (!d || f < d)
+			d = f;
+	}
+	return d;
+}
+
+static void conn_timer_update(struct conn *c)
+{
+	int64_t d = conn_deadline(c), left;
+	struct timeval tv;
+
+	if (!c->timer)
+		return;
+	if (!d) {
+		event_del(c->timer);
+		return;
+	}
+	left = d - mer_mono_ms();
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	event_add(c->timer, &tv);
+}
+
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int64_t now = mer_mono_ms();
+	char why[200];
+
+	(void)fd;
+	(void)what;
+	if (c->dead || c->destroyed)
+		return;
+	if (!c->authenticated && c->lim.auth_timeout_ms &&
+	    now >= c->created_ms + c->lim.auth_timeout_ms) {
+		snprintf(why, sizeof(why),
+			 "not authenticated within %u s of connecting",
+			 (c->lim.auth_timeout_ms + 999) / 1000);
+		conn_die(c, why);
+		return;
+	}
+	if (c->frame_start_ms && c->lim.frame_timeout_ms &&
+	    now >= c->frame_start_ms + c->lim.frame_timeout_ms) {
+		size_t got = evbuffer_get_length(bufferevent_get_input(c->bev));
+
+		if (c->skip)
+			snprintf(why, sizeof(why),
+				 "a refused frame not sent within %u s (%zu "
+				 "bytes of it still due)",
+				 (c->lim.frame_timeout_ms + 999) / 1000,
+				 c->skip);
+		else
+			snprintf(why, sizeof(why),
+				 "frame not completed within %u s (%zu bytes "
+				 "of it received%s)",
+				 (c->lim.frame_timeout_ms + 999) / 1000, got,
+				 c->waiting ? ", held back: the controller "
+					      "is short of room for requests"
+					    : "");
+		conn_die(c, why);
+		return;
+	}
+	conn_timer_update(c);
+}
+
+/* --- reading -------------------------------------------------------------- */
+
+/* The input libevent may buffer now: read_ahead, or the whole frame once
+ * its verdict allowed it. */
+static void conn_set_watermark(struct conn *c, size_t frame_total)
+{
+	size_t high = c->lim.read_ahead;
+
+	if (!high)
+		return; /* no limits: as much as arrives */
+	if (frame_total > high)
+		high = frame_total;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, high);
+}
+
+static void conn_update_reading(struct conn *c)
+{
+	if (c->dead || c->destroyed || c->closing)
+		return;
+	if (c->waiting || c->read_off || c->out_full)
+		bufferevent_disable(c->bev, EV_READ);
+	else
+		bufferevent_enable(c->bev, EV_READ);
 }
 
 static void conn_die(struct conn *c, const char *why)
@@ -51,11 +221,31 @@ static void conn_die(struct conn *c, const char *why)
 		return;
 	c->dead = 1;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->timer)
+		event_del(c->timer);
+	guard_forget(c);
 	c->busy++;
 	c->on_close(c, why, c->arg);
 	c->busy--;
 	if (c->destroyed && !c->busy)
 		conn_free(c);
+}
+
+/* Discard what has arrived of a refused frame. */
+static bool conn_skip(struct conn *c, struct evbuffer *in)
+{
+	size_t len = evbuffer_get_length(in), n = len < c->skip ? len : c->skip;
+
+	evbuffer_drain(in, n);
+	c->skip -= n;
+	if (c->skip)
+		return false;
+	c->frame_start_ms = 0;
+	if (c->skip_then_close) {
+		conn_close_after_flush(c);
+		return false;
+	}
+	return true;
 }
 
 /* Hand every complete frame in the input buffer to the owner. */
@@ -65,14 +255,17 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	c->busy++;
-	while (!c->dead && !c->destroyed) {
+	while (!c->dead && !c->destroyed && !c->closing && !c->waiting) {
 		uint8_t hb[MER_FRAME_HDR_LEN];
 		struct frame_hdr h;
 		struct mer_error err;
-		size_t total;
+		size_t total, len;
 		uint8_t *p;
 
-		if (evbuffer_get_length(in) < MER_FRAME_HDR_LEN)
+		if (c->skip && !conn_skip(c, in))
+			break;
+		len = evbuffer_get_length(in);
+		if (len < MER_FRAME_HDR_LEN)
 			break;
 		evbuffer_copyout(in, hb, sizeof(hb));
 		if (frame_hdr_decode(hb, &h, &err) < 0) {
@@ -82,26 +275,91 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		}
 		total = MER_FRAME_HDR_LEN + (size_t)h.cred_len + h.body_len;
-		if (evbuffer_get_length(in) < total)
-			break; /* the rest of the frame is still on its way */
+		if (c->on_header && !c->verdict) {
+			enum conn_verdict v;
+			size_t head = MER_FRAME_HDR_LEN + h.cred_len;
+
+			if (len < head)
+				break; /* the credential is on its way */
+			p = evbuffer_pullup(in, (ev_ssize_t)head);
+			v = c->on_header(c, &h, p + MER_FRAME_HDR_LEN, c->arg);
+			if (c->dead || c->destroyed)
+				break;
+			if (v == CONN_WAIT) {
+				c->waiting = true;
+				break;
+			}
+			if (v == CONN_REFUSE) {
+				c->skip = total;
+				c->skip_then_close = true;
+				continue;
+			}
+			c->verdict = true;
+		}
+		if (len < total) {
+			/* The rest of the frame is still on its way. */
+			conn_set_watermark(c, total);
+			break;
+		}
 		p = evbuffer_pullup(in, (ev_ssize_t)total);
 		c->on_frame(c, &h, p + MER_FRAME_HDR_LEN,
 			    p + MER_FRAME_HDR_LEN + h.cred_len, c->arg);
 		if (c->destroyed)
 			break;
 		evbuffer_drain(in, total);
+		c->verdict = false;
+		c->frame_start_ms = 0;
+		conn_set_watermark(c, 0);
+	}
+	if (!c->dead && !c->destroyed) {
+		if (evbuffer_get_length(in) == 0 && !c->skip && !c->waiting)
+			c->frame_start_ms = 0;
+		else if (!c->frame_start_ms)
+			c->frame_start_ms = mer_mono_ms();
+		conn_update_reading(c);
+		guard_account(c);
+		if (!c->dead)
+			conn_timer_update(c);
 	}
 	c->busy--;
 	if (c->destroyed && !c->busy)
 		conn_free(c);
 }
 
-static void conn_write_cb(struct bufferevent *bev, void *arg)
+static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->closing &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	(void)fd;
+	(void)what;
+	if (c->dead || c->destroyed || !c->waiting)
+		return;
+	c->waiting = false;
+	conn_update_reading(c);
+	conn_read_cb(c->bev, c);
+}
+
+void conn_resume(struct conn *c)
+{
+	if (!c->waiting || c->dead || c->destroyed)
+		return;
+	if (!c->resume_ev)
+		c->resume_ev = event_new(bufferevent_get_base(c->bev), -1, 0,
+					 conn_resume_cb, c);
+	if (c->resume_ev)
+		event_active(c->resume_ev, 0, 0);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	size_t out = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (c->out_full && out <= c->lim.max_output / 2) {
+		c->out_full = false;
+		conn_update_reading(c);
+	}
+	if (c->closing && out == 0)
 		conn_die(c, "closed after reply");
 }
 
@@ -119,6 +377,11 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 				 left);
 		else
 			snprintf(why, sizeof(why), "peer closed the connection");
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		snprintf(why, sizeof(why),
+			 "peer read none of %zu bytes of output in %u s",
+			 evbuffer_get_length(bufferevent_get_output(bev)),
+			 (c->lim.write_timeout_ms + 999) / 1000);
 	} else if (what & BEV_EVENT_ERROR) {
 		snprintf(why, sizeof(why), "connection error: %s",
 			 strerror(EVUTIL_SOCKET_ERROR()));
@@ -133,6 +396,7 @@ struct conn *conn_create(struct event_base *base, int fd, const char *peer,
 			 void *arg)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
+	const char *colon;
 
 	set_nonblock(fd);
 	set_cloexec(fd);
@@ -144,12 +408,72 @@ struct conn *conn_create(struct event_base *base, int fd, const char *peer,
 	}
 	c->fd = fd;
 	c->peer = xstrdup(peer);
+	colon = strrchr(peer, ':');
+	snprintf(c->addr, sizeof(c->addr), "%.*s",
+		 colon ? (int)(colon - peer) : (int)strlen(peer), peer);
 	c->on_frame = on_frame;
 	c->on_close = on_close;
 	c->arg = arg;
+	c->created_ms = mer_mono_ms();
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return c;
+}
+
+void conn_set_limits(struct conn *c, const struct conn_limits *lim)
+{
+	c->lim = *lim;
+	if (c->lim.read_ahead && c->lim.read_ahead < CONN_READ_AHEAD_MIN)
+		c->lim.read_ahead = CONN_READ_AHEAD_MIN;
+	conn_set_watermark(c, 0);
+	if (c->lim.write_timeout_ms) {
+		struct timeval tv = { c->lim.write_timeout_ms / 1000,
+				      (c->lim.write_timeout_ms % 1000) * 1000 };
+
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+	}
+	if ((c->lim.frame_timeout_ms || c->lim.auth_timeout_ms) && !c->timer)
+		c->timer = evtimer_new(bufferevent_get_base(c->bev),
+				       conn_timer_cb, c);
+	conn_timer_update(c);
+}
+
+void conn_set_header_cb(struct conn *c, conn_header_fn fn)
+{
+	c->on_header = fn;
+}
+
+void conn_set_authenticated(struct conn *c)
+{
+	struct conn_guard *g = c->guard;
+
+	if (c->authenticated)
+		return;
+	c->authenticated = true;
+	if (g) {
+		g->unauth_input -= c->accounted;
+		c->accounted = 0;
+		TAILQ_REMOVE(&g->unauth, c, guard_entry);
+		g->nunauth--;
+		TAILQ_INSERT_TAIL(&g->authed, c, guard_entry);
+	}
+	conn_timer_update(c);
+}
+
+bool conn_authenticated(const struct conn *c)
+{
+	return c->authenticated;
+}
+
+void conn_set_reading(struct conn *c, bool on)
+{
+	c->read_off = !on;
+	conn_update_reading(c);
+}
+
+const char *conn_addr(const struct conn *c)
+{
+	return c->addr;
 }
 
 void conn_destroy(struct conn *c)
@@ -159,6 +483,9 @@ void conn_destroy(struct conn *c)
 	if (c->busy) {
 		c->destroyed = 1;
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		if (c->timer)
+			event_del(c->timer);
+		guard_forget(c);
 		return;
 	}
 	conn_free(c);
@@ -170,7 +497,18 @@ int conn_send(struct conn *c, const uint8_t *buf, size_t len)
 		errno = EPIPE;
 		return -1;
 	}
-	return bufferevent_write(c->bev, buf, len);
+	if (bufferevent_write(c->bev, buf, len) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (c->lim.max_output && !c->out_full &&
+	    conn_pending_output(c) > c->lim.max_output) {
+		/* The peer does not read its replies: read no more
+		 * requests from it until it does. */
+		c->out_full = true;
+		conn_update_reading(c);
+	}
+	return 0;
 }
 
 int conn_send_msg(struct conn *c, uint16_t type, uint32_t flags,
@@ -211,6 +549,11 @@ size_t conn_pending_output(const struct conn *c)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+size_t conn_pending_input(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_input(c->bev));
+}
+
 void conn_close_after_flush(struct conn *c)
 {
 	c->closing = 1;
@@ -248,6 +591,256 @@ int conn_peer_uid(const struct conn *c, uid_t *uid)
 	}
 	*uid = uc.uid;
 	return 0;
+}
+
+/* --- guarded listeners ------------------------------------------------------ */
+
+static void guard_note(struct conn_guard *g, enum guard_reason why,
+		       const char *fmt, ...)
+{
+	struct guard_note *n = &g->notes[why];
+	int64_t now = mer_mono_ms();
+	char text[300];
+	va_list ap;
+	int len;
+
+	n->count++;
+	if (n->last_ms && now - n->last_ms < CONN_GUARD_LOG_INTERVAL_S * 1000)
+		return;
+	va_start(ap, fmt);
+	len = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (len >= 0 && (size_t)len < sizeof(text) && n->count > 1)
+		snprintf(text + len, sizeof(text) - (size_t)len,
+			 " (%u times since the last such line)", n->count);
+	n->count = 0;
+	n->last_ms = now;
+	if (g->log)
+		g->log(text, g->arg);
+}
+
+/* Count c's input while it is a stranger's; too much of it together ends
+ * the connection that went over. */
+static void guard_account(struct conn *c)
+{
+	struct conn_guard *g = c->guard;
+	size_t len;
+
+	if (!g || c->authenticated || c->dead)
+		return;
+	len = evbuffer_get_length(bufferevent_get_input(c->bev));
+	g->unauth_input = g->unauth_input - c->accounted + len;
+	c->accounted = len;
+	if (g->lim.max_unauth_input && g->unauth_input > g->lim.max_unauth_input) {
+		guard_note(g, NOTE_UNAUTH_INPUT,
+			   "connection from %s closed: unauthenticated "
+			   "connections hold more than %zu bytes of input "
+			   "together",
+			   c->addr, g->lim.max_unauth_input);
+		conn_die(c, "unauthenticated connections hold too much input");
+	}
+}
+
+static void guard_forget(struct conn *c)
+{
+	struct conn_guard *g = c->guard;
+
+	if (!g)
+		return;
+	if (c->authenticated) {
+		TAILQ_REMOVE(&g->authed, c, guard_entry);
+	} else {
+		g->unauth_input -= c->accounted;
+		TAILQ_REMOVE(&g->unauth, c, guard_entry);
+		g->nunauth--;
+	}
+	g->nconns--;
+	c->accounted = 0;
+	c->guard = NULL;
+}
+
+static void guard_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_guard *g = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(g->listen_ev, NULL);
+}
+
+/* The oldest connection not yet authenticated (from addr, or from anyone
+ * when addr is NULL) once there are at least cap of them; else NULL. */
+static struct conn *guard_oldest(const struct conn_guard *g, const char *addr,
+				 unsigned cap)
+{
+	struct conn *c, *oldest = NULL;
+	unsigned n = 0;
+
+	if (!addr)
+		return g->nunauth >= cap ? TAILQ_FIRST(&g->unauth) : NULL;
+	TAILQ_FOREACH(c, &g->unauth, guard_entry) {
+		if (strcmp(c->addr, addr) == 0) {
+			if (!oldest)
+				oldest = c;
+			n++;
+		}
+	}
+	return n >= cap ? oldest : NULL;
+}
+
+static void guard_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct conn_guard *g = arg;
+
+	(void)what;
+	/* A bounded batch per wake-up: the loop serves everyone else too. */
+	for (int i = 0; i < 64; i++) {
+		char name[CONN_PEER_NAME_MAX], addr[CONN_PEER_NAME_MAX];
+		const char *colon;
+		struct conn *old;
+		int fd = tcp_accept(lfd, name);
+
+		if (fd < 0) {
+			int e = errno;
+
+			if (e == EINTR || e == ECONNABORTED || e == EPROTO)
+				continue;
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				break;
+			/* Out of descriptors or memory: the pending
+			 * connection stays in the backlog and the listener
+			 * stays readable, so stop watching it for a while
+			 * rather than spin. */
+			g->accept_failures++;
+			event_del(g->listen_ev);
+			g->backoff_ms = g->backoff_ms ? g->backoff_ms * 2
+						      : CONN_GUARD_BACKOFF_MS;
+			if (g->backoff_ms > CONN_GUARD_BACKOFF_MAX_MS)
+				g->backoff_ms = CONN_GUARD_BACKOFF_MAX_MS;
+			guard_note(g, NOTE_ACCEPT_FAIL,
+				   "accept: %s; not accepting for %u ms (%u "
+				   "connections open)",
+				   strerror(e), g->backoff_ms, g->nconns);
+			{
+				struct timeval tv = {
+					g->backoff_ms / 1000,
+					(g->backoff_ms % 1000) * 1000
+				};
+
+				event_add(g->backoff_ev, &tv);
+			}
+			return;
+		}
+		g->backoff_ms = 0;
+		colon = strrchr(name, ':');
+		snprintf(addr, sizeof(addr), "%.*s",
+			 colon ? (int)(colon - name) : (int)strlen(name), name);
+		if (g->lim.max_conns && g->nconns >= g->lim.max_conns) {
+			guard_note(g, NOTE_MAX_CONNS,
+				   "connection from %s refused: %u connections "
+				   "open, the most allowed",
+				   addr, g->nconns);
+			g->refused++;
+			close(fd);
+			continue;
+		}
+		/* Over a cap on strangers, the oldest one goes, not the
+		 * newcomer: a real client sends its credential at once and
+		 * is authenticated long before it is the oldest, while
+		 * stalled connections age; so a flood from one address
+		 * cannot lock out the users who share it. */
+		if (g->lim.max_unauth_per_addr &&
+		    (old = guard_oldest(g, addr, g->lim.max_unauth_per_addr))) {
+			guard_note(g, NOTE_PER_ADDR,
+				   "%u connections from %s not yet "
+				   "authenticated, the most allowed from one "
+				   "address: closing the oldest",
+				   g->lim.max_unauth_per_addr, addr);
+			g->evicted++;
+			conn_die(old, "closed for a newer connection: too many "
+				      "from one address not authenticated");
+		}
+		if (g->lim.max_unauth &&
+		    (old = guard_oldest(g, NULL, g->lim.max_unauth))) {
+			guard_note(g, NOTE_MAX_UNAUTH,
+				   "%u connections not yet authenticated, the "
+				   "most allowed: closing the oldest, from %s",
+				   g->nunauth, old->addr);
+			g->evicted++;
+			conn_die(old, "closed for a newer connection: too many "
+				      "not authenticated");
+		}
+		g->on_accept(g, fd, name, g->arg);
+	}
+}
+
+struct conn_guard *conn_guard_create(struct event_base *base, int lfd,
+				     const struct conn_guard_limits *lim,
+				     conn_accept_fn on_accept,
+				     conn_guard_log_fn log, void *arg)
+{
+	struct conn_guard *g = xcalloc(1, sizeof(*g));
+
+	g->base = base;
+	g->lim = *lim;
+	g->on_accept = on_accept;
+	g->log = log;
+	g->arg = arg;
+	TAILQ_INIT(&g->authed);
+	TAILQ_INIT(&g->unauth);
+	g->listen_ev = event_new(base, lfd, EV_READ | EV_PERSIST,
+				 guard_accept_cb, g);
+	g->backoff_ev = evtimer_new(base, guard_backoff_cb, g);
+	if (!g->listen_ev || !g->backoff_ev ||
+	    event_add(g->listen_ev, NULL) < 0) {
+		conn_guard_destroy(g);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return g;
+}
+
+void conn_guard_destroy(struct conn_guard *g)
+{
+	struct conn *c;
+
+	if (!g)
+		return;
+	while ((c = TAILQ_FIRST(&g->unauth)))
+		guard_forget(c);
+	while ((c = TAILQ_FIRST(&g->authed)))
+		guard_forget(c);
+	if (g->listen_ev)
+		event_free(g->listen_ev);
+	if (g->backoff_ev)
+		event_free(g->backoff_ev);
+	free(g);
+}
+
+struct conn *conn_guard_conn_create(struct conn_guard *g, int fd,
+				    const char *name, conn_frame_fn on_frame,
+				    conn_close_fn on_close, void *arg)
+{
+	struct conn *c = conn_create(g->base, fd, name, on_frame, on_close, arg);
+
+	if (!c)
+		return NULL;
+	c->guard = g;
+	g->nconns++;
+	g->nunauth++;
+	TAILQ_INSERT_TAIL(&g->unauth, c, guard_entry);
+	conn_set_limits(c, &g->lim.conn);
+	return c;
+}
+
+void conn_guard_get_stats(const struct conn_guard *g,
+			  struct conn_guard_stats *st)
+{
+	st->nconns = g->nconns;
+	st->nunauth = g->nunauth;
+	st->accept_failures = g->accept_failures;
+	st->refused = g->refused;
+	st->evicted = g->evicted;
 }
 
 static int wait_connected(int fd, int timeout_ms)

@@ -17,9 +17,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +33,33 @@
 #include "util.h"
 
 #define MT(x) MERIDIAN__MSG_TYPE__MSG_##x
+
+/*
+ * What a stranger or a user may make mctld hold (conn.h's limits).  A
+ * stranger is a connection none of whose credentials has been checked
+ * yet; it holds at most a header and a credential, so the caps on them
+ * are counts.  A user's requests are read in full only while all of its
+ * frames on their way fit in RPC_USER_HELD_MAX (one largest frame), and
+ * every user's together in RPC_ALL_HELD_MAX; the others wait, and every
+ * frame must be whole within RPC_FRAME_TIMEOUT_S.  Frames up to
+ * RPC_FREE_FRAME (nearly every request) need no room.
+ */
+#define RPC_FREE_FRAME (64u << 10)
+#define RPC_USER_HELD_MAX (MER_FRAME_MAX_BODY + CONN_READ_AHEAD_MIN)
+#define RPC_ALL_HELD_MAX (128u << 20)
+#define RPC_USER_CONNS_MAX 128
+#define RPC_MAX_CONNS 65536
+#define RPC_FD_RESERVE 64
+#define RPC_MAX_UNAUTH 1024
+#define RPC_MAX_UNAUTH_PER_ADDR 64
+#define RPC_MAX_UNAUTH_INPUT (16u << 20)
+#define RPC_MAX_OUTPUT (4u << 20)
+#define RPC_FRAME_TIMEOUT_S 30
+#define RPC_AUTH_TIMEOUT_S 10
+#define RPC_WRITE_TIMEOUT_S 60
+/* Lines about strangers' connections: at most a burst per interval. */
+#define RPC_STRANGER_LOG_BURST 20
+#define RPC_STRANGER_LOG_INTERVAL_S 10
 
 typedef int (*rpc_handler)(struct rpc_req *r, ProtobufCMessage *msg,
 			   struct mer_error *err);
@@ -51,6 +80,20 @@ struct pushed {
 	struct pushed *next;
 };
 
+/*
+ * What each user holds: connections, and bytes of requests on their way
+ * (a frame whose credential was checked and whose body is still coming).
+ * Privileged senders (root, mctld's own uid: node daemons) are not
+ * counted: the limits are for users.
+ */
+struct rpc_user {
+	uid_t uid;
+	unsigned nconns;
+	size_t held;
+	struct rpc_user *next;
+};
+#define RPC_USER_BUCKETS 64
+
 struct peer {
 	struct mctld *ctx;
 	const struct peer_ops *ops;
@@ -64,6 +107,16 @@ struct peer {
 	uint64_t nframes;
 	uint64_t nreplied;
 	TAILQ_ENTRY(peer) entry;
+
+	/* the conn transport: who sent the frame now arriving */
+	struct rpc_user *user; /* the first uid authenticated here */
+	bool frame_ok;	       /* its credential was checked */
+	uid_t frame_uid;
+	gid_t frame_gid;
+	bool authed;	       /* a credential was checked on it */
+	size_t held;  /* bytes of it counted against user and in all */
+	bool waiting; /* on the rpc's wait list for room */
+	TAILQ_ENTRY(peer) wait_entry;
 };
 
 enum out_kind { OUT_REPLY, OUT_LAUNCH, OUT_SIGNAL, OUT_PUSH };
@@ -88,11 +141,24 @@ STAILQ_HEAD(out_list, out_item);
 
 struct rpc {
 	struct mctld *ctx;
-	struct event *listen_ev;
+	struct conn_guard *guard;
 	TAILQ_HEAD(, peer) peers;
 	size_t npeers;
 	struct out_list outbox;
+
+	struct rpc_user *users[RPC_USER_BUCKETS];
+	size_t held; /* bytes of incoming requests held, every user */
+	TAILQ_HEAD(, peer) waiters;
+
+	int64_t slog_start; /* stranger_log's interval */
+	unsigned slog_count, slog_dropped;
 };
+
+static void handle_push_reply(struct peer *p, const struct frame_hdr *h,
+			      const uint8_t *body);
+static void peer_release(struct peer *p);
+static const struct peer_ops conn_peer_ops;
+static void user_maybe_free(struct rpc *rpc, struct rpc_user *u);
 
 /* --- peers ------------------------------------------------------------- */
 
@@ -102,6 +168,7 @@ struct rpc *rpc_create(struct mctld *ctx)
 
 	rpc->ctx = ctx;
 	TAILQ_INIT(&rpc->peers);
+	TAILQ_INIT(&rpc->waiters);
 	STAILQ_INIT(&rpc->outbox);
 	return rpc;
 }
@@ -127,14 +194,21 @@ void rpc_destroy(struct rpc *rpc)
 		STAILQ_REMOVE_HEAD(&rpc->outbox, entry);
 		out_free(o);
 	}
+	conn_guard_destroy(rpc->guard);
 	while ((p = TAILQ_FIRST(&rpc->peers))) {
 		if (p->ops && p->ops->close)
 			p->ops->close(p); /* calls peer_closed */
 		else
 			peer_closed(p, "mctld stops");
 	}
-	if (rpc->listen_ev)
-		event_free(rpc->listen_ev);
+	for (size_t i = 0; i < RPC_USER_BUCKETS; i++) {
+		struct rpc_user *u, *next;
+
+		for (u = rpc->users[i]; u; u = next) {
+			next = u->next;
+			free(u);
+		}
+	}
 	free(rpc);
 }
 
@@ -212,6 +286,104 @@ void peer_set_node(struct peer *p, struct node *n)
 	}
 }
 
+/* --- what strangers make mctld write ----------------------------------------- */
+
+/*
+ * Lines about connections that never authenticated: a few per interval,
+ * then a count, so that a flood of strangers cannot fill the disk with
+ * mctld's log.
+ */
+static void stranger_log(struct rpc *rpc, const char *fmt, ...)
+{
+	int64_t now = mer_mono_ms();
+	char text[400];
+	va_list ap;
+
+	if (now - rpc->slog_start >= RPC_STRANGER_LOG_INTERVAL_S * 1000) {
+		if (rpc->slog_dropped)
+			log_warnx("%u more lines about unauthenticated "
+				  "connections not logged in the last %d s",
+				  rpc->slog_dropped,
+				  RPC_STRANGER_LOG_INTERVAL_S);
+		rpc->slog_start = now;
+		rpc->slog_count = 0;
+		rpc->slog_dropped = 0;
+	}
+	if (rpc->slog_count >= RPC_STRANGER_LOG_BURST) {
+		rpc->slog_dropped++;
+		return;
+	}
+	rpc->slog_count++;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_info("%s", text);
+}
+
+/* --- what users hold -------------------------------------------------------- */
+
+static bool uid_privileged(const struct mctld *ctx, uid_t uid)
+{
+	return uid == 0 || uid == ctx->uid;
+}
+
+static struct rpc_user *user_get(struct rpc *rpc, uid_t uid)
+{
+	struct rpc_user **b = &rpc->users[uid % RPC_USER_BUCKETS], *u;
+
+	for (u = *b; u; u = u->next)
+		if (u->uid == uid)
+			return u;
+	u = xcalloc(1, sizeof(*u));
+	u->uid = uid;
+	u->next = *b;
+	*b = u;
+	return u;
+}
+
+static void user_maybe_free(struct rpc *rpc, struct rpc_user *u)
+{
+	struct rpc_user **pp;
+
+	if (u->nconns || u->held)
+		return;
+	for (pp = &rpc->users[u->uid % RPC_USER_BUCKETS]; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == u) {
+			*pp = u->next;
+			free(u);
+			return;
+		}
+	}
+}
+
+/* The frame p held room for is handled (or p is gone): give the room back
+ * and let those waiting for room ask again. */
+static void peer_release(struct peer *p)
+{
+	struct rpc *rpc = p->ctx->rpc;
+	struct peer *w, *next;
+
+	if (p->waiting) {
+		TAILQ_REMOVE(&rpc->waiters, p, wait_entry);
+		p->waiting = false;
+	}
+	p->frame_ok = false;
+	if (!p->held)
+		return;
+	rpc->held -= p->held;
+	if (p->user)
+		p->user->held -= p->held;
+	p->held = 0;
+	for (w = TAILQ_FIRST(&rpc->waiters); w; w = next) {
+		next = TAILQ_NEXT(w, wait_entry);
+		TAILQ_REMOVE(&rpc->waiters, w, wait_entry);
+		w->waiting = false;
+		if (!w->closed && w->impl)
+			conn_resume(w->impl);
+	}
+}
+
 void peer_closed(struct peer *p, const char *why)
 {
 	struct mctld *ctx = p->ctx;
@@ -226,6 +398,9 @@ void peer_closed(struct peer *p, const char *why)
 		if (p->node->peer == p)
 			p->node->peer = NULL;
 		p->node = NULL;
+	} else if (!p->authed && p->ops == &conn_peer_ops) {
+		stranger_log(ctx->rpc, "connection %s closed: %s", p->name,
+			     why);
 	} else if (strncmp(why, "bad frame", 9) == 0) {
 		log_warnx("connection %s closed: %s", p->name, why);
 	} else if (p->nframes == 0 || p->nreplied < p->nframes) {
@@ -235,6 +410,12 @@ void peer_closed(struct peer *p, const char *why)
 		log_debug("connection %s closed: %s", p->name, why);
 	}
 	pushed_clear(p);
+	peer_release(p);
+	if (p->user) {
+		p->user->nconns--;
+		user_maybe_free(ctx->rpc, p->user);
+		p->user = NULL;
+	}
 	TAILQ_REMOVE(&ctx->rpc->peers, p, entry);
 	ctx->rpc->npeers--;
 	peer_unref(p);
@@ -278,11 +459,150 @@ static const struct peer_ops conn_peer_ops = {
 	.close_after_flush = conn_ops_close_after_flush,
 };
 
+/* Send an error reply for the frame h straight away (the frame itself is
+ * refused and will not be dispatched). */
+static void conn_refuse(struct peer *p, const struct frame_hdr *h, int code,
+			const char *text)
+{
+	if (!(h->flags & MER_FRAME_REPLY))
+		conn_send_error(p->impl, h->type, h->req_id, code, text);
+}
+
+/*
+ * Room for a frame of total bytes from p's sender.  Small frames always
+ * fit; a larger one waits while its user, or all users together, already
+ * hold as much as they may, and a frame no user could ever send is
+ * refused.
+ */
+static enum conn_verdict peer_take_room(struct peer *p,
+					const struct frame_hdr *h,
+					size_t total)
+{
+	struct rpc *rpc = p->ctx->rpc;
+	char text[200];
+
+	if (total <= RPC_FREE_FRAME || uid_privileged(p->ctx, p->frame_uid) ||
+	    !p->user)
+		return CONN_READ;
+	if (total > RPC_USER_HELD_MAX) {
+		snprintf(text, sizeof(text),
+			 "%s request of %zu bytes is over the %u bytes one "
+			 "user may send at once",
+			 msg_type_name(h->type), total, RPC_USER_HELD_MAX);
+		log_info("%s: %s refused: %s", p->name, msg_type_name(h->type),
+			 text);
+		conn_refuse(p, h, E2BIG, text);
+		p->frame_ok = false;
+		return CONN_REFUSE;
+	}
+	if (p->user->held + total > RPC_USER_HELD_MAX ||
+	    rpc->held + total > RPC_ALL_HELD_MAX) {
+		if (!p->waiting) {
+			TAILQ_INSERT_TAIL(&rpc->waiters, p, wait_entry);
+			p->waiting = true;
+		}
+		return CONN_WAIT;
+	}
+	p->held = total;
+	p->user->held += total;
+	rpc->held += total;
+	return CONN_READ;
+}
+
+/*
+ * A frame's header and credential are in, its body may not be: check the
+ * credential now, so that a stranger never makes mctld hold or decode a
+ * body, and count what the frame will hold against its user.
+ */
+static enum conn_verdict on_conn_header(struct conn *c,
+					const struct frame_hdr *h,
+					const uint8_t *cred, void *arg)
+{
+	struct peer *p = arg;
+	struct mctld *ctx = p->ctx;
+	struct mer_error err = {""};
+	size_t total = MER_FRAME_HDR_LEN + (size_t)h->cred_len + h->body_len;
+	uid_t uid = ctx->uid;
+	gid_t gid = getgid();
+	char text[240];
+
+	if (p->frame_ok) /* asked again after CONN_WAIT */
+		return peer_take_room(p, h, total);
+	if (h->flags & MER_FRAME_REPLY) {
+		/* Replies come only from nodes, to what mctld pushed. */
+		if (p->node && total <= RPC_FREE_FRAME)
+			return CONN_READ;
+		stranger_log(ctx->rpc,
+			     "connection %s: a %zu-byte %s reply %s; closing it",
+			     p->name, total, msg_type_name(h->type),
+			     p->node ? "is too large for an answer to a push"
+				     : "from a peer that is not a node");
+		return CONN_REFUSE;
+	}
+	if (ctx->auth) {
+		if (h->cred_len == 0) {
+			stranger_log(ctx->rpc, "%s: %s refused: no credential",
+				     p->name, msg_type_name(h->type));
+			conn_refuse(p, h, EACCES,
+				    "the request carries no credential; every "
+				    "request must (AuthType=)");
+			return CONN_REFUSE;
+		}
+		if (auth_decode(ctx->auth, (const char *)cred, h->cred_len,
+				&uid, &gid, &err) < 0) {
+			stranger_log(ctx->rpc, "%s: %s refused: bad credential: "
+					       "%s",
+				     p->name, msg_type_name(h->type), err.text);
+			snprintf(text, sizeof(text), "credential refused: %s",
+				 err.text);
+			conn_refuse(p, h, EACCES, text);
+			return CONN_REFUSE;
+		}
+	}
+	p->frame_uid = uid;
+	p->frame_gid = gid;
+	p->frame_ok = true;
+	if (!conn_authenticated(c)) {
+		if (!uid_privileged(ctx, uid)) {
+			struct rpc_user *u = user_get(ctx->rpc, uid);
+
+			if (u->nconns >= RPC_USER_CONNS_MAX) {
+				snprintf(text, sizeof(text),
+					 "uid %u has %u connections to mctld "
+					 "open, the most one user may have",
+					 (unsigned)uid, u->nconns);
+				log_info("%s: %s refused: %s", p->name,
+					 msg_type_name(h->type), text);
+				user_maybe_free(ctx->rpc, u);
+				conn_refuse(p, h, EUSERS, text);
+				p->frame_ok = false;
+				return CONN_REFUSE;
+			}
+			u->nconns++;
+			p->user = u;
+		}
+		conn_set_authenticated(c);
+		p->authed = true;
+	}
+	return peer_take_room(p, h, total);
+}
+
 static void on_conn_frame(struct conn *c, const struct frame_hdr *h,
 			  const uint8_t *cred, const uint8_t *body, void *arg)
 {
+	struct peer *p = arg;
+
 	(void)c;
-	rpc_on_frame(arg, h, cred, body);
+	(void)cred;
+	p->nframes++;
+	if (h->flags & MER_FRAME_REPLY) {
+		p->nreplied++; /* not a request: nothing owed */
+		handle_push_reply(p, h, body);
+	} else {
+		rpc_dispatch(p->ctx, p, h, p->frame_uid, p->frame_gid, body);
+	}
+	if (!p->closed)
+		peer_release(p);
 }
 
 static void on_conn_close(struct conn *c, const char *why, void *arg)
@@ -293,56 +613,88 @@ static void on_conn_close(struct conn *c, const char *why, void *arg)
 	conn_destroy(c);
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
+static void on_guard_log(const char *text, void *arg)
+{
+	(void)arg;
+	log_warnx("%s", text);
+}
+
+static void on_accept(struct conn_guard *g, int fd, const char *name,
+		      void *arg)
 {
 	struct mctld *ctx = arg;
+	struct peer *p = peer_create(ctx, name, &conn_peer_ops, NULL);
+	struct conn *c = conn_guard_conn_create(g, fd, name, on_conn_frame,
+						on_conn_close, p);
 
-	(void)what;
-	for (;;) {
-		char name[CONN_PEER_NAME_MAX];
-		struct peer *p;
-		struct conn *c;
-		int fd = tcp_accept(lfd, name);
-
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != ECONNABORTED)
-				log_warn("accept");
-			return;
-		}
-		p = peer_create(ctx, name, &conn_peer_ops, NULL);
-		c = conn_create(ctx->base, fd, name, on_conn_frame,
-				on_conn_close, p);
-		if (!c) {
-			log_warn("%s: cannot set up the connection", name);
-			close(fd);
-			peer_closed(p, "setup failed");
-			continue;
-		}
-		p->impl = c;
+	if (!c) {
+		log_warn("%s: cannot set up the connection", name);
+		close(fd);
+		peer_closed(p, "setup failed");
+		return;
 	}
+	conn_set_header_cb(c, on_conn_header);
+	p->impl = c;
+}
+
+/* Connections mctld may hold: what RLIMIT_NOFILE allows, raised to its hard
+ * limit, less what LMDB, the log and munge's per-request sockets need. */
+static unsigned max_connections(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024 - RPC_FD_RESERVE;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576
+							   : rl.rlim_max;
+		struct rlimit nl = { want, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			rl.rlim_cur = want;
+	}
+	if (rl.rlim_cur > RPC_MAX_CONNS + RPC_FD_RESERVE)
+		return RPC_MAX_CONNS;
+	if (rl.rlim_cur <= 2 * RPC_FD_RESERVE)
+		return (unsigned)rl.rlim_cur / 2;
+	return (unsigned)(rl.rlim_cur - RPC_FD_RESERVE);
 }
 
 int rpc_listen(struct mctld *ctx, struct mer_error *err)
 {
+	const struct conf *conf = ctx->conf;
+	struct conn_guard_limits lim = {
+		.max_conns = max_connections(),
+		.max_unauth = RPC_MAX_UNAUTH,
+		.max_unauth_per_addr = RPC_MAX_UNAUTH_PER_ADDR,
+		.max_unauth_input = RPC_MAX_UNAUTH_INPUT,
+		.conn = {
+			.read_ahead = RPC_FREE_FRAME,
+			.max_output = RPC_MAX_OUTPUT,
+			.frame_timeout_ms = RPC_FRAME_TIMEOUT_S * 1000,
+			.auth_timeout_ms = RPC_AUTH_TIMEOUT_S * 1000,
+			.write_timeout_ms = RPC_WRITE_TIMEOUT_S * 1000,
+		},
+	};
 	uint16_t bound = 0;
 	int fd;
 
-	fd = tcp_listen(NULL, ctx->conf->controller_port, &bound, err);
+	fd = tcp_listen(NULL, conf->controller_port, &bound, err);
 	if (fd < 0)
 		return -1;
 	set_nonblock(fd);
 	set_cloexec(fd);
 	ctx->listen_fd = fd;
 	ctx->port = bound;
-	ctx->rpc->listen_ev =
-		event_new(ctx->base, fd, EV_READ | EV_PERSIST, on_accept, ctx);
-	if (!ctx->rpc->listen_ev || event_add(ctx->rpc->listen_ev, NULL) < 0) {
+	ctx->rpc->guard = conn_guard_create(ctx->base, fd, &lim, on_accept,
+					    on_guard_log, ctx);
+	if (!ctx->rpc->guard) {
 		errno = ENOMEM;
 		return mer_error_set(err, "cannot watch the listening socket");
 	}
+	log_debug("serving at most %u connections (%u not yet "
+		  "authenticated, %u of them from one address)",
+		  lim.max_conns, lim.max_unauth, lim.max_unauth_per_addr);
 	return 0;
 }
 
@@ -1280,8 +1632,8 @@ void rpc_on_frame(struct peer *p, const struct frame_hdr *h,
 		r.type = h->type;
 		r.req_id = h->req_id;
 		if (h->cred_len == 0) {
-			log_info("%s: %s refused: no credential", p->name,
-				 msg_type_name(h->type));
+			stranger_log(ctx->rpc, "%s: %s refused: no credential",
+				     p->name, msg_type_name(h->type));
 			rpc_reply_error(&r, EACCES,
 					"the request carries no credential; "
 					"every request must (AuthType=)");
