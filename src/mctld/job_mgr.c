@@ -90,6 +90,21 @@ void pb_set_str(char **field, const char *val)
 	*field = copy;
 }
 
+void pb_set_reason(char **field, const char *val)
+{
+	size_t len = val ? strlen(val) : 0;
+	char *cut;
+
+	if (len <= MCTLD_MAX_REASON) {
+		pb_set_str(field, val);
+		return;
+	}
+	/* A node's words, kept in the record: the start says why. */
+	cut = xasprintf("%.*s...", MCTLD_MAX_REASON - 3, val);
+	pb_set_str(field, cut);
+	free(cut);
+}
+
 /* --- the table --------------------------------------------------------- */
 
 #define JOB_NAME_CACHE 64
@@ -111,6 +126,7 @@ struct job_mgr {
 	uint32_t *lazy; /* ids of jobs with lazy changes (job_mark_lazy) */
 	size_t nlazy, cap_lazy;
 	uint32_t next_id;
+	size_t node_name_max; /* the longest node name (launch_fits) */
 };
 
 struct job_mgr *job_mgr_create(struct mctld *ctx)
@@ -645,6 +661,45 @@ int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *d,
 	return 0;
 }
 
+int job_mgr_check_exec(const char *what, char *const *argv, size_t nargv,
+		       char *const *env, size_t nenv, struct mer_error *err)
+{
+	size_t i, bytes = 0;
+
+	if (nargv > MCTLD_MAX_ARGS || nenv > MCTLD_MAX_ENV) {
+		errno = E2BIG;
+		return mer_error_set(err,
+				     "%s has %zu arguments and %zu "
+				     "environment variables; at most %d and "
+				     "%d",
+				     what, nargv, nenv, MCTLD_MAX_ARGS,
+				     MCTLD_MAX_ENV);
+	}
+	for (i = 0; i < nargv; i++)
+		bytes += strlen(argv[i]) + 1;
+	for (i = 0; i < nenv; i++)
+		bytes += strlen(env[i]) + 1;
+	if (bytes > MCTLD_MAX_ARG_BYTES) {
+		errno = E2BIG;
+		return mer_error_set(err,
+				     "%s's arguments and environment take "
+				     "%zu bytes; at most %u (trim the "
+				     "environment, or --export only what the "
+				     "program needs)",
+				     what, bytes, MCTLD_MAX_ARG_BYTES);
+	}
+	for (i = 0; i < nenv; i++) {
+		if (!strchr(env[i], '=')) {
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "environment entry \"%.40s\" has "
+					     "no '='; NAME=VALUE expected",
+					     env[i]);
+		}
+	}
+	return 0;
+}
+
 static int check_strings(const Meridian__JobDesc *d, struct mer_error *err)
 {
 	const struct {
@@ -673,6 +728,47 @@ static int check_strings(const Meridian__JobDesc *d, struct mer_error *err)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The job's LAUNCH_JOB (its record, once running, and its spec) must fit
+ * in a frame, or its node would refuse it and the job would never start.
+ * The record's running part is bounded by what each node of the
+ * allocation adds (a JobNodeAlloc and its name in the node list).
+ */
+static int launch_fits(struct mctld *ctx,
+		       const Meridian__SubmitJobRequest *req,
+		       uint32_t num_nodes, struct mer_error *err)
+{
+	struct job_mgr *jm = ctx->jobs;
+	size_t est;
+
+	if (!jm->node_name_max) {
+		/* Nodes come from the config: their longest name is
+		 * fixed for the life of mctld. */
+		for (size_t i = 0; i < node_mgr_count(ctx); i++) {
+			size_t l = strlen(node_at(ctx, i)->name);
+
+			if (l > jm->node_name_max)
+				jm->node_name_max = l;
+		}
+	}
+	/* per node: its JobNodeAlloc (name, counts, up to 64 GPU indices)
+	 * and its name in the record's node list */
+	est = 4096 + (size_t)num_nodes * (2 * jm->node_name_max + 200);
+
+	if (req->spec)
+		est += meridian__job_spec__get_packed_size(req->spec);
+	est += meridian__job_desc__get_packed_size(req->desc);
+	if (est <= MER_FRAME_MAX_BODY)
+		return 0;
+	errno = E2BIG;
+	return mer_error_set(err,
+			     "the job would reach its nodes as a %zu-byte "
+			     "launch message, over the %u bytes a node "
+			     "accepts: make its script or environment "
+			     "smaller, or ask for fewer nodes",
+			     est, MER_FRAME_MAX_BODY);
 }
 
 /* The name of uid.  Every submit needs it and NSS may be slow (LDAP), so
@@ -739,7 +835,10 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 			      req->spec->script.len, MCTLD_MAX_SCRIPT);
 		return NULL;
 	}
-	if (check_strings(d, err) < 0)
+	if (check_strings(d, err) < 0 ||
+	    (req->spec &&
+	     job_mgr_check_exec("the job", req->spec->argv, req->spec->n_argv,
+				req->spec->env, req->spec->n_env, err) < 0))
 		return NULL;
 	if (ctx->conf->max_job_count && jm->count >= ctx->conf->max_job_count) {
 		errno = EAGAIN;
@@ -750,6 +849,8 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 		return NULL;
 	}
 	if (job_mgr_validate(ctx, d, &part, &res, &tl, err) < 0)
+		return NULL;
+	if (launch_fits(ctx, req, res.num_nodes, err) < 0)
 		return NULL;
 
 	rec = xmalloc(sizeof(*rec));
@@ -950,7 +1051,7 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 	rec->end_time = end_time ? end_time : mer_now();
 	if (rec->end_time < rec->start_time)
 		rec->end_time = rec->start_time;
-	pb_set_str(&rec->reason, reason && *reason ? reason : "None");
+	pb_set_reason(&rec->reason, reason && *reason ? reason : "None");
 	job_mgr_set_state(ctx, j, state);
 	log_info("job %u ended %s (exit %d:%d)%s%s", rec->job_id,
 		 job_state_name(state), exit_code, term_signal,

@@ -47,6 +47,12 @@
 /* Limits on what a submit may carry. */
 #define MCTLD_MAX_SCRIPT (4u << 20)
 #define MCTLD_MAX_STRING 4096
+/* A job's or step's arguments and environment: what exec takes. */
+#define MCTLD_MAX_ARGS 4096
+#define MCTLD_MAX_ENV 8192
+#define MCTLD_MAX_ARG_BYTES (2u << 20)
+/* A reason a node gives for an end, as kept in the record. */
+#define MCTLD_MAX_REASON 1024
 
 struct auth;
 struct job_mgr;
@@ -251,6 +257,10 @@ bool job_state_is_final(Meridian__JobState s);
 bool job_state_allowed(Meridian__JobState from, Meridian__JobState to);
 int job_res_compute(const Meridian__JobDesc *d, struct job_res *r,
 		    struct mer_error *err);
+/* Arguments and environment a job or step may carry: counts, bytes, and
+ * NAME=VALUE; what names the job or step in the error. */
+int job_mgr_check_exec(const char *what, char *const *argv, size_t nargv,
+		       char *const *env, size_t nenv, struct mer_error *err);
 struct job_mgr *job_mgr_create(struct mctld *ctx);
 void job_mgr_destroy(struct job_mgr *jm);
 /* Load one record from LMDB at start; takes ownership of rec. */
@@ -444,6 +454,8 @@ void state_log_stats(struct state *st);
 
 /* Small helpers shared by the files above (job_mgr.c). */
 void pb_set_str(char **field, const char *val);
+/* The same for a reason a node sent: cut to MCTLD_MAX_REASON bytes. */
+void pb_set_reason(char **field, const char *val);
 void pb_free_str(char **field);
 
 #endif

@@ -24,6 +24,15 @@
 #include "util.h"
 
 #define NODE_MAX_REASON 1024
+/* What a registering node may say of itself.  A node is a provider's
+ * machine: what it sends is bounded like a user's request. */
+#define NODE_REG_MAX_NAME 255
+#define NODE_REG_MAX_VERSION 64
+#define NODE_REG_MAX_GPUS 1024
+#define NODE_REG_MAX_GPU_STR 64
+#define NODE_REG_MAX_CPUSET 4096
+#define NODE_REG_MAX_JOBS 65536
+#define NODE_REG_MAX_XML (8u << 20)
 /* reason_uid of a reason mctld set itself (from the config) */
 #define NODE_REASON_BY_MCTLD UINT32_MAX
 
@@ -502,14 +511,87 @@ static void take_capacity(struct node *n, Meridian__NodeRegister *reg)
 	set_gres(n);
 }
 
+/* A string a node reports about itself: at most max bytes of printable
+ * ASCII (it reaches logs, mnodes and Gres= strings). */
+static int check_node_str(const char *node, const char *what, const char *s,
+			  size_t max, struct mer_error *err)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (len > max) {
+		errno = E2BIG;
+		return mer_error_set(err,
+				     "node %.60s: its %s is %zu bytes, at most "
+				     "%zu allowed",
+				     node, what, len, max);
+	}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < ' ' || (unsigned char)s[i] > '~') {
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "node %.60s: its %s holds byte "
+					     "0x%02x at offset %zu; printable "
+					     "ASCII expected",
+					     node, what, (unsigned char)s[i],
+					     i);
+		}
+	}
+	return 0;
+}
+
+/* Bound what a registering node says before any of it is kept. */
+static int check_register(const Meridian__NodeRegister *reg,
+			  struct mer_error *err)
+{
+	const char *name = reg->name ? reg->name : "";
+
+	if (check_node_str("?", "name", name, NODE_REG_MAX_NAME, err) < 0 ||
+	    check_node_str(name, "host name", reg->hostname, NODE_REG_MAX_NAME,
+			   err) < 0 ||
+	    check_node_str(name, "version", reg->version, NODE_REG_MAX_VERSION,
+			   err) < 0)
+		return -1;
+	if (reg->n_gpus > NODE_REG_MAX_GPUS || reg->n_jobs > NODE_REG_MAX_JOBS) {
+		errno = E2BIG;
+		return mer_error_set(err,
+				     "node %.60s reports %zu GPUs and %zu jobs; "
+				     "at most %u and %u allowed",
+				     name, reg->n_gpus, reg->n_jobs,
+				     NODE_REG_MAX_GPUS, NODE_REG_MAX_JOBS);
+	}
+	for (size_t i = 0; i < reg->n_gpus; i++) {
+		const Meridian__Gpu *g = reg->gpus[i];
+
+		if (check_node_str(name, "GPU model", g->model,
+				   NODE_REG_MAX_GPU_STR, err) < 0 ||
+		    check_node_str(name, "GPU PCI bus id", g->pci_bus_id,
+				   NODE_REG_MAX_GPU_STR, err) < 0 ||
+		    check_node_str(name, "GPU cpuset", g->cpuset,
+				   NODE_REG_MAX_CPUSET, err) < 0)
+			return -1;
+	}
+	if (reg->topology_xml && strlen(reg->topology_xml) > NODE_REG_MAX_XML) {
+		errno = E2BIG;
+		return mer_error_set(err,
+				     "node %.60s: its topology XML is %zu bytes, "
+				     "at most %u allowed",
+				     name, strlen(reg->topology_xml),
+				     NODE_REG_MAX_XML);
+	}
+	return 0;
+}
+
 int node_mgr_register(struct mctld *ctx, struct peer *p,
 		      Meridian__NodeRegister *reg,
 		      Meridian__NodeRegisterReply *reply, struct mer_error *err)
 {
-	struct node *n = node_find(ctx, reg->name);
+	struct node *n;
 	uint32_t *listed, *mine, *kill;
 	size_t nlisted = 0, nmine, nkill = 0, i;
 
+	if (check_register(reg, err) < 0)
+		return -1;
+	n = node_find(ctx, reg->name);
 	if (!n) {
 		errno = ENOENT;
 		return mer_error_set(err,

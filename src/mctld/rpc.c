@@ -888,6 +888,16 @@ static void do_launch(struct mctld *ctx, uint32_t job_id)
 	lj.kill_wait = ctx->conf->kill_wait;
 	lj.cluster =
 		ctx->conf->cluster_name ? ctx->conf->cluster_name : (char *)"";
+	if (meridian__launch_job__get_packed_size(&lj) > MER_FRAME_MAX_BODY) {
+		/* Submit checks this; a record grown since must not make
+		 * its node refuse the frame and reconnect for ever. */
+		log_warnx("job %u: its LAUNCH_JOB is over the frame limit",
+			  job_id);
+		meridian__job_spec__free_unpacked(spec, NULL);
+		job_mgr_end(ctx, j, MERIDIAN__JOB_STATE__JOB_FAILED, 0, 0, 0,
+			    "launch message over the frame limit");
+		return;
+	}
 	if (push_request(ctx, n->peer, MT(LAUNCH_JOB), &lj.base, job_id, 0) == 0)
 		log_debug("job %u: LAUNCH_JOB sent to %s", job_id, n->name);
 	meridian__job_spec__free_unpacked(spec, NULL);

@@ -32,15 +32,10 @@
 /* Finished steps kept in a job's record (the newest ones); running steps
  * are always kept.  A job looping over mrun must not grow without end. */
 #define STEP_KEEP_FINISHED 64
-/* Limits on what a step request may carry. */
-#define STEP_MAX_ARGS 4096
-#define STEP_MAX_ENV 8192
+/* Limits on what a step request may carry (arguments and environment:
+ * job_mgr_check_exec). */
 #define STEP_MAX_TASKS 65536
 #define STEP_IO_KEY_LEN 32
-/* Bytes of arguments and environment together: what exec takes on Linux
- * by default (a quarter of an 8 MiB stack).  Every node's LAUNCH_STEP
- * carries them, so this also bounds what one request makes mctld send. */
-#define STEP_MAX_ARG_BYTES (2u << 20)
 /* Bytes of the command line a step's record keeps (see argv_trim). */
 #define STEP_KEEP_ARGV 4096
 
@@ -81,44 +76,14 @@ static int check_string(const char *what, const char *s, size_t max,
 static int check_desc(struct mctld *ctx, Meridian__StepDesc *d,
 		      struct mer_error *err)
 {
-	size_t i, bytes = 0;
-
 	if (d->n_argv == 0 || !d->argv[0] || !*d->argv[0]) {
 		errno = EINVAL;
 		return mer_error_set(err, "the step has no program to run; "
 					  "give one after the options");
 	}
-	if (d->n_argv > STEP_MAX_ARGS || d->n_env > STEP_MAX_ENV) {
-		errno = E2BIG;
-		return mer_error_set(err,
-				     "the step has %zu arguments and %zu "
-				     "environment variables; at most %d and "
-				     "%d",
-				     d->n_argv, d->n_env, STEP_MAX_ARGS,
-				     STEP_MAX_ENV);
-	}
-	for (i = 0; i < d->n_argv; i++)
-		bytes += strlen(d->argv[i]) + 1;
-	for (i = 0; i < d->n_env; i++)
-		bytes += strlen(d->env[i]) + 1;
-	if (bytes > STEP_MAX_ARG_BYTES) {
-		errno = E2BIG;
-		return mer_error_set(err,
-				     "the step's arguments and environment "
-				     "take %zu bytes; at most %u (trim the "
-				     "environment, or --export only what the "
-				     "program needs)",
-				     bytes, STEP_MAX_ARG_BYTES);
-	}
-	for (i = 0; i < d->n_env; i++) {
-		if (!strchr(d->env[i], '=')) {
-			errno = EINVAL;
-			return mer_error_set(err,
-					     "environment entry \"%.40s\" has "
-					     "no '='; NAME=VALUE expected",
-					     d->env[i]);
-		}
-	}
+	if (job_mgr_check_exec("the step", d->argv, d->n_argv, d->env,
+			       d->n_env, err) < 0)
+		return -1;
 	if (check_string("the output pattern", d->std_out, MCTLD_MAX_STRING,
 			 err) < 0 ||
 	    check_string("the error pattern", d->std_err, MCTLD_MAX_STRING,
@@ -593,7 +558,7 @@ void step_node_end(struct mctld *ctx, const char *node,
 		s->exit_code = e->exit_code;
 		s->term_signal = e->term_signal;
 		s->failed_rank = e->failed_rank;
-		pb_set_str(&s->reason, st == JS(CANCELLED) &&
+		pb_set_reason(&s->reason, st == JS(CANCELLED) &&
 					       *j->rec->cancel_reason
 				       ? j->rec->cancel_reason
 				       : e->reason);
@@ -623,7 +588,7 @@ void step_end_all(struct mctld *ctx, struct job *j, const char *why)
 			continue;
 		/* What the nodes said so far stays; the rest never will. */
 		if (!*s->reason)
-			pb_set_str(&s->reason, why);
+			pb_set_reason(&s->reason, why);
 		step_finish(j, s,
 			    step_worst_state(s) == JS(FAILED) ? JS(FAILED)
 							      : JS(CANCELLED),

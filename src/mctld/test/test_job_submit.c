@@ -5,10 +5,12 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cunit_main.h"
 #include "harness.h"
+#include "util.h"
 
 #define NODES                                                                  \
 	"NodeName=n[1-4] CPUs=4 RealMemory=4096 Gres=gpu:a100:2\n"             \
@@ -234,8 +236,86 @@ static void test_max_job_count(void)
 	teardown();
 }
 
+/* Submit spec as alice; the error text, or "" when it was accepted. */
+static void submit_spec(Meridian__JobSpec *spec, char *err, size_t n)
+{
+	Meridian__SubmitJobRequest req = MERIDIAN__SUBMIT_JOB_REQUEST__INIT;
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	ProtobufCMessage *m;
+	bool is_err = false;
+
+	req.desc = &d;
+	req.spec = spec;
+	th_forget_frames(user);
+	th_request(ctx, user, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, 7, TH_ALICE,
+		   &req.base);
+	th_turn(ctx);
+	m = th_last_reply(user, MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, &is_err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	snprintf(err, n, "%s", is_err ? ((Meridian__ErrorReply *)m)->text : "");
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* A job's environment and arguments are bounded as exec bounds them, at
+ * submit, so that its launch can never be too large for its node. */
+static void test_exec_bounds(void)
+{
+	static char script[] = "#!/bin/sh\ntrue\n";
+	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT;
+	char err[300], *big = xmalloc(3u << 20), **env;
+	size_t i;
+
+	setup();
+	spec.script.data = (uint8_t *)script;
+	spec.script.len = sizeof(script) - 1;
+	/* 3 MiB of environment in one variable */
+	memcpy(big, "HUGE=", 5);
+	memset(big + 5, 'x', (3u << 20) - 6);
+	big[(3u << 20) - 1] = '\0';
+	spec.env = &big;
+	spec.n_env = 1;
+	submit_spec(&spec, err, sizeof(err));
+	CU_ASSERT_STRING_EQUAL(err,
+			       "the job's arguments and environment take "
+			       "3145728 bytes; at most 2097152 (trim the "
+			       "environment, or --export only what the "
+			       "program needs)");
+	/* 10,000 small variables */
+	env = xcalloc(10000, sizeof(*env));
+	for (i = 0; i < 10000; i++)
+		env[i] = (char *)"A=1";
+	spec.env = env;
+	spec.n_env = 10000;
+	submit_spec(&spec, err, sizeof(err));
+	CU_ASSERT_STRING_EQUAL(err, "the job has 0 arguments and 10000 "
+				    "environment variables; at most 4096 and "
+				    "8192");
+	spec.n_env = 8192;
+	submit_spec(&spec, err, sizeof(err));
+	CU_ASSERT_STRING_EQUAL(err, "");
+	spec.env = &big;
+	big[1000] = '\0';
+	spec.n_env = 1;
+	spec.argv = env;
+	spec.n_argv = 5000;
+	submit_spec(&spec, err, sizeof(err));
+	CU_ASSERT_STRING_EQUAL(err, "the job has 5000 arguments and 1 "
+				    "environment variables; at most 4096 and "
+				    "8192");
+	spec.n_argv = 0;
+	memcpy(big, "NOEQUALS", 8);
+	submit_spec(&spec, err, sizeof(err));
+	CU_ASSERT_STRING_EQUAL(err, "environment entry \"NOEQUALSxxxxxxxxxxxxxxx"
+				    "xxxxxxxxxxxxxxxxx\" has no '='; NAME=VALUE "
+				    "expected");
+	free(env);
+	free(big);
+	teardown();
+}
+
 static CU_TestInfo tests[] = {
 	{"validation errors", test_errors},
+	{"exec bounds", test_exec_bounds},
 	{"script checks", test_script_checks},
 	{"accepted jobs", test_accepted},
 	{"MaxJobCount", test_max_job_count},

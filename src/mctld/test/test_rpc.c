@@ -703,8 +703,72 @@ static void test_ping(void)
 	teardown();
 }
 
+/* A node speaks of itself within bounds: a registration with an
+ * over-long version or a GPU model holding control bytes is refused
+ * before anything is kept, and a node's end reason is cut in the
+ * record. */
+static void test_register_bounds(void)
+{
+	Meridian__NodeRegister reg = MERIDIAN__NODE_REGISTER__INIT;
+	Meridian__Gpu g = MERIDIAN__GPU__INIT, *gp = &g;
+	Meridian__JobEnd end = MERIDIAN__JOB_END__INIT;
+	Meridian__JobInfoRequest jr = MERIDIAN__JOB_INFO_REQUEST__INIT;
+	Meridian__JobInfoReply *ji;
+	struct peer *p, *n1, *user;
+	char version[200], reason[5000];
+	uint32_t id;
+
+	setup();
+	p = th_peer(ctx, "n1");
+	memset(version, 'v', sizeof(version) - 1);
+	version[sizeof(version) - 1] = '\0';
+	reg.name = (char *)"n1";
+	reg.version = version;
+	th_request(ctx, p, MT(NODE_REGISTER), 1, 0, &reg.base);
+	th_turn(ctx);
+	expect_error(p, MT(NODE_REGISTER), E2BIG,
+		     "node n1: its version is 199 bytes, at most 64 allowed");
+	reg.version = (char *)"0.1";
+	g.model = (char *)"a100\n\x1b[31m";
+	reg.gpus = &gp;
+	reg.n_gpus = 1;
+	th_request(ctx, p, MT(NODE_REGISTER), 2, 0, &reg.base);
+	th_turn(ctx);
+	expect_error(p, MT(NODE_REGISTER), EINVAL,
+		     "node n1: its GPU model holds byte 0x0a at offset 4; "
+		     "printable ASCII expected");
+	CU_ASSERT_FALSE(node_find(ctx, "n1")->registered);
+	th_close(p);
+
+	n1 = up_node("n1");
+	user = th_peer(ctx, "user");
+	id = th_submit(ctx, user, TH_ALICE, NULL, NULL, 0);
+	CU_ASSERT_FATAL(id > 0);
+	th_turn(ctx);
+	memset(reason, 'r', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	end.job_id = id;
+	end.state = JS(FAILED);
+	end.exit_code = 1;
+	end.reason = reason;
+	th_request(ctx, n1, MT(JOB_END), 3, 0, &end.base);
+	th_turn(ctx);
+	th_forget_frames(user);
+	jr.all_states = true;
+	th_request(ctx, user, MT(JOB_INFO), 4, TH_ALICE, &jr.base);
+	ji = (void *)reply(user, MT(JOB_INFO), false);
+	CU_ASSERT_EQUAL_FATAL(ji->n_jobs, 1);
+	CU_ASSERT_EQUAL(ji->jobs[0]->state, JS(FAILED));
+	CU_ASSERT_EQUAL(strlen(ji->jobs[0]->reason), MCTLD_MAX_REASON);
+	CU_ASSERT_STRING_EQUAL(ji->jobs[0]->reason + MCTLD_MAX_REASON - 4,
+			       "r...");
+	protobuf_c_message_free_unpacked(&ji->base, NULL);
+	teardown();
+}
+
 static CU_TestInfo tests[] = {
 	{"group commit", test_group_commit},
+	{"register bounds", test_register_bounds},
 	{"commit failure", test_commit_failure},
 	{"bad input", test_bad_input},
 	{"access", test_access},
