@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -151,6 +152,91 @@ int cmd_call(struct cmd *c, Meridian__MsgType type, const ProtobufCMessage *req,
 	}
 	errno = e;
 	return MER_EXIT_ERROR;
+}
+
+/*
+ * The pages of a paged request: the request's cursor (*cursor) starts at
+ * 0 and takes each reply's next cursor (at next_off in the reply) until
+ * that is 0; every page's repeated items (at items_off, count at n_off)
+ * are moved into the first reply.
+ */
+static int call_pages(struct cmd *c, Meridian__MsgType type,
+		      const ProtobufCMessage *req, uint32_t *cursor,
+		      size_t items_off, size_t n_off, size_t next_off,
+		      ProtobufCMessage **reply, struct mer_error *err)
+{
+	ProtobufCMessage *all = NULL, *page;
+	int rc;
+
+#define FIELD(m, off, type) ((type *)((char *)(m) + (off)))
+	*cursor = 0;
+	for (;;) {
+		uint32_t next;
+
+		rc = cmd_call(c, type, req, &page, err);
+		if (rc)
+			break;
+		next = *FIELD(page, next_off, uint32_t);
+		if (!all) {
+			all = page;
+		} else {
+			void ***to = FIELD(all, items_off, void **),
+			     ***from = FIELD(page, items_off, void **);
+			size_t *nto = FIELD(all, n_off, size_t),
+			       *nfrom = FIELD(page, n_off, size_t);
+
+			*to = xrealloc(*to, (*nto + *nfrom) * sizeof(**to));
+			memcpy(*to + *nto, *from, *nfrom * sizeof(**from));
+			*nto += *nfrom;
+			*nfrom = 0; /* freed with all, not with page */
+			protobuf_c_message_free_unpacked(page, NULL);
+		}
+		if (!next)
+			break;
+		if (next <= *cursor) {
+			errno = EPROTO;
+			mer_error_set(err,
+				      "the controller's pages do not move on "
+				      "(cursor %u after %u)",
+				      next, *cursor);
+			rc = MER_EXIT_ERROR;
+			break;
+		}
+		*cursor = next;
+	}
+	if (rc && all) {
+		protobuf_c_message_free_unpacked(all, NULL);
+		all = NULL;
+	}
+	if (all)
+		*FIELD(all, next_off, uint32_t) = 0;
+#undef FIELD
+	*reply = all;
+	return rc;
+}
+
+int cmd_job_info(struct cmd *c, Meridian__JobInfoRequest *req,
+		 Meridian__JobInfoReply **reply, struct mer_error *err)
+{
+	req->paged = true;
+	return call_pages(c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req->base,
+			  &req->after_id,
+			  offsetof(Meridian__JobInfoReply, jobs),
+			  offsetof(Meridian__JobInfoReply, n_jobs),
+			  offsetof(Meridian__JobInfoReply, next_after_id),
+			  (ProtobufCMessage **)reply, err);
+}
+
+int cmd_node_info(struct cmd *c, Meridian__NodeInfoRequest *req,
+		  Meridian__NodeInfoReply **reply, struct mer_error *err)
+{
+	req->paged = true;
+	return call_pages(c, MERIDIAN__MSG_TYPE__MSG_NODE_INFO, &req->base,
+			  &req->after,
+			  offsetof(Meridian__NodeInfoReply, nodes),
+			  offsetof(Meridian__NodeInfoReply, n_nodes),
+			  offsetof(Meridian__NodeInfoReply, next_after),
+			  (ProtobufCMessage **)reply, err);
 }
 
 /* --- job states ------------------------------------------------------ */

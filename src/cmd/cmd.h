@@ -78,6 +78,16 @@ int cmd_connect(struct cmd *c);
 int cmd_call(struct cmd *c, Meridian__MsgType type, const ProtobufCMessage *req,
 	     ProtobufCMessage **reply, struct mer_error *err);
 
+/*
+ * JOB_INFO and NODE_INFO as cmd_call, asked for in pages (req->paged and
+ * the cursor are set here), so that any number of jobs or nodes can be
+ * listed: every page's jobs or nodes are gathered in the one *reply.
+ */
+int cmd_job_info(struct cmd *c, Meridian__JobInfoRequest *req,
+		 Meridian__JobInfoReply **reply, struct mer_error *err);
+int cmd_node_info(struct cmd *c, Meridian__NodeInfoRequest *req,
+		  Meridian__NodeInfoReply **reply, struct mer_error *err);
+
 /* True for the errno values that mean mctld could not be reached. */
 bool cmd_errno_unreachable(int e);
 

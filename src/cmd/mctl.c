@@ -261,8 +261,7 @@ static int fetch_jobs(struct mctl *m, uint32_t *ids, size_t n,
 	rc = cmd_connect(&m->c);
 	if (rc)
 		return rc;
-	rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
-		      (ProtobufCMessage **)reply, &err);
+	rc = cmd_job_info(&m->c, &req, reply, &err);
 	if (rc == MER_EXIT_ERROR) {
 		if (errno == ENOENT && n)
 			cmd_error(&m->c, "Invalid job id specified");
@@ -574,8 +573,7 @@ static int node_info(struct mctl *m, Meridian__NodeInfoReply **reply)
 	*reply = NULL;
 	rc = cmd_connect(&m->c);
 	if (!rc)
-		rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_NODE_INFO,
-			      &req.base, (ProtobufCMessage **)reply, &err);
+		rc = cmd_node_info(&m->c, &req, reply, &err);
 	if (rc == MER_EXIT_ERROR)
 		cmd_error(&m->c, "cannot read nodes: %s", err.text);
 	return rc;

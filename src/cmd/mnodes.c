@@ -565,8 +565,7 @@ static int run(struct cmd *c, struct mnodes_opts *o)
 	rc = cmd_connect(c);
 	if (rc)
 		goto out;
-	rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_NODE_INFO, &req.base,
-		      (ProtobufCMessage **)&reply, &err);
+	rc = cmd_node_info(c, &req, &reply, &err);
 	if (rc == MER_EXIT_ERROR)
 		cmd_error(c, "cannot list nodes: %s", err.text);
 	if (rc)

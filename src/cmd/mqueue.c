@@ -719,8 +719,7 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 	rc = cmd_connect(c);
 	if (rc)
 		goto out;
-	rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req.base,
-		      (ProtobufCMessage **)&reply, &err);
+	rc = cmd_job_info(c, &req, &reply, &err);
 	if (rc == MER_EXIT_ERROR) {
 		if (errno == ENOENT && nids)
 			cmd_error(c, "Invalid job id specified");

@@ -57,6 +57,9 @@
 #define RPC_FRAME_TIMEOUT_S 30
 #define RPC_AUTH_TIMEOUT_S 10
 #define RPC_WRITE_TIMEOUT_S 60
+/* A page of a paged JOB_INFO or NODE_INFO reply: what one reader who does
+ * not read holds mctld to, per connection. */
+#define RPC_PAGE_BYTES (1u << 20)
 /* Lines about strangers' connections: at most a burst per interval. */
 #define RPC_STRANGER_LOG_BURST 20
 #define RPC_STRANGER_LOG_INTERVAL_S 10
@@ -1059,41 +1062,115 @@ static int h_submit(struct rpc_req *r, ProtobufCMessage *msg,
 	return 0;
 }
 
+/* A page of a paged JOB_INFO or NODE_INFO reply: items are added while
+ * they fit in RPC_PAGE_BYTES (the first always does). */
+struct page {
+	bool paged;
+	size_t used;
+};
+
+static bool page_fits(struct page *pg, size_t nitems,
+		      const ProtobufCMessage *item)
+{
+	size_t size;
+
+	if (!pg->paged)
+		return true;
+	size = protobuf_c_message_get_packed_size(item) + 8; /* tag, length */
+	if (nitems && pg->used + size > RPC_PAGE_BYTES)
+		return false;
+	pg->used += size;
+	return true;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool job_info_wanted(const Meridian__JobInfoRequest *req,
+			    const struct job *j, bool by_id)
+{
+	if (req->has_user && j->rec->user_id != req->user_id)
+		return false;
+	/* Asked by id: shown whatever their state. */
+	return by_id || req->all_states || !job_state_is_final(j->rec->state);
+}
+
 static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 		      struct mer_error *err)
 {
 	const Meridian__JobInfoRequest *req = (const void *)msg;
 	Meridian__JobInfoReply rep = MERIDIAN__JOB_INFO_REPLY__INIT;
 	struct mctld *ctx = r->ctx;
-	size_t cap, i;
+	struct page pg = { req->paged, 0 };
+	uint32_t *ids = NULL, last = 0;
+	bool more = false;
+	size_t cap, i, nids = req->n_job_ids;
 	struct job *j;
 
 	(void)err;
-	cap = req->n_job_ids ? req->n_job_ids : job_mgr_count(ctx);
+	cap = nids ? nids : job_mgr_count(ctx);
 	rep.jobs = xcalloc(cap ? cap : 1, sizeof(*rep.jobs));
-	if (req->n_job_ids) {
-		/* Asked by id: shown whatever their state. */
-		for (i = 0; i < req->n_job_ids; i++) {
-			j = job_find(ctx, req->job_ids[i]);
-			if (!j ||
-			    (req->has_user && j->rec->user_id != req->user_id))
+	if (nids) {
+		ids = xmalloc(nids * sizeof(*ids));
+		memcpy(ids, req->job_ids, nids * sizeof(*ids));
+		if (req->paged) {
+			/* pages follow the ids in order, each once */
+			size_t k = 0;
+
+			qsort(ids, nids, sizeof(*ids), u32_cmp);
+			for (i = 0; i < nids; i++)
+				if (!k || ids[i] != ids[k - 1])
+					ids[k++] = ids[i];
+			nids = k;
+		}
+		for (i = 0; i < nids && !more; i++) {
+			if (req->paged && ids[i] <= req->after_id)
 				continue;
+			j = job_find(ctx, ids[i]);
+			if (!j || !job_info_wanted(req, j, true))
+				continue;
+			if (!page_fits(&pg, rep.n_jobs, &j->rec->base)) {
+				more = true;
+				break;
+			}
 			rep.jobs[rep.n_jobs++] = j->rec;
+			last = ids[i];
 		}
 	} else {
-		TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry) {
-			if (req->has_user && j->rec->user_id != req->user_id)
+		j = TAILQ_FIRST(job_mgr_all(ctx));
+		if (req->paged && req->after_id) {
+			struct job *a = job_find(ctx, req->after_id);
+
+			if (a) {
+				j = TAILQ_NEXT(a, all_entry);
+			} else {
+				/* gone since the last page: the list is in
+				 * id order */
+				while (j && j->rec->job_id <= req->after_id)
+					j = TAILQ_NEXT(j, all_entry);
+			}
+		}
+		for (; j; j = TAILQ_NEXT(j, all_entry)) {
+			if (!job_info_wanted(req, j, false))
 				continue;
-			if (!req->all_states &&
-			    job_state_is_final(j->rec->state))
-				continue;
+			if (!page_fits(&pg, rep.n_jobs, &j->rec->base)) {
+				more = true;
+				break;
+			}
 			rep.jobs[rep.n_jobs++] = j->rec;
+			last = j->rec->job_id;
 		}
 	}
 	rep.now = mer_now();
+	rep.next_after_id = more ? last : 0;
 	/* The records are ours: packed in place, not copied. */
 	rpc_reply(r, &rep.base);
 	free(rep.jobs);
+	free(ids);
 	return 0;
 }
 
@@ -1273,7 +1350,8 @@ static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
 	Meridian__NodeInfo *infos;
 	Meridian__PartitionInfo *parts;
 	struct node **sel;
-	size_t nsel = 0, cap = node_mgr_count(ctx), i, k;
+	struct page pg = { req->paged, 0 };
+	size_t nsel = 0, cap = node_mgr_count(ctx), i, k, first;
 	int rc = 0;
 
 	sel = xcalloc(cap ? cap : 1, sizeof(*sel));
@@ -1320,15 +1398,21 @@ static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
 	}
 	infos = xcalloc(nsel ? nsel : 1, sizeof(*infos));
 	rep.nodes = xcalloc(nsel ? nsel : 1, sizeof(*rep.nodes));
-	for (i = 0; i < nsel; i++) {
-		node_mgr_info(ctx, sel[i], &infos[i]);
-		rep.nodes[i] = &infos[i];
+	first = req->paged ? req->after : 0;
+	for (i = first; i < nsel; i++) {
+		node_mgr_info(ctx, sel[i], &infos[rep.n_nodes]);
+		if (!page_fits(&pg, rep.n_nodes, &infos[rep.n_nodes].base)) {
+			node_mgr_info_free(&infos[rep.n_nodes]);
+			rep.next_after = (uint32_t)i;
+			break;
+		}
+		rep.nodes[rep.n_nodes] = &infos[rep.n_nodes];
+		rep.n_nodes++;
 	}
-	rep.n_nodes = nsel;
 	parts = xcalloc(c->npartitions ? c->npartitions : 1, sizeof(*parts));
 	rep.partitions = xcalloc(c->npartitions ? c->npartitions : 1,
 				 sizeof(*rep.partitions));
-	for (i = 0; i < c->npartitions; i++) {
+	for (i = 0; i < c->npartitions && first == 0; i++) {
 		const struct conf_partition *p = &c->partitions[i];
 
 		meridian__partition_info__init(&parts[i]);
@@ -1339,10 +1423,10 @@ static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
 		parts[i].up = p->up;
 		rep.partitions[i] = &parts[i];
 	}
-	rep.n_partitions = c->npartitions;
+	rep.n_partitions = first == 0 ? c->npartitions : 0;
 	rep.now = mer_now();
 	rpc_reply(r, &rep.base);
-	for (i = 0; i < nsel; i++)
+	for (i = 0; i < rep.n_nodes; i++)
 		node_mgr_info_free(&infos[i]);
 	free(infos);
 	free(rep.nodes);

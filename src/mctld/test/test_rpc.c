@@ -766,8 +766,115 @@ static void test_register_bounds(void)
 	teardown();
 }
 
+/* 600 jobs of 32 KiB each are more than one frame: asked for in pages,
+ * every job comes once, in id order, in pages near RPC_PAGE_BYTES; asked
+ * for at once, the error says why.  Nodes page the same way. */
+static void test_paged_info(void)
+{
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	Meridian__JobInfoRequest jr = MERIDIAN__JOB_INFO_REQUEST__INIT;
+	Meridian__NodeInfoRequest nr = MERIDIAN__NODE_INFO_REQUEST__INIT;
+	struct peer *user;
+	char big[4097];
+	uint32_t last = 0, got = 0, pages = 0;
+	int i;
+
+	dir = th_tmpdir();
+	ctx = th_ctx(dir, NODES "MaxJobCount=1000\n");
+	user = th_peer(ctx, "user");
+	memset(big, 's', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	d.name = d.work_dir = d.std_out = d.std_err = d.std_in = big;
+	d.export_mode = d.submit_dir = d.account = d.gpu_type = big;
+	d.gpu_type = (char *)"";
+	d.hold = MERIDIAN__HOLD_KIND__HOLD_USER;
+	for (i = 0; i < 600; i++)
+		CU_ASSERT_FATAL(th_submit(ctx, user, TH_ALICE, &d, NULL, 0) > 0);
+
+	th_forget_frames(user);
+	th_request(ctx, user, MT(JOB_INFO), 1, TH_ALICE, &jr.base);
+	{
+		Meridian__ErrorReply *e =
+			(void *)reply(user, MT(JOB_INFO), true);
+
+		CU_ASSERT_EQUAL(e->code, E2BIG);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e->text, "over the frame limit "
+						       "of 16777216"));
+		protobuf_c_message_free_unpacked(&e->base, NULL);
+	}
+	jr.paged = true;
+	do {
+		Meridian__JobInfoReply *rep;
+		size_t size = 0;
+
+		th_forget_frames(user);
+		th_request(ctx, user, MT(JOB_INFO), 2, TH_ALICE, &jr.base);
+		rep = (void *)reply(user, MT(JOB_INFO), false);
+		for (size_t k = 0; k < rep->n_jobs; k++) {
+			CU_ASSERT(rep->jobs[k]->job_id > last);
+			last = rep->jobs[k]->job_id;
+			size += protobuf_c_message_get_packed_size(
+				&rep->jobs[k]->base);
+		}
+		CU_ASSERT(size <= (1u << 20));
+		if (rep->next_after_id) /* a full page: about 1 MiB */
+			CU_ASSERT(size > (1u << 20) - 40000);
+		got += (uint32_t)rep->n_jobs;
+		pages++;
+		jr.after_id = rep->next_after_id;
+		if (rep->next_after_id)
+			CU_ASSERT_EQUAL(rep->next_after_id, last);
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	} while (jr.after_id && pages < 100);
+	CU_ASSERT_EQUAL(got, 600);
+	CU_ASSERT_EQUAL(last, 600);
+	CU_ASSERT(pages >= 19 && pages <= 21);
+
+	/* by id, unordered and repeated: each once, in order */
+	{
+		uint32_t ids[] = { 300, 2, 300, 77 };
+		Meridian__JobInfoReply *rep;
+
+		jr.job_ids = ids;
+		jr.n_job_ids = 4;
+		jr.after_id = 2;
+		th_forget_frames(user);
+		th_request(ctx, user, MT(JOB_INFO), 3, TH_ALICE, &jr.base);
+		rep = (void *)reply(user, MT(JOB_INFO), false);
+		CU_ASSERT_EQUAL_FATAL(rep->n_jobs, 2);
+		CU_ASSERT_EQUAL(rep->jobs[0]->job_id, 77);
+		CU_ASSERT_EQUAL(rep->jobs[1]->job_id, 300);
+		CU_ASSERT_EQUAL(rep->next_after_id, 0);
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	}
+
+	/* nodes: one page here, partitions with it */
+	{
+		Meridian__NodeInfoReply *rep;
+
+		nr.paged = true;
+		th_forget_frames(user);
+		th_request(ctx, user, MT(NODE_INFO), 4, TH_ALICE, &nr.base);
+		rep = (void *)reply(user, MT(NODE_INFO), false);
+		CU_ASSERT_EQUAL(rep->n_nodes, 3);
+		CU_ASSERT_EQUAL(rep->n_partitions, 1);
+		CU_ASSERT_EQUAL(rep->next_after, 0);
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+		nr.after = 2;
+		th_forget_frames(user);
+		th_request(ctx, user, MT(NODE_INFO), 5, TH_ALICE, &nr.base);
+		rep = (void *)reply(user, MT(NODE_INFO), false);
+		CU_ASSERT_EQUAL_FATAL(rep->n_nodes, 1);
+		CU_ASSERT_STRING_EQUAL(rep->nodes[0]->name, "n3");
+		CU_ASSERT_EQUAL(rep->n_partitions, 0);
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	}
+	teardown();
+}
+
 static CU_TestInfo tests[] = {
 	{"group commit", test_group_commit},
+	{"paged job and node info", test_paged_info},
 	{"register bounds", test_register_bounds},
 	{"commit failure", test_commit_failure},
 	{"bad input", test_bad_input},
