@@ -245,8 +245,8 @@ void rpc_push_packed(struct mctld *ctx, const char *node, uint16_t type,
 		     uint32_t job_id, uint32_t step_id, uint8_t *body,
 		     size_t len);
 /* Send the outbox: after a commit (ok) or its failure (replies become
- * errors saying why; pushes stay queued for the next commit). */
-void rpc_outbox_flush(struct mctld *ctx, bool ok, const char *why);
+ * errors with code and why; pushes stay queued for the next commit). */
+void rpc_outbox_flush(struct mctld *ctx, bool ok, int code, const char *why);
 bool rpc_outbox_empty(const struct mctld *ctx);
 size_t rpc_npeers(const struct mctld *ctx);
 

@@ -948,7 +948,7 @@ static void do_push(struct mctld *ctx, const struct out_item *o)
 	protobuf_c_message_free_unpacked(msg, NULL);
 }
 
-void rpc_outbox_flush(struct mctld *ctx, bool ok, const char *why)
+void rpc_outbox_flush(struct mctld *ctx, bool ok, int code, const char *why)
 {
 	struct out_list items, keep;
 	struct out_item *o;
@@ -969,8 +969,9 @@ void rpc_outbox_flush(struct mctld *ctx, bool ok, const char *why)
 				uint8_t *buf;
 				size_t len;
 
-				buf = frame_build_error(o->type, o->req_id, EIO,
-							why, &len);
+				buf = frame_build_error(o->type, o->req_id,
+							code ? code : EIO, why,
+							&len);
 				if (buf)
 					peer_send(o->peer, buf, len);
 				free(buf);

@@ -64,11 +64,21 @@ struct state {
 
 static void find_map(struct state *st);
 
+/* LMDB's error rc as errno and err.  A full disk or map says so first:
+ * the text reaches the user whose submit it refused. */
 static int mdb_fail(struct mer_error *err, int rc, const char *what)
 {
-	errno = rc > 0 ? rc : EIO;
-	mer_error_set(err, "LMDB %s: %s", what, mdb_strerror(rc));
-	errno = rc > 0 ? rc : EIO;
+	if (rc == ENOSPC || rc == EDQUOT)
+		mer_error_set(err, "StateDir is full (LMDB %s: %s)", what,
+			      mdb_strerror(rc));
+	else if (rc == MDB_MAP_FULL)
+		mer_error_set(err,
+			      "StateDir is full: its %llu GiB database map "
+			      "is used up (LMDB %s: %s)",
+			      STATE_MAP_SIZE >> 30, what, mdb_strerror(rc));
+	else
+		mer_error_set(err, "LMDB %s: %s", what, mdb_strerror(rc));
+	errno = rc == MDB_MAP_FULL ? ENOSPC : rc > 0 ? rc : EIO;
 	return -1;
 }
 
@@ -699,26 +709,29 @@ void state_flush(struct mctld *ctx)
 	struct state *st = ctx->state;
 	struct mer_error err = {""};
 	bool writes;
-	char why[200];
+	char why[240];
+	int code;
 
 	writes = !TAILQ_EMPTY(job_mgr_dirty(ctx)) ||
 		 !TAILQ_EMPTY(node_mgr_dirty(ctx)) || st->ops ||
 		 job_mgr_next_id(ctx->jobs) != st->stored_next_id;
 	if (!writes) {
 		if (!rpc_outbox_empty(ctx))
-			rpc_outbox_flush(ctx, true, NULL);
+			rpc_outbox_flush(ctx, true, 0, NULL);
 		return;
 	}
 	job_mgr_flush_lazy(ctx); /* a commit happens: take them along */
+	errno = 0;
 	if (flush_writes(ctx, &err) == 0) {
 		spec_ops_clear(st);
 		job_mgr_committed(ctx);
 		node_mgr_committed(ctx);
-		rpc_outbox_flush(ctx, true, NULL);
+		rpc_outbox_flush(ctx, true, 0, NULL);
 		return;
 	}
 	/* Nothing of this turn is acknowledged: refused submits leave
 	 * memory, other changes stay dirty and are retried next turn. */
+	code = errno ? errno : EIO;
 	if (mer_now() != st->last_fail_log) {
 		log_warnx("state: commit to StateDir=%s failed: %s; requests "
 			  "of this turn are refused",
@@ -726,9 +739,9 @@ void state_flush(struct mctld *ctx)
 		st->last_fail_log = mer_now();
 	}
 	snprintf(why, sizeof(why),
-		 "mctld could not record the request (%s); it was not done",
+		 "mctld could not record the request: %s; it was not done",
 		 err.text);
 	job_mgr_drop_uncommitted(ctx);
 	spec_ops_keep_live(ctx);
-	rpc_outbox_flush(ctx, false, why);
+	rpc_outbox_flush(ctx, false, code, why);
 }
