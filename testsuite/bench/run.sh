@@ -9,7 +9,9 @@
 #   3. end to end: 500 trivial jobs (--wrap=true) on the 64 nodes, from
 #      the first submit to the last COMPLETED;
 #   4. mctld's VmRSS before and after 10,000 held pending jobs (a fresh
-#      controller state), KiB per job.
+#      controller state), KiB per job;
+#   5. the median latency of mqueue (empty queue, then with those
+#      10,000 pending jobs) and of mctl show job.
 # It prints a summary table.  It asserts nothing about speed: it fails only
 # on errors (a refused submit, a job that does not complete).
 #
@@ -54,6 +56,17 @@ rss_kib() { awk -v k="${1:-VmRSS}:" '$1 == k {print $2}' "/proc/$MER_CTLD_PID/st
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' "/proc/$1/stat"; }
 munged_pid() { cat "$MER_T/munge.pid"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# median_ms N CMD...: the median wall time of N runs of CMD, in ms (0.01)
+median_ms() {
+	local n=$1 i t0 t1
+	shift
+	for ((i = 0; i < n; i++)); do
+		t0=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || err "$* failed"
+		t1=$(date +%s%N)
+		echo $((t1 - t0))
+	done | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m / 1e6 }'
+}
 
 # parse "submitted=N errors=E elapsed_ms=T ids=FILE"
 clients() { # CLIENTS TOTAL ARGS...
@@ -97,6 +110,7 @@ for ((i = 0; i < PINGS; i++)); do
 done
 ping_ms=$(( $(now_ms) - t0 ))
 ping_rate=$(rate "$PINGS" "$ping_ms")
+mq_empty_ms=$(median_ms 101 mqueue -h)
 
 # ---- 1. sequential submits
 echo "# 1. $SEQ sequential submits"
@@ -200,6 +214,11 @@ per_job_file=$(per_job "$file0" "$file1")
 npend=$(mqueue -h -t PD 2>/dev/null | wc -l)
 [ "$npend" -eq "$pend_n" ] || err "mqueue shows $npend pending jobs, $pend_n were acknowledged"
 
+# ---- 5. mqueue latency with the pending jobs
+echo "# 5. mqueue and mctl show job latency with $pend_n pending jobs"
+mq_full_ms=$(median_ms 21 mqueue -h)
+show_full_ms=$(median_ms 21 mctl show job)
+
 echo
 echo "Meridian benchmark results ($(nproc) CPUs; targets from issue 2 for reference, not asserted)"
 printf '%-52s %12s %12s\n' "measure" "result" "target"
@@ -220,6 +239,9 @@ printf '%-52s %8s KiB %12s\n' "   after $pend_n pending jobs" "$rss1" ""
 printf '%-52s %8s KiB %12s\n' "   per pending job" "$per_job" "< 2"
 printf '%-52s %8s KiB %12s\n' "     of which heap (RssAnon) / LMDB map (RssFile)" "$per_job_anon/$per_job_file" ""
 printf '%-52s %8s j/s %12s\n' "   ($PAR_CLIENTS-client submit rate while 0 -> $pend_n pending)" "$pend_rate" ""
+printf '%-52s %8s ms  %12s\n' "5. mqueue, empty queue (median of 101)" "$mq_empty_ms" ""
+printf '%-52s %8s ms  %12s\n' "   mqueue, $pend_n pending jobs (median of 21)" "$mq_full_ms" ""
+printf '%-52s %8s ms  %12s\n' "   mctl show job, $pend_n pending jobs (median of 21)" "$show_full_ms" ""
 echo "(end to end: submits took $e2e_submit_ms ms of the $e2e_ms ms)"
 if [ "$errors" -ne 0 ]; then
 	echo "bench: $errors errors (see above)" >&2
