@@ -49,8 +49,22 @@
 #define IN_QUEUE_MAX (1u << 20)
 /* ms between looks at node 0's queue while stdin waits for it. */
 #define IN_RETRY_MS 20
-/* Connections that have not said hello, at most. */
-#define PENDING_MAX 1024
+/*
+ * Who may connect before saying hello (conn.h's guard): the step's nodes
+ * dial in once each, at once, and prove themselves with the io_key in
+ * their first frame's credential before its body is read.  Anyone else
+ * is a stranger, bounded in count, bytes and time.
+ */
+#define PENDING_MAX 256
+#define PENDING_PER_ADDR 16
+#define PENDING_INPUT (1u << 20)
+#define HELLO_AUTH_MS 10000
+/* A hello with its key in the body (an mstepd before the key moved to
+ * the credential) is read only this small. */
+#define LEGACY_HELLO_MAX 512
+/* A node's frame (output: a line of up to MRUN_LINE_MAX and more) must
+ * be whole within this once it starts. */
+#define NODE_FRAME_TIMEOUT_MS 60000
 
 static void node_lost(struct mrun_node *n, const char *why);
 static void check_done(struct mrun *m);
@@ -77,6 +91,27 @@ void mrun_warn(const struct mrun *m, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* A connection refused before hello: said, but only the first few, so
+ * that whoever scans the step's port cannot flood the user's terminal. */
+#define STRANGERS_SAID 5
+static void stranger_warn(struct mrun *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void stranger_warn(struct mrun *m, const char *fmt, ...)
+{
+	char text[300];
+	va_list ap;
+
+	if (++m->nstrangers > STRANGERS_SAID)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	mrun_warn(m, "%s%s", text,
+		  m->nstrangers == STRANGERS_SAID
+			  ? " (more such connections are not reported)"
+			  : "");
 }
 
 static void set_timer(struct event *ev, int ms)
@@ -429,10 +464,8 @@ static void pending_close_all(struct mrun *m)
 
 static void listen_close(struct mrun *m)
 {
-	if (m->listen_ev) {
-		event_free(m->listen_ev);
-		m->listen_ev = NULL;
-	}
+	conn_guard_destroy(m->guard);
+	m->guard = NULL;
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	m->listen_fd = -1;
@@ -588,7 +621,8 @@ static void on_hello(struct mrun_peer *p, const Meridian__StepHello *hi)
 	struct mrun_node *n;
 	char why[160];
 
-	if (!mrun_key_equal(hi->io_key.data, hi->io_key.len, m->io_key,
+	if (!conn_authenticated(p->conn) &&
+	    !mrun_key_equal(hi->io_key.data, hi->io_key.len, m->io_key,
 			    sizeof(m->io_key))) {
 		peer_drop(p, "wrong io_key");
 		return;
@@ -616,6 +650,7 @@ static void on_hello(struct mrun_peer *p, const Meridian__StepHello *hi)
 		peer_drop(p, why);
 		return;
 	}
+	conn_set_authenticated(p->conn);
 	p->node = n;
 	m->npending--;
 	n->peer = p;
@@ -699,42 +734,69 @@ static void peer_on_close(struct conn *c, const char *why, void *arg)
 	node_lost(n, text);
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
+/*
+ * A frame's header and credential: before hello, the credential must be
+ * the step's io_key (or, from an older mstepd, the hello small enough to
+ * read and check its key in the body); nothing else is read.
+ */
+static enum conn_verdict peer_on_header(struct conn *c,
+					const struct frame_hdr *h,
+					const uint8_t *cred, void *arg)
+{
+	struct mrun_peer *p = arg;
+	size_t total = MER_FRAME_HDR_LEN + (size_t)h->cred_len + h->body_len;
+
+	if (conn_authenticated(c))
+		return CONN_READ;
+	if (h->type != MERIDIAN__MSG_TYPE__MSG_STEP_HELLO || h->flags) {
+		mrun_verbose(p->m, 1, "connection from %s: %s before hello; "
+				      "closed",
+			     conn_peer(c), msg_type_name(h->type));
+		return CONN_REFUSE;
+	}
+	if (h->cred_len == sizeof(p->m->io_key)) {
+		if (!mrun_key_equal(cred, h->cred_len, p->m->io_key,
+				    sizeof(p->m->io_key))) {
+			stranger_warn(p->m, "dropped a connection from %s: "
+					    "wrong io_key",
+				      conn_peer(c));
+			return CONN_REFUSE;
+		}
+		conn_set_authenticated(c);
+		return CONN_READ;
+	}
+	if (h->cred_len == 0 && total <= LEGACY_HELLO_MAX)
+		return CONN_READ;
+	stranger_warn(p->m, "dropped a connection from %s: a %zu-byte hello "
+			    "with a %u-byte credential, not the step's key",
+		      conn_peer(c), total, h->cred_len);
+	return CONN_REFUSE;
+}
+
+static void on_guard_log(const char *text, void *arg)
+{
+	mrun_verbose(arg, 1, "%s", text);
+}
+
+static void on_accept(struct conn_guard *g, int fd, const char *name,
+		      void *arg)
 {
 	struct mrun *m = arg;
+	struct mrun_peer *p = xcalloc(1, sizeof(*p));
 
-	for (;;) {
-		char name[CONN_PEER_NAME_MAX];
-		struct mrun_peer *p;
-		int fd = tcp_accept(lfd, name);
-
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != ECONNABORTED)
-				mrun_verbose(m, 1, "accept: %s",
-					     strerror(errno));
-			return;
-		}
-		if (m->npending >= PENDING_MAX) {
-			close(fd);
-			continue;
-		}
-		p = xcalloc(1, sizeof(*p));
-		p->m = m;
-		p->conn = conn_create(m->base, fd, name, peer_on_frame,
-				      peer_on_close, p);
-		if (!p->conn) {
-			free(p);
-			continue;
-		}
-		p->next = m->peers;
-		if (m->peers)
-			m->peers->prev = p;
-		m->peers = p;
-		m->npending++;
+	p->m = m;
+	p->conn = conn_guard_conn_create(g, fd, name, peer_on_frame,
+					 peer_on_close, p);
+	if (!p->conn) {
+		free(p);
+		return;
 	}
+	conn_set_header_cb(p->conn, peer_on_header);
+	p->next = m->peers;
+	if (m->peers)
+		m->peers->prev = p;
+	m->peers = p;
+	m->npending++;
 }
 
 static void hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -1008,10 +1070,23 @@ int mrun_io_start(struct mrun *m)
 	m->hello_ev = evtimer_new(m->base, hello_timeout_cb, m);
 	m->watch_ev = evtimer_new(m->base, watch_cb, m);
 	m->kill_ev = evtimer_new(m->base, kill_timeout_cb, m);
-	m->listen_ev = event_new(m->base, m->listen_fd, EV_READ | EV_PERSIST,
-				 on_accept, m);
-	if (!m->hello_ev || !m->watch_ev || !m->kill_ev || !m->listen_ev ||
-	    event_add(m->listen_ev, NULL) < 0) {
+	{
+		struct conn_guard_limits lim = {
+			.max_conns = (unsigned)m->nnodes + PENDING_MAX,
+			.max_unauth = PENDING_MAX,
+			.max_unauth_per_addr = PENDING_PER_ADDR,
+			.max_unauth_input = PENDING_INPUT,
+			.conn = {
+				.read_ahead = 65536,
+				.frame_timeout_ms = NODE_FRAME_TIMEOUT_MS,
+				.auth_timeout_ms = HELLO_AUTH_MS,
+			},
+		};
+
+		m->guard = conn_guard_create(m->base, m->listen_fd, &lim,
+					     on_accept, on_guard_log, m);
+	}
+	if (!m->hello_ev || !m->watch_ev || !m->kill_ev || !m->guard) {
 		cmd_error(&m->cmd, "cannot watch the step's I/O port");
 		return -1;
 	}
