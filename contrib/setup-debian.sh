@@ -14,10 +14,17 @@ set -euo pipefail
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev liblmdb-dev lmdb-utils libhwloc-dev hwloc
+	# hwloc's plugins, among them its libxml2 XML reader: without it
+	# hwloc reads only XML laid out as hwloc writes it (no comments),
+	# so a TopologyFile= written elsewhere fails to load
+	libhwloc-plugins
 	munge libmunge-dev protobuf-c-compiler libprotobuf-c-dev
 	libjansson-dev libcunit1-dev mpich libmpich-dev
 	iproute2 procps psmisc valgrind
 	python3 util-linux passwd
+	# the libFuzzer targets (testsuite/fuzz) and the ASan/UBSan build
+	# (contrib/check-sanitizers.sh): clang and its runtimes
+	clang libclang-rt-14-dev
 )
 TEST_USER=${MERIDIAN_TEST_USER:-mertest}
 

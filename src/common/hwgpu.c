@@ -1,12 +1,19 @@
 /*
- * hwgpu.c - GPUs in an hwloc topology, numbered as CUDA numbers them.
+ * hwgpu.c - GPUs in an hwloc topology, numbered as CUDA numbers them, and
+ * the one loader of a node's topology.
  */
-#include "config.h"
+#include "config.h" /* _GNU_SOURCE, for memfd_create */
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hwgpu.h"
 #include "util.h"
@@ -109,4 +116,243 @@ size_t hwgpu_list(hwloc_topology_t ht, struct hwgpu **gpus)
 	if (n)
 		qsort(*gpus, n, sizeof(**gpus), pci_order);
 	return n;
+}
+
+/* What hwloc writes to stderr while it loads an XML file. */
+struct xml_capture {
+	bool set_verbose; /* we set HWLOC_XML_VERBOSE: unset it after */
+	int mem;	  /* where fd 2 points meanwhile, -1 if nowhere */
+	int saved;	  /* the real fd 2 */
+};
+
+static void capture_start(struct xml_capture *c)
+{
+	c->set_verbose = false;
+	c->mem = c->saved = -1;
+	/* whoever set it, to anything, wants hwloc's own way */
+	if (getenv("HWLOC_XML_VERBOSE"))
+		return;
+	/* no stderr to put back: memfd_create would take fd 2 itself */
+	if (fcntl(STDERR_FILENO, F_GETFD) < 0)
+		return;
+	if ((c->mem = memfd_create("hwloc-xml-stderr", MFD_CLOEXEC)) < 0)
+		return;
+	fflush(stderr);
+	c->saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (c->saved < 0 || setenv("HWLOC_XML_VERBOSE", "1", 1) < 0 ||
+	    dup2(c->mem, STDERR_FILENO) < 0) {
+		if (c->saved >= 0)
+			close(c->saved);
+		close(c->mem);
+		c->mem = c->saved = -1;
+		unsetenv("HWLOC_XML_VERBOSE");
+		return;
+	}
+	c->set_verbose = true;
+}
+
+/* Put fd 2 and the environment back; what hwloc said into buf. */
+static void capture_stop(struct xml_capture *c, char *buf, size_t len)
+{
+	ssize_t n = 0;
+
+	buf[0] = '\0';
+	if (c->mem >= 0) {
+		fflush(stderr);
+		dup2(c->saved, STDERR_FILENO);
+		close(c->saved);
+		n = pread(c->mem, buf, len - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		close(c->mem);
+	}
+	if (c->set_verbose)
+		unsetenv("HWLOC_XML_VERBOSE");
+}
+
+/* The line of path's first XML comment, 0 when none (or unreadable). */
+static unsigned first_comment_line(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned n = 0, found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && getline(&line, &cap, f) > 0) {
+		n++;
+		if (strstr(line, "<!--"))
+			found = n;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* hwloc's reason in what it said: its first line that is none of a
+ * warning it went on after ("ignoring ...", the DTD), the minimalistic
+ * parser's "Failed to parse XML input ..." (two lines, printed after any
+ * failure) and "XML component discovery failed.", without hwloc's
+ * "BASENAME: " or libxml2's "PATH:" in front.  malloc'd; NULL when there
+ * is none. */
+static char *hwloc_reason(const char *said, const char *path)
+{
+	static const char *const not_reasons[] = {
+		"ignoring",
+		"Loading XML topology",
+		"with the minimalistic parser",
+		"try enabling full XML support",
+		"XML component discovery failed",
+	};
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t plen = strlen(path), blen = strlen(base);
+
+	for (const char *l = said; *l;) {
+		size_t n = strcspn(l, "\n");
+		char *line = xstrndup(l, n), *why = NULL;
+		bool skip = !*line;
+
+		l += l[n] ? n + 1 : n;
+		for (size_t i = 0;
+		     !skip && i < sizeof(not_reasons) / sizeof(*not_reasons);
+		     i++)
+			skip = strstr(line, not_reasons[i]) != NULL;
+		if (skip)
+			;
+		else if (!strncmp(line, path, plen) && line[plen] == ':')
+			why = xasprintf("line %s", line + plen + 1);
+		else if (!strncmp(line, base, blen) &&
+			 !strncmp(line + blen, ": ", 2))
+			why = xstrdup(line + blen + 2);
+		else
+			why = xstrdup(line);
+		free(line);
+		if (why)
+			return why;
+	}
+	return NULL;
+}
+
+/* err = "TopologyFile=PATH: what".  When that is too long, PATH is cut
+ * to its end (its file name is what a reader needs most), and then what
+ * loses its end. */
+static void file_error(struct mer_error *err, const char *path,
+		       const char *what)
+{
+	size_t room = sizeof(err->text) - 1, fixed, keep;
+
+	if (!err)
+		return;
+	fixed = strlen("TopologyFile=...: ") + strlen(what);
+	if (strlen("TopologyFile=: ") + strlen(path) + strlen(what) <= room) {
+		mer_error_set(err, "TopologyFile=%s: %s", path, what);
+		return;
+	}
+	keep = fixed + 24 < room ? room - fixed : 24;
+	if (keep >= strlen(path))
+		mer_error_set(err, "TopologyFile=%s: %s", path, what);
+	else
+		mer_error_set(err, "TopologyFile=...%s: %s",
+			      path + strlen(path) - keep, what);
+}
+
+/* 0 when path is a file we may read, else -1 with errno and err: hwloc
+ * gives no reason of its own for a file it cannot open, and reads a
+ * directory as an empty file. */
+static int check_readable(const char *path, struct mer_error *err)
+{
+	struct stat st;
+	int fd, e = 0;
+	char *what;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		e = errno;
+	else if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (S_ISDIR(st.st_mode))
+		e = EISDIR;
+	if (fd >= 0)
+		close(fd);
+	if (!e)
+		return 0;
+	what = xasprintf("cannot read it: %s", strerror(e));
+	file_error(err, path, what);
+	free(what);
+	errno = e;
+	return -1;
+}
+
+/* Why hwloc could not load path (errno e), from what hwloc said. */
+static void xml_error(struct mer_error *err, const char *path, const char *said,
+		      int e)
+{
+	bool minimalistic = strstr(said, "minimalistic parser") != NULL;
+	char *reason = hwloc_reason(said, path), *what;
+	unsigned line = minimalistic ? first_comment_line(path) : 0;
+
+	if (line)
+		what = xasprintf("hwloc's minimalistic XML parser takes no "
+				 "comment (line %u has one); libhwloc-plugins "
+				 "adds full XML support",
+				 line);
+	else if (reason)
+		what = xasprintf("hwloc cannot load it: %s", reason);
+	else if (minimalistic)
+		what = xstrdup("hwloc's minimalistic XML parser cannot parse "
+			       "it; libhwloc-plugins adds full XML support");
+	else /* hwloc said nothing: HWLOC_XML_VERBOSE was read before */
+		what = xasprintf("hwloc cannot load it (%s): give XML written "
+				 "by lstopo, or install libhwloc-plugins for "
+				 "any XML",
+				 strerror(e));
+	file_error(err, path, what);
+	free(reason);
+	free(what);
+}
+
+hwloc_topology_t hwgpu_topology_load(const char *xml_file,
+				     struct mer_error *err)
+{
+	bool file = xml_file && *xml_file;
+	struct xml_capture cap;
+	hwloc_topology_t ht;
+	char said[16384]; /* hwloc's warnings may come first */
+	int e, rc;
+
+	if (file && check_readable(xml_file, err) < 0)
+		return NULL;
+	if (hwloc_topology_init(&ht) < 0) {
+		e = errno;
+		mer_error_set(err, "hwloc_topology_init: %s", strerror(e));
+		errno = e;
+		return NULL;
+	}
+	/* GPUs, NICs and the bridges above them are all we need of the I/O
+	 * tree; KEEP_IMPORTANT drops the rest. */
+	hwloc_topology_set_io_types_filter(ht,
+					   HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+	if (!file) {
+		if (hwloc_topology_load(ht) == 0)
+			return ht;
+		e = errno;
+		hwloc_topology_destroy(ht);
+		mer_error_set(err,
+			      "hwloc cannot read this machine's topology: %s",
+			      strerror(e));
+		errno = e;
+		return NULL;
+	}
+	/* libxml2 parses in set_xml, the minimalistic parser in load */
+	capture_start(&cap);
+	rc = hwloc_topology_set_xml(ht, xml_file);
+	if (rc == 0)
+		rc = hwloc_topology_load(ht);
+	e = errno;
+	capture_stop(&cap, said, sizeof(said));
+	if (rc == 0)
+		return ht;
+	hwloc_topology_destroy(ht);
+	xml_error(err, xml_file, said, e);
+	errno = e;
+	return NULL;
 }

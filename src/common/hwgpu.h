@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <hwloc.h>
 
+#include "merr.h"
+
 struct hwgpu {
 	hwloc_obj_t key; /* the PCI device, or the OS device without one */
 	hwloc_obj_t pci; /* NULL when unknown */
@@ -22,5 +24,32 @@ struct hwgpu {
 /* The GPUs of ht in CUDA's PCI order.  *gpus is malloc'd (free it; the
  * objects it points to live as long as ht).  Returns how many. */
 size_t hwgpu_list(hwloc_topology_t ht, struct hwgpu **gpus);
+
+/*
+ * A node's topology, as mnoded reports it and mstepd binds on it: this
+ * machine's (xml_file NULL or "") or that of the hwloc XML export
+ * xml_file (the node's TopologyFile=), keeping of the I/O tree what
+ * matters (GPUs, NICs and the bridges above them).  Returns it loaded
+ * (destroy it with hwloc_topology_destroy), or NULL with errno and err.
+ *
+ * For a file, err reads "TopologyFile=PATH: " and then what went wrong:
+ * the system's reason when it cannot be read; hwloc's reason when hwloc
+ * cannot load it (its first complaint, or libxml2's); and, when hwloc's
+ * built-in minimalistic parser refused it (it reads only XML as hwloc
+ * writes it: no comments, for one), the line of its first comment and
+ * the package that adds libxml2 support, libhwloc-plugins.  A long PATH
+ * is shortened to its end so that the reason fits.
+ *
+ * hwloc tells its reasons only on stderr, and only when
+ * HWLOC_XML_VERBOSE is set at the process's first XML load.  So while it
+ * loads a file this sets HWLOC_XML_VERBOSE=1 (unless the environment has
+ * it: then hwloc's messages go to stderr as asked) and points fd 2 at a
+ * memory file, read back when the load failed and dropped otherwise
+ * (the environment is restored, so children do not inherit it).  Call it
+ * only while the process has one thread (mnoded before its loop, mstepd
+ * before it starts ranks), as it changes fd 2 and the environment.
+ */
+hwloc_topology_t hwgpu_topology_load(const char *xml_file,
+				     struct mer_error *err);
 
 #endif

@@ -6,10 +6,10 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hwgpu.h"
 #include "mnoded.h"
 
 static char *bitmap_list(hwloc_const_bitmap_t set)
@@ -31,40 +31,9 @@ struct topo *topo_load(const char *xml_file, struct mer_error *err)
 	struct topo *t;
 	int depth;
 
-	if (hwloc_topology_init(&ht) < 0) {
-		mer_error_set(err, "hwloc_topology_init: %s", strerror(errno));
+	/* the loader mstepd binds with, so both see one topology */
+	if (!(ht = hwgpu_topology_load(xml_file, err)))
 		return NULL;
-	}
-	if (xml_file && *xml_file &&
-	    hwloc_topology_set_xml(ht, xml_file) < 0) {
-		int e = errno;
-		hwloc_topology_destroy(ht);
-		errno = e;
-		mer_error_set(err,
-			      "TopologyFile=%s: cannot use it as hwloc XML: %s",
-			      xml_file, strerror(e));
-		return NULL;
-	}
-	/* GPUs and NICs (and the bridges leading to them) are all we need
-	 * of the I/O tree; KEEP_IMPORTANT drops the rest. */
-	hwloc_topology_set_io_types_filter(ht,
-					   HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
-	if (hwloc_topology_load(ht) < 0) {
-		int e = errno;
-		hwloc_topology_destroy(ht);
-		errno = e;
-		if (xml_file && *xml_file)
-			mer_error_set(err,
-				      "TopologyFile=%s: hwloc cannot load it "
-				      "(%s): give an XML file written by "
-				      "`lstopo --of xml`",
-				      xml_file, strerror(e));
-		else
-			mer_error_set(err, "hwloc cannot read this machine's "
-					   "topology: %s",
-				      strerror(e));
-		return NULL;
-	}
 
 	t = xcalloc(1, sizeof(*t));
 	t->source = xstrdup(xml_file && *xml_file ? xml_file : "this machine");

@@ -162,38 +162,13 @@ struct bind_topo *bind_topo_load(const char *xml_file, struct mer_error *err)
 	struct bind_topo *t = xcalloc(1, sizeof(*t));
 	int e;
 
-	if (hwloc_topology_init(&t->ht) < 0) {
+	/* the loader mnoded reports the node with, so both see one
+	 * topology */
+	if (!(t->ht = hwgpu_topology_load(xml_file, err))) {
 		e = errno;
 		free(t);
 		errno = e;
-		mer_error_set(err, "hwloc_topology_init: %s", strerror(e));
 		return NULL;
-	}
-	if (xml_file && *xml_file &&
-	    hwloc_topology_set_xml(t->ht, xml_file) < 0) {
-		e = errno;
-		mer_error_set(err,
-			      "%s: hwloc cannot use it as an XML topology: "
-			      "%s",
-			      xml_file, strerror(e));
-		goto fail;
-	}
-	/* GPUs and the bridges above them are all we need of I/O */
-	hwloc_topology_set_io_types_filter(t->ht,
-					   HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
-	if (hwloc_topology_load(t->ht) < 0) {
-		e = errno;
-		if (xml_file && *xml_file)
-			mer_error_set(err,
-				      "%s: hwloc cannot load it (%s): give a "
-				      "file written by `lstopo --of xml`",
-				      xml_file, strerror(e));
-		else
-			mer_error_set(err,
-				      "hwloc cannot read this machine's "
-				      "topology: %s",
-				      strerror(e));
-		goto fail;
 	}
 	t->allowed = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(t->ht));
 	if (!t->allowed)
@@ -202,19 +177,17 @@ struct bind_topo *bind_topo_load(const char *xml_file, struct mer_error *err)
 	units_discover(t);
 	if (!t->nunits) {
 		e = EINVAL;
-		mer_error_set(err, "%s: the topology has no CPU",
-			      xml_file && *xml_file ? xml_file
-						    : "this machine");
+		if (xml_file && *xml_file)
+			mer_error_set(err, "TopologyFile=%s: no CPU in it",
+				      xml_file);
+		else
+			mer_error_set(err,
+				      "this machine's topology has no CPU");
 		bind_topo_destroy(t);
 		errno = e;
 		return NULL;
 	}
 	return t;
-fail:
-	hwloc_topology_destroy(t->ht);
-	free(t);
-	errno = e;
-	return NULL;
 }
 
 void bind_topo_destroy(struct bind_topo *t)

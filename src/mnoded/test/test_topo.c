@@ -2,9 +2,13 @@
  * test_topo.c - node topology from hwloc XML: CPUs, memory, GPUs in PCI
  * order with their local cpusets, and the NodeName= overrides.
  *
- * The fixtures are the project's own (testsuite/fixtures/topo, each file
- * says what it holds).  A captured DGX-2 topology is checked too when
- * $MERIDIAN_HWLOC_REAL (default /work/shared/fixtures/hwloc-real) has it.
+ * The fixtures are the project's own (testsuite/fixtures/topo, its README
+ * says what each holds).  A captured DGX-2 topology is checked too, from
+ * the project's shared reference data beside the source tree
+ * ($MERIDIAN_SRCDIR/../shared/fixtures/hwloc-real; MERIDIAN_SHARED_FIXTURES
+ * names another fixtures directory, MERIDIAN_HWLOC_REAL another
+ * hwloc-real one); without it that test skips, as in `make distcheck`,
+ * whose source tree has no ../shared.
  */
 #include "config.h"
 
@@ -94,6 +98,33 @@ static void test_missing_file(void)
 
 	CU_ASSERT_PTR_NULL(t);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "/nonexistent/topo.xml"));
+}
+
+/* What mnoded says of a TopologyFile= hwloc cannot read (the loader's
+ * message, src/common/test/test_hwgpu.c checks it with each parser). */
+static void test_bad_file(void)
+{
+	char path[] = "/tmp/test_topo.XXXXXX";
+	struct mer_error err = { "" };
+	struct topo *t;
+	int fd = mkstemp(path);
+	static const char unclosed[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<topology version=\"2.0\">\n"
+		"  <object type=\"Machine\" os_index=\"0\">\n"
+		"</topology>\n";
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, unclosed, sizeof(unclosed) - 1) ==
+			(ssize_t)sizeof(unclosed) - 1);
+	close(fd);
+	t = topo_load(path, &err);
+	unlink(path);
+	CU_ASSERT_PTR_NULL_FATAL(t);
+	printf("\n    %s ", err.text);
+	CU_ASSERT(!strncmp(err.text, "TopologyFile=", 13));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, path));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, ": hwloc"));
 }
 
 static struct conf_node node(uint32_t cpus, uint64_t mem, const char *gres,
@@ -232,15 +263,27 @@ static void test_model_names(void)
  * 0-1 in this capture), 8-15 off socket 1 (PUs 24-25). */
 static void test_dgx2(void)
 {
-	const char *dir = getenv("MERIDIAN_HWLOC_REAL");
+	const char *real = getenv("MERIDIAN_HWLOC_REAL");
+	const char *shared = getenv("MERIDIAN_SHARED_FIXTURES");
+	const char *src = getenv("MERIDIAN_SRCDIR");
 	char path[1024];
 	struct mer_error err = { "" };
 	struct topo *t;
 
-	snprintf(path, sizeof(path), "%s/nvidiaDGX2.xml",
-		 dir ? dir : "/work/shared/fixtures/hwloc-real");
+	if (real)
+		snprintf(path, sizeof(path), "%s/nvidiaDGX2.xml", real);
+	else if (shared)
+		snprintf(path, sizeof(path), "%s/hwloc-real/nvidiaDGX2.xml",
+			 shared);
+	else
+		snprintf(path, sizeof(path),
+			 "%s/../shared/fixtures/hwloc-real/nvidiaDGX2.xml",
+			 src ? src : TEST_SRCDIR);
 	if (access(path, R_OK) < 0) {
-		printf("\n    SKIP test_dgx2: %s is absent\n", path);
+		cunit_skip("%s is absent (the shared reference data beside "
+			   "the source tree; MERIDIAN_SHARED_FIXTURES names "
+			   "another fixtures directory)",
+			   path);
 		return;
 	}
 	t = topo_load(path, &err);
@@ -265,6 +308,7 @@ static CU_TestInfo tests[] = {
 	{ "gpus in pci order", test_gpus_pci_order },
 	{ "gpus seen only on pci", test_gpus_pci_only },
 	{ "missing file", test_missing_file },
+	{ "file hwloc cannot read", test_bad_file },
 	{ "config cpus and memory", test_conf_cpus_memory },
 	{ "config gres stands in", test_conf_gres_stands_in },
 	{ "config gres fewer", test_conf_gres_fewer },

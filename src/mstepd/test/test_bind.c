@@ -1,8 +1,10 @@
 /*
  * test_bind.c - CPU binding: GPU numbering and locality, the cores and
  * gpu-local plans on the project's fixtures (testsuite/fixtures/topo), a
- * check against a real DGX-2 export when ../shared/fixtures is there, and
- * real binding of a forked process read back from /proc.
+ * check against a real DGX-2 export from the project's shared reference
+ * data beside the source tree ($MERIDIAN_SRCDIR/../shared/fixtures, or
+ * $MERIDIAN_SHARED_FIXTURES; the test skips without it), and real binding
+ * of a forked process read back from /proc.
  */
 #include "config.h"
 
@@ -313,9 +315,11 @@ static void test_dgx2(void)
 		p = xasprintf("%s/../shared/fixtures/hwloc-real/nvidiaDGX2.xml",
 			      src ? src : ".");
 	if (access(p, R_OK) != 0) {
-		printf("\n  skipped: %s not found (set "
-		       "MERIDIAN_SHARED_FIXTURES to the fixtures directory) ",
-		       p);
+		/* as in `make distcheck`: its source tree has no ../shared */
+		cunit_skip("%s is absent (the shared reference data beside "
+			   "the source tree; MERIDIAN_SHARED_FIXTURES names "
+			   "another fixtures directory)",
+			   p);
 		goto out;
 	}
 	t = bind_topo_load(p, &err);
@@ -458,7 +462,7 @@ static void test_apply(void)
 		if (CPU_ISSET(c, &mine))
 			cpus[n++] = c;
 	if (n < 2) {
-		printf("\n  skipped: this process may run on one CPU only ");
+		cunit_skip("needs two CPUs; this process may run on one only");
 		return;
 	}
 	snprintf(a, sizeof(a), "%d", cpus[0]);
