@@ -7,11 +7,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,14 +26,49 @@ static struct {
 	enum log_level level;
 } logger = { "meridian", NULL, LOG_LVL_INFO };
 
+/* The log file, created 0600 whatever the umask (fopen would make it
+ * 0666 less the umask): a daemon's log names users, jobs and what went
+ * wrong with them.  A file that exists keeps its mode, the admin's. */
+static int open_log(const char *file)
+{
+	const int flags = O_WRONLY | O_APPEND | O_CLOEXEC;
+
+	for (int tries = 0; tries < 3; tries++) {
+		int fd = open(file, flags | O_CREAT | O_EXCL, 0600);
+		if (fd >= 0) {
+			/* the umask may have taken the owner's bits too */
+			if (fchmod(fd, 0600) < 0) {
+				int e = errno;
+				close(fd);
+				errno = e;
+				return -1;
+			}
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -1;
+		fd = open(file, flags);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		/* removed in between: create it after all */
+	}
+	return -1;
+}
+
 int log_init(const char *ident, const char *file, enum log_level level)
 {
 	snprintf(logger.ident, sizeof(logger.ident), "%s", ident);
 	logger.level = level;
 	if (file && *file) {
-		FILE *fp = fopen(file, "ae");
-		if (!fp)
+		int fd = open_log(file);
+		FILE *fp = fd < 0 ? NULL : fdopen(fd, "a");
+		if (!fp) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			errno = e;
 			return -1;
+		}
 		setvbuf(fp, NULL, _IOLBF, 0);
 		if (logger.fp && logger.fp != stderr)
 			fclose(logger.fp);

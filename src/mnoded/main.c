@@ -73,8 +73,10 @@ static int lock_spool(struct mnoded *d)
 {
 	char *path = xasprintf("%s/mnoded.lock", d->spool);
 
-	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (d->lock_fd < 0)
+	/* owner-only like every file of the spool, whatever the umask and
+	 * whatever an older mnoded left */
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0 || fchmod(d->lock_fd, 0600) < 0)
 		fatal("cannot open %s", path);
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)

@@ -87,7 +87,11 @@ exec_mstepd(char *const argv[], int sock, const char *dir,
 		dup2(devnull, 2);
 	}
 	close_fds_from(MSTEPD_MNODED_FD + 1);
-	umask(022);
+	/* mstepd creates each of its files with the mode it must have (0600
+	 * but the user's script); this makes any other owner-only too.  The
+	 * job's processes set their own umask before they open the user's
+	 * files. */
+	umask(077);
 	if (chdir("/") < 0)
 		_exit(127);
 	execv(argv[0], argv);
@@ -102,10 +106,11 @@ exec_mstepd(char *const argv[], int sock, const char *dir,
 }
 
 /*
- * The launch file, written whole before mstepd starts.  No fsync (it would
- * stall the loop on a busy disk): the file matters only while the job's
- * processes live, and a machine crash ends those anyway; mctld then learns
- * from the next registration that the node lost the job.
+ * The launch file, written whole before mstepd starts, 0600 whatever the
+ * umask (it holds the job's environment and the step's io_key).  No fsync
+ * (it would stall the loop on a busy disk): the file matters only while
+ * the job's processes live, and a machine crash ends those anyway; mctld
+ * then learns from the next registration that the node lost the job.
  */
 static int write_launch(const char *path, const uint8_t *body, size_t len)
 {
@@ -116,7 +121,7 @@ static int write_launch(const char *path, const uint8_t *body, size_t len)
 
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, body, len) < 0)
+	if (fchmod(fd, 0600) < 0 || write_all(fd, body, len) < 0)
 		rc = -1;
 	if (close(fd) < 0)
 		rc = -1;

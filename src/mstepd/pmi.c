@@ -12,12 +12,20 @@
  * The KVS is a chained hash table whose entries never move or go away
  * (PMI-1 has no delete), so the list of puts since the last barrier can
  * point at them.
+ *
+ * The limits (pmi.h) are kept by counting what every entry costs: the
+ * whole KVS (bytes), and the entries whose latest value a local rank put
+ * (local_bytes, against the share of this node's ranks).  An entry whose
+ * value another node or the step replaces is no longer this node's: it
+ * leaves local_bytes and the puts of the current barrier, so that the
+ * puts this node sends at a barrier never cost more than its share.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +39,9 @@
 struct kvs_entry {
 	char *key;
 	char *value;
-	bool pending; /* put by a local rank since the last barrier */
+	size_t cost;	   /* pmi_kv_cost() of key and value */
+	size_t local_cost; /* cost when a local rank put the value, else 0 */
+	bool pending;	   /* put by a local rank since the last barrier */
 	struct kvs_entry *next;
 };
 
@@ -44,9 +54,10 @@ struct pmi_rank {
 	bool finalized;
 	bool aborted;
 	bool closed;
-	bool skipping; /* discarding the rest of an over-long line */
-	bool in_mcmd;  /* between mcmd=spawn and endcmd */
-	char *buf;     /* a partial line, PMI_LINE_MAX bytes once used */
+	bool skipping;	/* discarding the rest of an over-long line */
+	bool in_mcmd;	/* between mcmd=spawn and endcmd */
+	unsigned nputs; /* puts accepted, at most PMI_RANK_PUTS_MAX */
+	char *buf;	/* a partial line, PMI_LINE_MAX bytes once used */
 	size_t len;
 };
 
@@ -65,6 +76,8 @@ struct pmi_server {
 	struct kvs_entry **buckets;
 	size_t nbuckets;
 	size_t nentries;
+	size_t bytes;	    /* what every entry costs, <= PMI_KVS_BYTES_MAX */
+	size_t local_bytes; /* the entries' local_cost, <= the node's share */
 	struct kvs_entry **pending;
 	size_t npending, pending_cap;
 
@@ -133,18 +146,44 @@ static void kvs_grow(struct pmi_server *srv)
 
 static int answer_held(struct pmi_server *srv, const char *key);
 
-/* Set key to value (a later put wins, as in Hydra).  A rank's put joins
- * the puts of the current barrier.  Gets held for key are answered
- * (-1 when such an answer could not be sent). */
+/* Another node or the step replaced the value a local rank put: it no
+ * longer counts against this node's share nor goes out with its puts
+ * (every node gets the new value from whoever put it). */
+static void kvs_disown(struct pmi_server *srv, struct kvs_entry *e)
+{
+	srv->local_bytes -= e->local_cost;
+	e->local_cost = 0;
+	if (!e->pending)
+		return;
+	e->pending = false;
+	for (size_t i = 0; i < srv->npending; i++)
+		if (srv->pending[i] == e) {
+			memmove(&srv->pending[i], &srv->pending[i + 1],
+				(srv->npending - i - 1) *
+					sizeof(*srv->pending));
+			srv->npending--;
+			break;
+		}
+}
+
+/* Set key to value (a later put wins, as in Hydra); the caller checked
+ * the limits.  A rank's put joins the puts of the current barrier.  Gets
+ * held for key are answered (-1 when such an answer could not be
+ * sent). */
 static int kvs_set(struct pmi_server *srv, const char *key, const char *value,
 		   bool from_rank)
 {
 	struct kvs_entry *e = kvs_find(srv, key);
+	size_t cost = pmi_kv_cost(strlen(key), strlen(value));
 
 	if (e) {
 		if (strcmp(e->value, value)) {
 			free(e->value);
 			e->value = xstrdup(value);
+			srv->bytes = srv->bytes - e->cost + cost;
+			e->cost = cost;
+			if (!from_rank && e->local_cost)
+				kvs_disown(srv, e);
 		}
 	} else {
 		size_t h;
@@ -153,10 +192,16 @@ static int kvs_set(struct pmi_server *srv, const char *key, const char *value,
 		e = xcalloc(1, sizeof(*e));
 		e->key = xstrdup(key);
 		e->value = xstrdup(value);
+		e->cost = cost;
 		h = hash_str(key) & (srv->nbuckets - 1);
 		e->next = srv->buckets[h];
 		srv->buckets[h] = e;
 		srv->nentries++;
+		srv->bytes += cost;
+	}
+	if (from_rank) {
+		srv->local_bytes = srv->local_bytes - e->local_cost + cost;
+		e->local_cost = cost;
 	}
 	if (from_rank && !e->pending) {
 		if (srv->npending == srv->pending_cap) {
@@ -385,6 +430,44 @@ static const char *check_kvsname(const struct pmi_server *srv,
 	return NULL;
 }
 
+/* The limits of pmi.h on a rank's put of a valid key and value: NULL
+ * when within them, else the msg naming the one it would break (static
+ * storage). */
+static const char *check_put_limits(const struct pmi_server *srv,
+				    const struct pmi_rank *r, const char *key,
+				    const char *value)
+{
+	static char msg[96];
+	const struct kvs_entry *e = kvs_find(srv, key);
+	size_t cost = pmi_kv_cost(strlen(key), strlen(value));
+	size_t share = pmi_kvs_share(srv->nlocal, (size_t)srv->size);
+	bool same = e && !strcmp(e->value, value);
+
+	if (r->nputs >= PMI_RANK_PUTS_MAX) {
+		snprintf(msg, sizeof(msg), "too_many_puts_max_%d_per_rank",
+			 PMI_RANK_PUTS_MAX);
+		return msg;
+	}
+	/* what the entry costs this node already is freed by the put */
+	if (cost > share ||
+	    srv->local_bytes - (e ? e->local_cost : 0) > share - cost) {
+		snprintf(
+			msg, sizeof(msg),
+			"kvs_full_max_%zu_bytes_for_the_%zu_ranks_of_this_node",
+			share, srv->nlocal);
+		return msg;
+	}
+	/* the whole KVS, which other nodes' entries fill too (a put of the
+	 * value already there changes nothing) */
+	if (!same &&
+	    srv->bytes - (e ? e->cost : 0) > PMI_KVS_BYTES_MAX - cost) {
+		snprintf(msg, sizeof(msg), "kvs_full_max_%u_bytes_on_this_node",
+			 PMI_KVS_BYTES_MAX);
+		return msg;
+	}
+	return NULL;
+}
+
 static int cmd_put(struct pmi_server *srv, struct pmi_rank *r,
 		   const struct request *q)
 {
@@ -400,20 +483,31 @@ static int cmd_put(struct pmi_server *srv, struct pmi_rank *r,
 	 * a put they would refuse must not enter the exchange */
 	if ((why = check_token(key, PMI_KEYLEN_MAX, true, false))) {
 		char msg[64];
-		snprintf(msg, sizeof(msg), "key_%s", why);
+		if (!strcmp(why, "too_long"))
+			snprintf(msg, sizeof(msg), "key_too_long_max_%d_bytes",
+				 PMI_KEYLEN_MAX);
+		else
+			snprintf(msg, sizeof(msg), "key_%s", why);
 		return refuse_rc(srv, r, q, "put_result", msg);
 	}
 	if ((why = check_token(value, PMI_VALLEN_MAX, true, true))) {
 		char msg[64];
-		snprintf(msg, sizeof(msg), "value_%s", why);
+		if (!strcmp(why, "too_long"))
+			snprintf(msg, sizeof(msg),
+				 "value_too_long_max_%d_bytes", PMI_VALLEN_MAX);
+		else
+			snprintf(msg, sizeof(msg), "value_%s", why);
 		return refuse_rc(srv, r, q, "put_result", msg);
 	}
 	if ((r->in_barrier && !r->unblocked) || r->next_in)
 		/* its puts would miss the exchange under way */
 		return refuse_rc(srv, r, q, "put_result", "put_during_barrier");
+	if ((why = check_put_limits(srv, r, key, value)))
+		return refuse_rc(srv, r, q, "put_result", why);
 	/* reply first: answering held gets may fail on another rank */
 	if (reply(srv, r, "cmd=put_result rc=0") < 0)
 		return -1;
+	r->nputs++;
 	(void)kvs_set(srv, key, value, true);
 	return 0;
 }
@@ -428,6 +522,13 @@ static int cmd_get(struct pmi_server *srv, struct pmi_rank *r,
 		return refuse_rc(srv, r, q, "get_result", why);
 	if (!key)
 		return refuse_rc(srv, r, q, "get_result", "missing_key");
+	if (strlen(key) > PMI_KEYLEN_MAX) {
+		/* no put can make it, and a held get must stay small */
+		char msg[64];
+		snprintf(msg, sizeof(msg), "key_too_long_max_%d_bytes",
+			 PMI_KEYLEN_MAX);
+		return refuse_rc(srv, r, q, "get_result", msg);
+	}
 	e = kvs_find(srv, key);
 	if (!e && r->unblocked) {
 		/* The barrier this rank was let out of is not over: the key
@@ -866,24 +967,73 @@ int pmi_server_add_rank(struct pmi_server *srv, int rank, struct mer_error *err)
 	return 0;
 }
 
-static int check_entry(const struct pmi_kv *e, struct mer_error *err)
+size_t pmi_kvs_share(size_t nranks, size_t size)
+{
+	if (!size)
+		return 0;
+	if (nranks > size)
+		nranks = size;
+	return (size_t)((uint64_t)PMI_KVS_RANKS_MAX * nranks / size);
+}
+
+int pmi_kv_check(const struct pmi_kv *e, struct mer_error *err)
 {
 	const char *why;
 
-	if (!e->key || !e->value)
+	if (!e->key || !e->value) {
+		errno = EINVAL;
 		return mer_error_set(err, "PMI KVS entry with no %s",
 				     e->key ? "value" : "key");
-	if ((why = check_token(e->key, PMI_KEYLEN_MAX, true, false)))
+	}
+	if ((why = check_token(e->key, PMI_KEYLEN_MAX, true, false))) {
+		errno = EINVAL;
 		return mer_error_set(err,
-				     "PMI KVS key \"%.40s\" is %s: expected 1 "
-				     "to %d printable characters, no spaces",
-				     e->key, why, PMI_KEYLEN_MAX);
-	if ((why = check_token(e->value, PMI_VALLEN_MAX, true, true)))
+				     "PMI KVS key \"%.40s\" (%zu bytes) is %s: "
+				     "expected 1 to %d printable characters, "
+				     "no spaces",
+				     e->key, strlen(e->key), why,
+				     PMI_KEYLEN_MAX);
+	}
+	if ((why = check_token(e->value, PMI_VALLEN_MAX, true, true))) {
+		errno = EINVAL;
 		return mer_error_set(err,
-				     "PMI KVS value of key \"%.40s\" is %s: "
-				     "expected at most %d printable "
-				     "characters, no spaces",
-				     e->key, why, PMI_VALLEN_MAX);
+				     "PMI KVS value of key \"%.40s\" (%zu "
+				     "bytes) is %s: expected at most %d "
+				     "printable characters, no spaces",
+				     e->key, strlen(e->value), why,
+				     PMI_VALLEN_MAX);
+	}
+	return 0;
+}
+
+/* Whether entries[0..n-1] (valid ones, from elsewhere than this node's
+ * ranks) fit in this node's KVS: at most PMI_KVS_BYTES_MAX in all.  A key
+ * that repeats among them is counted each time: too high, never too
+ * low. */
+static int check_room(const struct pmi_server *srv,
+		      const struct pmi_kv *entries, size_t n,
+		      struct mer_error *err)
+{
+	size_t grow = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct kvs_entry *e = kvs_find(srv, entries[i].key);
+		size_t cost = pmi_kv_cost(strlen(entries[i].key),
+					  strlen(entries[i].value));
+		if (!e)
+			grow += cost;
+		else if (cost > e->cost)
+			grow += cost - e->cost;
+	}
+	if (grow > PMI_KVS_BYTES_MAX - srv->bytes) {
+		errno = ENOSPC;
+		return mer_error_set(err,
+				     "PMI KVS: %zu entries (%zu bytes more) "
+				     "would make this node's KVS hold more "
+				     "than %u bytes (PMI_KVS_BYTES_MAX; it "
+				     "holds %zu)",
+				     n, grow, PMI_KVS_BYTES_MAX, srv->bytes);
+	}
 	return 0;
 }
 
@@ -899,10 +1049,10 @@ int pmi_server_barrier_release(struct pmi_server *srv,
 					  "to be released");
 	}
 	for (size_t i = 0; i < n; i++)
-		if (check_entry(&entries[i], err) < 0) {
-			errno = EINVAL;
+		if (pmi_kv_check(&entries[i], err) < 0)
 			return -1;
-		}
+	if (check_room(srv, entries, n, err) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (kvs_set(srv, entries[i].key, entries[i].value, false) < 0 &&
 		    !rc) {
@@ -950,10 +1100,8 @@ int pmi_server_kvs_put(struct pmi_server *srv, const char *key,
 {
 	struct pmi_kv e = {key, value};
 
-	if (check_entry(&e, err) < 0) {
-		errno = EINVAL;
+	if (pmi_kv_check(&e, err) < 0 || check_room(srv, &e, 1, err) < 0)
 		return -1;
-	}
 	if (kvs_set(srv, key, value, false) < 0)
 		return mer_error_set(err,
 				     "PMI server: a held get for %s "

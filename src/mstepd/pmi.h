@@ -23,9 +23,14 @@
  *   cmd=get_my_kvsname     -> cmd=my_kvsname rc=0 kvsname=K
  *   cmd=get_universe_size  -> cmd=universe_size rc=0 size=U
  *   cmd=put kvsname=K key=X value=Y
- *       -> cmd=put_result rc=0        (rc=-1 msg=WHY when refused)
+ *       -> cmd=put_result rc=0        (rc=-1 msg=WHY when refused; over
+ *          a limit below, WHY names it: key_too_long_max_64_bytes,
+ *          value_too_long_max_1024_bytes, too_many_puts_max_1024_per_rank,
+ *          kvs_full_max_N_bytes_for_the_R_ranks_of_this_node,
+ *          kvs_full_max_8388608_bytes_on_this_node)
  *   cmd=get kvsname=K key=X
  *       -> cmd=get_result rc=0 value=Y | cmd=get_result rc=-1 msg=key_not_found
+ *          (msg=key_too_long_max_64_bytes for a key no put can make)
  *   cmd=barrier_in         -> cmd=barrier_out   (once every rank of the
  *                                               step is in the barrier)
  *   cmd=finalize           -> cmd=finalize_ack
@@ -68,11 +73,70 @@
  * client truncates it. */
 #define PMI_CLIENT_VALUE_MAX 674
 
+/*
+ * What a step's ranks may put.  A rank is user code and may send
+ * anything; these bound the memory of every node's server (each holds the
+ * whole step's KVS) and the size of a KVS_RELEASE, which carries one
+ * barrier's puts of every other node in one frame.
+ *
+ * What the ranks need is far less.  MPICH 4.0.2 (Debian 12) puts one key
+ * per rank in MPI_Init, "-allgather-shm-1-R" with its business card: 430
+ * bytes over UCX's shared memory and TCP, 216 under UCX_TLS=tcp,self
+ * (measured with src/mstepd/test/mpi_hello); a card longer than
+ * PMI_VALLEN_MAX (more UCX transports, InfiniBand) is split over several
+ * such keys.  An NCCL job that passes its
+ * 128-byte ncclUniqueId through the KVS puts one value of 256 hex
+ * characters; PyTorch's torchrun does not use PMI at all.
+ *
+ * A rank may make PMI_RANK_PUTS_MAX puts over the step's life (a put of a
+ * key it put before counts again).  Every entry costs its key and value
+ * lengths plus PMI_KV_OVERHEAD bytes, so that many tiny entries are
+ * bounded too (and so that the cost covers an entry's encoding in a
+ * KVS_FENCE or KVS_RELEASE, at most 8 bytes beyond its key and value).
+ * The ranks of a whole step may hold entries costing PMI_KVS_RANKS_MAX
+ * bytes, shared among the nodes in proportion to their ranks (see
+ * pmi_kvs_share()): the ranks of one node may hold what their share
+ * allows, whichever of them puts it.  That is about 8 KiB per rank in a
+ * step of 1,024 ranks, 1,016 bytes at 8,192 (MPICH's 430-byte card costs 480:
+ * it fits up to 17,000 ranks); a step that large gets less per rank than
+ * it may need, because one KVS_RELEASE must stay under the frame limit
+ * (MER_FRAME_MAX_BODY, 16 MiB; step_kvs.c checks it at compile time).
+ * A node's whole KVS (the ranks' entries of every node, and the step's
+ * own, pmi_server_kvs_put()) holds at most PMI_KVS_BYTES_MAX, so that
+ * entries from a misbehaving node cannot grow it without end either.
+ *
+ * A rank's put beyond a limit is refused with put_result rc=-1 and a msg
+ * that names the limit (see cmd=put above); the rank may go on.
+ */
+#define PMI_RANK_PUTS_MAX 1024
+#define PMI_KV_OVERHEAD	  32
+#define PMI_KVS_BYTES_MAX (8u << 20)
+/* room kept for the step's own entries (PMI_process_mapping) */
+#define PMI_KVS_STEP_BYTES (64u << 10)
+#define PMI_KVS_RANKS_MAX  (PMI_KVS_BYTES_MAX - PMI_KVS_STEP_BYTES)
+
 /* One KVS entry.  The strings belong to whoever hands the entry over. */
 struct pmi_kv {
 	const char *key;
 	const char *value;
 };
+
+/* What an entry of key and value lengths costs against the limits. */
+static inline size_t pmi_kv_cost(size_t keylen, size_t vallen)
+{
+	return keylen + vallen + PMI_KV_OVERHEAD;
+}
+
+/* The bytes of entries that nranks ranks of a step of size ranks may
+ * hold: their part of PMI_KVS_RANKS_MAX, rounded down, so that the shares
+ * of a step's nodes never add up to more.  0 when size is 0. */
+size_t pmi_kvs_share(size_t nranks, size_t size);
+
+/* Whether e is an entry every node's server accepts: a key of 1 to
+ * PMI_KEYLEN_MAX and a value of at most PMI_VALLEN_MAX printable
+ * characters, neither holding a space or a control character.  0, or -1
+ * with err (errno EINVAL) saying which rule it breaks. */
+int pmi_kv_check(const struct pmi_kv *e, struct mer_error *err);
 
 struct pmi_server_ops {
 	/* Queue len bytes (one or more whole reply lines) for rank.  Return
@@ -141,11 +205,11 @@ void pmi_conn_closed(struct pmi_server *srv, int rank);
  * it and answer held gets (see pmi_server_barrier_unblock).  When every
  * local rank is already in the next barrier, ops->barrier_ready is called
  * again before this returns.  -1 with err
- * and nothing changed (errno EINVAL) when no barrier is waiting or an
- * entry is not a valid key/value (empty key, key or value too long, a
- * space or a control character in either); -1 with errno from a failed
- * ops->send once the barrier is over (other ranks were still sent
- * theirs). */
+ * and nothing changed: (errno EINVAL) when no barrier is waiting or an
+ * entry is not valid (pmi_kv_check()); (ENOSPC) when the entries would
+ * make this node's KVS hold more than PMI_KVS_BYTES_MAX.  -1 with errno
+ * from a failed ops->send once the barrier is over (other ranks were
+ * still sent theirs). */
 int pmi_server_barrier_release(struct pmi_server *srv,
 			       const struct pmi_kv *entries, size_t n,
 			       struct mer_error *err);
@@ -179,9 +243,13 @@ size_t pmi_server_barrier_blocked(const struct pmi_server *srv);
  * were still sent theirs). */
 int pmi_server_barrier_unblock(struct pmi_server *srv, struct mer_error *err);
 
-/* Put key=value in the KVS as the step itself (not a rank): it is not
- * part of any barrier's puts, so every node's server must be given it.
- * Same validity rules as a rank's put. -1 with err (errno EINVAL). */
+/* Put key=value in the KVS as the step itself or for another node (not
+ * a local rank): it is not part of any barrier's puts, so every node's
+ * server must be given it.  A value a local rank put that this replaces
+ * stops counting against the share of this node's ranks.  -1 with err
+ * and nothing changed: (errno EINVAL) when not valid (pmi_kv_check()),
+ * (ENOSPC) when this node's KVS would hold more than
+ * PMI_KVS_BYTES_MAX. */
 int pmi_server_kvs_put(struct pmi_server *srv, const char *key,
 		       const char *value, struct mer_error *err);
 /* The value of key in this node's KVS, or NULL.  Valid until the key is

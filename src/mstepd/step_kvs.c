@@ -15,6 +15,17 @@
  *
  * MPICH 4.0.2 can deadlock in MPI_Finalize (see pmi.h): ranks blocked in a
  * barrier for KVS_UNBLOCK_MS are let go, the barrier itself stays open.
+ *
+ * What another node sends is bounded by what its ranks may put (pmi.h's
+ * limits, which every node's server enforces on its own ranks): a fence
+ * from node i holds at most PMI_RANK_PUTS_MAX pairs per rank of node i,
+ * each a valid entry, costing at most node i's share of the KVS; a
+ * release, the same for the ranks of all the other nodes.  The frame's
+ * length and its count of pairs are checked before it is decoded
+ * (decoding allocates for every pair), the pairs themselves before any is
+ * stored.  A fence over the limits drops that node's connection, a
+ * release over them the connection to node 0, with a log line naming the
+ * limit.
  */
 #include "config.h"
 
@@ -36,6 +47,19 @@
 
 #define KVS_UNBLOCK_MS 500
 #define KVS_CONNECT_TIMEOUT_MS 10000
+/* A KvsFence's bytes besides its pairs: four uint32 fields and the io_key
+ * (32 bytes) come to 58 at most. */
+#define KVS_FRAME_HEAD 128
+
+/* The largest release an honest node 0 sends carries pairs costing
+ * PMI_KVS_RANKS_MAX (the shares of every other node), and a pair's
+ * encoding (tag and length of the pair, of its key and of its value: 8
+ * bytes at most for PMI's lengths) is covered by the PMI_KV_OVERHEAD its
+ * cost includes: so it always fits in one frame, whatever the step's
+ * size. */
+_Static_assert(PMI_KV_OVERHEAD >= 8 &&
+		       PMI_KVS_RANKS_MAX + KVS_FRAME_HEAD <= MER_FRAME_MAX_BODY,
+	       "a KVS_RELEASE within the PMI limits must fit in a frame");
 /* Replies queued to a rank that does not read them: stop reading its
  * requests until it does. */
 #define PMI_OUT_HIGH (1u << 20)
@@ -185,16 +209,32 @@ static void watch_blocked(struct step_kvs *kvs)
 		evtimer_add(kvs->unblock_ev, &tv);
 }
 
-/* Store one entry of another node; a bad one is that node's bug. */
-static void put_remote(struct step_kvs *kvs, const char *key,
-		       const char *value)
+/* Entries of other nodes being stored: how many were refused, and why
+ * the first was (one log line per barrier, not one per entry). */
+struct remote_puts {
+	size_t refused;
+	struct mer_error first;
+};
+
+/* Store one entry of another node; a bad one is that node's bug (or the
+ * KVS is full, PMI_KVS_BYTES_MAX: a node sent more than its share). */
+static void put_remote(struct step_kvs *kvs, struct remote_puts *rp,
+		       const char *key, const char *value)
 {
-	struct mer_error err;
+	if (pmi_server_kvs_put(kvs->srv, key, value,
+			       rp->refused ? NULL : &rp->first) < 0)
+		rp->refused++;
+}
+
+static void remote_puts_done(const struct step_kvs *kvs,
+			     const struct remote_puts *rp)
+{
 	char b[64];
 
-	if (pmi_server_kvs_put(kvs->srv, key, value, &err) < 0)
-		log_warnx("%s: KVS entry from another node: %s",
-			  sid(kvs, b, 64), err.text);
+	if (rp->refused)
+		log_warnx("%s: %zu KVS entries from other nodes not stored, "
+			  "the first: %s",
+			  sid(kvs, b, 64), rp->refused, rp->first.text);
 }
 
 /* End the barrier here: entries were put already. */
@@ -213,6 +253,7 @@ static void release_local(struct step_kvs *kvs)
 static void try_release(struct step_kvs *kvs)
 {
 	uint32_t nnodes = kvs->st->nnodes, barrier = kvs->barrier;
+	struct remote_puts rp = { 0 };
 
 	for (uint32_t i = 0; i < nnodes; i++)
 		if (!kvs->in[i] && !(i > 0 && kvs->gone[i]))
@@ -227,11 +268,161 @@ static void try_release(struct step_kvs *kvs)
 				   kvs->lists, nnodes, i, false);
 	for (uint32_t i = 1; i < nnodes; i++)
 		for (size_t j = 0; j < kvs->lists[i].n; j++)
-			put_remote(kvs, kvs->lists[i].kv[j].key,
+			put_remote(kvs, &rp, kvs->lists[i].kv[j].key,
 				   kvs->lists[i].kv[j].value);
+	remote_puts_done(kvs, &rp);
 	for (uint32_t i = 0; i < nnodes; i++)
 		list_clear(&kvs->lists[i]);
 	release_local(kvs);
+}
+
+/* ---- the limits on what other nodes send ------------------------------- */
+
+/* The ranks of node i (0 when it has none, or no such node). */
+static size_t node_ranks(const struct step_kvs *kvs, uint32_t i)
+{
+	const Meridian__StepRecord *rec = kvs->st->rec;
+
+	return i < rec->n_nodes ? rec->nodes[i]->ntasks : 0;
+}
+
+/* The ranks whose puts a frame may carry: node `node`'s for a fence from
+ * it (any other node's, the most, before it said which it is: node -1),
+ * every node's but ours for a release. */
+static size_t frame_ranks(const struct step_kvs *kvs, int node, bool release)
+{
+	const struct step *st = kvs->st;
+	size_t most = 0;
+
+	if (release)
+		return st->ntasks > st->nranks ? st->ntasks - st->nranks : 0;
+	if (node >= 0)
+		return node_ranks(kvs, (uint32_t)node);
+	for (uint32_t i = 1; i < st->nnodes; i++)
+		if (node_ranks(kvs, i) > most)
+			most = node_ranks(kvs, i);
+	return most;
+}
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* How many pairs (field 5) the packed KvsFence body holds, counted
+ * without decoding it; -1 when it is not well-formed protobuf. */
+static long count_pairs(const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	long n = 0;
+
+	while (p < end) {
+		uint64_t tag, v;
+		if (read_varint(&p, end, &tag) < 0)
+			return -1;
+		switch (tag & 7) {
+		case 0:
+			if (read_varint(&p, end, &v) < 0)
+				return -1;
+			break;
+		case 1:
+		case 5:
+			v = (tag & 7) == 1 ? 8 : 4;
+			if (v > (uint64_t)(end - p))
+				return -1;
+			p += v;
+			break;
+		case 2:
+			if (read_varint(&p, end, &v) < 0 ||
+			    v > (uint64_t)(end - p))
+				return -1;
+			p += v;
+			break;
+		default:
+			return -1;
+		}
+		if (tag >> 3 == 5)
+			n++;
+	}
+	return n;
+}
+
+/* Before decoding a fence (from node `node`, -1 before its hello) or a
+ * release: NULL when its length and number of pairs are within what
+ * nranks ranks may send for one barrier, else why not (in why). */
+static const char *check_frame(const struct step_kvs *kvs, const char *what,
+			       size_t nranks, const uint8_t *body, size_t len,
+			       char *why, size_t n)
+{
+	size_t share = pmi_kvs_share(nranks, kvs->st->ntasks);
+	long pairs;
+
+	if (len > share + KVS_FRAME_HEAD) {
+		snprintf(why, n,
+			 "%s of %zu bytes: more than %zu, what the puts of "
+			 "%zu rank%s may cost (%s share of the step's "
+			 "PMI_KVS_RANKS_MAX, %u bytes)",
+			 what, len, share + KVS_FRAME_HEAD, nranks,
+			 nranks == 1 ? "" : "s", nranks == 1 ? "its" : "their",
+			 PMI_KVS_RANKS_MAX);
+		return why;
+	}
+	if ((pairs = count_pairs(body, len)) < 0)
+		return NULL; /* decoding says what is wrong */
+	if ((size_t)pairs > nranks * PMI_RANK_PUTS_MAX) {
+		snprintf(why, n,
+			 "%s of %ld pairs: more than %zu rank%s may put "
+			 "(PMI_RANK_PUTS_MAX, %d per rank)",
+			 what, pairs, nranks, nranks == 1 ? "" : "s",
+			 PMI_RANK_PUTS_MAX);
+		return why;
+	}
+	return NULL;
+}
+
+/* Before storing any of f's pairs: NULL when each is a valid entry and
+ * together they cost at most the share of nranks ranks, else why not. */
+static const char *check_pairs(const struct step_kvs *kvs, const char *what,
+			       size_t nranks, const Meridian__KvsFence *f,
+			       char *why, size_t n)
+{
+	size_t share = pmi_kvs_share(nranks, kvs->st->ntasks), cost = 0;
+	struct mer_error err;
+
+	if (f->n_pairs > nranks * PMI_RANK_PUTS_MAX) {
+		snprintf(why, n,
+			 "%s of %zu pairs: more than %zu rank%s may put "
+			 "(PMI_RANK_PUTS_MAX, %d per rank)",
+			 what, f->n_pairs, nranks, nranks == 1 ? "" : "s",
+			 PMI_RANK_PUTS_MAX);
+		return why;
+	}
+	for (size_t i = 0; i < f->n_pairs; i++) {
+		struct pmi_kv kv = { f->pairs[i]->key, f->pairs[i]->value };
+		if (pmi_kv_check(&kv, &err) < 0) {
+			snprintf(why, n, "%s, pair %zu: %s", what, i, err.text);
+			return why;
+		}
+		cost += pmi_kv_cost(strlen(kv.key), strlen(kv.value));
+	}
+	if (cost > share) {
+		snprintf(why, n,
+			 "%s of pairs costing %zu bytes: more than %zu, the "
+			 "share of %zu rank%s in the step's PMI_KVS_RANKS_MAX "
+			 "(%u bytes; an entry costs its key and value plus "
+			 "%d)",
+			 what, cost, share, nranks, nranks == 1 ? "" : "s",
+			 PMI_KVS_RANKS_MAX, PMI_KV_OVERHEAD);
+		return why;
+	}
+	return NULL;
 }
 
 /* ---- node 0: the other nodes' connections ------------------------------------ */
@@ -299,7 +490,7 @@ static const char *peer_hello(struct kvs_peer *p, const Meridian__KvsFence *f)
 static void peer_fence(struct kvs_peer *p, const Meridian__KvsFence *f)
 {
 	struct step_kvs *kvs = p->kvs;
-	char why[120];
+	char why[400];
 	const char *bad = NULL;
 
 	if (p->node < 0 && (bad = peer_hello(p, f))) {
@@ -320,6 +511,12 @@ static void peer_fence(struct kvs_peer *p, const Meridian__KvsFence *f)
 		peer_drop(p, why);
 		return;
 	}
+	if ((bad = check_pairs(kvs, "KVS_FENCE",
+			       frame_ranks(kvs, p->node, false), f, why,
+			       sizeof(why)))) {
+		peer_drop(p, bad);
+		return;
+	}
 	for (size_t i = 0; i < f->n_pairs; i++)
 		list_add(&kvs->lists[p->node], f->pairs[i]->key,
 			 f->pairs[i]->value);
@@ -333,12 +530,18 @@ static void peer_on_frame(struct conn *c, const struct frame_hdr *h,
 	struct kvs_peer *p = arg;
 	ProtobufCMessage *m;
 	struct mer_error err;
-	char why[240];
+	char why[400];
 
 	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_FENCE || h->flags) {
 		snprintf(why, sizeof(why), "sent %s (flags 0x%x): expected "
 					   "KVS_FENCE",
 			 msg_type_name(h->type), h->flags);
+		peer_drop(p, why);
+		return;
+	}
+	if (check_frame(p->kvs, "KVS_FENCE",
+			frame_ranks(p->kvs, p->node, false), body, h->body_len,
+			why, sizeof(why))) {
 		peer_drop(p, why);
 		return;
 	}
@@ -440,7 +643,8 @@ static void up_lost(struct step_kvs *kvs, const char *why)
 
 static void up_release(struct step_kvs *kvs, const Meridian__KvsFence *f)
 {
-	char why[120];
+	struct remote_puts rp = { 0 };
+	char why[400];
 
 	if (!kvs->waiting || f->barrier + 1 != kvs->barrier) {
 		snprintf(why, sizeof(why), "release of barrier %u, expected %d",
@@ -448,9 +652,15 @@ static void up_release(struct step_kvs *kvs, const Meridian__KvsFence *f)
 		up_lost(kvs, why);
 		return;
 	}
+	if (check_pairs(kvs, "KVS_RELEASE", frame_ranks(kvs, 0, true), f, why,
+			sizeof(why))) {
+		up_lost(kvs, why);
+		return;
+	}
 	kvs->waiting = false;
 	for (size_t i = 0; i < f->n_pairs; i++)
-		put_remote(kvs, f->pairs[i]->key, f->pairs[i]->value);
+		put_remote(kvs, &rp, f->pairs[i]->key, f->pairs[i]->value);
+	remote_puts_done(kvs, &rp);
 	release_local(kvs);
 }
 
@@ -460,12 +670,17 @@ static void up_on_frame(struct conn *c, const struct frame_hdr *h,
 	struct step_kvs *kvs = arg;
 	ProtobufCMessage *m;
 	struct mer_error err;
-	char why[240];
+	char why[400];
 
 	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE || h->flags) {
 		snprintf(why, sizeof(why), "node 0 sent %s (flags 0x%x): "
 					   "expected KVS_RELEASE",
 			 msg_type_name(h->type), h->flags);
+		up_lost(kvs, why);
+		return;
+	}
+	if (check_frame(kvs, "KVS_RELEASE", frame_ranks(kvs, 0, true), body,
+			h->body_len, why, sizeof(why))) {
 		up_lost(kvs, why);
 		return;
 	}

@@ -228,11 +228,15 @@ static void test_launch_and_end(void)
 	struct stat st;
 	char path[256], *data;
 	Meridian__LaunchStep *ls;
+	mode_t old_umask;
 	size_t n;
 
 	spool_create();
 	daemon_init(&d);
+	/* the spool's modes must not depend on mnoded's umask */
+	old_umask = umask(0);
 	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 0, "true"), 0);
+	umask(old_umask);
 	CU_ASSERT_PTR_NOT_NULL(steps_find(&d, 7, 0));
 	/* the directory and launch file, as the spec says */
 	snprintf(path, sizeof(path), "%s/step.7.0", root);
@@ -256,6 +260,13 @@ static void test_launch_and_end(void)
 	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_COMPLETED);
 	CU_ASSERT_STRING_EQUAL(r->reason, "ok index=1 topo=" TOPO);
 	CU_ASSERT_EQUAL(steps_find(&d, 7, 0)->end_in_flight, false);
+	/* what the share left: launch and end, both owner-only */
+	snprintf(path, sizeof(path), "%s/step.7.0/launch", root);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
+	snprintf(path, sizeof(path), "%s/step.7.0/end", root);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
 
 	/* acknowledged: gone, directory and all */
 	steps_end_acked(&d, 7, 0);

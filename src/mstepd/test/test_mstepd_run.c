@@ -6,10 +6,12 @@
  * mctld would see: the end file (state, exit code, reason), the output
  * files (owner, content) and that no process of the job survives.
  * mstepd must run as root to switch users, so as any other user every test
- * is skipped with a printed line.  Jobs run as "nobody" when it exists.
+ * skips (cunit_skip) and the program reports SKIP.  Jobs run as "nobody"
+ * when it exists.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -44,15 +46,16 @@ struct run {
 	int fd;          /* our end of mstepd's fd 3 */
 	Meridian__JobEnd *end;
 	int status;      /* mstepd's exit status */
+	bool open_umask; /* start mstepd with umask 0, not mnoded's */
 };
 
-static bool skip(const char *test)
+/* Whether the running test cannot run here (then it said why). */
+static bool skip(void)
 {
 	if (geteuid() == 0)
 		return false;
-	printf("\n    SKIP %s: mstepd runs jobs as another user only as "
-	       "root\n",
-	       test);
+	cunit_skip("needs root: mstepd runs jobs as another user only as "
+		   "root");
 	return true;
 }
 
@@ -188,6 +191,8 @@ static void start(struct run *r, uint32_t id_arg, const char *limit_s)
 		dup2(devnull, 1);
 		for (int fd = 4; fd < 256; fd++)
 			close(fd);
+		if (r->open_umask)
+			umask(0);
 		const char *m = mstepd_path();
 		if (limit_s)
 			execl(m, "mstepd", "-s", r->dir, "-j", idbuf, "-N",
@@ -285,6 +290,44 @@ static void send_signal(int fd, uint32_t id, int sig, bool cancel,
 		CU_ASSERT_EQUAL(read_all(fd, body, h.cred_len + h.body_len), 0);
 }
 
+/* Every file mstepd left in the job directory is owner-only: the script
+ * the user's (0700, to run it), the rest root's and 0600 (launch, end,
+ * pgid, mstepd.log). */
+static void check_job_dir_modes(const struct run *r)
+{
+	const char *want[] = { MSTEPD_LAUNCH_FILE, MSTEPD_END_FILE,
+			       MSTEPD_PGID_FILE, MSTEPD_LOG_FILE,
+			       MSTEPD_SCRIPT_FILE };
+	struct dirent *de;
+	DIR *d = opendir(r->dir);
+	size_t seen = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	while ((de = readdir(d))) {
+		bool script = !strcmp(de->d_name, MSTEPD_SCRIPT_FILE);
+		mode_t mode = script ? 0700 : 0600;
+		uid_t uid = script ? r->uid : 0;
+		char path[sizeof(r->dir) + 256 + 2];
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", r->dir, de->d_name);
+		CU_ASSERT_EQUAL_FATAL(lstat(path, &st), 0);
+		if ((st.st_mode & 07777) != mode || st.st_uid != uid)
+			printf("\n  %s: mode %04o uid %u, expected %04o uid "
+			       "%u ",
+			       path, (unsigned)(st.st_mode & 07777),
+			       (unsigned)st.st_uid, (unsigned)mode,
+			       (unsigned)uid);
+		CU_ASSERT_EQUAL(st.st_mode & 07777, mode);
+		CU_ASSERT_EQUAL(st.st_uid, uid);
+		for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+			seen += !strcmp(de->d_name, want[i]);
+	}
+	closedir(d);
+	CU_ASSERT_EQUAL(seen, sizeof(want) / sizeof(*want));
+}
+
 static void test_completed_as_user(void)
 {
 	struct run r;
@@ -294,9 +337,11 @@ static void test_completed_as_user(void)
 	char expect[512], *out, path[512];
 	struct stat st;
 
-	if (skip("completed as user"))
+	if (skip())
 		return;
 	run_init(&r, 101, 0755);
+	/* what mstepd creates must not depend on the umask it is given */
+	r.open_umask = true;
 	o.script = "#!/bin/sh\n"
 		   "echo \"uid=$(id -u) job=$SLURM_JOB_ID name=$SLURM_JOB_NAME "
 		   "args=$1,$2 foo=$FOO pwd=$(pwd)\"\n"
@@ -328,10 +373,12 @@ static void test_completed_as_user(void)
 					   "cluster=testcluster\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "to-stderr\n"));
 	free(out);
-	/* created by the user, not by root */
+	/* created by the user, not by root, with the user's usual mode: it
+	 * is no spool file */
 	snprintf(path, sizeof(path), "%s/meridian-101.out", r.work);
 	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
 	CU_ASSERT_EQUAL(st.st_uid, r.uid);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0644);
 	/* the script in the spool is the user's */
 	snprintf(path, sizeof(path), "%s/%s", r.dir, MSTEPD_SCRIPT_FILE);
 	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
@@ -340,6 +387,7 @@ static void test_completed_as_user(void)
 	/* mstepd's socket is gone once the end is there */
 	snprintf(path, sizeof(path), "%s/%s", r.dir, MSTEPD_SOCK_FILE);
 	CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
+	check_job_dir_modes(&r);
 	run_cleanup(&r);
 }
 
@@ -348,7 +396,7 @@ static void test_failed_exit_code(void)
 	struct run r;
 	struct job_opts o = { 0 };
 
-	if (skip("failed exit code"))
+	if (skip())
 		return;
 	run_init(&r, 102, 0755);
 	o.script = "#!/bin/sh\nexit 3\n";
@@ -367,7 +415,7 @@ static void test_bad_work_dir(void)
 	struct run r;
 	struct job_opts o = { 0 };
 
-	if (skip("bad work dir"))
+	if (skip())
 		return;
 	run_init(&r, 103, 0755);
 	o.script = "#!/bin/sh\necho never\n";
@@ -393,7 +441,7 @@ static void test_cancel_over_socket(void)
 	long bg = 0;
 	int fd = -1;
 
-	if (skip("cancel over stepd.sock"))
+	if (skip())
 		return;
 	run_init(&r, 104, 0755);
 	o.script = "#!/bin/sh\n"
@@ -436,7 +484,7 @@ static void test_timeout_kill_wait(void)
 	time_t t0;
 	char *out;
 
-	if (skip("timeout"))
+	if (skip())
 		return;
 	run_init(&r, 105, 0755);
 	o.script = "#!/bin/sh\n"
@@ -465,7 +513,7 @@ static void test_plain_signal(void)
 	struct run r;
 	struct job_opts o = { 0 };
 
-	if (skip("plain signal"))
+	if (skip())
 		return;
 	run_init(&r, 106, 0755);
 	o.script = "#!/bin/sh\n"
@@ -489,7 +537,7 @@ static void test_killed_by_signal(void)
 	struct run r;
 	struct job_opts o = { 0 };
 
-	if (skip("killed by signal"))
+	if (skip())
 		return;
 	run_init(&r, 107, 0755);
 	o.script = "#!/bin/sh\nkill -SEGV $$\n";
@@ -512,7 +560,7 @@ static void test_patterns_gpus_private_spool(void)
 	uint32_t gpus[] = { 1, 3 };
 	char *out, *err;
 
-	if (skip("patterns, gpus, private spool"))
+	if (skip())
 		return;
 	run_init(&r, 108, 0700);
 	o.script = "#!/bin/sh\n"
@@ -550,7 +598,7 @@ static void test_bad_launch(void)
 	struct run r;
 	struct job_opts o = { 0 };
 
-	if (skip("bad launch"))
+	if (skip())
 		return;
 	run_init(&r, 109, 0755);
 	o.script = "#!/bin/sh\necho never\n";
@@ -571,7 +619,7 @@ static void test_survives_mnoded(void)
 	struct run r;
 	struct job_opts o = { 0 };
 
-	if (skip("survives mnoded"))
+	if (skip())
 		return;
 	run_init(&r, 111, 0755);
 	o.script = "#!/bin/sh\nsleep 1\necho done\n";

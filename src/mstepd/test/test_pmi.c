@@ -2,6 +2,7 @@
  * test_pmi.c - the PMI-1 server: whole conversations as MPICH 4.0 holds
  * them, over a fake transport that records replies; the barrier exchange
  * between the servers of two nodes; aborts, refusals and garbage; the
+ * limits on what ranks and other nodes may put; the
  * PMI_process_mapping strings.  Then, when MPICH's mpicc was found at
  * configure time (MPI_HELLO_PATH) or MERIDIAN_MPI_HELLO names a built
  * mpi_hello, real MPICH ranks served over socketpairs by this server.
@@ -35,8 +36,10 @@ struct fake {
 	/* barrier_ready */
 	int ready_calls;
 	struct pmi_kv puts[32]; /* copies of the last barrier's puts */
-	size_t nputs;
-	bool release_at_once; /* one node: release from the callback */
+	size_t nputs;		/* how many were copied (32 at most) */
+	size_t ready_n;		/* how many there were */
+	size_t ready_cost;	/* what they cost (pmi_kv_cost) */
+	bool release_at_once;	/* one node: release from the callback */
 	/* abort */
 	int abort_rank, abort_code;
 	char abort_msg[256];
@@ -76,12 +79,17 @@ static void fake_ready(void *arg, const struct pmi_kv *puts, size_t n)
 
 	f->ready_calls++;
 	free_puts(f);
-	CU_ASSERT_FATAL(n <= 32);
+	f->ready_n = n;
+	f->ready_cost = 0;
 	for (size_t i = 0; i < n; i++) {
-		f->puts[i].key = xstrdup(puts[i].key);
-		f->puts[i].value = xstrdup(puts[i].value);
+		f->ready_cost +=
+			pmi_kv_cost(strlen(puts[i].key), strlen(puts[i].value));
+		if (i < 32) {
+			f->puts[i].key = xstrdup(puts[i].key);
+			f->puts[i].value = xstrdup(puts[i].value);
+		}
 	}
-	f->nputs = n;
+	f->nputs = n < 32 ? n : 32;
 	if (f->release_at_once)
 		CU_ASSERT(pmi_server_barrier_release(f->srv, NULL, 0, NULL) ==
 			  0);
@@ -521,10 +529,12 @@ static void test_malformed(void)
 	expect_refusal(&f,
 		       "cmd=put key=k0123456789012345678901234567890123456789"
 		       "0123456789012345678901234 value=b\n",
-		       "cmd=put_result rc=-1 msg=key_too_long\n");
+		       "cmd=put_result rc=-1 msg=key_too_long_max_64_bytes\n");
 	snprintf(req, sizeof(req), "cmd=put key=k value=%0*d\n",
 		 PMI_VALLEN_MAX + 1, 0);
-	expect_refusal(&f, req, "cmd=put_result rc=-1 msg=value_too_long\n");
+	expect_refusal(&f, req,
+		       "cmd=put_result rc=-1 "
+		       "msg=value_too_long_max_1024_bytes\n");
 	snprintf(req, sizeof(req), "cmd=put key=k value=%0*d\n", PMI_VALLEN_MAX,
 		 0);
 	CU_ASSERT_STRING_EQUAL(talk(&f, 0, req), "cmd=put_result rc=0\n");
@@ -560,9 +570,9 @@ static void test_malformed(void)
 	CU_ASSERT(pmi_conn_input(f.srv, 0, big, 100) == 0);
 	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "xxx\ncmd=get_appnum\n"),
 			       "cmd=appnum rc=0 appnum=0\n");
-	/* the longest line accepted */
+	/* the longest line accepted (a field no command reads) */
 	memset(big, 'y', sizeof(big));
-	memcpy(big, "cmd=get key=", 12);
+	memcpy(big, "cmd=get key=a pad=", 18);
 	big[PMI_LINE_MAX - 1] = '\n';
 	CU_ASSERT(pmi_conn_input(f.srv, 0, big, PMI_LINE_MAX) == 0);
 	CU_ASSERT_STRING_EQUAL(pending(&f, 0),
@@ -812,6 +822,248 @@ static void test_api_errors(void)
 	CU_ASSERT(pmi_server_kvs_put(f.srv, "k", "a\nb", &err) == -1);
 	CU_ASSERT(pmi_server_kvs_put(f.srv, "", "x", &err) == -1);
 	fake_fini(&f);
+}
+
+/* ---- the limits ---- */
+
+/* A value of n 'x's, in static storage. */
+static const char *xs(size_t n)
+{
+	static char v[PMI_VALLEN_MAX + 2];
+
+	CU_ASSERT_FATAL(n < sizeof(v));
+	memset(v, 'x', n);
+	v[n] = '\0';
+	return v;
+}
+
+/* Key and value lengths on every path: a rank's put and get, a release
+ * from other nodes, the step's own puts. */
+static void test_limits_key_value(void)
+{
+	struct mer_error err = {""};
+	char key64[PMI_KEYLEN_MAX + 1], key65[PMI_KEYLEN_MAX + 2];
+	char req[PMI_LINE_MAX], want[PMI_LINE_MAX];
+	struct pmi_kv long_key = {key65, "1"}, long_value, ok = {"ok", "1"};
+	struct fake f;
+
+	memset(key64, 'k', sizeof(key64) - 1);
+	key64[sizeof(key64) - 1] = '\0';
+	memset(key65, 'k', sizeof(key65) - 1);
+	key65[sizeof(key65) - 1] = '\0';
+	fake_init(&f, 2, 0, 2);
+	/* the longest key and value a rank may put, and get back */
+	snprintf(req, sizeof(req), "cmd=put key=%s value=%s\n", key64,
+		 xs(PMI_VALLEN_MAX));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, req), "cmd=put_result rc=0\n");
+	snprintf(req, sizeof(req), "cmd=get key=%s\n", key64);
+	snprintf(want, sizeof(want), "cmd=get_result rc=0 value=%s\n",
+		 xs(PMI_VALLEN_MAX));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, req), want);
+	/* a get of a key no put can make is refused */
+	snprintf(req, sizeof(req), "cmd=get key=%s\n", key65);
+	expect_refusal(&f, req,
+		       "cmd=get_result rc=-1 msg=key_too_long_max_64_bytes\n");
+	CU_ASSERT(strstr(f.last_error, "key_too_long_max_64_bytes") != NULL);
+	/* and not held by a rank let out of a barrier early */
+	talk(&f, 0, "cmd=barrier_in\n");
+	CU_ASSERT_EQUAL(pmi_server_barrier_unblock(f.srv, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0), "cmd=barrier_out\n");
+	expect_refusal(&f, req,
+		       "cmd=get_result rc=-1 msg=key_too_long_max_64_bytes\n");
+	/* the server goes on */
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "cmd=get_appnum\n"),
+			       "cmd=appnum rc=0 appnum=0\n");
+	talk(&f, 1, "cmd=barrier_in\n");
+	CU_ASSERT_EQUAL(f.ready_calls, 1);
+
+	/* from other nodes: refused whole, the barrier still waiting */
+	CU_ASSERT(pmi_server_barrier_release(f.srv, &long_key, 1, &err) == -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT(strstr(err.text, "(65 bytes)") != NULL);
+	CU_ASSERT(strstr(err.text, "1 to 64") != NULL);
+	long_value.key = "v";
+	long_value.value = xs(PMI_VALLEN_MAX + 1);
+	CU_ASSERT(pmi_server_barrier_release(f.srv, &long_value, 1, &err) ==
+		  -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT(strstr(err.text, "(1025 bytes)") != NULL);
+	CU_ASSERT(strstr(err.text, "at most 1024") != NULL);
+	CU_ASSERT_PTR_NULL(pmi_server_kvs_get(f.srv, "v"));
+	CU_ASSERT(pmi_server_kvs_put(f.srv, key65, "1", &err) == -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT(pmi_server_kvs_put(f.srv, "v", xs(PMI_VALLEN_MAX + 1),
+				     &err) == -1);
+	CU_ASSERT(pmi_kv_check(&long_key, &err) == -1);
+	CU_ASSERT(pmi_kv_check(&ok, &err) == 0);
+	CU_ASSERT(pmi_server_barrier_release(f.srv, &ok, 1, &err) == 0);
+	CU_ASSERT_STRING_EQUAL(pending(&f, 1), "cmd=barrier_out\n");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, "cmd=get key=ok\n"),
+			       "cmd=get_result rc=0 value=1\n");
+	fake_fini(&f);
+}
+
+/* PMI_RANK_PUTS_MAX puts per rank, a put again of a key counted too. */
+static void test_limits_puts_per_rank(void)
+{
+	char req[128];
+	struct fake f;
+
+	fake_init(&f, 2, 0, 2);
+	for (int i = 0; i < PMI_RANK_PUTS_MAX; i++) {
+		snprintf(req, sizeof(req), "cmd=put key=c%d value=%d\n",
+			 i % 1000, i);
+		CU_ASSERT_STRING_EQUAL(talk(&f, 0, req),
+				       "cmd=put_result rc=0\n");
+	}
+	CU_ASSERT_EQUAL(f.errors, 0);
+	expect_refusal(&f, "cmd=put key=new value=1\n",
+		       "cmd=put_result rc=-1 "
+		       "msg=too_many_puts_max_1024_per_rank\n");
+	expect_refusal(&f, "cmd=put key=c1 value=1\n",
+		       "cmd=put_result rc=-1 "
+		       "msg=too_many_puts_max_1024_per_rank\n");
+	/* the rank goes on otherwise, and the other rank has its own */
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "cmd=get key=c1\n"),
+			       "cmd=get_result rc=0 value=1001\n");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, "cmd=put key=new value=2\n"),
+			       "cmd=put_result rc=0\n");
+	talk(&f, 0, "cmd=barrier_in\n");
+	talk(&f, 1, "cmd=barrier_in\n");
+	CU_ASSERT_EQUAL(f.ready_calls, 1);
+	CU_ASSERT_EQUAL(f.ready_n, 1001); /* c0..c999 and new */
+	CU_ASSERT(pmi_server_barrier_release(f.srv, NULL, 0, NULL) == 0);
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0), "cmd=barrier_out\n");
+	fake_fini(&f);
+}
+
+/* The ranks of a node share their part of PMI_KVS_RANKS_MAX; what
+ * another node replaces stops counting. */
+static void test_limits_node_share(void)
+{
+	const size_t share = (size_t)PMI_KVS_RANKS_MAX * 2 / 1000;
+	struct pmi_kv remote[2] = {{"s1", "remote"}, {"s2", "remote"}};
+	char key[16], req[PMI_LINE_MAX], msg[96], full[128];
+	size_t used = 0;
+	struct fake f;
+
+	CU_ASSERT_EQUAL(pmi_kvs_share(2, 1000), share);
+	snprintf(msg, sizeof(msg),
+		 "kvs_full_max_%zu_bytes_for_the_2_ranks_of_this_node", share);
+	snprintf(full, sizeof(full), "cmd=put_result rc=-1 msg=%s\n", msg);
+	/* ranks 0 and 1 of a step of 1000 */
+	fake_init(&f, 1000, 0, 2);
+	for (int i = 0;; i++) {
+		snprintf(key, sizeof(key), "s%d", i);
+		snprintf(req, sizeof(req), "cmd=put key=%s value=%s\n", key,
+			 xs(1000));
+		if (strcmp(talk(&f, 0, req), "cmd=put_result rc=0\n"))
+			break;
+		used += pmi_kv_cost(strlen(key), 1000);
+		CU_ASSERT_FATAL(i < 100);
+	}
+	CU_ASSERT(used <= share);
+	CU_ASSERT(used + pmi_kv_cost(strlen(key), 1000) > share);
+	CU_ASSERT_EQUAL(f.errors, 1);
+	CU_ASSERT(strstr(f.last_error, msg) != NULL);
+	/* the other rank of the node is out of room too */
+	snprintf(req, sizeof(req), "cmd=put key=t value=%s\n", xs(1000));
+	expect_refusal(&f, req, full);
+	/* a shorter value makes room */
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, "cmd=put key=s0 value=x\n"),
+			       "cmd=put_result rc=0\n");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, req), "cmd=put_result rc=0\n");
+	/* what the node sends at the barrier is within its share */
+	talk(&f, 0, "cmd=barrier_in\n");
+	talk(&f, 1, "cmd=barrier_in\n");
+	CU_ASSERT_EQUAL(f.ready_calls, 1);
+	CU_ASSERT(f.ready_cost <= share);
+	CU_ASSERT(f.ready_cost > share - pmi_kv_cost(3, 1000));
+	/* another node's put of the same keys: theirs now */
+	CU_ASSERT(pmi_server_barrier_release(f.srv, remote, 2, NULL) == 0);
+	pending(&f, 0);
+	pending(&f, 1);
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "cmd=get key=s1\n"),
+			       "cmd=get_result rc=0 value=remote\n");
+	snprintf(req, sizeof(req), "cmd=put key=u1 value=%s\n", xs(1000));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, req), "cmd=put_result rc=0\n");
+	snprintf(req, sizeof(req), "cmd=put key=u2 value=%s\n", xs(1000));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, req), "cmd=put_result rc=0\n");
+	/* replaced before the barrier: not this node's to send */
+	CU_ASSERT(pmi_server_kvs_put(f.srv, "u2", "step", NULL) == 0);
+	talk(&f, 0, "cmd=barrier_in\n");
+	talk(&f, 1, "cmd=barrier_in\n");
+	CU_ASSERT_EQUAL(f.ready_calls, 2);
+	CU_ASSERT_EQUAL(f.ready_n, 1);
+	CU_ASSERT_STRING_EQUAL(f.puts[0].key, "u1");
+	fake_fini(&f);
+}
+
+/* A node's whole KVS: what other nodes send fills it too. */
+static void test_limits_whole_kvs(void)
+{
+	struct mer_error err = {""};
+	const size_t cost = pmi_kv_cost(6, 1000);
+	struct pmi_kv more[2] = {{"more1", "1"}, {"more2", ""}};
+	char key[16], req[PMI_LINE_MAX], full[128];
+	size_t n = 0;
+	struct fake f;
+
+	fake_init(&f, 2, 0, 1);
+	for (;; n++) {
+		snprintf(key, sizeof(key), "r%05zu", n);
+		if (pmi_server_kvs_put(f.srv, key, xs(1000), &err) < 0)
+			break;
+		CU_ASSERT_FATAL(n < 10000);
+	}
+	CU_ASSERT_EQUAL(errno, ENOSPC);
+	CU_ASSERT(strstr(err.text, "PMI_KVS_BYTES_MAX") != NULL);
+	CU_ASSERT_EQUAL(n, PMI_KVS_BYTES_MAX / cost);
+	CU_ASSERT_PTR_NULL(pmi_server_kvs_get(f.srv, key));
+	/* the same value again takes no room */
+	CU_ASSERT(pmi_server_kvs_put(f.srv, "r00000", xs(1000), &err) == 0);
+	/* a rank within its node's share: refused, the KVS is full */
+	snprintf(full, sizeof(full),
+		 "cmd=put_result rc=-1 "
+		 "msg=kvs_full_max_%u_bytes_on_this_node\n",
+		 PMI_KVS_BYTES_MAX);
+	snprintf(req, sizeof(req), "cmd=put key=a value=%s\n", xs(1000));
+	expect_refusal(&f, req, full);
+	CU_ASSERT(!strncmp(talk(&f, 0, "cmd=get key=r00010\n"),
+			   "cmd=get_result rc=0 value=xxx", 29));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "cmd=put key=a value=1\n"),
+			       "cmd=put_result rc=0\n");
+	/* a release that does not fit: refused whole */
+	talk(&f, 0, "cmd=barrier_in\n");
+	CU_ASSERT_EQUAL(f.ready_calls, 1);
+	more[1].value = xs(600);
+	CU_ASSERT(pmi_server_barrier_release(f.srv, more, 2, &err) == -1);
+	CU_ASSERT_EQUAL(errno, ENOSPC);
+	CU_ASSERT_PTR_NULL(pmi_server_kvs_get(f.srv, "more1"));
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0), "");
+	CU_ASSERT(pmi_server_barrier_release(f.srv, more, 1, &err) == 0);
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0), "cmd=barrier_out\n");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "cmd=get key=more1\n"),
+			       "cmd=get_result rc=0 value=1\n");
+	fake_fini(&f);
+}
+
+static void test_limits_share_math(void)
+{
+	size_t sum = 0;
+
+	CU_ASSERT_EQUAL(pmi_kvs_share(0, 4), 0);
+	CU_ASSERT_EQUAL(pmi_kvs_share(1, 0), 0);
+	CU_ASSERT_EQUAL(pmi_kvs_share(4, 4), PMI_KVS_RANKS_MAX);
+	CU_ASSERT_EQUAL(pmi_kvs_share(5, 4), PMI_KVS_RANKS_MAX);
+	CU_ASSERT_EQUAL(pmi_kvs_share(65536, 65536), PMI_KVS_RANKS_MAX);
+	CU_ASSERT_EQUAL(pmi_kvs_share(1, 65536), PMI_KVS_RANKS_MAX / 65536);
+	for (int i = 0; i < 3; i++)
+		sum += pmi_kvs_share(1, 3);
+	CU_ASSERT(sum <= PMI_KVS_RANKS_MAX);
+	/* MPICH 4.0's one entry per rank fits up to 17,000 ranks */
+	CU_ASSERT(pmi_kvs_share(1, 17000) >= pmi_kv_cost(18, 430));
+	CU_ASSERT(pmi_kv_cost(1, 2) == 3 + PMI_KV_OVERHEAD);
 }
 
 /* ---- PMI_process_mapping ---- */
@@ -1183,8 +1435,9 @@ static void test_real_mpich(void)
 	int unblocks = 0;
 
 	if (!hello || access(hello, X_OK) != 0) {
-		printf("\n  skipped: no MPI program (configure found no "
-		       "mpicc, and MERIDIAN_MPI_HELLO is unset) ");
+		cunit_skip("no MPI program: configure found no mpicc (Debian "
+			   "packages mpich libmpich-dev) and "
+			   "MERIDIAN_MPI_HELLO is unset");
 		free(ucx_tls);
 		return;
 	}
@@ -1240,6 +1493,11 @@ static CU_TestInfo tests[] = {
 	{"unblocking a barrier", test_unblock},
 	{"unblocking with a late rank on another node", test_unblock_two_nodes},
 	{"API errors", test_api_errors},
+	{"limits: key and value lengths, every path", test_limits_key_value},
+	{"limits: puts per rank", test_limits_puts_per_rank},
+	{"limits: a node's share of the KVS", test_limits_node_share},
+	{"limits: a node's whole KVS", test_limits_whole_kvs},
+	{"limits: shares", test_limits_share_math},
 	{"PMI_process_mapping", test_mapping},
 	{"real MPICH ranks", test_real_mpich},
 	CU_TEST_INFO_NULL,

@@ -10,13 +10,15 @@
  *
  * Ranks run as the unprivileged user the integration suite creates
  * (`mertest`, see testsuite/integration/lib.sh); mstepd must be root to
- * switch to it.  Without root or without that user, every test says it
- * skipped.  The MPI tests run src/mstepd/test/mpi_hello (built with
- * mpicc when configure found it) and say so when there is none.
+ * switch to it.  Without root or without that user, every test skips
+ * (cunit_skip: the program reports SKIP).  The MPI tests run
+ * src/mstepd/test/mpi_hello (built with mpicc when configure found it)
+ * and skip when there is none.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,6 +39,7 @@
 #include "cunit_main.h"
 #include "frame.h"
 #include "mstepd.h"
+#include "pmi.h"
 
 #ifndef MSTEPD_PATH
 #define MSTEPD_PATH "src/mstepd/mstepd"
@@ -88,6 +91,7 @@ struct mrun {
 	int pending[8]; /* accepted, no hello yet; -1 */
 	bool auto_go;        /* go once node 0 said hello */
 	bool kill_on_abort;  /* an aborted rank kills the other nodes */
+	bool open_umask;     /* start mstepds with umask 0, not mnoded's */
 	int bad_hellos;
 };
 
@@ -115,18 +119,18 @@ static struct passwd *test_user(void)
 	return getpwnam(TEST_USER);
 }
 
-static bool skip(const char *test)
+/* Whether the running test cannot run here (then it said why). */
+static bool skip(void)
 {
 	if (geteuid() != 0) {
-		printf("\n    SKIP %s: mstepd runs ranks as another user only "
-		       "as root ",
-		       test);
+		cunit_skip("needs root: mstepd runs ranks as another user "
+			   "only as root");
 		return true;
 	}
 	if (!test_user()) {
-		printf("\n    SKIP %s: no user %s (testsuite/integration/"
-		       "lib.sh and contrib/setup-debian.sh create it) ",
-		       test, TEST_USER);
+		cunit_skip("needs the user %s (testsuite/integration/lib.sh "
+			   "and contrib/setup-debian.sh create it)",
+			   TEST_USER);
 		return true;
 	}
 	return false;
@@ -247,16 +251,22 @@ static int recv_frame(int fd, struct frame_hdr *h, uint8_t **body)
 	return 0;
 }
 
-static void send_go(struct mrun *m, struct node_run *n)
+/* STEP_GO naming kvs_port as node 0's KVS. */
+static void send_go_port(struct mrun *m, struct node_run *n, uint32_t kvs_port)
 {
 	Meridian__StepGo go = MERIDIAN__STEP_GO__INIT;
 
-	go.kvs_port = m->nodes[0].kvs_port;
+	go.kvs_port = kvs_port;
 	go.master_port = m->nodes[0].master_port;
 	CU_ASSERT_EQUAL(send_frame(n->fd, MERIDIAN__MSG_TYPE__MSG_STEP_GO,
 				   &go.base),
 			0);
 	n->go_sent = true;
+}
+
+static void send_go(struct mrun *m, struct node_run *n)
+{
+	send_go_port(m, n, m->nodes[0].kvs_port);
 }
 
 static void send_input(struct mrun *m, const char *data, bool eof)
@@ -593,6 +603,8 @@ static void start_node(struct mrun *m, int k)
 		dup2(devnull, 1);
 		for (int fd = 4; fd < 1024; fd++)
 			close(fd);
+		if (m->open_umask)
+			umask(0);
 		execl(mstepd_path(), "mstepd", "-s", n->dir, "-j", job, "-S",
 		      step, "-N", node, "-v", (char *)NULL);
 		_exit(127);
@@ -747,7 +759,7 @@ static void test_env_as_user(void)
 	uint32_t gpus[] = { 1, 3, 5 };
 	char want[512];
 
-	if (skip("environment as the user"))
+	if (skip())
 		return;
 	mrun_init(&m, 201, 4);
 	o.argv[0] = "/bin/sh";
@@ -818,7 +830,7 @@ static void test_output_files(void)
 	char path[512], *data;
 	struct stat st;
 
-	if (skip("output files"))
+	if (skip())
 		return;
 	mrun_init(&m, 202, 1);
 	o.argv[0] = "/bin/sh";
@@ -853,7 +865,7 @@ static void test_worst_rank(void)
 	struct step_opts o = { 0 };
 	const Meridian__StepEnd *e;
 
-	if (skip("worst rank"))
+	if (skip())
 		return;
 	mrun_init(&m, 203, 0);
 	o.argv[0] = "/bin/sh";
@@ -914,7 +926,7 @@ static void test_stdin(void)
 	struct mrun m;
 	struct step_opts o = { 0 };
 
-	if (skip("stdin"))
+	if (skip())
 		return;
 	mrun_init(&m, 204, 0);
 	o.argv[0] = "/bin/sh";
@@ -987,7 +999,7 @@ static void test_signals(void)
 	struct step_opts o = { 0 };
 	const Meridian__StepEnd *e;
 
-	if (skip("signals"))
+	if (skip())
 		return;
 	o.argv[0] = "/bin/sh";
 	o.argv[1] = "-c";
@@ -1061,7 +1073,7 @@ static void test_mrun_drop(void)
 	const Meridian__StepEnd *e;
 	pid_t pids[4] = { 0 };
 
-	if (skip("mrun drop"))
+	if (skip())
 		return;
 	mrun_init(&m, 206, 0);
 	o.argv[0] = "/bin/sh";
@@ -1099,7 +1111,7 @@ static void test_leftovers(void)
 	int64_t t0 = mer_mono_ms();
 	const char *out;
 
-	if (skip("leftovers"))
+	if (skip())
 		return;
 	mrun_init(&m, 214, 0);
 	o.argv[0] = "/bin/sh";
@@ -1134,7 +1146,7 @@ static void test_bad_frames(void)
 	uint8_t hb[MER_FRAME_HDR_LEN];
 	struct frame_hdr h = { 0 };
 
-	if (skip("bad frames"))
+	if (skip())
 		return;
 	mrun_init(&m, 207, 0);
 	m.auto_go = false;
@@ -1184,10 +1196,10 @@ static void test_finalize_timeout(void)
 	const Meridian__StepEnd *e;
 	int64_t t0;
 
-	if (skip("finalize timeout"))
+	if (skip())
 		return;
 	if (access("/usr/bin/python3", X_OK) != 0) {
-		printf("\n    SKIP finalize timeout: no /usr/bin/python3 ");
+		cunit_skip("needs /usr/bin/python3 (Debian package python3)");
 		return;
 	}
 	mrun_init(&m, 208, 0);
@@ -1252,18 +1264,51 @@ static const char kvs_script[] =
 	"print(req('cmd=get kvsname=%s key=PMI_process_mapping' % kvs))\n"
 	"req('cmd=finalize')\n";
 
+/* Every file mstepd left in a step directory is root's and 0600: the
+ * launch (ours), end, pgid, mstepd.log (and stepd.sock while it runs). */
+static void check_step_dir_modes(const char *dir)
+{
+	const char *want[] = { MSTEPD_LAUNCH_FILE, MSTEPD_END_FILE,
+			       MSTEPD_PGID_FILE, MSTEPD_LOG_FILE };
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	size_t seen = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	while ((de = readdir(d))) {
+		char path[600];
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		CU_ASSERT_EQUAL_FATAL(lstat(path, &st), 0);
+		if ((st.st_mode & 07777) != 0600 || st.st_uid != 0)
+			printf("\n  %s: mode %04o uid %u, expected 0600 root ",
+			       path, (unsigned)(st.st_mode & 07777),
+			       (unsigned)st.st_uid);
+		CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
+		CU_ASSERT_EQUAL(st.st_uid, 0);
+		for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+			seen += !strcmp(de->d_name, want[i]);
+	}
+	closedir(d);
+	CU_ASSERT_EQUAL(seen, sizeof(want) / sizeof(*want));
+}
+
 static void test_kvs_two_nodes(void)
 {
 	struct mrun m;
 	struct step_opts o = { 0 };
 
-	if (skip("KVS on two nodes"))
+	if (skip())
 		return;
 	if (access("/usr/bin/python3", X_OK) != 0) {
-		printf("\n    SKIP KVS on two nodes: no /usr/bin/python3 ");
+		cunit_skip("needs /usr/bin/python3 (Debian package python3)");
 		return;
 	}
 	mrun_init(&m, 216, 0);
+	/* what mstepd creates must not depend on the umask it is given */
+	m.open_umask = true;
 	o.argv[0] = "/usr/bin/python3";
 	o.argv[1] = "-c";
 	o.argv[2] = kvs_script;
@@ -1282,9 +1327,241 @@ static void test_kvs_two_nodes(void)
 						   "(1,1,3))\n"));
 		CU_ASSERT_EQUAL(m.ranks[r].exit_code, 0);
 	}
+	for (int k = 0; k < 2; k++) {
+		CU_ASSERT_EQUAL(m.nodes[k].end_file->state,
+				MERIDIAN__JOB_STATE__JOB_COMPLETED);
+		check_step_dir_modes(m.nodes[k].dir);
+	}
+	mrun_free(&m);
+}
+
+/* ---- KVS peers over the limits ------------------------------------------ */
+
+/* A fence as node 1 of m's step sends it, with the io_key. */
+static void fence_init(const struct mrun *m, Meridian__KvsFence *f)
+{
+	meridian__kvs_fence__init(f);
+	f->job_id = m->job_id;
+	f->step_id = m->step_id;
+	f->node_index = 1;
+	f->io_key.data = (uint8_t *)m->key;
+	f->io_key.len = sizeof(m->key);
+}
+
+/* n pairs key "kNNNN" (or key), each value vlen 'v's; free with
+ * pairs_free. */
+static void pairs_make(Meridian__KvsFence *f, size_t n, const char *key,
+		       size_t vlen)
+{
+	f->n_pairs = n;
+	f->pairs = xcalloc(n, sizeof(*f->pairs));
+	for (size_t i = 0; i < n; i++) {
+		Meridian__KvsPair *p = xmalloc(sizeof(*p));
+		meridian__kvs_pair__init(p);
+		p->key = key ? xstrdup(key) : xasprintf("k%04zu", i);
+		p->value = xmalloc(vlen + 1);
+		memset(p->value, 'v', vlen);
+		p->value[vlen] = '\0';
+		f->pairs[i] = p;
+	}
+}
+
+static void pairs_free(Meridian__KvsFence *f)
+{
+	for (size_t i = 0; i < f->n_pairs; i++) {
+		free(f->pairs[i]->key);
+		free(f->pairs[i]->value);
+		free(f->pairs[i]);
+	}
+	free(f->pairs);
+}
+
+/* Did the peer close fd within 10 s (reading and dropping whatever it
+ * sent)? */
+static bool closed_on_us(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[256];
+
+	for (int i = 0; i < 100; i++) {
+		if (poll(&p, 1, 100) == 1 && read(fd, buf, sizeof(buf)) <= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Connect to node 0's KVS, send f as a KVS_FENCE: is it closed on us? */
+static bool fence_refused(const struct mrun *m, Meridian__KvsFence *f)
+{
+	struct mer_error err;
+	int fd = tcp_connect("127.0.0.1", (uint16_t)m->nodes[0].kvs_port,
+			     2000, &err);
+	bool refused;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	/* it may close before it has read all: no SIGPIPE for that */
+	send_frame(fd, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, &f->base);
+	refused = closed_on_us(fd);
+	close(fd);
+	return refused;
+}
+
+/* Does node k's mstepd.log hold what? */
+static bool log_has(const struct mrun *m, int k, const char *what)
+{
+	char path[600], *data;
+	bool yes;
+
+	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, MSTEPD_LOG_FILE);
+	if (read_file(path, &data, NULL) < 0)
+		return false;
+	yes = strstr(data, what) != NULL;
+	if (!yes)
+		printf("\n  node %d's log has no \"%s\":\n%s", k, what, data);
+	free(data);
+	return yes;
+}
+
+/* Each rank puts its key, enters the barrier, gets rank 0's key and its
+ * own. */
+static const char limits_script[] =
+	"import os, socket\n"
+	"s = socket.socket(fileno=int(os.environ['PMI_FD']))\n"
+	"f = s.makefile('rw')\n"
+	"def req(line):\n"
+	"    f.write(line + '\\n'); f.flush(); return f.readline().strip()\n"
+	"r = int(os.environ['PMI_RANK'])\n"
+	"req('cmd=init pmi_version=1 pmi_subversion=1')\n"
+	"print(req('cmd=put key=k%d value=v%d' % (r, r)))\n"
+	"print(req('cmd=barrier_in'))\n"
+	"print(req('cmd=get key=k0'))\n"
+	"print(req('cmd=get key=k%d' % r))\n"
+	"req('cmd=finalize')\n";
+
+/*
+ * mrun's user has the io_key, so a KVS peer that proves it may still send
+ * anything.  Node 0 (7 ranks) drops fences over the limits from "node 1"
+ * (1 rank, whose share is 1/8 of PMI_KVS_RANKS_MAX): too many pairs and
+ * too many bytes before decoding, pairs costing more than the share after;
+ * node 1, told a KVS port of ours, drops our release with a key over
+ * PMI_KEYLEN_MAX.  Each logs the limit, and both go on: node 0's ranks
+ * exchange among themselves, node 1 ends its barrier alone.
+ */
+static void test_kvs_limits(void)
+{
+	const size_t share = (size_t)((uint64_t)PMI_KVS_RANKS_MAX / 8);
+	/* a pair "kNNNN": 3 bytes of tag and length, 7 of key, 3 + vlen of
+	 * value */
+	const size_t vlen = 1020, enc = 3 + 7 + 3 + vlen,
+		     cost = pmi_kv_cost(5, vlen), npairs = share / enc;
+	Meridian__KvsFence f, *got;
+	struct mrun m;
+	struct step_opts o = { 0 };
+	struct mer_error err;
+	struct frame_hdr h;
+	uint8_t *body;
+	uint16_t port;
+	int lfd, fd = -1;
+	char key65[PMI_KEYLEN_MAX + 2];
+
+	if (skip())
+		return;
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		cunit_skip("needs /usr/bin/python3 (Debian package python3)");
+		return;
+	}
+	/* pairs that pass the length check and fail the cost check */
+	CU_ASSERT_FATAL(npairs <= PMI_RANK_PUTS_MAX && npairs * cost > share);
+	signal(SIGPIPE, SIG_IGN);
+	mrun_init(&m, 217, 0);
+	m.auto_go = false;
+	o.argv[0] = "/usr/bin/python3";
+	o.argv[1] = "-c";
+	o.argv[2] = limits_script;
+	o.ranks[0] = 7;
+	o.ranks[1] = 1;
+	o.mpi = "pmi1";
+	launch(&m, &o);
+	CU_ASSERT_TRUE_FATAL(mrun_wait(&m, all_hello, NULL, 10));
+	CU_ASSERT_FATAL(m.nodes[0].kvs_port > 0);
+
+	/* before decoding: more pairs than node 1's rank may put */
+	fence_init(&m, &f);
+	pairs_make(&f, PMI_RANK_PUTS_MAX + 1, "k", 0);
+	CU_ASSERT_TRUE(fence_refused(&m, &f));
+	pairs_free(&f);
+	/* before decoding: more bytes than its share (fewer pairs than its
+	 * rank may put) */
+	fence_init(&m, &f);
+	pairs_make(&f, PMI_RANK_PUTS_MAX - 4, NULL, PMI_VALLEN_MAX);
+	CU_ASSERT_TRUE(fence_refused(&m, &f));
+	pairs_free(&f);
+	/* after: pairs costing more than its share */
+	fence_init(&m, &f);
+	pairs_make(&f, npairs, NULL, vlen);
+	CU_ASSERT_TRUE(fence_refused(&m, &f));
+	pairs_free(&f);
+
+	/* node 1 gets our port for node 0's KVS */
+	lfd = tcp_listen("127.0.0.1", 0, &port, &err);
+	CU_ASSERT_FATAL(lfd >= 0);
+	send_go(&m, &m.nodes[0]);
+	send_go_port(&m, &m.nodes[1], port);
+	for (int i = 0; i < 200 && fd < 0; i++) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		mrun_poll(&m, 20);
+		if (poll(&p, 1, 30) == 1)
+			fd = accept(lfd, NULL, NULL);
+	}
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(recv_frame(fd, &h, &body), 0);
+	CU_ASSERT_EQUAL(h.type, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE);
+	got = meridian__kvs_fence__unpack(NULL, h.body_len, body + h.cred_len);
+	free(body);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_EQUAL(got->node_index, 1);
+	CU_ASSERT_EQUAL_FATAL(got->n_pairs, 1);
+	CU_ASSERT_STRING_EQUAL(got->pairs[0]->key, "k7");
+	meridian__kvs_fence__free_unpacked(got, NULL);
+	memset(key65, 'k', sizeof(key65) - 1);
+	key65[sizeof(key65) - 1] = '\0';
+	meridian__kvs_fence__init(&f);
+	f.job_id = m.job_id;
+	f.step_id = m.step_id;
+	pairs_make(&f, 1, key65, 1);
+	CU_ASSERT_EQUAL(send_frame(fd, MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE,
+				   &f.base),
+			0);
+	pairs_free(&f);
+	CU_ASSERT_TRUE(closed_on_us(fd));
+	close(fd);
+	close(lfd);
+
+	run_to_end(&m, 30);
+	for (int r = 0; r < 8; r++) {
+		char want[200];
+		snprintf(want, sizeof(want),
+			 "cmd=put_result rc=0\ncmd=barrier_out\n%s\n"
+			 "cmd=get_result rc=0 value=v%d\n",
+			 r < 7 ? "cmd=get_result rc=0 value=v0"
+			       : "cmd=get_result rc=-1 msg=key_not_found",
+			 r);
+		CU_ASSERT_STRING_EQUAL(out_of(&m, r), want);
+		CU_ASSERT_EQUAL(m.ranks[r].exit_code, 0);
+	}
 	for (int k = 0; k < 2; k++)
 		CU_ASSERT_EQUAL(m.nodes[k].end_file->state,
 				MERIDIAN__JOB_STATE__JOB_COMPLETED);
+	CU_ASSERT_TRUE(log_has(&m, 0, "KVS_FENCE of 1025 pairs: more than 1 "
+				      "rank may put (PMI_RANK_PUTS_MAX, 1024 "
+				      "per rank); closing it"));
+	CU_ASSERT_TRUE(log_has(&m, 0, "what the puts of 1 rank may cost"));
+	CU_ASSERT_TRUE(log_has(&m, 0, "the share of 1 rank in the step's "
+				      "PMI_KVS_RANKS_MAX"));
+	CU_ASSERT_TRUE(log_has(&m, 1, "KVS_RELEASE, pair 0: PMI KVS key"));
+	CU_ASSERT_TRUE(log_has(&m, 1, "(65 bytes) is too_long: expected 1 to "
+				      "64"));
+	signal(SIGPIPE, SIG_DFL);
 	mrun_free(&m);
 }
 
@@ -1299,7 +1576,7 @@ static void test_binding(void)
 	struct bind_set *sets = NULL;
 	struct mer_error err;
 
-	if (skip("binding"))
+	if (skip())
 		return;
 	topo = bind_topo_load(NULL, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(topo);
@@ -1390,8 +1667,7 @@ static void run_mpi_hello(uint32_t step, const char *ucx_tls)
 
 	mrun_init(&m, 210, step);
 	if (!copy_mpi_hello(&m, prog, sizeof(prog))) {
-		printf("\n    SKIP MPI on two nodes: no MPI program "
-		       "(configure found no mpicc, MERIDIAN_MPI_HELLO unset) ");
+		CU_FAIL("cannot copy the MPI program into the job's directory");
 		mrun_free(&m);
 		return;
 	}
@@ -1433,9 +1709,22 @@ static void run_mpi_hello(uint32_t step, const char *ucx_tls)
 	mrun_free(&m);
 }
 
+/* Whether there is no MPI program to run (then the test said so). */
+static bool no_mpi_program(void)
+{
+	const char *p = mpi_hello_path();
+
+	if (p && access(p, X_OK) == 0)
+		return false;
+	cunit_skip("no MPI program: configure found no mpicc (Debian "
+		   "packages mpich libmpich-dev) and MERIDIAN_MPI_HELLO is "
+		   "unset");
+	return true;
+}
+
 static void test_mpi_two_nodes(void)
 {
-	if (skip("MPI on two nodes"))
+	if (skip() || no_mpi_program())
 		return;
 	run_mpi_hello(0, NULL);
 	for (uint32_t i = 1; i <= 3; i++)
@@ -1451,11 +1740,11 @@ static void test_mpi_abort(void)
 	const Meridian__StepEnd *e;
 	char prog[128];
 
-	if (skip("MPI abort"))
+	if (skip() || no_mpi_program())
 		return;
 	mrun_init(&m, 211, 0);
 	if (!copy_mpi_hello(&m, prog, sizeof(prog))) {
-		printf("\n    SKIP MPI abort: no MPI program ");
+		CU_FAIL("cannot copy the MPI program into the job's directory");
 		mrun_free(&m);
 		return;
 	}
@@ -1502,7 +1791,7 @@ static void test_pty(void)
 	Meridian__StepInput in = MERIDIAN__STEP_INPUT__INIT;
 	const char *out;
 
-	if (skip("pty"))
+	if (skip())
 		return;
 	mrun_init(&m, 213, 0);
 	o.argv[0] = "/bin/sh";
@@ -1544,7 +1833,7 @@ static void test_many_ranks(void)
 	struct step_opts o = { 0 };
 	int64_t t0;
 
-	if (skip("many ranks"))
+	if (skip())
 		return;
 	mrun_init(&m, 215, 0);
 	o.argv[0] = "/bin/true";
@@ -1576,7 +1865,7 @@ static void test_bad_launch(void)
 	uint16_t dead_port;
 	int fd;
 
-	if (skip("bad launch"))
+	if (skip())
 		return;
 	mrun_init(&m, 212, 0);
 	o.argv[0] = "/bin/true";
@@ -1620,6 +1909,7 @@ static CU_TestInfo tests[] = {
 	{ "bad frames", test_bad_frames },
 	{ "PMI finalize timeout", test_finalize_timeout },
 	{ "KVS on two nodes, three barriers", test_kvs_two_nodes },
+	{ "KVS peers over the limits", test_kvs_limits },
 	{ "--cpu-bind=cores", test_binding },
 	{ "MPI on two nodes", test_mpi_two_nodes },
 	{ "MPI abort", test_mpi_abort },
