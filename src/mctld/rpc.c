@@ -41,20 +41,19 @@
  * are counts.  A user's requests are read in full only while all of its
  * frames on their way fit in RPC_USER_HELD_MAX (one largest frame), and
  * every user's together in RPC_ALL_HELD_MAX; the others wait, and every
- * frame must be whole within RPC_FRAME_TIMEOUT_S.  Frames up to
+ * frame must be whole within FrameTimeout=.  A user has at most
+ * MaxUserConnections= connections, and mctld MaxConnections=.  Frames up to
  * RPC_FREE_FRAME (nearly every request) need no room.
  */
 #define RPC_FREE_FRAME (64u << 10)
 #define RPC_USER_HELD_MAX (MER_FRAME_MAX_BODY + CONN_READ_AHEAD_MIN)
 #define RPC_ALL_HELD_MAX (128u << 20)
-#define RPC_USER_CONNS_MAX 128
 #define RPC_MAX_CONNS 65536
 #define RPC_FD_RESERVE 64
 #define RPC_MAX_UNAUTH 1024
 #define RPC_MAX_UNAUTH_PER_ADDR 64
 #define RPC_MAX_UNAUTH_INPUT (16u << 20)
 #define RPC_MAX_OUTPUT (4u << 20)
-#define RPC_FRAME_TIMEOUT_S 30
 #define RPC_AUTH_TIMEOUT_S 10
 #define RPC_WRITE_TIMEOUT_S 60
 /* A page of a paged JOB_INFO or NODE_INFO reply: what one reader who does
@@ -569,7 +568,7 @@ static enum conn_verdict on_conn_header(struct conn *c,
 		if (!uid_privileged(ctx, uid)) {
 			struct rpc_user *u = user_get(ctx->rpc, uid);
 
-			if (u->nconns >= RPC_USER_CONNS_MAX) {
+			if (u->nconns >= ctx->conf->max_user_connections) {
 				snprintf(text, sizeof(text),
 					 "uid %u has %u connections to mctld "
 					 "open, the most one user may have",
@@ -641,8 +640,10 @@ static void on_accept(struct conn_guard *g, int fd, const char *name,
 }
 
 /* Connections mctld may hold: what RLIMIT_NOFILE allows, raised to its hard
- * limit, less what LMDB, the log and munge's per-request sockets need. */
-static unsigned max_connections(void)
+ * limit, less what LMDB, the log and munge's per-request sockets need; or
+ * MaxConnections= when set (an admin who sets it above the descriptors
+ * gets the accept back-off instead). */
+static unsigned max_connections(const struct conf *conf)
 {
 	struct rlimit rl;
 
@@ -656,6 +657,8 @@ static unsigned max_connections(void)
 		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
 			rl.rlim_cur = want;
 	}
+	if (conf->max_connections)
+		return conf->max_connections;
 	if (rl.rlim_cur > RPC_MAX_CONNS + RPC_FD_RESERVE)
 		return RPC_MAX_CONNS;
 	if (rl.rlim_cur <= 2 * RPC_FD_RESERVE)
@@ -667,14 +670,14 @@ int rpc_listen(struct mctld *ctx, struct mer_error *err)
 {
 	const struct conf *conf = ctx->conf;
 	struct conn_guard_limits lim = {
-		.max_conns = max_connections(),
+		.max_conns = max_connections(conf),
 		.max_unauth = RPC_MAX_UNAUTH,
 		.max_unauth_per_addr = RPC_MAX_UNAUTH_PER_ADDR,
 		.max_unauth_input = RPC_MAX_UNAUTH_INPUT,
 		.conn = {
 			.read_ahead = RPC_FREE_FRAME,
 			.max_output = RPC_MAX_OUTPUT,
-			.frame_timeout_ms = RPC_FRAME_TIMEOUT_S * 1000,
+			.frame_timeout_ms = conf->frame_timeout * 1000,
 			.auth_timeout_ms = RPC_AUTH_TIMEOUT_S * 1000,
 			.write_timeout_ms = RPC_WRITE_TIMEOUT_S * 1000,
 		},

@@ -548,8 +548,8 @@ static void test_errors_stanzas(void)
 		     "NodeName=gpu[a-b]: expected NAME[LOW-HIGH,...] with "
 		     "decimal numbers, such as gpu[01-16]");
 	expect_error(BASE "NodeName=n[1-70000]\n", 3,
-		     "NodeName=n[1-70000]: expands to more than 65536 names, "
-		     "expected a smaller range");
+		     "NodeName=n[1-70000]: hostlist expands to more than "
+		     "65536 names, expected a smaller range");
 	expect_error(BASE "NodeName=\n", 3,
 		     "NodeName is empty, expected a host list such as "
 		     "gpu[01-16]");
