@@ -2,8 +2,9 @@
 """frames.py PORT CASE [CRED] - send one hand-made frame to mctld and say
 what came back: "reply flags=F type=T body=N", "closed" (EOF or reset) or
 "silent" (nothing within 3 s, connection left open by the daemon).
+frames.py PORT stall N HOLD_S [CREDFILE] - N stalled 16 MiB frames.
 
-Used by t0050-frames.sh; the header layout is src/common/frame.h's:
+Used by t0050-frames.sh and t0100-hostile.sh; the header layout is src/common/frame.h's:
 magic u32 'MRDN', version u16, type u16, flags u32, req_id u32,
 cred_len u32, body_len u32, reserved u32, all big-endian, 28 bytes."""
 import socket
@@ -13,7 +14,7 @@ import time
 
 MAGIC = 0x4D52444E
 VERSION = 2
-PING, SUBMIT, JOB_INFO = 22, 10, 11
+PING, SUBMIT, JOB_INFO, NODE_INFO, STEP_HELLO = 22, 10, 11, 20, 50
 
 
 def hdr(magic=MAGIC, version=VERSION, mtype=PING, flags=0, req=7,
@@ -75,9 +76,87 @@ def exchange(port, data, shut=False, wait=3.0):
         s.close()
 
 
+def pb_bytes(field, data):
+    """A length-delimited protobuf field (string, bytes, sub-message)."""
+    key, n, out = field << 3 | 2, len(data), b""
+    out += bytes([key])
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            out += bytes([b])
+            break
+    return out + data
+
+
+def stall(port, n, hold, creds):
+    """n connections that each announce a 16 MiB SUBMIT_JOB body, send all
+    of it but one byte (as much as the daemon takes) and stall for hold
+    seconds.  creds: one credential per connection, or none."""
+    import select
+    body_len = 16 << 20
+    socks, todo = [], []
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.setblocking(False)
+        cred = creds[i] if i < len(creds) else b""
+        socks.append(s)
+        todo.append([hdr(mtype=SUBMIT, cred_len=len(cred),
+                         body_len=body_len) + cred,
+                     body_len - 1])
+    chunk = b"\x01" * 65536
+    end = time.time() + hold
+    sent = closed = 0
+    announced = False
+    while time.time() < end:
+        live = [s for s, t in zip(socks, todo)
+                if t is not None and (t[0] or t[1])]
+        if not live:
+            if not announced:
+                print("stalling: sent %d MiB, %d closed by the daemon"
+                      % (sent >> 20, closed), flush=True)
+                announced = True
+            time.sleep(0.2)
+            continue
+        _, w, _ = select.select([], live, [], 0.5)
+        if not w and not announced:
+            print("stalling: sent %d MiB, %d closed by the daemon, the "
+                  "rest blocked" % (sent >> 20, closed), flush=True)
+            announced = True
+        for s in w:
+            t = todo[socks.index(s)]
+            try:
+                if t[0]:
+                    k = s.send(t[0])
+                    t[0] = t[0][k:]
+                else:
+                    k = s.send(chunk[:min(len(chunk), t[1])])
+                    t[1] -= k
+                sent += k
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                todo[socks.index(s)] = None
+                closed += 1
+    for s in socks:
+        s.close()
+    print("done: sent %d MiB, %d closed by the daemon" % (sent >> 20, closed),
+          flush=True)
+
+
 def main():
     port = int(sys.argv[1])
     case = sys.argv[2]
+    if case == "stall":
+        # stall PORT stall N HOLD_S [CREDFILE]
+        creds = []
+        if len(sys.argv) > 5:
+            with open(sys.argv[5], "rb") as f:
+                creds = [line.strip() for line in f if line.strip()]
+        stall(port, int(sys.argv[3]), float(sys.argv[4]), creds)
+        return
     cred = sys.argv[3].encode() if len(sys.argv) > 3 else b""
     if case == "garbage":
         r = exchange(port, b"GET / HTTP/1.0\r\nHost: meridian\r\n\r\n" * 4)
@@ -106,6 +185,19 @@ def main():
     elif case == "reply-flag":
         # a "reply" sent to the controller as if it were a request
         r = exchange(port, frame(cred=cred, mtype=PING, flags=1))
+    elif case == "hello-badkey":
+        # mrun's port: a STEP_HELLO whose credential is not the step's key
+        r = exchange(port, frame(cred=cred, mtype=STEP_HELLO))
+    elif case == "nodeinfo-groups":
+        # 'A' and a million "[1]" groups: 3 MB of one hostlist
+        names = b"A" + b"[1]" * 1000000
+        r = exchange(port, frame(cred=cred, mtype=NODE_INFO,
+                                 body=pb_bytes(1, names)), wait=10)
+    elif case == "nodeinfo-longname":
+        # a 50 KB name times [1-65536]
+        names = b"x" * 50000 + b"[1-65536]"
+        r = exchange(port, frame(cred=cred, mtype=NODE_INFO,
+                                 body=pb_bytes(1, names)), wait=10)
     elif case == "hold-open":
         # many idle and half-sent connections; then the caller's command
         # must still be served.  Keeps them open for argv[3] seconds.

@@ -90,7 +90,7 @@ static void test_example(void)
 	CU_ASSERT_EQUAL(n->real_memory, 256 * 1024); /* 256G */
 	CU_ASSERT_EQUAL(n->weight, 10);
 	CU_ASSERT_EQUAL(n->state, CONF_NODE_UNKNOWN);
-	CU_ASSERT_EQUAL(n->line, 172); /* where its stanza starts */
+	CU_ASSERT_EQUAL(n->line, 185); /* where its stanza starts */
 
 	n = conf_find_node(c, "use-gpu01");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
@@ -165,6 +165,9 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(c->kill_wait, 30);
 	CU_ASSERT_EQUAL(c->min_job_age, 300);
 	CU_ASSERT_EQUAL(c->max_job_count, 100000);
+	CU_ASSERT_EQUAL(c->frame_timeout, 30);
+	CU_ASSERT_EQUAL(c->max_connections, 0);
+	CU_ASSERT_EQUAL(c->max_user_connections, 128);
 	CU_ASSERT_EQUAL(c->nnodes, 0);
 	CU_ASSERT_EQUAL(c->npartitions, 0);
 	CU_ASSERT_PTR_NULL(conf_default_partition(c));
@@ -197,6 +200,7 @@ static void test_globals(void)
 		"AdminUsers=alice,,bob\n"
 		"HeartbeatInterval=5 NodeTimeout=20 KillWait=0 "
 		"MinJobAge=60 MaxJobCount=50\n"
+		"FrameTimeout=5 MaxConnections=900 MaxUserConnections=7\n"
 		"# A later value wins.\n"
 		"KillWait=7\n",
 		&e);
@@ -224,6 +228,9 @@ static void test_globals(void)
 	CU_ASSERT_EQUAL(c->kill_wait, 7);
 	CU_ASSERT_EQUAL(c->min_job_age, 60);
 	CU_ASSERT_EQUAL(c->max_job_count, 50);
+	CU_ASSERT_EQUAL(c->frame_timeout, 5);
+	CU_ASSERT_EQUAL(c->max_connections, 900);
+	CU_ASSERT_EQUAL(c->max_user_connections, 7);
 	/* conf_get: as written, any case of key, the last value. */
 	CU_ASSERT_STRING_EQUAL(conf_get(c, "SCHEDULERTYPE"), "Sched/FIFO");
 	CU_ASSERT_STRING_EQUAL(conf_get(c, "killwait"), "7");
