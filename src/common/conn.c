@@ -43,6 +43,7 @@ struct conn {
 	int dead;      /* on_close already delivered */
 
 	struct conn_limits lim;
+	size_t wm_high; /* the read watermark set now, 0 none */
 	bool authenticated;
 	bool verdict;	     /* the frame at the head of input may be read */
 	bool waiting;	     /* CONN_WAIT: no reading until conn_resume */
@@ -202,7 +203,10 @@ static void conn_set_watermark(struct conn *c, size_t frame_total)
 		return; /* no limits: as much as arrives */
 	if (frame_total > high)
 		high = frame_total;
-	bufferevent_setwatermark(c->bev, EV_READ, 0, high);
+	if (high != c->wm_high) {
+		bufferevent_setwatermark(c->bev, EV_READ, 0, high);
+		c->wm_high = high;
+	}
 }
 
 static void conn_update_reading(struct conn *c)
