@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -672,24 +673,44 @@ static void guard_backoff_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(g->listen_ev, NULL);
 }
 
-/* The oldest connection not yet authenticated (from addr, or from anyone
- * when addr is NULL) once there are at least cap of them; else NULL. */
-static struct conn *guard_oldest(const struct conn_guard *g, const char *addr,
-				 unsigned cap)
+/* A stranger may be closed for a newcomer once what it sent has been
+ * read and did not authenticate it (or it sent nothing): one whose bytes
+ * wait unread in the socket, say a peer accepted in the same batch as a
+ * flood, is read before the flood can push it out. */
+static bool guard_evictable(const struct conn *c)
 {
-	struct conn *c, *oldest = NULL;
+	int unread = 0;
+
+	return ioctl(c->fd, FIONREAD, &unread) < 0 || unread == 0;
+}
+
+/*
+ * Over cap strangers (from addr, or from anyone when addr is NULL): 0
+ * when under it; else 1 with *old the oldest that may be closed for a
+ * newcomer, or NULL when none of them may be yet.
+ */
+static int guard_over(const struct conn_guard *g, const char *addr,
+		      unsigned cap, struct conn **old)
+{
+	struct conn *c;
 	unsigned n = 0;
 
-	if (!addr)
-		return g->nunauth >= cap ? TAILQ_FIRST(&g->unauth) : NULL;
+	*old = NULL;
 	TAILQ_FOREACH(c, &g->unauth, guard_entry) {
-		if (strcmp(c->addr, addr) == 0) {
-			if (!oldest)
-				oldest = c;
-			n++;
+		if (addr && strcmp(c->addr, addr) != 0)
+			continue;
+		n++;
+	}
+	if (n < cap)
+		return 0;
+	TAILQ_FOREACH(c, &g->unauth, guard_entry) {
+		if ((!addr || strcmp(c->addr, addr) == 0) &&
+		    guard_evictable(c)) {
+			*old = c;
+			break;
 		}
 	}
-	return n >= cap ? oldest : NULL;
+	return 1;
 }
 
 static void guard_accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -752,24 +773,39 @@ static void guard_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		 * newcomer: a real client sends its credential at once and
 		 * is authenticated long before it is the oldest, while
 		 * stalled connections age; so a flood from one address
-		 * cannot lock out the users who share it. */
+		 * cannot lock out the users who share it.  When none may go
+		 * yet (guard_evictable), the newcomer does. */
 		if (g->lim.max_unauth_per_addr &&
-		    (old = guard_oldest(g, addr, g->lim.max_unauth_per_addr))) {
+		    guard_over(g, addr, g->lim.max_unauth_per_addr, &old)) {
 			guard_note(g, NOTE_PER_ADDR,
 				   "%u connections from %s not yet "
 				   "authenticated, the most allowed from one "
-				   "address: closing the oldest",
-				   g->lim.max_unauth_per_addr, addr);
+				   "address: %s",
+				   g->lim.max_unauth_per_addr, addr,
+				   old ? "closing the oldest"
+				       : "refusing newcomers for now");
+			if (!old) {
+				g->refused++;
+				close(fd);
+				continue;
+			}
 			g->evicted++;
 			conn_die(old, "closed for a newer connection: too many "
 				      "from one address not authenticated");
 		}
 		if (g->lim.max_unauth &&
-		    (old = guard_oldest(g, NULL, g->lim.max_unauth))) {
+		    guard_over(g, NULL, g->lim.max_unauth, &old)) {
 			guard_note(g, NOTE_MAX_UNAUTH,
 				   "%u connections not yet authenticated, the "
-				   "most allowed: closing the oldest, from %s",
-				   g->nunauth, old->addr);
+				   "most allowed: %s",
+				   g->nunauth,
+				   old ? "closing the oldest"
+				       : "refusing newcomers for now");
+			if (!old) {
+				g->refused++;
+				close(fd);
+				continue;
+			}
 			g->evicted++;
 			conn_die(old, "closed for a newer connection: too many "
 				      "not authenticated");

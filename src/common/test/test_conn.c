@@ -415,6 +415,82 @@ static void test_guard_caps(void)
 	free(f);
 }
 
+/* A peer whose bytes wait unread is never closed for a newcomer: accepted
+ * in the same batch as a flood of silent connections from its address,
+ * it is read and authenticated, and the flood's oldest go instead; when
+ * every stranger over the cap still has unread bytes, the newcomer is
+ * refused. */
+static void test_guard_unread_kept(void)
+{
+	struct conn_guard_limits lim = { .max_unauth_per_addr = 3,
+					 .conn = { .read_ahead = 8192 } };
+	struct conn_guard_stats st;
+	struct mer_error err;
+	struct conn_guard *g;
+	struct gt gt = { 0 };
+	uint16_t port;
+	int lfd, fds[6], i;
+	size_t len;
+	uint8_t *f = big_frame(10, &len);
+
+	gt.base = event_base_new();
+	lfd = tcp_listen("127.0.0.1", 0, &port, &err);
+	CU_ASSERT_FATAL(lfd >= 0);
+	set_nonblock(lfd);
+	g = conn_guard_create(gt.base, lfd, &lim, g_accept, g_log, &gt);
+	/* the real peer first, its frame sent at once; then the flood,
+	 * all before the loop runs */
+	fds[0] = dial(port);
+	CU_ASSERT_EQUAL(write(fds[0], f, len), (ssize_t)len);
+	for (i = 1; i < 6; i++)
+		fds[i] = dial(port);
+	usleep(50000);
+	run_for(gt.base, 100);
+	CU_ASSERT_EQUAL(gt.nconns, 6);
+	CU_ASSERT_FALSE(gt.conns[0].closed);
+	CU_ASSERT_EQUAL(gt.conns[0].frames, 1);
+	CU_ASSERT(gt.conns[1].closed && gt.conns[2].closed &&
+		  gt.conns[3].closed);
+	conn_guard_get_stats(g, &st);
+	CU_ASSERT_EQUAL(st.evicted, 3);
+	CU_ASSERT_EQUAL(st.nunauth, 2);
+	for (i = 0; i < 6; i++)
+		close(fds[i]);
+	run_for(gt.base, 50);
+
+	/* three peers whose frames are all still unread: the third waits
+	 * its turn elsewhere, the first two are served */
+	lim.max_unauth_per_addr = 2;
+	conn_guard_destroy(g);
+	for (i = 0; i < gt.nconns; i++)
+		conn_destroy(gt.conns[i].c);
+	event_base_free(gt.base);
+	memset(&gt, 0, sizeof(gt));
+	gt.base = event_base_new();
+	g = conn_guard_create(gt.base, lfd, &lim, g_accept, g_log, &gt);
+	for (i = 0; i < 3; i++) {
+		fds[i] = dial(port);
+		CU_ASSERT_EQUAL(write(fds[i], f, len), (ssize_t)len);
+	}
+	usleep(50000);
+	run_for(gt.base, 100);
+	CU_ASSERT_EQUAL(gt.nconns, 2);
+	CU_ASSERT_EQUAL(gt.conns[0].frames + gt.conns[1].frames, 2);
+	conn_guard_get_stats(g, &st);
+	CU_ASSERT_EQUAL(st.refused, 1);
+	CU_ASSERT_EQUAL(st.evicted, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(gt.last_log, "refusing newcomers"));
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	run_for(gt.base, 50);
+	conn_guard_destroy(g);
+	for (i = 0; i < gt.nconns; i++)
+		conn_destroy(gt.conns[i].c);
+	close(lfd);
+	event_base_free(gt.base);
+	free(f);
+}
+
 /* Out of descriptors: the guard stops watching the listener for a while
  * (it does not spin), logs once per interval, and accepts again once
  * descriptors are free. */
@@ -484,6 +560,7 @@ static CU_TestInfo tests[] = {
 	{ "auth deadline", test_auth_deadline },
 	{ "output backpressure", test_output_backpressure },
 	{ "guard caps", test_guard_caps },
+	{ "guard keeps unread peers", test_guard_unread_kept },
 	{ "guard out of descriptors", test_guard_emfile },
 	CU_TEST_INFO_NULL,
 };
