@@ -165,7 +165,9 @@ int spool_end_write(const char *dir, const ProtobufCMessage *m);
  * it recorded in dir/pgid ("PGID UID"), only processes of that uid.  what
  * names the job or step in the log ("job 12", "step 12.3"). */
 void spool_kill_orphans(const char *dir, const char *what);
-/* Copy dir/mstepd.log into our log (debug when ok, else info). */
+/* Copy dir/mstepd.log into our log (debug when ok, else info): its last
+ * 64 KiB at most, from the start of a line, after a line that says how
+ * large it is. */
 void spool_echo_log(const char *dir, const char *what, bool ok);
 /* "JOB_COMPLETED"... for logs. */
 const char *spool_state_name(Meridian__JobState s);

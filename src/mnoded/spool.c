@@ -330,16 +330,69 @@ void spool_kill_orphans(const char *dir, const char *what)
 			 n);
 }
 
+/*
+ * mstepd.log is root's, but what it says comes partly from the job (a
+ * rank's PMI requests, a peer's frames): however mstepd bounds its own
+ * lines, mnoded reads only the end of the file, SPOOL_ECHO_LOG_MAX bytes
+ * from the start of a line, where an end's why is.  Reading it whole
+ * would let a job make mnoded hold and log any amount.
+ */
+#define SPOOL_ECHO_LOG_MAX (64u << 10)
+
 void spool_echo_log(const char *dir, const char *what, bool ok)
 {
-	char *path = spool_file(dir, MSTEPD_LOG_FILE), *data, *line;
+	char *path = spool_file(dir, MSTEPD_LOG_FILE), *data, *line, *nl;
 	char *save = NULL;
+	struct stat st;
+	off_t from = 0;
+	size_t len = 0, want = SPOOL_ECHO_LOG_MAX;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
-	if (read_file(path, &data, NULL) < 0) {
-		free(path);
+	free(path);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
 		return;
 	}
-	for (line = strtok_r(data, "\n", &save); line;
+	if (st.st_size > (off_t)SPOOL_ECHO_LOG_MAX) {
+		/* and the byte before: is the first one a line's start? */
+		from = st.st_size - (off_t)SPOOL_ECHO_LOG_MAX - 1;
+		want++;
+	}
+	data = xmalloc(want + 1);
+	while (len < want) {
+		ssize_t n =
+			pread(fd, data + len, want - len, from + (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	data[len] = '\0';
+	line = data;
+	if (from > 0) {
+		size_t shown;
+
+		/* the first line read is (at most) a line's tail: start at
+		 * the next one */
+		nl = memchr(data, '\n', len);
+		line = nl ? nl + 1 : data + len;
+		shown = len - (size_t)(line - data);
+		if (ok)
+			log_debug("%s: %s is %lld bytes: only its last %zu "
+				  "follow",
+				  what, MSTEPD_LOG_FILE, (long long)st.st_size,
+				  shown);
+		else
+			log_info("%s: %s is %lld bytes: only its last %zu "
+				 "follow",
+				 what, MSTEPD_LOG_FILE, (long long)st.st_size,
+				 shown);
+	}
+	for (line = strtok_r(line, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (ok)
 			log_debug("%s: %s", what, line);
@@ -347,7 +400,6 @@ void spool_echo_log(const char *dir, const char *what, bool ok)
 			log_info("%s: %s", what, line);
 	}
 	free(data);
-	free(path);
 }
 
 /* ---- start-up -------------------------------------------------------- */

@@ -54,10 +54,12 @@ struct pmi_rank {
 	bool finalized;
 	bool aborted;
 	bool closed;
-	bool skipping;	/* discarding the rest of an over-long line */
-	bool in_mcmd;	/* between mcmd=spawn and endcmd */
-	unsigned nputs; /* puts accepted, at most PMI_RANK_PUTS_MAX */
-	char *buf;	/* a partial line, PMI_LINE_MAX bytes once used */
+	bool skipping;		/* discarding the rest of an over-long line */
+	bool in_mcmd;		/* between mcmd=spawn and endcmd */
+	unsigned nputs;		/* puts accepted, at most PMI_RANK_PUTS_MAX */
+	unsigned long refusals; /* requests refused */
+	unsigned reported;	/* of them reported through ops->error */
+	char *buf; /* a partial line, PMI_LINE_MAX bytes once used */
 	size_t len;
 };
 
@@ -86,6 +88,7 @@ struct pmi_server {
 	bool barrier_waiting; /* barrier_ready called, release not yet */
 	bool barrier_begun;   /* some barrier_in arrived: no more add_rank */
 	unsigned barriers;
+	unsigned reported; /* refusals reported, every rank's */
 };
 
 /* One parsed request: fields point into the (modified) line. */
@@ -296,6 +299,41 @@ static void report(struct pmi_server *srv, int rank, const char *fmt, ...)
 	srv->ops.error(srv->arg, rank, buf);
 }
 
+/* Report a refusal of r's, unless r or the ranks together had theirs
+ * reported often enough already (pmi.h: PMI_RANK_REFUSALS_REPORTED): then
+ * it is only counted, and pmi_conn_closed() reports the count.  A rank
+ * that sends garbage in a loop makes a bounded number of log lines. */
+static void refusal(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+
+static void refusal(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
+		    ...)
+{
+	char buf[512];
+	const char *more = "";
+	va_list ap;
+	int n;
+
+	r->refusals++;
+	if (!srv->ops.error || r->reported >= PMI_RANK_REFUSALS_REPORTED ||
+	    srv->reported >= PMI_REFUSALS_REPORTED)
+		return;
+	r->reported++;
+	srv->reported++;
+	if (srv->reported == PMI_REFUSALS_REPORTED)
+		more = " (more refusals of this node's ranks are counted, "
+		       "not reported)";
+	else if (r->reported == PMI_RANK_REFUSALS_REPORTED)
+		more = " (more refusals of this rank are counted, not "
+		       "reported)";
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, "%s", more);
+	srv->ops.error(srv->arg, r->rank, buf);
+}
+
 /* The start of a line for messages (n - 1 bytes at most), control
  * characters shown as '?'. */
 static const char *excerpt(const char *line, char *buf, size_t n)
@@ -321,8 +359,8 @@ static int refuse(struct pmi_server *srv, struct pmi_rank *r,
 {
 	char ex[84];
 
-	report(srv, r->rank, "PMI rank %d: refused \"%s\": %s", r->rank,
-	       excerpt(q->line, ex, sizeof(ex)), msg);
+	refusal(srv, r, "PMI rank %d: refused \"%s\": %s", r->rank,
+		excerpt(q->line, ex, sizeof(ex)), msg);
 	return reply(srv, r, "cmd=error rc=-1 msg=%s", msg);
 }
 
@@ -333,8 +371,8 @@ static int refuse_rc(struct pmi_server *srv, struct pmi_rank *r,
 {
 	char ex[84];
 
-	report(srv, r->rank, "PMI rank %d: refused \"%s\": %s", r->rank,
-	       excerpt(q->line, ex, sizeof(ex)), msg);
+	refusal(srv, r, "PMI rank %d: refused \"%s\": %s", r->rank,
+		excerpt(q->line, ex, sizeof(ex)), msg);
 	return reply(srv, r, "cmd=%s rc=-1 msg=%s", result, msg);
 }
 
@@ -747,10 +785,9 @@ static int mcmd_line(struct pmi_server *srv, struct pmi_rank *r,
 	if (strcmp(line, "endcmd"))
 		return 0;
 	r->in_mcmd = false;
-	report(srv, r->rank,
-	       "PMI rank %d: refused spawn: MPI_Comm_spawn is "
-	       "not supported",
-	       r->rank);
+	refusal(srv, r,
+		"PMI rank %d: refused spawn: MPI_Comm_spawn is not supported",
+		r->rank);
 	return reply(srv, r, "cmd=spawn_result rc=-1 msg=spawn_not_supported");
 }
 
@@ -864,6 +901,11 @@ void pmi_conn_closed(struct pmi_server *srv, int rank)
 		r->held_key = NULL;
 		srv->nheld--;
 	}
+	if (r->refusals > r->reported)
+		report(srv, rank,
+		       "PMI rank %d: %lu more refused requests not reported "
+		       "(%lu in all)",
+		       rank, r->refusals - r->reported, r->refusals);
 	if (!r->finalized && !r->aborted)
 		report(srv, rank,
 		       "PMI rank %d closed its PMI connection without "

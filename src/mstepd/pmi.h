@@ -115,6 +115,16 @@
 #define PMI_KVS_STEP_BYTES (64u << 10)
 #define PMI_KVS_RANKS_MAX  (PMI_KVS_BYTES_MAX - PMI_KVS_STEP_BYTES)
 
+/*
+ * Refusals reported through ops->error: a rank may send garbage in a loop,
+ * and each refusal reported is a line of the step's log, which must not
+ * grow without end.  The last one reported says the rest are counted;
+ * pmi_conn_closed() reports the count.  A correct MPI program is refused
+ * nothing, and a buggy one shows what is wrong within its first few.
+ */
+#define PMI_RANK_REFUSALS_REPORTED 32
+#define PMI_REFUSALS_REPORTED 128
+
 /* One KVS entry.  The strings belong to whoever hands the entry over. */
 struct pmi_kv {
 	const char *key;
@@ -160,7 +170,11 @@ struct pmi_server_ops {
 	void (*abort)(void *arg, int rank, int exitcode, const char *msg);
 	/* rank sent something the server refused (the reply already said
 	 * so), or closed its connection before finalize: what says which and
-	 * why, for the step's log.  Optional (NULL). */
+	 * why, for the step's log.  Refusals are reported only up to
+	 * PMI_RANK_REFUSALS_REPORTED per rank and PMI_REFUSALS_REPORTED for
+	 * all local ranks; the rest are counted, and the count is reported
+	 * when the rank's connection closes (pmi_conn_closed).  Optional
+	 * (NULL). */
 	void (*error)(void *arg, int rank, const char *what);
 	/* rank finalized (its finalize_ack is queued).  Optional (NULL). */
 	void (*finalized)(void *arg, int rank);
@@ -193,9 +207,10 @@ int pmi_server_add_rank(struct pmi_server *srv, int rank,
  * of a failed ops->send.  Input after the rank aborted is ignored. */
 int pmi_conn_input(struct pmi_server *srv, int rank, const char *data,
 		   size_t len);
-/* rank's connection reached EOF (or failed).  A rank that had not
- * finalized nor aborted is reported through ops->error; a partial line
- * it left is dropped.  The barrier still counts on it: a step whose rank
+/* rank's connection reached EOF (or failed).  Refusals of rank that
+ * were counted and not reported are reported now, as a count, and a rank
+ * that had not finalized nor aborted is reported, through ops->error; a
+ * partial line it left is dropped.  The barrier still counts on it: a step whose rank
  * died is the step layer's to end. */
 void pmi_conn_closed(struct pmi_server *srv, int rank);
 

@@ -3,7 +3,9 @@
  * input and signals, and the ranks' output and ends going back.
  *
  * mstepd opens the connection (mrun listens) and sends STEP_HELLO with
- * the step's io_key; every frame after that is one-way, with no reply.
+ * the step's io_key as its frame credential (and in its body, for an
+ * older mrun); every frame after that is one-way, with no credential and
+ * no reply.
  * A frame from mrun that does not decode closes the connection, which
  * counts as mrun going away: the ranks are killed.
  *
@@ -448,7 +450,9 @@ int io_connect(struct step_io *io, uint16_t kvs_port, struct mer_error *err)
 	const Meridian__LaunchStep *ls = st->ls;
 	Meridian__StepHello hello = MERIDIAN__STEP_HELLO__INIT;
 	char peer[300];
-	int fd;
+	uint8_t *buf;
+	size_t len;
+	int fd, rc;
 
 	if (!*ls->io_host || !ls->io_port || ls->io_port > 65535) {
 		errno = EINVAL;
@@ -463,20 +467,36 @@ int io_connect(struct step_io *io, uint16_t kvs_port, struct mer_error *err)
 				     ls->io_host, ls->io_port,
 				     strerror(errno));
 	keepalive(fd);
-	snprintf(peer, sizeof(peer), "mrun %s:%u", ls->io_host, ls->io_port);
-	if (!(io->conn = conn_create(st->s->base, fd, peer, io_on_frame,
-				     io_on_close, io)))
-		return mer_error_set(err, "cannot reach mrun at %s:%u: out of "
-					  "memory",
-				     ls->io_host, ls->io_port);
 	hello.job_id = st->s->job_id;
 	hello.step_id = st->s->step_id;
 	hello.node_index = st->node_index;
 	hello.io_key = ls->io_key;
 	hello.kvs_port = kvs_port;
 	hello.master_port = st->node_index == 0 ? st->master_port : 0;
-	conn_send_msg(io->conn, MERIDIAN__MSG_TYPE__MSG_STEP_HELLO, 0, 0, NULL,
-		      0, &hello.base);
+	/*
+	 * mrun checks the credential before it reads the body (the body's
+	 * copy is for an mrun older than that).  The hello is written at
+	 * once, on the socket just connected (a few hundred bytes fit in its
+	 * empty buffer): mrun closes the oldest of the connections from one
+	 * address that have not proved the key when a flood comes from
+	 * there, and ours must not wait for a turn of the loop to prove it.
+	 */
+	buf = frame_build(MERIDIAN__MSG_TYPE__MSG_STEP_HELLO, 0, 0,
+			  ls->io_key.data, ls->io_key.len, &hello.base, &len);
+	rc = write_all(fd, buf, len);
+	free(buf);
+	if (rc < 0) {
+		int e = errno;
+		close(fd);
+		return mer_error_set(err, "cannot reach mrun at %s:%u: %s",
+				     ls->io_host, ls->io_port, strerror(e));
+	}
+	snprintf(peer, sizeof(peer), "mrun %s:%u", ls->io_host, ls->io_port);
+	if (!(io->conn = conn_create(st->s->base, fd, peer, io_on_frame,
+				     io_on_close, io)))
+		return mer_error_set(err, "cannot reach mrun at %s:%u: out of "
+					  "memory",
+				     ls->io_host, ls->io_port);
 	return 0;
 }
 

@@ -4,14 +4,27 @@
  * between the step's mstepds at each PMI barrier.
  *
  * The exchange: node 0 listens (its hello carries the port, mrun passes it
- * on in STEP_GO) and every other node connects at go.  When every rank of
- * a node is in barrier k, the node sends node 0 KVS_FENCE {barrier k, the
- * puts of its ranks since barrier k-1}; a connection's first fence also
- * carries the step's io_key, which node 0 checks before it believes
- * anything from it.  Once node 0 has its own puts and every other node's
- * fence for k, it sends each node KVS_RELEASE with the puts of the other
- * nodes and releases its own ranks.  A node whose connection is lost is
- * not waited for again; a node that lost node 0 ends its barriers alone.
+ * on in STEP_GO) and every other node connects at its first barrier.
+ * When every rank of a node is in barrier k, the node sends node 0
+ * KVS_FENCE {barrier k, the puts of its ranks since barrier k-1}; a
+ * connection's first fence carries the step's io_key as its frame
+ * credential, which node 0 checks (constant time) from the frame's header,
+ * before a byte of the body is read: a stranger's fence is never
+ * buffered nor decoded.  (The key is in the body too, for a node 0 older
+ * than this one; a fence with the key only in its body, from an older
+ * node, is refused: a fence may be megabytes, too much to read from
+ * anyone before the key is checked.)  Once node 0 has its own puts and
+ * every other node's fence for k, it sends each node KVS_RELEASE with the
+ * puts of the other nodes and releases its own ranks.  A node whose
+ * connection is lost is not waited for again; a node that lost node 0
+ * ends its barriers alone.  Once every other node has connected, node 0
+ * stops listening: nobody else has anything to say to it.
+ *
+ * Until then the listener is open to anyone who can reach the node, and
+ * bounded by a conn_guard (conn.h; KVS_STRANGERS below): how many
+ * connections, how many not yet authenticated, from one address and in
+ * all, what they hold and for how long.  What strangers make mstepd log
+ * is bounded too (KVS_STRANGERS_LOGGED, then a count).
  *
  * MPICH 4.0.2 can deadlock in MPI_Finalize (see pmi.h): ranks blocked in a
  * barrier for KVS_UNBLOCK_MS are let go, the barrier itself stays open.
@@ -30,9 +43,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +58,53 @@
 
 #define KVS_UNBLOCK_MS 500
 #define KVS_CONNECT_TIMEOUT_MS 10000
+
+/*
+ * Node 0's listener (conn.h's guard).  The step's other nodes connect
+ * once each, all at about the same moment (their first barrier), and
+ * prove the key in their first frame's header at once; anyone else is a
+ * stranger.  Strangers over a cap are closed oldest first, but never one
+ * whose bytes still wait unread (conn.c), so a flood cannot push a node
+ * out before its first frame is read; the caps still leave room for 128
+ * newcomers besides the step's nodes, which may all share one address
+ * (behind NAT, or on a test machine).  The guard's max_conns is a
+ * backstop that never refuses anyone: room for every node authenticated
+ * and as many not yet authenticated as the caps allow, and one more.
+ *
+ *   KVS_STRANGERS_PER_ADDR  unauthenticated connections from one address
+ *                           (besides the nnodes - 1 nodes')
+ *   KVS_STRANGERS           unauthenticated connections in all (besides)
+ *   KVS_STRANGER_INPUT      input they hold together; each holds at most
+ *                           KVS_READ_AHEAD before its first frame's
+ *                           header and credential are judged (a node's
+ *                           are its first 60 bytes)
+ *   KVS_AUTH_TIMEOUT_MS     from connecting to the key checked: a node
+ *                           sends its fence as soon as it is connected
+ *                           (MERIDIAN_KVS_AUTH_TIMEOUT_MS overrides it,
+ *                           for tests; see mstepd(8))
+ *   KVS_FRAME_TIMEOUT_MS    from a frame's first byte to its last, for the
+ *                           nodes (strangers are gone after the auth
+ *                           timeout): 16 MiB, the largest frame, over a
+ *                           link of 450 kbit/s; a fence is at most its
+ *                           node's share of the KVS (8 MiB), a release at
+ *                           most every other node's
+ *   KVS_WRITE_TIMEOUT_MS    a node that reads none of its release for as
+ *                           long is taken for gone
+ *
+ * What node 0 queues for a node is one release per barrier (a node's next
+ * fence waits for it), so output needs no cap of its own.
+ */
+#define KVS_STRANGERS_PER_ADDR 128
+#define KVS_STRANGERS 192
+#define KVS_STRANGER_INPUT (1u << 20)
+#define KVS_READ_AHEAD (16u << 10)
+#define KVS_AUTH_TIMEOUT_MS 10000
+#define KVS_AUTH_TIMEOUT_MAX_MS 600000
+#define KVS_FRAME_TIMEOUT_MS 300000
+#define KVS_WRITE_TIMEOUT_MS KVS_FRAME_TIMEOUT_MS
+/* Strangers turned away that are logged one by one; the rest are
+ * counted, and the count logged when the step ends. */
+#define KVS_STRANGERS_LOGGED 5
 /* A KvsFence's bytes besides its pairs: four uint32 fields and the io_key
  * (32 bytes) come to 58 at most. */
 #define KVS_FRAME_HEAD 128
@@ -82,11 +140,12 @@ struct kvs_list {
 	size_t n, cap;
 };
 
-/* Node 0: a connection from another node's mstepd. */
+/* Node 0: a connection from another node's mstepd (or a stranger's). */
 struct kvs_peer {
 	struct step_kvs *kvs;
 	struct conn *conn;
-	int node; /* its node index once its io_key was checked; -1 */
+	int node;     /* its node index once its first fence was read; -1 */
+	bool refused; /* turned away at a header (and logged or counted) */
 	struct kvs_peer *next;
 };
 
@@ -98,9 +157,10 @@ struct step_kvs {
 	uint32_t barrier;          /* node 0: the one being gathered; other
 				    * nodes: the next one to send */
 	/* node 0 of a multi-node step */
-	int listen_fd;
+	int listen_fd;             /* -1 once every node connected */
 	uint16_t port;
-	struct event *listen_ev;
+	struct conn_guard *guard;  /* accepts on listen_fd */
+	unsigned long strangers;   /* connections turned away */
 	struct kvs_peer *peers;
 	struct kvs_peer **by_node; /* nnodes; [0] unused */
 	bool *in;                  /* node i's puts for `barrier` are here */
@@ -109,8 +169,8 @@ struct step_kvs {
 	/* the other nodes */
 	struct conn *up;           /* to node 0, opened at the first barrier */
 	uint16_t up_port;          /* node 0's KVS port, from STEP_GO */
-	bool up_tried;
-	bool key_sent;
+	bool up_tried;             /* (then the first fence, with the key,
+				    * went with the connection) */
 	bool waiting;              /* a fence sent, its release not in */
 };
 
@@ -145,15 +205,18 @@ static void list_clear(struct kvs_list *l)
 
 #define SKIP_NONE ((size_t)-1)
 
-/* Send a fence (or release) for barrier with the pairs of lists[0..n-1]
- * but lists[skip] (a node's own puts go back to every node but it). */
-static void send_pairs(struct step_kvs *kvs, struct conn *c, uint16_t type,
-		       uint32_t barrier, const struct kvs_list *lists,
-		       size_t nlists, size_t skip, bool with_key)
+/* A fence (or release) for barrier with the pairs of lists[0..n-1] but
+ * lists[skip] (a node's own puts go back to every node but it): the whole
+ * frame, malloc'd, its length in *len. */
+static uint8_t *pairs_frame(struct step_kvs *kvs, uint16_t type,
+			    uint32_t barrier, const struct kvs_list *lists,
+			    size_t nlists, size_t skip, bool with_key,
+			    size_t *len)
 {
 	Meridian__KvsFence f = MERIDIAN__KVS_FENCE__INIT;
 	Meridian__KvsPair *pairs, **ptrs;
 	size_t total = 0, k = 0;
+	uint8_t *buf;
 
 	for (size_t i = 0; i < nlists; i++)
 		if (i != skip)
@@ -174,11 +237,27 @@ static void send_pairs(struct step_kvs *kvs, struct conn *c, uint16_t type,
 	f.barrier = barrier;
 	f.n_pairs = total;
 	f.pairs = ptrs;
+	/* the credential is what node 0 checks; the body's copy is for a
+	 * node 0 older than the credential */
 	if (with_key)
 		f.io_key = kvs->st->ls->io_key;
-	conn_send_msg(c, type, 0, 0, NULL, 0, &f.base);
+	buf = frame_build(type, 0, 0, with_key ? f.io_key.data : NULL,
+			  with_key ? f.io_key.len : 0, &f.base, len);
 	free(ptrs);
 	free(pairs);
+	return buf;
+}
+
+static void send_pairs(struct step_kvs *kvs, struct conn *c, uint16_t type,
+		       uint32_t barrier, const struct kvs_list *lists,
+		       size_t nlists, size_t skip)
+{
+	size_t len;
+	uint8_t *buf = pairs_frame(kvs, type, barrier, lists, nlists, skip,
+				   false, &len);
+
+	conn_send(c, buf, len);
+	free(buf);
 }
 
 /* ---- the barrier -------------------------------------------------------- */
@@ -265,7 +344,7 @@ static void try_release(struct step_kvs *kvs)
 		if (kvs->by_node[i])
 			send_pairs(kvs, kvs->by_node[i]->conn,
 				   MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE, barrier,
-				   kvs->lists, nnodes, i, false);
+				   kvs->lists, nnodes, i);
 	for (uint32_t i = 1; i < nnodes; i++)
 		for (size_t j = 0; j < kvs->lists[i].n; j++)
 			put_remote(kvs, &rp, kvs->lists[i].kv[j].key,
@@ -354,15 +433,14 @@ static long count_pairs(const uint8_t *p, size_t len)
 	return n;
 }
 
-/* Before decoding a fence (from node `node`, -1 before its hello) or a
- * release: NULL when its length and number of pairs are within what
- * nranks ranks may send for one barrier, else why not (in why). */
-static const char *check_frame(const struct step_kvs *kvs, const char *what,
-			       size_t nranks, const uint8_t *body, size_t len,
-			       char *why, size_t n)
+/* From a frame's header, before its body is read: NULL when a body of
+ * len bytes is within what nranks ranks may send for one barrier, else
+ * why not (in why). */
+static const char *check_frame_len(const struct step_kvs *kvs,
+				   const char *what, size_t nranks, size_t len,
+				   char *why, size_t n)
 {
 	size_t share = pmi_kvs_share(nranks, kvs->st->ntasks);
-	long pairs;
 
 	if (len > share + KVS_FRAME_HEAD) {
 		snprintf(why, n,
@@ -374,6 +452,20 @@ static const char *check_frame(const struct step_kvs *kvs, const char *what,
 			 PMI_KVS_RANKS_MAX);
 		return why;
 	}
+	return NULL;
+}
+
+/* Before decoding a fence (from node `node`, -1 before its hello) or a
+ * release: NULL when its length and number of pairs are within what
+ * nranks ranks may send for one barrier, else why not (in why). */
+static const char *check_frame(const struct step_kvs *kvs, const char *what,
+			       size_t nranks, const uint8_t *body, size_t len,
+			       char *why, size_t n)
+{
+	long pairs;
+
+	if (check_frame_len(kvs, what, nranks, len, why, n))
+		return why;
 	if ((pairs = count_pairs(body, len)) < 0)
 		return NULL; /* decoding says what is wrong */
 	if ((size_t)pairs > nranks * PMI_RANK_PUTS_MAX) {
@@ -456,26 +548,75 @@ static void peer_drop(struct kvs_peer *p, const char *why)
 	try_release(kvs);
 }
 
-static bool key_equal(const ProtobufCBinaryData *a,
-		      const ProtobufCBinaryData *b)
+/* a and b, alen and blen bytes: the same non-empty key?  Constant time in
+ * the bytes compared (the lengths are no secret: every key is 32). */
+static bool key_equal(const uint8_t *a, size_t alen, const uint8_t *b,
+		      size_t blen)
 {
 	unsigned char d = 0;
 
-	if (a->len != b->len || !a->len)
+	if (alen != blen || !alen)
 		return false;
-	for (size_t i = 0; i < a->len; i++)
-		d |= a->data[i] ^ b->data[i]; /* constant time */
+	for (size_t i = 0; i < alen; i++)
+		d |= a[i] ^ b[i];
 	return d == 0;
 }
 
-/* A connection's first fence: who it is, proved by the io_key. */
+/* A connection turned away before it proved the key: logged while few
+ * have been, counted after (kvs_destroy logs the count), so that whoever
+ * scans the port cannot fill mstepd.log. */
+static void stranger_note(struct step_kvs *kvs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void stranger_note(struct step_kvs *kvs, const char *fmt, ...)
+{
+	char text[400], b[64];
+	va_list ap;
+
+	if (++kvs->strangers > KVS_STRANGERS_LOGGED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: %s%s", sid(kvs, b, 64), text,
+		  kvs->strangers == KVS_STRANGERS_LOGGED
+			  ? " (more such connections are counted, not "
+			    "logged)"
+			  : "");
+}
+
+/* Every other node connected (or came and went): stop listening, and
+ * close the connections that never proved the key.  Nobody else has
+ * anything to say to node 0. */
+static void listen_close(struct step_kvs *kvs)
+{
+	struct kvs_peer *p, *next;
+	unsigned closed = 0;
+	char b[64];
+
+	conn_guard_destroy(kvs->guard);
+	kvs->guard = NULL;
+	if (kvs->listen_fd >= 0)
+		close(kvs->listen_fd);
+	kvs->listen_fd = -1;
+	for (p = kvs->peers; p; p = next) {
+		next = p->next;
+		if (p->node < 0) {
+			peer_remove(kvs, p);
+			closed++;
+		}
+	}
+	log_debug("%s: every node's KVS connection is in: no longer "
+		  "listening on port %u (%u other connections closed)",
+		  sid(kvs, b, 64), kvs->port, closed);
+}
+
+/* A connection's first fence: who it is (the key was checked in its
+ * header). */
 static const char *peer_hello(struct kvs_peer *p, const Meridian__KvsFence *f)
 {
 	struct step_kvs *kvs = p->kvs;
 	const struct step *st = kvs->st;
 
-	if (!key_equal(&f->io_key, &st->ls->io_key))
-		return "wrong io_key";
 	if (f->job_id != st->s->job_id || f->step_id != st->s->step_id)
 		return "fence for another step";
 	if (f->node_index == 0 || f->node_index >= st->nnodes)
@@ -487,15 +628,28 @@ static const char *peer_hello(struct kvs_peer *p, const Meridian__KvsFence *f)
 	return NULL;
 }
 
+/* Whether every other node has connected, or connected and gone. */
+static bool all_nodes_in(const struct step_kvs *kvs)
+{
+	for (uint32_t i = 1; i < kvs->st->nnodes; i++)
+		if (!kvs->by_node[i] && !kvs->gone[i])
+			return false;
+	return true;
+}
+
 static void peer_fence(struct kvs_peer *p, const Meridian__KvsFence *f)
 {
 	struct step_kvs *kvs = p->kvs;
 	char why[400];
 	const char *bad = NULL;
 
-	if (p->node < 0 && (bad = peer_hello(p, f))) {
-		peer_drop(p, bad);
-		return;
+	if (p->node < 0) {
+		if ((bad = peer_hello(p, f))) {
+			peer_drop(p, bad);
+			return;
+		}
+		if (kvs->guard && all_nodes_in(kvs))
+			listen_close(kvs);
 	}
 	if (f->node_index != (uint32_t)p->node) {
 		snprintf(why, sizeof(why), "fence of node %u on node %d's "
@@ -524,6 +678,71 @@ static void peer_fence(struct kvs_peer *p, const Meridian__KvsFence *f)
 	try_release(kvs);
 }
 
+/*
+ * A frame's header and credential, before its body is read.  Before the
+ * key is proved: a KVS_FENCE whose credential is the step's io_key, or
+ * the connection is refused (its bytes discarded as they come, then
+ * closed); there is no reading the key from the body of an older node's
+ * fence, which may be megabytes.  After: a KVS_FENCE no longer than the
+ * node's ranks may send, or the connection is dropped before the body
+ * arrives.
+ */
+static enum conn_verdict peer_on_header(struct conn *c,
+					const struct frame_hdr *h,
+					const uint8_t *cred, void *arg)
+{
+	struct kvs_peer *p = arg;
+	struct step_kvs *kvs = p->kvs;
+	const ProtobufCBinaryData *key = &kvs->st->ls->io_key;
+	char why[400];
+
+	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_FENCE || h->flags) {
+		snprintf(why, sizeof(why), "sent %s (flags 0x%x): expected "
+					   "KVS_FENCE",
+			 msg_type_name(h->type), h->flags);
+		if (conn_authenticated(c)) {
+			peer_drop(p, why);
+		} else {
+			p->refused = true;
+			stranger_note(kvs, "KVS connection from %s refused: %s "
+					   "with the step's key first",
+				      conn_peer(c), why);
+		}
+		return CONN_REFUSE;
+	}
+	if (!conn_authenticated(c)) {
+		if (!h->cred_len) {
+			p->refused = true;
+			stranger_note(kvs,
+				      "KVS connection from %s refused: a "
+				      "KVS_FENCE without the step's io_key "
+				      "in its frame credential (an mstepd "
+				      "older than this one puts it only in "
+				      "the body, which is not read before "
+				      "the key is checked: run the same "
+				      "Meridian on every node)",
+				      conn_peer(c));
+			return CONN_REFUSE;
+		}
+		if (!key_equal(cred, h->cred_len, key->data, key->len)) {
+			p->refused = true;
+			stranger_note(kvs, "KVS connection from %s refused: a "
+					   "KVS_FENCE whose %u-byte "
+					   "credential is not the step's "
+					   "io_key",
+				      conn_peer(c), h->cred_len);
+			return CONN_REFUSE;
+		}
+		conn_set_authenticated(c);
+	}
+	if (check_frame_len(kvs, "KVS_FENCE", frame_ranks(kvs, p->node, false),
+			    h->body_len, why, sizeof(why))) {
+		peer_drop(p, why);
+		return CONN_REFUSE;
+	}
+	return CONN_READ;
+}
+
 static void peer_on_frame(struct conn *c, const struct frame_hdr *h,
 			  const uint8_t *cred, const uint8_t *body, void *arg)
 {
@@ -532,6 +751,8 @@ static void peer_on_frame(struct conn *c, const struct frame_hdr *h,
 	struct mer_error err;
 	char why[400];
 
+	/* peer_on_header let only KVS_FENCEs with the key this far; these
+	 * checks are what it cannot see: the pairs */
 	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_FENCE || h->flags) {
 		snprintf(why, sizeof(why), "sent %s (flags 0x%x): expected "
 					   "KVS_FENCE",
@@ -565,52 +786,92 @@ static void peer_on_close(struct conn *c, const char *why, void *arg)
 		log_info("%s: node %d's KVS connection closed: %s; not "
 			 "waiting for it again",
 			 sid(kvs, b, 64), p->node, why);
+	else if (!p->refused)
+		stranger_note(kvs, "KVS connection from %s closed before its "
+				   "first fence: %s",
+			      conn_peer(c), why);
 	peer_remove(kvs, p);
 	try_release(kvs);
 }
 
-static void listen_cb(evutil_socket_t fd, short what, void *arg)
+static void guard_log(const char *text, void *arg)
 {
 	struct step_kvs *kvs = arg;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[64] = "?", serv[16] = "?", name[100];
-	struct kvs_peer *p;
-	int one = 1, c = accept4(fd, (struct sockaddr *)&ss, &len,
-				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+	char b[64];
 
-	if (c < 0)
-		return; /* EAGAIN, or the peer gave up already */
-	/* a release is one small frame that ranks wait for: no Nagle */
-	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv,
-		    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
-	snprintf(name, sizeof(name), "%s:%s", host, serv);
-	p = xcalloc(1, sizeof(*p));
+	log_warnx("%s: KVS listener: %s", sid(kvs, b, 64), text);
+}
+
+static void on_accept(struct conn_guard *g, int fd, const char *name,
+		      void *arg)
+{
+	struct step_kvs *kvs = arg;
+	struct kvs_peer *p = xcalloc(1, sizeof(*p));
+
 	p->kvs = kvs;
 	p->node = -1;
-	if (!(p->conn = conn_create(kvs->st->s->base, c, name, peer_on_frame,
-				    peer_on_close, p))) {
+	/* tcp_accept set TCP_NODELAY: a release is one frame that ranks
+	 * wait for */
+	if (!(p->conn = conn_guard_conn_create(g, fd, name, peer_on_frame,
+					       peer_on_close, p))) {
 		free(p);
 		return;
 	}
+	conn_set_header_cb(p->conn, peer_on_header);
 	p->next = kvs->peers;
 	kvs->peers = p;
+}
+
+/* KVS_AUTH_TIMEOUT_MS, or MERIDIAN_KVS_AUTH_TIMEOUT_MS (tests). */
+static unsigned auth_timeout_ms(const struct step_kvs *kvs)
+{
+	const char *env = getenv("MERIDIAN_KVS_AUTH_TIMEOUT_MS");
+	unsigned long ms;
+	char *end, b[64];
+
+	if (!env || !*env)
+		return KVS_AUTH_TIMEOUT_MS;
+	errno = 0;
+	ms = strtoul(env, &end, 10);
+	if (errno || *end || *env < '0' || *env > '9' || !ms ||
+	    ms > KVS_AUTH_TIMEOUT_MAX_MS) {
+		log_warnx("%s: MERIDIAN_KVS_AUTH_TIMEOUT_MS=%.32s ignored: "
+			  "expected milliseconds, 1 to %u; using %u",
+			  sid(kvs, b, 64), env, KVS_AUTH_TIMEOUT_MAX_MS,
+			  KVS_AUTH_TIMEOUT_MS);
+		return KVS_AUTH_TIMEOUT_MS;
+	}
+	return (unsigned)ms;
 }
 
 static int listen_start(struct step_kvs *kvs, struct mer_error *err)
 {
 	struct mer_error e;
 	uint32_t n = kvs->st->nnodes;
+	struct conn_guard_limits lim = {
+		.max_unauth_per_addr = (n - 1) + KVS_STRANGERS_PER_ADDR,
+		.max_unauth = (n - 1) + KVS_STRANGERS,
+		.max_conns = n + (n - 1) + KVS_STRANGERS,
+		.max_unauth_input = KVS_STRANGER_INPUT,
+		.conn = {
+			.read_ahead = KVS_READ_AHEAD,
+			.frame_timeout_ms = KVS_FRAME_TIMEOUT_MS,
+			.auth_timeout_ms = auth_timeout_ms(kvs),
+			.write_timeout_ms = KVS_WRITE_TIMEOUT_MS,
+		},
+	};
 
 	kvs->listen_fd = tcp_listen("0.0.0.0", 0, &kvs->port, &e);
 	if (kvs->listen_fd < 0)
 		return mer_error_set(err, "KVS for the other nodes: %s",
 				     e.text);
 	set_nonblock(kvs->listen_fd);
-	kvs->listen_ev = event_new(kvs->st->s->base, kvs->listen_fd,
-				   EV_READ | EV_PERSIST, listen_cb, kvs);
-	event_add(kvs->listen_ev, NULL);
+	kvs->guard = conn_guard_create(kvs->st->s->base, kvs->listen_fd, &lim,
+				       on_accept, guard_log, kvs);
+	if (!kvs->guard)
+		return mer_error_set(err, "KVS for the other nodes: cannot "
+					  "watch port %u: %s",
+				     kvs->port, strerror(errno));
 	kvs->by_node = xcalloc(n, sizeof(*kvs->by_node));
 	kvs->in = xcalloc(n, sizeof(*kvs->in));
 	kvs->gone = xcalloc(n, sizeof(*kvs->gone));
@@ -694,6 +955,31 @@ static void up_on_frame(struct conn *c, const struct frame_hdr *h,
 	protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* A frame's header from node 0: a KVS_RELEASE no longer than every other
+ * node's ranks may put, or the connection is dropped before the body
+ * arrives. */
+static enum conn_verdict up_on_header(struct conn *c,
+				      const struct frame_hdr *h,
+				      const uint8_t *cred, void *arg)
+{
+	struct step_kvs *kvs = arg;
+	char why[400];
+
+	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE || h->flags) {
+		snprintf(why, sizeof(why), "node 0 sent %s (flags 0x%x): "
+					   "expected KVS_RELEASE",
+			 msg_type_name(h->type), h->flags);
+		up_lost(kvs, why);
+		return CONN_REFUSE;
+	}
+	if (check_frame_len(kvs, "KVS_RELEASE", frame_ranks(kvs, 0, true),
+			    h->body_len, why, sizeof(why))) {
+		up_lost(kvs, why);
+		return CONN_REFUSE;
+	}
+	return CONN_READ;
+}
+
 static void up_on_close(struct conn *c, const char *why, void *arg)
 {
 	up_lost(arg, why);
@@ -714,10 +1000,20 @@ int kvs_connect(struct step_kvs *kvs, uint16_t port, struct mer_error *err)
 	return 0;
 }
 
-/* Open the connection to node 0 for the first barrier. */
-static int up_open(struct step_kvs *kvs, struct mer_error *err)
+/*
+ * Open the connection to node 0 for the first barrier and send its fence
+ * (the whole frame, len bytes, with the key as its credential).  The
+ * header and the credential are written at once, on the socket just
+ * connected (their few bytes fit in its empty buffer): node 0 closes the
+ * oldest of the connections from one address that have not proved the
+ * key when a flood comes from there, and a node's must not wait for a
+ * turn of the loop to prove it.  The rest goes through the connection.
+ */
+static int up_open(struct step_kvs *kvs, const uint8_t *first, size_t len,
+		   struct mer_error *err)
 {
 	const char *addr = kvs->st->rec->nodes[0]->addr;
+	size_t head = MER_FRAME_HDR_LEN + kvs->st->ls->io_key.len;
 	char peer[300];
 	int fd;
 
@@ -727,10 +1023,24 @@ static int up_open(struct step_kvs *kvs, struct mer_error *err)
 		return mer_error_set(err, "cannot reach node 0's KVS at %s:%u: "
 					  "%s",
 				     addr, kvs->up_port, strerror(errno));
+	if (head > len)
+		head = len;
+	if (write_all(fd, first, head) < 0) {
+		int e = errno;
+		close(fd);
+		return mer_error_set(err, "cannot reach node 0's KVS at %s:%u: "
+					  "%s",
+				     addr, kvs->up_port, strerror(e));
+	}
 	snprintf(peer, sizeof(peer), "node 0's KVS %s:%u", addr, kvs->up_port);
 	kvs->up = conn_create(kvs->st->s->base, fd, peer, up_on_frame,
 			      up_on_close, kvs);
-	return kvs->up ? 0 : mer_error_set(err, "%s: out of memory", peer);
+	if (!kvs->up)
+		return mer_error_set(err, "%s: out of memory", peer);
+	conn_set_header_cb(kvs->up, up_on_header);
+	if (conn_send(kvs->up, first + head, len - head) < 0)
+		return mer_error_set(err, "%s: out of memory", peer);
+	return 0;
 }
 
 /* ---- the PMI server's callbacks ------------------------------------------ */
@@ -778,17 +1088,29 @@ static void ops_barrier_ready(void *arg, const struct pmi_kv *puts,
 			list_add(&kvs->lists[0], puts[i].key, puts[i].value);
 		kvs->in[0] = true;
 		try_release(kvs);
-	} else if (!kvs->up && !kvs->up_tried &&
-		   up_open(kvs, &err) < 0) {
-		/* The ranks cannot wire up without node 0's entries. */
-		step_fail(kvs->st, err.text);
+	} else if (!kvs->up_tried) {
+		/* the first fence opens the connection, and proves the key */
+		size_t len;
+		uint8_t *buf = pairs_frame(kvs,
+					   MERIDIAN__MSG_TYPE__MSG_KVS_FENCE,
+					   kvs->barrier, &mine, 1, SKIP_NONE,
+					   true, &len);
+		int rc = up_open(kvs, buf, len, &err);
+
+		free(buf);
+		if (rc < 0) {
+			/* The ranks cannot wire up without node 0's
+			 * entries. */
+			step_fail(kvs->st, err.text);
+			return;
+		}
+		kvs->barrier++;
+		kvs->waiting = true;
 	} else if (!kvs->up) {
 		release_local(kvs); /* node 0 is gone */
 	} else {
 		send_pairs(kvs, kvs->up, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE,
-			   kvs->barrier++, &mine, 1, SKIP_NONE,
-			   !kvs->key_sent);
-		kvs->key_sent = true;
+			   kvs->barrier++, &mine, 1, SKIP_NONE);
 		kvs->waiting = true;
 	}
 }
@@ -993,6 +1315,8 @@ uint16_t kvs_port(const struct step_kvs *kvs)
 
 void kvs_destroy(struct step_kvs *kvs)
 {
+	char b[64];
+
 	if (!kvs)
 		return;
 	for (size_t i = 0; kvs->ranks && i < kvs->st->nranks; i++) {
@@ -1007,11 +1331,15 @@ void kvs_destroy(struct step_kvs *kvs)
 			event_free(kr->finalize_ev);
 	}
 	free(kvs->ranks);
+	if (kvs->strangers > KVS_STRANGERS_LOGGED)
+		log_warnx("%s: %lu connections to the KVS port were turned "
+			  "away in all, %lu of them not logged",
+			  sid(kvs, b, 64), kvs->strangers,
+			  kvs->strangers - KVS_STRANGERS_LOGGED);
+	conn_guard_destroy(kvs->guard);
 	while (kvs->peers)
 		peer_remove(kvs, kvs->peers);
 	conn_destroy(kvs->up);
-	if (kvs->listen_ev)
-		event_free(kvs->listen_ev);
 	if (kvs->listen_fd >= 0)
 		close(kvs->listen_fd);
 	for (size_t i = 0; kvs->lists && i < kvs->st->nnodes; i++) {

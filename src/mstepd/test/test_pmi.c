@@ -47,6 +47,7 @@ struct fake {
 	/* error */
 	int errors;
 	char last_error[512];
+	struct strbuf all_errors; /* every report, one a line */
 	int finalized_calls;
 };
 
@@ -112,6 +113,8 @@ static void fake_error(void *arg, int rank, const char *what)
 	(void)rank;
 	f->errors++;
 	snprintf(f->last_error, sizeof(f->last_error), "%s", what);
+	strbuf_add(&f->all_errors, what, strlen(what));
+	strbuf_add(&f->all_errors, "\n", 1);
 }
 
 static void fake_finalized(void *arg, int rank)
@@ -150,6 +153,7 @@ static void fake_fini(struct fake *f)
 	pmi_server_destroy(f->srv);
 	for (int i = 0; i < MAX_RANKS; i++)
 		strbuf_free(&f->out[i]);
+	strbuf_free(&f->all_errors);
 	free_puts(f);
 }
 
@@ -642,6 +646,99 @@ static void test_garbage(void)
 			f.ready_calls = 0;
 		}
 	}
+	fake_fini(&f);
+}
+
+/* How many lines of f's reports hold what. */
+static int reports_with(const struct fake *f, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = f->all_errors.s; p && (p = strstr(p, what));
+	     p += strlen(what))
+		n++;
+	return n;
+}
+
+/* Every kind of request the server refuses, over and over. */
+static void send_bad_lines(struct fake *f, int rank, int n)
+{
+	static const char *bad[] = {
+		"hello\n",
+		"cmd=frobnicate\n",
+		"cmd=put key= value=b\n",
+		"cmd=get kvsname=other key=a\n",
+		"cmd=get_ap\0pnum\n",
+		"mcmd=spawn\nendcmd\n",
+	};
+	char longline[PMI_LINE_MAX + 2];
+
+	memset(longline, 'x', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = '\n';
+	for (int i = 0; i < n; i++) {
+		const char *b = bad[i % 6];
+		size_t len = i % 6 == 4 ? 16 : strlen(b);
+		if (i % 100 == 99) {
+			b = longline;
+			len = sizeof(longline);
+		}
+		CU_ASSERT(pmi_conn_input(f->srv, rank, b, len) == 0);
+		if (f->out[rank].len > 65536)
+			pending(f, rank);
+	}
+}
+
+/* A rank that sends 10,000 bad lines is answered every time, but only
+ * its first PMI_RANK_REFUSALS_REPORTED refusals are reported (the last
+ * says so), then their count when it closes; every rank's together stop
+ * at PMI_REFUSALS_REPORTED.  So the step's log stays small. */
+static void test_refusals_bounded(void)
+{
+	struct fake f;
+	int before;
+
+	fake_init(&f, MAX_RANKS, 0, MAX_RANKS);
+	send_bad_lines(&f, 0, 10000);
+	CU_ASSERT_EQUAL(f.errors, PMI_RANK_REFUSALS_REPORTED);
+	CU_ASSERT_EQUAL(reports_with(&f, "more refusals of this rank are "
+					 "counted, not reported"),
+			1);
+	CU_ASSERT(strstr(f.last_error, "counted, not reported") != NULL);
+	/* still answered */
+	pending(&f, 0);
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "cmd=frobnicate\n"),
+			       "cmd=error rc=-1 msg=unknown_command\n");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "cmd=get_appnum\n"),
+			       "cmd=appnum rc=0 appnum=0\n");
+	CU_ASSERT_EQUAL(f.errors, PMI_RANK_REFUSALS_REPORTED);
+	/* the count, when it goes */
+	pmi_conn_closed(f.srv, 0);
+	CU_ASSERT_EQUAL(f.errors, PMI_RANK_REFUSALS_REPORTED + 2);
+	CU_ASSERT_EQUAL(reports_with(&f, "PMI rank 0: 9969 more refused "
+					 "requests not reported (10001 in "
+					 "all)"),
+			1);
+	CU_ASSERT(strstr(f.last_error, "without finalize") != NULL);
+
+	/* another rank is reported as well, until all of them together
+	 * reach the node's bound */
+	before = f.errors;
+	send_bad_lines(&f, 1, 3);
+	CU_ASSERT_EQUAL(f.errors, before + 3);
+	for (int r = 1; r < MAX_RANKS; r++)
+		send_bad_lines(&f, r, 10000);
+	CU_ASSERT_EQUAL(f.errors - 2, PMI_REFUSALS_REPORTED);
+	CU_ASSERT_EQUAL(reports_with(&f, "more refusals of this node's "
+					 "ranks are counted, not reported"),
+			1);
+	before = f.errors;
+	for (int r = 1; r < MAX_RANKS; r++)
+		pmi_conn_closed(f.srv, r);
+	/* a count and "without finalize" each */
+	CU_ASSERT_EQUAL(f.errors, before + 2 * (MAX_RANKS - 1));
+	printf("\n  %d ranks x 10,000 bad lines: %d reports, %zu bytes ",
+	       MAX_RANKS, f.errors, f.all_errors.len);
+	CU_ASSERT(f.all_errors.len < 64 * 1024);
 	fake_fini(&f);
 }
 
@@ -1489,6 +1586,7 @@ static CU_TestInfo tests[] = {
 	{"abort: no reply, the step layer told", test_abort},
 	{"malformed and refused requests", test_malformed},
 	{"random garbage", test_garbage},
+	{"10,000 bad lines: reports bounded", test_refusals_bounded},
 	{"a failing send", test_send_failure},
 	{"unblocking a barrier", test_unblock},
 	{"unblocking with a late rank on another node", test_unblock_two_nodes},

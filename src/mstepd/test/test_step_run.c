@@ -2,8 +2,9 @@
  * test_step_run.c - real mstepds running a job step's share of ranks.
  *
  * The test plays mrun: a TCP listener on 127.0.0.1 that checks each
- * STEP_HELLO (io_key, ids), sends STEP_GO, STEP_INPUT and STEP_SIGNAL and
- * collects STEP_OUTPUT, TASK_EXIT and STEP_NODE_END.  It also plays
+ * STEP_HELLO (the io_key in its frame credential and in its body, ids),
+ * sends STEP_GO, STEP_INPUT and STEP_SIGNAL and collects STEP_OUTPUT,
+ * TASK_EXIT and STEP_NODE_END.  It also plays
  * mnoded: it writes STEPDIR/launch, starts mstepd -S with fd 3 connected
  * to it, and reads STEPDIR/end once mstepd exited.  Two "nodes" are two
  * mstepds with different step directories, both on 127.0.0.1.
@@ -222,14 +223,21 @@ static void mrun_free(struct mrun *m)
 
 /* ---- frames ----------------------------------------------------------------- */
 
-static int send_frame(int fd, uint16_t type, const ProtobufCMessage *msg)
+/* A frame with cred (cred_len bytes, none when 0) and msg. */
+static int send_frame_cred(int fd, uint16_t type, const void *cred,
+			   size_t cred_len, const ProtobufCMessage *msg)
 {
 	size_t len;
-	uint8_t *buf = frame_build(type, 0, 0, NULL, 0, msg, &len);
+	uint8_t *buf = frame_build(type, 0, 0, cred, cred_len, msg, &len);
 	int rc = write_all(fd, buf, len);
 
 	free(buf);
 	return rc;
+}
+
+static int send_frame(int fd, uint16_t type, const ProtobufCMessage *msg)
+{
+	return send_frame_cred(fd, type, NULL, 0, msg);
 }
 
 /* One whole frame; the body is malloc'd.  -1 at EOF or on garbage. */
@@ -310,7 +318,11 @@ static void on_hello(struct mrun *m, int slot)
 		close(fd);
 		return;
 	}
-	if (h.type == MERIDIAN__MSG_TYPE__MSG_STEP_HELLO && !h.flags)
+	/* the key in the credential, as mrun checks it before the body;
+	 * and in the body, for an older mrun */
+	if (h.type == MERIDIAN__MSG_TYPE__MSG_STEP_HELLO && !h.flags &&
+	    h.cred_len == sizeof(m->key) &&
+	    !memcmp(body, m->key, sizeof(m->key)))
 		hello = meridian__step_hello__unpack(NULL, h.body_len,
 						     body + h.cred_len);
 	free(body);
@@ -1400,7 +1412,8 @@ static bool fence_refused(const struct mrun *m, Meridian__KvsFence *f)
 
 	CU_ASSERT_FATAL(fd >= 0);
 	/* it may close before it has read all: no SIGPIPE for that */
-	send_frame(fd, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, &f->base);
+	send_frame_cred(fd, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, m->key,
+			sizeof(m->key), &f->base);
 	refused = closed_on_us(fd);
 	close(fd);
 	return refused;
@@ -1516,10 +1529,15 @@ static void test_kvs_limits(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL_FATAL(recv_frame(fd, &h, &body), 0);
 	CU_ASSERT_EQUAL(h.type, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE);
+	/* the first fence proves the key in its credential */
+	CU_ASSERT_EQUAL_FATAL(h.cred_len, sizeof(m.key));
+	CU_ASSERT_EQUAL(memcmp(body, m.key, sizeof(m.key)), 0);
 	got = meridian__kvs_fence__unpack(NULL, h.body_len, body + h.cred_len);
 	free(body);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
 	CU_ASSERT_EQUAL(got->node_index, 1);
+	/* and in its body, for an older node 0 */
+	CU_ASSERT_EQUAL(got->io_key.len, sizeof(m.key));
 	CU_ASSERT_EQUAL_FATAL(got->n_pairs, 1);
 	CU_ASSERT_STRING_EQUAL(got->pairs[0]->key, "k7");
 	meridian__kvs_fence__free_unpacked(got, NULL);
@@ -1561,6 +1579,264 @@ static void test_kvs_limits(void)
 	CU_ASSERT_TRUE(log_has(&m, 1, "KVS_RELEASE, pair 0: PMI KVS key"));
 	CU_ASSERT_TRUE(log_has(&m, 1, "(65 bytes) is too_long: expected 1 to "
 				      "64"));
+	signal(SIGPIPE, SIG_DFL);
+	mrun_free(&m);
+}
+
+/* ---- strangers at node 0's KVS port ------------------------------------ */
+
+/* Wait up to secs for node k's mstepd.log to hold what. */
+static bool log_wait(const struct mrun *m, int k, const char *what, int secs)
+{
+	char path[600], *data;
+
+	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, MSTEPD_LOG_FILE);
+	for (int i = 0; i < secs * 20; i++) {
+		bool yes = false;
+		if (read_file(path, &data, NULL) == 0) {
+			yes = strstr(data, what) != NULL;
+			free(data);
+		}
+		if (yes)
+			return true;
+		usleep(50 * 1000);
+	}
+	return log_has(m, k, what); /* says what the log has */
+}
+
+static size_t log_lines(const struct mrun *m, int k)
+{
+	char path[600], *data;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, MSTEPD_LOG_FILE);
+	if (read_file(path, &data, NULL) < 0)
+		return 0;
+	for (const char *p = data; *p; p++)
+		n += *p == '\n';
+	free(data);
+	return n;
+}
+
+static int kvs_dial(const struct mrun *m)
+{
+	struct mer_error err;
+
+	return tcp_connect("127.0.0.1", (uint16_t)m->nodes[0].kvs_port, 2000,
+			   &err);
+}
+
+/* How long fd took to be closed on us (reading and dropping whatever
+ * came), in ms since t0; -1 when not within 10 s. */
+static int64_t closed_after(int fd, int64_t t0)
+{
+	return closed_on_us(fd) ? mer_mono_ms() - t0 : -1;
+}
+
+/* A child's flood of node 0's KVS port from 127.0.0.1 for ms: connect
+ * again and again, holding the last 400 connections (every other one
+ * with 4 bytes of a header), closing the oldest.  Writes how many it
+ * made to out, and exits. */
+static void __attribute__((noreturn)) flood(uint16_t port, int ms, int out)
+{
+	static int fds[400];
+	int64_t end = mer_mono_ms() + ms;
+	unsigned long made = 0;
+	size_t next = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < 400; i++)
+		fds[i] = -1;
+	while (mer_mono_ms() < end) {
+		int fd = tcp_connect("127.0.0.1", port, 1000, NULL);
+		if (fd < 0) {
+			usleep(1000); /* refused: node 0 stopped listening */
+			continue;
+		}
+		if (made++ & 1)
+			(void)!write(fd, "MRDN", 4);
+		if (fds[next] >= 0)
+			close(fds[next]);
+		fds[next] = fd;
+		next = (next + 1) % 400;
+	}
+	(void)!write(out, &made, sizeof(made));
+	_exit(0);
+}
+
+/* Each of two ranks (one per node): a put, a barrier, a get of the other's
+ * key, then 3 s before a last barrier. */
+static const char strangers_script[] =
+	"import os, socket, time\n"
+	"s = socket.socket(fileno=int(os.environ['PMI_FD']))\n"
+	"f = s.makefile('rw')\n"
+	"def req(line):\n"
+	"    f.write(line + '\\n'); f.flush(); return f.readline().strip()\n"
+	"r = int(os.environ['PMI_RANK'])\n"
+	"req('cmd=init pmi_version=1 pmi_subversion=1')\n"
+	"req('cmd=put key=k%d value=v%d' % (r, r))\n"
+	"print(req('cmd=barrier_in'))\n"
+	"print(req('cmd=get key=k%d' % (1 - r)), flush=True)\n"
+	"time.sleep(3)\n"
+	"print(req('cmd=barrier_in'))\n"
+	"req('cmd=finalize')\n";
+
+/*
+ * Node 0's KVS port is open to anyone until the step's nodes are in.  A
+ * stranger's fence with a wrong key and a 16 MiB body is refused from its
+ * header, before a byte of the body is sent; one with the key only in its
+ * body (as an older mstepd sends it) is refused without being decoded
+ * (decoded, it would have taken node 1's place); an idle connection is
+ * closed after the auth timeout (MERIDIAN_KVS_AUTH_TIMEOUT_MS, 1.5 s
+ * here); a flood of connections from node 1's own address does not keep
+ * node 1 out; once it is in, node 0 no longer listens.  The step
+ * completes, and node 0's log stays short.
+ */
+static void test_kvs_strangers(void)
+{
+	struct mrun m;
+	struct step_opts o = { 0 };
+	Meridian__KvsFence f;
+	struct frame_hdr h = { 0 };
+	uint8_t hb[MER_FRAME_HDR_LEN], wrong[32], junk[65536];
+	struct mer_error err;
+	unsigned long flooded = 0;
+	int64_t t0, took;
+	int fd, pfd[2];
+	pid_t child;
+
+	if (skip())
+		return;
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		cunit_skip("needs /usr/bin/python3 (Debian package python3)");
+		return;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	mrun_init(&m, 218, 0);
+	m.auto_go = false;
+	o.argv[0] = "/usr/bin/python3";
+	o.argv[1] = "-c";
+	o.argv[2] = strangers_script;
+	o.ranks[0] = 1;
+	o.ranks[1] = 1;
+	o.mpi = "pmi1";
+	setenv("MERIDIAN_KVS_AUTH_TIMEOUT_MS", "1500", 1);
+	launch(&m, &o);
+	unsetenv("MERIDIAN_KVS_AUTH_TIMEOUT_MS");
+	CU_ASSERT_TRUE_FATAL(mrun_wait(&m, all_hello, NULL, 10));
+	CU_ASSERT_FATAL(m.nodes[0].kvs_port > 0);
+
+	/* a wrong key, and 16 MiB announced: refused at the header */
+	memcpy(wrong, m.key, sizeof(wrong));
+	wrong[31] ^= 1;
+	fd = kvs_dial(&m);
+	CU_ASSERT_FATAL(fd >= 0);
+	t0 = mer_mono_ms();
+	h.magic = MER_FRAME_MAGIC;
+	h.version = MER_PROTO_VERSION;
+	h.type = MERIDIAN__MSG_TYPE__MSG_KVS_FENCE;
+	h.cred_len = sizeof(wrong);
+	h.body_len = MER_FRAME_MAX_BODY;
+	frame_hdr_encode(&h, hb);
+	CU_ASSERT_EQUAL(write_all(fd, hb, sizeof(hb)), 0);
+	CU_ASSERT_EQUAL(write_all(fd, wrong, sizeof(wrong)), 0);
+	CU_ASSERT_TRUE(log_wait(&m, 0, "a KVS_FENCE whose 32-byte credential "
+				       "is not the step's io_key", 5));
+	/* what comes of its body is thrown away as it comes; the rest never
+	 * does, and the auth timeout ends it */
+	memset(junk, 0xab, sizeof(junk));
+	for (int i = 0; i < 16; i++)
+		(void)!write(fd, junk, sizeof(junk));
+	took = closed_after(fd, t0);
+	close(fd);
+	printf("\n  a wrong key, 16 MiB announced, 1 MiB sent: closed after "
+	       "%lld ms ",
+	       (long long)took);
+	CU_ASSERT(took >= 0 && took < 5000);
+
+	/* the key only in the body: not read, not decoded (it would be
+	 * taken for node 1) */
+	fence_init(&m, &f);
+	pairs_make(&f, 1000, NULL, 1000);
+	fd = kvs_dial(&m);
+	CU_ASSERT_FATAL(fd >= 0);
+	send_frame(fd, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, &f.base);
+	pairs_free(&f);
+	CU_ASSERT_TRUE(closed_on_us(fd));
+	close(fd);
+	CU_ASSERT_TRUE(log_has(&m, 0, "a KVS_FENCE without the step's io_key "
+				      "in its frame credential (an mstepd "
+				      "older than this one"));
+
+	/* any other frame first */
+	fd = kvs_dial(&m);
+	CU_ASSERT_FATAL(fd >= 0);
+	{
+		Meridian__StepGo go = MERIDIAN__STEP_GO__INIT;
+		send_frame_cred(fd, MERIDIAN__MSG_TYPE__MSG_STEP_GO, m.key,
+				sizeof(m.key), &go.base);
+	}
+	CU_ASSERT_TRUE(closed_on_us(fd));
+	close(fd);
+	CU_ASSERT_TRUE(log_has(&m, 0, "sent STEP_GO (flags 0x0): expected "
+				      "KVS_FENCE with the step's key first"));
+
+	/* idle: closed after the auth timeout */
+	fd = kvs_dial(&m);
+	CU_ASSERT_FATAL(fd >= 0);
+	took = closed_after(fd, mer_mono_ms());
+	close(fd);
+	printf("\n  an idle connection closed after %lld ms (auth timeout "
+	       "1500) ",
+	       (long long)took);
+	CU_ASSERT(took >= 1400 && took < 5000);
+	CU_ASSERT_TRUE(log_wait(&m, 0, "not authenticated within 2 s", 5));
+
+	/* a flood from node 1's address while node 1 connects */
+	CU_ASSERT_EQUAL_FATAL(pipe(pfd), 0);
+	child = fork();
+	CU_ASSERT_FATAL(child >= 0);
+	if (child == 0)
+		flood((uint16_t)m.nodes[0].kvs_port, 3000, pfd[1]);
+	close(pfd[1]);
+	usleep(300 * 1000);
+	send_go(&m, &m.nodes[0]);
+	send_go(&m, &m.nodes[1]);
+	CU_ASSERT_TRUE(mrun_wait(&m, all_printed, "cmd=get_result rc=0", 15));
+	/* every node is in: the port is closed */
+	fd = tcp_connect("127.0.0.1", (uint16_t)m.nodes[0].kvs_port, 2000,
+			 &err);
+	CU_ASSERT_EQUAL(fd, -1);
+	if (fd >= 0)
+		close(fd);
+	else
+		CU_ASSERT_EQUAL(errno, ECONNREFUSED);
+	CU_ASSERT_EQUAL(read_all(pfd[0], &flooded, sizeof(flooded)), 0);
+	close(pfd[0]);
+	waitpid(child, NULL, 0);
+
+	run_to_end(&m, 30);
+	for (int r = 0; r < 2; r++) {
+		char want[128];
+		snprintf(want, sizeof(want),
+			 "cmd=barrier_out\ncmd=get_result rc=0 value=v%d\n"
+			 "cmd=barrier_out\n",
+			 1 - r);
+		CU_ASSERT_STRING_EQUAL(out_of(&m, r), want);
+		CU_ASSERT_EQUAL(m.ranks[r].exit_code, 0);
+	}
+	for (int k = 0; k < 2; k++) {
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m.nodes[k].end_file);
+		CU_ASSERT_EQUAL(m.nodes[k].end_file->state,
+				MERIDIAN__JOB_STATE__JOB_COMPLETED);
+	}
+	printf("\n  %lu connections flooded in 3 s; node 0's mstepd.log: "
+	       "%zu lines ",
+	       flooded, log_lines(&m, 0));
+	CU_ASSERT(flooded > 100);
+	CU_ASSERT(log_lines(&m, 0) < 60);
+	CU_ASSERT_TRUE(log_has(&m, 0, "connections to the KVS port were "
+				      "turned away in all"));
 	signal(SIGPIPE, SIG_DFL);
 	mrun_free(&m);
 }
@@ -1910,6 +2186,8 @@ static CU_TestInfo tests[] = {
 	{ "PMI finalize timeout", test_finalize_timeout },
 	{ "KVS on two nodes, three barriers", test_kvs_two_nodes },
 	{ "KVS peers over the limits", test_kvs_limits },
+	{ "KVS strangers: wrong key, no key, idle, a flood",
+	  test_kvs_strangers },
 	{ "--cpu-bind=cores", test_binding },
 	{ "MPI on two nodes", test_mpi_two_nodes },
 	{ "MPI abort", test_mpi_abort },
