@@ -295,7 +295,13 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 				break;
 			}
 			if (v == CONN_REFUSE) {
-				c->skip = total;
+				/* Read the refused frame away, so that its
+				 * sender reads the error reply instead of a
+				 * reset; but no more than CONN_SKIP_MAX of
+				 * it: a stranger's 16 MiB are not worth
+				 * reading. */
+				c->skip = total < CONN_SKIP_MAX ? total
+								: CONN_SKIP_MAX;
 				c->skip_then_close = true;
 				continue;
 			}

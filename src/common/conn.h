@@ -65,10 +65,11 @@ void conn_set_limits(struct conn *c, const struct conn_limits *lim);
 enum conn_verdict {
 	CONN_READ,   /* read the body and hand the frame to on_frame */
 	CONN_WAIT,   /* read nothing more until conn_resume() asks again */
-	CONN_REFUSE, /* discard the frame's bytes as they arrive, unbuffered,
-		      * then close once the output (the owner's error reply)
-		      * is written */
+	CONN_REFUSE, /* discard the frame's bytes as they arrive, unbuffered
+		      * (up to CONN_SKIP_MAX of them), then close once the
+		      * output (the owner's error reply) is written */
 };
+#define CONN_SKIP_MAX (1u << 20)
 /* cred points into the input buffer: valid only during the call.  The
  * callback may send, and may call conn_destroy (then its verdict is not
  * read). */

@@ -151,6 +151,14 @@ int frame_hdr_decode(const uint8_t in[MER_FRAME_HDR_LEN], struct frame_hdr *h,
 		return mer_error_set(err, "unknown message type %u", h->type);
 	if (h->flags & ~(MER_FRAME_REPLY | MER_FRAME_ERROR))
 		return mer_error_set(err, "unknown frame flags 0x%x", h->flags);
+	/* An error is a reply: a "request" flagged error would be decoded
+	 * as an ErrorReply and handled as the request type it names. */
+	if ((h->flags & MER_FRAME_ERROR) && !(h->flags & MER_FRAME_REPLY))
+		return mer_error_set(err,
+				     "frame flags 0x%x: the error flag without "
+				     "the reply flag, expected it only on a "
+				     "reply",
+				     h->flags);
 	if (h->cred_len > MER_FRAME_MAX_CRED)
 		return mer_error_set(err,
 				     "credential of %u bytes, at most %u allowed",
@@ -197,6 +205,47 @@ uint8_t *frame_build_error(uint16_t type, uint32_t req_id, int code,
 			   0, &er.base, len);
 }
 
+/*
+ * Does m (or a message inside it) hold an unknown field numbered 0?  No
+ * valid message does, but protobuf-c 1.4 takes field 0 written as the
+ * overlong tag 80 00 and keeps it, then packs it as 00, which it refuses
+ * to decode: a request carrying one would be stored and sent on as a
+ * record nobody can read again (a job lost at the next restart).
+ */
+static bool msg_has_field0(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return true;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *v =
+				*(ProtobufCMessage *const *const *)(base +
+								    f->offset);
+
+			for (size_t k = 0; k < n; k++)
+				if (v[k] && msg_has_field0(v[k]))
+					return true;
+		} else {
+			const ProtobufCMessage *sub =
+				*(const ProtobufCMessage *const *)(base +
+								   f->offset);
+
+			if (sub && msg_has_field0(sub))
+				return true;
+		}
+	}
+	return false;
+}
+
 ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 				    const uint8_t *body, size_t len,
 				    struct mer_error *err)
@@ -228,6 +277,15 @@ ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 			      t->name,
 			      (h->flags & MER_FRAME_REPLY) ? "reply" : "request",
 			      len, d->name);
+	} else if (msg_has_field0(m)) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		m = NULL;
+		errno = EPROTO;
+		mer_error_set(err, "%s %s: body of %zu bytes holds a field "
+				   "numbered 0, which no message has",
+			      t->name,
+			      (h->flags & MER_FRAME_REPLY) ? "reply" : "request",
+			      len);
 	}
 	return m;
 }

@@ -668,7 +668,8 @@ int node_mgr_register(struct mctld *ctx, struct peer *p,
 	 * list: never launched -> launch again; launched -> lost. */
 	nmine = n->njobs;
 	mine = xcalloc(nmine + 1, sizeof(*mine));
-	memcpy(mine, n->job_ids, nmine * sizeof(*mine));
+	if (nmine) /* job_ids is NULL before the node's first job */
+		memcpy(mine, n->job_ids, nmine * sizeof(*mine));
 	for (i = 0; i < nmine; i++) {
 		struct job *j = job_find(ctx, mine[i]);
 

@@ -219,7 +219,8 @@ static int layout_gpus(const Meridian__JobNodeAlloc *a,
 	}
 	sn->n_gpus = want;
 	sn->gpus = xcalloc(want ? want : 1, sizeof(*sn->gpus));
-	memcpy(sn->gpus, a->gpus, want * sizeof(*sn->gpus));
+	if (want) /* a->gpus is NULL on a node without GPUs */
+		memcpy(sn->gpus, a->gpus, want * sizeof(*sn->gpus));
 	return 0;
 }
 

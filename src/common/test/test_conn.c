@@ -124,9 +124,10 @@ static void pump(int fd, const uint8_t *buf, size_t len, size_t *off)
 	}
 }
 
-/* A refused frame's 4 MiB body is read and thrown away as it comes: the
- * connection never holds more than its read-ahead, the frame is never
- * delivered, the error reply goes out and then the connection closes. */
+/* A refused frame's body is read and thrown away as it comes, up to
+ * CONN_SKIP_MAX of it: the connection never holds more than its
+ * read-ahead, the frame is never delivered, the error reply goes out and
+ * then the connection closes, at the latest once 1 MiB was discarded. */
 static void test_refused_body_discarded(void)
 {
 	struct conn_limits lim = { .read_ahead = 16384 };
@@ -145,7 +146,8 @@ static void test_refused_body_discarded(void)
 		if (off == len)
 			run_for(t.base, 20);
 	}
-	CU_ASSERT_EQUAL(off, len);
+	CU_ASSERT(off < len); /* closed before the 4 MiB were all read */
+	CU_ASSERT(off >= CONN_SKIP_MAX);
 	CU_ASSERT(t.closed);
 	CU_ASSERT_EQUAL(t.headers, 1);
 	CU_ASSERT_EQUAL(t.frames, 0);

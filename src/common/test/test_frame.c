@@ -94,6 +94,47 @@ static void test_header_rejects(void)
 	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION, 22, 0x80, 0, 0);
 	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "flags"));
+
+	/* an error is a reply: flagged error alone, a request would be
+	 * decoded as an ErrorReply and read as its own type */
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION,
+		  MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, MER_FRAME_ERROR, 0, 9);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), -1);
+	CU_ASSERT_STRING_EQUAL(err.text,
+			       "frame flags 0x2: the error flag without the "
+			       "reply flag, expected it only on a reply");
+	build_hdr(b, MER_FRAME_MAGIC, MER_PROTO_VERSION,
+		  MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB,
+		  MER_FRAME_ERROR | MER_FRAME_REPLY, 0, 9);
+	CU_ASSERT_EQUAL(frame_hdr_decode(b, &h, &err), 0);
+}
+
+/* Field 0 written as the overlong tag 80 00: protobuf-c takes it and
+ * would pack it as 00, which it refuses to read back; the body is
+ * refused, at any depth. */
+static void test_field0_refused(void)
+{
+	/* SubmitJobRequest { desc { name "job", field 0 } } */
+	static const uint8_t body[] = { 0x0a, 0x08, 0x0a, 0x03, 'j', 'o',
+					'b',  0x80, 0x00, 0x0a };
+	static const uint8_t good[] = { 0x0a, 0x05, 0x0a, 0x03, 'j', 'o',
+					'b' };
+	struct frame_hdr h = { MER_FRAME_MAGIC, MER_PROTO_VERSION,
+			       MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, 0, 1, 0,
+			       sizeof(body) };
+	struct mer_error err;
+	ProtobufCMessage *m;
+
+	m = frame_unpack_body(&h, body, sizeof(body), &err);
+	CU_ASSERT_PTR_NULL(m);
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "a field numbered 0"));
+	h.body_len = sizeof(good);
+	m = frame_unpack_body(&h, good, sizeof(good), &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_STRING_EQUAL(((Meridian__SubmitJobRequest *)m)->desc->name,
+			       "job");
+	protobuf_c_message_free_unpacked(m, NULL);
 }
 
 static void test_message_round_trip(void)
@@ -266,6 +307,7 @@ static CU_TestInfo tests[] = {
 	{ "header versions", test_header_versions },
 	{ "header rejects bad fields", test_header_rejects },
 	{ "message round trip", test_message_round_trip },
+	{ "field 0 refused", test_field0_refused },
 	{ "error reply", test_error_reply },
 	{ "conn: frames then garbage", test_conn_frames_then_garbage },
 	{ "conn: truncated frame", test_conn_truncated },

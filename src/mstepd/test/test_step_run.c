@@ -516,7 +516,7 @@ static void write_launch(struct mrun *m, int k, const struct step_opts *o)
 	Meridian__StepDesc d = MERIDIAN__STEP_DESC__INIT;
 	Meridian__StepNode nodes[MAX_NODES], *np[MAX_NODES];
 	Meridian__JobNodeAlloc alloc[MAX_NODES], *ap[MAX_NODES];
-	char names[MAX_NODES][8], path[512];
+	char names[MAX_NODES][16], path[512];
 	uint32_t first = 0;
 	uint8_t *buf;
 	size_t n, argc = 0, envc = 0;
@@ -600,7 +600,7 @@ static void write_launch(struct mrun *m, int k, const struct step_opts *o)
 static void start_node(struct mrun *m, int k)
 {
 	struct node_run *n = &m->nodes[k];
-	char job[16], step[16], node[8];
+	char job[16], step[16], node[16];
 	int sp[2];
 
 	snprintf(job, sizeof(job), "%u", m->job_id);
