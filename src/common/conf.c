@@ -1230,28 +1230,18 @@ static int check_globals(struct loader *l)
 /* ------------------------------------------------------------------ */
 /* the API */
 
-struct conf *conf_load(const char *path, struct mer_error *err)
+struct conf *conf_parse(const char *name, const char *data, size_t size,
+			struct mer_error *err)
 {
 	struct loader l = {0};
 	struct conf_priv *cp;
-	char *data;
-	size_t size;
 	int rc;
 
-	if (read_file(path, &data, &size) < 0) {
-		int saved = errno;
-		mer_error_set(err,
-			      "%s: cannot read: %s, expected a readable "
-			      "meridian.conf",
-			      path, strerror(saved));
-		errno = saved;
-		return NULL;
-	}
 	cp = xcalloc(1, sizeof(*cp));
-	cp->pub.path = xstrdup(path);
+	cp->pub.path = xstrdup(name);
 	set_defaults(&cp->pub);
 	l.cp = cp;
-	l.path = path;
+	l.path = name;
 	l.err = err;
 	node_template_init(&l.node_def);
 	memset(&l.part_def, 0, sizeof(l.part_def));
@@ -1266,7 +1256,6 @@ struct conf *conf_load(const char *path, struct mer_error *err)
 	if (rc == 0)
 		rc = check_partitions(&l);
 
-	free(data);
 	node_clear(&l.node_def);
 	part_clear(&l.part_def);
 	if (rc < 0) {
@@ -1275,6 +1264,26 @@ struct conf *conf_load(const char *path, struct mer_error *err)
 		return NULL;
 	}
 	return &cp->pub;
+}
+
+struct conf *conf_load(const char *path, struct mer_error *err)
+{
+	struct conf *c;
+	char *data;
+	size_t size;
+
+	if (read_file(path, &data, &size) < 0) {
+		int saved = errno;
+		mer_error_set(err,
+			      "%s: cannot read: %s, expected a readable "
+			      "meridian.conf",
+			      path, strerror(saved));
+		errno = saved;
+		return NULL;
+	}
+	c = conf_parse(path, data, size, err);
+	free(data); /* keeps errno (glibc >= 2.33, POSIX.1-2024) */
+	return c;
 }
 
 void conf_free(struct conf *c)

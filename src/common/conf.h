@@ -103,6 +103,12 @@ struct conf {
 /* Load and check path.  Returns NULL with err holding
  * "path:line: what is wrong, what is expected". */
 struct conf *conf_load(const char *path, struct mer_error *err);
+/* The same for the text of a meridian.conf already in memory: size bytes
+ * of data (no NUL needed; a NUL byte inside is an error, as in a file).
+ * name stands for the path, in errors and in the returned conf's path.
+ * data is only read during the call.  conf_load is read_file + this. */
+struct conf *conf_parse(const char *name, const char *data, size_t size,
+			struct mer_error *err);
 void conf_free(struct conf *c);
 
 /* The file a command or daemon reads when -f is not given:

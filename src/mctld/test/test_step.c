@@ -42,7 +42,7 @@ static struct peer *up_node(const char *name)
 
 static void setup(void)
 {
-	char name[8];
+	char name[16];
 
 	dir = th_tmpdir();
 	ctx = th_ctx(dir, NODES);
@@ -334,7 +334,7 @@ static void node_end(int i, uint32_t job, uint32_t step,
 		     const char *why)
 {
 	Meridian__StepEnd e = MERIDIAN__STEP_END__INIT;
-	char name[8];
+	char name[16];
 
 	snprintf(name, sizeof(name), "n%d", i + 1);
 	e.job_id = job;

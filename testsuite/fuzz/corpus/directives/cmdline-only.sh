@@ -1,0 +1,2 @@
+#!/bin/sh
+#SBATCH --wrap=x

@@ -1,0 +1,2 @@
+#!/bin/sh
+#SBATCH -N 1
