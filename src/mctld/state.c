@@ -25,6 +25,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@
 
 /* Generous: the map is sparse and only grows on disk as it is used. */
 #define STATE_MAP_SIZE	 (8ull << 30)
+/* Free bytes under which a failed commit is taken for a full StateDir. */
+#define STATE_FULL_BELOW (1ull << 20)
 #define META_NEXT_JOB_ID "next_job_id"
 
 struct spec_op {
@@ -558,6 +561,20 @@ int state_txn_put_next_id(struct state *st, uint32_t id, struct mer_error *err)
 	return 0;
 }
 
+/*
+ * After a failed write: is StateDir's filesystem (all but) out of room?
+ * LMDB reports a write that stopped short, as a full disk makes it, as
+ * EIO; the user should read that StateDir is full, not an I/O error.
+ */
+static bool statedir_full(const struct state *st)
+{
+	struct statvfs sv;
+
+	return statvfs(st->dir, &sv) == 0 &&
+	       (unsigned long long)sv.f_bavail * sv.f_frsize <
+		       STATE_FULL_BELOW;
+}
+
 int state_txn_commit(struct state *st, struct mer_error *err)
 {
 	int rc;
@@ -575,6 +592,8 @@ int state_txn_commit(struct state *st, struct mer_error *err)
 	}
 	rc = mdb_txn_commit(st->txn);
 	st->txn = NULL;
+	if (rc == EIO && statedir_full(st))
+		rc = ENOSPC; /* LMDB says EIO for a short write */
 	if (rc != 0)
 		return mdb_fail(err, rc, "commit");
 	st->commits++;
