@@ -173,7 +173,17 @@ uint8_t *frame_build(uint16_t type, uint32_t flags, uint32_t req_id,
 		     const void *cred, size_t cred_len,
 		     const ProtobufCMessage *msg, size_t *len)
 {
-	size_t body_len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+	return frame_build_sized(type, flags, req_id, cred, cred_len, msg,
+				 msg ? protobuf_c_message_get_packed_size(msg)
+				     : 0,
+				 len);
+}
+
+uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
+			   const void *cred, size_t cred_len,
+			   const ProtobufCMessage *msg, size_t body_len,
+			   size_t *len)
+{
 	struct frame_hdr h = {
 		.magic = MER_FRAME_MAGIC,
 		.version = MER_PROTO_VERSION,

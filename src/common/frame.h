@@ -79,6 +79,13 @@ uint8_t *frame_build(uint16_t type, uint32_t flags, uint32_t req_id,
 		     const void *cred, size_t cred_len,
 		     const ProtobufCMessage *msg, size_t *len);
 
+/* The same when msg's packed size is known already (body_len): a large
+ * reply's size is computed once, not twice. */
+uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
+			   const void *cred, size_t cred_len,
+			   const ProtobufCMessage *msg, size_t body_len,
+			   size_t *len);
+
 /* Build an error reply frame for a request. */
 uint8_t *frame_build_error(uint16_t type, uint32_t req_id, int code,
 			   const char *text, size_t *len);

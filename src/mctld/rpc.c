@@ -56,9 +56,14 @@
 #define RPC_MAX_OUTPUT (4u << 20)
 #define RPC_AUTH_TIMEOUT_S 10
 #define RPC_WRITE_TIMEOUT_S 60
-/* A page of a paged JOB_INFO or NODE_INFO reply: what one reader who does
- * not read holds mctld to, per connection. */
-#define RPC_PAGE_BYTES (1u << 20)
+/* A page of a paged JOB_INFO or NODE_INFO reply, which is also what a
+ * reader who does not read holds mctld to, per connection: 4 MiB (10,000
+ * jobs in one round trip), but 1 MiB on the connections of a user who
+ * has more than RPC_PAGE_FULL_CONNS open, so that one user's many
+ * connections hold at most about MaxUserConnections MiB. */
+#define RPC_PAGE_BYTES (4u << 20)
+#define RPC_PAGE_SMALL_BYTES (1u << 20)
+#define RPC_PAGE_FULL_CONNS 4
 /* Lines about strangers' connections: at most a burst per interval. */
 #define RPC_STRANGER_LOG_BURST 20
 #define RPC_STRANGER_LOG_INTERVAL_S 10
@@ -748,8 +753,8 @@ void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg)
 		rpc_reply_error(r, E2BIG, text);
 		return;
 	}
-	buf = frame_build(r->type, MER_FRAME_REPLY, r->req_id, NULL, 0, msg,
-			  &len);
+	buf = frame_build_sized(r->type, MER_FRAME_REPLY, r->req_id, NULL, 0,
+				msg, size, &len);
 	r->replied = true;
 	if (!buf) {
 		r->replied = false;
@@ -1070,8 +1075,18 @@ static int h_submit(struct rpc_req *r, ProtobufCMessage *msg,
  * they fit in RPC_PAGE_BYTES (the first always does). */
 struct page {
 	bool paged;
-	size_t used;
+	size_t used, budget;
 };
+
+static struct page page_start(const struct rpc_req *r, bool paged)
+{
+	const struct rpc_user *u = r->peer->user;
+	struct page pg = { paged, 0, RPC_PAGE_BYTES };
+
+	if (u && u->nconns > RPC_PAGE_FULL_CONNS)
+		pg.budget = RPC_PAGE_SMALL_BYTES;
+	return pg;
+}
 
 static bool page_fits(struct page *pg, size_t nitems,
 		      const ProtobufCMessage *item)
@@ -1081,7 +1096,7 @@ static bool page_fits(struct page *pg, size_t nitems,
 	if (!pg->paged)
 		return true;
 	size = protobuf_c_message_get_packed_size(item) + 8; /* tag, length */
-	if (nitems && pg->used + size > RPC_PAGE_BYTES)
+	if (nitems && pg->used + size > pg->budget)
 		return false;
 	pg->used += size;
 	return true;
@@ -1109,7 +1124,7 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 	const Meridian__JobInfoRequest *req = (const void *)msg;
 	Meridian__JobInfoReply rep = MERIDIAN__JOB_INFO_REPLY__INIT;
 	struct mctld *ctx = r->ctx;
-	struct page pg = { req->paged, 0 };
+	struct page pg = page_start(r, req->paged);
 	uint32_t *ids = NULL, last = 0;
 	bool more = false;
 	size_t cap, i, nids = req->n_job_ids;
@@ -1354,7 +1369,7 @@ static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
 	Meridian__NodeInfo *infos;
 	Meridian__PartitionInfo *parts;
 	struct node **sel;
-	struct page pg = { req->paged, 0 };
+	struct page pg = page_start(r, req->paged);
 	size_t nsel = 0, cap = node_mgr_count(ctx), i, k, first;
 	int rc = 0;
 
