@@ -12,10 +12,9 @@
 #   CC=...                      the compiler (default: configure's)
 #
 # Run from anywhere.  A source tree configured in place (as run-tests.sh
-# and quickstart.sh leave it) cannot host another build, so its files
-# (git's tracked and untracked-but-not-ignored ones) are copied and
-# autoreconf'ed first; an unconfigured one is built from directly and
-# must have its configure script.
+# and quickstart.sh leave it) cannot host another build, so the build is
+# made from a copy of what it distributes (make distdir); an unconfigured
+# one is built from directly and must have its configure script.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 JOBS=${JOBS:-2}
@@ -32,17 +31,10 @@ trap cleanup EXIT
 
 cd "$build"
 if [ -e "$src/config.status" ]; then
-	command -v git >/dev/null && git -C "$src" rev-parse --git-dir >/dev/null 2>&1 || {
-		echo "check-sanitizers: error: $src is configured in place and is no git checkout: run make distclean there first" >&2
-		exit 1
-	}
-	echo "==== copying $src (configured in place) and autoreconf -fi"
-	mkdir src
-	(cd "$src" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) |
-		tar -C src -xf -
-	(cd src && autoreconf -fi) >autoreconf.log 2>&1 || {
-		tail -n 30 autoreconf.log
-		echo "check-sanitizers: error: autoreconf failed (log above)" >&2
+	echo "==== make distdir (the source tree is configured in place)"
+	make -C "$src" distdir distdir="$build/src" >distdir.log 2>&1 || {
+		tail -n 30 distdir.log
+		echo "check-sanitizers: error: make distdir failed (log above)" >&2
 		exit 1
 	}
 	src=$build/src
