@@ -96,6 +96,15 @@ struct conn_guard {
 
 static void guard_note(struct conn_guard *g, enum guard_reason why,
 		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "HOST:PORT" (tcp_accept's names) without ":PORT", into addr. */
+static void peer_host(const char *name, char addr[CONN_PEER_NAME_MAX])
+{
+	const char *colon = strrchr(name, ':');
+
+	snprintf(addr, CONN_PEER_NAME_MAX, "%.*s",
+		 colon ? (int)(colon - name) : (int)strlen(name), name);
+}
 static void guard_forget(struct conn *c);
 static void guard_account(struct conn *c);
 static void conn_die(struct conn *c, const char *why);
@@ -407,7 +416,6 @@ struct conn *conn_create(struct event_base *base, int fd, const char *peer,
 			 void *arg)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
-	const char *colon;
 
 	set_nonblock(fd);
 	set_cloexec(fd);
@@ -419,9 +427,7 @@ struct conn *conn_create(struct event_base *base, int fd, const char *peer,
 	}
 	c->fd = fd;
 	c->peer = xstrdup(peer);
-	colon = strrchr(peer, ':');
-	snprintf(c->addr, sizeof(c->addr), "%.*s",
-		 colon ? (int)(colon - peer) : (int)strlen(peer), peer);
+	peer_host(peer, c->addr);
 	c->on_frame = on_frame;
 	c->on_close = on_close;
 	c->arg = arg;
@@ -719,6 +725,45 @@ static int guard_over(const struct conn_guard *g, const char *addr,
 	return 1;
 }
 
+/*
+ * Room for one more stranger under cap (0: none) of those from addr, or
+ * of all when addr is NULL.  Over it, the oldest goes, not the newcomer:
+ * a real client sends its credential at once and is authenticated long
+ * before it is the oldest, while stalled connections age; so a flood from
+ * one address cannot lock out the users who share it.  When none may go
+ * yet (guard_evictable), false: the newcomer goes.
+ */
+static bool guard_room(struct conn_guard *g, const char *addr, unsigned cap,
+		       enum guard_reason why)
+{
+	struct conn *old;
+
+	if (!cap || !guard_over(g, addr, cap, &old))
+		return true;
+	if (addr)
+		guard_note(g, why,
+			   "%u connections from %s not yet authenticated, "
+			   "the most allowed from one address: %s",
+			   cap, addr,
+			   old ? "closing the oldest"
+			       : "refusing newcomers for now");
+	else
+		guard_note(g, why,
+			   "%u connections not yet authenticated, the most "
+			   "allowed: %s",
+			   g->nunauth,
+			   old ? "closing the oldest"
+			       : "refusing newcomers for now");
+	if (!old)
+		return false;
+	g->evicted++;
+	conn_die(old, addr ? "closed for a newer connection: too many from "
+			     "one address not authenticated"
+			   : "closed for a newer connection: too many not "
+			     "authenticated");
+	return true;
+}
+
 static void guard_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct conn_guard *g = arg;
@@ -727,8 +772,6 @@ static void guard_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	/* A bounded batch per wake-up: the loop serves everyone else too. */
 	for (int i = 0; i < 64; i++) {
 		char name[CONN_PEER_NAME_MAX], addr[CONN_PEER_NAME_MAX];
-		const char *colon;
-		struct conn *old;
 		int fd = tcp_accept(lfd, name);
 
 		if (fd < 0) {
@@ -763,9 +806,7 @@ static void guard_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		g->backoff_ms = 0;
-		colon = strrchr(name, ':');
-		snprintf(addr, sizeof(addr), "%.*s",
-			 colon ? (int)(colon - name) : (int)strlen(name), name);
+		peer_host(name, addr);
 		if (g->lim.max_conns && g->nconns >= g->lim.max_conns) {
 			guard_note(g, NOTE_MAX_CONNS,
 				   "connection from %s refused: %u connections "
@@ -775,46 +816,12 @@ static void guard_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		/* Over a cap on strangers, the oldest one goes, not the
-		 * newcomer: a real client sends its credential at once and
-		 * is authenticated long before it is the oldest, while
-		 * stalled connections age; so a flood from one address
-		 * cannot lock out the users who share it.  When none may go
-		 * yet (guard_evictable), the newcomer does. */
-		if (g->lim.max_unauth_per_addr &&
-		    guard_over(g, addr, g->lim.max_unauth_per_addr, &old)) {
-			guard_note(g, NOTE_PER_ADDR,
-				   "%u connections from %s not yet "
-				   "authenticated, the most allowed from one "
-				   "address: %s",
-				   g->lim.max_unauth_per_addr, addr,
-				   old ? "closing the oldest"
-				       : "refusing newcomers for now");
-			if (!old) {
-				g->refused++;
-				close(fd);
-				continue;
-			}
-			g->evicted++;
-			conn_die(old, "closed for a newer connection: too many "
-				      "from one address not authenticated");
-		}
-		if (g->lim.max_unauth &&
-		    guard_over(g, NULL, g->lim.max_unauth, &old)) {
-			guard_note(g, NOTE_MAX_UNAUTH,
-				   "%u connections not yet authenticated, the "
-				   "most allowed: %s",
-				   g->nunauth,
-				   old ? "closing the oldest"
-				       : "refusing newcomers for now");
-			if (!old) {
-				g->refused++;
-				close(fd);
-				continue;
-			}
-			g->evicted++;
-			conn_die(old, "closed for a newer connection: too many "
-				      "not authenticated");
+		if (!guard_room(g, addr, g->lim.max_unauth_per_addr,
+				NOTE_PER_ADDR) ||
+		    !guard_room(g, NULL, g->lim.max_unauth, NOTE_MAX_UNAUTH)) {
+			g->refused++;
+			close(fd);
+			continue;
 		}
 		g->on_accept(g, fd, name, g->arg);
 	}
