@@ -85,10 +85,6 @@ void mrun_job_desc(const struct jobopt *o, const char *program,
 		   const char *work_dir, const char *submit_dir,
 		   Meridian__JobDesc *d);
 
-/* Constant-time comparison of two keys (lengths are not secret). */
-bool mrun_key_equal(const uint8_t *a, size_t alen, const uint8_t *b,
-		    size_t blen);
-
 /*
  * The --label line splitter: bytes of each (rank, stream) are cut into
  * lines, and each whole line is handed on, prefixed "RANK: " when label

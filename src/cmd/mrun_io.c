@@ -622,8 +622,8 @@ static void on_hello(struct mrun_peer *p, const Meridian__StepHello *hi)
 	char why[160];
 
 	if (!conn_authenticated(p->conn) &&
-	    !mrun_key_equal(hi->io_key.data, hi->io_key.len, m->io_key,
-			    sizeof(m->io_key))) {
+	    !key_equal(hi->io_key.data, hi->io_key.len, m->io_key,
+		       sizeof(m->io_key))) {
 		peer_drop(p, "wrong io_key");
 		return;
 	}
@@ -755,8 +755,8 @@ static enum conn_verdict peer_on_header(struct conn *c,
 		return CONN_REFUSE;
 	}
 	if (h->cred_len == sizeof(p->m->io_key)) {
-		if (!mrun_key_equal(cred, h->cred_len, p->m->io_key,
-				    sizeof(p->m->io_key))) {
+		if (!key_equal(cred, h->cred_len, p->m->io_key,
+			       sizeof(p->m->io_key))) {
 			stranger_warn(p->m, "dropped a connection from %s: "
 					    "wrong io_key",
 				      conn_peer(c));

@@ -154,19 +154,6 @@ void mrun_job_desc(const struct jobopt *o, const char *program,
 	d->interactive = true;
 }
 
-bool mrun_key_equal(const uint8_t *a, size_t alen, const uint8_t *b,
-		    size_t blen)
-{
-	volatile uint8_t diff = 0;
-	size_t i;
-
-	if (alen != blen || !a || !b)
-		return false;
-	for (i = 0; i < alen; i++)
-		diff |= a[i] ^ b[i];
-	return diff == 0;
-}
-
 /* --- the --label line splitter --------------------------------------- */
 
 struct mrun_lines {

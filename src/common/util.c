@@ -325,6 +325,25 @@ int user_name(uid_t uid, char *out, size_t n)
 	return 0;
 }
 
+int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+bool key_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	const unsigned char *x = a, *y = b;
+	volatile unsigned char d = 0; /* no early exit made of it */
+
+	if (alen != blen || !alen || !a || !b)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
 bool str_eq_nocase(const char *a, const char *b)
 {
 	return strcasecmp(a, b) == 0;

@@ -52,6 +52,11 @@ int user_from_name(const char *name, uid_t *uid, gid_t *gid);
 int user_name(uid_t uid, char *buf, size_t n);
 
 bool str_eq_nocase(const char *a, const char *b);
+/* qsort/bsearch order of uint32_t values. */
+int u32_cmp(const void *a, const void *b);
+/* Whether a (alen bytes) and b (blen) are the same non-empty key, in time
+ * that depends on the lengths only, not on where they differ. */
+bool key_equal(const void *a, size_t alen, const void *b, size_t blen);
 int set_nonblock(int fd);
 int set_cloexec(int fd);
 

@@ -456,13 +456,6 @@ void node_mgr_tick(struct mctld *ctx, int64_t now)
 
 /* --- registration ------------------------------------------------------ */
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void take_capacity(struct node *n, Meridian__NodeRegister *reg)
 {
 	const struct conf_node *cn = n->cn;

@@ -47,6 +47,9 @@
  */
 #define RPC_FREE_FRAME (64u << 10)
 #define RPC_USER_HELD_MAX (MER_FRAME_MAX_BODY + CONN_READ_AHEAD_MIN)
+_Static_assert(RPC_USER_HELD_MAX >= MER_FRAME_HDR_LEN + MER_FRAME_MAX_CRED +
+					    MER_FRAME_MAX_BODY,
+	       "a user's room must hold the largest frame");
 #define RPC_ALL_HELD_MAX (128u << 20)
 #define RPC_MAX_CONNS 65536
 #define RPC_FD_RESERVE 64
@@ -466,6 +469,54 @@ static const struct peer_ops conn_peer_ops = {
 	.close_after_flush = conn_ops_close_after_flush,
 };
 
+/*
+ * Who sent request h, from its credential (cred_len bytes at cred): 0 with
+ * *uid and *gid (mctld's own when there is no AuthType, in unit tests), or
+ * -1 with the text of the error reply in text, the refusal logged as a
+ * stranger's.
+ */
+static int request_credential(struct peer *p, const struct frame_hdr *h,
+			      const uint8_t *cred, uid_t *uid, gid_t *gid,
+			      char *text, size_t n)
+{
+	struct mctld *ctx = p->ctx;
+	struct mer_error err = {""};
+
+	*uid = ctx->uid;
+	*gid = getgid();
+	if (!ctx->auth)
+		return 0;
+	if (h->cred_len == 0) {
+		stranger_log(ctx->rpc, "%s: %s refused: no credential",
+			     p->name, msg_type_name(h->type));
+		snprintf(text, n, "the request carries no credential; every "
+				  "request must (AuthType=)");
+		return -1;
+	}
+	if (auth_decode(ctx->auth, (const char *)cred, h->cred_len, uid, gid,
+			&err) < 0) {
+		stranger_log(ctx->rpc, "%s: %s refused: bad credential: %s",
+			     p->name, msg_type_name(h->type), err.text);
+		snprintf(text, n, "credential refused: %s", err.text);
+		return -1;
+	}
+	return 0;
+}
+
+/* A whole frame from p whose sender is uid/gid: a reply to what mctld
+ * pushed, or a request to dispatch. */
+static void peer_frame(struct peer *p, const struct frame_hdr *h, uid_t uid,
+		       gid_t gid, const uint8_t *body)
+{
+	p->nframes++;
+	if (h->flags & MER_FRAME_REPLY) {
+		p->nreplied++; /* not a request: nothing owed */
+		handle_push_reply(p, h, body);
+		return;
+	}
+	rpc_dispatch(p->ctx, p, h, uid, gid, body);
+}
+
 /* Send an error reply for the frame h straight away (the frame itself is
  * refused and will not be dispatched). */
 static void conn_refuse(struct peer *p, const struct frame_hdr *h, int code,
@@ -478,30 +529,16 @@ static void conn_refuse(struct peer *p, const struct frame_hdr *h, int code,
 /*
  * Room for a frame of total bytes from p's sender.  Small frames always
  * fit; a larger one waits while its user, or all users together, already
- * hold as much as they may, and a frame no user could ever send is
- * refused.
+ * hold as much as they may.  Any one frame fits RPC_USER_HELD_MAX (the
+ * largest frame_hdr_decode lets through), so every frame gets its turn.
  */
-static enum conn_verdict peer_take_room(struct peer *p,
-					const struct frame_hdr *h,
-					size_t total)
+static enum conn_verdict peer_take_room(struct peer *p, size_t total)
 {
 	struct rpc *rpc = p->ctx->rpc;
-	char text[200];
 
 	if (total <= RPC_FREE_FRAME || uid_privileged(p->ctx, p->frame_uid) ||
 	    !p->user)
 		return CONN_READ;
-	if (total > RPC_USER_HELD_MAX) {
-		snprintf(text, sizeof(text),
-			 "%s request of %zu bytes is over the %u bytes one "
-			 "user may send at once",
-			 msg_type_name(h->type), total, RPC_USER_HELD_MAX);
-		log_info("%s: %s refused: %s", p->name, msg_type_name(h->type),
-			 text);
-		conn_refuse(p, h, E2BIG, text);
-		p->frame_ok = false;
-		return CONN_REFUSE;
-	}
 	if (p->user->held + total > RPC_USER_HELD_MAX ||
 	    rpc->held + total > RPC_ALL_HELD_MAX) {
 		if (!p->waiting) {
@@ -527,14 +564,13 @@ static enum conn_verdict on_conn_header(struct conn *c,
 {
 	struct peer *p = arg;
 	struct mctld *ctx = p->ctx;
-	struct mer_error err = {""};
 	size_t total = MER_FRAME_HDR_LEN + (size_t)h->cred_len + h->body_len;
-	uid_t uid = ctx->uid;
-	gid_t gid = getgid();
+	uid_t uid;
+	gid_t gid;
 	char text[240];
 
 	if (p->frame_ok) /* asked again after CONN_WAIT */
-		return peer_take_room(p, h, total);
+		return peer_take_room(p, total);
 	if (h->flags & MER_FRAME_REPLY) {
 		/* Replies come only from nodes, to what mctld pushed. */
 		if (p->node && total <= RPC_FREE_FRAME)
@@ -546,25 +582,10 @@ static enum conn_verdict on_conn_header(struct conn *c,
 				     : "from a peer that is not a node");
 		return CONN_REFUSE;
 	}
-	if (ctx->auth) {
-		if (h->cred_len == 0) {
-			stranger_log(ctx->rpc, "%s: %s refused: no credential",
-				     p->name, msg_type_name(h->type));
-			conn_refuse(p, h, EACCES,
-				    "the request carries no credential; every "
-				    "request must (AuthType=)");
-			return CONN_REFUSE;
-		}
-		if (auth_decode(ctx->auth, (const char *)cred, h->cred_len,
-				&uid, &gid, &err) < 0) {
-			stranger_log(ctx->rpc, "%s: %s refused: bad credential: "
-					       "%s",
-				     p->name, msg_type_name(h->type), err.text);
-			snprintf(text, sizeof(text), "credential refused: %s",
-				 err.text);
-			conn_refuse(p, h, EACCES, text);
-			return CONN_REFUSE;
-		}
+	if (request_credential(p, h, cred, &uid, &gid, text, sizeof(text)) <
+	    0) {
+		conn_refuse(p, h, EACCES, text);
+		return CONN_REFUSE;
 	}
 	p->frame_uid = uid;
 	p->frame_gid = gid;
@@ -591,7 +612,7 @@ static enum conn_verdict on_conn_header(struct conn *c,
 		conn_set_authenticated(c);
 		p->authed = true;
 	}
-	return peer_take_room(p, h, total);
+	return peer_take_room(p, total);
 }
 
 static void on_conn_frame(struct conn *c, const struct frame_hdr *h,
@@ -601,13 +622,7 @@ static void on_conn_frame(struct conn *c, const struct frame_hdr *h,
 
 	(void)c;
 	(void)cred;
-	p->nframes++;
-	if (h->flags & MER_FRAME_REPLY) {
-		p->nreplied++; /* not a request: nothing owed */
-		handle_push_reply(p, h, body);
-	} else {
-		rpc_dispatch(p->ctx, p, h, p->frame_uid, p->frame_gid, body);
-	}
+	peer_frame(p, h, p->frame_uid, p->frame_gid, body);
 	if (!p->closed)
 		peer_release(p);
 }
@@ -1100,13 +1115,6 @@ static bool page_fits(struct page *pg, size_t nitems,
 		return false;
 	pg->used += size;
 	return true;
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static bool job_info_wanted(const Meridian__JobInfoRequest *req,
@@ -1725,42 +1733,22 @@ void rpc_dispatch(struct mctld *ctx, struct peer *p, const struct frame_hdr *h,
 void rpc_on_frame(struct peer *p, const struct frame_hdr *h,
 		  const uint8_t *cred, const uint8_t *body)
 {
-	struct mctld *ctx = p->ctx;
-	struct mer_error err = {""};
-	uid_t uid = ctx->uid;
-	gid_t gid = getgid();
+	uid_t uid = 0;
+	gid_t gid = 0;
+	char text[240];
 
-	p->nframes++;
-	if (h->flags & MER_FRAME_REPLY) {
-		p->nreplied++; /* not a request: nothing owed */
-		handle_push_reply(p, h, body);
-		return;
-	}
-	if (ctx->auth) {
+	if (!(h->flags & MER_FRAME_REPLY) &&
+	    request_credential(p, h, cred, &uid, &gid, text, sizeof(text)) <
+		    0) {
 		struct rpc_req r = {0};
-		char text[200];
 
-		r.ctx = ctx;
+		r.ctx = p->ctx;
 		r.peer = p;
 		r.type = h->type;
 		r.req_id = h->req_id;
-		if (h->cred_len == 0) {
-			stranger_log(ctx->rpc, "%s: %s refused: no credential",
-				     p->name, msg_type_name(h->type));
-			rpc_reply_error(&r, EACCES,
-					"the request carries no credential; "
-					"every request must (AuthType=)");
-			return;
-		}
-		if (auth_decode(ctx->auth, (const char *)cred, h->cred_len,
-				&uid, &gid, &err) < 0) {
-			log_info("%s: %s refused: bad credential: %s", p->name,
-				 msg_type_name(h->type), err.text);
-			snprintf(text, sizeof(text), "credential refused: %s",
-				 err.text);
-			rpc_reply_error(&r, EACCES, text);
-			return;
-		}
+		p->nframes++;
+		rpc_reply_error(&r, EACCES, text);
+		return;
 	}
-	rpc_dispatch(ctx, p, h, uid, gid, body);
+	peer_frame(p, h, uid, gid, body);
 }

@@ -548,20 +548,6 @@ static void peer_drop(struct kvs_peer *p, const char *why)
 	try_release(kvs);
 }
 
-/* a and b, alen and blen bytes: the same non-empty key?  Constant time in
- * the bytes compared (the lengths are no secret: every key is 32). */
-static bool key_equal(const uint8_t *a, size_t alen, const uint8_t *b,
-		      size_t blen)
-{
-	unsigned char d = 0;
-
-	if (alen != blen || !alen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		d |= a[i] ^ b[i];
-	return d == 0;
-}
-
 /* A connection turned away before it proved the key: logged while few
  * have been, counted after (kvs_destroy logs the count), so that whoever
  * scans the port cannot fill mstepd.log. */

@@ -12,6 +12,7 @@
 
 #include "cunit_main.h"
 #include "mrun.h"
+#include "util.h"
 
 /* --- options into descriptions ------------------------------------------ */
 
@@ -315,15 +316,15 @@ static void test_key(void)
 
 	memset(a, 7, sizeof(a));
 	memcpy(b, a, sizeof(b));
-	CU_ASSERT_TRUE(mrun_key_equal(a, 32, b, 32));
+	CU_ASSERT_TRUE(key_equal(a, 32, b, 32));
 	b[31] ^= 1;
-	CU_ASSERT_FALSE(mrun_key_equal(a, 32, b, 32));
+	CU_ASSERT_FALSE(key_equal(a, 32, b, 32));
 	b[31] ^= 1;
 	b[0] ^= 0x80;
-	CU_ASSERT_FALSE(mrun_key_equal(a, 32, b, 32));
-	CU_ASSERT_FALSE(mrun_key_equal(a, 31, a, 32));
-	CU_ASSERT_FALSE(mrun_key_equal(NULL, 0, a, 32));
-	CU_ASSERT_FALSE(mrun_key_equal(NULL, 0, NULL, 32));
+	CU_ASSERT_FALSE(key_equal(a, 32, b, 32));
+	CU_ASSERT_FALSE(key_equal(a, 31, a, 32));
+	CU_ASSERT_FALSE(key_equal(NULL, 0, a, 32));
+	CU_ASSERT_FALSE(key_equal(NULL, 0, NULL, 32));
 }
 
 /* --- the line splitter ----------------------------------------------- */
