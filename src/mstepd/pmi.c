@@ -506,10 +506,23 @@ static const char *check_put_limits(const struct pmi_server *srv,
 	return NULL;
 }
 
+/* The msg refusing a key or value (what) for check_token's why: a length
+ * names its limit, max. */
+static const char *token_msg(char *msg, size_t n, const char *what,
+			     const char *why, int max)
+{
+	if (!strcmp(why, "too_long"))
+		snprintf(msg, n, "%s_too_long_max_%d_bytes", what, max);
+	else
+		snprintf(msg, n, "%s_%s", what, why);
+	return msg;
+}
+
 static int cmd_put(struct pmi_server *srv, struct pmi_rank *r,
 		   const struct request *q)
 {
 	const char *key = field(q, "key"), *value = field(q, "value"), *why;
+	char msg[64];
 
 	if ((why = check_kvsname(srv, q)))
 		return refuse_rc(srv, r, q, "put_result", why);
@@ -519,24 +532,14 @@ static int cmd_put(struct pmi_server *srv, struct pmi_rank *r,
 		return refuse_rc(srv, r, q, "put_result", "missing_value");
 	/* the rules pmi_server_barrier_release() applies on other nodes:
 	 * a put they would refuse must not enter the exchange */
-	if ((why = check_token(key, PMI_KEYLEN_MAX, true, false))) {
-		char msg[64];
-		if (!strcmp(why, "too_long"))
-			snprintf(msg, sizeof(msg), "key_too_long_max_%d_bytes",
-				 PMI_KEYLEN_MAX);
-		else
-			snprintf(msg, sizeof(msg), "key_%s", why);
-		return refuse_rc(srv, r, q, "put_result", msg);
-	}
-	if ((why = check_token(value, PMI_VALLEN_MAX, true, true))) {
-		char msg[64];
-		if (!strcmp(why, "too_long"))
-			snprintf(msg, sizeof(msg),
-				 "value_too_long_max_%d_bytes", PMI_VALLEN_MAX);
-		else
-			snprintf(msg, sizeof(msg), "value_%s", why);
-		return refuse_rc(srv, r, q, "put_result", msg);
-	}
+	if ((why = check_token(key, PMI_KEYLEN_MAX, true, false)))
+		return refuse_rc(srv, r, q, "put_result",
+				 token_msg(msg, sizeof(msg), "key", why,
+					   PMI_KEYLEN_MAX));
+	if ((why = check_token(value, PMI_VALLEN_MAX, true, true)))
+		return refuse_rc(srv, r, q, "put_result",
+				 token_msg(msg, sizeof(msg), "value", why,
+					   PMI_VALLEN_MAX));
 	if ((r->in_barrier && !r->unblocked) || r->next_in)
 		/* its puts would miss the exchange under way */
 		return refuse_rc(srv, r, q, "put_result", "put_during_barrier");
@@ -563,9 +566,10 @@ static int cmd_get(struct pmi_server *srv, struct pmi_rank *r,
 	if (strlen(key) > PMI_KEYLEN_MAX) {
 		/* no put can make it, and a held get must stay small */
 		char msg[64];
-		snprintf(msg, sizeof(msg), "key_too_long_max_%d_bytes",
-			 PMI_KEYLEN_MAX);
-		return refuse_rc(srv, r, q, "get_result", msg);
+
+		return refuse_rc(srv, r, q, "get_result",
+				 token_msg(msg, sizeof(msg), "key", "too_long",
+					   PMI_KEYLEN_MAX));
 	}
 	e = kvs_find(srv, key);
 	if (!e && r->unblocked) {

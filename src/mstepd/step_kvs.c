@@ -455,6 +455,21 @@ static const char *check_frame_len(const struct step_kvs *kvs,
 	return NULL;
 }
 
+/* NULL when npairs pairs are within what nranks ranks may put, else why
+ * not (in why). */
+static const char *check_npairs(const char *what, size_t npairs,
+				size_t nranks, char *why, size_t n)
+{
+	if (npairs <= nranks * PMI_RANK_PUTS_MAX)
+		return NULL;
+	snprintf(why, n,
+		 "%s of %zu pairs: more than %zu rank%s may put "
+		 "(PMI_RANK_PUTS_MAX, %d per rank)",
+		 what, npairs, nranks, nranks == 1 ? "" : "s",
+		 PMI_RANK_PUTS_MAX);
+	return why;
+}
+
 /* Before decoding a fence (from node `node`, -1 before its hello) or a
  * release: NULL when its length and number of pairs are within what
  * nranks ranks may send for one barrier, else why not (in why). */
@@ -468,15 +483,7 @@ static const char *check_frame(const struct step_kvs *kvs, const char *what,
 		return why;
 	if ((pairs = count_pairs(body, len)) < 0)
 		return NULL; /* decoding says what is wrong */
-	if ((size_t)pairs > nranks * PMI_RANK_PUTS_MAX) {
-		snprintf(why, n,
-			 "%s of %ld pairs: more than %zu rank%s may put "
-			 "(PMI_RANK_PUTS_MAX, %d per rank)",
-			 what, pairs, nranks, nranks == 1 ? "" : "s",
-			 PMI_RANK_PUTS_MAX);
-		return why;
-	}
-	return NULL;
+	return check_npairs(what, (size_t)pairs, nranks, why, n);
 }
 
 /* Before storing any of f's pairs: NULL when each is a valid entry and
@@ -488,14 +495,8 @@ static const char *check_pairs(const struct step_kvs *kvs, const char *what,
 	size_t share = pmi_kvs_share(nranks, kvs->st->ntasks), cost = 0;
 	struct mer_error err;
 
-	if (f->n_pairs > nranks * PMI_RANK_PUTS_MAX) {
-		snprintf(why, n,
-			 "%s of %zu pairs: more than %zu rank%s may put "
-			 "(PMI_RANK_PUTS_MAX, %d per rank)",
-			 what, f->n_pairs, nranks, nranks == 1 ? "" : "s",
-			 PMI_RANK_PUTS_MAX);
+	if (check_npairs(what, f->n_pairs, nranks, why, n))
 		return why;
-	}
 	for (size_t i = 0; i < f->n_pairs; i++) {
 		struct pmi_kv kv = { f->pairs[i]->key, f->pairs[i]->value };
 		if (pmi_kv_check(&kv, &err) < 0) {
