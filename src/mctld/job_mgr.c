@@ -736,9 +736,9 @@ static int check_strings(const Meridian__JobDesc *d, struct mer_error *err)
  * The record's running part is bounded by what each node of the
  * allocation adds (a JobNodeAlloc and its name in the node list).
  */
-static int launch_fits(struct mctld *ctx,
-		       const Meridian__SubmitJobRequest *req,
-		       uint32_t num_nodes, struct mer_error *err)
+static int launch_fits(struct mctld *ctx, const Meridian__JobDesc *d,
+		       size_t spec_len, uint32_t num_nodes,
+		       struct mer_error *err)
 {
 	struct job_mgr *jm = ctx->jobs;
 	size_t est;
@@ -755,11 +755,8 @@ static int launch_fits(struct mctld *ctx,
 	}
 	/* per node: its JobNodeAlloc (name, counts, up to 64 GPU indices)
 	 * and its name in the record's node list */
-	est = 4096 + (size_t)num_nodes * (2 * jm->node_name_max + 200);
-
-	if (req->spec)
-		est += meridian__job_spec__get_packed_size(req->spec);
-	est += meridian__job_desc__get_packed_size(req->desc);
+	est = 4096 + (size_t)num_nodes * (2 * jm->node_name_max + 200) +
+	      spec_len + meridian__job_desc__get_packed_size(d);
 	if (est <= MER_FRAME_MAX_BODY)
 		return 0;
 	errno = E2BIG;
@@ -850,7 +847,9 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	}
 	if (job_mgr_validate(ctx, d, &part, &res, &tl, err) < 0)
 		return NULL;
-	if (launch_fits(ctx, req, res.num_nodes, err) < 0)
+	/* the spec's size, for the check and the packing below */
+	len = req->spec ? meridian__job_spec__get_packed_size(req->spec) : 0;
+	if (launch_fits(ctx, d, len, res.num_nodes, err) < 0)
 		return NULL;
 
 	rec = xmalloc(sizeof(*rec));
@@ -891,7 +890,6 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	job_mark_dirty(ctx, j);
 
 	if (req->spec) {
-		len = meridian__job_spec__get_packed_size(req->spec);
 		packed = xmalloc(len ? len : 1);
 		meridian__job_spec__pack(req->spec, packed);
 		state_queue_spec(ctx->state, rec->job_id, packed, len);
