@@ -91,59 +91,83 @@ def pb_bytes(field, data):
     return out + data
 
 
-def stall(port, n, hold, creds):
-    """n connections that each announce a 16 MiB SUBMIT_JOB body, send all
-    of it but one byte (as much as the daemon takes) and stall for hold
-    seconds.  creds: one credential per connection, or none."""
+def stall(port, n, hold, creds, mtype=SUBMIT):
+    """n connections that each announce a 16 MiB frame of type mtype
+    (SUBMIT_JOB), send all of it but one byte (as much as the daemon
+    takes) and stall until hold seconds have passed.  creds: one
+    credential per connection, or none.  Prints "stalling: ..." once
+    everything is sent or blocked, and at the end "done: sent M MiB on N
+    connections, C closed by the daemon, the first after F s, the last
+    after L s"."""
     import select
     body_len = 16 << 20
-    socks, todo = [], []
+    start = time.time()
+    socks, todo, closed_at = [], [], []
     for i in range(n):
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.setblocking(False)
         cred = creds[i] if i < len(creds) else b""
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            closed_at.append(time.time() - start)  # refused at once
+            continue
+        s.setblocking(False)
         socks.append(s)
-        todo.append([hdr(mtype=SUBMIT, cred_len=len(cred),
+        todo.append([hdr(mtype=mtype, cred_len=len(cred),
                          body_len=body_len) + cred,
                      body_len - 1])
     chunk = b"\x01" * 65536
-    end = time.time() + hold
-    sent = closed = 0
+    end = start + hold
+    sent = 0
     announced = False
+
+    def say_stalling():
+        print("stalling: sent %d MiB on %d connections, %d closed by the "
+              "daemon" % (sent >> 20, len(socks), len(closed_at)),
+              flush=True)
+
     while time.time() < end:
-        live = [s for s, t in zip(socks, todo)
-                if t is not None and (t[0] or t[1])]
+        live = [s for s, t in zip(socks, todo) if t is not None]
         if not live:
-            if not announced:
-                print("stalling: sent %d MiB, %d closed by the daemon"
-                      % (sent >> 20, closed), flush=True)
-                announced = True
-            time.sleep(0.2)
-            continue
-        _, w, _ = select.select([], live, [], 0.5)
+            break
+        busy = [s for s in live if todo[socks.index(s)][0] or
+                todo[socks.index(s)][1]]
+        # writable: more to send; readable: EOF from the daemon
+        r, w, _ = select.select(live, busy, [], 0.2)
         if not w and not announced:
-            print("stalling: sent %d MiB, %d closed by the daemon, the "
-                  "rest blocked" % (sent >> 20, closed), flush=True)
+            say_stalling()
             announced = True
-        for s in w:
-            t = todo[socks.index(s)]
+        for s in set(r) | set(w):
+            i = socks.index(s)
+            t = todo[i]
+            if t is None:
+                continue
             try:
-                if t[0]:
-                    k = s.send(t[0])
-                    t[0] = t[0][k:]
-                else:
-                    k = s.send(chunk[:min(len(chunk), t[1])])
-                    t[1] -= k
-                sent += k
+                if s in r and not s.recv(65536):
+                    raise ConnectionResetError
+                if s in w:
+                    if t[0]:
+                        k = s.send(t[0])
+                        t[0] = t[0][k:]
+                    else:
+                        k = s.send(chunk[:min(len(chunk), t[1])])
+                        t[1] -= k
+                    sent += k
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError:
-                todo[socks.index(s)] = None
-                closed += 1
+                todo[i] = None
+                closed_at.append(time.time() - start)
+    if not announced:
+        say_stalling()
+    while time.time() < end:
+        time.sleep(0.2)
     for s in socks:
         s.close()
-    print("done: sent %d MiB, %d closed by the daemon" % (sent >> 20, closed),
-          flush=True)
+    first = "%.1f" % min(closed_at) if closed_at else "-"
+    last = "%.1f" % max(closed_at) if closed_at else "-"
+    print("done: sent %d MiB on %d connections, %d closed by the daemon, "
+          "the first after %s s, the last after %s s"
+          % (sent >> 20, n, len(closed_at), first, last), flush=True)
 
 
 def main():
