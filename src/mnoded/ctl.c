@@ -145,8 +145,7 @@ static void ctl_schedule_retry(struct ctl *c)
 /* Forget the connection and everything in flight on it; dial again. */
 static void ctl_drop(struct ctl *c, const char *why)
 {
-	struct job *j;
-	struct step *s;
+	struct unit *u;
 
 	log_warnx("connection to mctld %s lost: %s", c->peer, why);
 	conn_destroy(c->conn);
@@ -157,10 +156,8 @@ static void ctl_drop(struct ctl *c, const char *why)
 		pending_free(p);
 	}
 	/* Ends not acknowledged go again with the next registration. */
-	TAILQ_FOREACH(j, &c->d->jobs, link)
-		j->end_in_flight = false;
-	TAILQ_FOREACH(s, &c->d->steps, link)
-		s->end_in_flight = false;
+	TAILQ_FOREACH(u, &c->d->units, link)
+		u->end_in_flight = false;
 	evtimer_del(c->hb_ev);
 	evtimer_del(c->watch_ev);
 	ctl_schedule_retry(c);
@@ -171,21 +168,21 @@ static void ctl_on_close(struct conn *conn, const char *why, void *arg)
 	ctl_drop(arg, why);
 }
 
-static void ctl_send_end(struct ctl *c, struct job *j)
+static void ctl_send_end(struct ctl *c, struct unit *j)
 {
 	struct pending *p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_JOB_END);
 
-	p->job_id = j->id;
+	p->job_id = j->job_id;
 	j->end_in_flight = true;
-	if (ctl_send(c, p, &j->end->base) < 0)
+	if (ctl_send(c, p, j->end.msg) < 0)
 		log_warnx("job %u: cannot send its end now, will retry",
-			  j->id);
+			  j->job_id);
 }
 
-static void ctl_send_step_end(struct ctl *c, struct step *s)
+static void ctl_send_step_end(struct ctl *c, struct unit *s)
 {
 	struct pending *p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_STEP_END);
-	Meridian__StepEnd e = *s->end;
+	Meridian__StepEnd e = *s->end.step;
 
 	p->job_id = s->job_id;
 	p->step_id = s->step_id;
@@ -196,27 +193,27 @@ static void ctl_send_step_end(struct ctl *c, struct step *s)
 		log_warnx("%s: cannot send its end now, will retry", s->what);
 }
 
-/* Send JOB_END and STEP_END for every end not already on its way. */
+/* Send JOB_END and STEP_END for every end not already on its way: the
+ * jobs' first, then the steps'. */
 static void ctl_send_ends(struct ctl *c)
 {
-	struct job *j;
-	struct step *s;
+	struct unit *u;
 
-	TAILQ_FOREACH(j, &c->d->jobs, link)
-		if (j->end && !j->end_in_flight)
-			ctl_send_end(c, j);
-	TAILQ_FOREACH(s, &c->d->steps, link)
-		if (s->end && !s->end_in_flight)
-			ctl_send_step_end(c, s);
+	TAILQ_FOREACH(u, &c->d->units, link)
+		if (u->kind == UNIT_JOB && u->end.msg && !u->end_in_flight)
+			ctl_send_end(c, u);
+	TAILQ_FOREACH(u, &c->d->units, link)
+		if (u->kind == UNIT_STEP && u->end.msg && !u->end_in_flight)
+			ctl_send_step_end(c, u);
 }
 
-void ctl_job_ended(struct ctl *c, struct job *j)
+void ctl_job_ended(struct ctl *c, struct unit *j)
 {
 	if (c && c->state == CTL_UP && !j->end_in_flight)
 		ctl_send_end(c, j);
 }
 
-void ctl_step_ended(struct ctl *c, struct step *s)
+void ctl_step_ended(struct ctl *c, struct unit *s)
 {
 	if (c && c->state == CTL_UP && !s->end_in_flight)
 		ctl_send_step_end(c, s);
@@ -228,22 +225,24 @@ static void ctl_register(struct ctl *c)
 	Meridian__NodeRegister reg = MERIDIAN__NODE_REGISTER__INIT;
 	Meridian__NodeJobStatus *st, **stp;
 	struct pending *p;
-	struct job *j;
+	struct unit *j;
 	size_t n = 0, i = 0;
 
-	TAILQ_FOREACH(j, &d->jobs, link)
-		n++;
+	TAILQ_FOREACH(j, &d->units, link)
+		n += j->kind == UNIT_JOB;
 	st = xcalloc(n ? n : 1, sizeof(*st));
 	stp = xcalloc(n ? n : 1, sizeof(*stp));
 	p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER);
 	p->ended = xcalloc(n ? n : 1, sizeof(*p->ended));
-	TAILQ_FOREACH(j, &d->jobs, link) {
+	TAILQ_FOREACH(j, &d->units, link) {
+		if (j->kind != UNIT_JOB)
+			continue;
 		meridian__node_job_status__init(&st[i]);
-		st[i].job_id = j->id;
-		st[i].running = j->end == NULL;
-		st[i].end = j->end;
-		if (j->end) {
-			p->ended[p->nended++] = j->id;
+		st[i].job_id = j->job_id;
+		st[i].running = j->end.job == NULL;
+		st[i].end = j->end.job;
+		if (j->end.job) {
+			p->ended[p->nended++] = j->job_id;
 			j->end_in_flight = true;
 		}
 		stp[i] = &st[i];
@@ -342,7 +341,7 @@ static void reply_register(struct ctl *c, struct pending *p,
 	/* The ends we listed are recorded: mctld acknowledges every ended
 	 * job in a registration. */
 	for (size_t i = 0; i < p->nended; i++)
-		launch_end_acked(d, p->ended[i]);
+		unit_end_acked(launch_find(d, p->ended[i]));
 	for (size_t i = 0; i < r->n_kill_jobs; i++) {
 		Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
 		struct mer_error err;
@@ -373,11 +372,11 @@ static void reply_heartbeat(struct ctl *c, struct pending *p,
 static void reply_job_end(struct ctl *c, struct pending *p,
 			  const struct frame_hdr *h, const ProtobufCMessage *m)
 {
-	struct job *j = launch_find(c->d, p->job_id);
+	struct unit *j = launch_find(c->d, p->job_id);
 	const Meridian__ErrorReply *e = (const void *)m;
 
 	if (!(h->flags & MER_FRAME_ERROR)) {
-		launch_end_acked(c->d, p->job_id);
+		unit_end_acked(j);
 		return;
 	}
 	if (e->code == ENOENT) {
@@ -385,7 +384,7 @@ static void reply_job_end(struct ctl *c, struct pending *p,
 		log_warnx("job %u: mctld does not know it (%s): dropping its "
 			  "end",
 			  p->job_id, e->text);
-		launch_end_acked(c->d, p->job_id);
+		unit_end_acked(j);
 		return;
 	}
 	log_warnx("job %u: mctld refused its end: %s (will report it again "
@@ -398,11 +397,11 @@ static void reply_job_end(struct ctl *c, struct pending *p,
 static void reply_step_end(struct ctl *c, struct pending *p,
 			   const struct frame_hdr *h, const ProtobufCMessage *m)
 {
-	struct step *s = steps_find(c->d, p->job_id, p->step_id);
+	struct unit *s = steps_find(c->d, p->job_id, p->step_id);
 	const Meridian__ErrorReply *e = (const void *)m;
 
 	if (!(h->flags & MER_FRAME_ERROR)) {
-		steps_end_acked(c->d, p->job_id, p->step_id);
+		unit_end_acked(s);
 		return;
 	}
 	if (e->code == ENOENT) {
@@ -410,7 +409,7 @@ static void reply_step_end(struct ctl *c, struct pending *p,
 		log_warnx("step %u.%u: mctld does not know it (%s): dropping "
 			  "its end",
 			  p->job_id, p->step_id, e->text);
-		steps_end_acked(c->d, p->job_id, p->step_id);
+		unit_end_acked(s);
 		return;
 	}
 	log_warnx("step %u.%u: mctld refused its end: %s (will send it again "

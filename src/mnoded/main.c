@@ -24,8 +24,7 @@
 #include <unistd.h>
 
 #include "mnoded.h"
-#define MSTEPD_CONTRACT_ONLY /* only the job directory names */
-#include "../mstepd/mstepd.h"
+#include "spool.h"
 
 static void usage(FILE *fp)
 {
@@ -96,7 +95,7 @@ static void check_socket_path(const struct mnoded *d)
 {
 	struct sockaddr_un sa;
 	char *longest = xasprintf("%s/step.%u.%u/%s", d->spool, UINT32_MAX,
-				  UINT32_MAX, MSTEPD_SOCK_FILE);
+				  UINT32_MAX, SPOOL_SOCK_FILE);
 
 	if (strlen(longest) >= sizeof(sa.sun_path))
 		fatalx("SpoolDir %s is too long: %s must fit in %zu bytes "
@@ -130,7 +129,7 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg)
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
-	launch_reap(arg);
+	unit_reap(arg);
 }
 
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
@@ -192,8 +191,7 @@ int main(int argc, char **argv)
 
 	d.name = name;
 	d.lock_fd = -1;
-	TAILQ_INIT(&d.jobs);
-	TAILQ_INIT(&d.steps);
+	TAILQ_INIT(&d.units);
 	if (!(d.conf = conf_load(conf_path, &err))) {
 		fprintf(stderr, "mnoded: error: %s\n", err.text);
 		return 1;
@@ -296,15 +294,14 @@ int main(int argc, char **argv)
 	evsignal_add(ev_hup, NULL);
 
 	d.ctl = ctl_create(&d);
-	if (spool_scan(&d) < 0)
+	if (unit_scan_spool(&d) < 0)
 		fatal("cannot read SpoolDir %s", d.spool);
 	ctl_start(d.ctl);
 
 	event_base_dispatch(d.base);
 
 	ctl_destroy(d.ctl);
-	launch_free_all(&d);
-	steps_free_all(&d);
+	unit_free_all(&d);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_chld);

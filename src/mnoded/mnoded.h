@@ -13,12 +13,18 @@
  *       launch                 the LaunchJob as mctld sent it (0600)
  *       script                 the batch script (the job's user, 0700)
  *       stepd.sock             mstepd listens here (root, 0600)
+ *       pgid                   "PGID UID" of the script's group (0600)
  *       mstepd.log             mstepd's log
  *       end                    the packed JobEnd, written once (0600)
  *     step.<job>.<step>/       this node's share of a step (root, 0711)
  *       launch                 the LaunchStep, topology_file filled (0600)
- *       stepd.sock, mstepd.log as for a job
+ *       stepd.sock, pgid, mstepd.log as for a job (pgid: the ranks')
  *       end                    the packed StepEnd, written once (0600)
+ *
+ * The files mnoded and mstepd both know (launch, pgid, end) have their
+ * one writer and one reader in src/common/spool.h.  Both a job and a step
+ * share are a `struct unit` here (unit.c); launch.c and steps.c hold what
+ * differs.
  *
  * A job or step is running while its mstepd holds a connection open to
  * mnoded (the socketpair it was started with, or stepd.sock after an
@@ -74,11 +80,9 @@ struct topo {
 };
 
 /* The one context of the daemon, built in main() and passed down. */
-struct job;
-struct step;
+struct unit;
 struct ctl;
-TAILQ_HEAD(job_list, job);
-TAILQ_HEAD(step_list, step);
+TAILQ_HEAD(unit_list, unit);
 
 struct mnoded {
 	struct conf *conf;
@@ -92,8 +96,8 @@ struct mnoded {
 	struct auth *auth;
 	struct event_base *base;
 	struct ctl *ctl;
-	struct job_list jobs;
-	struct step_list steps;
+	struct unit_list units;       /* batch jobs and step shares, in
+				       * the order they came */
 	int64_t boot_time;
 	char hostname[256];
 	int lock_fd;
@@ -130,68 +134,104 @@ void gpu_free_all(struct topo_gpu *gpus, size_t n);
  * malloc'd; "" when nothing looks like a model. */
 char *gpu_model_short(const char *name);
 
-/* spool.c: what batch jobs and steps share: their directory, the start of
- * their mstepd, what an mstepd leaves behind */
-/* Runs in the child when MstepdPath cannot be executed: write dir's end
- * file saying reason, so the end is reported with the real cause. */
-typedef void (*spool_exec_fail_fn)(const char *dir, const void *arg,
-				   const char *reason);
-/*
- * Create dir (root, 0700, then chmod'ed to mode), write dir/launch (len
- * bytes of launch, 0600) and start mstepd: argv (argv[0] the program) in
- * its own session, reparented to init by a double fork, with fd 3 one end
- * of a socketpair and nothing else open.  Returns mnoded's end of the
- * socketpair (close-on-exec), or -1 with err and errno, dir removed.  A dir
- * left over from an earlier mnoded is removed first: the caller knows of
- * no mstepd in it.  The middle process is reaped by launch_reap.
- */
-int spool_start(const char *dir, mode_t mode, const uint8_t *launch,
-		size_t len, char *const argv[], spool_exec_fail_fn exec_fail,
-		const void *exec_fail_arg, struct mer_error *err);
-/* "dir/name", malloc'd. */
-char *spool_file(const char *dir, const char *name);
-bool spool_has_launch(const char *dir);
-/* Connect to dir/stepd.sock; while dir/launch is young enough for its
- * mstepd to be still starting, wait and retry (blocking: start-up only).
- * The fd, or -1 with err. */
-int spool_stepd_reconnect(const char *dir, struct mer_error *err);
-/* dir/end unpacked as desc; NULL when missing (ENOENT) or undecodable
- * (EBADMSG).  Free with protobuf_c_message_free_unpacked. */
-ProtobufCMessage *spool_end_load(const char *dir,
-				 const ProtobufCMessageDescriptor *desc);
-/* Pack m into dir/end (0600, atomically).  0, or -1 with errno. */
-int spool_end_write(const char *dir, const ProtobufCMessage *m);
-/* mstepd died without an end: SIGKILL what is left of the process group
- * it recorded in dir/pgid ("PGID UID"), only processes of that uid.  what
- * names the job or step in the log ("job 12", "step 12.3"). */
-void spool_kill_orphans(const char *dir, const char *what);
-/* Copy dir/mstepd.log into our log (debug when ok, else info): its last
- * 64 KiB at most, from the start of a line, after a line that says how
- * large it is. */
-void spool_echo_log(const char *dir, const char *what, bool ok);
-/* "JOB_COMPLETED"... for logs. */
-const char *spool_state_name(Meridian__JobState s);
-/* At start-up: every job.<id> and step.<job>.<step> directory becomes a
- * job or step, ended, running or lost (launch_scan_one, steps_scan_one);
- * then the steps of batch jobs that ended here are cancelled. */
-int spool_scan(struct mnoded *d);
-
-/* launch.c: batch jobs in the spool and their mstepd */
-struct job {
-	TAILQ_ENTRY(job) link;
-	struct mnoded *d;
-	uint32_t id;
-	char *dir;              /* SPOOL/job.<id> */
-	struct conn *step;      /* to its mstepd; NULL once it ended */
-	Meridian__JobEnd *end;  /* set once ended (from the end file) */
-	bool end_in_flight;     /* JOB_END sent, Ack not yet received */
+/* unit.c: what batch jobs and step shares have in common: a directory in
+ * the spool, the start of their mstepd, the connection to it, what it
+ * leaves behind */
+enum unit_kind {
+	UNIT_JOB = 0, /* a batch job's script, on its batch host */
+	UNIT_STEP,    /* this node's share of a job step */
 };
 
-/* Find out what became of SPOOL/job.<id>, left by an earlier mnoded:
- * ended (end file), running (stepd.sock answers) or lost (mstepd died
- * without an end: recorded as FAILED "mstepd died"). */
-void launch_scan_one(struct mnoded *d, uint32_t id);
-struct job *launch_find(struct mnoded *d, uint32_t id);
+/* What the kinds do differently: launch.c's launch_unit_ops for jobs,
+ * steps.c's steps_unit_ops for step shares. */
+struct unit_ops {
+	const char *noun;  /* "job", "step", for logs */
+	mode_t dir_mode;   /* of its directory once made */
+	/* dir/end, checked to be this unit's; NULL when missing (ENOENT)
+	 * or undecodable or another's (EBADMSG).  Free with
+	 * protobuf_c_message_free_unpacked. */
+	ProtobufCMessage *(*end_read)(const struct unit *u);
+	/* The end (FAILED, reason) of a unit whose mstepd left none or
+	 * could not be executed (then called in the forked child): written
+	 * to dir/end (unit_end_record) and returned unpacked, the caller's
+	 * to free, even when the spool cannot be written. */
+	ProtobufCMessage *(*end_failed)(const struct unit *u,
+					const char *reason);
+	/* u has just ended (u->end set): log it, report it to mctld (a
+	 * job's as JOB_END, a step share's as STEP_END), and whatever else
+	 * follows from it. */
+	void (*ended)(struct unit *u);
+};
+
+/* One batch job or step share, in d->units from its start (or the
+ * start-up scan) until mctld acknowledged its end. */
+struct unit {
+	TAILQ_ENTRY(unit) link;
+	struct mnoded *d;
+	enum unit_kind kind;
+	const struct unit_ops *ops; /* its kind's */
+	uint32_t job_id;
+	uint32_t step_id;       /* UNIT_STEP; 0 for a job */
+	char what[32];          /* "job 12", "step 12.3", for logs */
+	char *dir;              /* SPOOL/job.<id>, SPOOL/step.<job>.<step> */
+	struct conn *stepd;     /* to its mstepd; NULL once it ended */
+	union {                 /* set once ended (from the end file); */
+		ProtobufCMessage *msg;  /* owned by the unit */
+		Meridian__JobEnd *job;  /* UNIT_JOB */
+		Meridian__StepEnd *step; /* UNIT_STEP */
+	} end;
+	bool end_in_flight;     /* JOB_END/STEP_END sent, no Ack yet */
+	bool cancel_sent;       /* a cancel went to its mstepd */
+};
+
+/* The unit of job job_id (UNIT_JOB; step_id ignored) or of step
+ * job_id.step_id (UNIT_STEP), or NULL. */
+struct unit *unit_find(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
+		       uint32_t step_id);
+/*
+ * Start a unit: create its directory (root, 0700, then its kind's mode),
+ * write the len bytes of launch (the packed LaunchJob or LaunchStep) as
+ * its launch file and start `MstepdPath -s DIR -j JOB [-S STEP] -N NODE
+ * [-v]` in its own session, reparented to init by a double fork, with fd
+ * 3 one end of a socketpair mnoded watches.  A directory left over from
+ * an earlier mnoded is removed first: the caller knows of no unit there.
+ * Returns the unit, in d->units (already ended when its mstepd cannot be
+ * watched), or NULL with err and errno, the directory removed.
+ */
+struct unit *unit_start(struct mnoded *d, enum unit_kind kind,
+			uint32_t job_id, uint32_t step_id,
+			const uint8_t *launch, size_t len,
+			struct mer_error *err);
+/* sj to u's mstepd (naming the step, for a step share): 0, also when it
+ * already ended; -1 with err when its mstepd is unreachable. */
+int unit_signal(struct unit *u, const Meridian__SignalJob *sj,
+		struct mer_error *err);
+/* Write end to u's end file (a failure is logged) and return it unpacked,
+ * the caller's to free: for the kinds' end_failed. */
+ProtobufCMessage *unit_end_record(const struct unit *u,
+				  const ProtobufCMessage *end);
+/* mctld has u's end committed: echo its mstepd.log, remove its directory
+ * and forget it.  Accepts NULL and a unit not ended (nothing done). */
+void unit_end_acked(struct unit *u);
+/* Copy dir/mstepd.log into our log (debug when ok, else info): its last
+ * 64 KiB at most, from the start of a line, after a line that says how
+ * large it is.  what names the job or step ("job 12", "step 12.3"). */
+void unit_echo_log(const char *dir, const char *what, bool ok);
+/* "JOB_COMPLETED"... for logs. */
+const char *unit_state_name(Meridian__JobState s);
+/* At start-up: every job.<id> and step.<job>.<step> directory becomes a
+ * unit, ended (end file), running (stepd.sock answers) or lost (mstepd
+ * died without an end: recorded as FAILED "mstepd died"); then the steps
+ * of batch jobs that ended here are cancelled. */
+int unit_scan_spool(struct mnoded *d);
+/* Reap exited children (the intermediate processes of the double fork). */
+void unit_reap(struct mnoded *d);
+void unit_free_all(struct mnoded *d);
+
+/* launch.c: batch jobs */
+extern const struct unit_ops launch_unit_ops;
+/* The unit of batch job id, or NULL. */
+struct unit *launch_find(struct mnoded *d, uint32_t id);
 size_t launch_running_count(const struct mnoded *d);
 /* Start a job from a LAUNCH_JOB: body/len are the packed LaunchJob as
  * received (written to the spool as is).  Returns 0 once mstepd was
@@ -207,26 +247,9 @@ int launch_job(struct mnoded *d, const Meridian__LaunchJob *lj,
  */
 int launch_signal(struct mnoded *d, const Meridian__SignalJob *sj,
 		  struct mer_error *err);
-/* mctld has the end of job id committed: forget it and remove its dir. */
-void launch_end_acked(struct mnoded *d, uint32_t id);
-/* Reap exited children (the intermediate processes of the double fork). */
-void launch_reap(struct mnoded *d);
-void launch_free_all(struct mnoded *d);
 
-/* steps.c: this node's shares of job steps and their mstepd */
-struct step {
-	TAILQ_ENTRY(step) link;
-	struct mnoded *d;
-	uint32_t job_id;
-	uint32_t step_id;
-	char what[32];          /* "step 12.3", for logs */
-	char *dir;              /* SPOOL/step.<job>.<step> */
-	struct conn *stepd;     /* to its mstepd; NULL once it ended */
-	Meridian__StepEnd *end; /* set once ended (from the end file) */
-	bool end_in_flight;     /* STEP_END sent, Ack not yet received */
-	bool cancel_sent;       /* a cancel went to its mstepd */
-};
-
+/* steps.c: this node's shares of job steps */
+extern const struct unit_ops steps_unit_ops;
 /*
  * Start this node's share of a step from a LAUNCH_STEP: checks that
  * step.nodes[node_index] is this node, fills topology_file, writes the
@@ -235,9 +258,8 @@ struct step {
  */
 int steps_launch(struct mnoded *d, const Meridian__LaunchStep *ls,
 		 struct mer_error *err);
-/* As launch_scan_one, for SPOOL/step.<job_id>.<step_id>. */
-void steps_scan_one(struct mnoded *d, uint32_t job_id, uint32_t step_id);
-struct step *steps_find(struct mnoded *d, uint32_t job_id, uint32_t step_id);
+/* The unit of step job_id.step_id here, or NULL. */
+struct unit *steps_find(struct mnoded *d, uint32_t job_id, uint32_t step_id);
 /* sj (has_step) to its step's mstepd: 0 (also when it already ended), -1
  * ENOENT when the step is not here, -1 when its mstepd is unreachable. */
 int steps_signal(struct mnoded *d, const Meridian__SignalJob *sj,
@@ -249,9 +271,6 @@ size_t steps_signal_job(struct mnoded *d, const Meridian__SignalJob *sj);
 /* The job's batch script ended: cancel its steps still running here
  * (once per step). */
 void steps_cancel_job(struct mnoded *d, uint32_t job_id, const char *reason);
-/* mctld has this step end committed: forget it and remove its dir. */
-void steps_end_acked(struct mnoded *d, uint32_t job_id, uint32_t step_id);
-void steps_free_all(struct mnoded *d);
 
 /* ctl.c: the connection to mctld */
 struct ctl *ctl_create(struct mnoded *d);
@@ -260,10 +279,10 @@ void ctl_destroy(struct ctl *c); /* accepts NULL */
 void ctl_start(struct ctl *c);
 /* A job ended: send its JOB_END now if registered (else the next
  * registration carries it). */
-void ctl_job_ended(struct ctl *c, struct job *j);
+void ctl_job_ended(struct ctl *c, struct unit *j);
 /* A step's share here ended: send its STEP_END now if registered, else
  * right after the next registration; again after every reconnection until
  * mctld acknowledges it. */
-void ctl_step_ended(struct ctl *c, struct step *s);
+void ctl_step_ended(struct ctl *c, struct unit *s);
 
 #endif

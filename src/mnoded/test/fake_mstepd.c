@@ -33,6 +33,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "meridian.pb-c.h"
+#include "spool.h"
 #include "util.h"
 
 #define MAX_FDS 8
@@ -40,21 +41,16 @@
 static const char *dir, *node;
 static uint32_t job_id, step_id;
 
-static void write_end(const char *path, const ProtobufCMessage *m)
+/* The end file, by the real writer (spool.c), as mstepd writes it. */
+static void write_end(const ProtobufCMessage *m)
 {
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = xmalloc(n ? n : 1);
-
-	protobuf_c_message_pack(m, buf);
-	if (write_file_atomic(path, buf, n, 0600) < 0)
+	if (spool_write_end(dir, m, NULL) < 0)
 		exit(3);
-	free(buf);
 }
 
 static void step_end(Meridian__JobState state, const char *reason)
 {
 	Meridian__StepEnd e = MERIDIAN__STEP_END__INIT;
-	char *path = xasprintf("%s/end", dir);
 
 	e.job_id = job_id;
 	e.step_id = step_id;
@@ -63,8 +59,7 @@ static void step_end(Meridian__JobState state, const char *reason)
 	e.failed_rank = -1;
 	e.reason = (char *)reason;
 	e.end_time = mer_now();
-	write_end(path, &e.base);
-	free(path);
+	write_end(&e.base);
 }
 
 /* One frame from fd; the SignalJob it holds, or NULL at EOF or anything
@@ -94,7 +89,7 @@ static Meridian__SignalJob *wait_for_signal(void)
 {
 	struct pollfd p[MAX_FDS];
 	struct mer_error err;
-	char *sock = xasprintf("%s/stepd.sock", dir);
+	char *sock = spool_path(dir, SPOOL_SOCK_FILE);
 	time_t give_up = time(NULL) + 30;
 	int n = 0;
 
@@ -149,13 +144,10 @@ static int wait_step(void)
 static int run_job(void)
 {
 	Meridian__JobEnd e = MERIDIAN__JOB_END__INIT;
-	char *path = xasprintf("%s/launch", dir), *data;
-	Meridian__LaunchJob *lj = NULL;
-	size_t n;
+	/* NULL for a launch file that is not this job's LaunchJob (the
+	 * tests' may be empty: the job then just completes) */
+	Meridian__LaunchJob *lj = spool_read_launch_job(dir, job_id, NULL);
 
-	if (read_file(path, &data, &n) == 0)
-		lj = meridian__launch_job__unpack(NULL, n, (uint8_t *)data);
-	free(path);
 	e.job_id = job_id;
 	e.state = MERIDIAN__JOB_STATE__JOB_COMPLETED;
 	if (lj && lj->spec &&
@@ -165,21 +157,16 @@ static int run_job(void)
 			return 4;
 		e.state = MERIDIAN__JOB_STATE__JOB_CANCELLED;
 	}
-	path = xasprintf("%s/end", dir);
-	write_end(path, &e.base);
+	write_end(&e.base);
 	return 0;
 }
 
 static int run_step(void)
 {
-	char *path = xasprintf("%s/launch", dir), *data, *why;
-	Meridian__LaunchStep *ls;
+	Meridian__LaunchStep *ls = spool_read_launch_step(dir, NULL);
 	const char *mode;
-	size_t n;
+	char *why;
 
-	if (read_file(path, &data, &n) < 0)
-		return 2;
-	ls = meridian__launch_step__unpack(NULL, n, (uint8_t *)data);
 	if (!ls || !ls->job || !ls->step || !ls->step->desc ||
 	    !ls->step->desc->n_argv || ls->node_index >= ls->step->n_nodes)
 		return 2;

@@ -26,6 +26,7 @@
 
 #include "cunit_main.h"
 #include "mnoded.h"
+#include "spool.h"
 
 #ifndef FAKE_MSTEPD_PATH
 #define FAKE_MSTEPD_PATH "src/mnoded/test/fake_mstepd"
@@ -43,26 +44,28 @@ struct reported {
 static struct reported reported[64];
 static size_t nreported;
 
-void ctl_job_ended(struct ctl *c, struct job *j)
+void ctl_job_ended(struct ctl *c, struct unit *j)
 {
 	struct reported *r = &reported[nreported++ % 64];
 
-	r->job_id = j->id;
+	CU_ASSERT_EQUAL(j->kind, UNIT_JOB);
+	r->job_id = j->job_id;
 	r->step_id = UINT32_MAX;
-	r->state = j->end->state;
-	snprintf(r->reason, sizeof(r->reason), "%s", j->end->reason);
+	r->state = j->end.job->state;
+	snprintf(r->reason, sizeof(r->reason), "%s", j->end.job->reason);
 }
 
-void ctl_step_ended(struct ctl *c, struct step *s)
+void ctl_step_ended(struct ctl *c, struct unit *s)
 {
 	struct reported *r = &reported[nreported++ % 64];
 
+	CU_ASSERT_EQUAL(s->kind, UNIT_STEP);
 	r->job_id = s->job_id;
 	r->step_id = s->step_id;
-	r->state = s->end->state;
-	r->exit_code = s->end->exit_code;
-	r->failed_rank = s->end->failed_rank;
-	snprintf(r->reason, sizeof(r->reason), "%s", s->end->reason);
+	r->state = s->end.step->state;
+	r->exit_code = s->end.step->exit_code;
+	r->failed_rank = s->end.step->failed_rank;
+	snprintf(r->reason, sizeof(r->reason), "%s", s->end.step->reason);
 }
 
 static const struct reported *find_reported(uint32_t job_id, uint32_t step_id)
@@ -106,7 +109,7 @@ static void spool_create(void)
 
 static void spool_remove(void)
 {
-	launch_reap(NULL);
+	unit_reap(NULL);
 	CU_ASSERT_EQUAL(remove_tree(root), 0);
 }
 
@@ -120,14 +123,12 @@ static void daemon_init(struct mnoded *d)
 	d->topology_file = (char *)TOPO;
 	d->log_level = LOG_LVL_INFO;
 	d->base = event_base_new();
-	TAILQ_INIT(&d->jobs);
-	TAILQ_INIT(&d->steps);
+	TAILQ_INIT(&d->units);
 }
 
 static void daemon_fini(struct mnoded *d)
 {
-	launch_free_all(d);
-	steps_free_all(d);
+	unit_free_all(d);
 	event_base_free(d->base);
 }
 
@@ -141,7 +142,7 @@ static const struct reported *wait_end(struct mnoded *d, uint32_t job_id,
 		if ((r = find_reported(job_id, step_id)))
 			return r;
 		event_base_loop(d->base, EVLOOP_NONBLOCK);
-		launch_reap(d);
+		unit_reap(d);
 		usleep(10 * 1000);
 	}
 	return NULL;
@@ -270,7 +271,7 @@ static void test_launch_and_end(void)
 	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
 
 	/* acknowledged: gone, directory and all */
-	steps_end_acked(&d, 7, 0);
+	unit_end_acked(steps_find(&d, 7, 0));
 	CU_ASSERT_PTR_NULL(steps_find(&d, 7, 0));
 	CU_ASSERT_FALSE(exists("step.%u.%u", 7, 0));
 	daemon_fini(&d);
@@ -309,15 +310,15 @@ static void test_launch_twice_signal_step(void)
 	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
 	struct mer_error err = { "" };
 	const struct reported *r;
-	struct step *s;
+	struct unit *s;
 	size_t n = 0;
 
 	spool_create();
 	daemon_init(&d);
 	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "wait"), 0);
 	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "wait"), 0);
-	TAILQ_FOREACH(s, &d.steps, link)
-		n++;
+	TAILQ_FOREACH(s, &d.units, link)
+		n += s->kind == UNIT_STEP;
 	CU_ASSERT_EQUAL(n, 1);
 
 	/* a step that is not here */
@@ -339,7 +340,7 @@ static void test_launch_twice_signal_step(void)
 			       "signal=0 cancel=1 step=7.2 reason=mcancel");
 	/* a signal for a step that ended (not yet acknowledged) is fine */
 	CU_ASSERT_EQUAL(launch_signal(&d, &sj, &err), 0);
-	steps_end_acked(&d, 7, 2);
+	unit_end_acked(steps_find(&d, 7, 2));
 	daemon_fini(&d);
 	spool_remove();
 }
@@ -362,14 +363,13 @@ static void test_mstepd_died(void)
 	CU_ASSERT_EQUAL(r->exit_code, 128 + SIGKILL);
 	/* written down for a restarted mnoded */
 	snprintf(dir, sizeof(dir), "%s/step.7.3", root);
-	e = (Meridian__StepEnd *)spool_end_load(
-		dir, &meridian__step_end__descriptor);
+	e = spool_read_step_end(dir, 7, 3, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	CU_ASSERT_STRING_EQUAL(e->reason, "mstepd died");
 	CU_ASSERT_STRING_EQUAL(e->node, "n1");
 	CU_ASSERT_EQUAL(e->step_id, 3);
 	meridian__step_end__free_unpacked(e, NULL);
-	steps_end_acked(&d, 7, 3);
+	unit_end_acked(steps_find(&d, 7, 3));
 	CU_ASSERT_FALSE(exists("step.%u.%u", 7, 3));
 	daemon_fini(&d);
 	spool_remove();
@@ -399,7 +399,7 @@ static void test_signal_whole_job(void)
 		snprintf(want, sizeof(want),
 			 "signal=%d cancel=0 step=8.%u reason=", SIGUSR1, s);
 		CU_ASSERT_STRING_EQUAL(r->reason, want);
-		steps_end_acked(&d, 8, s);
+		unit_end_acked(steps_find(&d, 8, s));
 	}
 	/* nothing of job 9 here */
 	sj.job_id = 9;
@@ -436,8 +436,8 @@ static void test_batch_end_cancels_steps(void)
 	CU_ASSERT_STRING_EQUAL(r->reason,
 			       "signal=9 cancel=1 step=10.0 reason=the job's "
 			       "batch script ended");
-	launch_end_acked(&d, 10);
-	steps_end_acked(&d, 10, 0);
+	unit_end_acked(launch_find(&d, 10));
+	unit_end_acked(steps_find(&d, 10, 0));
 	CU_ASSERT_FALSE(exists("job.%u", 10));
 	daemon_fini(&d);
 	spool_remove();
@@ -467,7 +467,7 @@ static void make_step_dir(uint32_t job_id, uint32_t step_id, bool launch_file,
 		e.exit_code = 7;
 		e.failed_rank = 3;
 		e.reason = (char *)end_reason;
-		CU_ASSERT_EQUAL(spool_end_write(dir, &e.base), 0);
+		CU_ASSERT_EQUAL(spool_write_end(dir, &e.base, NULL), 0);
 	}
 }
 
@@ -476,7 +476,7 @@ static void test_scan(void)
 	struct mnoded before, d;
 	Meridian__JobEnd je = MERIDIAN__JOB_END__INIT;
 	const struct reported *r;
-	struct step *s;
+	struct unit *s;
 	char dir[128];
 
 	spool_create();
@@ -490,7 +490,7 @@ static void test_scan(void)
 	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
 	je.job_id = 12;
 	je.state = MERIDIAN__JOB_STATE__JOB_COMPLETED;
-	CU_ASSERT_EQUAL(spool_end_write(dir, &je.base), 0);
+	CU_ASSERT_EQUAL(spool_write_end(dir, &je.base, NULL), 0);
 	make_step_dir(11, 0, true, "rank 3 on n1 exited with code 7");
 	make_step_dir(11, 1, true, NULL);  /* mstepd died */
 	make_step_dir(11, 2, false, NULL); /* mnoded died before launch */
@@ -498,14 +498,14 @@ static void test_scan(void)
 	CU_ASSERT_EQUAL(mkdir(dir, 0700), 0); /* not a step directory */
 
 	daemon_init(&d);
-	CU_ASSERT_EQUAL_FATAL(spool_scan(&d), 0);
+	CU_ASSERT_EQUAL_FATAL(unit_scan_spool(&d), 0);
 
 	s = steps_find(&d, 11, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(s->end);
-	CU_ASSERT_STRING_EQUAL(s->end->reason,
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s->end.step);
+	CU_ASSERT_STRING_EQUAL(s->end.step->reason,
 			       "rank 3 on n1 exited with code 7");
-	CU_ASSERT_EQUAL(s->end->failed_rank, 3);
+	CU_ASSERT_EQUAL(s->end.step->failed_rank, 3);
 
 	r = find_reported(11, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -528,17 +528,16 @@ static void test_scan(void)
 			       "batch script ended");
 	CU_ASSERT_PTR_NOT_NULL(launch_find(&d, 12));
 
-	steps_end_acked(&d, 11, 0);
-	steps_end_acked(&d, 11, 1);
-	steps_end_acked(&d, 12, 3);
-	launch_end_acked(&d, 12);
-	CU_ASSERT_PTR_NULL(TAILQ_FIRST(&d.steps));
-	CU_ASSERT_PTR_NULL(TAILQ_FIRST(&d.jobs));
+	unit_end_acked(steps_find(&d, 11, 0));
+	unit_end_acked(steps_find(&d, 11, 1));
+	unit_end_acked(steps_find(&d, 12, 3));
+	unit_end_acked(launch_find(&d, 12));
+	CU_ASSERT_PTR_NULL(TAILQ_FIRST(&d.units));
 	daemon_fini(&d);
 	spool_remove();
 }
 
-/* spool_echo_log of dir/mstepd.log in a child whose log is a file (the
+/* unit_echo_log of dir/mstepd.log in a child whose log is a file (the
  * logger is the process's): what it logged, malloc'd. */
 static char *echo_log_of(const char *dir, bool ok)
 {
@@ -553,7 +552,7 @@ static char *echo_log_of(const char *dir, bool ok)
 	if (pid == 0) {
 		if (log_init("test_steps", path, LOG_LVL_DEBUG) < 0)
 			_exit(2);
-		spool_echo_log(dir, "step 9.1", ok);
+		unit_echo_log(dir, "step 9.1", ok);
 		_exit(0);
 	}
 	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
