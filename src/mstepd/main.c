@@ -197,7 +197,7 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept on %s/%s", s->dir, MSTEPD_SOCK_FILE);
+			log_warn("accept on %s/%s", s->dir, SPOOL_SOCK_FILE);
 		return;
 	}
 	peer_add(s, c, "mnoded (stepd.sock)");
@@ -230,33 +230,6 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg)
 }
 
 /* ---- start-up ------------------------------------------------------- */
-
-/* Read and check the launch file; NULL with err. */
-static Meridian__LaunchJob *load_launch(const struct mstepd *s,
-					struct mer_error *err)
-{
-	char *path = xasprintf("%s/%s", s->dir, MSTEPD_LAUNCH_FILE), *data;
-	Meridian__LaunchJob *lj;
-	size_t n;
-
-	if (read_file(path, &data, &n) < 0) {
-		mer_error_set(err, "cannot read %s: %s", path, strerror(errno));
-		free(path);
-		return NULL;
-	}
-	lj = meridian__launch_job__unpack(NULL, n, (const uint8_t *)data);
-	free(data);
-	if (!lj || !lj->job || lj->job->job_id != s->job_id) {
-		mer_error_set(err, "%s is not the launch request of job %u",
-			      path, s->job_id);
-		if (lj)
-			meridian__launch_job__free_unpacked(lj, NULL);
-		free(path);
-		return NULL;
-	}
-	free(path);
-	return lj;
-}
 
 /* mnoded gives us /dev/null on 0-2; a hand start may not, and then our
  * own sockets could land on 0-2 and be clobbered by the job's dup2s. */
@@ -311,7 +284,7 @@ static void loop_init(struct mstepd *s, bool mnoded_fd, struct event *ev[3])
 	for (int i = 0; i < 3; i++)
 		evsignal_add(ev[i], NULL);
 
-	sock_path = xasprintf("%s/%s", s->dir, MSTEPD_SOCK_FILE);
+	sock_path = xasprintf("%s/%s", s->dir, SPOOL_SOCK_FILE);
 	s->listen_fd = unix_listen(sock_path, 0600, &err);
 	if (s->listen_fd < 0) {
 		/* The job can run without it; only a restarted mnoded will
@@ -325,7 +298,7 @@ static void loop_init(struct mstepd *s, bool mnoded_fd, struct event *ev[3])
 	}
 	free(sock_path);
 	if (mnoded_fd)
-		peer_add(s, MSTEPD_MNODED_FD, "mnoded");
+		peer_add(s, SPOOL_MNODED_FD, "mnoded");
 }
 
 static void loop_free(struct mstepd *s, struct event *ev[3])
@@ -347,7 +320,7 @@ static int run_batch(struct mstepd *s, const char *node, bool mnoded_fd,
 	struct event *ev[3];
 	struct mer_error err;
 
-	if (!(s->launch = load_launch(s, &err))) {
+	if (!(s->launch = spool_read_launch_job(s->dir, s->job_id, &err))) {
 		tasks_fail(s, err.text);
 		return 1;
 	}
@@ -404,7 +377,7 @@ int main(int argc, char **argv)
 	int opt, rc;
 
 	/* Before anything opens a file: is fd 3 the socket from mnoded? */
-	mnoded_fd = is_socket(MSTEPD_MNODED_FD);
+	mnoded_fd = is_socket(SPOOL_MNODED_FD);
 	ensure_std_fds();
 	while ((opt = getopt(argc, argv, "s:j:S:N:vt:h")) != -1) {
 		switch (opt) {
@@ -466,7 +439,7 @@ int main(int argc, char **argv)
 	s.listen_fd = -1;
 	s.status_fd = -1;
 
-	log_path = xasprintf("%s/%s", s.dir, MSTEPD_LOG_FILE);
+	log_path = xasprintf("%s/%s", s.dir, SPOOL_LOG_FILE);
 	if (s.step_mode)
 		snprintf(ident, sizeof(ident), "mstepd(step %u.%u)", s.job_id,
 			 s.step_id);

@@ -22,24 +22,12 @@
  *
  * Either way its exit closes every connection it has, which is how mnoded
  * learns the job or step ended.  The directory is the contract between
- * mnoded and mstepd; these are the names of its files (see mnoded.h for
+ * mnoded and mstepd: its file names, and the one writer and one reader of
+ * each file both daemons know, are src/common/spool.h's (see mnoded.h for
  * the whole spool layout).  Prototypes below are grouped by source file.
  */
 #ifndef MER_MSTEPD_H
 #define MER_MSTEPD_H
-
-#define MSTEPD_LAUNCH_FILE "launch"    /* packed LaunchJob or LaunchStep,
-					* by mnoded */
-#define MSTEPD_SCRIPT_FILE "script"    /* the batch script, the user's */
-#define MSTEPD_SOCK_FILE "stepd.sock"  /* mstepd listens, root only */
-#define MSTEPD_LOG_FILE "mstepd.log"
-#define MSTEPD_END_FILE "end"          /* packed JobEnd or StepEnd, written
-					* once */
-#define MSTEPD_PGID_FILE "pgid"        /* "PGID UID\n" of the running job
-					* or of the step's ranks */
-#define MSTEPD_MNODED_FD 3             /* mstepd's connection to mnoded */
-
-#ifndef MSTEPD_CONTRACT_ONLY
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -53,6 +41,7 @@
 #include "log.h"
 #include "meridian.pb-c.h"
 #include "merr.h"
+#include "spool.h"
 #include "util.h"
 
 /* The user a job runs as, from the passwd entry of its uid. */
@@ -226,11 +215,36 @@ char **env_build_step(const Meridian__LaunchStep *ls, const char *node,
 /* The step's rank count: StepRecord.ntasks, or its nodes' sum. */
 uint32_t env_step_ntasks(const Meridian__StepRecord *st);
 
-/* tasks.c: the batch script's process group */
+/* child.c: mstepd's children (the batch script, the ranks) before exec */
+/* Who a child becomes: filled by mstepd before the fork (user points into
+ * memory the child inherits). */
+struct child_cred {
+	const char *user;   /* the user's name, for initgroups and messages */
+	uid_t uid;
+	gid_t gid;
+	bool switch_user;   /* mstepd is root: become uid/gid; else the child
+			     * stays who mstepd is (already that user) */
+	pid_t mstepd_pid;   /* getpid() of mstepd before the fork */
+};
 /* In a forked child before exec: write the message to fd (the pipe that
  * tells mstepd why the child could not start) and _exit(code). */
 void child_fail(int fd, int code, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
+/*
+ * The one place where a child of mstepd stops being root: take c's
+ * groups, gid and uid (when c->switch_user), check that root cannot be
+ * regained, and have the kernel SIGKILL the child should mstepd die
+ * (PR_SET_PDEATHSIG, in every case).  Returns only when all of that
+ * held; otherwise child_fail()s on status_fd with why ("... refusing to
+ * run the WHAT", "mstepd died while starting the WHAT": what is "job" or
+ * "rank").  Call it after whatever needs root (a terminal's chown, CPU
+ * binding) and before anything done with the user's rights (chdir, the
+ * user's files, exec).
+ */
+void child_drop_privileges(const struct child_cred *c, int status_fd,
+			   const char *what);
+
+/* tasks.c: the batch script's process group */
 /* Write the script, fork it as the user.  -1 with err when it could not
  * even be started (the job then ends FAILED with err as reason). */
 int tasks_start(struct mstepd *s, struct mer_error *err);
@@ -332,5 +346,4 @@ void kvs_rank_started(struct step_kvs *kvs, const struct step_rank *r);
 /* The rank was reaped: forget its finalize timeout. */
 void kvs_rank_reaped(struct step_kvs *kvs, const struct step_rank *r);
 
-#endif /* MSTEPD_CONTRACT_ONLY */
 #endif

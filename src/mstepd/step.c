@@ -80,29 +80,21 @@ static const char *launch_problem(const struct mstepd *s,
 
 int step_load(struct mstepd *s, const char *node, struct mer_error *err)
 {
-	char *path = xasprintf("%s/%s", s->dir, MSTEPD_LAUNCH_FILE), *data;
-	Meridian__LaunchStep *ls;
+	Meridian__LaunchStep *ls = spool_read_launch_step(s->dir, err);
 	struct step *st;
 	char why[160];
 	const char *problem;
-	size_t n;
 
-	if (read_file(path, &data, &n) < 0) {
-		mer_error_set(err, "cannot read %s: %s", path, strerror(errno));
+	if (!ls)
+		return -1;
+	if ((problem = launch_problem(s, ls, why, sizeof(why)))) {
+		char *path = spool_path(s->dir, SPOOL_LAUNCH_FILE);
+
+		mer_error_set(err, "%s %s", path, problem);
+		meridian__launch_step__free_unpacked(ls, NULL);
 		free(path);
 		return -1;
 	}
-	ls = meridian__launch_step__unpack(NULL, n, (const uint8_t *)data);
-	free(data);
-	if (!ls || (problem = launch_problem(s, ls, why, sizeof(why)))) {
-		mer_error_set(err, "%s %s", path,
-			      ls ? problem : "is not a LaunchStep");
-		if (ls)
-			meridian__launch_step__free_unpacked(ls, NULL);
-		free(path);
-		return -1;
-	}
-	free(path);
 	st = xcalloc(1, sizeof(*st));
 	st->s = s;
 	st->ls = ls;
@@ -129,14 +121,11 @@ int step_load(struct mstepd *s, const char *node, struct mer_error *err)
 
 static void end_write(struct mstepd *s, const Meridian__StepEnd *e)
 {
-	char *path = xasprintf("%s/%s", s->dir, MSTEPD_END_FILE);
-	size_t n = meridian__step_end__get_packed_size(e);
-	uint8_t *buf = xmalloc(n);
+	struct mer_error err;
+	char *path;
 
-	meridian__step_end__pack(e, buf);
-	if (write_file_atomic(path, buf, n, 0600) < 0)
-		log_warn("step %u.%u: cannot write %s", s->job_id, s->step_id,
-			 path);
+	if (spool_write_end(s->dir, &e->base, &err) < 0)
+		log_warnx("step %u.%u: %s", s->job_id, s->step_id, err.text);
 	else
 		log_info("step %u.%u: ended %s, exit code %d:%d, failed rank "
 			 "%d%s%s",
@@ -146,12 +135,10 @@ static void end_write(struct mstepd *s, const Meridian__StepEnd *e)
 				 ->name,
 			 e->exit_code, e->term_signal, e->failed_rank,
 			 *e->reason ? ": " : "", e->reason);
-	free(buf);
-	free(path);
 	s->finished = true;
 	/* stepd.sock goes after the end: whoever finds no socket finds the
 	 * end. */
-	path = xasprintf("%s/%s", s->dir, MSTEPD_SOCK_FILE);
+	path = xasprintf("%s/%s", s->dir, SPOOL_SOCK_FILE);
 	unlink(path);
 	free(path);
 }
@@ -500,18 +487,16 @@ static void end_unstarted(struct step *st, const char *why)
 	}
 }
 
+/* Tell whoever finds the share without its mstepd (a crash) which process
+ * group to clean up, and whose it must be. */
 static void write_pgid(const struct step *st)
 {
-	char *path = xasprintf("%s/%s", st->s->dir, MSTEPD_PGID_FILE);
-	char *text = xasprintf("%ld %u\n",
-			       (long)(st->pgid ? st->pgid : st->pty_pgid),
-			       (unsigned)st->user.uid);
+	struct mer_error err;
 
-	if (write_file_atomic(path, text, strlen(text), 0600) < 0)
-		log_warn("step %u.%u: cannot write %s", st->s->job_id,
-			 st->s->step_id, path);
-	free(text);
-	free(path);
+	if (spool_write_pgid(st->s->dir, st->pgid ? st->pgid : st->pty_pgid,
+			     st->user.uid, &err) < 0)
+		log_warnx("step %u.%u: %s", st->s->job_id, st->s->step_id,
+			  err.text);
 }
 
 /* ---- what happens to the share ------------------------------------------ */

@@ -14,14 +14,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,10 +31,7 @@ extern char **environ;
 
 /* What one rank's process needs, prepared by mstepd before the fork. */
 struct rank_plan {
-	const char *user;
-	uid_t uid;
-	gid_t gid;
-	bool switch_user;
+	struct child_cred cred;
 	const char *work_dir;
 	char **argv;
 	char **env;
@@ -50,7 +44,6 @@ struct rank_plan {
 	const char *cpus;     /* the CPU list to bind to; NULL: none */
 	pid_t pgid;           /* the group to join; 0: lead a new one */
 	int status_fd;        /* write end: a message here means no exec */
-	pid_t mstepd_pid;
 	struct rlimit nofile; /* the limit mstepd itself was given */
 };
 
@@ -86,30 +79,10 @@ static int open_tty(const struct rank_plan *p)
 
 	if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
 		return -1;
-	if (p->switch_user &&
-	    (fchown(fd, p->uid, p->gid) < 0 || fchmod(fd, 0620) < 0))
+	if (p->cred.switch_user &&
+	    (fchown(fd, p->cred.uid, p->cred.gid) < 0 || fchmod(fd, 0620) < 0))
 		return -1;
 	return fd;
-}
-
-static void switch_user(const struct rank_plan *p)
-{
-	const int sfd = p->status_fd;
-
-	/* groups first: once setuid has run, they cannot be changed */
-	if (initgroups(p->user, p->gid) < 0)
-		child_fail(sfd, 1, "cannot set the groups of user %s: %s",
-			  p->user, strerror(errno));
-	if (setgid(p->gid) < 0)
-		child_fail(sfd, 1, "cannot set gid %u: %s", (unsigned)p->gid,
-			  strerror(errno));
-	if (setuid(p->uid) < 0)
-		child_fail(sfd, 1, "cannot set uid %u: %s", (unsigned)p->uid,
-			  strerror(errno));
-	if (p->uid != 0 && setuid(0) == 0)
-		child_fail(sfd, 1, "could regain root after switching to user "
-				  "%s: refusing to run the rank",
-			  p->user);
 }
 
 /* stdin, stdout and stderr, opened as the user in the working directory. */
@@ -168,13 +141,7 @@ static void __attribute__((noreturn)) rank_child(const struct rank_plan *p)
 	if (p->tty && (tty = open_tty(p)) < 0)
 		child_fail(sfd, 1, "cannot open the terminal %s: %s", p->tty,
 			  strerror(errno));
-	if (p->switch_user)
-		switch_user(p);
-	/* Should mstepd itself be killed, the rank goes with it rather than
-	 * run on unwatched (set after setuid, which clears it). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != p->mstepd_pid)
-		child_fail(sfd, 1, "mstepd died while starting the rank");
+	child_drop_privileges(&p->cred, sfd, "rank");
 	umask(022);
 	/* from here on the user's permissions decide */
 	if (chdir(p->work_dir) < 0)
@@ -461,14 +428,14 @@ static int rank_fork(struct step *st, struct step_rank *r,
 	p.argv = xcalloc(st->desc->n_argv + 1, sizeof(*p.argv));
 	for (size_t i = 0; i < st->desc->n_argv; i++)
 		p.argv[i] = st->desc->argv[i];
-	p.user = st->user.name;
-	p.uid = st->user.uid;
-	p.gid = st->user.gid;
-	p.switch_user = st->switch_user;
+	p.cred.user = st->user.name;
+	p.cred.uid = st->user.uid;
+	p.cred.gid = st->user.gid;
+	p.cred.switch_user = st->switch_user;
 	p.work_dir = st->work_dir;
 	p.cpus = r->cpus;
 	p.pgid = st->pgid;
-	p.mstepd_pid = getpid();
+	p.cred.mstepd_pid = getpid();
 	p.nofile = *nofile;
 	if (open_stdio(st, r, &p, &f, err) < 0)
 		goto out;

@@ -13,14 +13,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -36,10 +33,7 @@
 /* What the child needs, prepared by the parent so that the child only
  * makes system calls between fork and exec. */
 struct child_plan {
-	const char *user;
-	uid_t uid;
-	gid_t gid;
-	bool switch_user;
+	struct child_cred cred;
 	const char *work_dir;
 	const char *in, *out, *err; /* err NULL: same file as out */
 	const char *script;
@@ -47,25 +41,7 @@ struct child_plan {
 	char **argv;
 	char **env;
 	int status_fd; /* write end: a message here means exec never came */
-	pid_t mstepd_pid;
 };
-
-void child_fail(int fd, int code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(msg) - 1)
-		n = (int)sizeof(msg) - 1;
-	if (n > 0 && write(fd, msg, (size_t)n) < 0) {
-		/* nothing left to tell anyone */
-	}
-	_exit(code);
-}
 
 static int open_as(const char *path, int flags, int fd_want)
 {
@@ -96,28 +72,7 @@ static void __attribute__((noreturn)) child_run(const struct child_plan *p)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	if (p->switch_user) {
-		if (initgroups(p->user, p->gid) < 0)
-			child_fail(sfd, 1,
-				   "cannot set the groups of user %s: %s",
-				   p->user, strerror(errno));
-		if (setgid(p->gid) < 0)
-			child_fail(sfd, 1, "cannot set gid %u: %s",
-				   (unsigned)p->gid, strerror(errno));
-		if (setuid(p->uid) < 0)
-			child_fail(sfd, 1, "cannot set uid %u: %s",
-				   (unsigned)p->uid, strerror(errno));
-		if (p->uid != 0 && setuid(0) == 0)
-			child_fail(sfd, 1,
-				   "could regain root after switching to "
-				   "user %s: refusing to run the job",
-				   p->user);
-	}
-	/* Should mstepd itself be killed, the script goes with it rather
-	 * than run on unwatched (set after setuid, which clears it). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != p->mstepd_pid)
-		child_fail(sfd, 1, "mstepd died while starting the job");
+	child_drop_privileges(&p->cred, sfd, "job");
 	umask(022);
 	/* From here on the user's permissions decide. */
 	if (chdir(p->work_dir) < 0)
@@ -204,13 +159,10 @@ static int write_script(const char *path, const void *data, size_t n,
  * process group to clean up, and whose it must be. */
 static void write_pgid(const struct mstepd *s, pid_t pgid, uid_t uid)
 {
-	char *path = xasprintf("%s/%s", s->dir, MSTEPD_PGID_FILE);
-	char *text = xasprintf("%ld %u\n", (long)pgid, (unsigned)uid);
+	struct mer_error err;
 
-	if (write_file_atomic(path, text, strlen(text), 0600) < 0)
-		log_warn("job %u: cannot write %s", s->job_id, path);
-	free(text);
-	free(path);
+	if (spool_write_pgid(s->dir, pgid, uid, &err) < 0)
+		log_warnx("job %u: %s", s->job_id, err.text);
 }
 
 int tasks_start(struct mstepd *s, struct mer_error *err)
@@ -252,10 +204,10 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	u.shell = pw.pw_shell;
 	u.uid = job->user_id;
 	u.gid = job->group_id;
-	p.user = pw.pw_name;
-	p.uid = job->user_id;
-	p.gid = job->group_id;
-	p.switch_user = geteuid() == 0;
+	p.cred.user = pw.pw_name;
+	p.cred.uid = job->user_id;
+	p.cred.gid = job->group_id;
+	p.cred.switch_user = geteuid() == 0;
 	p.work_dir = desc && *desc->work_dir ? desc->work_dir
 		     : *pw.pw_dir            ? pw.pw_dir
 					     : "/";
@@ -277,9 +229,9 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 
 	/* The script belongs to the user (they may read their own script);
 	 * the directory stays root's, traversable so they can reach it. */
-	script = xasprintf("%s/%s", s->dir, MSTEPD_SCRIPT_FILE);
+	script = xasprintf("%s/%s", s->dir, SPOOL_SCRIPT_FILE);
 	if (write_script(script, spec->script.data, spec->script.len,
-			 p.switch_user, p.uid, p.gid) < 0 ||
+			 p.cred.switch_user, p.cred.uid, p.cred.gid) < 0 ||
 	    chmod(s->dir, 0711) < 0) {
 		int e = errno;
 		mer_error_set(err, "cannot write the script %s: %s", script,
@@ -306,7 +258,7 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 		goto out;
 	}
 	p.status_fd = sp[1];
-	p.mstepd_pid = getpid();
+	p.cred.mstepd_pid = getpid();
 	/* Signals stay blocked across fork so that none reaches the child
 	 * before it has reset its handlers to the defaults. */
 	sigfillset(&all);
@@ -324,13 +276,13 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 		goto out;
 	}
 	s->pid = pid;
-	write_pgid(s, pid, p.uid);
+	write_pgid(s, pid, p.cred.uid);
 	s->status_fd = sp[0];
 	set_nonblock(s->status_fd);
 	s->start_time = mer_now();
 	log_info("job %u: started script as %s (uid %u) in %s, pid %ld, "
 		 "output %s%s%s",
-		 s->job_id, pw.pw_name, p.uid, p.work_dir, (long)pid, out,
+		 s->job_id, pw.pw_name, p.cred.uid, p.work_dir, (long)pid, out,
 		 errf ? ", error " : "", errf ? errf : "");
 	if (s->time_limit_s > 0) {
 		struct timeval tv = { .tv_sec = s->time_limit_s };
@@ -436,9 +388,8 @@ static void write_end(struct mstepd *s)
 {
 	Meridian__JobEnd e = MERIDIAN__JOB_END__INIT;
 	char reason[600] = "", *path;
+	struct mer_error err;
 	int st = s->status;
-	uint8_t *buf;
-	size_t n;
 
 	e.job_id = s->job_id;
 	e.start_time = s->start_time;
@@ -466,12 +417,8 @@ static void write_end(struct mstepd *s)
 		snprintf(reason, sizeof(reason), "NonZeroExitCode");
 	}
 	e.reason = reason;
-	n = meridian__job_end__get_packed_size(&e);
-	buf = xmalloc(n);
-	meridian__job_end__pack(&e, buf);
-	path = xasprintf("%s/%s", s->dir, MSTEPD_END_FILE);
-	if (write_file_atomic(path, buf, n, 0600) < 0)
-		log_warn("job %u: cannot write %s", s->job_id, path);
+	if (spool_write_end(s->dir, &e.base, &err) < 0)
+		log_warnx("job %u: %s", s->job_id, err.text);
 	else
 		log_info("job %u: ended %s, exit code %d:%d%s%s", s->job_id,
 			 protobuf_c_enum_descriptor_get_value(
@@ -479,12 +426,10 @@ static void write_end(struct mstepd *s)
 				 ->name,
 			 e.exit_code, e.term_signal, *reason ? ", " : "",
 			 reason);
-	free(path);
-	free(buf);
 	s->finished = true;
 	/* stepd.sock goes after the end file: whoever finds no socket finds
 	 * the end. */
-	path = xasprintf("%s/%s", s->dir, MSTEPD_SOCK_FILE);
+	path = xasprintf("%s/%s", s->dir, SPOOL_SOCK_FILE);
 	unlink(path);
 	free(path);
 	event_base_loopexit(s->base, NULL);
@@ -562,9 +507,8 @@ void tasks_reap(struct mstepd *s)
 void tasks_fail(struct mstepd *s, const char *reason)
 {
 	Meridian__JobEnd e = MERIDIAN__JOB_END__INIT;
-	char *path = xasprintf("%s/%s", s->dir, MSTEPD_END_FILE);
-	uint8_t *buf;
-	size_t n;
+	struct mer_error err;
+	char *path;
 
 	log_warnx("job %u: cannot start: %s", s->job_id, reason);
 	e.job_id = s->job_id;
@@ -573,14 +517,9 @@ void tasks_fail(struct mstepd *s, const char *reason)
 	e.start_time = mer_now();
 	e.end_time = e.start_time;
 	e.reason = (char *)reason;
-	n = meridian__job_end__get_packed_size(&e);
-	buf = xmalloc(n);
-	meridian__job_end__pack(&e, buf);
-	if (write_file_atomic(path, buf, n, 0600) < 0)
-		log_warn("job %u: cannot write %s", s->job_id, path);
-	free(buf);
-	free(path);
-	path = xasprintf("%s/%s", s->dir, MSTEPD_SOCK_FILE);
+	if (spool_write_end(s->dir, &e.base, &err) < 0)
+		log_warnx("job %u: %s", s->job_id, err.text);
+	path = xasprintf("%s/%s", s->dir, SPOOL_SOCK_FILE);
 	unlink(path);
 	free(path);
 	s->finished = true;

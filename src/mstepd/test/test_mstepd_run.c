@@ -170,7 +170,7 @@ static void write_launch(struct run *r, const struct job_opts *o)
 	n = meridian__launch_job__get_packed_size(&lj);
 	buf = malloc(n);
 	meridian__launch_job__pack(&lj, buf);
-	snprintf(path, sizeof(path), "%s/%s", r->dir, MSTEPD_LAUNCH_FILE);
+	snprintf(path, sizeof(path), "%s/%s", r->dir, SPOOL_LAUNCH_FILE);
 	CU_ASSERT_EQUAL(write_file_atomic(path, buf, n, 0600), 0);
 	free(buf);
 }
@@ -223,7 +223,7 @@ static bool finish(struct run *r, int secs)
 		}
 		usleep(50 * 1000);
 	}
-	snprintf(path, sizeof(path), "%s/%s", r->dir, MSTEPD_END_FILE);
+	snprintf(path, sizeof(path), "%s/%s", r->dir, SPOOL_END_FILE);
 	if (read_file(path, &data, &n) < 0) {
 		fprintf(stderr, "no end file %s\n", path);
 		return false;
@@ -295,16 +295,16 @@ static void send_signal(int fd, uint32_t id, int sig, bool cancel,
  * pgid, mstepd.log). */
 static void check_job_dir_modes(const struct run *r)
 {
-	const char *want[] = { MSTEPD_LAUNCH_FILE, MSTEPD_END_FILE,
-			       MSTEPD_PGID_FILE, MSTEPD_LOG_FILE,
-			       MSTEPD_SCRIPT_FILE };
+	const char *want[] = { SPOOL_LAUNCH_FILE, SPOOL_END_FILE,
+			       SPOOL_PGID_FILE, SPOOL_LOG_FILE,
+			       SPOOL_SCRIPT_FILE };
 	struct dirent *de;
 	DIR *d = opendir(r->dir);
 	size_t seen = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	while ((de = readdir(d))) {
-		bool script = !strcmp(de->d_name, MSTEPD_SCRIPT_FILE);
+		bool script = !strcmp(de->d_name, SPOOL_SCRIPT_FILE);
 		mode_t mode = script ? 0700 : 0600;
 		uid_t uid = script ? r->uid : 0;
 		char path[sizeof(r->dir) + 256 + 2];
@@ -380,12 +380,12 @@ static void test_completed_as_user(void)
 	CU_ASSERT_EQUAL(st.st_uid, r.uid);
 	CU_ASSERT_EQUAL(st.st_mode & 07777, 0644);
 	/* the script in the spool is the user's */
-	snprintf(path, sizeof(path), "%s/%s", r.dir, MSTEPD_SCRIPT_FILE);
+	snprintf(path, sizeof(path), "%s/%s", r.dir, SPOOL_SCRIPT_FILE);
 	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
 	CU_ASSERT_EQUAL(st.st_uid, r.uid);
 	CU_ASSERT_EQUAL(st.st_mode & 0777, 0700);
 	/* mstepd's socket is gone once the end is there */
-	snprintf(path, sizeof(path), "%s/%s", r.dir, MSTEPD_SOCK_FILE);
+	snprintf(path, sizeof(path), "%s/%s", r.dir, SPOOL_SOCK_FILE);
 	CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
 	check_job_dir_modes(&r);
 	run_cleanup(&r);
@@ -452,7 +452,7 @@ static void test_cancel_over_socket(void)
 	write_launch(&r, &o);
 	start(&r, 0, NULL);
 	CU_ASSERT_TRUE_FATAL(wait_output(&r, "meridian-104.out", "bg=", 10));
-	snprintf(sock, sizeof(sock), "%s/%s", r.dir, MSTEPD_SOCK_FILE);
+	snprintf(sock, sizeof(sock), "%s/%s", r.dir, SPOOL_SOCK_FILE);
 	for (int i = 0; i < 100 && fd < 0; i++) {
 		fd = unix_connect(sock, &err);
 		if (fd < 0)

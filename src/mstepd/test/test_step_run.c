@@ -591,7 +591,7 @@ static void write_launch(struct mrun *m, int k, const struct step_opts *o)
 	buf = malloc(n);
 	meridian__launch_step__pack(&ls, buf);
 	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir,
-		 MSTEPD_LAUNCH_FILE);
+		 SPOOL_LAUNCH_FILE);
 	CU_ASSERT_EQUAL(write_file_atomic(path, buf, n, 0600), 0);
 	free(buf);
 }
@@ -668,7 +668,7 @@ static void finish(struct mrun *m, int secs)
 				usleep(50 * 1000);
 		}
 		CU_ASSERT_TRUE(n->exited);
-		snprintf(path, sizeof(path), "%s/%s", n->dir, MSTEPD_END_FILE);
+		snprintf(path, sizeof(path), "%s/%s", n->dir, SPOOL_END_FILE);
 		if (read_file(path, &data, &len) < 0) {
 			CU_FAIL("no end file");
 			continue;
@@ -676,7 +676,7 @@ static void finish(struct mrun *m, int secs)
 		n->end_file = meridian__step_end__unpack(NULL, len,
 							 (uint8_t *)data);
 		free(data);
-		snprintf(path, sizeof(path), "%s/%s", n->dir, MSTEPD_LOG_FILE);
+		snprintf(path, sizeof(path), "%s/%s", n->dir, SPOOL_LOG_FILE);
 		if (getenv("STEP_TEST_VERBOSE") &&
 		    read_file(path, &data, &len) == 0) {
 			fprintf(stderr, "--- node %d's mstepd.log\n%s", k,
@@ -999,7 +999,7 @@ static int stepd_sock(const struct mrun *m, int k)
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir,
-		 MSTEPD_SOCK_FILE);
+		 SPOOL_SOCK_FILE);
 	return unix_connect(path, &err);
 }
 
@@ -1280,8 +1280,8 @@ static const char kvs_script[] =
  * launch (ours), end, pgid, mstepd.log (and stepd.sock while it runs). */
 static void check_step_dir_modes(const char *dir)
 {
-	const char *want[] = { MSTEPD_LAUNCH_FILE, MSTEPD_END_FILE,
-			       MSTEPD_PGID_FILE, MSTEPD_LOG_FILE };
+	const char *want[] = { SPOOL_LAUNCH_FILE, SPOOL_END_FILE,
+			       SPOOL_PGID_FILE, SPOOL_LOG_FILE };
 	struct dirent *de;
 	DIR *d = opendir(dir);
 	size_t seen = 0;
@@ -1425,7 +1425,7 @@ static bool log_has(const struct mrun *m, int k, const char *what)
 	char path[600], *data;
 	bool yes;
 
-	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, MSTEPD_LOG_FILE);
+	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, SPOOL_LOG_FILE);
 	if (read_file(path, &data, NULL) < 0)
 		return false;
 	yes = strstr(data, what) != NULL;
@@ -1590,7 +1590,7 @@ static bool log_wait(const struct mrun *m, int k, const char *what, int secs)
 {
 	char path[600], *data;
 
-	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, MSTEPD_LOG_FILE);
+	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, SPOOL_LOG_FILE);
 	for (int i = 0; i < secs * 20; i++) {
 		bool yes = false;
 		if (read_file(path, &data, NULL) == 0) {
@@ -1609,7 +1609,7 @@ static size_t log_lines(const struct mrun *m, int k)
 	char path[600], *data;
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, MSTEPD_LOG_FILE);
+	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, SPOOL_LOG_FILE);
 	if (read_file(path, &data, NULL) < 0)
 		return 0;
 	for (const char *p = data; *p; p++)
