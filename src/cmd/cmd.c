@@ -241,50 +241,6 @@ int cmd_node_info(struct cmd *c, Meridian__NodeInfoRequest *req,
 
 /* --- job states ------------------------------------------------------ */
 
-/* One row per state, indexed by the JobState number. */
-static const struct {
-	const char *name;
-	const char *code;
-} job_states[] = {
-	[MERIDIAN__JOB_STATE__JOB_STATE_NONE] = {"UNKNOWN", "??"},
-	[MERIDIAN__JOB_STATE__JOB_PENDING] = {"PENDING", "PD"},
-	[MERIDIAN__JOB_STATE__JOB_RUNNING] = {"RUNNING", "R"},
-	[MERIDIAN__JOB_STATE__JOB_COMPLETED] = {"COMPLETED", "CD"},
-	[MERIDIAN__JOB_STATE__JOB_FAILED] = {"FAILED", "F"},
-	[MERIDIAN__JOB_STATE__JOB_CANCELLED] = {"CANCELLED", "CA"},
-	[MERIDIAN__JOB_STATE__JOB_TIMEOUT] = {"TIMEOUT", "TO"},
-	[MERIDIAN__JOB_STATE__JOB_NODE_FAIL] = {"NODE_FAIL", "NF"},
-};
-#define N_JOB_STATES (sizeof(job_states) / sizeof(job_states[0]))
-
-const char *cmd_job_state_name(int state)
-{
-	if (state < 0 || (size_t)state >= N_JOB_STATES)
-		state = 0;
-	return job_states[state].name;
-}
-
-const char *cmd_job_state_code(int state)
-{
-	if (state < 0 || (size_t)state >= N_JOB_STATES)
-		state = 0;
-	return job_states[state].code;
-}
-
-int cmd_job_state_parse(const char *s)
-{
-	size_t i;
-
-	for (i = 1; i < N_JOB_STATES; i++)
-		if (str_eq_nocase(s, job_states[i].name) ||
-		    str_eq_nocase(s, job_states[i].code))
-			return (int)i;
-	/* Slurm spells it both ways. */
-	if (str_eq_nocase(s, "CANCELED"))
-		return MERIDIAN__JOB_STATE__JOB_CANCELLED;
-	return -1;
-}
-
 int cmd_job_states_parse(const char *list, uint32_t *mask,
 			 struct mer_error *err)
 {
@@ -293,14 +249,13 @@ int cmd_job_states_parse(const char *list, uint32_t *mask,
 
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		int st;
+		Meridian__JobState st;
 
 		if (str_eq_nocase(tok, "all")) {
 			m |= CMD_STATES_ALL;
 			continue;
 		}
-		st = cmd_job_state_parse(tok);
-		if (st < 0) {
+		if (mer_job_state_parse(tok, &st) < 0) {
 			mer_error_set(
 				err,
 				"Invalid job state specified: %s (expected "
@@ -320,6 +275,13 @@ int cmd_job_states_parse(const char *list, uint32_t *mask,
 				     list);
 	*mask = m;
 	return 0;
+}
+
+const char *cmd_node_state(const Meridian__NodeInfo *n)
+{
+	if (mer_node_state_known(n->node_state))
+		return mer_node_state_name(n->node_state);
+	return n->state && *n->state ? n->state : "UNKNOWN";
 }
 
 /* --- values ---------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
  * cmd.h - what the user commands (mbatch, mqueue, mcancel, mnodes, mctl,
  * mrun) share: finding the config, talking to mctld, printing errors the
- * same way, the names of job states, and the -o FORMAT column printer.
+ * same way, lists of job states, and the -o FORMAT column printer.
  *
  * Commands print errors to stderr as "PROG: error: ..." and exit with the
  * MER_EXIT_* codes of client.h: 0 done, 1 refused or failed, 2 bad usage,
@@ -17,6 +17,7 @@
 #include "client.h"
 #include "conf.h"
 #include "meridian.pb-c.h"
+#include "states.h"
 #include "util.h"
 
 /* The long options every command takes (getopt_long entries). */
@@ -93,12 +94,7 @@ bool cmd_errno_unreachable(int e);
 
 /* --- job states ------------------------------------------------------ */
 
-/* "PENDING", "RUNNING", ... ; "UNKNOWN" for anything else. */
-const char *cmd_job_state_name(int state);
-/* squeue's compact codes: "PD", "R", "CD", "F", "CA", "TO", "NF". */
-const char *cmd_job_state_code(int state);
-/* A name or a code in any case ("pd", "Running"); -1 when unknown. */
-int cmd_job_state_parse(const char *s);
+/* Names and codes of one state: states.h (mer_job_state_name, ...). */
 /* Bit (1u << state) of each state named in a comma separated list of names
  * or codes; "all" gives every state.  0, or -1 with err. */
 int cmd_job_states_parse(const char *list, uint32_t *mask,
@@ -108,6 +104,14 @@ int cmd_job_states_parse(const char *list, uint32_t *mask,
 	(CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_PENDING) |                     \
 	 CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_RUNNING))
 #define CMD_STATES_ALL 0xfeu /* PENDING .. NODE_FAIL */
+
+/*
+ * A node's state name ("IDLE", "DRAINING", ...): its node_state, or, when
+ * that is NODE_STATE_UNKNOWN or a state this client does not know (an
+ * older or a newer mctld), the string mctld sent in state; "UNKNOWN" when
+ * that is empty too.  Static or the reply's storage.
+ */
+const char *cmd_node_state(const Meridian__NodeInfo *n);
 
 /* --- values ---------------------------------------------------------- */
 

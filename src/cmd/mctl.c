@@ -179,7 +179,7 @@ static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 	       j->user_id);
 	rec_kv(&r, "Name", "%s", cmd_step_name(s));
 	rec_nl(&r, m);
-	rec_kv(&r, "State", "%s", cmd_job_state_name(s->state));
+	rec_kv(&r, "State", "%s", mer_job_state_name(s->state));
 	rec_kv(&r, "NumTasks", "%" PRIu32, s->ntasks);
 	rec_kv(&r, "NumNodes", "%zu", s->n_nodes);
 	rec_kv(&r, "NodeList", "%s", str_or(s->nodelist, "(null)"));
@@ -223,8 +223,8 @@ static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 				rec_kv(&r, "Ranks", "None");
 			rec_kv(&r, "GpuIdx", "%s", g.s ? g.s : "");
 			rec_kv(&r, "NodeState", "%s",
-			       n->ended ? cmd_job_state_name(n->end_state)
-					: cmd_job_state_name(s->state));
+			       n->ended ? mer_job_state_name(n->end_state)
+					: mer_job_state_name(s->state));
 			strbuf_free(&g);
 		}
 	argv_str(d, &argv);
@@ -389,7 +389,7 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	rec_kv(&r, "Account", "%s", str_or(d->account, "(null)"));
 	rec_nl(&r, m);
 	cmd_format_exit_code(j->exit_code, j->term_signal, a, sizeof(a));
-	rec_kv(&r, "JobState", "%s", cmd_job_state_name(j->state));
+	rec_kv(&r, "JobState", "%s", mer_job_state_name(j->state));
 	rec_kv(&r, "Reason", "%s", str_or(j->reason, "None"));
 	rec_kv(&r, "ExitCode", "%s", a);
 	rec_nl(&r, m);
@@ -496,7 +496,7 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		rec_nl(&r, m);
 		rec_kv(&r, "Step", "%" PRIu32 ".%" PRIu32, j->job_id,
 		       s->step_id);
-		rec_kv(&r, "State", "%s", cmd_job_state_name(s->state));
+		rec_kv(&r, "State", "%s", mer_job_state_name(s->state));
 		cmd_step_exit_str(s, a, sizeof(a));
 		rec_kv(&r, "ExitCode", "%s", a);
 		failed_rank_str(s->failed_rank, a, sizeof(a));
@@ -590,7 +590,7 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 	rec_kv(&r, "NodeAddr", "%s", str_or(n->addr, n->name));
 	rec_kv(&r, "Version", "%s", str_or(n->version, "N/A"));
 	rec_nl(&r, m);
-	rec_kv(&r, "State", "%s", str_or(n->state, "UNKNOWN"));
+	rec_kv(&r, "State", "%s", cmd_node_state(n));
 	rec_kv(&r, "CPUTot", "%" PRIu32, n->cpus);
 	rec_kv(&r, "CPUAlloc", "%" PRIu32, n->cpus_alloc);
 	rec_kv(&r, "RealMemory", "%" PRIu64, n->real_memory);

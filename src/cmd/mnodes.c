@@ -69,43 +69,33 @@ static const char *str_or(const char *s, const char *dflt)
 	return s && *s ? s : dflt;
 }
 
-/* mctld's node states and how sinfo shortens and spells them. */
-static const struct {
-	const char *state;
-	const char *compact;
-	const char *lower;
-} node_states[] = {
-	{"IDLE", "idle", "idle"},	  {"MIXED", "mix", "mixed"},
-	{"MIX", "mix", "mixed"},	  {"ALLOCATED", "alloc", "allocated"},
-	{"ALLOC", "alloc", "allocated"},  {"DOWN", "down", "down"},
-	{"DRAINED", "drain", "drained"},  {"DRAIN", "drain", "drained"},
-	{"DRAINING", "drng", "draining"}, {"COMPLETING", "comp", "completing"},
-	{"FUTURE", "futr", "future"},	  {"UNKNOWN", "unk", "unknown"},
-	{"FAIL", "fail", "fail"},
-};
-
-/* A state as sinfo prints it; a trailing '*' (not responding) is kept. */
+/* A state (cmd_node_state()) as sinfo prints it: the compact code of
+ * states.h or the name in lower case; a trailing '*' (not responding) or
+ * '~' is kept, a state states.h does not know is printed in lower case. */
 static void format_node_state(const char *state, bool compact,
 			      struct strbuf *out)
 {
 	size_t len = strlen(state), i;
 	const char *suffix = "";
+	char name[32];
+	Meridian__NodeState st;
 
 	if (len && (state[len - 1] == '*' || state[len - 1] == '~')) {
 		suffix = state + len - 1;
 		len--;
 	}
-	for (i = 0; i < sizeof(node_states) / sizeof(node_states[0]); i++)
-		if (strlen(node_states[i].state) == len &&
-		    strncasecmp(node_states[i].state, state, len) == 0) {
-			add_str(out, compact ? node_states[i].compact
-					     : node_states[i].lower);
-			add_str(out, suffix);
-			return;
-		}
 	if (!len) {
 		add_str(out, "unk");
 		return;
+	}
+	if (len < sizeof(name)) {
+		memcpy(name, state, len);
+		name[len] = 0;
+		if (mer_node_state_parse(name, &st) == 0) {
+			state = compact ? mer_node_state_code(st)
+					: mer_node_state_name(st);
+			len = strlen(state);
+		}
 	}
 	for (i = 0; i < len; i++)
 		strbuf_addc(out, (char)tolower((unsigned char)state[i]));
@@ -194,13 +184,13 @@ static void col_count(const void *row, const void *ctx, struct strbuf *out)
 static void col_state(const void *row, const void *ctx, struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	format_node_state(NODE(row)->state, true, out);
+	format_node_state(cmd_node_state(NODE(row)), true, out);
 }
 
 static void col_state_long(const void *row, const void *ctx, struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	format_node_state(NODE(row)->state, false, out);
+	format_node_state(cmd_node_state(NODE(row)), false, out);
 }
 
 static void col_nodelist(const void *row, const void *ctx, struct strbuf *out)
@@ -236,7 +226,7 @@ static void col_cpus_aiot(const void *row, const void *ctx, struct strbuf *out)
 		struct strbuf st = {0};
 		bool usable;
 
-		format_node_state(n->state, false, &st);
+		format_node_state(cmd_node_state(n), false, &st);
 		usable =
 			!(strncmp(st.s, "down", 4) == 0 ||
 			  strncmp(st.s, "drain", 5) == 0 ||
@@ -436,7 +426,7 @@ static bool node_wanted(const struct mnodes_opts *o,
 	}
 	if (o->nstates) {
 		for (i = 0; i < o->nstates; i++)
-			if (state_matches(n->state, o->states[i]))
+			if (state_matches(cmd_node_state(n), o->states[i]))
 				break;
 		if (i == o->nstates)
 			return false;

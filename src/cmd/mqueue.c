@@ -107,12 +107,12 @@ static void col_uid(const void *row, const void *ctx, struct strbuf *out)
 
 static void col_st(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, cmd_job_state_code(JOB(row)->state));
+	add_str(out, mer_job_state_code(JOB(row)->state));
 }
 
 static void col_state(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, cmd_job_state_name(JOB(row)->state));
+	add_str(out, mer_job_state_name(JOB(row)->state));
 }
 
 static void col_time(const void *row, const void *ctx, struct strbuf *out)
@@ -397,12 +397,12 @@ static void col_step_tasks(const void *row, const void *ctx, struct strbuf *out)
 
 static void col_step_st(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, cmd_job_state_code(STEP(row)->state));
+	add_str(out, mer_job_state_code(STEP(row)->state));
 }
 
 static void col_step_state(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, cmd_job_state_name(STEP(row)->state));
+	add_str(out, mer_job_state_name(STEP(row)->state));
 }
 
 /* Slurm's code:signal.  A step's exit_code is the worst rank's status,

@@ -213,7 +213,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 		cmd_error(&m->cmd,
 			  "job %" PRIu32 " ended before its step could "
 			  "start: %s%s%s",
-			  id, cmd_job_state_name(job->state),
+			  id, mer_job_state_name(job->state),
 			  job->reason && *job->reason ? ", " : "",
 			  job->reason ? job->reason : "");
 		m->job_ended = true;

@@ -549,7 +549,7 @@ static void on_node_end(struct mrun_node *n, const Meridian__StepEnd *e)
 	struct mrun *m = n->m;
 
 	mrun_verbose(m, 1, "%s: %s, exit code %d%s%s", n->name,
-		     cmd_job_state_name(e->state), (int)e->exit_code,
+		     mer_job_state_name(e->state), (int)e->exit_code,
 		     e->reason && *e->reason ? ": " : "",
 		     e->reason ? e->reason : "");
 	mrun_status_merge_end(&m->status, e);
@@ -860,7 +860,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(why, sizeof(why),
 				 "job %" PRIu32 " ended (%s) before %s "
 				 "started its share",
-				 id, cmd_job_state_name(job->state), n->name);
+				 id, mer_job_state_name(job->state), n->name);
 		else if (st && i < st->n_nodes && st->nodes[i]->ended)
 			snprintf(why, sizeof(why), "%s could not start its "
 						   "share: %s",

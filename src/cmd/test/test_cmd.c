@@ -1,6 +1,7 @@
 /*
- * test_cmd.c - the pure helpers of the commands: state names, value
- * formats, list parsing, output paths and the -o FORMAT printer.
+ * test_cmd.c - the pure helpers of the commands: job state lists, a
+ * node's state, value formats, list parsing, output paths and the -o
+ * FORMAT printer.
  */
 #include "config.h"
 
@@ -12,45 +13,12 @@
 #include "cmd.h"
 #include "cunit_main.h"
 
-static void test_state_names(void)
-{
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_name(MERIDIAN__JOB_STATE__JOB_PENDING),
-		"PENDING");
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_code(MERIDIAN__JOB_STATE__JOB_PENDING), "PD");
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_code(MERIDIAN__JOB_STATE__JOB_RUNNING), "R");
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_code(MERIDIAN__JOB_STATE__JOB_COMPLETED), "CD");
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_code(MERIDIAN__JOB_STATE__JOB_FAILED), "F");
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_code(MERIDIAN__JOB_STATE__JOB_CANCELLED), "CA");
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_code(MERIDIAN__JOB_STATE__JOB_TIMEOUT), "TO");
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_code(MERIDIAN__JOB_STATE__JOB_NODE_FAIL), "NF");
-	CU_ASSERT_STRING_EQUAL(
-		cmd_job_state_name(MERIDIAN__JOB_STATE__JOB_NODE_FAIL),
-		"NODE_FAIL");
-	CU_ASSERT_STRING_EQUAL(cmd_job_state_name(99), "UNKNOWN");
-	CU_ASSERT_STRING_EQUAL(cmd_job_state_name(-1), "UNKNOWN");
-}
-
 static void test_state_parse(void)
 {
 	struct mer_error err = {{0}};
 	uint32_t m = 0;
 
-	CU_ASSERT_EQUAL(cmd_job_state_parse("pd"),
-			MERIDIAN__JOB_STATE__JOB_PENDING);
-	CU_ASSERT_EQUAL(cmd_job_state_parse("Running"),
-			MERIDIAN__JOB_STATE__JOB_RUNNING);
-	CU_ASSERT_EQUAL(cmd_job_state_parse("CANCELED"),
-			MERIDIAN__JOB_STATE__JOB_CANCELLED);
-	CU_ASSERT_EQUAL(cmd_job_state_parse("bogus"), -1);
-
+	/* one state's names and codes: test_states.c */
 	CU_ASSERT_EQUAL(cmd_job_states_parse("PD,r", &m, &err), 0);
 	CU_ASSERT_EQUAL(m, CMD_STATES_ACTIVE);
 	CU_ASSERT_EQUAL(cmd_job_states_parse("all", &m, &err), 0);
@@ -63,6 +31,24 @@ static void test_state_parse(void)
 	CU_ASSERT_EQUAL(cmd_job_states_parse("PD,XX", &m, &err), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "XX"));
 	CU_ASSERT_EQUAL(cmd_job_states_parse(",", &m, &err), -1);
+}
+
+/* The enum when mctld sets it, else the string of an older mctld. */
+static void test_node_state(void)
+{
+	Meridian__NodeInfo n = MERIDIAN__NODE_INFO__INIT;
+
+	CU_ASSERT_STRING_EQUAL(cmd_node_state(&n), "UNKNOWN");
+	n.state = (char *)"DRAINING";
+	CU_ASSERT_STRING_EQUAL(cmd_node_state(&n), "DRAINING");
+	n.state = (char *)"IDLE*";
+	CU_ASSERT_STRING_EQUAL(cmd_node_state(&n), "IDLE*");
+	n.node_state = MERIDIAN__NODE_STATE__NODE_STATE_MIXED;
+	CU_ASSERT_STRING_EQUAL(cmd_node_state(&n), "MIXED");
+	/* a newer mctld's state: its string says more than "UNKNOWN" */
+	n.node_state = (Meridian__NodeState)99;
+	n.state = (char *)"REBOOTING";
+	CU_ASSERT_STRING_EQUAL(cmd_node_state(&n), "REBOOTING");
 }
 
 static void test_formats(void)
@@ -339,8 +325,8 @@ static void test_fmt(void)
 }
 
 static CU_TestInfo tests[] = {
-	{"job state names", test_state_names},
 	{"job state lists", test_state_parse},
+	{"node state: enum, else string", test_node_state},
 	{"exit codes, times, prices", test_formats},
 	{"job id lists", test_job_ids},
 	{"user lists", test_users},
