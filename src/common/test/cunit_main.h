@@ -22,14 +22,25 @@
  * that needs a GPU says "needs a GPU" in <why>: run-tests.sh allows that
  * skip, and no other.
  *
+ * The usual reasons have their helpers, which skip with the same words
+ * everywhere and return false when the test cannot run:
+ *
+ *   if (!cunit_need_root_and_user("mstepd runs ranks as another user "
+ *                                 "only as root", NULL))
+ *           return;
+ *
  * Include this header from the one file of a program that holds its
  * CUNIT_MAIN or cunit_run() call: the skip count lives in that file.
+ * Paths of programs and fixtures: test_util.h.
  */
 #ifndef MER_CUNIT_MAIN_H
 #define MER_CUNIT_MAIN_H
 
+#include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
@@ -60,6 +71,36 @@ static inline void cunit_skip(const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	fflush(stdout);
+}
+
+/* The unprivileged user the tests run jobs as: testsuite/integration/lib.sh
+ * and contrib/setup-debian.sh create it. */
+#define CUNIT_TEST_USER "mertest"
+
+/* true when running as root, else cunit_skip("needs root: WHY") and
+ * false.  why says what needs root. */
+static inline bool cunit_need_root(const char *why)
+{
+	if (geteuid() == 0)
+		return true;
+	cunit_skip("needs root: %s", why);
+	return false;
+}
+
+/* cunit_need_root(), and true only when the user exists (user NULL:
+ * CUNIT_TEST_USER), else a skip naming the user and how to get it. */
+static inline bool cunit_need_root_and_user(const char *why, const char *user)
+{
+	if (!cunit_need_root(why))
+		return false;
+	if (!user)
+		user = CUNIT_TEST_USER;
+	if (getpwnam(user))
+		return true;
+	cunit_skip("needs the user %s (testsuite/integration/lib.sh and "
+		   "contrib/setup-debian.sh create it)",
+		   user);
+	return false;
 }
 
 /* Run tests as one suite; the exit status for automake (see above). */

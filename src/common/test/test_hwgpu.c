@@ -27,6 +27,7 @@
 
 #include "cunit_main.h"
 #include "hwgpu.h"
+#include "test_util.h"
 #include "util.h"
 
 /* Set once by run_half(), before the tests: the half this process runs
@@ -38,13 +39,6 @@ static char tmp[256];
 static bool minimalistic(void)
 {
 	return !strcmp(parser, "minimalistic");
-}
-
-static const char *srcdir(void)
-{
-	const char *s = getenv("MERIDIAN_SRCDIR");
-
-	return s ? s : TEST_SRCDIR;
 }
 
 /* The head of an hwloc 2 XML file, in hwloc's own layout. */
@@ -158,7 +152,7 @@ static void load_all(const char *dir, unsigned *n)
 
 static void test_every_fixture(void)
 {
-	char *dir = xasprintf("%s/testsuite/fixtures", srcdir());
+	char *dir = test_fixture_path("");
 	unsigned n = 0;
 
 	load_all(dir, &n);
