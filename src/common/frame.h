@@ -63,6 +63,10 @@ struct msg_type_info {
 
 /* NULL for an unknown type. */
 const struct msg_type_info *msg_type_lookup(unsigned type);
+/* The whole table, *n rows, static: test_frame.c checks it against
+ * meridian.proto's MsgType (a row for every type, the bodies its comments
+ * name). */
+const struct msg_type_info *msg_type_table(size_t *n);
 const char *msg_type_name(unsigned type); /* "TYPE_123" when unknown */
 
 void frame_hdr_encode(const struct frame_hdr *h, uint8_t out[MER_FRAME_HDR_LEN]);

@@ -1,10 +1,13 @@
 /*
- * test_frame.c - the wire frame: header checks, message round trips, and a
- * framed connection that must drop a bad peer with a reason.
+ * test_frame.c - the wire frame: header checks, message round trips, a
+ * framed connection that must drop a bad peer with a reason, and frame.c's
+ * message table against meridian.proto's MsgType.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +18,7 @@
 #include "conn.h"
 #include "cunit_main.h"
 #include "frame.h"
+#include "test_util.h"
 #include "util.h"
 
 static void build_hdr(uint8_t *out, uint32_t magic, uint16_t version,
@@ -302,6 +306,216 @@ static void test_conn_oversized(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(cc.why, "body of 4294967295 bytes"));
 }
 
+/* --- frame.c's table against meridian.proto ------------------------- */
+
+/* A failed check of the table, saying which type and what is wrong. */
+static void table_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static void table_fail(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printf("\n    frame.c's table vs meridian.proto: %s\n", msg);
+	CU_assertImplementation(CU_FALSE, __LINE__, msg, __FILE__, "",
+				CU_FALSE);
+}
+
+/* The bodies a MsgType's comment in meridian.proto names. */
+struct proto_bodies {
+	char type[64];	  /* "MSG_SUBMIT_JOB" */
+	char request[64]; /* "SubmitJobRequest" */
+	char reply[64];	  /* "SubmitJobReply"; "" for a one-way frame */
+};
+
+/* The next word of letters and digits at *p, into out; *p moves past it. */
+static void next_word(const char **p, char *out, size_t n)
+{
+	size_t len = 0;
+
+	while (**p == ' ')
+		(*p)++;
+	while ((**p >= 'A' && **p <= 'Z') || (**p >= 'a' && **p <= 'z') ||
+	       (**p >= '0' && **p <= '9')) {
+		if (len + 1 < n)
+			out[len++] = **p;
+		(*p)++;
+	}
+	out[len] = 0;
+}
+
+/*
+ * The MsgType values of meridian.proto with the comment on their line:
+ * "MSG_X = N;  // Request -> Reply ..." or "// Message: ..." (one-way).
+ * Returns how many were read into b (at most nb), or -1 when the file
+ * cannot be read.
+ */
+static int read_proto_bodies(const char *path, struct proto_bodies *b,
+			     size_t nb)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	bool in_enum = false;
+	size_t n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		struct proto_bodies pb = { "", "", "" };
+		const char *c;
+		unsigned num;
+
+		if (!in_enum) {
+			in_enum = strncmp(line, "enum MsgType {", 14) == 0;
+			continue;
+		}
+		if (line[0] == '}')
+			break;
+		if (sscanf(line, " %63[A-Z0-9_] = %u ;", pb.type, &num) != 2)
+			continue; /* a comment line */
+		c = strstr(line, "//");
+		if (c) {
+			c += 2;
+			next_word(&c, pb.request, sizeof(pb.request));
+			while (*c == ' ')
+				c++;
+			if (strncmp(c, "->", 2) == 0) {
+				c += 2;
+				next_word(&c, pb.reply, sizeof(pb.reply));
+			}
+		}
+		if (n < nb)
+			b[n] = pb;
+		n++;
+	}
+	fclose(f);
+	return (int)n;
+}
+
+static const struct proto_bodies *find_bodies(const struct proto_bodies *b,
+					      int n, const char *type)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(b[i].type, type))
+			return &b[i];
+	return NULL;
+}
+
+/* Every MsgType has exactly one row, named as the type without "MSG_",
+ * with the bodies meridian.proto's comment names; every row is a
+ * MsgType; MSG_NONE has none. */
+static void test_table_matches_proto(void)
+{
+	const ProtobufCEnumDescriptor *ed = &meridian__msg_type__descriptor;
+	char *path = test_src_path("src/common/proto/meridian.proto");
+	struct proto_bodies bodies[128];
+	const struct msg_type_info *tab;
+	size_t ntab, i, j;
+	int nb;
+
+	tab = msg_type_table(&ntab);
+	nb = read_proto_bodies(path, bodies, 128);
+	if (nb < 0)
+		table_fail("cannot read %s: %s", path, strerror(errno));
+	CU_ASSERT_FATAL(nb >= 0 && nb <= 128);
+	/* the file read is the one the build compiled */
+	CU_ASSERT_EQUAL((unsigned)nb, ed->n_values);
+
+	for (i = 0; i < ed->n_values; i++) {
+		const ProtobufCEnumValue *v = &ed->values[i];
+		const struct proto_bodies *pb = find_bodies(bodies, nb, v->name);
+		const struct msg_type_info *row = NULL;
+		size_t rows = 0;
+
+		for (j = 0; j < ntab; j++)
+			if ((int)tab[j].type == v->value) {
+				row = &tab[j];
+				rows++;
+			}
+		if (v->value == MERIDIAN__MSG_TYPE__MSG_NONE) {
+			if (rows)
+				table_fail("MSG_NONE has a row");
+			continue;
+		}
+		if (rows != 1) {
+			table_fail("%s (%d) has %zu rows, expected 1", v->name,
+				   v->value, rows);
+			continue;
+		}
+		if (strncmp(v->name, "MSG_", 4) || strcmp(row->name, v->name + 4))
+			table_fail("%s's row is named %s, expected the type's "
+				   "name without MSG_",
+				   v->name, row->name);
+		if (!pb || !pb->request[0]) {
+			table_fail("%s has no \"// Request -> Reply\" or "
+				   "\"// Message: ...\" comment on its line",
+				   v->name);
+			continue;
+		}
+		if (!row->request || strcmp(row->request->short_name, pb->request))
+			table_fail("%s's request is %s, meridian.proto says %s",
+				   v->name,
+				   row->request ? row->request->short_name
+						: "none",
+				   pb->request);
+		if (pb->reply[0] ? !row->reply ||
+					   strcmp(row->reply->short_name,
+						  pb->reply)
+				 : row->reply != NULL)
+			table_fail("%s's reply is %s, meridian.proto says %s",
+				   v->name,
+				   row->reply ? row->reply->short_name
+					      : "none (one-way)",
+				   pb->reply[0] ? pb->reply : "none (one-way)");
+	}
+	for (j = 0; j < ntab; j++) {
+		if (!protobuf_c_enum_descriptor_get_value(ed, (int)tab[j].type))
+			table_fail("row %s: %u is not a MsgType", tab[j].name,
+				   (unsigned)tab[j].type);
+		if (msg_type_lookup(tab[j].type) != &tab[j])
+			table_fail("row %s: msg_type_lookup finds another row",
+				   tab[j].name);
+	}
+	CU_ASSERT_PTR_NULL(msg_type_lookup(MERIDIAN__MSG_TYPE__MSG_NONE));
+	free(path);
+}
+
+/* The comment parser the check above relies on. */
+static void test_proto_comment_parser(void)
+{
+	char path[] = "/tmp/test_frame_proto.XXXXXX";
+	struct proto_bodies b[4];
+	int fd = mkstemp(path), n;
+	FILE *f;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	f = fdopen(fd, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("enum Other {\n  MSG_NOT = 1; // A -> B\n}\n"
+	      "enum MsgType {\n  MSG_NONE = 0;\n  // a comment line\n"
+	      "  MSG_A = 10;   // FooRequest   -> FooReply (durable)\n"
+	      "  MSG_B = 11;   // BarHello: the first frame\n"
+	      "  MSG_C = 12;   // Baz -> Ack: ends\n}\n"
+	      "enum Later {\n  MSG_LATER = 1; // X -> Y\n}\n",
+	      f);
+	fclose(f);
+	n = read_proto_bodies(path, b, 4);
+	unlink(path);
+	CU_ASSERT_EQUAL_FATAL(n, 4);
+	CU_ASSERT_STRING_EQUAL(b[0].type, "MSG_NONE");
+	CU_ASSERT_STRING_EQUAL(b[0].request, "");
+	CU_ASSERT_STRING_EQUAL(b[1].type, "MSG_A");
+	CU_ASSERT_STRING_EQUAL(b[1].request, "FooRequest");
+	CU_ASSERT_STRING_EQUAL(b[1].reply, "FooReply");
+	CU_ASSERT_STRING_EQUAL(b[2].request, "BarHello");
+	CU_ASSERT_STRING_EQUAL(b[2].reply, "");
+	CU_ASSERT_STRING_EQUAL(b[3].request, "Baz");
+	CU_ASSERT_STRING_EQUAL(b[3].reply, "Ack");
+}
+
 static CU_TestInfo tests[] = {
 	{ "header round trip", test_header_round_trip },
 	{ "header versions", test_header_versions },
@@ -312,6 +526,8 @@ static CU_TestInfo tests[] = {
 	{ "conn: frames then garbage", test_conn_frames_then_garbage },
 	{ "conn: truncated frame", test_conn_truncated },
 	{ "conn: oversized body", test_conn_oversized },
+	{ "table matches meridian.proto", test_table_matches_proto },
+	{ "meridian.proto comment parser", test_proto_comment_parser },
 	CU_TEST_INFO_NULL,
 };
 
