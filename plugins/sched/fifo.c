@@ -6,6 +6,7 @@
  * with reason "Priority" (as Slurm's builtin scheduler does: nothing jumps
  * the queue), while the first blocked job keeps the reason try_start gave
  * it ("Resources", "ReqNodeNotAvail", ...).  Other partitions go on.
+ * It uses neither trial, reserve nor wake_at: nothing starts out of order.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -128,6 +129,7 @@ static void fifo_schedule(void *state, struct mer_sched_job *jobs, size_t njobs,
 
 const struct mer_sched_ops meridian_plugin = {
 	.hdr = {MER_PLUGIN_SCHED, MER_SCHED_ABI, "sched/fifo"},
+	.keys = NULL, /* no meridian.conf key of its own */
 	.init = fifo_init,
 	.fini = fifo_fini,
 	.schedule = fifo_schedule,

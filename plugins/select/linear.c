@@ -11,6 +11,7 @@
  * "Resources" when enough of the given (usable) nodes could hold it once
  * their jobs end, "MaxPrice" when only the price keeps it off them,
  * "ReqNodeNotAvail" when not enough usable nodes could hold it at all.
+ * Rank order is node order; topology, regions and links are not looked at.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -84,15 +85,17 @@ static uint64_t take_gpus(const struct mer_select_job *job,
 	return m;
 }
 
-static int linear_select(void *state, const struct mer_select_job *job,
-			 const struct mer_select_node *nodes, size_t nnodes,
+static int linear_select(void *state, const struct mer_select_request *req,
 			 struct mer_select_result *res, struct mer_error *err)
 {
-	size_t i;
+	const struct mer_select_job *job = req->job;
+	const struct mer_select_node *nodes = req->nodes;
+	size_t nnodes = req->nnodes, i;
 	uint32_t picked = 0, could = 0, could_priced = 0;
 
 	(void)state;
 	res->nnodes = 0;
+	res->predicted_step_us = 0; /* no prediction: ranks in node order */
 	if (job->num_nodes == 0) {
 		snprintf(err->text, sizeof(err->text), "BadConstraints");
 		return -1;
@@ -133,6 +136,7 @@ static int linear_select(void *state, const struct mer_select_job *job,
 
 const struct mer_select_ops meridian_plugin = {
 	.hdr = {MER_PLUGIN_SELECT, MER_SELECT_ABI, "select/linear"},
+	.keys = NULL,
 	.init = linear_init,
 	.fini = linear_fini,
 	.select = linear_select,

@@ -13,6 +13,12 @@
  * Checks that need the whole file (regions used by nodes, partition nodes,
  * duplicate nodes, required keys) run once everything is read.
  *
+ * A global key the table below does not know may be a plugin's (price/flat
+ * owns GpuHourPrice): it is kept with its line ("foreign") instead of
+ * refused.  conf_load then asks the plugins the file names (opened only to
+ * read their key tables, see plugin.h) and refuses a key none of them owns;
+ * mctld asks again, with the plugins it really loaded (conf_check_keys).
+ *
  * Every error is "PATH:LINE: what is wrong, expected what is right"; the
  * first one found stops the load.
  */
@@ -28,8 +34,13 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <meridian/plugin_price.h>
+#include <meridian/plugin_sched.h>
+#include <meridian/plugin_select.h>
+
 #include "conf.h"
 #include "hostlist.h"
+#include "plugin_loader.h"
 #include "parse.h"
 #include "util.h"
 
@@ -47,9 +58,11 @@
 
 /* A global key as written, for conf_get (plugins read their keys so). */
 struct conf_kv {
-	const char *key; /* the key's name in the table (static) */
+	const char *key; /* the name in the table (static), or own */
+	char *own;	 /* a foreign key's name as first written */
 	char *value;
-	int line;
+	int line;	 /* of the value in force (the last one) */
+	int first_line;	 /* where the key first appears */
 };
 
 /*
@@ -159,7 +172,6 @@ enum gkind {
 	G_NAME,	    /* is_plain_name */
 	G_PLUGIN,   /* "KIND/NAME" with the kind fixed by the key */
 	G_LOGLEVEL, /* error|warn|info|debug */
-	G_PRICE,    /* MODEL:DOLLARS[,MODEL:DOLLARS...] */
 	G_USERS,    /* user,user */
 	G_U32,	    /* parse_u32 in [min, max] */
 	G_PORT,	    /* uint16_t in [min, max] */
@@ -203,7 +215,6 @@ static const struct gkey gkeys[] = {
 	PLUG("PriceType", price_type, "price/flat", "price/"),
 	STR("PluginDir", plugin_dir, G_NONEMPTY, PLUGINDIR),
 	STR("MstepdPath", mstepd_path, G_NONEMPTY, SBINDIR "/mstepd"),
-	STR("GpuHourPrice", gpu_hour_price, G_PRICE, ""),
 	STR("AdminUsers", admin_users, G_USERS, NULL),
 	NUM("HeartbeatInterval", heartbeat_interval, G_U32, 30, 1, 3600),
 	NUM("NodeTimeout", node_timeout, G_U32, 300, 2, 86400),
@@ -256,42 +267,6 @@ static void set_defaults(struct conf *c)
 	}
 }
 
-static int check_price(struct loader *l, const char *key, const char *v)
-{
-	const char *p = v;
-
-	/* "" means no price list: price/flat then charges nothing. */
-	while (*p) {
-		size_t len = strcspn(p, ",");
-		char *item = xstrndup(p, len), *colon = strchr(item, ':');
-		struct mer_error e;
-		int64_t micro;
-		int rc = 0;
-
-		if (colon)
-			*colon = '\0';
-		if (!colon || !is_plain_name(item))
-			rc = lerr(l,
-				  "%s: '%.*s' is not MODEL:DOLLARS, expected "
-				  "MODEL:DOLLARS[,...] such as "
-				  "a100:2.10,default:0.50",
-				  key, (int)(len > ECHO_MAX ? ECHO_MAX : len),
-				  p);
-		else if (parse_money(colon + 1, key, &micro, &e) < 0)
-			rc = lerr_parse(l, &e);
-		free(item);
-		if (rc < 0)
-			return rc;
-		p += len;
-		if (*p == ',' && *++p == '\0')
-			return lerr(l,
-				    "%s ends in ',', expected MODEL:DOLLARS "
-				    "after each comma",
-				    key);
-	}
-	return 0;
-}
-
 static int set_users(struct loader *l, struct conf *c, const char *key,
 		     const char *v)
 {
@@ -329,21 +304,25 @@ static int set_users(struct loader *l, struct conf *c, const char *key,
 	return 0;
 }
 
-static void kv_set(struct conf_priv *cp, const char *key, const char *value,
-		   int line)
+/* key is the table's name, or (foreign) the name as written. */
+static void kv_set(struct conf_priv *cp, const char *key, bool foreign,
+		   const char *value, int line)
 {
+	struct conf_kv *kv;
+
 	for (size_t i = 0; i < cp->nkv; i++) {
-		if (cp->kv[i].key == key) {
+		if (strcasecmp(cp->kv[i].key, key) == 0) {
 			set_str(&cp->kv[i].value, value);
 			cp->kv[i].line = line;
 			return;
 		}
 	}
 	cp->kv = xrealloc(cp->kv, (cp->nkv + 1) * sizeof(*cp->kv));
-	cp->kv[cp->nkv].key = key;
-	cp->kv[cp->nkv].value = xstrdup(value);
-	cp->kv[cp->nkv].line = line;
-	cp->nkv++;
+	kv = &cp->kv[cp->nkv++];
+	kv->own = foreign ? xstrdup(key) : NULL;
+	kv->key = foreign ? kv->own : key;
+	kv->value = xstrdup(value);
+	kv->line = kv->first_line = line;
 }
 
 static const struct conf_kv *kv_find(const struct conf_priv *cp,
@@ -401,10 +380,10 @@ static int set_global(struct loader *l, const struct token *t)
 				    "%s= belongs in a RegionName line, "
 				    "expected RegionName=NAME %s=...",
 				    t->key, t->key);
-		return lerr(l,
-			    "unknown key '%.*s', expected one of the keys in "
-			    "meridian.conf(5)",
-			    ECHO_MAX, t->key);
+		/* Perhaps a plugin's: kept, and checked once every plugin
+		 * that could own it is known (conf_check_keys). */
+		kv_set(l->cp, t->key, true, v, l->line);
+		return 0;
 	}
 	switch (k->kind) {
 	case G_STR:
@@ -432,10 +411,6 @@ static int set_global(struct loader *l, const struct token *t)
 				    "debug",
 				    k->name, ECHO_MAX, v);
 		break;
-	case G_PRICE:
-		if (check_price(l, k->name, v) < 0)
-			return -1;
-		break;
 	case G_USERS:
 		if (set_users(l, c, k->name, v) < 0)
 			return -1;
@@ -460,7 +435,7 @@ static int set_global(struct loader *l, const struct token *t)
 		   k->kind != G_USERS) {
 		set_str((char **)field(c, k), v);
 	}
-	kv_set(l->cp, k->name, v, l->line);
+	kv_set(l->cp, k->name, false, v, l->line);
 	return 0;
 }
 
@@ -1228,10 +1203,139 @@ static int check_globals(struct loader *l)
 }
 
 /* ------------------------------------------------------------------ */
+/* foreign keys: the plugins' */
+
+static const struct mer_plugin_key *
+key_in(const struct mer_plugin_key *const *tables, size_t ntables,
+       const char *name)
+{
+	for (size_t t = 0; t < ntables; t++)
+		for (size_t i = 0; tables[t] && tables[t][i].name; i++)
+			if (strcasecmp(tables[t][i].name, name) == 0)
+				return &tables[t][i];
+	return NULL;
+}
+
+/*
+ * Check every foreign key against the tables: a key one of them owns has
+ * its value checked; one none owns is refused unless refuse_unowned is
+ * false (some plugin that could own it could not be asked).  The error
+ * reported is the one at the lowest line, as if the file had been checked
+ * from top to bottom.
+ */
+static int check_foreign(const struct conf_priv *cp,
+			 const struct mer_plugin_key *const *tables,
+			 size_t ntables, bool refuse_unowned,
+			 struct mer_error *err)
+{
+	const char *path = cp->pub.path;
+	int best = 0;
+
+	for (size_t i = 0; i < cp->nkv; i++) {
+		const struct conf_kv *kv = &cp->kv[i];
+		const struct mer_plugin_key *k;
+		struct mer_error e = {""};
+
+		if (!kv->own)
+			continue;
+		k = key_in(tables, ntables, kv->key);
+		if (!k && refuse_unowned && (!best || kv->first_line < best)) {
+			best = kv->first_line;
+			mer_error_set(err,
+				      "%s:%d: unknown key '%.*s', expected one "
+				      "of the keys in meridian.conf(5)",
+				      path, best, ECHO_MAX, kv->key);
+		} else if (k && k->check && (!best || kv->line < best) &&
+			   k->check(kv->value, &e) < 0) {
+			best = kv->line;
+			mer_error_set(err, "%s:%d: %s", path, best,
+				      e.text[0] ? e.text : "bad value");
+		}
+	}
+	if (best) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int conf_check_keys(const struct conf *c,
+		    const struct mer_plugin_key *const *tables, size_t ntables,
+		    struct mer_error *err)
+{
+	return check_foreign((const struct conf_priv *)c, tables, ntables, true,
+			     err);
+}
+
+int conf_check_key_values(const struct conf *c,
+			  const struct mer_plugin_key *const *tables,
+			  size_t ntables, struct mer_error *err)
+{
+	return check_foreign((const struct conf_priv *)c, tables, ntables,
+			     false, err);
+}
+
+/* The plugins whose keys a meridian.conf may hold (auth has none). */
+static const struct {
+	const char *key;
+	uint32_t kind, abi;
+	size_t off;
+} key_plugins[] = {
+	{"SchedulerType", MER_PLUGIN_SCHED, MER_SCHED_ABI,
+	 offsetof(struct conf, scheduler_type)},
+	{"SelectType", MER_PLUGIN_SELECT, MER_SELECT_ABI,
+	 offsetof(struct conf, select_type)},
+	{"PriceType", MER_PLUGIN_PRICE, MER_PRICE_ABI,
+	 offsetof(struct conf, price_type)},
+};
+#define NKEY_PLUGINS (sizeof(key_plugins) / sizeof(key_plugins[0]))
+
+/*
+ * For the programs that load no sched, select or price plugin (commands,
+ * mnoded): open the configured ones only to read their key tables, so that
+ * a misspelt key is refused everywhere while a plugin's key is not.  A
+ * plugin that cannot be opened here is not this program's business (mctld
+ * refuses it): the keys it might own are then let through.  Nothing is
+ * opened for a file without foreign keys.
+ */
+static int check_foreign_peek(const struct conf_priv *cp, struct mer_error *err)
+{
+	const struct conf *c = &cp->pub;
+	struct plugin_handle *h[NKEY_PLUGINS] = {NULL};
+	const struct mer_plugin_key *tables[NKEY_PLUGINS];
+	size_t n = 0, i;
+	bool all = true;
+	int rc;
+
+	for (i = 0; i < cp->nkv && !cp->kv[i].own; i++)
+		;
+	if (i == cp->nkv)
+		return 0;
+	for (i = 0; i < NKEY_PLUGINS; i++) {
+		const char *name = *(char *const *)((const char *)c +
+						     key_plugins[i].off);
+		struct mer_error e;
+		const void *ops;
+
+		h[i] = plugin_load(c->plugin_dir, key_plugins[i].key, name,
+				   key_plugins[i].kind, key_plugins[i].abi,
+				   &ops, &e);
+		if (!h[i])
+			all = false;
+		else
+			tables[n++] = plugin_ops_keys(ops);
+	}
+	rc = check_foreign(cp, tables, n, all, err);
+	for (i = 0; i < NKEY_PLUGINS; i++)
+		plugin_unload(h[i]);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* the API */
 
-struct conf *conf_parse(const char *name, const char *data, size_t size,
-			struct mer_error *err)
+static struct conf *parse(const char *name, const char *data, size_t size,
+			  bool peek, struct mer_error *err)
 {
 	struct loader l = {0};
 	struct conf_priv *cp;
@@ -1249,6 +1353,8 @@ struct conf *conf_parse(const char *name, const char *data, size_t size,
 	l.part_def.nodes_expr = xstrdup("");
 
 	rc = read_lines(&l, data, size);
+	if (rc == 0 && peek)
+		rc = check_foreign_peek(cp, err);
 	if (rc == 0)
 		rc = check_globals(&l);
 	if (rc == 0)
@@ -1266,6 +1372,12 @@ struct conf *conf_parse(const char *name, const char *data, size_t size,
 	return &cp->pub;
 }
 
+struct conf *conf_parse(const char *name, const char *data, size_t size,
+			struct mer_error *err)
+{
+	return parse(name, data, size, false, err);
+}
+
 struct conf *conf_load(const char *path, struct mer_error *err)
 {
 	struct conf *c;
@@ -1281,7 +1393,7 @@ struct conf *conf_load(const char *path, struct mer_error *err)
 		errno = saved;
 		return NULL;
 	}
-	c = conf_parse(path, data, size, err);
+	c = parse(path, data, size, true, err);
 	free(data); /* keeps errno (glibc >= 2.33, POSIX.1-2024) */
 	return c;
 }
@@ -1311,8 +1423,10 @@ void conf_free(struct conf *c)
 		free(c->regions[i].description);
 	}
 	free(c->regions);
-	for (size_t i = 0; i < cp->nkv; i++)
+	for (size_t i = 0; i < cp->nkv; i++) {
 		free(cp->kv[i].value);
+		free(cp->kv[i].own);
+	}
 	free(cp->kv);
 	free(cp->by_name);
 	free(c->path);

@@ -7,6 +7,10 @@
  * RegionName= is a stanza: its other pairs describe that object.
  * "NodeName=DEFAULT ..." sets defaults for the NodeName lines after it.
  * Every key is documented in etc/meridian.conf.example.
+ *
+ * Plugins own keys of their own (struct mer_plugin_key): the core keeps a
+ * global key it does not know, with its line, for conf_get and
+ * conf_check_keys.
  */
 #ifndef MER_CONF_H
 #define MER_CONF_H
@@ -15,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "merr.h"
+
+struct mer_plugin_key;
 
 enum conf_node_state {
 	CONF_NODE_UNKNOWN = 0, /* State=UNKNOWN (default): up once it registers */
@@ -76,7 +82,6 @@ struct conf {
 	char *price_type;         /* PriceType=price/flat */
 	char *plugin_dir;         /* PluginDir=, default the installed one */
 	char *mstepd_path;        /* MstepdPath=, default the installed one */
-	char *gpu_hour_price;     /* GpuHourPrice=a100:2.10,...,default:0.50 */
 	char **admin_users;       /* AdminUsers=alice,bob (root always is) */
 	size_t nadmin_users;
 	uint32_t heartbeat_interval; /* s, default 30 */
@@ -101,14 +106,31 @@ struct conf {
 };
 
 /* Load and check path.  Returns NULL with err holding
- * "path:line: what is wrong, what is expected". */
+ * "path:line: what is wrong, what is expected".  A global key the core
+ * does not know must be owned by one of the sched, select and price
+ * plugins the file names (opened from PluginDir= only to read their key
+ * tables), and its value pass the plugin's check; keys a plugin that
+ * cannot be opened might own are let through (mctld checks them again). */
 struct conf *conf_load(const char *path, struct mer_error *err);
 /* The same for the text of a meridian.conf already in memory: size bytes
  * of data (no NUL needed; a NUL byte inside is an error, as in a file).
  * name stands for the path, in errors and in the returned conf's path.
- * data is only read during the call.  conf_load is read_file + this. */
+ * data is only read during the call.  Opens no plugin: every global key
+ * the core does not know is kept unchecked (see conf_check_keys). */
 struct conf *conf_parse(const char *name, const char *data, size_t size,
 			struct mer_error *err);
+/* Refuse a kept key that no table owns ("PATH:LINE: unknown key 'K',
+ * expected one of the keys in meridian.conf(5)") and check the values of
+ * the others with their tables' check.  tables: ntables key tables (each
+ * ended by a NULL name; a NULL table has no keys).  0, or -1 with err. */
+int conf_check_keys(const struct conf *c,
+		    const struct mer_plugin_key *const *tables, size_t ntables,
+		    struct mer_error *err);
+/* Only the values of the kept keys the tables own (a plugin's, before its
+ * init: its errors then name PATH:LINE); other keys are let be. */
+int conf_check_key_values(const struct conf *c,
+			  const struct mer_plugin_key *const *tables,
+			  size_t ntables, struct mer_error *err);
 void conf_free(struct conf *c);
 
 /* The file a command or daemon reads when -f is not given:

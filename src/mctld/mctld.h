@@ -395,6 +395,19 @@ void sched_request(struct mctld *ctx, bool urgent);
 void sched_maybe_run(struct mctld *ctx);
 void sched_run(struct mctld *ctx);
 uint64_t sched_passes(const struct mctld *ctx);
+/* A pass with ops/state in place of SchedulerType='s plugin: the same
+ * view, try_start, trial, reserve and wake_at (unit tests drive the core's
+ * side of the sched API through it). */
+void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
+		    void *state);
+/* The time the last pass's plugin asked to be called again (wake_at), 0
+ * none; a pass runs then (a timer, on a loop). */
+int64_t sched_wake_time(const struct mctld *ctx);
+/* Refuse a meridian.conf key that neither the core nor a loaded plugin
+ * (price, and s's sched and select) owns.  Belongs in mctld_create after
+ * every plugin is loaded; sched_create, the last, calls it meanwhile. */
+int sched_check_conf_keys(struct mctld *ctx, const struct sched *s,
+			  struct mer_error *err);
 
 /* price.c: the price plugin driver */
 struct price *price_create(struct mctld *ctx, struct mer_error *err);
@@ -405,6 +418,9 @@ int64_t price_gpu_hour(struct mctld *ctx, struct node *n, int64_t now);
 /* Same, cached for the duration of one scheduling pass (gen). */
 int64_t price_gpu_hour_cached(struct mctld *ctx, struct node *n, uint64_t gen,
 			      int64_t now);
+/* The meridian.conf keys the price plugin owns (NULL none); they live as
+ * long as ctx->price. */
+const struct mer_plugin_key *price_conf_keys(const struct mctld *ctx);
 
 /* state.c: LMDB ("jobs", "specs", "nodes", "meta") and the group commit */
 struct state *state_open(const char *dir, struct mer_error *err);

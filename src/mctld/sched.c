@@ -2,6 +2,11 @@
  * sched.c - the scheduling pass: the sched plugin orders the pending jobs
  * and asks try_start() for each; try_start() shows the select plugin the
  * usable nodes of the job's partition and commits the placement it picks.
+ * The plugin also gets a view of the cluster (nodes, running jobs and
+ * their expected ends), trial() ("when and where could this job start":
+ * running jobs are simulated ending at start + time limit, and the select
+ * plugin asked at each such time), per-pass reservations that try_start()
+ * and trial() honour, and wake_at() (a timer for a later pass).
  *
  * A pass runs at most once per loop turn and only when something changed
  * that could let a job start (sched_request): a job ended, a node came up,
@@ -21,6 +26,24 @@
 #include "plugin_loader.h"
 #include "util.h"
 
+/* A reservation: nodes held for a job from start until end (this pass). */
+struct resv {
+	uint32_t job_id;
+	int64_t start, end;
+	uint32_t cpus;
+	uint64_t mem_mb;
+	uint32_t nnodes;
+	uint32_t *node; /* node ids */
+	uint64_t *mask;
+};
+
+/* What a node can give at some time, for the select views. */
+struct avail {
+	uint32_t cpus;
+	uint64_t mem_mb;
+	uint64_t mask;
+};
+
 struct sched {
 	struct mctld *ctx;
 	struct plugin_handle *sched_handle, *select_handle;
@@ -36,6 +59,26 @@ struct sched {
 	uint64_t passes, gen;
 	int64_t now;
 
+	/* wake_at: asked during the pass (0 none); in force after it */
+	int64_t wake_req, wake_time;
+	struct event *wake_timer;
+
+	/* the plugin's view of this pass; arrays sized at the pass start */
+	struct mer_sched_view view;
+	struct mer_sched_node *vnodes;
+	size_t cap_vnodes;
+	struct mer_sched_running *vrun;
+	size_t cap_vrun;
+	struct mer_sched_alloc *valloc;
+	size_t nvalloc, cap_valloc;
+	struct resv *resv;
+	size_t nresv, cap_resv;
+	bool in_pass;
+
+	struct mer_select_region *regions;
+	size_t nregions;
+	struct mer_select_api select_api;
+
 	/* scratch, reused by every pass */
 	struct mer_sched_job *jobs;
 	size_t cap_jobs;
@@ -45,6 +88,12 @@ struct sched {
 	uint32_t *res_index;
 	uint64_t *res_mask;
 	size_t cap_res;
+	struct mer_select_gpu *vgpus;
+	size_t cap_vgpus;
+	struct avail *at, *limit; /* per node id, for one set of views */
+	uint64_t *resv_cpus, *resv_mem, *resv_mask;
+	int64_t *events;
+	size_t cap_events;
 };
 
 static const char *plugin_dir(const struct conf *c)
@@ -62,6 +111,18 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	/* Only wakes the loop: the pass runs at the end of this turn. */
 	s->timer_armed = false;
 }
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+
+	(void)fd;
+	(void)what;
+	/* The plugin asked for this time: a pass at the end of this turn. */
+	s->want_now = true;
+}
+
+static int link_cb(void *core, uint32_t a, uint32_t b, struct mer_link *out);
 
 struct sched *sched_create(struct mctld *ctx, struct mer_error *err)
 {
@@ -88,14 +149,38 @@ struct sched *sched_create(struct mctld *ctx, struct mer_error *err)
 	if (!s->select_handle)
 		goto fail;
 	s->select_ops = ops;
+	{
+		/* Their keys' values first: a bad one is PATH:LINE: ... */
+		const struct mer_plugin_key *keys[2] = {s->sched_ops->keys,
+							s->select_ops->keys};
+
+		if (conf_check_key_values(c, keys, 2, err) < 0)
+			goto fail;
+	}
 	s->sched_state = s->sched_ops->init(&s->pconf, err);
 	if (!s->sched_state)
 		goto fail;
 	s->select_state = s->select_ops->init(&s->pconf, err);
 	if (!s->select_state)
 		goto fail;
-	if (ctx->base)
+	if (sched_check_conf_keys(ctx, s, err) < 0)
+		goto fail;
+	s->nregions = c->nregions;
+	s->regions = xcalloc(c->nregions ? c->nregions : 1,
+			     sizeof(*s->regions));
+	for (size_t i = 0; i < c->nregions; i++) {
+		s->regions[i].name = c->regions[i].name;
+		s->regions[i].description =
+			c->regions[i].description ? c->regions[i].description
+						  : "";
+		s->regions[i].utc_offset_min = c->regions[i].utc_offset_min;
+	}
+	s->select_api.link = link_cb;
+	s->select_api.core = ctx;
+	if (ctx->base) {
 		s->timer = evtimer_new(ctx->base, timer_cb, s);
+		s->wake_timer = evtimer_new(ctx->base, wake_cb, s);
+	}
 	return s;
 fail:
 	sched_destroy(s);
@@ -110,6 +195,8 @@ void sched_destroy(struct sched *s)
 		return;
 	if (s->timer)
 		event_free(s->timer);
+	if (s->wake_timer)
+		event_free(s->wake_timer);
 	if (s->sched_state && s->sched_ops->fini)
 		s->sched_ops->fini(s->sched_state);
 	if (s->select_state && s->select_ops->fini)
@@ -121,7 +208,45 @@ void sched_destroy(struct sched *s)
 	free(s->view_nodes);
 	free(s->res_index);
 	free(s->res_mask);
+	free(s->vnodes);
+	free(s->vrun);
+	free(s->valloc);
+	for (size_t i = 0; i < s->cap_resv; i++) {
+		free(s->resv[i].node);
+		free(s->resv[i].mask);
+	}
+	free(s->resv);
+	free(s->regions);
+	free(s->vgpus);
+	free(s->at);
+	free(s->limit);
+	free(s->resv_cpus);
+	free(s->resv_mem);
+	free(s->resv_mask);
+	free(s->events);
 	free(s);
+}
+
+/*
+ * Every global key of meridian.conf that the core does not know must be
+ * owned by one of the plugins loaded: price (created before us) and ours.
+ * This belongs in mctld_create once every plugin is loaded; sched_create
+ * runs last, so it calls it meanwhile.
+ */
+int sched_check_conf_keys(struct mctld *ctx, const struct sched *s,
+			  struct mer_error *err)
+{
+	const struct mer_plugin_key *tables[3];
+
+	tables[0] = s->sched_ops->keys;
+	tables[1] = s->select_ops->keys;
+	tables[2] = price_conf_keys(ctx);
+	return conf_check_keys(ctx->conf, tables, 3, err);
+}
+
+int64_t sched_wake_time(const struct mctld *ctx)
+{
+	return ctx->sched ? ctx->sched->wake_time : 0;
 }
 
 uint64_t sched_passes(const struct mctld *ctx)
@@ -169,6 +294,19 @@ static size_t grown(size_t want)
 	return want < 64 ? 64 : want * 2;
 }
 
+static uint64_t all_gpus(uint32_t n)
+{
+	return n >= 64 ? ~0ull : (1ull << n) - 1;
+}
+
+/* The end of a job that starts at start: its time limit, or never. */
+static int64_t end_of(int64_t start, uint32_t time_limit_min)
+{
+	if (!time_limit_min || start == MER_TIME_NEVER)
+		return MER_TIME_NEVER;
+	return start + (int64_t)time_limit_min * 60;
+}
+
 /* The placement the plugin returned must be possible: never let a plugin
  * corrupt the accounting. */
 static int check_result(const struct sched *s, const struct job *j,
@@ -208,7 +346,8 @@ static Meridian__JobNodeAlloc **build_alloc(const struct sched *s,
 
 	alloc = xcalloc(n, sizeof(*alloc));
 	/* Every node gets one task, then the rest fill nodes in order up to
-	 * tasks_per_node (Slurm's block distribution). */
+	 * tasks_per_node (Slurm's block distribution).  The plugin's node
+	 * order is the rank order. */
 	rem = j->rec->ntasks > n ? j->rec->ntasks - n : 0;
 	for (i = 0; i < n; i++) {
 		Meridian__JobNodeAlloc *a = xmalloc(sizeof(*a));
@@ -242,32 +381,243 @@ static void free_alloc(Meridian__JobNodeAlloc **alloc, size_t n)
 	free(alloc);
 }
 
-static int try_start(void *core, const struct mer_sched_job *sj,
-		     struct mer_error *err)
+/* --- the view: nodes and running jobs ----------------------------------- */
+
+static void view_node(struct sched *s, const struct node *n)
+{
+	struct mer_sched_node *v = &s->vnodes[n->index];
+	uint64_t free_mask = all_gpus(n->gpus) & ~n->gpu_alloc_mask;
+
+	v->name = n->name;
+	v->region = n->cn->region ? n->cn->region : "";
+	v->gpu_model = n->gpu_model ? n->gpu_model : "";
+	v->cpus = n->cpus;
+	v->cpus_free = n->cpus > n->cpus_alloc ? n->cpus - n->cpus_alloc : 0;
+	v->mem_mb = n->real_memory;
+	v->mem_free_mb =
+		n->real_memory > n->mem_alloc ? n->real_memory - n->mem_alloc : 0;
+	v->gpus = n->gpus;
+	v->gpu_free_mask = free_mask;
+	v->gpus_free = (uint32_t)__builtin_popcountll(free_mask);
+	v->usable = node_usable(n);
+}
+
+/* Append a running job to the view (its allocation's nodes refreshed). */
+static void view_add_running(struct sched *s, const struct job *j)
+{
+	struct mer_sched_running *r;
+	size_t k, first = s->nvalloc;
+
+	if (s->view.nrunning >= s->cap_vrun ||
+	    s->nvalloc + j->rec->n_alloc > s->cap_valloc)
+		return; /* sized at the pass start: cannot happen */
+	for (k = 0; k < j->rec->n_alloc; k++) {
+		const Meridian__JobNodeAlloc *a = j->rec->alloc[k];
+		struct node *n = node_find(s->ctx, a->node);
+		struct mer_sched_alloc *va;
+
+		if (!n)
+			continue;
+		va = &s->valloc[s->nvalloc++];
+		va->node = (uint32_t)n->index;
+		va->cpus = a->cpus;
+		va->mem_mb = a->mem_mb;
+		va->gpu_mask = 0;
+		for (size_t g = 0; g < a->n_gpus; g++)
+			if (a->gpus[g] < MER_SELECT_MAX_GPUS)
+				va->gpu_mask |= 1ull << a->gpus[g];
+		if (s->in_pass)
+			view_node(s, n);
+	}
+	r = &s->vrun[s->view.nrunning++];
+	r->job_id = j->rec->job_id;
+	r->user_id = j->rec->user_id;
+	r->partition = j->part ? j->part->name : j->rec->desc->partition;
+	r->priority = j->rec->priority;
+	r->start_time = j->rec->start_time;
+	r->expected_end = end_of(j->rec->start_time, j->rec->time_limit);
+	if (r->expected_end <= s->now)
+		r->expected_end = s->now + 1;
+	r->alloc = &s->valloc[first];
+	r->nalloc = s->nvalloc - first;
+}
+
+static void view_build(struct sched *s, size_t npending_nodes,
+		       size_t npending)
+{
+	struct mctld *ctx = s->ctx;
+	size_t nnodes = node_mgr_count(ctx), nrun = 0, nalloc = 0, i;
+	struct job *j;
+
+	if (nnodes > s->cap_vnodes) {
+		s->cap_vnodes = grown(nnodes);
+		s->vnodes = xrealloc(s->vnodes,
+				     s->cap_vnodes * sizeof(*s->vnodes));
+		s->at = xrealloc(s->at, s->cap_vnodes * sizeof(*s->at));
+		s->limit = xrealloc(s->limit, s->cap_vnodes * sizeof(*s->limit));
+		s->resv_cpus = xrealloc(s->resv_cpus,
+					s->cap_vnodes * sizeof(*s->resv_cpus));
+		s->resv_mem = xrealloc(s->resv_mem,
+				       s->cap_vnodes * sizeof(*s->resv_mem));
+		s->resv_mask = xrealloc(s->resv_mask,
+					s->cap_vnodes * sizeof(*s->resv_mask));
+	}
+	for (i = 0; i < nnodes; i++)
+		view_node(s, node_at(ctx, i));
+	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry) {
+		nrun++;
+		nalloc += j->rec->n_alloc;
+	}
+	/* Room for every job this pass could start: nothing moves later. */
+	if (nrun + npending > s->cap_vrun) {
+		s->cap_vrun = grown(nrun + npending);
+		s->vrun = xrealloc(s->vrun, s->cap_vrun * sizeof(*s->vrun));
+	}
+	if (nalloc + npending_nodes > s->cap_valloc) {
+		s->cap_valloc = grown(nalloc + npending_nodes);
+		s->valloc = xrealloc(s->valloc,
+				     s->cap_valloc * sizeof(*s->valloc));
+	}
+	s->nvalloc = 0;
+	s->view.now = s->now;
+	s->view.nodes = s->vnodes;
+	s->view.nnodes = nnodes;
+	s->view.running = s->vrun;
+	s->view.nrunning = 0;
+	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry)
+		view_add_running(s, j);
+}
+
+/*
+ * What each node can give at time t to a job running until x_end, in
+ * s->at[node id]: what is free now, plus what running jobs ending by t
+ * give back, less what reservations of other jobs overlapping [t, x_end)
+ * hold.  A reservation from a later time R.start still bounds the job:
+ * what it takes now it holds at R.start, where R's needs and what is
+ * still running then must fit too.
+ */
+static void avail_at(struct sched *s, int64_t t, int64_t x_end,
+		     uint32_t job_id)
+{
+	size_t nnodes = s->view.nnodes, i, k, r;
+
+	for (i = 0; i < nnodes; i++) {
+		s->at[i].cpus = s->vnodes[i].cpus_free;
+		s->at[i].mem_mb = s->vnodes[i].mem_free_mb;
+		s->at[i].mask = s->vnodes[i].gpu_free_mask;
+	}
+	for (r = 0; r < s->view.nrunning; r++) {
+		const struct mer_sched_running *run = &s->vrun[r];
+
+		if (run->expected_end > t)
+			continue;
+		for (k = 0; k < run->nalloc; k++) {
+			const struct mer_sched_alloc *a = &run->alloc[k];
+
+			s->at[a->node].cpus += a->cpus;
+			s->at[a->node].mem_mb += a->mem_mb;
+			s->at[a->node].mask |= a->gpu_mask;
+		}
+	}
+	if (!s->nresv)
+		return;
+	for (i = 0; i < nnodes; i++) {
+		s->limit[i] = s->at[i];
+		s->resv_cpus[i] = s->resv_mem[i] = s->resv_mask[i] = 0;
+	}
+	for (r = 0; r < s->nresv; r++) {
+		const struct resv *rv = &s->resv[r];
+		int64_t from = rv->start > t ? rv->start : t;
+
+		if (rv->job_id == job_id || rv->start >= x_end || rv->end <= t)
+			continue;
+		for (k = 0; k < rv->nnodes; k++) {
+			uint32_t n = rv->node[k];
+			uint64_t cpus = s->vnodes[n].cpus_free,
+				 mem = s->vnodes[n].mem_free_mb;
+
+			/* free at `from`: now's plus what ends by then */
+			for (size_t q = 0; q < s->view.nrunning; q++) {
+				const struct mer_sched_running *run =
+					&s->vrun[q];
+
+				if (run->expected_end > from)
+					continue;
+				for (size_t m = 0; m < run->nalloc; m++)
+					if (run->alloc[m].node == n) {
+						cpus += run->alloc[m].cpus;
+						mem += run->alloc[m].mem_mb;
+					}
+			}
+			if (cpus < s->limit[n].cpus)
+				s->limit[n].cpus = (uint32_t)cpus;
+			if (mem < s->limit[n].mem_mb)
+				s->limit[n].mem_mb = mem;
+			s->resv_cpus[n] += rv->cpus;
+			s->resv_mem[n] += rv->mem_mb;
+			s->resv_mask[n] |= rv->mask[k];
+		}
+	}
+	for (i = 0; i < nnodes; i++) {
+		uint64_t c = s->limit[i].cpus > s->resv_cpus[i]
+				     ? s->limit[i].cpus - s->resv_cpus[i]
+				     : 0;
+		uint64_t m = s->limit[i].mem_mb > s->resv_mem[i]
+				     ? s->limit[i].mem_mb - s->resv_mem[i]
+				     : 0;
+
+		if (c < s->at[i].cpus)
+			s->at[i].cpus = (uint32_t)c;
+		if (m < s->at[i].mem_mb)
+			s->at[i].mem_mb = m;
+		s->at[i].mask &= ~s->resv_mask[i];
+	}
+}
+
+static int link_cb(void *core, uint32_t a, uint32_t b, struct mer_link *out)
 {
 	struct mctld *ctx = core;
-	struct sched *s = ctx->sched;
-	struct job *j = job_find(ctx, sj->job_id);
-	struct mer_select_job req;
-	struct mer_select_result res;
-	Meridian__JobNodeAlloc **alloc;
-	struct node **pnodes;
-	size_t npnodes, nviews = 0, i;
-	const char *reason;
+	const struct node *na = node_at(ctx, a), *nb = node_at(ctx, b);
+	const char *ra, *rb;
 
-	if (!j || j->rec->state != MERIDIAN__JOB_STATE__JOB_PENDING ||
-	    j->rec->desc->hold != MERIDIAN__HOLD_KIND__HOLD_NONE) {
-		mer_error_set(err, "Invalid");
+	if (!na || !nb || !out)
 		return -1;
+	memset(out, 0, sizeof(*out));
+	out->age_s = -1;
+	ra = na->cn->region ? na->cn->region : "";
+	rb = nb->cn->region ? nb->cn->region : "";
+	/* No probes yet (issue 9 fills latency, bandwidth and age): only
+	 * whether both ends are in one region is known. */
+	if (*ra && *rb) {
+		out->source = MER_LINK_ESTIMATED;
+		out->same_region = strcmp(ra, rb) == 0;
+	} else {
+		out->source = MER_LINK_UNKNOWN;
+		out->same_region = -1;
 	}
-	if (!j->part) {
-		job_mgr_set_reason(j, "PartitionInvalid");
-		return mer_error_set(err, "PartitionInvalid");
-	}
-	if (!j->part->up) {
-		job_mgr_set_reason(j, "PartitionDown");
-		return mer_error_set(err, "PartitionDown");
-	}
+	return 0;
+}
+
+/* The reason a job cannot be placed at all, before any select: NULL when
+ * its partition is fine. */
+static const char *partition_problem(const struct job *j)
+{
+	if (!j->part)
+		return "PartitionInvalid";
+	if (!j->part->up)
+		return "PartitionDown";
+	return NULL;
+}
+
+/* Build the select views of j's usable partition nodes as they are at t
+ * (see avail_at); returns how many. */
+static size_t build_views(struct sched *s, const struct job *j, int64_t t)
+{
+	struct mctld *ctx = s->ctx;
+	struct node **pnodes;
+	size_t npnodes, nviews = 0, ngpus = 0, i;
+
+	avail_at(s, t, end_of(t, j->rec->time_limit), j->rec->job_id);
 	pnodes = node_mgr_partition(ctx, j->part, &npnodes);
 	if (npnodes > s->cap_views) {
 		s->cap_views = grown(npnodes);
@@ -275,61 +625,166 @@ static int try_start(void *core, const struct mer_sched_job *sj,
 		s->view_nodes = xrealloc(s->view_nodes,
 					 s->cap_views * sizeof(*s->view_nodes));
 	}
+	for (i = 0; i < npnodes; i++)
+		ngpus += pnodes[i]->n_gpu_info;
+	if (ngpus > s->cap_vgpus) {
+		s->cap_vgpus = grown(ngpus);
+		s->vgpus = xrealloc(s->vgpus, s->cap_vgpus * sizeof(*s->vgpus));
+	}
+	ngpus = 0;
 	for (i = 0; i < npnodes; i++) {
 		struct node *n = pnodes[i];
+		const struct avail *av = &s->at[n->index];
+		const struct conf_region *r;
 		struct mer_select_node *v;
-		uint64_t all;
 
 		if (!node_usable(n))
 			continue;
 		v = &s->views[nviews];
 		s->view_nodes[nviews++] = n;
-		all = n->gpus >= 64 ? ~0ull : (1ull << n->gpus) - 1;
+		memset(v, 0, sizeof(*v));
 		v->name = n->name;
 		v->region = n->cn->region ? n->cn->region : "";
 		v->gpu_model = n->gpu_model;
 		v->cpus = n->cpus;
-		v->cpus_free =
-			n->cpus > n->cpus_alloc ? n->cpus - n->cpus_alloc : 0;
+		v->cpus_free = av->cpus;
 		v->mem_mb = n->real_memory;
-		v->mem_free_mb = n->real_memory > n->mem_alloc
-					 ? n->real_memory - n->mem_alloc
-					 : 0;
+		v->mem_free_mb = av->mem_mb;
 		v->gpus = n->gpus;
-		v->gpu_free_mask = all & ~n->gpu_alloc_mask;
+		v->gpu_free_mask = av->mask & all_gpus(n->gpus);
 		v->gpu_hour_price =
 			price_gpu_hour_cached(ctx, n, s->gen, s->now);
 		if (v->gpu_hour_price < 0)
 			v->gpu_hour_price = INT64_MAX; /* never under a limit */
+		v->id = (uint32_t)n->index;
+		r = conf_find_region(ctx->conf, n->cn->region);
+		v->region_index =
+			r ? (int32_t)(r - ctx->conf->regions) : -1;
+		v->gpu = &s->vgpus[ngpus];
+		for (size_t g = 0; g < n->n_gpu_info; g++) {
+			const Meridian__Gpu *gi = n->gpu_info[g];
+			struct mer_select_gpu *vg = &s->vgpus[ngpus++];
+
+			memset(vg, 0, sizeof(*vg));
+			vg->index = gi->index;
+			vg->model = gi->model ? gi->model : "";
+			vg->pci_bus_id = gi->pci_bus_id ? gi->pci_bus_id : "";
+			vg->cpuset = gi->cpuset ? gi->cpuset : "";
+			vg->numa_node = gi->numa_node;
+			vg->memory_mb = gi->memory_mb;
+		}
+		v->n_gpu = n->n_gpu_info;
 	}
-	memset(&req, 0, sizeof(req));
-	req.job_id = j->rec->job_id;
-	req.num_nodes = j->rec->num_nodes;
-	req.tasks_per_node = j->tasks_per_node;
-	req.cpus_per_node = j->cpus_per_node;
-	req.mem_mb_per_node = j->mem_per_node;
-	req.gpus_per_node = j->gpus_per_node;
-	req.gpu_type = j->rec->desc->gpu_type ? j->rec->desc->gpu_type : "";
-	req.max_price = j->rec->desc->max_price;
-	if (req.num_nodes > s->cap_res) {
-		s->cap_res = grown(req.num_nodes);
+	return nviews;
+}
+
+static void select_job(const struct job *j, struct mer_select_job *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->job_id = j->rec->job_id;
+	req->num_nodes = j->rec->num_nodes;
+	req->tasks_per_node = j->tasks_per_node;
+	req->cpus_per_node = j->cpus_per_node;
+	req->mem_mb_per_node = j->mem_per_node;
+	req->gpus_per_node = j->gpus_per_node;
+	req->gpu_type = j->rec->desc->gpu_type ? j->rec->desc->gpu_type : "";
+	req->max_price = j->rec->desc->max_price;
+	req->ntasks = j->rec->ntasks;
+	if (j->tasks_per_node && j->gpus_per_node % j->tasks_per_node == 0)
+		req->gpus_per_task = j->gpus_per_node / j->tasks_per_node;
+	/* The job description says nothing of its communication yet. */
+	req->comm_pattern = MER_COMM_RING;
+	req->comm_bytes = 0;
+}
+
+/* Ask the select plugin where j goes at t; 0 with s->res_* filled (view
+ * indices), or -1 with err holding its reason. */
+static int select_at(struct sched *s, const struct job *j, int64_t t,
+		     struct mer_select_result *res, size_t *nviews,
+		     struct mer_error *err)
+{
+	struct mer_select_job job;
+	struct mer_select_request req;
+
+	select_job(j, &job);
+	*nviews = build_views(s, j, t);
+	if (job.num_nodes > s->cap_res) {
+		s->cap_res = grown(job.num_nodes);
 		s->res_index = xrealloc(s->res_index,
 					s->cap_res * sizeof(*s->res_index));
 		s->res_mask = xrealloc(s->res_mask,
 				       s->cap_res * sizeof(*s->res_mask));
 	}
-	memset(&res, 0, sizeof(res));
-	res.node_index = s->res_index;
-	res.gpu_mask = s->res_mask;
+	memset(&req, 0, sizeof(req));
+	req.job = &job;
+	req.nodes = s->views;
+	req.nnodes = *nviews;
+	req.regions = s->regions;
+	req.nregions = s->nregions;
+	req.when = t;
+	req.api = &s->select_api;
+	memset(res, 0, sizeof(*res));
+	res->node_index = s->res_index;
+	res->gpu_mask = s->res_mask;
 	err->text[0] = '\0';
-	if (s->select_ops->select(s->select_state, &req, s->views, nviews, &res,
-				  err) < 0) {
-		reason = err->text[0] ? err->text : "Resources";
-		job_mgr_set_reason(j, reason);
-		if (reason != err->text)
-			mer_error_set(err, "%s", reason);
+	if (s->select_ops->select(s->select_state, &req, res, err) < 0) {
+		if (!err->text[0])
+			mer_error_set(err, "Resources");
 		return -1;
 	}
+	return 0;
+}
+
+static struct job *pending_job(struct mctld *ctx, uint32_t id)
+{
+	struct job *j = job_find(ctx, id);
+
+	if (!j || j->rec->state != MERIDIAN__JOB_STATE__JOB_PENDING ||
+	    j->rec->desc->hold != MERIDIAN__HOLD_KIND__HOLD_NONE)
+		return NULL;
+	return j;
+}
+
+static void resv_drop(struct sched *s, uint32_t job_id)
+{
+	for (size_t i = 0; i < s->nresv; i++) {
+		if (s->resv[i].job_id != job_id)
+			continue;
+		/* keep the arrays of the last one: swap, do not free */
+		struct resv tmp = s->resv[i];
+
+		s->resv[i] = s->resv[s->nresv - 1];
+		s->resv[s->nresv - 1] = tmp;
+		s->nresv--;
+		return;
+	}
+}
+
+static int try_start(void *core, const struct mer_sched_job *sj,
+		     struct mer_error *err)
+{
+	struct mctld *ctx = core;
+	struct sched *s = ctx->sched;
+	struct job *j = pending_job(ctx, sj->job_id);
+	struct mer_select_result res;
+	Meridian__JobNodeAlloc **alloc;
+	size_t nviews;
+	const char *reason;
+
+	if (!j) {
+		mer_error_set(err, "Invalid");
+		return -1;
+	}
+	if ((reason = partition_problem(j))) {
+		job_mgr_set_reason(j, reason);
+		return mer_error_set(err, "%s", reason);
+	}
+	if (select_at(s, j, s->now, &res, &nviews, err) < 0) {
+		job_mgr_set_reason(j, err->text);
+		return -1;
+	}
+	/* The views already leave out what reservations hold, so this also
+	 * keeps a plugin from placing a job in another's way. */
 	if (check_result(s, j, nviews, &res) < 0) {
 		log_warnx("%s: invalid placement for job %u; job not started",
 			  s->select_ops->hdr.name, j->rec->job_id);
@@ -342,6 +797,9 @@ static int try_start(void *core, const struct mer_sched_job *sj,
 		job_mgr_set_reason(j, "SelectError");
 		return mer_error_set(err, "SelectError");
 	}
+	resv_drop(s, j->rec->job_id);
+	if (s->in_pass)
+		view_add_running(s, j);
 	return 0;
 }
 
@@ -353,17 +811,173 @@ static void set_reason(void *core, uint32_t job_id, const char *reason)
 		job_mgr_set_reason(j, reason);
 }
 
-void sched_run(struct mctld *ctx)
+static int cmp_time(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Reasons that waiting does not cure: trial stops asking at later times. */
+static bool hopeless(const char *reason)
+{
+	return strcmp(reason, "ReqNodeNotAvail") == 0 ||
+	       strcmp(reason, "MaxPrice") == 0 ||
+	       strcmp(reason, "BadConstraints") == 0;
+}
+
+static int trial(void *core, const struct mer_sched_job *sj,
+		 struct mer_sched_trial *out, struct mer_error *err)
+{
+	struct mctld *ctx = core;
+	struct sched *s = ctx->sched;
+	struct job *j = pending_job(ctx, sj->job_id);
+	struct mer_select_result res;
+	const char *reason;
+	size_t nev = 0, i, nviews;
+
+	out->start = MER_TIME_NEVER;
+	out->nnodes = 0;
+	if (!j)
+		return mer_error_set(err, "Invalid");
+	if ((reason = partition_problem(j)))
+		return mer_error_set(err, "%s", reason);
+	/* The times at which what is free grows: now, each running job's
+	 * expected end, each other reservation's end. */
+	if (1 + s->view.nrunning + s->nresv > s->cap_events) {
+		s->cap_events = grown(1 + s->view.nrunning + s->nresv);
+		s->events = xrealloc(s->events,
+				     s->cap_events * sizeof(*s->events));
+	}
+	s->events[nev++] = s->now;
+	for (i = 0; i < s->view.nrunning; i++)
+		if (s->vrun[i].expected_end != MER_TIME_NEVER)
+			s->events[nev++] = s->vrun[i].expected_end;
+	for (i = 0; i < s->nresv; i++)
+		if (s->resv[i].job_id != j->rec->job_id &&
+		    s->resv[i].end != MER_TIME_NEVER && s->resv[i].end > s->now)
+			s->events[nev++] = s->resv[i].end;
+	qsort(s->events, nev, sizeof(*s->events), cmp_time);
+	for (i = 0; i < nev; i++) {
+		int64_t t = s->events[i];
+
+		if (i && t == s->events[i - 1])
+			continue;
+		if (select_at(s, j, t, &res, &nviews, err) < 0) {
+			if (hopeless(err->text))
+				return -1;
+			continue;
+		}
+		if (check_result(s, j, nviews, &res) < 0)
+			return mer_error_set(err, "SelectError");
+		out->start = t;
+		out->nnodes = res.nnodes;
+		for (uint32_t k = 0; k < res.nnodes; k++) {
+			out->node_index[k] =
+				(uint32_t)s->view_nodes[res.node_index[k]]->index;
+			out->gpu_mask[k] = res.gpu_mask[k];
+		}
+		err->text[0] = '\0';
+		return 0;
+	}
+	return -1; /* err: the reason at the last time tried */
+}
+
+static int reserve(void *core, const struct mer_sched_job *sj,
+		   const struct mer_sched_trial *at, struct mer_error *err)
+{
+	struct mctld *ctx = core;
+	struct sched *s = ctx->sched;
+	struct job *j = pending_job(ctx, sj->job_id);
+	struct resv *rv;
+	uint32_t k, q;
+
+	if (!j)
+		return mer_error_set(err, "Invalid");
+	if (!at || at->start == MER_TIME_NEVER ||
+	    at->nnodes != j->rec->num_nodes)
+		return mer_error_set(err, "reservation of job %u: expected "
+				     "%u nodes and a start time",
+				     j->rec->job_id, j->rec->num_nodes);
+	for (k = 0; k < at->nnodes; k++) {
+		uint32_t n = at->node_index[k];
+
+		if (n >= s->view.nnodes ||
+		    (at->gpu_mask[k] & ~all_gpus(s->vnodes[n].gpus)) ||
+		    (uint32_t)__builtin_popcountll(at->gpu_mask[k]) !=
+			    j->gpus_per_node)
+			return mer_error_set(err, "reservation of job %u: "
+					     "node %u or its GPUs do not exist",
+					     j->rec->job_id, n);
+		for (q = 0; q < k; q++)
+			if (at->node_index[q] == n)
+				return mer_error_set(err,
+						     "reservation of job %u: "
+						     "node %u twice",
+						     j->rec->job_id, n);
+	}
+	resv_drop(s, j->rec->job_id);
+	if (s->nresv == s->cap_resv) {
+		size_t cap = grown(s->cap_resv + 1);
+
+		s->resv = xrealloc(s->resv, cap * sizeof(*s->resv));
+		memset(&s->resv[s->cap_resv], 0,
+		       (cap - s->cap_resv) * sizeof(*s->resv));
+		s->cap_resv = cap;
+	}
+	rv = &s->resv[s->nresv++];
+	rv->node = xrealloc(rv->node, at->nnodes * sizeof(*rv->node));
+	rv->mask = xrealloc(rv->mask, at->nnodes * sizeof(*rv->mask));
+	rv->job_id = j->rec->job_id;
+	rv->start = at->start < s->now ? s->now : at->start;
+	rv->end = end_of(rv->start, j->rec->time_limit);
+	rv->cpus = j->cpus_per_node;
+	rv->mem_mb = j->mem_per_node;
+	rv->nnodes = at->nnodes;
+	memcpy(rv->node, at->node_index, at->nnodes * sizeof(*rv->node));
+	memcpy(rv->mask, at->gpu_mask, at->nnodes * sizeof(*rv->mask));
+	return 0;
+}
+
+static void wake_at(void *core, int64_t when)
+{
+	struct sched *s = ((struct mctld *)core)->sched;
+
+	if (!s->wake_req || when < s->wake_req)
+		s->wake_req = when > 0 ? when : 1;
+}
+
+/* After a pass: the plugin's wake_at request replaces the last one. */
+static void arm_wake(struct sched *s)
+{
+	s->wake_time = s->wake_req;
+	s->wake_req = 0;
+	if (!s->wake_timer)
+		return;
+	if (!s->wake_time) {
+		evtimer_del(s->wake_timer);
+	} else {
+		int64_t d = s->wake_time > s->now ? s->wake_time - s->now : 0;
+		struct timeval tv = {(time_t)d, 0};
+
+		evtimer_add(s->wake_timer, &tv);
+	}
+}
+
+void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
+		    void *state)
 {
 	struct sched *s = ctx->sched;
-	struct mer_sched_api api = {try_start, set_reason, ctx};
+	struct mer_sched_api api;
 	struct job *j;
-	size_t n = 0;
+	size_t n = 0, nodes = 0;
 
 	s->want_now = s->want_soon = false;
 	s->passes++;
 	s->gen++;
 	s->now = mer_now();
+	s->nresv = 0;
+	s->wake_req = 0;
 	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry) {
 		struct mer_sched_job *sj;
 
@@ -375,6 +989,7 @@ void sched_run(struct mctld *ctx)
 					   s->cap_jobs * sizeof(*s->jobs));
 		}
 		sj = &s->jobs[n++];
+		memset(sj, 0, sizeof(*sj));
 		sj->job_id = j->rec->job_id;
 		sj->user_id = j->rec->user_id;
 		sj->partition =
@@ -384,7 +999,34 @@ void sched_run(struct mctld *ctx)
 		sj->time_limit = j->rec->time_limit;
 		sj->num_nodes = j->rec->num_nodes;
 		sj->gpus = j->gpus_per_node * j->rec->num_nodes;
+		sj->ntasks = j->rec->ntasks;
+		sj->cpus_per_node = j->cpus_per_node;
+		sj->mem_mb_per_node = j->mem_per_node;
+		sj->gpus_per_node = j->gpus_per_node;
+		sj->max_price = j->rec->desc->max_price;
+		nodes += j->rec->num_nodes;
 	}
-	if (n)
-		s->sched_ops->schedule(s->sched_state, s->jobs, n, &api);
+	if (n) {
+		view_build(s, nodes, n);
+		memset(&api, 0, sizeof(api));
+		api.try_start = try_start;
+		api.set_reason = set_reason;
+		api.core = ctx;
+		api.view = &s->view;
+		api.trial = trial;
+		api.reserve = reserve;
+		api.wake_at = wake_at;
+		s->in_pass = true;
+		ops->schedule(state, s->jobs, n, &api);
+		s->in_pass = false;
+	}
+	s->nresv = 0; /* reservations are for one pass */
+	arm_wake(s);
+}
+
+void sched_run(struct mctld *ctx)
+{
+	struct sched *s = ctx->sched;
+
+	sched_run_with(ctx, s->sched_ops, s->sched_state);
 }

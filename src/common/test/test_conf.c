@@ -1,6 +1,9 @@
 /*
  * test_conf.c - meridian.conf: the shipped example, defaults, every stanza,
- * the lexical rules and every error, each naming PATH:LINE.
+ * the lexical rules and every error, each naming PATH:LINE.  Keys that
+ * plugins own (GpuHourPrice is price/flat's) and unknown keys are checked
+ * against the key tables of the built plugins, as conf_load finds them
+ * through PluginDir=.
  */
 #include "config.h"
 
@@ -10,8 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <meridian/plugin.h>
+
 #include "conf.h"
 #include "cunit_main.h"
+#include "util.h"
 
 #define BASE "ClusterName=test\nControllerHost=127.0.0.1\n"
 
@@ -54,6 +60,29 @@ static void expect_error(const char *text, int line, const char *msg)
 	if (strcmp(e.text, want) != 0)
 		fprintf(stderr, "\n  got  '%s'\n  want '%s'\n", e.text, want);
 	CU_ASSERT_STRING_EQUAL(e.text, want);
+}
+
+/* The built plugins ($MERIDIAN_BUILDDIR/plugins/.libs). */
+static const char *plugin_dir(void)
+{
+	static char *dir;
+	const char *b = getenv("MERIDIAN_BUILDDIR");
+
+	if (!dir)
+		dir = xasprintf("%s/plugins/.libs", b ? b : ".");
+	return dir;
+}
+
+/* expect_error for text whose first line gets " PluginDir=" the built
+ * plugins (no line moves): conf_load then asks their key tables. */
+static void expect_error_plugins(const char *text, int line, const char *msg)
+{
+	size_t first = strcspn(text, "\n");
+	char *buf = xasprintf("%.*s PluginDir=%s%s", (int)first, text,
+			      plugin_dir(), text + first);
+
+	expect_error(buf, line, msg);
+	free(buf);
 }
 
 static void test_example(void)
@@ -129,9 +158,8 @@ static void test_example(void)
 	CU_ASSERT_EQUAL(r->utc_offset_min, -300);
 	CU_ASSERT_STRING_EQUAL(r->description, "US East (Virginia)");
 
+	/* price/flat's key: kept as written for the plugin */
 	CU_ASSERT_STRING_EQUAL(conf_get(c, "GpuHourPrice"),
-			       "a100:2.10,h100:3.25,default:0.50");
-	CU_ASSERT_STRING_EQUAL(c->gpu_hour_price,
 			       "a100:2.10,h100:3.25,default:0.50");
 	CU_ASSERT_EQUAL(c->nadmin_users, 1);
 	conf_free(c);
@@ -158,7 +186,7 @@ static void test_defaults(void)
 	CU_ASSERT_STRING_EQUAL(c->price_type, "price/flat");
 	CU_ASSERT_STRING_EQUAL(c->plugin_dir, PLUGINDIR);
 	CU_ASSERT_STRING_EQUAL(c->mstepd_path, SBINDIR "/mstepd");
-	CU_ASSERT_STRING_EQUAL(c->gpu_hour_price, "");
+	CU_ASSERT_PTR_NULL(conf_get(c, "GpuHourPrice")); /* no price list */
 	CU_ASSERT_EQUAL(c->nadmin_users, 0);
 	CU_ASSERT_EQUAL(c->heartbeat_interval, 30);
 	CU_ASSERT_EQUAL(c->node_timeout, 300);
@@ -219,7 +247,6 @@ static void test_globals(void)
 	CU_ASSERT_STRING_EQUAL(c->scheduler_type, "sched/fifo");
 	CU_ASSERT_STRING_EQUAL(c->plugin_dir, "/opt/p");
 	CU_ASSERT_STRING_EQUAL(c->mstepd_path, "/opt/mstepd");
-	CU_ASSERT_STRING_EQUAL(c->gpu_hour_price, "a100:2.10,default:0.5");
 	CU_ASSERT_EQUAL_FATAL(c->nadmin_users, 2);
 	CU_ASSERT_STRING_EQUAL(c->admin_users[0], "alice");
 	CU_ASSERT_STRING_EQUAL(c->admin_users[1], "bob");
@@ -441,12 +468,12 @@ static void test_continuation(void)
 
 static void test_errors_global(void)
 {
-	expect_error(BASE "Foo=1\n", 3,
-		     "unknown key 'Foo', expected one of the keys in "
-		     "meridian.conf(5)");
-	expect_error("ClusterName=x Foo=1\n", 1,
-		     "unknown key 'Foo', expected one of the keys in "
-		     "meridian.conf(5)");
+	expect_error_plugins(BASE "Foo=1\n", 3,
+			     "unknown key 'Foo', expected one of the keys in "
+			     "meridian.conf(5)");
+	expect_error_plugins("ClusterName=x Foo=1\n", 1,
+			     "unknown key 'Foo', expected one of the keys in "
+			     "meridian.conf(5)");
 	expect_error(
 		BASE "CPUs=4\n", 3,
 		"CPUs= belongs in a NodeName line, expected NodeName=NAMES "
@@ -499,15 +526,16 @@ static void test_errors_global(void)
 	expect_error(BASE "ClusterName=\"my cluster\"\n", 3,
 		     "ClusterName=my cluster: expected a name of letters, "
 		     "digits, '.', '_' and '-'");
-	expect_error(BASE "GpuHourPrice=a100\n", 3,
-		     "GpuHourPrice: 'a100' is not MODEL:DOLLARS, expected "
-		     "MODEL:DOLLARS[,...] such as a100:2.10,default:0.50");
-	expect_error(BASE "GpuHourPrice=a100:2.10,h100:x\n", 3,
-		     "GpuHourPrice=x: expected dollars with up to six "
-		     "decimals, such as 2.50");
-	expect_error(BASE "GpuHourPrice=a100:2.10,\n", 3,
-		     "GpuHourPrice ends in ',', expected MODEL:DOLLARS after "
-		     "each comma");
+	expect_error_plugins(BASE "GpuHourPrice=a100\n", 3,
+			     "GpuHourPrice: 'a100' is not MODEL:DOLLARS, "
+			     "expected MODEL:DOLLARS[,...] such as "
+			     "a100:2.10,default:0.50");
+	expect_error_plugins(BASE "GpuHourPrice=a100:2.10,h100:x\n", 3,
+			     "GpuHourPrice=x: expected dollars with up to six "
+			     "decimals, such as 2.50");
+	expect_error_plugins(BASE "GpuHourPrice=a100:2.10,\n", 3,
+			     "GpuHourPrice ends in ',', expected MODEL:DOLLARS "
+			     "after each comma");
 	expect_error(BASE "AdminUsers=alice,bo b\n", 3,
 		     "'b' is not Key=Value, expected Key=Value pairs separated "
 		     "by spaces");
@@ -750,6 +778,78 @@ static void test_is_admin(void)
 	CU_ASSERT_FALSE(conf_is_admin(NULL, 1));
 }
 
+static int check_even(const char *v, struct mer_error *err)
+{
+	if (strlen(v) % 2 == 0)
+		return 0;
+	snprintf(err->text, sizeof(err->text),
+		 "Even=%s: expected an even number of characters", v);
+	return -1;
+}
+
+/* Keys the core does not know: kept with their line by conf_parse, then
+ * owned, checked or refused by conf_check_keys. */
+static void test_plugin_keys(void)
+{
+	static const struct mer_plugin_key table[] = {
+		{"Even", "AB", check_even},
+		{"Free", "anything", NULL},
+		{NULL, NULL, NULL},
+	};
+	const struct mer_plugin_key *tables[2] = {NULL, table};
+	const char *text = BASE "free=x\nEven=abc\nEven=ab Other=1\n";
+	struct mer_error e = {""};
+	struct conf *c;
+
+	c = conf_parse("p.conf", text, strlen(text), &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "FREE"), "x");
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "even"), "ab"); /* the last */
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "Other"), "1");
+	/* Other is nobody's: refused where it first appears */
+	CU_ASSERT_EQUAL(conf_check_keys(c, tables, 2, &e), -1);
+	CU_ASSERT_STRING_EQUAL(e.text,
+			       "p.conf:5: unknown key 'Other', expected one of "
+			       "the keys in meridian.conf(5)");
+	/* values only: the value in force of Even is good */
+	CU_ASSERT_EQUAL(conf_check_key_values(c, tables, 2, &e), 0);
+	conf_free(c);
+
+	text = BASE "Even=abc\n";
+	c = conf_parse("p.conf", text, strlen(text), &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(conf_check_key_values(c, tables, 2, &e), -1);
+	CU_ASSERT_STRING_EQUAL(e.text, "p.conf:3: Even=abc: expected an even "
+				       "number of characters");
+	CU_ASSERT_EQUAL(conf_check_keys(c, NULL, 0, &e), -1);
+	CU_ASSERT_STRING_EQUAL(e.text,
+			       "p.conf:3: unknown key 'Even', expected one of "
+			       "the keys in meridian.conf(5)");
+	conf_free(c);
+
+	/* conf_load: a plugin that cannot be opened here may own the key
+	 * (mctld, which loads it, decides): let through. */
+	c = load_text(BASE "PluginDir=/nonexistent\nFrobnicate=1\n", &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(conf_get(c, "Frobnicate"), "1");
+	conf_free(c);
+	/* with the plugins there, price/flat's key loads, a typo does not */
+	{
+		char *buf = xasprintf(BASE "PluginDir=%s\nGpuHourPrice=a100:1\n",
+				      plugin_dir());
+
+		c = load_text(buf, &e);
+		if (!c)
+			fprintf(stderr, "\n  %s\n", e.text);
+		CU_ASSERT_PTR_NOT_NULL(c);
+		conf_free(c);
+		free(buf);
+	}
+	expect_error_plugins(BASE "GpuHourPrise=a100:1\n", 3,
+			     "unknown key 'GpuHourPrise', expected one of the "
+			     "keys in meridian.conf(5)");
+}
+
 static CU_TestInfo tests[] = {
 	{"example file loads", test_example},
 	{"defaults", test_defaults},
@@ -764,6 +864,7 @@ static CU_TestInfo tests[] = {
 	{"conf_expand_node", test_expand_node},
 	{"conf_default_path", test_default_path},
 	{"conf_is_admin", test_is_admin},
+	{"keys plugins own", test_plugin_keys},
 	CU_TEST_INFO_NULL,
 };
 

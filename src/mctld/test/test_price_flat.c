@@ -41,9 +41,12 @@ static void *init(const char *spec, struct mer_error *err)
 static int64_t price(void *st, const char *model, uint32_t gpus)
 {
 	struct mer_price_node n = {"n1", "", model, gpus, 0};
+	struct mer_price_market m = {0};
+	struct mer_price_request r = {0};
+	struct mer_price_query q = {&n, &m, &r, 0};
 	struct mer_error err;
 
-	return ops->gpu_hour(st, &n, 0, &err);
+	return ops->gpu_hour(st, &q, &err);
 }
 
 static void test_prices(void)

@@ -59,9 +59,10 @@ static int pick(const struct mer_select_job *job,
 		const struct mer_select_node *nodes, size_t n, uint32_t *idx,
 		uint64_t *mask, char *reason)
 {
-	struct mer_select_result res = {0, idx, mask};
+	struct mer_select_result res = {0, idx, mask, 0};
+	struct mer_select_request req = {job, nodes, n, NULL, 0, 0, NULL};
 	struct mer_error err = {""};
-	int rc = ops->select(state, job, nodes, n, &res, &err);
+	int rc = ops->select(state, &req, &res, &err);
 
 	strcpy(reason, rc == 0 ? "" : err.text);
 	if (rc == 0)
