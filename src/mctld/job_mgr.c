@@ -29,80 +29,30 @@
 #define JS(x)  MERIDIAN__JOB_STATE__JOB_##x
 #define BIT(x) (1u << (x))
 
-/* The job state machine: each state, its name and where it may go next. */
-static const struct job_state_info {
-	const char *name;
-	bool final;
-	unsigned next; /* bit mask of the states reachable in one step */
-} job_states[] = {
-	[MERIDIAN__JOB_STATE__JOB_STATE_NONE] = {"NONE", false,
-						 BIT(JS(PENDING))},
-	[JS(PENDING)] = {"PENDING", false,
-			 BIT(JS(RUNNING)) | BIT(JS(CANCELLED))},
-	[JS(RUNNING)] = {"RUNNING", false,
-			 BIT(JS(COMPLETED)) | BIT(JS(FAILED)) |
-				 BIT(JS(CANCELLED)) | BIT(JS(TIMEOUT)) |
-				 BIT(JS(NODE_FAIL))},
-	[JS(COMPLETED)] = {"COMPLETED", true, 0},
-	[JS(FAILED)] = {"FAILED", true, 0},
-	[JS(CANCELLED)] = {"CANCELLED", true, 0},
-	[JS(TIMEOUT)] = {"TIMEOUT", true, 0},
-	[JS(NODE_FAIL)] = {"NODE_FAIL", true, 0},
+/*
+ * The job state machine: where each state may go next.  Names and which
+ * states are final are the one table in src/common/states.c, shared with
+ * the commands.
+ */
+static const unsigned job_next[] = {
+	[MERIDIAN__JOB_STATE__JOB_STATE_NONE] = BIT(JS(PENDING)),
+	[JS(PENDING)] = BIT(JS(RUNNING)) | BIT(JS(CANCELLED)),
+	[JS(RUNNING)] = BIT(JS(COMPLETED)) | BIT(JS(FAILED)) |
+			BIT(JS(CANCELLED)) | BIT(JS(TIMEOUT)) |
+			BIT(JS(NODE_FAIL)),
+	[JS(COMPLETED)] = 0,
+	[JS(FAILED)] = 0,
+	[JS(CANCELLED)] = 0,
+	[JS(TIMEOUT)] = 0,
+	[JS(NODE_FAIL)] = 0,
 };
-#define NSTATES (sizeof(job_states) / sizeof(job_states[0]))
-
-const char *job_state_name(Meridian__JobState s)
-{
-	if ((unsigned)s >= NSTATES)
-		return "INVALID";
-	return job_states[s].name;
-}
-
-bool job_state_is_final(Meridian__JobState s)
-{
-	return (unsigned)s < NSTATES && job_states[s].final;
-}
+#define NSTATES (sizeof(job_next) / sizeof(job_next[0]))
 
 bool job_state_allowed(Meridian__JobState from, Meridian__JobState to)
 {
 	if ((unsigned)from >= NSTATES || (unsigned)to >= NSTATES)
 		return false;
-	return (job_states[from].next & BIT(to)) != 0;
-}
-
-/* --- protobuf string helpers ------------------------------------------- */
-
-void pb_free_str(char **field)
-{
-	if (*field && *field != protobuf_c_empty_string)
-		free(*field);
-	*field = (char *)protobuf_c_empty_string;
-}
-
-void pb_set_str(char **field, const char *val)
-{
-	char *copy;
-
-	if (*field && val && strcmp(*field, val) == 0)
-		return;
-	copy = val && *val ? xstrdup(val) : (char *)protobuf_c_empty_string;
-	pb_free_str(field);
-	*field = copy;
-}
-
-void pb_set_reason(char **field, const char *val)
-{
-	size_t len = val ? strlen(val) : 0;
-	char *cut;
-
-	if (len <= MCTLD_MAX_REASON) {
-		pb_set_str(field, val);
-		return;
-	}
-	/* A node's words, kept in the record: the start says why. */
-	cut = xasprintf("%.*s...", MCTLD_MAX_REASON - 3, val);
-	pb_set_str(field, cut);
-	free(cut);
+	return (job_next[from] & BIT(to)) != 0;
 }
 
 /* --- the table --------------------------------------------------------- */
@@ -892,14 +842,14 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	if (req->spec) {
 		packed = xmalloc(len ? len : 1);
 		meridian__job_spec__pack(req->spec, packed);
-		state_queue_spec(ctx->state, rec->job_id, packed, len);
+		job_store_queue_spec(ctx, rec->job_id, packed, len);
 	}
 
 	log_debug("job %u submitted by %s (uid %u) to %s: %u nodes, %u tasks",
 		  rec->job_id, rec->user_name, (unsigned)uid, part->name,
 		  res.num_nodes, res.ntasks);
 	if (d->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
-		sched_request(ctx, false);
+		mctld_want_sched(ctx, false);
 	return j;
 }
 
@@ -1013,8 +963,62 @@ int job_mgr_start(struct mctld *ctx, struct job *j,
 	if (rec->desc->interactive)
 		rec->launched = true; /* mrun starts its steps itself */
 	else
-		rpc_push_launch(ctx, rec->job_id);
+		job_mgr_queue_launch(ctx, rec->job_id);
 	return 0;
+}
+
+/*
+ * After the commit that started it: send the job's LAUNCH_JOB to its batch
+ * host, built then, from the script as stored.  A node not connected now
+ * is sent it again when it registers.
+ */
+static void send_launch(struct mctld *ctx, uint32_t job_id)
+{
+	Meridian__LaunchJob lj = MERIDIAN__LAUNCH_JOB__INIT;
+	struct mer_error err = {""};
+	Meridian__JobSpec *spec;
+	struct job *j = job_find(ctx, job_id);
+	struct node *n;
+
+	if (!j || j->rec->state != JS(RUNNING) || j->rec->launched)
+		return;
+	n = node_find(ctx, j->rec->batch_host);
+	if (!n || !n->peer)
+		return;
+	spec = job_store_get_spec(ctx, job_id, &err);
+	if (!spec) {
+		char why[200];
+
+		log_warnx("job %u: cannot read its script: %s", job_id,
+			  err.text);
+		snprintf(why, sizeof(why), "script unreadable: %s", err.text);
+		job_mgr_end(ctx, j, JS(FAILED), 0, 0, 0, why);
+		return;
+	}
+	lj.job = j->rec;
+	lj.spec = spec;
+	lj.kill_wait = ctx->conf->kill_wait;
+	lj.cluster =
+		ctx->conf->cluster_name ? ctx->conf->cluster_name : (char *)"";
+	if (meridian__launch_job__get_packed_size(&lj) > MER_FRAME_MAX_BODY) {
+		/* Submit checks this; a record grown since must not make
+		 * its node refuse the frame and reconnect for ever. */
+		log_warnx("job %u: its LAUNCH_JOB is over the frame limit",
+			  job_id);
+		meridian__job_spec__free_unpacked(spec, NULL);
+		job_mgr_end(ctx, j, JS(FAILED), 0, 0, 0,
+			    "launch message over the frame limit");
+		return;
+	}
+	if (outbox_send_now(ctx, n->name, MERIDIAN__MSG_TYPE__MSG_LAUNCH_JOB,
+			    &lj.base, job_id, 0) == 0)
+		log_debug("job %u: LAUNCH_JOB sent to %s", job_id, n->name);
+	meridian__job_spec__free_unpacked(spec, NULL);
+}
+
+void job_mgr_queue_launch(struct mctld *ctx, uint32_t job_id)
+{
+	outbox_call(ctx, send_launch, job_id);
 }
 
 /* release: give back what the allocation holds on its nodes (false only
@@ -1042,7 +1046,8 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 						      : "the job ended";
 
 		step_signal_nodes(ctx, j, SIGKILL, true, why, NULL);
-		step_end_all(ctx, j, why);
+		if (step_end_all(j->rec, why))
+			job_mark_dirty(ctx, j);
 	}
 	rec->exit_code = exit_code;
 	rec->term_signal = term_signal;
@@ -1055,7 +1060,7 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 		 job_state_name(state), exit_code, term_signal,
 		 reason && *reason ? ": " : "", reason ? reason : "");
 	if (was_running)
-		sched_request(ctx, true);
+		mctld_want_sched(ctx, true);
 	return 0;
 }
 
@@ -1072,11 +1077,6 @@ void job_mgr_who(struct mctld *ctx, uid_t uid, char *buf, size_t n)
 	who(ctx->jobs, uid, buf, n);
 }
 
-bool job_may_see_private(const struct job *j, uid_t uid, bool admin)
-{
-	return admin || j->rec->user_id == uid;
-}
-
 int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		   int sig, struct mer_error *err)
 {
@@ -1084,13 +1084,6 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 	struct node *bh;
 	char name[64], why[128];
 
-	if (!job_may_see_private(j, uid, admin)) {
-		errno = EPERM;
-		return mer_error_set(err,
-				     "job %u belongs to %s; only its owner "
-				     "or an admin may cancel or signal it",
-				     rec->job_id, rec->user_name);
-	}
 	if (job_state_is_final(rec->state)) {
 		errno = EALREADY;
 		return mer_error_set(err, "job %u already ended (%s)",
@@ -1132,7 +1125,7 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		}
 		/* The batch script and every step, on every node. */
 		if (bh)
-			rpc_push_signal(ctx, bh->name, rec->job_id, sig, false,
+			outbox_signal(ctx, bh->name, rec->job_id, -1, sig, false,
 					"");
 		step_signal_nodes(ctx, j, sig, false, "", bh ? bh->name : NULL);
 		return 0;
@@ -1153,7 +1146,7 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		return job_mgr_end(ctx, j, JS(CANCELLED), 0, SIGKILL, 0, why);
 	}
 	job_mark_dirty(ctx, j);
-	rpc_push_signal(ctx, bh->name, rec->job_id, SIGTERM, true, why);
+	outbox_signal(ctx, bh->name, rec->job_id, -1, SIGTERM, true, why);
 	step_signal_nodes(ctx, j, SIGTERM, true, why, bh->name);
 	return 0;
 }
@@ -1165,13 +1158,6 @@ int job_mgr_complete(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 	Meridian__JobRecord *rec = j->rec;
 	bool ok = exit_code == 0 && term_signal == 0;
 
-	if (!job_may_see_private(j, uid, admin)) {
-		errno = EPERM;
-		return mer_error_set(err,
-				     "job %u belongs to %s; only its owner "
-				     "or an admin may end it",
-				     rec->job_id, rec->user_name);
-	}
 	if (!rec->desc->interactive) {
 		errno = EINVAL;
 		return mer_error_set(err,
@@ -1203,13 +1189,6 @@ int job_mgr_hold(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		return mer_error_set(err,
 				     "job action %d is not hold or release",
 				     (int)action);
-	}
-	if (!job_may_see_private(j, uid, admin)) {
-		errno = EPERM;
-		return mer_error_set(err,
-				     "job %u belongs to %s; only its owner "
-				     "or an admin may hold or release it",
-				     rec->job_id, rec->user_name);
 	}
 	if (rec->state != JS(PENDING)) {
 		errno = EINVAL;
@@ -1244,7 +1223,7 @@ int job_mgr_hold(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 	d->hold = MERIDIAN__HOLD_KIND__HOLD_NONE;
 	pb_set_str(&rec->reason, "None");
 	job_mark_dirty(ctx, j);
-	sched_request(ctx, true);
+	mctld_want_sched(ctx, true);
 	return 0;
 }
 
@@ -1416,7 +1395,7 @@ void job_mgr_tick(struct mctld *ctx, int64_t now)
 		if (j->dirty)
 			break; /* write it first; purge next tick */
 		log_debug("job %u leaves memory (MinJobAge)", j->rec->job_id);
-		state_queue_spec_delete(ctx->state, j->rec->job_id);
+		job_store_queue_spec_delete(ctx, j->rec->job_id);
 		job_unlink(jm, j);
 		job_free(j);
 	}

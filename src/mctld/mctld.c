@@ -19,47 +19,6 @@
 #include "mctld.h"
 #include "util.h"
 
-bool mctld_is_admin(const struct mctld *ctx, uid_t uid)
-{
-	return uid == 0 || uid == ctx->uid || conf_is_admin(ctx->conf, uid);
-}
-
-static void load_job_cb(Meridian__JobRecord *rec, void *arg)
-{
-	struct mctld *ctx = arg;
-
-	job_mgr_load(ctx, rec, ctx->start_time);
-}
-
-static void load_node_cb(Meridian__NodeRecord *rec, void *arg)
-{
-	node_mgr_load_record(arg, rec);
-}
-
-/* A script kept for a job that is no longer in memory (purged before a
- * crash, or a submit that never committed its record): delete it. */
-static void spec_cb(uint32_t id, void *arg)
-{
-	struct mctld *ctx = arg;
-
-	if (!job_find(ctx, id))
-		state_queue_spec_delete(ctx->state, id);
-}
-
-static int load_state(struct mctld *ctx, struct mer_error *err)
-{
-	uint32_t next_id;
-
-	if (state_load_nodes(ctx->state, load_node_cb, ctx, err) < 0)
-		return -1;
-	if (state_get_next_id(ctx->state, &next_id, err) < 0)
-		return -1;
-	job_mgr_set_next_id(ctx->jobs, next_id);
-	if (state_load_jobs(ctx->state, load_job_cb, ctx, err) < 0)
-		return -1;
-	return state_spec_ids(ctx->state, spec_cb, ctx, err);
-}
-
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -95,7 +54,8 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 		mer_error_set(err, "cannot create the event loop");
 		goto fail;
 	}
-	ctx->rpc = rpc_create(ctx);
+	ctx->outbox = outbox_create(ctx);
+	ctx->rpc = rpc_create(ctx); /* the outbox's transport */
 	ctx->jobs = job_mgr_create(ctx);
 	if (!(ctx->nodes = node_mgr_create(ctx, err)))
 		goto fail;
@@ -107,7 +67,8 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 		goto fail;
 	if (!(ctx->state = state_open(conf->state_dir, err)))
 		goto fail;
-	if (load_state(ctx, err) < 0)
+	/* Nodes first: a running job's allocation is charged to them. */
+	if (node_mgr_open_state(ctx, err) < 0 || job_store_open(ctx, err) < 0)
 		goto fail;
 	ctx->tick = event_new(ctx->base, -1, EV_PERSIST, tick_cb, ctx);
 	if (ctx->tick) {
@@ -129,7 +90,7 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 		 PACKAGE_VERSION, conf->cluster_name ? conf->cluster_name : "?",
 		 ctx->port, node_mgr_count(ctx), job_mgr_count(ctx), npending,
 		 nrunning, job_mgr_next_id(ctx->jobs));
-	sched_request(ctx, true);
+	mctld_want_sched(ctx, true);
 	return ctx;
 fail:
 	if (!errno)
@@ -156,8 +117,10 @@ void mctld_destroy(struct mctld *ctx)
 	price_destroy(ctx->price);
 	if (ctx->jobs)
 		job_mgr_destroy(ctx->jobs);
+	job_store_close(ctx);
 	if (ctx->nodes)
 		node_mgr_destroy(ctx->nodes);
+	outbox_destroy(ctx->outbox);
 	state_close(ctx->state);
 	auth_destroy(ctx->auth);
 	if (ctx->listen_fd >= 0)
@@ -169,10 +132,39 @@ void mctld_destroy(struct mctld *ctx)
 	free(ctx);
 }
 
+/* Commit what the turn changed, then send what waited for that: on
+ * failure nothing of the turn is acknowledged, each reply says why. */
+void mctld_commit(struct mctld *ctx)
+{
+	struct mer_error err = {""};
+	char why[240];
+	int code;
+
+	if (state_commit(ctx->state, &err) == 0) {
+		if (!outbox_empty(ctx))
+			outbox_flush(ctx, true, 0, NULL);
+		return;
+	}
+	code = errno ? errno : EIO;
+	snprintf(why, sizeof(why),
+		 "mctld could not record the request: %s; it was not done",
+		 err.text);
+	outbox_flush(ctx, false, code, why);
+}
+
+/* The end of a turn: hand the managers' wish for a pass to the scheduler,
+ * run it, commit. */
 void mctld_turn_end(struct mctld *ctx)
 {
+	if (ctx->sched_want_now || ctx->sched_want_soon) {
+		if (ctx->sched_want_now)
+			sched_request(ctx, true);
+		if (ctx->sched_want_soon)
+			sched_request(ctx, false);
+		ctx->sched_want_now = ctx->sched_want_soon = false;
+	}
 	sched_maybe_run(ctx);
-	state_flush(ctx);
+	mctld_commit(ctx);
 }
 
 void mctld_run(struct mctld *ctx)
@@ -185,5 +177,5 @@ void mctld_run(struct mctld *ctx)
 		}
 		mctld_turn_end(ctx);
 	}
-	state_flush(ctx);
+	mctld_turn_end(ctx);
 }

@@ -9,12 +9,29 @@
  *                                  replies and pushes in the outbox
  *   sched_maybe_run()              at most one scheduling pass, only when
  *                                  something changed that could start a job
- *   state_flush()                  one LMDB write transaction for everything
- *                                  dirty, one durable commit, then the
- *                                  outbox is sent (group commit)
+ *   state_commit()                 one LMDB write transaction for what
+ *                                  every commit source changed, one
+ *                                  durable commit
+ *   outbox_flush()                 then the replies and pushes that waited
+ *                                  for it are sent (group commit)
  *
  * so no request is acknowledged before what it changed is on disk, and
  * every request of one turn shares one sync.
+ *
+ * The layers call one way (doc/architecture.md draws them):
+ *
+ *   mctld.c                 the loop and the turn
+ *   rpc.c                   transport, the RPC table, handlers
+ *   sched.c price.c         the plugin drivers, above the managers
+ *   reconcile.c step_mgr.c  what a node reports; job steps
+ *   job_mgr.c job_store.c   jobs and their tables
+ *   node_mgr.c              nodes, capacity, liveness
+ *   step_rec.c              steps inside a job's record
+ *   outbox.c state.c        what waits for the commit; LMDB
+ *
+ * A file calls only the files below it; what happens below and matters
+ * above comes back through a callback registered from above (the outbox's
+ * transport, a commit source's done, an undelivered push).
  */
 #ifndef MCTLD_H
 #define MCTLD_H
@@ -36,12 +53,15 @@
 #include "frame.h"
 #include "merr.h"
 #include "meridian.pb-c.h"
+#include "states.h"
 
 /* How often the housekeeping timer runs (node timeouts, purges). */
 #define MCTLD_TICK_MS 1000
 /* A pass triggered only by new submits waits this long after the previous
  * pass, so that a stream of submits does not rescan the queue per job. */
 #define MCTLD_SCHED_MIN_INTERVAL_MS 5
+/* The layout of StateDir this mctld writes (state.c migrates older ones). */
+#define STATE_SCHEMA_VERSION 2
 /* Priority every job gets for now (no priority plugin yet). */
 #define MCTLD_DEFAULT_PRIORITY 1
 /* Limits on what a submit may carry. */
@@ -56,6 +76,8 @@
 
 struct auth;
 struct job_mgr;
+struct job_store;
+struct outbox;
 struct node_mgr;
 struct peer;
 struct rpc;
@@ -73,11 +95,16 @@ struct mctld {
 	bool stop;
 
 	struct state *state;
+	struct outbox *outbox;
+	struct job_store *job_store;
 	struct job_mgr *jobs;
 	struct node_mgr *nodes;
 	struct rpc *rpc;
 	struct sched *sched;
 	struct price *price;
+	/* a scheduling pass is wanted: this turn (now) or soon; set by the
+	 * managers (mctld_want_sched), handed to sched.c by mctld_turn_end */
+	bool sched_want_now, sched_want_soon;
 
 	struct event *tick;
 	int listen_fd;
@@ -130,7 +157,7 @@ struct node {
 	int64_t reason_time;
 	uint32_t reason_uid;
 
-	/* liveness */
+	/* liveness: written only by node_mgr.c's link table (node_link_set) */
 	bool registered;     /* registered since mctld started */
 	bool not_responding; /* NodeTimeout passed without a frame */
 	int64_t last_seen;
@@ -180,6 +207,7 @@ struct rpc_req {
 	gid_t gid;
 	bool admin;
 	bool replied;
+	bool owner_checked; /* MSG_ACCESS_OWNER: owner_check() ran */
 };
 
 /*
@@ -204,9 +232,27 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 			   struct mer_error *err);
 void mctld_destroy(struct mctld *ctx); /* accepts NULL; frees conf too */
 void mctld_run(struct mctld *ctx);
-void mctld_turn_end(struct mctld *ctx); /* sched pass + flush */
-bool mctld_is_admin(const struct mctld *ctx, uid_t uid);
+void mctld_turn_end(struct mctld *ctx); /* sched pass + commit */
+/* The group commit, then the outbox (or its replies as errors). */
+void mctld_commit(struct mctld *ctx);
+/* Root, mctld's own uid and AdminUsers=: a question about the context,
+ * asked by every layer. */
+static inline bool mctld_is_admin(const struct mctld *ctx, uid_t uid)
+{
+	return uid == 0 || uid == ctx->uid || conf_is_admin(ctx->conf, uid);
+}
 void mctld_tick(struct mctld *ctx, int64_t now);
+/* Something changed that may let a job start: urgent (resources freed,
+ * node up, release) wants a pass this turn, otherwise (new submits) within
+ * MCTLD_SCHED_MIN_INTERVAL_MS.  A flag on the context: the managers below
+ * never call the scheduler above them. */
+static inline void mctld_want_sched(struct mctld *ctx, bool urgent)
+{
+	if (urgent)
+		ctx->sched_want_now = true;
+	else
+		ctx->sched_want_soon = true;
+}
 
 /* rpc.c: listener, peers, the RPC table, replies, the outbox */
 struct rpc *rpc_create(struct mctld *ctx);
@@ -228,31 +274,28 @@ void rpc_on_frame(struct peer *p, const struct frame_hdr *h,
 /* Dispatch a request whose sender is already known to be uid/gid. */
 void rpc_dispatch(struct mctld *ctx, struct peer *p, const struct frame_hdr *h,
 		  uid_t uid, gid_t gid, const uint8_t *body);
-/* Reply to r: at once, or after the next commit for the request types the
- * table marks durable. */
+/* Reply to r: at once, or through the outbox after the next commit for
+ * the request types the table marks durable. */
 void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg);
 void rpc_reply_error(struct rpc_req *r, int code, const char *text);
-/* Push to a node after the next commit. */
-void rpc_push_launch(struct mctld *ctx, uint32_t job_id);
-void rpc_push_signal(struct mctld *ctx, const char *node, uint32_t job_id,
-		     int sig, bool cancel, const char *reason);
-/* The same for one step (step_id >= 0) of the job on node. */
-void rpc_push_signal_step(struct mctld *ctx, const char *node,
-			  uint32_t job_id, int64_t step_id, int sig,
-			  bool cancel, const char *reason);
-/* Push a packed request (body, taken) to a node after the next commit. */
-void rpc_push_packed(struct mctld *ctx, const char *node, uint16_t type,
-		     uint32_t job_id, uint32_t step_id, uint8_t *body,
-		     size_t len);
-/* Send the outbox: after a commit (ok) or its failure (replies become
- * errors with code and why; pushes stay queued for the next commit). */
-void rpc_outbox_flush(struct mctld *ctx, bool ok, int code, const char *why);
-bool rpc_outbox_empty(const struct mctld *ctx);
 size_t rpc_npeers(const struct mctld *ctx);
 
 /* job_mgr.c: the job table, submit, cancel, hold, ends, purges */
-const char *job_state_name(Meridian__JobState s);
-bool job_state_is_final(Meridian__JobState s);
+/* A job's (or step's) state by name, for logs and reasons: the names of
+ * src/common/states.c; NONE and INVALID for what a record should not
+ * hold. */
+static inline const char *job_state_name(Meridian__JobState s)
+{
+	if (s == MERIDIAN__JOB_STATE__JOB_STATE_NONE)
+		return "NONE";
+	if (!mer_job_state_known(s))
+		return "INVALID";
+	return mer_job_state_name(s);
+}
+static inline bool job_state_is_final(Meridian__JobState s)
+{
+	return mer_job_state_final(s);
+}
 /* Whether the state machine allows from -> to (the one table). */
 bool job_state_allowed(Meridian__JobState from, Meridian__JobState to);
 int job_res_compute(const Meridian__JobDesc *d, struct job_res *r,
@@ -304,12 +347,13 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		   int sig, struct mer_error *err);
 int job_mgr_hold(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		 Meridian__JobAction action, struct mer_error *err);
-bool job_may_see_private(const struct job *j, uid_t uid, bool admin);
 /* uid's user name (or the number) for reasons such as "Cancelled by". */
 void job_mgr_who(struct mctld *ctx, uid_t uid, char *buf, size_t n);
 /* A JobEnd from a node (JOB_END or a register's list). */
 void job_mgr_node_end(struct mctld *ctx, const char *node,
 		      const Meridian__JobEnd *end);
+/* LAUNCH_JOB to the job's batch host after the next commit. */
+void job_mgr_queue_launch(struct mctld *ctx, uint32_t job_id);
 void job_mgr_launch_acked(struct mctld *ctx, uint32_t job_id, const char *node);
 void job_mgr_launch_failed(struct mctld *ctx, uint32_t job_id, const char *node,
 			   const char *text);
@@ -322,14 +366,12 @@ void job_mgr_committed(struct mctld *ctx);
 void job_mgr_drop_uncommitted(struct mctld *ctx);
 void job_free(struct job *j);
 
-/* step_mgr.c: job steps (mrun) inside a job's record */
+/* step_mgr.c: job steps (mrun): create, cancel, their nodes' ends */
 /* Check req against the job, number and lay out the step, queue its
  * LAUNCH_STEP pushes.  Takes req->desc.  NULL with errno and err. */
 Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 				  Meridian__StepCreateRequest *req,
 				  struct mer_error *err);
-Meridian__StepRecord *step_find(struct job *j, uint32_t step_id);
-bool step_any_running(const struct job *j);
 /* mcancel JOB.STEP: signal (sig) or cancel (0) a running step on its
  * nodes; the job goes on.  -1 with errno and err. */
 int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id,
@@ -340,9 +382,30 @@ void step_node_end(struct mctld *ctx, const char *node,
 /* A node could not start its share of a step. */
 void step_launch_failed(struct mctld *ctx, uint32_t job_id, uint32_t step_id,
 			const char *node, const char *text);
+
+/* step_rec.c: the steps inside a job's record, their state table */
+bool step_state_allowed(Meridian__JobState from, Meridian__JobState to);
+/* Set s's state if the table allows it (else logged, false). */
+bool step_set_state(const Meridian__JobRecord *rec, Meridian__StepRecord *s,
+		    Meridian__JobState to);
+bool step_is_running(const Meridian__StepRecord *s);
+Meridian__StepRecord *step_find(struct job *j, uint32_t step_id);
+bool step_any_running(const struct job *j);
+void steps_append(Meridian__JobRecord *rec, Meridian__StepRecord *s);
+/* Drop the oldest finished steps beyond what a record keeps. */
+void steps_trim(Meridian__JobRecord *rec);
+/* The worst state the ended nodes of s gave so far (COMPLETED: none). */
+Meridian__JobState step_worst_state(const Meridian__StepRecord *s);
+/* Whether node end e (state st) explains the step worse than the node
+ * ends folded into s so far. */
+bool step_end_worse(const Meridian__StepRecord *s, Meridian__JobState st,
+		    const Meridian__StepEnd *e);
+/* s ends in state st at when (0: now). */
+void step_finish(const Meridian__JobRecord *rec, Meridian__StepRecord *s,
+		 Meridian__JobState st, int64_t when);
 /* The job ends: its running steps end with it (why, when no node said
- * more). */
-void step_end_all(struct mctld *ctx, struct job *j, const char *why);
+ * more).  Whether any did (the record changed). */
+bool step_end_all(Meridian__JobRecord *rec, const char *why);
 /* Queue SIGNAL_JOB for every node that runs a step of j, except skip. */
 void step_signal_nodes(struct mctld *ctx, struct job *j, int sig, bool cancel,
 		       const char *reason, const char *skip);
@@ -356,10 +419,16 @@ struct node *node_find(const struct mctld *ctx, const char *name);
 /* Nodes of a partition in config order. */
 struct node **node_mgr_partition(const struct mctld *ctx,
 				 const struct conf_partition *p, size_t *n);
-void node_mgr_load_record(struct mctld *ctx, Meridian__NodeRecord *rec);
+/* Opens the "nodes" table, loads what admins set, registers the commit
+ * source. */
+int node_mgr_open_state(struct mctld *ctx, struct mer_error *err);
 bool node_usable(const struct node *n);
+/* Whether a node's link may go from -> to (enum node_link, node_mgr.c's
+ * one table). */
+bool node_link_allowed(int from, int to);
 bool node_lost(const struct mctld *ctx, const struct node *n, int64_t now);
-const char *node_state_name(const struct node *n);
+Meridian__NodeState node_state(const struct node *n);
+const char *node_state_name(const struct node *n); /* its states.c name */
 /* Capacity known (configured, or reported at registration)? */
 bool node_cpus_known(const struct node *n);
 bool node_mem_known(const struct node *n);
@@ -369,11 +438,15 @@ void node_alloc(struct mctld *ctx, struct node *n, uint32_t job_id,
 void node_release(struct mctld *ctx, struct node *n, uint32_t job_id,
 		  uint32_t cpus, uint64_t mem, uint64_t gpu_mask);
 void node_seen(struct mctld *ctx, struct node *n);
-/* NODE_REGISTER: fills reply (kill_jobs malloc'd) */
-int node_mgr_register(struct mctld *ctx, struct peer *p,
-		      Meridian__NodeRegister *reg, /* its gpus may be taken */
-		      Meridian__NodeRegisterReply *reply,
-		      struct mer_error *err);
+/* NODE_REGISTER: the node it names, when the message is well formed and
+ * the node is in meridian.conf; NULL with errno and err. */
+struct node *node_mgr_check_register(struct mctld *ctx,
+				     const Meridian__NodeRegister *reg,
+				     struct mer_error *err);
+/* Take what n reports (its gpus may be taken from reg); n is up.  The
+ * caller has bound n to its connection (n->peer). */
+void node_mgr_register(struct mctld *ctx, struct node *n,
+		       Meridian__NodeRegister *reg);
 int node_mgr_update(struct mctld *ctx, const Meridian__UpdateNodeRequest *req,
 		    uid_t uid, uint32_t *updated, struct mer_error *err);
 /* Fill info (strings point into the node; valid until the next change). */
@@ -381,9 +454,12 @@ void node_mgr_info(struct mctld *ctx, const struct node *n,
 		   Meridian__NodeInfo *info);
 void node_mgr_info_free(Meridian__NodeInfo *info);
 void node_mgr_tick(struct mctld *ctx, int64_t now);
-struct node_list *node_mgr_dirty(struct mctld *ctx);
-void node_mgr_committed(struct mctld *ctx);
-void node_record_fill(const struct node *n, Meridian__NodeRecord *rec);
+
+/* reconcile.c: what a registering node runs against what mctld has */
+/* Fills reply->kill_jobs (malloc'd): jobs the node must kill. */
+void reconcile_node(struct mctld *ctx, struct node *n,
+		    const Meridian__NodeRegister *reg,
+		    Meridian__NodeRegisterReply *reply);
 
 /* sched.c: the scheduling pass over the sched and select plugins */
 struct sched *sched_create(struct mctld *ctx, struct mer_error *err);
@@ -422,53 +498,119 @@ int64_t price_gpu_hour_cached(struct mctld *ctx, struct node *n, uint64_t gen,
  * long as ctx->price. */
 const struct mer_plugin_key *price_conf_keys(const struct mctld *ctx);
 
-/* state.c: LMDB ("jobs", "specs", "nodes", "meta") and the group commit */
+/* outbox.c: replies and pushes that wait for the commit */
+/* How the outbox reaches the world; rpc.c registers it.  reply sends a
+ * whole frame to p (counted as a reply); hold/drop keep p alive while a
+ * reply waits; push sends a request to node now, -1 when node is not
+ * connected. */
+struct outbox_transport {
+	void (*reply)(struct peer *p, const uint8_t *frame, size_t len);
+	void (*hold)(struct peer *p);
+	void (*drop)(struct peer *p);
+	int (*push)(struct mctld *ctx, const char *node, uint16_t type,
+		    const ProtobufCMessage *msg, uint32_t job_id,
+		    uint32_t step_id);
+};
+/* A push that found its node gone (LAUNCH_STEP makes the step fail). */
+typedef void (*outbox_undelivered_fn)(struct mctld *ctx, uint32_t job_id,
+				      uint32_t step_id, const char *node);
+/* Work that runs after the commit, with what the commit made durable. */
+typedef void (*outbox_call_fn)(struct mctld *ctx, uint32_t id);
+struct outbox *outbox_create(struct mctld *ctx);
+void outbox_destroy(struct outbox *ob); /* accepts NULL */
+void outbox_set_transport(struct outbox *ob,
+			  const struct outbox_transport *t);
+/* A reply frame (taken) for p after the commit. */
+void outbox_reply(struct mctld *ctx, struct peer *p, uint16_t type,
+		  uint32_t req_id, uint8_t *frame, size_t len);
+/* A packed request (body, taken) for node after the commit. */
+void outbox_push(struct mctld *ctx, const char *node, uint16_t type,
+		 uint32_t job_id, uint32_t step_id, uint8_t *body, size_t len,
+		 outbox_undelivered_fn undelivered);
+/* SIGNAL_JOB for the job (step_id < 0) or one step on node. */
+void outbox_signal(struct mctld *ctx, const char *node, uint32_t job_id,
+		   int64_t step_id, int sig, bool cancel, const char *reason);
+/* fn(ctx, id) after the next successful commit. */
+void outbox_call(struct mctld *ctx, outbox_call_fn fn, uint32_t id);
+/* From an outbox_call_fn only: send msg to node now. */
+int outbox_send_now(struct mctld *ctx, const char *node, uint16_t type,
+		    const ProtobufCMessage *msg, uint32_t job_id,
+		    uint32_t step_id);
+/* After a commit (ok) or its failure (replies become errors with code and
+ * why; pushes and calls stay queued for the next commit). */
+void outbox_flush(struct mctld *ctx, bool ok, int code, const char *why);
+bool outbox_empty(const struct mctld *ctx);
+
+/* state.c: LMDB and the group commit; it knows no subsystem */
+/* Opens StateDir (one mctld per StateDir), checks its schema version:
+ * refuses a newer one, migrates an older one. */
 struct state *state_open(const char *dir, struct mer_error *err);
 void state_close(struct state *st); /* accepts NULL */
-/* Each record is handed to fn, which takes ownership. */
-int state_load_jobs(struct state *st,
-		    void (*fn)(Meridian__JobRecord *rec, void *arg), void *arg,
-		    struct mer_error *err);
-int state_load_nodes(struct state *st,
-		     void (*fn)(Meridian__NodeRecord *rec, void *arg),
-		     void *arg, struct mer_error *err);
-int state_spec_ids(struct state *st, void (*fn)(uint32_t id, void *arg),
-		   void *arg, struct mer_error *err);
-/* 0 and *id (1 when never stored), or -1 with err. */
-int state_get_next_id(struct state *st, uint32_t *id, struct mer_error *err);
-/* NULL with errno ENOENT when absent; free with
- * protobuf_c_message_free_unpacked. */
-Meridian__JobSpec *state_get_spec(struct state *st, uint32_t id,
-				  struct mer_error *err);
-/* One write transaction at a time. */
-int state_txn_begin(struct state *st, struct mer_error *err);
-int state_txn_put_job(struct state *st, const Meridian__JobRecord *rec,
-		      struct mer_error *err);
-int state_txn_put_spec(struct state *st, uint32_t id, const uint8_t *buf,
-		       size_t len, struct mer_error *err);
-int state_txn_del_spec(struct state *st, uint32_t id, struct mer_error *err);
-int state_txn_put_node(struct state *st, const Meridian__NodeRecord *rec,
-		       struct mer_error *err);
-int state_txn_put_next_id(struct state *st, uint32_t id, struct mer_error *err);
-int state_txn_commit(struct state *st, struct mer_error *err);
-void state_txn_abort(struct state *st);
+/* The version StateDir held when opened (before any migration). */
+uint32_t state_schema_found(const struct state *st);
+/* A named table, created when absent; *db is valid until state_close. */
+int state_db_open(struct state *st, const char *name, unsigned *db,
+		  struct mer_error *err);
+/* Each record in key order; fn's pointers live for the call; fn < 0
+ * stops. */
+int state_each(struct state *st, unsigned db,
+	       int (*fn)(const void *k, size_t klen, const void *v,
+			 size_t vlen, void *arg),
+	       void *arg, struct mer_error *err);
+/* fn on the value of key (pointers live for the call); -1 with errno
+ * ENOENT when absent.  Returns what fn returns. */
+int state_get(struct state *st, unsigned db, const void *key, size_t klen,
+	      int (*fn)(const void *v, size_t vlen, void *arg), void *arg,
+	      struct mer_error *err);
+/* Writes: only from a commit source's collect. */
+int state_put(struct state *st, unsigned db, const void *key, size_t klen,
+	      const void *val, size_t vlen, struct mer_error *err);
+int state_put_msg(struct state *st, unsigned db, const void *key,
+		  size_t klen, const ProtobufCMessage *msg,
+		  struct mer_error *err);
+int state_del(struct state *st, unsigned db, const void *key, size_t klen,
+	      struct mer_error *err);
+/* A subsystem with durable data: pending says whether it has anything to
+ * write; collect writes it (count of writes, or -1 with err); done says
+ * whether the commit holding it succeeded. */
+struct state_source {
+	const char *name;
+	bool (*pending)(void *arg);
+	long (*collect)(struct state *st, void *arg, struct mer_error *err);
+	void (*done)(void *arg, bool ok);
+};
+void state_add_source(struct state *st, const struct state_source *src,
+		      void *arg);
+/* The group commit, once per turn: 0 when nothing was to be written or it
+ * committed; -1 with errno and err when it did not (every source was told,
+ * the failure logged). */
+int state_commit(struct state *st, struct mer_error *err);
 /* Unit tests: make the next commit fail with LMDB error rc. */
 void state_fail_next_commit(struct state *st, int rc);
-/* Writes for the next flush that are not job or node records. */
-void state_queue_spec(struct state *st, uint32_t id, uint8_t *packed,
-		      size_t len); /* takes packed */
-void state_queue_spec_delete(struct state *st, uint32_t id);
-/* A spec queued and not yet committed, or NULL. */
-const uint8_t *state_queued_spec(struct state *st, uint32_t id, size_t *len);
-/* The group commit; run after each loop turn. */
-void state_flush(struct mctld *ctx);
 uint64_t state_commits(const struct state *st);
 /* Unmap the clean database pages the last commits touched (RSS). */
 void state_trim(struct state *st);
 /* Log (debug) what the commits since the last call cost. */
 void state_log_stats(struct state *st);
+/* Ids as keys: 4 bytes big-endian, so a cursor walks them in order. */
+void state_u32_key(uint32_t id, uint8_t key[4]);
+uint32_t state_key_u32(const void *key, size_t len); /* 0: not 4 bytes */
 
-/* Small helpers shared by the files above (job_mgr.c). */
+/* job_store.c: the jobs' tables (jobs, specs, next_job_id) */
+/* Opens them, loads every job, registers the commit source. */
+int job_store_open(struct mctld *ctx, struct mer_error *err);
+void job_store_close(struct mctld *ctx);
+/* A spec to write (packed, taken) or delete with the next commit. */
+void job_store_queue_spec(struct mctld *ctx, uint32_t id, uint8_t *packed,
+			  size_t len);
+void job_store_queue_spec_delete(struct mctld *ctx, uint32_t id);
+/* NULL with errno ENOENT when absent; free with
+ * meridian__job_spec__free_unpacked. */
+Meridian__JobSpec *job_store_get_spec(struct mctld *ctx, uint32_t id,
+				      struct mer_error *err);
+
+/* pbstr.c: string fields of records (malloc'd or protobuf_c_empty_string),
+ * for every layer. */
 void pb_set_str(char **field, const char *val);
 /* The same for a reason a node sent: cut to MCTLD_MAX_REASON bytes. */
 void pb_set_reason(char **field, const char *val);

@@ -48,6 +48,8 @@ struct node_mgr {
 	struct part_nodes *parts; /* parallel to conf->partitions */
 	size_t nparts;
 	struct node_list dirty;
+	struct mctld *ctx;
+	unsigned db; /* "nodes": node name -> packed NodeRecord */
 };
 
 static char *lower_dup(const char *s)
@@ -283,19 +285,82 @@ struct node **node_mgr_partition(const struct mctld *ctx,
 	return ctx->nodes->parts[i].nodes;
 }
 
-struct node_list *node_mgr_dirty(struct mctld *ctx)
+/* --- the commit source: what an admin set survives a restart ----------- */
+
+static void node_record_fill(const struct node *n, Meridian__NodeRecord *rec);
+
+static bool src_pending(void *arg)
 {
-	return &ctx->nodes->dirty;
+	struct node_mgr *nm = arg;
+
+	return !TAILQ_EMPTY(&nm->dirty);
 }
 
-void node_mgr_committed(struct mctld *ctx)
+static long src_collect(struct state *st, void *arg, struct mer_error *err)
 {
+	struct node_mgr *nm = arg;
+	struct node *n;
+	long writes = 0;
+
+	TAILQ_FOREACH(n, &nm->dirty, dirty_entry) {
+		Meridian__NodeRecord rec;
+
+		node_record_fill(n, &rec);
+		if (state_put_msg(st, nm->db, n->name, strlen(n->name),
+				  &rec.base, err) < 0)
+			return -1;
+		writes++;
+	}
+	return writes;
+}
+
+static void src_done(void *arg, bool ok)
+{
+	struct node_mgr *nm = arg;
 	struct node *n;
 
-	while ((n = TAILQ_FIRST(&ctx->nodes->dirty))) {
-		TAILQ_REMOVE(&ctx->nodes->dirty, n, dirty_entry);
+	if (!ok)
+		return; /* still dirty: written with the next commit */
+	while ((n = TAILQ_FIRST(&nm->dirty))) {
+		TAILQ_REMOVE(&nm->dirty, n, dirty_entry);
 		n->dirty = false;
 	}
+}
+
+static const struct state_source node_source = {
+	.name = "nodes",
+	.pending = src_pending,
+	.collect = src_collect,
+	.done = src_done,
+};
+
+static void load_record(struct mctld *ctx, Meridian__NodeRecord *rec);
+
+static int load_one(const void *k, size_t klen, const void *v, size_t vlen,
+		    void *arg)
+{
+	Meridian__NodeRecord *rec;
+
+	rec = meridian__node_record__unpack(NULL, vlen, v);
+	if (!rec) {
+		log_warnx("state: node record %.*s does not decode; skipped",
+			  (int)klen, (const char *)k);
+		return 0;
+	}
+	load_record(arg, rec);
+	return 0;
+}
+
+int node_mgr_open_state(struct mctld *ctx, struct mer_error *err)
+{
+	struct node_mgr *nm = ctx->nodes;
+
+	nm->ctx = ctx;
+	if (state_db_open(ctx->state, "nodes", &nm->db, err) < 0 ||
+	    state_each(ctx->state, nm->db, load_one, ctx, err) < 0)
+		return -1;
+	state_add_source(ctx->state, &node_source, nm);
+	return 0;
 }
 
 static void node_mark_dirty(struct mctld *ctx, struct node *n)
@@ -306,7 +371,7 @@ static void node_mark_dirty(struct mctld *ctx, struct node *n)
 	TAILQ_INSERT_TAIL(&ctx->nodes->dirty, n, dirty_entry);
 }
 
-void node_record_fill(const struct node *n, Meridian__NodeRecord *rec)
+static void node_record_fill(const struct node *n, Meridian__NodeRecord *rec)
 {
 	meridian__node_record__init(rec);
 	rec->name = (char *)n->name;
@@ -317,7 +382,7 @@ void node_record_fill(const struct node *n, Meridian__NodeRecord *rec)
 	rec->reason_uid = n->reason_uid;
 }
 
-void node_mgr_load_record(struct mctld *ctx, Meridian__NodeRecord *rec)
+static void load_record(struct mctld *ctx, Meridian__NodeRecord *rec)
 {
 	struct node *n = node_find(ctx, rec->name);
 
@@ -365,21 +430,30 @@ bool node_lost(const struct mctld *ctx, const struct node *n, int64_t now)
 	return now - ctx->start_time > (int64_t)ctx->conf->node_timeout;
 }
 
-const char *node_state_name(const struct node *n)
+#define NS(x) MERIDIAN__NODE_STATE__NODE_STATE_##x
+
+/* What a node is now, as sinfo says it: its link, what an admin set and
+ * its allocations, in that order. */
+Meridian__NodeState node_state(const struct node *n)
 {
 	if (!n->registered && n->cn->state == CONF_NODE_FUTURE)
-		return "FUTURE";
+		return NS(FUTURE);
 	if (n->admin_down || n->not_responding)
-		return "DOWN";
+		return NS(DOWN);
 	if (n->drain)
-		return n->njobs ? "DRAINING" : "DRAINED";
+		return n->njobs ? NS(DRAINING) : NS(DRAINED);
 	if (!n->registered)
-		return "UNKNOWN";
+		return NS(UNKNOWN);
 	if (n->njobs == 0 && n->cpus_alloc == 0)
-		return "IDLE";
+		return NS(IDLE);
 	if (n->cpus && n->cpus_alloc >= n->cpus)
-		return "ALLOCATED";
-	return "MIXED";
+		return NS(ALLOCATED);
+	return NS(MIXED);
+}
+
+const char *node_state_name(const struct node *n)
+{
+	return mer_node_state_name(node_state(n));
 }
 
 void node_alloc(struct mctld *ctx, struct node *n, uint32_t job_id,
@@ -422,13 +496,64 @@ void node_release(struct mctld *ctx, struct node *n, uint32_t job_id,
 	}
 }
 
+/*
+ * A node's link to mctld is a small machine; what an admin set (drain,
+ * down) lies beside it, persisted.  Its legal moves, in one table:
+ *
+ *   NEVER --register--> UP --NodeTimeout--> LOST --a frame--> UP
+ *                       UP, LOST --register--> UP
+ *
+ * A node is NEVER until it registers after mctld started (node_lost()
+ * says when such a node's jobs count as lost).  registered and
+ * not_responding in struct node are this state, as the rest reads it.
+ */
+enum node_link { NODE_LINK_NEVER, NODE_LINK_UP, NODE_LINK_LOST };
+#define LINK(x) (1u << NODE_LINK_##x)
+
+static const struct {
+	const char *name;
+	unsigned next;
+} node_links[] = {
+	[NODE_LINK_NEVER] = {"never registered", LINK(UP)},
+	[NODE_LINK_UP] = {"up", LINK(UP) | LINK(LOST)},
+	[NODE_LINK_LOST] = {"not responding", LINK(UP)},
+};
+
+static enum node_link node_link(const struct node *n)
+{
+	if (!n->registered)
+		return NODE_LINK_NEVER;
+	return n->not_responding ? NODE_LINK_LOST : NODE_LINK_UP;
+}
+
+bool node_link_allowed(int from, int to)
+{
+	if (from < 0 || to < 0 || from > NODE_LINK_LOST || to > NODE_LINK_LOST)
+		return false;
+	return (node_links[from].next & (1u << to)) != 0;
+}
+
+static bool node_link_set(struct node *n, enum node_link to)
+{
+	enum node_link from = node_link(n);
+
+	if (!node_link_allowed(from, to)) {
+		log_warnx("node %s: %s -> %s is not a node's transition; "
+			  "ignored",
+			  n->name, node_links[from].name, node_links[to].name);
+		return false;
+	}
+	n->registered = true; /* every legal move lands on UP or LOST */
+	n->not_responding = to == NODE_LINK_LOST;
+	return true;
+}
+
 void node_seen(struct mctld *ctx, struct node *n)
 {
 	n->last_seen = mer_now();
-	if (n->not_responding && n->registered) {
-		n->not_responding = false;
+	if (node_link(n) == NODE_LINK_LOST && node_link_set(n, NODE_LINK_UP)) {
 		log_info("node %s responds again", n->name);
-		sched_request(ctx, true);
+		mctld_want_sched(ctx, true);
 	}
 }
 
@@ -441,11 +566,11 @@ void node_mgr_tick(struct mctld *ctx, int64_t now)
 	for (i = 0; i < nm->n; i++) {
 		struct node *n = &nm->nodes[i];
 
-		if (!n->registered || n->not_responding)
+		if (node_link(n) != NODE_LINK_UP)
 			continue;
 		if (now - n->last_seen <= timeout)
 			continue;
-		n->not_responding = true;
+		node_link_set(n, NODE_LINK_LOST);
 		n->down_time = now;
 		log_warnx("node %s: nothing heard for %llds (NodeTimeout=%u): "
 			  "DOWN, not responding",
@@ -574,121 +699,40 @@ static int check_register(const Meridian__NodeRegister *reg,
 	return 0;
 }
 
-int node_mgr_register(struct mctld *ctx, struct peer *p,
-		      Meridian__NodeRegister *reg,
-		      Meridian__NodeRegisterReply *reply, struct mer_error *err)
+struct node *node_mgr_check_register(struct mctld *ctx,
+				     const Meridian__NodeRegister *reg,
+				     struct mer_error *err)
 {
 	struct node *n;
-	uint32_t *listed, *mine, *kill;
-	size_t nlisted = 0, nmine, nkill = 0, i;
 
 	if (check_register(reg, err) < 0)
-		return -1;
+		return NULL;
 	n = node_find(ctx, reg->name);
 	if (!n) {
 		errno = ENOENT;
-		return mer_error_set(err,
-				     "node '%.60s' is not a NodeName in "
-				     "meridian.conf",
-				     reg->name);
+		mer_error_set(err,
+			      "node '%.60s' is not a NodeName in meridian.conf",
+			      reg->name);
 	}
-	if (n->peer && n->peer != p) {
-		struct peer *old = n->peer;
+	return n;
+}
 
-		log_info("node %s registers on a new connection; the old one "
-			 "(%s) is dropped",
-			 n->name, peer_name(old));
-		peer_set_node(old, NULL);
-		n->peer = NULL;
-	}
-	n->peer = p;
-	peer_set_node(p, n);
+void node_mgr_register(struct mctld *ctx, struct node *n,
+		       Meridian__NodeRegister *reg)
+{
 	take_capacity(n, reg);
 	free(n->version);
 	n->version = xstrdup(reg->version ? reg->version : "");
 	free(n->hostname);
 	n->hostname = xstrdup(reg->hostname ? reg->hostname : "");
 	n->boot_time = reg->boot_time;
-	n->registered = true;
-	n->not_responding = false;
+	node_link_set(n, NODE_LINK_UP);
 	n->last_seen = mer_now();
 	log_info("node %s registered: %u CPUs, %llu MB, %u GPUs%s%s, %zu "
 		 "jobs",
 		 n->name, n->cpus, (unsigned long long)n->real_memory, n->gpus,
 		 *n->gpu_model ? " " : "", n->gpu_model, reg->n_jobs);
-
-	/* Reconciliation: what the node has against what we have. */
-	listed = xcalloc(reg->n_jobs + 1, sizeof(*listed));
-	kill = xcalloc(reg->n_jobs + 1, sizeof(*kill));
-	for (i = 0; i < reg->n_jobs; i++) {
-		const Meridian__NodeJobStatus *js = reg->jobs[i];
-		struct job *j;
-
-		if (!js)
-			continue;
-		listed[nlisted++] = js->job_id;
-		if (!js->running) {
-			Meridian__JobEnd end = MERIDIAN__JOB_END__INIT;
-
-			if (js->end)
-				end = *js->end;
-			else
-				end.state = MERIDIAN__JOB_STATE__JOB_FAILED;
-			end.job_id = js->job_id;
-			job_mgr_node_end(ctx, n->name, &end);
-			continue;
-		}
-		j = job_find(ctx, js->job_id);
-		if (j && j->rec->state == MERIDIAN__JOB_STATE__JOB_RUNNING &&
-		    strcmp(j->rec->batch_host, n->name) == 0) {
-			job_mgr_launch_acked(ctx, js->job_id, n->name);
-			/* A cancel whose signal may have been lost with the
-			 * old connection: say it again. */
-			if (*j->rec->cancel_reason)
-				rpc_push_signal(ctx, n->name, js->job_id,
-						SIGTERM, true,
-						j->rec->cancel_reason);
-			continue;
-		}
-		log_info("node %s runs job %u, which is %s here: told to kill "
-			 "it",
-			 n->name, js->job_id,
-			 j ? job_state_name(j->rec->state) : "unknown");
-		kill[nkill++] = js->job_id;
-	}
-	qsort(listed, nlisted, sizeof(*listed), u32_cmp);
-	/* Running jobs whose batch host is this node and that it did not
-	 * list: never launched -> launch again; launched -> lost. */
-	nmine = n->njobs;
-	mine = xcalloc(nmine + 1, sizeof(*mine));
-	if (nmine) /* job_ids is NULL before the node's first job */
-		memcpy(mine, n->job_ids, nmine * sizeof(*mine));
-	for (i = 0; i < nmine; i++) {
-		struct job *j = job_find(ctx, mine[i]);
-
-		if (!j || j->rec->state != MERIDIAN__JOB_STATE__JOB_RUNNING ||
-		    j->rec->desc->interactive ||
-		    strcmp(j->rec->batch_host, n->name) != 0)
-			continue;
-		if (bsearch(&mine[i], listed, nlisted, sizeof(*listed),
-			    u32_cmp))
-			continue;
-		if (!j->rec->launched) {
-			log_info("job %u: launch on %s again", mine[i],
-				 n->name);
-			rpc_push_launch(ctx, mine[i]);
-		} else {
-			job_mgr_end(ctx, j, MERIDIAN__JOB_STATE__JOB_NODE_FAIL,
-				    0, 0, 0, "batch host lost the job");
-		}
-	}
-	free(mine);
-	free(listed);
-	reply->heartbeat_interval = ctx->conf->heartbeat_interval;
-	reply->kill_jobs = kill;
-	reply->n_kill_jobs = nkill;
-	sched_request(ctx, true);
-	return 0;
+	mctld_want_sched(ctx, true);
 }
 
 /* --- admin updates ----------------------------------------------------- */
@@ -780,7 +824,7 @@ int node_mgr_update(struct mctld *ctx, const Meridian__UpdateNodeRequest *req,
 	}
 	hostlist_free(names, nnames);
 	if (req->action == MERIDIAN__NODE_ACTION__NODE_ACTION_RESUME)
-		sched_request(ctx, true);
+		mctld_want_sched(ctx, true);
 	return 0;
 }
 
@@ -795,6 +839,8 @@ void node_mgr_info(struct mctld *ctx, const struct node *n,
 	meridian__node_info__init(info);
 	info->name = (char *)n->name;
 	info->addr = (char *)(cn->addr && *cn->addr ? cn->addr : n->name);
+	/* the enum, and its name for a client one protocol version older */
+	info->node_state = node_state(n);
 	info->state = (char *)node_state_name(n);
 	if ((n->drain || n->admin_down) && n->reason) {
 		info->reason = n->reason;
@@ -830,9 +876,6 @@ void node_mgr_info(struct mctld *ctx, const struct node *n,
 	info->boot_time = n->boot_time;
 	info->job_ids = n->job_ids;
 	info->n_job_ids = n->njobs;
-	info->gpu_hour_price = price_gpu_hour(ctx, (struct node *)n, mer_now());
-	if (info->gpu_hour_price < 0)
-		info->gpu_hour_price = 0;
 	info->gres = n->gres;
 	info->version = (char *)(n->version ? n->version : "");
 }

@@ -129,32 +129,11 @@ struct peer {
 	TAILQ_ENTRY(peer) wait_entry;
 };
 
-enum out_kind { OUT_REPLY, OUT_LAUNCH, OUT_SIGNAL, OUT_PUSH };
-
-struct out_item {
-	enum out_kind kind;
-	struct peer *peer; /* OUT_REPLY */
-	uint16_t type;
-	uint32_t req_id;
-	uint8_t *frame;
-	size_t len;
-	uint32_t job_id; /* OUT_LAUNCH, OUT_SIGNAL, OUT_PUSH */
-	uint32_t step_id; /* OUT_PUSH, OUT_SIGNAL with has_step */
-	bool has_step;
-	char *node;	 /* OUT_SIGNAL, OUT_PUSH */
-	int32_t sig;
-	bool cancel;
-	char *reason;
-	STAILQ_ENTRY(out_item) entry;
-};
-STAILQ_HEAD(out_list, out_item);
-
 struct rpc {
 	struct mctld *ctx;
 	struct conn_guard *guard;
 	TAILQ_HEAD(, peer) peers;
 	size_t npeers;
-	struct out_list outbox;
 
 	struct rpc_user *users[RPC_USER_BUCKETS];
 	size_t held; /* bytes of incoming requests held, every user */
@@ -168,6 +147,7 @@ static void handle_push_reply(struct peer *p, const struct frame_hdr *h,
 			      const uint8_t *body);
 static void peer_release(struct peer *p);
 static const struct peer_ops conn_peer_ops;
+static const struct outbox_transport outbox_transport;
 static void user_maybe_free(struct rpc *rpc, struct rpc_user *u);
 
 /* --- peers ------------------------------------------------------------- */
@@ -179,31 +159,16 @@ struct rpc *rpc_create(struct mctld *ctx)
 	rpc->ctx = ctx;
 	TAILQ_INIT(&rpc->peers);
 	TAILQ_INIT(&rpc->waiters);
-	STAILQ_INIT(&rpc->outbox);
+	outbox_set_transport(ctx->outbox, &outbox_transport);
 	return rpc;
-}
-
-static void out_free(struct out_item *o)
-{
-	if (o->peer)
-		peer_unref(o->peer);
-	free(o->frame);
-	free(o->node);
-	free(o->reason);
-	free(o);
 }
 
 void rpc_destroy(struct rpc *rpc)
 {
-	struct out_item *o;
 	struct peer *p;
 
 	if (!rpc)
 		return;
-	while ((o = STAILQ_FIRST(&rpc->outbox))) {
-		STAILQ_REMOVE_HEAD(&rpc->outbox, entry);
-		out_free(o);
-	}
 	conn_guard_destroy(rpc->guard);
 	while ((p = TAILQ_FIRST(&rpc->peers))) {
 		if (p->ops && p->ops->close)
@@ -726,16 +691,6 @@ int rpc_listen(struct mctld *ctx, struct mer_error *err)
 
 /* --- replies and the outbox ---------------------------------------------- */
 
-static void outbox_add(struct mctld *ctx, struct out_item *o)
-{
-	STAILQ_INSERT_TAIL(&ctx->rpc->outbox, o, entry);
-}
-
-bool rpc_outbox_empty(const struct mctld *ctx)
-{
-	return STAILQ_EMPTY(&ctx->rpc->outbox);
-}
-
 void rpc_reply_error(struct rpc_req *r, int code, const char *text)
 {
 	uint8_t *buf;
@@ -753,7 +708,6 @@ void rpc_reply_error(struct rpc_req *r, int code, const char *text)
 
 void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg)
 {
-	struct out_item *o;
 	uint8_t *buf;
 	size_t len, size = msg ? protobuf_c_message_get_packed_size(msg) : 0;
 
@@ -782,66 +736,7 @@ void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg)
 		free(buf);
 		return;
 	}
-	o = xcalloc(1, sizeof(*o));
-	o->kind = OUT_REPLY;
-	o->peer = r->peer;
-	peer_ref(r->peer);
-	o->type = r->type;
-	o->req_id = r->req_id;
-	o->frame = buf;
-	o->len = len;
-	outbox_add(r->ctx, o);
-}
-
-void rpc_push_launch(struct mctld *ctx, uint32_t job_id)
-{
-	struct out_item *o = xcalloc(1, sizeof(*o));
-
-	o->kind = OUT_LAUNCH;
-	o->job_id = job_id;
-	outbox_add(ctx, o);
-}
-
-void rpc_push_signal(struct mctld *ctx, const char *node, uint32_t job_id,
-		     int sig, bool cancel, const char *reason)
-{
-	rpc_push_signal_step(ctx, node, job_id, -1, sig, cancel, reason);
-}
-
-void rpc_push_signal_step(struct mctld *ctx, const char *node,
-			  uint32_t job_id, int64_t step_id, int sig,
-			  bool cancel, const char *reason)
-{
-	struct out_item *o = xcalloc(1, sizeof(*o));
-
-	if (step_id >= 0) {
-		o->has_step = true;
-		o->step_id = (uint32_t)step_id;
-	}
-
-	o->kind = OUT_SIGNAL;
-	o->job_id = job_id;
-	o->node = xstrdup(node);
-	o->sig = sig;
-	o->cancel = cancel;
-	o->reason = xstrdup(reason ? reason : "");
-	outbox_add(ctx, o);
-}
-
-void rpc_push_packed(struct mctld *ctx, const char *node, uint16_t type,
-		     uint32_t job_id, uint32_t step_id, uint8_t *body,
-		     size_t len)
-{
-	struct out_item *o = xcalloc(1, sizeof(*o));
-
-	o->kind = OUT_PUSH;
-	o->type = type;
-	o->job_id = job_id;
-	o->step_id = step_id;
-	o->node = xstrdup(node);
-	o->frame = body;
-	o->len = len;
-	outbox_add(ctx, o);
+	outbox_reply(r->ctx, r->peer, r->type, r->req_id, buf, len);
 }
 
 /* Send a request to a node, with mctld's credential; its reply comes back
@@ -884,144 +779,32 @@ static int push_request(struct mctld *ctx, struct peer *p, uint16_t type,
 	return 0;
 }
 
-static void do_launch(struct mctld *ctx, uint32_t job_id)
-{
-	Meridian__LaunchJob lj = MERIDIAN__LAUNCH_JOB__INIT;
-	struct mer_error err = {""};
-	Meridian__JobSpec *spec;
-	struct job *j = job_find(ctx, job_id);
-	struct node *n;
+/* --- the outbox's transport ----------------------------------------------- */
 
-	if (!j || j->rec->state != MERIDIAN__JOB_STATE__JOB_RUNNING ||
-	    j->rec->launched)
-		return;
-	n = node_find(ctx, j->rec->batch_host);
+static void ob_reply(struct peer *p, const uint8_t *frame, size_t len)
+{
+	p->nreplied++;
+	peer_send(p, frame, len);
+}
+
+static int ob_push(struct mctld *ctx, const char *node, uint16_t type,
+		   const ProtobufCMessage *msg, uint32_t job_id,
+		   uint32_t step_id)
+{
+	struct node *n = node_find(ctx, node);
+
 	if (!n || !n->peer)
-		return; /* sent again when the node registers */
-	spec = state_get_spec(ctx->state, job_id, &err);
-	if (!spec) {
-		char why[160];
-
-		log_warnx("job %u: cannot read its script: %s", job_id,
-			  err.text);
-		snprintf(why, sizeof(why), "script unreadable: %s", err.text);
-		job_mgr_end(ctx, j, MERIDIAN__JOB_STATE__JOB_FAILED, 0, 0, 0,
-			    why);
-		return;
-	}
-	lj.job = j->rec;
-	lj.spec = spec;
-	lj.kill_wait = ctx->conf->kill_wait;
-	lj.cluster =
-		ctx->conf->cluster_name ? ctx->conf->cluster_name : (char *)"";
-	if (meridian__launch_job__get_packed_size(&lj) > MER_FRAME_MAX_BODY) {
-		/* Submit checks this; a record grown since must not make
-		 * its node refuse the frame and reconnect for ever. */
-		log_warnx("job %u: its LAUNCH_JOB is over the frame limit",
-			  job_id);
-		meridian__job_spec__free_unpacked(spec, NULL);
-		job_mgr_end(ctx, j, MERIDIAN__JOB_STATE__JOB_FAILED, 0, 0, 0,
-			    "launch message over the frame limit");
-		return;
-	}
-	if (push_request(ctx, n->peer, MT(LAUNCH_JOB), &lj.base, job_id, 0) == 0)
-		log_debug("job %u: LAUNCH_JOB sent to %s", job_id, n->name);
-	meridian__job_spec__free_unpacked(spec, NULL);
+		return -1;
+	push_request(ctx, n->peer, type, msg, job_id, step_id);
+	return 0;
 }
 
-static void do_signal(struct mctld *ctx, const struct out_item *o)
-{
-	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
-	struct node *n = node_find(ctx, o->node);
-
-	if (!n || !n->peer) {
-		log_info("job %u: %s is not connected; signal %d not sent",
-			 o->job_id, o->node, o->sig);
-		return;
-	}
-	sj.job_id = o->job_id;
-	sj.signal = o->sig;
-	sj.cancel = o->cancel;
-	sj.reason = o->reason;
-	sj.has_step = o->has_step;
-	sj.step_id = o->step_id;
-	push_request(ctx, n->peer, MT(SIGNAL_JOB), &sj.base, o->job_id, 0);
-}
-
-/* A packed request for a node (LAUNCH_STEP).  A node that is not
- * connected now makes the step fail there. */
-static void do_push(struct mctld *ctx, const struct out_item *o)
-{
-	const struct msg_type_info *t = msg_type_lookup(o->type);
-	struct node *n = node_find(ctx, o->node);
-	ProtobufCMessage *msg;
-
-	if (!n || !n->peer || !t) {
-		log_info("job %u: %s is not connected; %s not sent", o->job_id,
-			 o->node, t ? t->name : "push");
-		if (o->type == MT(LAUNCH_STEP))
-			step_launch_failed(ctx, o->job_id, o->step_id, o->node,
-					   "node not connected");
-		return;
-	}
-	msg = protobuf_c_message_unpack(t->request, NULL, o->len, o->frame);
-	if (!msg)
-		return;
-	push_request(ctx, n->peer, o->type, msg, o->job_id, o->step_id);
-	protobuf_c_message_free_unpacked(msg, NULL);
-}
-
-void rpc_outbox_flush(struct mctld *ctx, bool ok, int code, const char *why)
-{
-	struct out_list items, keep;
-	struct out_item *o;
-
-	/* Take the list first: a launch that fails ends a job, which may
-	 * queue more. */
-	STAILQ_INIT(&items);
-	STAILQ_CONCAT(&items, &ctx->rpc->outbox);
-	STAILQ_INIT(&keep);
-	while ((o = STAILQ_FIRST(&items))) {
-		STAILQ_REMOVE_HEAD(&items, entry);
-		switch (o->kind) {
-		case OUT_REPLY:
-			o->peer->nreplied++;
-			if (ok) {
-				peer_send(o->peer, o->frame, o->len);
-			} else {
-				uint8_t *buf;
-				size_t len;
-
-				buf = frame_build_error(o->type, o->req_id,
-							code ? code : EIO, why,
-							&len);
-				if (buf)
-					peer_send(o->peer, buf, len);
-				free(buf);
-			}
-			out_free(o);
-			break;
-		case OUT_LAUNCH:
-		case OUT_SIGNAL:
-		case OUT_PUSH:
-			if (!ok) {
-				STAILQ_INSERT_TAIL(&keep, o, entry);
-				break;
-			}
-			if (o->kind == OUT_LAUNCH)
-				do_launch(ctx, o->job_id);
-			else if (o->kind == OUT_SIGNAL)
-				do_signal(ctx, o);
-			else
-				do_push(ctx, o);
-			out_free(o);
-			break;
-		}
-	}
-	/* Pushes of a failed commit go first next time, in order. */
-	STAILQ_CONCAT(&keep, &ctx->rpc->outbox);
-	STAILQ_CONCAT(&ctx->rpc->outbox, &keep);
-}
+static const struct outbox_transport outbox_transport = {
+	.reply = ob_reply,
+	.hold = peer_ref,
+	.drop = peer_unref,
+	.push = ob_push,
+};
 
 /* --- replies to what mctld pushed ---------------------------------------- */
 
@@ -1070,6 +853,44 @@ static void handle_push_reply(struct peer *p, const struct frame_hdr *h,
 }
 
 /* --- handlers ------------------------------------------------------------ */
+
+/*
+ * MSG_ACCESS_OWNER, in one place: may the caller act on job j (its owner,
+ * or an admin)?  0, or -1 with errno EPERM and err saying what the caller
+ * may not do (what: "see its script").  Every OWNER handler comes here
+ * for each job it touches (rpc_dispatch checks that one did).
+ */
+static int owner_check(struct rpc_req *r, const struct job *j,
+		       const char *what, struct mer_error *err)
+{
+	r->owner_checked = true;
+	if (r->admin || j->rec->user_id == r->uid)
+		return 0;
+	errno = EPERM;
+	return mer_error_set(err,
+			     "job %u belongs to %s; only its owner or an "
+			     "admin may %s",
+			     j->rec->job_id, j->rec->user_name, what);
+}
+
+/* The job id names, when it exists and the caller may act on it; NULL
+ * with errno (ENOENT, EPERM) and err. */
+static struct job *owned_job(struct rpc_req *r, uint32_t id, const char *what,
+			     struct mer_error *err)
+{
+	struct job *j = job_find(r->ctx, id);
+
+	if (!j) {
+		r->owner_checked = true;
+		errno = ENOENT;
+		mer_error_set(err,
+			      "job %u does not exist (or ended more than "
+			      "MinJobAge=%us ago)",
+			      id, r->ctx->conf->min_job_age);
+		return NULL;
+	}
+	return owner_check(r, j, what, err) < 0 ? NULL : j;
+}
 
 static int h_submit(struct rpc_req *r, ProtobufCMessage *msg,
 		    struct mer_error *err)
@@ -1207,23 +1028,10 @@ static int h_job_script(struct rpc_req *r, ProtobufCMessage *msg,
 	const Meridian__JobScriptRequest *req = (const void *)msg;
 	Meridian__JobScriptReply rep = MERIDIAN__JOB_SCRIPT_REPLY__INIT;
 	Meridian__JobSpec *spec;
-	struct job *j = job_find(r->ctx, req->job_id);
 
-	if (!j) {
-		errno = ENOENT;
-		return mer_error_set(err,
-				     "job %u does not exist (or ended more "
-				     "than MinJobAge=%us ago)",
-				     req->job_id, r->ctx->conf->min_job_age);
-	}
-	if (!job_may_see_private(j, r->uid, r->admin)) {
-		errno = EPERM;
-		return mer_error_set(err,
-				     "job %u belongs to %s; only its owner "
-				     "or an admin may see its script",
-				     req->job_id, j->rec->user_name);
-	}
-	spec = state_get_spec(r->ctx->state, req->job_id, err);
+	if (!owned_job(r, req->job_id, "see its script", err))
+		return -1;
+	spec = job_store_get_spec(r->ctx, req->job_id, err);
 	if (!spec)
 		return -1;
 	rep.script = spec->script;
@@ -1261,13 +1069,9 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 		res->job_id = sid->job_id;
 		res->has_step = true;
 		res->step_id = sid->step_id;
-		j = job_find(ctx, sid->job_id);
-		if (!j) {
-			res->code = ENOENT;
-			res->text = xasprintf("job %u does not exist",
-					      sid->job_id);
-		} else if (step_cancel(ctx, j, sid->step_id, r->uid, r->admin,
-				       req->signal, &e) < 0) {
+		j = owned_job(r, sid->job_id, "cancel or signal its steps", &e);
+		if (!j || step_cancel(ctx, j, sid->step_id, r->uid, r->admin,
+				      req->signal, &e) < 0) {
 			res->code = errno ? errno : EINVAL;
 			res->text = xstrdup(e.text);
 		}
@@ -1282,6 +1086,7 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 				targets[ntargets++] = j;
 				continue;
 			}
+			r->owner_checked = true; /* nothing to act on */
 			res = xmalloc(sizeof(*res));
 			meridian__job_action_result__init(res);
 			res->job_id = req->job_ids[i];
@@ -1296,12 +1101,16 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 				targets[ntargets++] = j;
 		}
 	}
+	if (!ntargets)
+		r->owner_checked = true;
 	for (i = 0; i < ntargets; i++) {
 		Meridian__JobActionResult *res;
 		struct mer_error e = {""};
 		bool match = req->n_states == 0;
 
 		j = targets[i];
+		/* a job not chosen is not acted on: nothing to check */
+		r->owner_checked = true;
 		if (req->has_user && j->rec->user_id != req->user_id)
 			continue;
 		for (k = 0; k < req->n_states; k++)
@@ -1312,8 +1121,9 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 		res = xmalloc(sizeof(*res));
 		meridian__job_action_result__init(res);
 		res->job_id = j->rec->job_id;
-		if (job_mgr_cancel(ctx, j, r->uid, r->admin, req->signal, &e) <
-		    0) {
+		if (owner_check(r, j, "cancel or signal it", &e) < 0 ||
+		    job_mgr_cancel(ctx, j, r->uid, r->admin, req->signal, &e) <
+			    0) {
 			res->code = errno ? errno : EINVAL;
 			res->text = xstrdup(e.text);
 		}
@@ -1344,17 +1154,14 @@ static int h_update_job(struct rpc_req *r, ProtobufCMessage *msg,
 	rep.results = xcalloc(req->n_job_ids + 1, sizeof(*rep.results));
 	for (i = 0; i < req->n_job_ids; i++) {
 		Meridian__JobActionResult *res = xmalloc(sizeof(*res));
-		struct job *j = job_find(r->ctx, req->job_ids[i]);
 		struct mer_error e = {""};
+		struct job *j = owned_job(r, req->job_ids[i],
+					  "hold or release it", &e);
 
 		meridian__job_action_result__init(res);
 		res->job_id = req->job_ids[i];
-		if (!j) {
-			res->code = ENOENT;
-			res->text = xasprintf("job %u does not exist",
-					      req->job_ids[i]);
-		} else if (job_mgr_hold(r->ctx, j, r->uid, r->admin,
-					req->action, &e) < 0) {
+		if (!j || job_mgr_hold(r->ctx, j, r->uid, r->admin,
+				       req->action, &e) < 0) {
 			res->code = errno ? errno : EINVAL;
 			res->text = xstrdup(e.text);
 		}
@@ -1428,6 +1235,11 @@ static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
 	first = req->paged ? req->after : 0;
 	for (i = first; i < nsel; i++) {
 		node_mgr_info(ctx, sel[i], &infos[rep.n_nodes]);
+		/* the price driver is above node_mgr: asked here */
+		infos[rep.n_nodes].gpu_hour_price =
+			price_gpu_hour(ctx, sel[i], mer_now());
+		if (infos[rep.n_nodes].gpu_hour_price < 0)
+			infos[rep.n_nodes].gpu_hour_price = 0;
 		if (!page_fits(&pg, rep.n_nodes, &infos[rep.n_nodes].base)) {
 			node_mgr_info_free(&infos[rep.n_nodes]);
 			rep.next_after = (uint32_t)i;
@@ -1498,8 +1310,25 @@ static int h_register(struct rpc_req *r, ProtobufCMessage *msg,
 {
 	Meridian__NodeRegisterReply rep = MERIDIAN__NODE_REGISTER_REPLY__INIT;
 
-	if (node_mgr_register(r->ctx, r->peer, (void *)msg, &rep, err) < 0)
+	Meridian__NodeRegister *reg = (void *)msg;
+	struct node *n = node_mgr_check_register(r->ctx, reg, err);
+
+	if (!n)
 		return -1;
+	if (n->peer && n->peer != r->peer) {
+		struct peer *old = n->peer;
+
+		log_info("node %s registers on a new connection; the old one "
+			 "(%s) is dropped",
+			 n->name, old->name);
+		peer_set_node(old, NULL);
+		n->peer = NULL;
+	}
+	n->peer = r->peer;
+	peer_set_node(r->peer, n);
+	node_mgr_register(r->ctx, n, reg);
+	reconcile_node(r->ctx, n, reg, &rep);
+	rep.heartbeat_interval = r->ctx->conf->heartbeat_interval;
 	/* Durable: the ends it listed are on disk before it hears back. */
 	rpc_reply(r, &rep.base);
 	free(rep.kill_jobs);
@@ -1561,21 +1390,11 @@ static int h_step_create(struct rpc_req *r, ProtobufCMessage *msg,
 	Meridian__StepCreateReply rep = MERIDIAN__STEP_CREATE_REPLY__INIT;
 	Meridian__StepRecord **steps;
 	Meridian__StepRecord *s;
-	struct job *j = job_find(r->ctx, req->job_id);
+	struct job *j = owned_job(r, req->job_id, "start steps in it", err);
 	size_t nsteps;
 
-	if (!j) {
-		errno = ENOENT;
-		return mer_error_set(err, "job %u does not exist",
-				     req->job_id);
-	}
-	if (!job_may_see_private(j, r->uid, r->admin)) {
-		errno = EPERM;
-		return mer_error_set(err,
-				     "job %u belongs to %s; only its owner or "
-				     "an admin may start steps in it",
-				     req->job_id, j->rec->user_name);
-	}
+	if (!j)
+		return -1;
 	if (!(s = step_create(r->ctx, j, req, err)))
 		return -1;
 	/* The reply is packed now: the job goes without its steps. */
@@ -1610,13 +1429,10 @@ static int h_job_complete(struct rpc_req *r, ProtobufCMessage *msg,
 {
 	const Meridian__JobCompleteRequest *req = (const void *)msg;
 	Meridian__JobActionReply rep = MERIDIAN__JOB_ACTION_REPLY__INIT;
-	struct job *j = job_find(r->ctx, req->job_id);
+	struct job *j = owned_job(r, req->job_id, "end it", err);
 
-	if (!j) {
-		errno = ENOENT;
-		return mer_error_set(err, "job %u does not exist",
-				     req->job_id);
-	}
+	if (!j)
+		return -1;
 	if (job_mgr_complete(r->ctx, j, r->uid, r->admin, req->exit_code,
 			     req->term_signal, err) < 0)
 		return -1;
@@ -1701,7 +1517,7 @@ void rpc_dispatch(struct mctld *ctx, struct peer *p, const struct frame_hdr *h,
 		}
 		break;
 	default:
-		break; /* ANY; OWNER is checked per job by the handler */
+		break; /* ANY; OWNER: per job, by owner_check() */
 	}
 	msg = frame_unpack_body(h, body, h->body_len, &err);
 	if (!msg) {
@@ -1727,6 +1543,9 @@ void rpc_dispatch(struct mctld *ctx, struct peer *p, const struct frame_hdr *h,
 		log_warnx("%s handler sent no reply", msg_type_name(h->type));
 		rpc_reply_error(&r, EIO, "mctld sent no reply");
 	}
+	if (r.entry->access == MSG_ACCESS_OWNER && !r.owner_checked)
+		log_warnx("%s handler acted without owner_check()",
+			  msg_type_name(h->type));
 	protobuf_c_message_free_unpacked(msg, NULL);
 }
 

@@ -1,18 +1,18 @@
 /*
- * state.c - mctld's LMDB store and the group commit.
+ * state.c - mctld's LMDB store and the group commit.  It knows LMDB and
+ * nothing else: which tables exist and what goes in them belongs to the
+ * subsystems, each of which registers a commit source (state_add_source).
  *
- * StateDir holds one LMDB environment with four databases:
- *   jobs   key: job id as 4-byte big-endian   value: packed JobRecord
- *   specs  key: job id (same)                  value: packed JobSpec
- *   nodes  key: node name                      value: packed NodeRecord
- *   meta   key: "next_job_id"                  value: 4-byte big-endian
- * Big-endian ids sort numerically, so a cursor walks jobs in id order.
+ * StateDir holds one LMDB environment with named databases: state.c's own
+ * "meta" record of the schema version, and whatever the sources open
+ * (doc/architecture.md lists them).
  *
- * Every commit is a durable sync (LMDB's default).  state_flush() runs once
- * per loop turn and puts everything dirty into one transaction; the outbox
- * (acks, pushes) is sent only after that commit, so an acknowledged submit
- * survives a kill -9 at any instant.  The next job id is written in the same
- * transaction as the jobs that used it, so ids never repeat.
+ * Every commit is a durable sync (LMDB's default).  state_commit() runs
+ * once per loop turn: when any source has something to write, every source
+ * puts what it changed into one transaction, the transaction commits, and
+ * each source hears whether it did.  The caller sends the outbox (acks,
+ * pushes) only after that, so an acknowledged submit survives a kill -9 at
+ * any instant.
  */
 #include "config.h"
 
@@ -37,24 +37,24 @@
 #define STATE_MAP_SIZE	 (8ull << 30)
 /* Free bytes under which a failed commit is taken for a full StateDir. */
 #define STATE_FULL_BELOW (1ull << 20)
-#define META_NEXT_JOB_ID "next_job_id"
+#define STATE_MAX_DBS 32
+#define STATE_MAX_SOURCES 16
+#define META_SCHEMA "schema_version"
 
-struct spec_op {
-	uint32_t id;
-	bool del;
-	uint8_t *buf;
-	size_t len;
-	struct spec_op *next;
+struct source {
+	const struct state_source *ops;
+	void *arg;
 };
 
 struct state {
 	char *dir;
 	MDB_env *env;
-	MDB_dbi jobs, specs, nodes, meta;
+	MDB_dbi meta;
 	MDB_txn *txn; /* the write transaction in progress */
 	int lock_fd;
-	struct spec_op *ops, **ops_tail;
-	uint32_t stored_next_id; /* as last committed */
+	struct source sources[STATE_MAX_SOURCES];
+	size_t nsources;
+	uint32_t schema; /* as found when opened, before any migration */
 	uint64_t commits;
 	uint64_t trimmed_at; /* commits when state_trim last ran */
 	int fail_next;	     /* tests: the next commit fails so */
@@ -66,6 +66,7 @@ struct state {
 };
 
 static void find_map(struct state *st);
+static int schema_check(struct state *st, struct mer_error *err);
 
 /* LMDB's error rc as errno and err.  A full disk or map says so first:
  * the text reaches the user whose submit it refused. */
@@ -85,7 +86,7 @@ static int mdb_fail(struct mer_error *err, int rc, const char *what)
 	return -1;
 }
 
-static void id_key(uint32_t id, uint8_t key[4])
+void state_u32_key(uint32_t id, uint8_t key[4])
 {
 	key[0] = (uint8_t)(id >> 24);
 	key[1] = (uint8_t)(id >> 16);
@@ -93,11 +94,11 @@ static void id_key(uint32_t id, uint8_t key[4])
 	key[3] = (uint8_t)id;
 }
 
-static uint32_t key_id(const MDB_val *k)
+uint32_t state_key_u32(const void *key, size_t len)
 {
-	const uint8_t *p = k->mv_data;
+	const uint8_t *p = key;
 
-	if (k->mv_size != 4)
+	if (len != 4)
 		return 0;
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	       (uint32_t)p[2] << 8 | p[3];
@@ -123,7 +124,6 @@ struct state *state_open(const char *dir, struct mer_error *err)
 	}
 	st = xcalloc(1, sizeof(*st));
 	st->dir = xstrdup(dir);
-	st->ops_tail = &st->ops;
 	st->lock_fd = -1;
 	st->trimmed_at = UINT64_MAX; /* loading touched every page */
 
@@ -154,7 +154,7 @@ struct state *state_open(const char *dir, struct mer_error *err)
 		mdb_fail(err, rc, "env_create");
 		goto fail;
 	}
-	mdb_env_set_maxdbs(st->env, 8);
+	mdb_env_set_maxdbs(st->env, STATE_MAX_DBS);
 	if ((rc = mdb_env_set_mapsize(st->env, STATE_MAP_SIZE)) != 0) {
 		mdb_fail(err, rc, "set_mapsize");
 		goto fail;
@@ -171,10 +171,7 @@ struct state *state_open(const char *dir, struct mer_error *err)
 		mdb_fail(err, rc, "txn_begin");
 		goto fail;
 	}
-	if ((rc = mdb_dbi_open(txn, "jobs", MDB_CREATE, &st->jobs)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "specs", MDB_CREATE, &st->specs)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "nodes", MDB_CREATE, &st->nodes)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0) {
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0) {
 		mdb_txn_abort(txn);
 		mdb_fail(err, rc, "dbi_open");
 		goto fail;
@@ -183,23 +180,12 @@ struct state *state_open(const char *dir, struct mer_error *err)
 		mdb_fail(err, rc, "commit");
 		goto fail;
 	}
+	if (schema_check(st, err) < 0)
+		goto fail;
 	return st;
 fail:
 	state_close(st);
 	return NULL;
-}
-
-static void spec_ops_clear(struct state *st)
-{
-	struct spec_op *op, *next;
-
-	for (op = st->ops; op; op = next) {
-		next = op->next;
-		free(op->buf);
-		free(op);
-	}
-	st->ops = NULL;
-	st->ops_tail = &st->ops;
 }
 
 void state_close(struct state *st)
@@ -212,7 +198,6 @@ void state_close(struct state *st)
 		mdb_env_close(st->env);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
-	spec_ops_clear(st);
 	free(st->dir);
 	free(st);
 }
@@ -293,11 +278,175 @@ void state_log_stats(struct state *st)
 	st->stat_commits = st->stat_writes = st->stat_us = 0;
 }
 
+/* --- the schema version --------------------------------------------------- */
+
+/*
+ * The layout a StateDir holds is STATE_SCHEMA_VERSION (mctld.h).  One that
+ * says nothing was written before versions were recorded: version 1 when
+ * it holds anything, else a new StateDir.  Each step below brings a
+ * StateDir from version `from` to from + 1, inside the transaction that
+ * records the new number, so a migration is done whole or not at all.  A
+ * newer StateDir is refused: this mctld would misread what it does not
+ * know and, worse, write over it.
+ */
+struct migration {
+	uint32_t from;
+	const char *what;
+	int (*fn)(struct state *st, MDB_txn *txn, struct mer_error *err);
+};
+
+static const struct migration migrations[] = {
+	/* 2 adds the version record; the tables of version 1 (jobs, specs,
+	 * nodes, meta's next_job_id) are unchanged. */
+	{1, "record the schema version", NULL},
+};
+
+static int put_schema(struct state *st, MDB_txn *txn, uint32_t v,
+		      struct mer_error *err)
+{
+	uint8_t val[4];
+	MDB_val k = {strlen(META_SCHEMA), (void *)META_SCHEMA}, d = {4, val};
+	int rc;
+
+	state_u32_key(v, val);
+	if ((rc = mdb_put(txn, st->meta, &k, &d, 0)) != 0)
+		return mdb_fail(err, rc, "put schema_version");
+	return 0;
+}
+
+/* Whether the environment holds anything but state.c's own meta. */
+static int env_is_empty(MDB_txn *txn, MDB_dbi main_db, bool *empty)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*empty = true;
+	if ((rc = mdb_cursor_open(txn, main_db, &cur)) != 0)
+		return rc;
+	/* The main database lists the named ones; look into each. */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *empty;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char name[64];
+		MDB_dbi dbi;
+		MDB_stat ms;
+
+		if (k.mv_size == 0 || k.mv_size >= sizeof(name))
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if (mdb_dbi_open(txn, name, 0, &dbi) != 0)
+			continue;
+		if (mdb_stat(txn, dbi, &ms) == 0 && ms.ms_entries > 0)
+			*empty = false;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+static int schema_check(struct state *st, struct mer_error *err)
+{
+	MDB_val k = {strlen(META_SCHEMA), (void *)META_SCHEMA}, v;
+	MDB_txn *txn;
+	MDB_dbi main_db;
+	uint32_t found;
+	bool recorded = false;
+	int rc;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		return mdb_fail(err, rc, "txn_begin");
+	rc = mdb_get(txn, st->meta, &k, &v);
+	if (rc == 0 && v.mv_size == 4) {
+		found = state_key_u32(v.mv_data, 4);
+		recorded = true;
+	} else if (rc == MDB_NOTFOUND || rc == 0) {
+		bool empty;
+
+		if ((rc = mdb_dbi_open(txn, NULL, 0, &main_db)) != 0 ||
+		    (rc = env_is_empty(txn, main_db, &empty)) != 0) {
+			mdb_txn_abort(txn);
+			return mdb_fail(err, rc, "read the database list");
+		}
+		found = empty ? STATE_SCHEMA_VERSION : 1;
+	} else {
+		mdb_txn_abort(txn);
+		return mdb_fail(err, rc, "get schema_version");
+	}
+	st->schema = found;
+	if (found > STATE_SCHEMA_VERSION || found == 0) {
+		mdb_txn_abort(txn);
+		errno = EPROTO;
+		return mer_error_set(err,
+				     "StateDir=%s holds schema version %u, "
+				     "written by a newer mctld; this one "
+				     "(%s) reads versions 1 to %u: run the "
+				     "newer mctld, or give this one another "
+				     "StateDir",
+				     st->dir, found, PACKAGE_VERSION,
+				     STATE_SCHEMA_VERSION);
+	}
+	for (const struct migration *m = migrations;
+	     m < migrations + sizeof(migrations) / sizeof(migrations[0]);
+	     m++) {
+		if (m->from < found)
+			continue;
+		if (m->fn && m->fn(st, txn, err) < 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+		log_info("state: StateDir=%s: schema %u -> %u: %s", st->dir,
+			 m->from, m->from + 1, m->what);
+	}
+	if (found != STATE_SCHEMA_VERSION || !recorded) {
+		if (put_schema(st, txn, STATE_SCHEMA_VERSION, err) < 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+		if ((rc = mdb_txn_commit(txn)) != 0)
+			return mdb_fail(err, rc, "commit the schema version");
+		return 0;
+	}
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+uint32_t state_schema_found(const struct state *st)
+{
+	return st->schema;
+}
+
+/* --- tables -------------------------------------------------------------- */
+
+int state_db_open(struct state *st, const char *name, unsigned *db,
+		  struct mer_error *err)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int rc;
+
+	if (st->txn) {
+		errno = EBUSY;
+		return mer_error_set(err, "state: %s opened inside a commit",
+				     name);
+	}
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		return mdb_fail(err, rc, "txn_begin");
+	if ((rc = mdb_dbi_open(txn, name, MDB_CREATE, &dbi)) != 0) {
+		mdb_txn_abort(txn);
+		return mdb_fail(err, rc, "dbi_open");
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return mdb_fail(err, rc, "commit");
+	*db = dbi;
+	return 0;
+}
+
 /* --- reading ----------------------------------------------------------- */
 
-static int each_record(struct state *st, MDB_dbi dbi,
-		       int (*fn)(const MDB_val *k, const MDB_val *v, void *arg),
-		       void *arg, struct mer_error *err)
+int state_each(struct state *st, unsigned db,
+	       int (*fn)(const void *k, size_t klen, const void *v,
+			 size_t vlen, void *arg),
+	       void *arg, struct mer_error *err)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -306,13 +455,13 @@ static int each_record(struct state *st, MDB_dbi dbi,
 
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return mdb_fail(err, rc, "txn_begin");
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+	if ((rc = mdb_cursor_open(txn, db, &cur)) != 0) {
 		mdb_txn_abort(txn);
 		return mdb_fail(err, rc, "cursor_open");
 	}
 	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	while (rc == 0) {
-		if (fn(&k, &v, arg) < 0)
+		if (fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg) < 0)
 			break;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
@@ -323,241 +472,84 @@ static int each_record(struct state *st, MDB_dbi dbi,
 	return 0;
 }
 
-struct load_arg {
-	void (*job_fn)(Meridian__JobRecord *rec, void *arg);
-	void (*node_fn)(Meridian__NodeRecord *rec, void *arg);
-	void (*id_fn)(uint32_t id, void *arg);
-	void *arg;
-};
-
-static int load_job(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct load_arg *la = arg;
-	Meridian__JobRecord *rec;
-
-	rec = meridian__job_record__unpack(NULL, v->mv_size, v->mv_data);
-	if (!rec || rec->job_id != key_id(k)) {
-		/* Never crash on a bad record: skip it, loudly. */
-		log_warnx("state: job record %u does not decode; skipped",
-			  key_id(k));
-		if (rec)
-			meridian__job_record__free_unpacked(rec, NULL);
-		return 0;
-	}
-	la->job_fn(rec, la->arg);
-	return 0;
-}
-
-int state_load_jobs(struct state *st,
-		    void (*fn)(Meridian__JobRecord *rec, void *arg), void *arg,
-		    struct mer_error *err)
-{
-	struct load_arg la = {.job_fn = fn, .arg = arg};
-
-	return each_record(st, st->jobs, load_job, &la, err);
-}
-
-static int load_node(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct load_arg *la = arg;
-	Meridian__NodeRecord *rec;
-
-	rec = meridian__node_record__unpack(NULL, v->mv_size, v->mv_data);
-	if (!rec) {
-		log_warnx("state: node record %.*s does not decode; skipped",
-			  (int)k->mv_size, (const char *)k->mv_data);
-		return 0;
-	}
-	la->node_fn(rec, la->arg);
-	return 0;
-}
-
-int state_load_nodes(struct state *st,
-		     void (*fn)(Meridian__NodeRecord *rec, void *arg),
-		     void *arg, struct mer_error *err)
-{
-	struct load_arg la = {.node_fn = fn, .arg = arg};
-
-	return each_record(st, st->nodes, load_node, &la, err);
-}
-
-static int spec_id(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct load_arg *la = arg;
-
-	(void)v;
-	la->id_fn(key_id(k), la->arg);
-	return 0;
-}
-
-int state_spec_ids(struct state *st, void (*fn)(uint32_t id, void *arg),
-		   void *arg, struct mer_error *err)
-{
-	struct load_arg la = {.id_fn = fn, .arg = arg};
-
-	return each_record(st, st->specs, spec_id, &la, err);
-}
-
-int state_get_next_id(struct state *st, uint32_t *id, struct mer_error *err)
+int state_get(struct state *st, unsigned db, const void *key, size_t klen,
+	      int (*fn)(const void *v, size_t vlen, void *arg), void *arg,
+	      struct mer_error *err)
 {
 	MDB_txn *txn;
-	MDB_val k = {strlen(META_NEXT_JOB_ID), (void *)META_NEXT_JOB_ID}, v;
-	int rc;
+	MDB_val k = {klen, (void *)key}, v;
+	int rc, ret;
 
-	*id = 1;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return mdb_fail(err, rc, "txn_begin");
-	rc = mdb_get(txn, st->meta, &k, &v);
-	if (rc == 0 && v.mv_size == 4)
-		*id = key_id(&v);
-	mdb_txn_abort(txn);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return mdb_fail(err, rc, "get next_job_id");
-	if (*id == 0)
-		*id = 1;
-	st->stored_next_id = *id;
-	return 0;
-}
-
-Meridian__JobSpec *state_get_spec(struct state *st, uint32_t id,
-				  struct mer_error *err)
-{
-	MDB_txn *txn;
-	MDB_val k, v;
-	uint8_t key[4];
-	Meridian__JobSpec *spec = NULL;
-	const uint8_t *q;
-	size_t qlen;
-	int rc;
-
-	/* Not yet committed (asked in the turn it was submitted)? */
-	if ((q = state_queued_spec(st, id, &qlen))) {
-		spec = meridian__job_spec__unpack(NULL, qlen, q);
-		if (!spec) {
-			mer_error_set(
-				err, "job %u: queued spec does not decode", id);
-			errno = EIO;
-		}
-		return spec;
-	}
-	id_key(id, key);
-	k.mv_size = 4;
-	k.mv_data = key;
-	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
-		mdb_fail(err, rc, "txn_begin");
-		return NULL;
-	}
-	rc = mdb_get(txn, st->specs, &k, &v);
-	if (rc == 0) {
-		spec = meridian__job_spec__unpack(NULL, v.mv_size, v.mv_data);
-		if (!spec) {
-			mer_error_set(err,
-				      "job %u: stored script and "
-				      "environment do not decode",
-				      id);
-			errno = EIO;
-		}
-	} else if (rc == MDB_NOTFOUND) {
-		mer_error_set(err, "the script of job %u is no longer kept",
-			      id);
+	rc = mdb_get(txn, db, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
 		errno = ENOENT;
-	} else {
-		mdb_fail(err, rc, "get spec");
+		return mer_error_set(err, "no such record");
 	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return mdb_fail(err, rc, "get");
+	}
+	/* fn reads v while the transaction still holds its pages */
+	ret = fn(v.mv_data, v.mv_size, arg);
 	mdb_txn_abort(txn);
-	return spec;
+	return ret;
 }
 
 /* --- writing ----------------------------------------------------------- */
 
-int state_txn_begin(struct state *st, struct mer_error *err)
+static int need_txn(const struct state *st, struct mer_error *err)
 {
+	if (st->txn)
+		return 0;
+	errno = EINVAL;
+	return mer_error_set(err, "state: a write outside a commit");
+}
+
+int state_put(struct state *st, unsigned db, const void *key, size_t klen,
+	      const void *val, size_t vlen, struct mer_error *err)
+{
+	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 	int rc;
 
-	if (st->txn) {
-		errno = EBUSY;
-		return mer_error_set(err, "a write transaction is open");
-	}
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &st->txn)) != 0) {
-		st->txn = NULL;
-		return mdb_fail(err, rc, "txn_begin");
-	}
+	if (need_txn(st, err) < 0)
+		return -1;
+	if ((rc = mdb_put(st->txn, db, &k, &v, 0)) != 0)
+		return mdb_fail(err, rc, "put");
 	return 0;
 }
 
 /* Pack msg straight into the map (MDB_RESERVE): no copy, no malloc. */
-static int put_msg(struct state *st, MDB_dbi dbi, MDB_val *k,
-		   const ProtobufCMessage *msg, struct mer_error *err)
+int state_put_msg(struct state *st, unsigned db, const void *key,
+		  size_t klen, const ProtobufCMessage *msg,
+		  struct mer_error *err)
 {
-	MDB_val v;
+	MDB_val k = {klen, (void *)key}, v;
 	int rc;
 
+	if (need_txn(st, err) < 0)
+		return -1;
 	v.mv_size = protobuf_c_message_get_packed_size(msg);
 	v.mv_data = NULL;
-	if ((rc = mdb_put(st->txn, dbi, k, &v, MDB_RESERVE)) != 0)
+	if ((rc = mdb_put(st->txn, db, &k, &v, MDB_RESERVE)) != 0)
 		return mdb_fail(err, rc, "put");
 	protobuf_c_message_pack(msg, v.mv_data);
 	return 0;
 }
 
-int state_txn_put_job(struct state *st, const Meridian__JobRecord *rec,
-		      struct mer_error *err)
+int state_del(struct state *st, unsigned db, const void *key, size_t klen,
+	      struct mer_error *err)
 {
-	uint8_t key[4];
-	MDB_val k = {4, key};
-
-	id_key(rec->job_id, key);
-	return put_msg(st, st->jobs, &k, &rec->base, err);
-}
-
-int state_txn_put_spec(struct state *st, uint32_t id, const uint8_t *buf,
-		       size_t len, struct mer_error *err)
-{
-	uint8_t key[4];
-	MDB_val k = {4, key}, v = {len, (void *)buf};
+	MDB_val k = {klen, (void *)key};
 	int rc;
 
-	id_key(id, key);
-	if ((rc = mdb_put(st->txn, st->specs, &k, &v, 0)) != 0)
-		return mdb_fail(err, rc, "put spec");
-	return 0;
-}
-
-int state_txn_del_spec(struct state *st, uint32_t id, struct mer_error *err)
-{
-	uint8_t key[4];
-	MDB_val k = {4, key};
-	int rc;
-
-	id_key(id, key);
-	rc = mdb_del(st->txn, st->specs, &k, NULL);
+	if (need_txn(st, err) < 0)
+		return -1;
+	rc = mdb_del(st->txn, db, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return mdb_fail(err, rc, "del spec");
-	return 0;
-}
-
-int state_txn_put_node(struct state *st, const Meridian__NodeRecord *rec,
-		       struct mer_error *err)
-{
-	MDB_val k = {strlen(rec->name), rec->name};
-
-	if (k.mv_size == 0 || k.mv_size > 511) {
-		errno = EINVAL;
-		return mer_error_set(err, "node record without a usable name");
-	}
-	return put_msg(st, st->nodes, &k, &rec->base, err);
-}
-
-int state_txn_put_next_id(struct state *st, uint32_t id, struct mer_error *err)
-{
-	uint8_t val[4];
-	MDB_val k = {strlen(META_NEXT_JOB_ID), (void *)META_NEXT_JOB_ID};
-	MDB_val v = {4, val};
-	int rc;
-
-	id_key(id, val);
-	if ((rc = mdb_put(st->txn, st->meta, &k, &v, 0)) != 0)
-		return mdb_fail(err, rc, "put next_job_id");
+		return mdb_fail(err, rc, "del");
 	return 0;
 }
 
@@ -575,14 +567,28 @@ static bool statedir_full(const struct state *st)
 		       STATE_FULL_BELOW;
 }
 
-int state_txn_commit(struct state *st, struct mer_error *err)
+void state_fail_next_commit(struct state *st, int rc)
+{
+	st->fail_next = rc;
+}
+
+/* --- the group commit ----------------------------------------------------- */
+
+void state_add_source(struct state *st, const struct state_source *src,
+		      void *arg)
+{
+	/* A fixed few, known at start: running out is a programming error. */
+	if (st->nsources == STATE_MAX_SOURCES)
+		fatalx("state: more than %d commit sources", STATE_MAX_SOURCES);
+	st->sources[st->nsources].ops = src;
+	st->sources[st->nsources].arg = arg;
+	st->nsources++;
+}
+
+static int txn_commit(struct state *st, struct mer_error *err)
 {
 	int rc;
 
-	if (!st->txn) {
-		errno = EINVAL;
-		return mer_error_set(err, "no write transaction is open");
-	}
 	if (st->fail_next) {
 		rc = st->fail_next;
 		st->fail_next = 0;
@@ -600,167 +606,60 @@ int state_txn_commit(struct state *st, struct mer_error *err)
 	return 0;
 }
 
-void state_fail_next_commit(struct state *st, int rc)
+static int collect_all(struct state *st, uint64_t *writes,
+		       struct mer_error *err)
 {
-	st->fail_next = rc;
-}
+	int rc;
 
-void state_txn_abort(struct state *st)
-{
-	if (st->txn)
-		mdb_txn_abort(st->txn);
-	st->txn = NULL;
-}
-
-void state_queue_spec(struct state *st, uint32_t id, uint8_t *packed,
-		      size_t len)
-{
-	struct spec_op *op = xcalloc(1, sizeof(*op));
-
-	op->id = id;
-	op->buf = packed;
-	op->len = len;
-	*st->ops_tail = op;
-	st->ops_tail = &op->next;
-}
-
-void state_queue_spec_delete(struct state *st, uint32_t id)
-{
-	struct spec_op *op = xcalloc(1, sizeof(*op));
-
-	op->id = id;
-	op->del = true;
-	*st->ops_tail = op;
-	st->ops_tail = &op->next;
-}
-
-const uint8_t *state_queued_spec(struct state *st, uint32_t id, size_t *len)
-{
-	const struct spec_op *op;
-	const uint8_t *found = NULL;
-
-	/* The queue holds one turn's submits: short. */
-	for (op = st->ops; op; op = op->next) {
-		if (op->id != id)
-			continue;
-		found = op->del ? NULL : op->buf;
-		*len = op->len;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &st->txn)) != 0) {
+		st->txn = NULL;
+		return mdb_fail(err, rc, "txn_begin");
 	}
-	return found;
-}
+	for (size_t i = 0; i < st->nsources; i++) {
+		long n = st->sources[i].ops->collect(st, st->sources[i].arg,
+						     err);
 
-/* After a failed commit: keep the spec writes whose job is still in memory
- * (they are retried), drop those of the submits that were refused. */
-static void spec_ops_keep_live(struct mctld *ctx)
-{
-	struct state *st = ctx->state;
-	struct spec_op *op, *next, **tail;
-
-	op = st->ops;
-	st->ops = NULL;
-	tail = &st->ops;
-	for (; op; op = next) {
-		next = op->next;
-		op->next = NULL;
-		if (op->del || job_find(ctx, op->id)) {
-			*tail = op;
-			tail = &op->next;
-		} else {
-			free(op->buf);
-			free(op);
+		if (n < 0) {
+			mdb_txn_abort(st->txn);
+			st->txn = NULL;
+			return -1;
 		}
+		*writes += (uint64_t)n;
 	}
-	st->ops_tail = tail;
+	return txn_commit(st, err);
 }
 
-static int flush_writes(struct mctld *ctx, struct mer_error *err)
+int state_commit(struct state *st, struct mer_error *err)
 {
-	struct state *st = ctx->state;
-	struct job *j;
-	struct node *n;
-	struct spec_op *op;
-	uint32_t next_id = job_mgr_next_id(ctx->jobs);
 	struct timespec t0, t1;
 	uint64_t writes = 0;
+	bool any = false;
+	int rc, e;
 
+	for (size_t i = 0; i < st->nsources && !any; i++)
+		any = st->sources[i].ops->pending(st->sources[i].arg);
+	if (!any)
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (state_txn_begin(st, err) < 0)
+	errno = 0;
+	rc = collect_all(st, &writes, err);
+	e = errno ? errno : EIO;
+	for (size_t i = 0; i < st->nsources; i++)
+		st->sources[i].ops->done(st->sources[i].arg, rc == 0);
+	if (rc < 0) {
+		if (mer_now() != st->last_fail_log) {
+			log_warnx("state: commit to StateDir=%s failed: %s; "
+				  "requests of this turn are refused",
+				  st->dir, err->text);
+			st->last_fail_log = mer_now();
+		}
+		errno = e;
 		return -1;
-	TAILQ_FOREACH(j, job_mgr_dirty(ctx), dirty_entry) {
-		if (state_txn_put_job(st, j->rec, err) < 0)
-			goto fail;
-		writes++;
 	}
-	for (op = st->ops; op; op = op->next) {
-		if (op->del ? state_txn_del_spec(st, op->id, err)
-			    : state_txn_put_spec(st, op->id, op->buf, op->len,
-						 err))
-			goto fail;
-		writes++;
-	}
-	TAILQ_FOREACH(n, node_mgr_dirty(ctx), dirty_entry) {
-		Meridian__NodeRecord rec;
-
-		node_record_fill(n, &rec);
-		if (state_txn_put_node(st, &rec, err) < 0)
-			goto fail;
-		writes++;
-	}
-	if (next_id != st->stored_next_id &&
-	    state_txn_put_next_id(st, next_id, err) < 0)
-		goto fail;
-	if (state_txn_commit(st, err) < 0)
-		return -1;
-	st->stored_next_id = next_id;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	st->stat_commits++;
 	st->stat_writes += writes;
 	st->stat_us += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
 				  (t1.tv_nsec - t0.tv_nsec) / 1000);
 	return 0;
-fail:
-	state_txn_abort(st);
-	return -1;
-}
-
-void state_flush(struct mctld *ctx)
-{
-	struct state *st = ctx->state;
-	struct mer_error err = {""};
-	bool writes;
-	char why[240];
-	int code;
-
-	writes = !TAILQ_EMPTY(job_mgr_dirty(ctx)) ||
-		 !TAILQ_EMPTY(node_mgr_dirty(ctx)) || st->ops ||
-		 job_mgr_next_id(ctx->jobs) != st->stored_next_id;
-	if (!writes) {
-		if (!rpc_outbox_empty(ctx))
-			rpc_outbox_flush(ctx, true, 0, NULL);
-		return;
-	}
-	job_mgr_flush_lazy(ctx); /* a commit happens: take them along */
-	errno = 0;
-	if (flush_writes(ctx, &err) == 0) {
-		spec_ops_clear(st);
-		job_mgr_committed(ctx);
-		node_mgr_committed(ctx);
-		rpc_outbox_flush(ctx, true, 0, NULL);
-		return;
-	}
-	/* Nothing of this turn is acknowledged: refused submits leave
-	 * memory, other changes stay dirty and are retried next turn. */
-	code = errno ? errno : EIO;
-	if (mer_now() != st->last_fail_log) {
-		log_warnx("state: commit to StateDir=%s failed: %s; requests "
-			  "of this turn are refused",
-			  st->dir, err.text);
-		st->last_fail_log = mer_now();
-	}
-	snprintf(why, sizeof(why),
-		 "mctld could not record the request: %s; it was not done",
-		 err.text);
-	job_mgr_drop_uncommitted(ctx);
-	spec_ops_keep_live(ctx);
-	rpc_outbox_flush(ctx, false, code, why);
 }

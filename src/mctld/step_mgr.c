@@ -29,36 +29,12 @@
 
 #define JS(x) MERIDIAN__JOB_STATE__JOB_##x
 
-/* Finished steps kept in a job's record (the newest ones); running steps
- * are always kept.  A job looping over mrun must not grow without end. */
-#define STEP_KEEP_FINISHED 64
 /* Limits on what a step request may carry (arguments and environment:
  * job_mgr_check_exec). */
 #define STEP_MAX_TASKS 65536
 #define STEP_IO_KEY_LEN 32
 /* Bytes of the command line a step's record keeps (see argv_trim). */
 #define STEP_KEEP_ARGV 4096
-
-static bool step_running(const Meridian__StepRecord *s)
-{
-	return s->state == JS(RUNNING);
-}
-
-Meridian__StepRecord *step_find(struct job *j, uint32_t step_id)
-{
-	for (size_t i = 0; i < j->rec->n_steps; i++)
-		if (j->rec->steps[i]->step_id == step_id)
-			return j->rec->steps[i];
-	return NULL;
-}
-
-bool step_any_running(const struct job *j)
-{
-	for (size_t i = 0; i < j->rec->n_steps; i++)
-		if (step_running(j->rec->steps[i]))
-			return true;
-	return false;
-}
 
 /* --- checking the request ------------------------------------------------- */
 
@@ -299,32 +275,11 @@ static int step_layout(struct mctld *ctx, const struct job *j,
 
 /* --- creating a step ------------------------------------------------------ */
 
-/* Drop the oldest finished steps beyond STEP_KEEP_FINISHED. */
-static void steps_trim(Meridian__JobRecord *rec)
+/* A LAUNCH_STEP that found its node gone: the step fails there. */
+static void launch_undelivered(struct mctld *ctx, uint32_t job_id,
+			       uint32_t step_id, const char *node)
 {
-	size_t finished = 0, i, k;
-
-	for (i = 0; i < rec->n_steps; i++)
-		if (!step_running(rec->steps[i]))
-			finished++;
-	for (i = 0, k = 0; i < rec->n_steps; i++) {
-		Meridian__StepRecord *s = rec->steps[i];
-
-		if (finished > STEP_KEEP_FINISHED && !step_running(s)) {
-			finished--;
-			protobuf_c_message_free_unpacked(&s->base, NULL);
-			continue;
-		}
-		rec->steps[k++] = s;
-	}
-	rec->n_steps = k;
-}
-
-static void steps_append(Meridian__JobRecord *rec, Meridian__StepRecord *s)
-{
-	rec->steps = xrealloc(rec->steps,
-			      (rec->n_steps + 1) * sizeof(*rec->steps));
-	rec->steps[rec->n_steps++] = s;
+	step_launch_failed(ctx, job_id, step_id, node, "node not connected");
 }
 
 /* Pack the LaunchStep for node k of step s (with the request's env). */
@@ -445,9 +400,9 @@ Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 		size_t len;
 		uint8_t *buf = launch_pack(ctx, j, s, d, req, k, &len);
 
-		rpc_push_packed(ctx, s->nodes[k]->node,
-				MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP,
-				rec->job_id, s->step_id, buf, len);
+		outbox_push(ctx, s->nodes[k]->node,
+			    MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, rec->job_id,
+			    s->step_id, buf, len, launch_undelivered);
 	}
 	s->desc = d;
 	req->desc = NULL; /* taken */
@@ -467,61 +422,6 @@ Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 }
 
 /* --- ends ----------------------------------------------------------------- */
-
-/* Rank for folding node ends: a FAILED node explains the step better
- * than one killed because of it (CANCELLED), which beats COMPLETED. */
-static int end_weight(Meridian__JobState st)
-{
-	switch (st) {
-	case JS(FAILED):
-	case JS(TIMEOUT):
-	case JS(NODE_FAIL):
-		return 3;
-	case JS(CANCELLED):
-		return 2;
-	default:
-		return 1;
-	}
-}
-
-/* The worst state the ended nodes of s gave so far (COMPLETED: none). */
-static Meridian__JobState step_worst_state(const Meridian__StepRecord *s)
-{
-	Meridian__JobState w = JS(COMPLETED);
-
-	for (size_t i = 0; i < s->n_nodes; i++)
-		if (s->nodes[i]->ended &&
-		    end_weight(s->nodes[i]->end_state) > end_weight(w))
-			w = s->nodes[i]->end_state;
-	return w;
-}
-
-/* Whether node end e (state st) explains the step worse than the node
- * ends folded into s so far. */
-static bool end_worse(const Meridian__StepRecord *s, Meridian__JobState st,
-		      const Meridian__StepEnd *e)
-{
-	int we = end_weight(st), ws = end_weight(step_worst_state(s));
-
-	if (s->nodes_ended == 0 || we != ws)
-		return s->nodes_ended == 0 || we > ws;
-	if (e->exit_code != s->exit_code)
-		return e->exit_code > s->exit_code;
-	return e->failed_rank >= 0 &&
-	       (s->failed_rank < 0 || e->failed_rank < s->failed_rank);
-}
-
-static void step_finish(struct job *j, Meridian__StepRecord *s,
-			Meridian__JobState st, int64_t when)
-{
-	s->state = st;
-	s->end_time = when ? when : mer_now();
-	if (s->end_time < s->start_time)
-		s->end_time = s->start_time;
-	log_info("job %u: step %u ended %s (exit %d)%s%s", j->rec->job_id,
-		 s->step_id, job_state_name(s->state), s->exit_code,
-		 *s->reason ? ": " : "", s->reason);
-}
 
 void step_node_end(struct mctld *ctx, const char *node,
 		   const Meridian__StepEnd *e)
@@ -555,7 +455,7 @@ void step_node_end(struct mctld *ctx, const char *node,
 		 * make the step FAILED. */
 		st = JS(CANCELLED);
 	}
-	if (end_worse(s, st, e)) {
+	if (step_end_worse(s, st, e)) {
 		s->exit_code = e->exit_code;
 		s->term_signal = e->term_signal;
 		s->failed_rank = e->failed_rank;
@@ -570,61 +470,12 @@ void step_node_end(struct mctld *ctx, const char *node,
 		/* RUNNING until the last node ends.  A step the job's end
 		 * already closed (its nodes' ends raced with JOB_END or
 		 * JOB_COMPLETE) gets the state its nodes really gave. */
-		if (step_running(s))
-			step_finish(j, s, step_worst_state(s), e->end_time);
+		if (step_is_running(s))
+			step_finish(j->rec, s, step_worst_state(s), e->end_time);
 		else
-			s->state = step_worst_state(s);
+			step_set_state(j->rec, s, step_worst_state(s));
 	}
 	job_mark_dirty(ctx, j);
-}
-
-void step_end_all(struct mctld *ctx, struct job *j, const char *why)
-{
-	bool any = false;
-
-	for (size_t i = 0; i < j->rec->n_steps; i++) {
-		Meridian__StepRecord *s = j->rec->steps[i];
-
-		if (!step_running(s))
-			continue;
-		/* What the nodes said so far stays; the rest never will. */
-		if (!*s->reason)
-			pb_set_reason(&s->reason, why);
-		step_finish(j, s,
-			    step_worst_state(s) == JS(FAILED) ? JS(FAILED)
-							      : JS(CANCELLED),
-			    0);
-		any = true;
-	}
-	if (any)
-		job_mark_dirty(ctx, j);
-}
-
-void step_signal_nodes(struct mctld *ctx, struct job *j, int sig, bool cancel,
-		       const char *reason, const char *skip)
-{
-	Meridian__JobRecord *rec = j->rec;
-
-	/* One SIGNAL_JOB per node running one of the job's steps. */
-	for (size_t i = 0; i < rec->n_alloc; i++) {
-		const char *node = rec->alloc[i]->node;
-		bool has = false;
-
-		if (skip && strcmp(node, skip) == 0)
-			continue;
-		for (size_t k = 0; k < rec->n_steps && !has; k++) {
-			const Meridian__StepRecord *s = rec->steps[k];
-
-			if (!step_running(s))
-				continue;
-			for (size_t m = 0; m < s->n_nodes && !has; m++)
-				has = strcmp(s->nodes[m]->node, node) == 0 &&
-				      !s->nodes[m]->ended;
-		}
-		if (has)
-			rpc_push_signal(ctx, node, rec->job_id, sig, cancel,
-					reason);
-	}
 }
 
 void step_launch_failed(struct mctld *ctx, uint32_t job_id, uint32_t step_id,
@@ -650,20 +501,12 @@ int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id,
 	Meridian__StepRecord *s;
 	char name[64], why[128];
 
-	if (!job_may_see_private(j, uid, admin)) {
-		errno = EPERM;
-		return mer_error_set(err,
-				     "job %u belongs to %s; only its owner "
-				     "or an admin may cancel or signal its "
-				     "steps",
-				     rec->job_id, rec->user_name);
-	}
 	if (!(s = step_find(j, step_id))) {
 		errno = ENOENT;
 		return mer_error_set(err, "step %u.%u does not exist",
 				     rec->job_id, step_id);
 	}
-	if (!step_running(s)) {
+	if (!step_is_running(s)) {
 		errno = EALREADY;
 		return mer_error_set(err, "step %u.%u already ended (%s)",
 				     rec->job_id, step_id,
@@ -682,7 +525,7 @@ int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id,
 	 * reports it as usual. */
 	for (size_t i = 0; i < s->n_nodes; i++)
 		if (!s->nodes[i]->ended)
-			rpc_push_signal_step(ctx, s->nodes[i]->node, rec->job_id,
+			outbox_signal(ctx, s->nodes[i]->node, rec->job_id,
 					     step_id, sig ? sig : SIGTERM,
 					     sig == 0, sig ? "" : why);
 	return 0;

@@ -261,7 +261,7 @@ static struct mctld *ctx_create(void)
 static void turn(struct mctld *ctx)
 {
 	sched_run(ctx);
-	state_flush(ctx);
+	mctld_commit(ctx);
 }
 
 /* --- one input ------------------------------------------------------- */

@@ -100,7 +100,7 @@ struct mctld *th_ctx(const char *dir, const char *extra)
 void th_turn(struct mctld *ctx)
 {
 	sched_run(ctx);
-	state_flush(ctx);
+	mctld_commit(ctx);
 }
 
 /* --- the fake transport ---------------------------------------------- */

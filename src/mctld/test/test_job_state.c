@@ -151,8 +151,40 @@ static void test_resources(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "too many CPUs"));
 }
 
+/* A step runs, then ends; an end may be corrected by its nodes' ends
+ * (the job's end closed it first), never undone. */
+static void test_step_transitions(void)
+{
+	CU_ASSERT_TRUE(step_state_allowed(JS(RUNNING), JS(COMPLETED)));
+	CU_ASSERT_TRUE(step_state_allowed(JS(RUNNING), JS(FAILED)));
+	CU_ASSERT_TRUE(step_state_allowed(JS(RUNNING), JS(CANCELLED)));
+	CU_ASSERT_TRUE(step_state_allowed(JS(CANCELLED), JS(FAILED)));
+	CU_ASSERT_FALSE(step_state_allowed(JS(COMPLETED), JS(RUNNING)));
+	CU_ASSERT_FALSE(step_state_allowed(JS(RUNNING), JS(RUNNING)));
+	CU_ASSERT_FALSE(step_state_allowed(JS(RUNNING), JS(PENDING)));
+	CU_ASSERT_FALSE(step_state_allowed(JS(PENDING), JS(COMPLETED)));
+}
+
+/* never -> up <-> lost; register from anywhere; never back to never */
+static void test_node_links(void)
+{
+	enum { NEVER, UP, LOST };
+
+	CU_ASSERT_TRUE(node_link_allowed(NEVER, UP));
+	CU_ASSERT_FALSE(node_link_allowed(NEVER, LOST));
+	CU_ASSERT_TRUE(node_link_allowed(UP, LOST));
+	CU_ASSERT_TRUE(node_link_allowed(UP, UP));
+	CU_ASSERT_TRUE(node_link_allowed(LOST, UP));
+	CU_ASSERT_FALSE(node_link_allowed(UP, NEVER));
+	CU_ASSERT_FALSE(node_link_allowed(LOST, NEVER));
+	CU_ASSERT_FALSE(node_link_allowed(LOST, 7));
+	CU_ASSERT_FALSE(node_link_allowed(-1, UP));
+}
+
 static CU_TestInfo tests[] = {
 	{"transition table", test_transitions},
+	{"step transitions", test_step_transitions},
+	{"node link transitions", test_node_links},
 	{"names and final states", test_names_and_finals},
 	{"per-node resources", test_resources},
 	CU_TEST_INFO_NULL,

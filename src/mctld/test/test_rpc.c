@@ -683,7 +683,7 @@ static void test_liveness(void)
 		     "node n9 is not in meridian.conf");
 	/* purge after MinJobAge */
 	CU_ASSERT_PTR_NOT_NULL(job_find(ctx, 1));
-	state_flush(ctx);
+	mctld_commit(ctx);
 	mctld_tick(ctx, now + 10000);
 	CU_ASSERT_PTR_NULL(job_find(ctx, 1));
 	teardown();

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
+
 #include "cunit_main.h"
 #include "harness.h"
 #include "util.h"
@@ -17,23 +19,130 @@
 	"NodeName=n[1-2] CPUs=4 RealMemory=4096\n"                             \
 	"PartitionName=main Nodes=ALL Default=YES\n"
 
+/* A commit source for the tests: writes what it holds into the same
+ * tables mctld's job and node sources use. */
+struct tsrc {
+	unsigned jobs, specs, meta, nodes;
+	bool pending;
+	bool fail;	 /* collect fails */
+	int done_ok;	 /* done(true) calls */
+	int done_fail;	 /* done(false) calls */
+	uint32_t first, last; /* job ids to write */
+	bool with_rest;	 /* and the spec, next id, node */
+};
+
+static bool tsrc_pending(void *arg)
+{
+	return ((struct tsrc *)arg)->pending;
+}
+
+static long tsrc_collect(struct state *st, void *arg, struct mer_error *err)
+{
+	struct tsrc *t = arg;
+	Meridian__JobRecord rec = MERIDIAN__JOB_RECORD__INIT;
+	Meridian__JobDesc desc = MERIDIAN__JOB_DESC__INIT;
+	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT;
+	Meridian__NodeRecord nrec = MERIDIAN__NODE_RECORD__INIT;
+	uint8_t key[4], buf[256];
+	long n = 0;
+
+	if (t->fail) {
+		mer_error_set(err, "test source refuses");
+		errno = EIO;
+		return -1;
+	}
+	rec.desc = &desc;
+	desc.name = (char *)"job";
+	for (uint32_t i = t->first; i && i <= t->last; i++) {
+		rec.job_id = i;
+		rec.state = i == 3 ? MERIDIAN__JOB_STATE__JOB_RUNNING
+				   : MERIDIAN__JOB_STATE__JOB_PENDING;
+		rec.user_id = 1000 + i;
+		state_u32_key(i, key);
+		if (state_put_msg(st, t->jobs, key, 4, &rec.base, err) < 0)
+			return -1;
+		n++;
+	}
+	if (!t->with_rest)
+		return n;
+	spec.script.data = (uint8_t *)"#!/bin/sh\n";
+	spec.script.len = 10;
+	state_u32_key(2, key);
+	if (state_put(st, t->specs, key, 4, buf,
+		      meridian__job_spec__pack(&spec, buf), err) < 0)
+		return -1;
+	state_u32_key(4, key);
+	if (state_put(st, t->meta, "next_job_id", 11, key, 4, err) < 0)
+		return -1;
+	nrec.name = (char *)"n1";
+	nrec.drain = true;
+	nrec.reason = (char *)"disk";
+	if (state_put_msg(st, t->nodes, "n1", 2, &nrec.base, err) < 0)
+		return -1;
+	return n + 3;
+}
+
+static void tsrc_done(void *arg, bool ok)
+{
+	struct tsrc *t = arg;
+
+	if (ok)
+		t->done_ok++;
+	else
+		t->done_fail++;
+	t->pending = false;
+}
+
+static const struct state_source tsrc_ops = {
+	"test", tsrc_pending, tsrc_collect, tsrc_done,
+};
+
+static void tsrc_open(struct state *st, struct tsrc *t)
+{
+	struct mer_error err = {""};
+
+	CU_ASSERT_EQUAL(state_db_open(st, "jobs", &t->jobs, &err), 0);
+	CU_ASSERT_EQUAL(state_db_open(st, "specs", &t->specs, &err), 0);
+	CU_ASSERT_EQUAL(state_db_open(st, "meta", &t->meta, &err), 0);
+	CU_ASSERT_EQUAL(state_db_open(st, "nodes", &t->nodes, &err), 0);
+}
+
 struct loaded {
 	Meridian__JobRecord *recs[16];
 	size_t n;
 };
 
-static void keep_job(Meridian__JobRecord *rec, void *arg)
+static int keep_job(const void *k, size_t klen, const void *v, size_t vlen,
+		    void *arg)
 {
 	struct loaded *l = arg;
 
-	l->recs[l->n++] = rec;
+	CU_ASSERT_EQUAL(klen, 4);
+	l->recs[l->n] = meridian__job_record__unpack(NULL, vlen, v);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l->recs[l->n]);
+	CU_ASSERT_EQUAL(l->recs[l->n]->job_id, state_key_u32(k, klen));
+	l->n++;
+	return 0;
 }
 
-static void keep_node(Meridian__NodeRecord *rec, void *arg)
+static int get_u32(const void *v, size_t len, void *arg)
 {
-	Meridian__NodeRecord **out = arg;
+	CU_ASSERT_EQUAL(len, 4);
+	*(uint32_t *)arg = state_key_u32(v, len);
+	return 0;
+}
 
-	*out = rec;
+static int get_spec(const void *v, size_t len, void *arg)
+{
+	*(Meridian__JobSpec **)arg = meridian__job_spec__unpack(NULL, len, v);
+	return 0;
+}
+
+static int get_node(const void *v, size_t len, void *arg)
+{
+	*(Meridian__NodeRecord **)arg =
+		meridian__node_record__unpack(NULL, len, v);
+	return 0;
 }
 
 static void test_reopen(void)
@@ -43,70 +152,87 @@ static void test_reopen(void)
 	struct mer_error err = {""};
 	struct state *st, *st2;
 	struct loaded l = {{0}, 0};
-	Meridian__JobRecord rec = MERIDIAN__JOB_RECORD__INIT;
-	Meridian__JobDesc desc = MERIDIAN__JOB_DESC__INIT;
-	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT, *sp;
-	Meridian__NodeRecord nrec = MERIDIAN__NODE_RECORD__INIT, *nback = NULL;
-	uint8_t buf[256];
-	size_t len;
-	uint32_t id, i;
+	struct tsrc t = {0};
+	Meridian__JobSpec *sp = NULL;
+	Meridian__NodeRecord *nback = NULL;
+	uint8_t key[4];
+	uint32_t id = 0, i;
 
 	st = state_open(sdir, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	CU_ASSERT_EQUAL(state_get_next_id(st, &id, &err), 0);
-	CU_ASSERT_EQUAL(id, 1);
+	CU_ASSERT_EQUAL(state_schema_found(st), STATE_SCHEMA_VERSION);
+	tsrc_open(st, &t);
+	CU_ASSERT_EQUAL(state_get(st, t.meta, "next_job_id", 11, get_u32, &id,
+				  &err),
+			-1);
+	CU_ASSERT_EQUAL(errno, ENOENT);
 	/* a second controller on the same StateDir is refused */
 	st2 = state_open(sdir, &err);
 	CU_ASSERT_PTR_NULL(st2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "in use by another mctld"));
 
-	CU_ASSERT_EQUAL_FATAL(state_txn_begin(st, &err), 0);
-	rec.desc = &desc;
-	desc.name = (char *)"job";
-	for (i = 1; i <= 3; i++) {
-		rec.job_id = i;
-		rec.state = i == 3 ? MERIDIAN__JOB_STATE__JOB_RUNNING
-				   : MERIDIAN__JOB_STATE__JOB_PENDING;
-		rec.user_id = 1000 + i;
-		CU_ASSERT_EQUAL(state_txn_put_job(st, &rec, &err), 0);
-	}
-	spec.script.data = (uint8_t *)"#!/bin/sh\n";
-	spec.script.len = 10;
-	len = meridian__job_spec__pack(&spec, buf);
-	CU_ASSERT_EQUAL(state_txn_put_spec(st, 2, buf, len, &err), 0);
-	CU_ASSERT_EQUAL(state_txn_put_next_id(st, 4, &err), 0);
-	nrec.name = (char *)"n1";
-	nrec.drain = true;
-	nrec.reason = (char *)"disk";
-	CU_ASSERT_EQUAL(state_txn_put_node(st, &nrec, &err), 0);
-	CU_ASSERT_EQUAL(state_txn_commit(st, &err), 0);
-	/* an aborted transaction leaves nothing */
-	CU_ASSERT_EQUAL_FATAL(state_txn_begin(st, &err), 0);
-	rec.job_id = 9;
-	CU_ASSERT_EQUAL(state_txn_put_job(st, &rec, &err), 0);
-	state_txn_abort(st);
+	state_add_source(st, &tsrc_ops, &t);
+	/* nothing pending: no commit at all */
+	CU_ASSERT_EQUAL(state_commit(st, &err), 0);
+	CU_ASSERT_EQUAL(state_commits(st), 0);
+	CU_ASSERT_EQUAL(t.done_ok + t.done_fail, 0);
+	/* writes outside a commit are refused */
+	state_u32_key(1, key);
+	CU_ASSERT_EQUAL(state_put(st, t.jobs, key, 4, "x", 1, &err), -1);
+
+	t.pending = true;
+	t.first = 1;
+	t.last = 3;
+	t.with_rest = true;
+	CU_ASSERT_EQUAL(state_commit(st, &err), 0);
+	CU_ASSERT_EQUAL(state_commits(st), 1);
+	CU_ASSERT_EQUAL(t.done_ok, 1);
+	/* a failed commit leaves nothing and says so */
+	t.pending = true;
+	t.first = t.last = 9;
+	t.with_rest = false;
+	state_fail_next_commit(st, ENOSPC);
+	CU_ASSERT_EQUAL(state_commit(st, &err), -1);
+	CU_ASSERT_EQUAL(errno, ENOSPC);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "StateDir is full"));
+	CU_ASSERT_EQUAL(t.done_fail, 1);
+	/* a source whose collect fails: nothing of the turn is written */
+	t.pending = true;
+	t.fail = true;
+	CU_ASSERT_EQUAL(state_commit(st, &err), -1);
+	CU_ASSERT_STRING_EQUAL(err.text, "test source refuses");
+	CU_ASSERT_EQUAL(t.done_fail, 2);
+	CU_ASSERT_EQUAL(state_commits(st), 1);
 	state_close(st);
 
 	st = state_open(sdir, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	CU_ASSERT_EQUAL(state_get_next_id(st, &id, &err), 0);
+	tsrc_open(st, &t);
+	CU_ASSERT_EQUAL(state_get(st, t.meta, "next_job_id", 11, get_u32, &id,
+				  &err),
+			0);
 	CU_ASSERT_EQUAL(id, 4);
-	CU_ASSERT_EQUAL(state_load_jobs(st, keep_job, &l, &err), 0);
-	CU_ASSERT_EQUAL_FATAL(l.n, 3);
+	CU_ASSERT_EQUAL(state_each(st, t.jobs, keep_job, &l, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(l.n, 3); /* not 9 */
 	for (i = 0; i < 3; i++) {
 		CU_ASSERT_EQUAL(l.recs[i]->job_id, i + 1); /* id order */
 		CU_ASSERT_EQUAL(l.recs[i]->user_id, 1001 + i);
 		CU_ASSERT_STRING_EQUAL(l.recs[i]->desc->name, "job");
 		meridian__job_record__free_unpacked(l.recs[i], NULL);
 	}
-	sp = state_get_spec(st, 2, &err);
+	state_u32_key(2, key);
+	CU_ASSERT_EQUAL(state_get(st, t.specs, key, 4, get_spec, &sp, &err),
+			0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
 	CU_ASSERT_EQUAL(sp->script.len, 10);
 	meridian__job_spec__free_unpacked(sp, NULL);
-	sp = state_get_spec(st, 1, &err);
-	CU_ASSERT_PTR_NULL(sp);
+	state_u32_key(1, key);
+	CU_ASSERT_EQUAL(state_get(st, t.specs, key, 4, get_spec, &sp, &err),
+			-1);
 	CU_ASSERT_EQUAL(errno, ENOENT);
-	CU_ASSERT_EQUAL(state_load_nodes(st, keep_node, &nback, &err), 0);
+	CU_ASSERT_EQUAL(state_get(st, t.nodes, "n1", 2, get_node, &nback,
+				  &err),
+			0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(nback);
 	CU_ASSERT_STRING_EQUAL(nback->name, "n1");
 	CU_ASSERT_TRUE(nback->drain);
@@ -115,6 +241,90 @@ static void test_reopen(void)
 	CU_ASSERT_EQUAL(state_commits(st), 0);
 	state_close(st);
 	free(sdir);
+	th_rmdir(dir);
+}
+
+/* Write a StateDir with LMDB alone, as an older mctld (or a newer one)
+ * left it: a job record, and a schema version unless version is 0. */
+static void write_raw(const char *sdir, uint32_t version)
+{
+	Meridian__JobRecord rec = MERIDIAN__JOB_RECORD__INIT;
+	Meridian__JobDesc desc = MERIDIAN__JOB_DESC__INIT;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi jobs, meta;
+	uint8_t key[4], val[4], buf[256];
+	MDB_val k = {4, key}, v;
+
+	CU_ASSERT_EQUAL_FATAL(mkdir_p(sdir, 0700), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, sdir, 0, 0600), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	CU_ASSERT_EQUAL(mdb_dbi_open(txn, "jobs", MDB_CREATE, &jobs), 0);
+	CU_ASSERT_EQUAL(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+	rec.job_id = 7;
+	rec.desc = &desc;
+	desc.name = (char *)"old";
+	rec.state = MERIDIAN__JOB_STATE__JOB_PENDING;
+	state_u32_key(7, key);
+	v.mv_data = buf;
+	v.mv_size = meridian__job_record__pack(&rec, buf);
+	CU_ASSERT_EQUAL(mdb_put(txn, jobs, &k, &v, 0), 0);
+	k.mv_data = (void *)"next_job_id";
+	k.mv_size = 11;
+	state_u32_key(8, val);
+	v.mv_data = val;
+	v.mv_size = 4;
+	CU_ASSERT_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+	if (version) {
+		k.mv_data = (void *)"schema_version";
+		k.mv_size = 14;
+		state_u32_key(version, val);
+		CU_ASSERT_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+	}
+	CU_ASSERT_EQUAL(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void test_schema(void)
+{
+	char *dir = th_tmpdir();
+	/* the old one where the test configuration's StateDir= is */
+	char *sold = xasprintf("%s/state", dir), *snew = xasprintf("%s/new", dir);
+	struct mer_error err = {""};
+	struct state *st;
+	struct mctld *ctx;
+	struct job *j;
+
+	/* before versions were recorded: version 1, migrated */
+	write_raw(sold, 0);
+	st = state_open(sold, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(state_schema_found(st), 1);
+	state_close(st);
+	st = state_open(sold, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(state_schema_found(st), STATE_SCHEMA_VERSION);
+	state_close(st);
+	/* and a controller on it has the old job, and its ids go on */
+	ctx = th_ctx(dir, NODES);
+	j = job_find(ctx, 7);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	CU_ASSERT_STRING_EQUAL(j->rec->desc->name, "old");
+	CU_ASSERT_EQUAL(job_mgr_next_id(ctx->jobs), 8);
+	mctld_destroy(ctx);
+
+	/* from a newer mctld: refused, saying what to do */
+	write_raw(snew, STATE_SCHEMA_VERSION + 1);
+	st = state_open(snew, &err);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "newer mctld"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "schema version 3"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "reads versions 1 to 2"));
+	free(sold);
+	free(snew);
 	th_rmdir(dir);
 }
 
@@ -209,6 +419,7 @@ static void test_restart(void)
 
 static CU_TestInfo tests[] = {
 	{"write, close, reopen", test_reopen},
+	{"schema version: migrate older, refuse newer", test_schema},
 	{"controller restart", test_restart},
 	CU_TEST_INFO_NULL,
 };
