@@ -63,6 +63,9 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 		goto fail;
 	if (!(ctx->sched = sched_create(ctx, err)))
 		goto fail;
+	/* every plugin is loaded: a key none of them owns is a typo */
+	if (sched_check_conf_keys(ctx, ctx->sched, err) < 0)
+		goto fail;
 	if (!opts->no_auth && !(ctx->auth = auth_create(conf, err)))
 		goto fail;
 	if (!(ctx->state = state_open(conf->state_dir, err)))

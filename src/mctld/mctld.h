@@ -480,8 +480,8 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
  * none; a pass runs then (a timer, on a loop). */
 int64_t sched_wake_time(const struct mctld *ctx);
 /* Refuse a meridian.conf key that neither the core nor a loaded plugin
- * (price, and s's sched and select) owns.  Belongs in mctld_create after
- * every plugin is loaded; sched_create, the last, calls it meanwhile. */
+ * (price, and s's sched and select) owns; mctld_create calls it once
+ * every plugin is loaded. */
 int sched_check_conf_keys(struct mctld *ctx, const struct sched *s,
 			  struct mer_error *err);
 

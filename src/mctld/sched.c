@@ -163,8 +163,6 @@ struct sched *sched_create(struct mctld *ctx, struct mer_error *err)
 	s->select_state = s->select_ops->init(&s->pconf, err);
 	if (!s->select_state)
 		goto fail;
-	if (sched_check_conf_keys(ctx, s, err) < 0)
-		goto fail;
 	s->nregions = c->nregions;
 	s->regions = xcalloc(c->nregions ? c->nregions : 1,
 			     sizeof(*s->regions));
@@ -230,8 +228,7 @@ void sched_destroy(struct sched *s)
 /*
  * Every global key of meridian.conf that the core does not know must be
  * owned by one of the plugins loaded: price (created before us) and ours.
- * This belongs in mctld_create once every plugin is loaded; sched_create
- * runs last, so it calls it meanwhile.
+ * mctld_create calls it once every plugin is loaded.
  */
 int sched_check_conf_keys(struct mctld *ctx, const struct sched *s,
 			  struct mer_error *err)

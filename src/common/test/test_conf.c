@@ -119,7 +119,7 @@ static void test_example(void)
 	CU_ASSERT_EQUAL(n->real_memory, 256 * 1024); /* 256G */
 	CU_ASSERT_EQUAL(n->weight, 10);
 	CU_ASSERT_EQUAL(n->state, CONF_NODE_UNKNOWN);
-	CU_ASSERT_EQUAL(n->line, 185); /* where its stanza starts */
+	CU_ASSERT_EQUAL(n->line, 186); /* where its stanza starts */
 
 	n = conf_find_node(c, "use-gpu01");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
