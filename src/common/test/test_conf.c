@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "cunit_main.h"
+#include "test_util.h"
 #include "util.h"
 
 #define BASE "ClusterName=test\nControllerHost=127.0.0.1\n"
@@ -88,12 +89,13 @@ static void expect_error_plugins(const char *text, int line, const char *msg)
 static void test_example(void)
 {
 	struct mer_error e = {{0}};
-	struct conf *c =
-		conf_load(TEST_SRCDIR "/etc/meridian.conf.example", &e);
+	char *path = test_src_path("etc/meridian.conf.example");
+	struct conf *c = conf_load(path, &e);
 	const struct conf_node *n;
 	const struct conf_partition *p;
 	const struct conf_region *r;
 
+	free(path);
 	if (!c)
 		fprintf(stderr, "\n  %s\n", e.text);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);

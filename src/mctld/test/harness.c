@@ -11,15 +11,15 @@
 #include <CUnit/CUnit.h>
 
 #include "harness.h"
+#include "test_util.h"
 #include "util.h"
 
 const char *th_plugin_dir(void)
 {
-	static char dir[1024];
-	const char *b = getenv("MERIDIAN_BUILDDIR");
+	static char *dir;
 
-	if (!dir[0])
-		snprintf(dir, sizeof(dir), "%s/plugins/.libs", b ? b : ".");
+	if (!dir)
+		dir = test_build_path("plugins/.libs");
 	return dir;
 }
 

@@ -27,10 +27,8 @@
 #include "cunit_main.h"
 #include "mnoded.h"
 #include "spool.h"
+#include "test_util.h"
 
-#ifndef FAKE_MSTEPD_PATH
-#define FAKE_MSTEPD_PATH "src/mnoded/test/fake_mstepd"
-#endif
 #define TOPO "/etc/meridian/topo-n1.xml"
 
 /* ---- what mctld would have been told -------------------------------- */
@@ -88,15 +86,11 @@ static char root[64];
 
 static const char *fake_path(void)
 {
-	static char path[1024];
-	const char *b = getenv("MERIDIAN_BUILDDIR");
+	static char *path;
 
-	if (b) {
-		snprintf(path, sizeof(path), "%s/src/mnoded/test/fake_mstepd",
-			 b);
-		return path;
-	}
-	return FAKE_MSTEPD_PATH;
+	if (!path)
+		path = test_build_path("src/mnoded/test/fake_mstepd");
+	return path;
 }
 
 /* A fresh spool for one test (spool_remove at its end). */

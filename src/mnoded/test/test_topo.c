@@ -19,18 +19,20 @@
 
 #include "cunit_main.h"
 #include "mnoded.h"
+#include "test_util.h"
 
 static struct topo *load(const char *name)
 {
-	char path[1024];
+	char *rel = xasprintf("topo/%s", name);
+	char *path = test_fixture_path(rel);
 	struct mer_error err = { "" };
 	struct topo *t;
 
-	snprintf(path, sizeof(path), "%s/testsuite/fixtures/topo/%s",
-		 TEST_SRCDIR, name);
 	t = topo_load(path, &err);
 	if (!t)
 		fprintf(stderr, "topo_load %s: %s\n", path, err.text);
+	free(path);
+	free(rel);
 	return t;
 }
 
@@ -264,29 +266,24 @@ static void test_model_names(void)
 static void test_dgx2(void)
 {
 	const char *real = getenv("MERIDIAN_HWLOC_REAL");
-	const char *shared = getenv("MERIDIAN_SHARED_FIXTURES");
-	const char *src = getenv("MERIDIAN_SRCDIR");
-	char path[1024];
+	char *path;
 	struct mer_error err = { "" };
 	struct topo *t;
 
 	if (real)
-		snprintf(path, sizeof(path), "%s/nvidiaDGX2.xml", real);
-	else if (shared)
-		snprintf(path, sizeof(path), "%s/hwloc-real/nvidiaDGX2.xml",
-			 shared);
+		path = xasprintf("%s/nvidiaDGX2.xml", real);
 	else
-		snprintf(path, sizeof(path),
-			 "%s/../shared/fixtures/hwloc-real/nvidiaDGX2.xml",
-			 src ? src : TEST_SRCDIR);
+		path = test_shared_fixture_path("hwloc-real/nvidiaDGX2.xml");
 	if (access(path, R_OK) < 0) {
 		cunit_skip("%s is absent (the shared reference data beside "
 			   "the source tree; MERIDIAN_SHARED_FIXTURES names "
 			   "another fixtures directory)",
 			   path);
+		free(path);
 		return;
 	}
 	t = topo_load(path, &err);
+	free(path);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_EQUAL(t->sockets, 2);
 	CU_ASSERT_EQUAL_FATAL(t->ngpus, 16);

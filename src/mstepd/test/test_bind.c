@@ -21,14 +21,16 @@
 
 #include "bind.h"
 #include "cunit_main.h"
+#include "test_util.h"
 #include "util.h"
 
 static char *fixture(const char *name)
 {
-	const char *src = getenv("MERIDIAN_SRCDIR");
+	char *rel = xasprintf("topo/%s", name);
+	char *path = test_fixture_path(rel);
 
-	return xasprintf("%s/testsuite/fixtures/topo/%s", src ? src : ".",
-			 name);
+	free(rel);
+	return path;
 }
 
 static struct bind_topo *load(const char *name)
@@ -297,8 +299,6 @@ static void test_h100x8(void)
  * (the export keeps only 2 PUs per socket: 0-1 and 24-25). */
 static void test_dgx2(void)
 {
-	const char *shared = getenv("MERIDIAN_SHARED_FIXTURES");
-	const char *src = getenv("MERIDIAN_SRCDIR");
 	struct mer_error err = {""};
 	struct bind_task tasks[16];
 	static const unsigned gi[16] = {0, 1, 2,  3,  4,  5,  6,  7,
@@ -309,11 +309,7 @@ static void test_dgx2(void)
 	hwloc_bitmap_t s0 = hwloc_bitmap_alloc(), s1 = hwloc_bitmap_alloc();
 
 	/* the project's shared reference data sit beside the source tree */
-	if (shared)
-		p = xasprintf("%s/hwloc-real/nvidiaDGX2.xml", shared);
-	else
-		p = xasprintf("%s/../shared/fixtures/hwloc-real/nvidiaDGX2.xml",
-			      src ? src : ".");
+	p = test_shared_fixture_path("hwloc-real/nvidiaDGX2.xml");
 	if (access(p, R_OK) != 0) {
 		/* as in `make distcheck`: its source tree has no ../shared */
 		cunit_skip("%s is absent (the shared reference data beside "

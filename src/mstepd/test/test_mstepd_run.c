@@ -29,10 +29,7 @@
 #include "cunit_main.h"
 #include "frame.h"
 #include "mstepd.h"
-
-#ifndef MSTEPD_PATH
-#define MSTEPD_PATH "src/mstepd/mstepd"
-#endif
+#include "test_util.h"
 
 struct run {
 	char root[64];   /* the temporary spool root */
@@ -52,23 +49,17 @@ struct run {
 /* Whether the running test cannot run here (then it said why). */
 static bool skip(void)
 {
-	if (geteuid() == 0)
-		return false;
-	cunit_skip("needs root: mstepd runs jobs as another user only as "
-		   "root");
-	return true;
+	return !cunit_need_root("mstepd runs jobs as another user only as "
+				"root");
 }
 
 static const char *mstepd_path(void)
 {
-	static char path[1024];
-	const char *b = getenv("MERIDIAN_BUILDDIR");
+	static char *path;
 
-	if (b) {
-		snprintf(path, sizeof(path), "%s/src/mstepd/mstepd", b);
-		return path;
-	}
-	return MSTEPD_PATH;
+	if (!path)
+		path = test_build_path("src/mstepd/mstepd");
+	return path;
 }
 
 /* A fresh spool and work dir; root_mode 0700 makes the spool
@@ -180,6 +171,7 @@ static void start(struct run *r, uint32_t id_arg, const char *limit_s)
 {
 	int sp[2];
 	char idbuf[16];
+	const char *m = mstepd_path(); /* malloc'd once, before the fork */
 
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 	snprintf(idbuf, sizeof(idbuf), "%u", id_arg ? id_arg : r->id);
@@ -193,7 +185,6 @@ static void start(struct run *r, uint32_t id_arg, const char *limit_s)
 			close(fd);
 		if (r->open_umask)
 			umask(0);
-		const char *m = mstepd_path();
 		if (limit_s)
 			execl(m, "mstepd", "-s", r->dir, "-j", idbuf, "-N",
 			      "n1", "-v", "-t", limit_s, (char *)NULL);

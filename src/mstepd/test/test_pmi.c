@@ -4,8 +4,9 @@
  * between the servers of two nodes; aborts, refusals and garbage; the
  * limits on what ranks and other nodes may put; the
  * PMI_process_mapping strings.  Then, when MPICH's mpicc was found at
- * configure time (MPI_HELLO_PATH) or MERIDIAN_MPI_HELLO names a built
- * mpi_hello, real MPICH ranks served over socketpairs by this server.
+ * configure time (the build tree's src/mstepd/test/mpi_hello) or
+ * MERIDIAN_MPI_HELLO names a built mpi_hello, real MPICH ranks served
+ * over socketpairs by this server.
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 
 #include "cunit_main.h"
 #include "pmi.h"
+#include "test_util.h"
 #include "util.h"
 
 /* ---- a fake transport ---- */
@@ -1319,17 +1321,17 @@ static const struct pmi_server_ops real_ops = {
 	.error = real_error,
 };
 
+/* $MERIDIAN_MPI_HELLO, else the build tree's (absent without mpicc). */
 static const char *mpi_hello_path(void)
 {
 	const char *p = getenv("MERIDIAN_MPI_HELLO");
+	static char *built;
 
 	if (p && *p)
 		return p;
-#ifdef MPI_HELLO_PATH
-	return MPI_HELLO_PATH;
-#else
-	return NULL;
-#endif
+	if (!built)
+		built = test_build_path("src/mstepd/test/mpi_hello");
+	return built;
 }
 
 /* Run the step: layout[i] ranks on node i (nnodes <= 2), argv for each

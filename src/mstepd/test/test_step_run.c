@@ -41,12 +41,8 @@
 #include "frame.h"
 #include "mstepd.h"
 #include "pmi.h"
+#include "test_util.h"
 
-#ifndef MSTEPD_PATH
-#define MSTEPD_PATH "src/mstepd/mstepd"
-#endif
-
-#define TEST_USER "mertest"
 #define MAX_NODES 2
 #define MAX_RANKS 64
 
@@ -115,56 +111,39 @@ struct step_opts {
 	bool pty;
 };
 
-static struct passwd *test_user(void)
-{
-	return getpwnam(TEST_USER);
-}
-
 /* Whether the running test cannot run here (then it said why). */
 static bool skip(void)
 {
-	if (geteuid() != 0) {
-		cunit_skip("needs root: mstepd runs ranks as another user "
-			   "only as root");
-		return true;
-	}
-	if (!test_user()) {
-		cunit_skip("needs the user %s (testsuite/integration/lib.sh "
-			   "and contrib/setup-debian.sh create it)",
-			   TEST_USER);
-		return true;
-	}
-	return false;
+	return !cunit_need_root_and_user("mstepd runs ranks as another user "
+					 "only as root",
+					 NULL);
 }
 
 static const char *mstepd_path(void)
 {
-	static char path[1024];
-	const char *b = getenv("MERIDIAN_BUILDDIR");
+	static char *path;
 
-	if (b) {
-		snprintf(path, sizeof(path), "%s/src/mstepd/mstepd", b);
-		return path;
-	}
-	return MSTEPD_PATH;
+	if (!path)
+		path = test_build_path("src/mstepd/mstepd");
+	return path;
 }
 
+/* $MERIDIAN_MPI_HELLO, else the build tree's (absent without mpicc). */
 static const char *mpi_hello_path(void)
 {
 	const char *p = getenv("MERIDIAN_MPI_HELLO");
+	static char *built;
 
 	if (p && *p)
 		return p;
-#ifdef MPI_HELLO_PATH
-	return MPI_HELLO_PATH;
-#else
-	return NULL;
-#endif
+	if (!built)
+		built = test_build_path("src/mstepd/test/mpi_hello");
+	return built;
 }
 
 static void mrun_init(struct mrun *m, uint32_t job_id, uint32_t step_id)
 {
-	struct passwd *pw = test_user();
+	struct passwd *pw = getpwnam(CUNIT_TEST_USER);
 	struct mer_error err;
 
 	memset(m, 0, sizeof(*m));
@@ -531,7 +510,7 @@ static void write_launch(struct mrun *m, int k, const struct step_opts *o)
 	job.desc = &jd;
 	job.user_id = m->uid;
 	job.group_id = m->gid;
-	job.user_name = TEST_USER;
+	job.user_name = CUNIT_TEST_USER;
 	job.state = MERIDIAN__JOB_STATE__JOB_RUNNING;
 	job.nodes = m->nnodes > 1 ? "n[0-1]" : "n0";
 	job.batch_host = "n0";
@@ -602,6 +581,7 @@ static void start_node(struct mrun *m, int k)
 	struct node_run *n = &m->nodes[k];
 	char job[16], step[16], node[16];
 	int sp[2];
+	const char *mstepd = mstepd_path(); /* malloc'd once, before the fork */
 
 	snprintf(job, sizeof(job), "%u", m->job_id);
 	snprintf(step, sizeof(step), "%u", m->step_id);
@@ -617,7 +597,7 @@ static void start_node(struct mrun *m, int k)
 			close(fd);
 		if (m->open_umask)
 			umask(0);
-		execl(mstepd_path(), "mstepd", "-s", n->dir, "-j", job, "-S",
+		execl(mstepd, "mstepd", "-s", n->dir, "-j", job, "-S",
 		      step, "-N", node, "-v", (char *)NULL);
 		_exit(127);
 	}
