@@ -69,7 +69,7 @@ struct mer_plugin_conf {
  * then reads the value through struct mer_plugin_conf and parses it.
  */
 struct mer_plugin_key {
-	const char *name;     /* "GpuHourPrice"; matched without regard to case */
+	const char *name; /* "GpuHourPrice"; matched without regard to case */
 	const char *expected; /* the form, for docs: "MODEL:DOLLARS[,...]" */
 	int (*check)(const char *value, struct mer_error *err);
 };

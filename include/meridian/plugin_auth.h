@@ -21,7 +21,8 @@ struct mer_auth_ops {
 	void *(*init)(const char *socket, struct mer_error *err);
 	void (*fini)(void *state);
 	/* On success *cred is malloc'd (caller frees) and *len set. */
-	int (*encode)(void *state, char **cred, size_t *len, struct mer_error *err);
+	int (*encode)(void *state, char **cred, size_t *len,
+		      struct mer_error *err);
 	int (*decode)(void *state, const char *cred, size_t len, uid_t *uid,
 		      gid_t *gid, struct mer_error *err);
 };

@@ -23,11 +23,12 @@ struct mer_price_node {
 	uint32_t gpus;
 	uint32_t gpus_alloc;
 	/* v2 */
-	bool has_utc_offset;    /* its region is a RegionName= (UtcOffset=,
+	bool has_utc_offset;	/* its region is a RegionName= (UtcOffset=,
 				 * default +00:00); false: no region */
 	int32_t utc_offset_min; /* of its region (the hour of day there) */
-	const char *provider;   /* who is paid for it; "" unknown (no field yet) */
-	uint32_t bench_score;   /* measured benchmark, 0 unknown (no probe yet) */
+	const char
+		*provider; /* who is paid for it; "" unknown (no field yet) */
+	uint32_t bench_score; /* measured benchmark, 0 unknown (no probe yet) */
 	uint32_t bandwidth_tier; /* 1 best ... 0 unknown (no probe yet) */
 };
 
@@ -47,7 +48,7 @@ enum mer_price_commitment {
 struct mer_price_request {
 	uint32_t duration_s; /* how long, 0 unknown */
 	uint32_t commitment; /* enum mer_price_commitment */
-	uint32_t gpus;       /* how many GPUs, 0 unknown */
+	uint32_t gpus;	     /* how many GPUs, 0 unknown */
 };
 
 struct mer_price_query {
@@ -60,7 +61,8 @@ struct mer_price_query {
 struct mer_price_ops {
 	struct mer_plugin_header hdr;
 	const struct mer_plugin_key *keys; /* the keys it owns, or NULL */
-	void *(*init)(const struct mer_plugin_conf *conf, struct mer_error *err);
+	void *(*init)(const struct mer_plugin_conf *conf,
+		      struct mer_error *err);
 	void (*fini)(void *state);
 	/* Price in micro-dollars of one GPU-hour of q->node at q->now;
 	 * -1 with err filled when the node cannot be priced. */

@@ -138,7 +138,8 @@ struct mer_sched_api {
 struct mer_sched_ops {
 	struct mer_plugin_header hdr;
 	const struct mer_plugin_key *keys; /* the keys it owns, or NULL */
-	void *(*init)(const struct mer_plugin_conf *conf, struct mer_error *err);
+	void *(*init)(const struct mer_plugin_conf *conf,
+		      struct mer_error *err);
 	void (*fini)(void *state);
 	/* jobs holds the pending, eligible (not held) jobs in submit order.
 	 * The array may be reordered by the plugin. */

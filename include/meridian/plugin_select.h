@@ -17,7 +17,7 @@
 
 #include <meridian/plugin.h>
 
-#define MER_SELECT_ABI 2
+#define MER_SELECT_ABI	    2
 #define MER_SELECT_MAX_GPUS 64
 
 /* How two GPUs of a node talk. */
@@ -29,8 +29,8 @@ enum mer_gpu_link_kind {
 };
 
 struct mer_gpu_peer {
-	uint32_t gpu;  /* the peer's index on the same node */
-	uint32_t link; /* enum mer_gpu_link_kind */
+	uint32_t gpu;	/* the peer's index on the same node */
+	uint32_t link;	/* enum mer_gpu_link_kind */
 	uint32_t lanes; /* NVLink links or PCIe lanes, 0 unknown */
 };
 
@@ -38,11 +38,11 @@ struct mer_gpu_peer {
  * no peers where it is not known (a GPU made from Gres= only). */
 struct mer_select_gpu {
 	uint32_t index;
-	const char *model;      /* lower case, "" unknown */
+	const char *model;	/* lower case, "" unknown */
 	const char *pci_bus_id; /* "0000:3b:00.0", "" unknown */
-	const char *cpuset;     /* cores local to it, list form "0-7", "" */
-	int32_t numa_node;      /* -1 unknown */
-	uint64_t memory_mb;     /* 0 unknown */
+	const char *cpuset;	/* cores local to it, list form "0-7", "" */
+	int32_t numa_node;	/* -1 unknown */
+	uint64_t memory_mb;	/* 0 unknown */
 	const struct mer_gpu_peer *peers; /* nothing reports links yet: 0 */
 	size_t npeers;
 };
@@ -50,17 +50,17 @@ struct mer_select_gpu {
 struct mer_select_node {
 	const char *name;
 	const char *region;
-	const char *gpu_model;  /* "" when none */
+	const char *gpu_model; /* "" when none */
 	uint32_t cpus, cpus_free;
 	uint64_t mem_mb, mem_free_mb;
-	uint32_t gpus;          /* GPUs on the node, at most MER_SELECT_MAX_GPUS */
+	uint32_t gpus; /* GPUs on the node, at most MER_SELECT_MAX_GPUS */
 	uint64_t gpu_free_mask; /* bit i set: GPU index i is free */
 	int64_t gpu_hour_price; /* micro-dollars, from the price plugin */
 	/* v2 */
-	uint32_t id;              /* the node's index in meridian.conf: link() */
-	int32_t region_index;     /* in req->regions, -1 none */
+	uint32_t id;	      /* the node's index in meridian.conf: link() */
+	int32_t region_index; /* in req->regions, -1 none */
 	const struct mer_select_gpu *gpu; /* n_gpu entries, by index */
-	size_t n_gpu;                     /* 0: no GPU topology known */
+	size_t n_gpu;			  /* 0: no GPU topology known */
 };
 
 struct mer_select_region {
@@ -78,34 +78,34 @@ enum mer_comm_pattern {
 
 struct mer_select_job {
 	uint32_t job_id;
-	uint32_t num_nodes;     /* exactly this many nodes */
+	uint32_t num_nodes; /* exactly this many nodes */
 	uint32_t tasks_per_node;
 	uint32_t cpus_per_node;
 	uint64_t mem_mb_per_node; /* 0: memory not requested */
 	uint32_t gpus_per_node;
-	const char *gpu_type;   /* "" any model */
-	int64_t max_price;      /* micro-dollars per GPU-hour, 0 no limit */
+	const char *gpu_type; /* "" any model */
+	int64_t max_price;    /* micro-dollars per GPU-hour, 0 no limit */
 	/* v2 */
 	uint32_t ntasks;
-	uint32_t gpus_per_task;  /* 0: not said */
-	uint32_t comm_pattern;   /* enum mer_comm_pattern */
-	uint64_t comm_bytes;     /* exchanged per step, 0 unknown */
+	uint32_t gpus_per_task; /* 0: not said */
+	uint32_t comm_pattern;	/* enum mer_comm_pattern */
+	uint64_t comm_bytes;	/* exchanged per step, 0 unknown */
 };
 
 /* Where a link's numbers come from. */
 enum mer_link_source {
 	MER_LINK_UNKNOWN = 0,
 	MER_LINK_ESTIMATED = 1, /* from regions (and, later, coordinates) */
-	MER_LINK_MEASURED = 2,  /* a probe between the two nodes */
+	MER_LINK_MEASURED = 2,	/* a probe between the two nodes */
 };
 
 /* The link between two nodes.  Numbers are 0 when not known. */
 struct mer_link {
-	uint32_t source;        /* enum mer_link_source */
-	int32_t same_region;    /* 1 same, 0 different, -1 unknown */
-	uint64_t latency_us;    /* one way */
+	uint32_t source;     /* enum mer_link_source */
+	int32_t same_region; /* 1 same, 0 different, -1 unknown */
+	uint64_t latency_us; /* one way */
 	uint64_t bandwidth_mbps;
-	int64_t age_s;          /* MEASURED: seconds since the probe, else -1 */
+	int64_t age_s; /* MEASURED: seconds since the probe, else -1 */
 };
 
 struct mer_select_api {
@@ -132,8 +132,8 @@ struct mer_select_request {
  * gpu_mask[i] are the GPUs taken there (popcount == gpus_per_node). */
 struct mer_select_result {
 	uint32_t nnodes;
-	uint32_t *node_index;   /* caller allocates job->num_nodes entries */
-	uint64_t *gpu_mask;     /* caller allocates job->num_nodes entries */
+	uint32_t *node_index; /* caller allocates job->num_nodes entries */
+	uint64_t *gpu_mask;   /* caller allocates job->num_nodes entries */
 	/* v2: predicted time of one step (an allreduce for a ring) in
 	 * microseconds; 0 when the plugin does not predict */
 	uint64_t predicted_step_us;
@@ -142,7 +142,8 @@ struct mer_select_result {
 struct mer_select_ops {
 	struct mer_plugin_header hdr;
 	const struct mer_plugin_key *keys; /* the keys it owns, or NULL */
-	void *(*init)(const struct mer_plugin_conf *conf, struct mer_error *err);
+	void *(*init)(const struct mer_plugin_conf *conf,
+		      struct mer_error *err);
 	void (*fini)(void *state);
 	/* 0 and res filled when the job fits; -1 with err naming the reason
 	 * (a short word such as "Resources") when it does not. */

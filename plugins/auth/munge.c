@@ -130,7 +130,7 @@ static int munge_decode_cred(void *state, const char *cred, size_t len,
 }
 
 const struct mer_auth_ops meridian_plugin = {
-	.hdr = { MER_PLUGIN_AUTH, MER_AUTH_ABI, "auth/munge" },
+	.hdr = {MER_PLUGIN_AUTH, MER_AUTH_ABI, "auth/munge"},
 	.init = munge_init,
 	.fini = munge_fini,
 	.encode = munge_encode_cred,

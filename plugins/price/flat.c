@@ -26,8 +26,8 @@
 #include <meridian/plugin_price.h>
 
 #define FLAT_MAX_MODEL 64
-#define FLAT_ECHO_MAX 40
-#define FLAT_KEY "GpuHourPrice"
+#define FLAT_ECHO_MAX  40
+#define FLAT_KEY       "GpuHourPrice"
 
 struct flat_price {
 	char model[FLAT_MAX_MODEL];
@@ -168,7 +168,7 @@ static int check_money(const char *s, struct mer_error *err)
 		if (whole > (INT64_MAX / 1000000 - 9) / 10) {
 			snprintf(err->text, sizeof(err->text),
 				 FLAT_KEY "=%.*s: too large, expected dollars "
-				 "below 9000000000000",
+					  "below 9000000000000",
 				 FLAT_ECHO_MAX, s);
 			return -1;
 		}
@@ -179,7 +179,8 @@ static int check_money(const char *s, struct mer_error *err)
 		for (p++; isdigit((unsigned char)*p); p++) {
 			if (++nfrac > 6) {
 				snprintf(err->text, sizeof(err->text),
-					 FLAT_KEY "=%.*s: more than six "
+					 FLAT_KEY
+					 "=%.*s: more than six "
 					 "decimals, expected dollars such as "
 					 "2.50 (a micro-dollar is the smallest "
 					 "amount)",
@@ -191,7 +192,7 @@ static int check_money(const char *s, struct mer_error *err)
 	if (*p != '\0' || nwhole + nfrac == 0) {
 		snprintf(err->text, sizeof(err->text),
 			 FLAT_KEY "=%.*s: expected dollars with up to six "
-			 "decimals, such as 2.50",
+				  "decimals, such as 2.50",
 			 FLAT_ECHO_MAX, s);
 		return -1;
 	}
@@ -225,7 +226,8 @@ static int flat_check(const char *v, struct mer_error *err)
 
 		if (!colon || !plain_name(p, (size_t)(colon - p))) {
 			snprintf(err->text, sizeof(err->text),
-				 FLAT_KEY ": '%.*s' is not MODEL:DOLLARS, "
+				 FLAT_KEY
+				 ": '%.*s' is not MODEL:DOLLARS, "
 				 "expected MODEL:DOLLARS[,...] such as "
 				 "a100:2.10,default:0.50",
 				 (int)(len > FLAT_ECHO_MAX ? FLAT_ECHO_MAX
@@ -241,7 +243,7 @@ static int flat_check(const char *v, struct mer_error *err)
 		if (*p == ',' && *++p == '\0') {
 			snprintf(err->text, sizeof(err->text),
 				 FLAT_KEY " ends in ',', expected "
-				 "MODEL:DOLLARS after each comma");
+					  "MODEL:DOLLARS after each comma");
 			return -1;
 		}
 	}

@@ -232,8 +232,7 @@ int cmd_node_info(struct cmd *c, Meridian__NodeInfoRequest *req,
 {
 	req->paged = true;
 	return call_pages(c, MERIDIAN__MSG_TYPE__MSG_NODE_INFO, &req->base,
-			  &req->after,
-			  offsetof(Meridian__NodeInfoReply, nodes),
+			  &req->after, offsetof(Meridian__NodeInfoReply, nodes),
 			  offsetof(Meridian__NodeInfoReply, n_nodes),
 			  offsetof(Meridian__NodeInfoReply, next_after),
 			  (ProtobufCMessage **)reply, err);

@@ -202,7 +202,8 @@ int main(int argc, char **argv)
 	char **env = NULL;
 	size_t nenv = 0;
 	struct cmd c;
-	char *script = NULL, *wd = NULL, *submit_dir = NULL, user[256], host[256];
+	char *script = NULL, *wd = NULL, *submit_dir = NULL, user[256],
+	     host[256];
 	const char *script_name;
 	size_t script_len = 0;
 	int first, orig_first, i, rc = MER_EXIT_USAGE;

@@ -121,11 +121,14 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 				 r->job_id, r->step_id);
 			if (r->code == 0 && o->verbose)
 				fprintf(stderr, "mcancel: %s step %s\n",
-					o->signal ? "Signalling" : "Terminating",
+					o->signal ? "Signalling"
+						  : "Terminating",
 					id);
-			else if (r->code && !(o->quiet && r->code == EALREADY)) {
-				cmd_error(c, "Kill job error on job step id "
-					     "%s: %s",
+			else if (r->code &&
+				 !(o->quiet && r->code == EALREADY)) {
+				cmd_error(c,
+					  "Kill job error on job step id "
+					  "%s: %s",
 					  id, cmd_job_result_text(r));
 				rc = MER_EXIT_ERROR;
 			}
@@ -177,8 +180,8 @@ static int parse_ids(const char *arg, struct mcancel_opts *o,
 					   tok);
 			break;
 		}
-		o->steps = xrealloc(o->steps,
-				    (o->nsteps + 1) * sizeof(*o->steps));
+		o->steps =
+			xrealloc(o->steps, (o->nsteps + 1) * sizeof(*o->steps));
 		meridian__job_step_id__init(&o->steps[o->nsteps]);
 		o->steps[o->nsteps].job_id = ref.job_id;
 		o->steps[o->nsteps++].step_id = ref.step_id;

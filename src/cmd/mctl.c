@@ -247,8 +247,8 @@ static const Meridian__JobRecord *reply_job(const Meridian__JobInfoReply *r,
 
 /* JOB_INFO for ids (every job when n is 0), finished ones included.
  * Errors are printed ("cannot show WHAT: ..."); returns the exit code. */
-static int fetch_jobs(struct mctl *m, uint32_t *ids, size_t n,
-		      const char *what, Meridian__JobInfoReply **reply)
+static int fetch_jobs(struct mctl *m, uint32_t *ids, size_t n, const char *what,
+		      Meridian__JobInfoReply **reply)
 {
 	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
 	struct mer_error err = {{0}};

@@ -502,8 +502,8 @@ static void build_groups(const struct mnodes_opts *o,
 
 				if (!node_in_partition(n, p->name) ||
 				    (o->npartitions &&
-				     !cmd_list_has(o->partitions, o->npartitions,
-					      p->name)))
+				     !cmd_list_has(o->partitions,
+						   o->npartitions, p->name)))
 					continue;
 				group_add(gs, fmt, p, n, false);
 				any = true;

@@ -472,8 +472,8 @@ static const struct cmd_column step_columns[] = {
 
 /* A comma separated list of step ids, appended to *ids.  0, or -1 with
  * err naming the bad item. */
-static int parse_step_ids(const char *list, struct cmd_step_ref **ids, size_t *n,
-			  struct mer_error *err)
+static int parse_step_ids(const char *list, struct cmd_step_ref **ids,
+			  size_t *n, struct mer_error *err)
 {
 	char *copy = xstrdup(list), *save = NULL, *tok;
 	size_t before = *n;

@@ -218,7 +218,8 @@ struct mrun {
 	uint16_t io_port;
 	uint8_t io_key[MRUN_IO_KEY_LEN];
 	int listen_fd;
-	struct conn_guard *guard; /* the step's listener, until all said hello */
+	struct conn_guard
+		*guard;		 /* the step's listener, until all said hello */
 	struct mrun_peer *peers; /* every open connection */
 	size_t npending;	 /* of which have not said hello */
 	struct mrun_node *nodes;
@@ -228,8 +229,8 @@ struct mrun {
 	uint32_t kvs_port, master_port;
 	struct event *hello_ev, *kill_ev;
 	struct event *watch_ev; /* asks mctld while nodes are missing */
-	int hello_timeout; /* seconds */
-	unsigned nstrangers; /* connections refused before hello */
+	int hello_timeout;	/* seconds */
+	unsigned nstrangers;	/* connections refused before hello */
 	bool killed;
 	char kill_reason[256];
 	int64_t last_sigint_ms;

@@ -55,10 +55,10 @@
  * their first frame's credential before its body is read.  Anyone else
  * is a stranger, bounded in count, bytes and time.
  */
-#define PENDING_MAX 256
+#define PENDING_MAX	 256
 #define PENDING_PER_ADDR 16
-#define PENDING_INPUT (1u << 20)
-#define HELLO_AUTH_MS 10000
+#define PENDING_INPUT	 (1u << 20)
+#define HELLO_AUTH_MS	 10000
 /* A hello with its key in the body (an mstepd before the key moved to
  * the credential) is read only this small. */
 #define LEGACY_HELLO_MAX 512
@@ -749,16 +749,18 @@ static enum conn_verdict peer_on_header(struct conn *c,
 	if (conn_authenticated(c))
 		return CONN_READ;
 	if (h->type != MERIDIAN__MSG_TYPE__MSG_STEP_HELLO || h->flags) {
-		mrun_verbose(p->m, 1, "connection from %s: %s before hello; "
-				      "closed",
+		mrun_verbose(p->m, 1,
+			     "connection from %s: %s before hello; "
+			     "closed",
 			     conn_peer(c), msg_type_name(h->type));
 		return CONN_REFUSE;
 	}
 	if (h->cred_len == sizeof(p->m->io_key)) {
 		if (!key_equal(cred, h->cred_len, p->m->io_key,
 			       sizeof(p->m->io_key))) {
-			stranger_warn(p->m, "dropped a connection from %s: "
-					    "wrong io_key",
+			stranger_warn(p->m,
+				      "dropped a connection from %s: "
+				      "wrong io_key",
 				      conn_peer(c));
 			return CONN_REFUSE;
 		}
@@ -767,8 +769,9 @@ static enum conn_verdict peer_on_header(struct conn *c,
 	}
 	if (h->cred_len == 0 && total <= LEGACY_HELLO_MAX)
 		return CONN_READ;
-	stranger_warn(p->m, "dropped a connection from %s: a %zu-byte hello "
-			    "with a %u-byte credential, not the step's key",
+	stranger_warn(p->m,
+		      "dropped a connection from %s: a %zu-byte hello "
+		      "with a %u-byte credential, not the step's key",
 		      conn_peer(c), total, h->cred_len);
 	return CONN_REFUSE;
 }
@@ -778,8 +781,7 @@ static void on_guard_log(const char *text, void *arg)
 	mrun_verbose(arg, 1, "%s", text);
 }
 
-static void on_accept(struct conn_guard *g, int fd, const char *name,
-		      void *arg)
+static void on_accept(struct conn_guard *g, int fd, const char *name, void *arg)
 {
 	struct mrun *m = arg;
 	struct mrun_peer *p = xcalloc(1, sizeof(*p));
@@ -862,8 +864,9 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 				 "started its share",
 				 id, mer_job_state_name(job->state), n->name);
 		else if (st && i < st->n_nodes && st->nodes[i]->ended)
-			snprintf(why, sizeof(why), "%s could not start its "
-						   "share: %s",
+			snprintf(why, sizeof(why),
+				 "%s could not start its "
+				 "share: %s",
 				 n->name,
 				 *st->reason ? st->reason : "no reason given");
 		else
@@ -1076,11 +1079,13 @@ int mrun_io_start(struct mrun *m)
 			.max_unauth = PENDING_MAX,
 			.max_unauth_per_addr = PENDING_PER_ADDR,
 			.max_unauth_input = PENDING_INPUT,
-			.conn = {
-				.read_ahead = 65536,
-				.frame_timeout_ms = NODE_FRAME_TIMEOUT_MS,
-				.auth_timeout_ms = HELLO_AUTH_MS,
-			},
+			.conn =
+				{
+					.read_ahead = 65536,
+					.frame_timeout_ms =
+						NODE_FRAME_TIMEOUT_MS,
+					.auth_timeout_ms = HELLO_AUTH_MS,
+				},
 		};
 
 		m->guard = conn_guard_create(m->base, m->listen_fd, &lim,

@@ -29,10 +29,8 @@ struct auth *auth_create(const struct conf *c, struct mer_error *err)
 		return NULL;
 	}
 	a->ops = ops;
-	a->state = a->ops->init(c->auth_socket && *c->auth_socket
-					? c->auth_socket
-					: NULL,
-				err);
+	a->state = a->ops->init(
+		c->auth_socket && *c->auth_socket ? c->auth_socket : NULL, err);
 	if (!a->state) {
 		plugin_unload(a->plugin);
 		free(a);

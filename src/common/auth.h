@@ -15,7 +15,8 @@ struct auth *auth_create(const struct conf *c, struct mer_error *err);
 void auth_destroy(struct auth *a); /* accepts NULL */
 
 /* New credential for one request; *cred malloc'd. */
-int auth_encode(struct auth *a, char **cred, size_t *len, struct mer_error *err);
+int auth_encode(struct auth *a, char **cred, size_t *len,
+		struct mer_error *err);
 int auth_decode(struct auth *a, const char *cred, size_t len, uid_t *uid,
 		gid_t *gid, struct mer_error *err);
 

@@ -54,7 +54,7 @@ static int read_deadline(int fd, void *buf, size_t n, int64_t deadline)
 	char *p = buf;
 
 	while (n > 0) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		int64_t left = deadline - mer_mono_ms();
 		ssize_t r;
 
@@ -105,10 +105,10 @@ int client_call(struct client *cl, Meridian__MsgType type,
 		if (cl->fd < 0) {
 			int saved = errno;
 			free(cred);
-			mer_error_set(err,
-				      "cannot reach the controller at %s:%u: %s",
-				      c->controller_host, c->controller_port,
-				      strerror(saved));
+			mer_error_set(
+				err, "cannot reach the controller at %s:%u: %s",
+				c->controller_host, c->controller_port,
+				strerror(saved));
 			errno = saved;
 			return -1;
 		}
@@ -125,8 +125,9 @@ int client_call(struct client *cl, Meridian__MsgType type,
 		goto bad_reply;
 	if (!(h.flags & MER_FRAME_REPLY) || h.req_id != id || h.type != type) {
 		errno = EPROTO;
-		mer_error_set(err, "controller answered request %u (%s) with "
-				   "frame %u (%s), expected the reply to %u",
+		mer_error_set(err,
+			      "controller answered request %u (%s) with "
+			      "frame %u (%s), expected the reply to %u",
 			      id, msg_type_name(type), h.req_id,
 			      msg_type_name(h.type), id);
 		goto bad_reply;
@@ -149,7 +150,7 @@ int client_call(struct client *cl, Meridian__MsgType type,
 	*reply = m;
 	return 0;
 
-io_error: {
+io_error : {
 	int saved = errno;
 	free(frame);
 	free(body);

@@ -27,9 +27,9 @@ int client_call(struct client *cl, Meridian__MsgType type,
 		int timeout, struct mer_error *err);
 
 /* Exit codes every command uses. */
-#define MER_EXIT_OK 0
-#define MER_EXIT_ERROR 1 /* the request was refused or failed */
-#define MER_EXIT_USAGE 2 /* bad options */
+#define MER_EXIT_OK	 0
+#define MER_EXIT_ERROR	 1 /* the request was refused or failed */
+#define MER_EXIT_USAGE	 2 /* bad options */
 #define MER_EXIT_CONNECT 3 /* controller unreachable */
 
 #endif

@@ -61,8 +61,8 @@ struct conf_kv {
 	const char *key; /* the name in the table (static), or own */
 	char *own;	 /* a foreign key's name as first written */
 	char *value;
-	int line;	 /* of the value in force (the last one) */
-	int first_line;	 /* where the key first appears */
+	int line;	/* of the value in force (the last one) */
+	int first_line; /* where the key first appears */
 };
 
 /*
@@ -1312,8 +1312,8 @@ static int check_foreign_peek(const struct conf_priv *cp, struct mer_error *err)
 	if (i == cp->nkv)
 		return 0;
 	for (i = 0; i < NKEY_PLUGINS; i++) {
-		const char *name = *(char *const *)((const char *)c +
-						     key_plugins[i].off);
+		const char *name =
+			*(char *const *)((const char *)c + key_plugins[i].off);
 		struct mer_error e;
 		const void *ops;
 

@@ -23,78 +23,79 @@
 struct mer_plugin_key;
 
 enum conf_node_state {
-	CONF_NODE_UNKNOWN = 0, /* State=UNKNOWN (default): up once it registers */
-	CONF_NODE_DRAIN,       /* State=DRAIN: registers, takes no new jobs */
-	CONF_NODE_DOWN,        /* State=DOWN: needs mctl update resume */
-	CONF_NODE_FUTURE,      /* State=FUTURE: listed, not expected yet */
+	CONF_NODE_UNKNOWN =
+		0,	  /* State=UNKNOWN (default): up once it registers */
+	CONF_NODE_DRAIN,  /* State=DRAIN: registers, takes no new jobs */
+	CONF_NODE_DOWN,	  /* State=DOWN: needs mctl update resume */
+	CONF_NODE_FUTURE, /* State=FUTURE: listed, not expected yet */
 };
 
 struct conf_node {
 	char *name;
-	char *addr;           /* NodeAddr=, default the name */
-	uint16_t port;        /* Port=, 0 none */
-	uint32_t cpus;        /* CPUs=, 0: what the node reports */
+	char *addr;	      /* NodeAddr=, default the name */
+	uint16_t port;	      /* Port=, 0 none */
+	uint32_t cpus;	      /* CPUs=, 0: what the node reports */
 	uint64_t real_memory; /* RealMemory= MiB, 0: what the node reports */
-	char *gres;           /* Gres= as written, "" none */
+	char *gres;	      /* Gres= as written, "" none */
 	char *gpu_model;      /* from Gres=gpu:MODEL:N, "" when no model */
-	uint32_t gpus;        /* from Gres= */
-	char *features;       /* Features=, "" none */
-	char *region;         /* Region=, "" none */
+	uint32_t gpus;	      /* from Gres= */
+	char *features;	      /* Features=, "" none */
+	char *region;	      /* Region=, "" none */
 	char *topology_file;  /* TopologyFile= hwloc XML, "" none */
 	uint32_t weight;      /* Weight=, default 1 */
 	enum conf_node_state state;
-	int line;             /* where it was defined */
+	int line; /* where it was defined */
 };
 
 struct conf_partition {
 	char *name;
-	char *nodes_expr;     /* Nodes= as written */
-	char **nodes;         /* expanded; ALL: every node */
+	char *nodes_expr; /* Nodes= as written */
+	char **nodes;	  /* expanded; ALL: every node */
 	size_t nnodes;
-	bool is_default;      /* Default=YES */
-	uint32_t max_time;    /* MaxTime= minutes, 0 UNLIMITED */
-	uint32_t default_time;/* DefaultTime= minutes, 0: MaxTime */
-	bool up;              /* State=UP (default) or DOWN/INACTIVE */
+	bool is_default;       /* Default=YES */
+	uint32_t max_time;     /* MaxTime= minutes, 0 UNLIMITED */
+	uint32_t default_time; /* DefaultTime= minutes, 0: MaxTime */
+	bool up;	       /* State=UP (default) or DOWN/INACTIVE */
 	int line;
 };
 
 struct conf_region {
 	char *name;
 	char *description;
-	int utc_offset_min;   /* UtcOffset=+05:30 */
+	int utc_offset_min; /* UtcOffset=+05:30 */
 	int line;
 };
 
 struct conf {
 	char *path;
-	char *cluster_name;       /* ClusterName= (required) */
-	char *controller_host;    /* ControllerHost= (required) */
+	char *cluster_name;	  /* ClusterName= (required) */
+	char *controller_host;	  /* ControllerHost= (required) */
 	uint16_t controller_port; /* ControllerPort=, default 6917 */
-	char *state_dir;          /* StateDir= */
-	char *spool_dir;          /* SpoolDir=, %n expands to the node name */
-	char *log_file;           /* LogFile= mctld, "" stderr */
-	char *node_log_file;      /* NodeLogFile= mnoded, %n, "" stderr */
-	char *log_level;          /* LogLevel= error|warn|info|debug */
-	char *auth_type;          /* AuthType=auth/munge */
-	char *auth_socket;        /* AuthSocket=, "" munge's default */
-	char *scheduler_type;     /* SchedulerType=sched/fifo */
-	char *select_type;        /* SelectType=select/linear */
-	char *price_type;         /* PriceType=price/flat */
-	char *plugin_dir;         /* PluginDir=, default the installed one */
-	char *mstepd_path;        /* MstepdPath=, default the installed one */
-	char **admin_users;       /* AdminUsers=alice,bob (root always is) */
+	char *state_dir;	  /* StateDir= */
+	char *spool_dir;	  /* SpoolDir=, %n expands to the node name */
+	char *log_file;		  /* LogFile= mctld, "" stderr */
+	char *node_log_file;	  /* NodeLogFile= mnoded, %n, "" stderr */
+	char *log_level;	  /* LogLevel= error|warn|info|debug */
+	char *auth_type;	  /* AuthType=auth/munge */
+	char *auth_socket;	  /* AuthSocket=, "" munge's default */
+	char *scheduler_type;	  /* SchedulerType=sched/fifo */
+	char *select_type;	  /* SelectType=select/linear */
+	char *price_type;	  /* PriceType=price/flat */
+	char *plugin_dir;	  /* PluginDir=, default the installed one */
+	char *mstepd_path;	  /* MstepdPath=, default the installed one */
+	char **admin_users;	  /* AdminUsers=alice,bob (root always is) */
 	size_t nadmin_users;
-	uint32_t heartbeat_interval; /* s, default 30 */
-	uint32_t node_timeout;    /* s, default 300 */
-	uint32_t kill_wait;       /* s, default 30 */
-	uint32_t finalize_timeout; /* s a step's rank may live after PMI
-				    * finalize, default 30 */
-	uint32_t min_job_age;     /* s, default 300 */
-	uint32_t max_job_count;   /* jobs kept in memory, default 100000 */
-	uint32_t frame_timeout;   /* s a request may take to arrive once it
-				   * starts, default 30 */
-	uint32_t max_connections; /* mctld's, 0 (default): what its
-				   * descriptor limit allows */
+	uint32_t heartbeat_interval;   /* s, default 30 */
+	uint32_t node_timeout;	       /* s, default 300 */
+	uint32_t kill_wait;	       /* s, default 30 */
+	uint32_t finalize_timeout;     /* s a step's rank may live after PMI
+					* finalize, default 30 */
+	uint32_t min_job_age;	       /* s, default 300 */
+	uint32_t max_job_count;	       /* jobs kept in memory, default 100000 */
+	uint32_t frame_timeout;	       /* s a request may take to arrive once it
+					* starts, default 30 */
+	uint32_t max_connections;      /* mctld's, 0 (default): what its
+					* descriptor limit allows */
 	uint32_t max_user_connections; /* one user's, default 128 */
 
 	struct conf_node *nodes;

@@ -46,11 +46,11 @@ struct conn {
 	struct conn_limits lim;
 	size_t wm_high; /* the read watermark set now, 0 none */
 	bool authenticated;
-	bool verdict;	     /* the frame at the head of input may be read */
-	bool waiting;	     /* CONN_WAIT: no reading until conn_resume */
-	bool read_off;	     /* conn_set_reading(false) */
-	bool out_full;	     /* output above max_output: reading paused */
-	size_t skip;	     /* bytes of a refused frame still to discard */
+	bool verdict;	      /* the frame at the head of input may be read */
+	bool waiting;	      /* CONN_WAIT: no reading until conn_resume */
+	bool read_off;	      /* conn_set_reading(false) */
+	bool out_full;	      /* output above max_output: reading paused */
+	size_t skip;	      /* bytes of a refused frame still to discard */
 	bool skip_then_close; /* a refused frame: close once it is skipped */
 	int64_t created_ms;
 	int64_t frame_start_ms; /* 0: no frame in progress */
@@ -95,7 +95,8 @@ struct conn_guard {
 };
 
 static void guard_note(struct conn_guard *g, enum guard_reason why,
-		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+		       const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* "HOST:PORT" (tcp_accept's names) without ":PORT", into addr. */
 static void peer_host(const char *name, char addr[CONN_PEER_NAME_MAX])
@@ -396,7 +397,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 				 "(%zu bytes of it received)",
 				 left);
 		else
-			snprintf(why, sizeof(why), "peer closed the connection");
+			snprintf(why, sizeof(why),
+				 "peer closed the connection");
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		snprintf(why, sizeof(why),
 			 "peer read none of %zu bytes of output in %u s",
@@ -432,7 +434,8 @@ struct conn *conn_create(struct event_base *base, int fd, const char *peer,
 	c->on_close = on_close;
 	c->arg = arg;
 	c->created_ms = mer_mono_ms();
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+			  c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return c;
 }
@@ -444,8 +447,8 @@ void conn_set_limits(struct conn *c, const struct conn_limits *lim)
 		c->lim.read_ahead = CONN_READ_AHEAD_MIN;
 	conn_set_watermark(c, 0);
 	if (c->lim.write_timeout_ms) {
-		struct timeval tv = { c->lim.write_timeout_ms / 1000,
-				      (c->lim.write_timeout_ms % 1000) * 1000 };
+		struct timeval tv = {c->lim.write_timeout_ms / 1000,
+				     (c->lim.write_timeout_ms % 1000) * 1000};
 
 		bufferevent_set_timeouts(c->bev, NULL, &tv);
 	}
@@ -533,7 +536,8 @@ int conn_send_msg(struct conn *c, uint16_t type, uint32_t flags,
 		  const ProtobufCMessage *msg)
 {
 	size_t len;
-	uint8_t *buf = frame_build(type, flags, req_id, cred, cred_len, msg, &len);
+	uint8_t *buf =
+		frame_build(type, flags, req_id, cred, cred_len, msg, &len);
 	int rc = conn_send(c, buf, len);
 
 	free(buf);
@@ -610,7 +614,8 @@ int conn_peer_uid(const struct conn *c, uid_t *uid)
 	return 0;
 }
 
-/* --- guarded listeners ------------------------------------------------------ */
+/* --- guarded listeners ------------------------------------------------------
+ */
 
 static void guard_note(struct conn_guard *g, enum guard_reason why,
 		       const char *fmt, ...)
@@ -648,7 +653,8 @@ static void guard_account(struct conn *c)
 	len = evbuffer_get_length(bufferevent_get_input(c->bev));
 	g->unauth_input = g->unauth_input - c->accounted + len;
 	c->accounted = len;
-	if (g->lim.max_unauth_input && g->unauth_input > g->lim.max_unauth_input) {
+	if (g->lim.max_unauth_input &&
+	    g->unauth_input > g->lim.max_unauth_input) {
 		guard_note(g, NOTE_UNAUTH_INPUT,
 			   "connection from %s closed: unauthenticated "
 			   "connections hold more than %zu bytes of input "
@@ -708,14 +714,16 @@ static int guard_over(const struct conn_guard *g, const char *addr,
 	unsigned n = 0;
 
 	*old = NULL;
-	TAILQ_FOREACH(c, &g->unauth, guard_entry) {
+	TAILQ_FOREACH(c, &g->unauth, guard_entry)
+	{
 		if (addr && strcmp(c->addr, addr) != 0)
 			continue;
 		n++;
 	}
 	if (n < cap)
 		return 0;
-	TAILQ_FOREACH(c, &g->unauth, guard_entry) {
+	TAILQ_FOREACH(c, &g->unauth, guard_entry)
+	{
 		if ((!addr || strcmp(c->addr, addr) == 0) &&
 		    guard_evictable(c)) {
 			*old = c;
@@ -796,10 +804,9 @@ static void guard_accept_cb(evutil_socket_t lfd, short what, void *arg)
 				   "connections open)",
 				   strerror(e), g->backoff_ms, g->nconns);
 			{
-				struct timeval tv = {
-					g->backoff_ms / 1000,
-					(g->backoff_ms % 1000) * 1000
-				};
+				struct timeval tv = {g->backoff_ms / 1000,
+						     (g->backoff_ms % 1000) *
+							     1000};
 
 				event_add(g->backoff_ev, &tv);
 			}
@@ -841,8 +848,8 @@ struct conn_guard *conn_guard_create(struct event_base *base, int lfd,
 	g->arg = arg;
 	TAILQ_INIT(&g->authed);
 	TAILQ_INIT(&g->unauth);
-	g->listen_ev = event_new(base, lfd, EV_READ | EV_PERSIST,
-				 guard_accept_cb, g);
+	g->listen_ev =
+		event_new(base, lfd, EV_READ | EV_PERSIST, guard_accept_cb, g);
 	g->backoff_ev = evtimer_new(base, guard_backoff_cb, g);
 	if (!g->listen_ev || !g->backoff_ev ||
 	    event_add(g->listen_ev, NULL) < 0) {
@@ -874,7 +881,8 @@ struct conn *conn_guard_conn_create(struct conn_guard *g, int fd,
 				    const char *name, conn_frame_fn on_frame,
 				    conn_close_fn on_close, void *arg)
 {
-	struct conn *c = conn_create(g->base, fd, name, on_frame, on_close, arg);
+	struct conn *c =
+		conn_create(g->base, fd, name, on_frame, on_close, arg);
 
 	if (!c)
 		return NULL;
@@ -898,7 +906,7 @@ void conn_guard_get_stats(const struct conn_guard *g,
 
 static int wait_connected(int fd, int timeout_ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
 	int r;
@@ -924,8 +932,8 @@ static int wait_connected(int fd, int timeout_ms)
 int tcp_connect(const char *host, uint16_t port, int timeout_ms,
 		struct mer_error *err)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res, *ai;
 	char svc[16];
 	int fd = -1, gai, saved = ECONNREFUSED;
@@ -940,8 +948,8 @@ int tcp_connect(const char *host, uint16_t port, int timeout_ms,
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		int one = 1;
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-						   SOCK_NONBLOCK,
+		fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			    ai->ai_protocol);
 		if (fd < 0) {
 			saved = errno;
@@ -949,7 +957,8 @@ int tcp_connect(const char *host, uint16_t port, int timeout_ms,
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    (errno == EINPROGRESS && wait_connected(fd, timeout_ms) == 0))
+		    (errno == EINPROGRESS &&
+		     wait_connected(fd, timeout_ms) == 0))
 			break;
 		saved = errno;
 		close(fd);
@@ -997,9 +1006,9 @@ int tcp_accept(int lfd, char name[CONN_PEER_NAME_MAX])
 int tcp_listen(const char *host, uint16_t port, uint16_t *bound_port,
 	       struct mer_error *err)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE};
 	struct addrinfo *res;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -1032,7 +1041,8 @@ int tcp_listen(const char *host, uint16_t port, uint16_t *bound_port,
 	freeaddrinfo(res);
 	if (bound_port && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET)
-			*bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			*bound_port =
+				ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		else
 			*bound_port =
 				ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);

@@ -110,12 +110,12 @@ struct conn_guard_limits {
 };
 #define CONN_GUARD_LOG_INTERVAL_S 10
 /* Accept back-off after EMFILE/ENFILE: doubles up to the maximum. */
-#define CONN_GUARD_BACKOFF_MS 100
+#define CONN_GUARD_BACKOFF_MS	  100
 #define CONN_GUARD_BACKOFF_MAX_MS 2000
 /* A new connection within the caps: the owner makes its conn with
  * conn_guard_conn_create, or closes fd. */
-typedef void (*conn_accept_fn)(struct conn_guard *g, int fd,
-			       const char *name, void *arg);
+typedef void (*conn_accept_fn)(struct conn_guard *g, int fd, const char *name,
+			       void *arg);
 typedef void (*conn_guard_log_fn)(const char *text, void *arg);
 /* Watch the listening socket lfd (non-blocking; not owned: the caller
  * closes it after conn_guard_destroy).  NULL with errno on failure. */
@@ -132,11 +132,11 @@ struct conn *conn_guard_conn_create(struct conn_guard *g, int fd,
 				    conn_close_fn on_close, void *arg);
 /* Counts, for logs and tests. */
 struct conn_guard_stats {
-	unsigned nconns;	  /* open now */
-	unsigned nunauth;	  /* of them not yet authenticated */
+	unsigned nconns;	       /* open now */
+	unsigned nunauth;	       /* of them not yet authenticated */
 	unsigned long accept_failures; /* accept() failed, so far */
-	unsigned long refused;	  /* closed at once: over max_conns */
-	unsigned long evicted;	  /* strangers closed for newcomers */
+	unsigned long refused;	       /* closed at once: over max_conns */
+	unsigned long evicted;	       /* strangers closed for newcomers */
 };
 void conn_guard_get_stats(const struct conn_guard *g,
 			  struct conn_guard_stats *st);

@@ -22,53 +22,51 @@
 #define D(x) &meridian__##x##__descriptor
 
 static const struct msg_type_info msg_types[] = {
-	{ MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, "SUBMIT_JOB",
-	  D(submit_job_request), D(submit_job_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_JOB_INFO, "JOB_INFO", D(job_info_request),
-	  D(job_info_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_CANCEL_JOB, "CANCEL_JOB",
-	  D(cancel_job_request), D(job_action_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_UPDATE_JOB, "UPDATE_JOB",
-	  D(update_job_request), D(job_action_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_JOB_SCRIPT, "JOB_SCRIPT",
-	  D(job_script_request), D(job_script_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_NODE_INFO, "NODE_INFO", D(node_info_request),
-	  D(node_info_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_UPDATE_NODE, "UPDATE_NODE",
-	  D(update_node_request), D(update_node_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_PING, "PING", D(ping_request), D(ping_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER, "NODE_REGISTER",
-	  D(node_register), D(node_register_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_NODE_HEARTBEAT, "NODE_HEARTBEAT",
-	  D(node_heartbeat), D(ack) },
-	{ MERIDIAN__MSG_TYPE__MSG_JOB_END, "JOB_END", D(job_end), D(ack) },
-	{ MERIDIAN__MSG_TYPE__MSG_LAUNCH_JOB, "LAUNCH_JOB", D(launch_job),
-	  D(ack) },
-	{ MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, "SIGNAL_JOB", D(signal_job),
-	  D(ack) },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_CREATE, "STEP_CREATE",
-	  D(step_create_request), D(step_create_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_JOB_COMPLETE, "JOB_COMPLETE",
-	  D(job_complete_request), D(job_action_reply) },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_END, "STEP_END", D(step_end), D(ack) },
-	{ MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, "LAUNCH_STEP", D(launch_step),
-	  D(ack) },
+	{MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, "SUBMIT_JOB",
+	 D(submit_job_request), D(submit_job_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_JOB_INFO, "JOB_INFO", D(job_info_request),
+	 D(job_info_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_CANCEL_JOB, "CANCEL_JOB",
+	 D(cancel_job_request), D(job_action_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_UPDATE_JOB, "UPDATE_JOB",
+	 D(update_job_request), D(job_action_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_JOB_SCRIPT, "JOB_SCRIPT",
+	 D(job_script_request), D(job_script_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_NODE_INFO, "NODE_INFO", D(node_info_request),
+	 D(node_info_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_UPDATE_NODE, "UPDATE_NODE",
+	 D(update_node_request), D(update_node_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_PING, "PING", D(ping_request), D(ping_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER, "NODE_REGISTER",
+	 D(node_register), D(node_register_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_NODE_HEARTBEAT, "NODE_HEARTBEAT",
+	 D(node_heartbeat), D(ack)},
+	{MERIDIAN__MSG_TYPE__MSG_JOB_END, "JOB_END", D(job_end), D(ack)},
+	{MERIDIAN__MSG_TYPE__MSG_LAUNCH_JOB, "LAUNCH_JOB", D(launch_job),
+	 D(ack)},
+	{MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, "SIGNAL_JOB", D(signal_job),
+	 D(ack)},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_CREATE, "STEP_CREATE",
+	 D(step_create_request), D(step_create_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_JOB_COMPLETE, "JOB_COMPLETE",
+	 D(job_complete_request), D(job_action_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_END, "STEP_END", D(step_end), D(ack)},
+	{MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, "LAUNCH_STEP", D(launch_step),
+	 D(ack)},
 	/* a step's own one-way frames (no reply) */
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_HELLO, "STEP_HELLO", D(step_hello),
-	  NULL },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_OUTPUT, "STEP_OUTPUT", D(step_output),
-	  NULL },
-	{ MERIDIAN__MSG_TYPE__MSG_TASK_EXIT, "TASK_EXIT", D(task_exit), NULL },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_NODE_END, "STEP_NODE_END", D(step_end),
-	  NULL },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_GO, "STEP_GO", D(step_go), NULL },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_INPUT, "STEP_INPUT", D(step_input),
-	  NULL },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_SIGNAL, "STEP_SIGNAL", D(step_signal),
-	  NULL },
-	{ MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, "KVS_FENCE", D(kvs_fence), NULL },
-	{ MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE, "KVS_RELEASE", D(kvs_fence),
-	  NULL },
+	{MERIDIAN__MSG_TYPE__MSG_STEP_HELLO, "STEP_HELLO", D(step_hello), NULL},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_OUTPUT, "STEP_OUTPUT", D(step_output),
+	 NULL},
+	{MERIDIAN__MSG_TYPE__MSG_TASK_EXIT, "TASK_EXIT", D(task_exit), NULL},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_NODE_END, "STEP_NODE_END", D(step_end),
+	 NULL},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_GO, "STEP_GO", D(step_go), NULL},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_INPUT, "STEP_INPUT", D(step_input), NULL},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_SIGNAL, "STEP_SIGNAL", D(step_signal),
+	 NULL},
+	{MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, "KVS_FENCE", D(kvs_fence), NULL},
+	{MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE, "KVS_RELEASE", D(kvs_fence),
+	 NULL},
 };
 
 const struct msg_type_info *msg_type_lookup(unsigned type)
@@ -169,11 +167,12 @@ int frame_hdr_decode(const uint8_t in[MER_FRAME_HDR_LEN], struct frame_hdr *h,
 				     "reply",
 				     h->flags);
 	if (h->cred_len > MER_FRAME_MAX_CRED)
-		return mer_error_set(err,
-				     "credential of %u bytes, at most %u allowed",
-				     h->cred_len, MER_FRAME_MAX_CRED);
+		return mer_error_set(
+			err, "credential of %u bytes, at most %u allowed",
+			h->cred_len, MER_FRAME_MAX_CRED);
 	if (h->body_len > MER_FRAME_MAX_BODY)
-		return mer_error_set(err, "body of %u bytes, at most %u allowed",
+		return mer_error_set(err,
+				     "body of %u bytes, at most %u allowed",
 				     h->body_len, MER_FRAME_MAX_BODY);
 	return 0;
 }
@@ -182,10 +181,9 @@ uint8_t *frame_build(uint16_t type, uint32_t flags, uint32_t req_id,
 		     const void *cred, size_t cred_len,
 		     const ProtobufCMessage *msg, size_t *len)
 {
-	return frame_build_sized(type, flags, req_id, cred, cred_len, msg,
-				 msg ? protobuf_c_message_get_packed_size(msg)
-				     : 0,
-				 len);
+	return frame_build_sized(
+		type, flags, req_id, cred, cred_len, msg,
+		msg ? protobuf_c_message_get_packed_size(msg) : 0, len);
 }
 
 uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
@@ -208,7 +206,8 @@ uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
 	if (cred_len)
 		memcpy(buf + MER_FRAME_HDR_LEN, cred, cred_len);
 	if (msg)
-		protobuf_c_message_pack(msg, buf + MER_FRAME_HDR_LEN + cred_len);
+		protobuf_c_message_pack(msg,
+					buf + MER_FRAME_HDR_LEN + cred_len);
 	*len = MER_FRAME_HDR_LEN + cred_len + body_len;
 	return buf;
 }
@@ -220,8 +219,8 @@ uint8_t *frame_build_error(uint16_t type, uint32_t req_id, int code,
 
 	er.code = code;
 	er.text = (char *)(text ? text : "");
-	return frame_build(type, MER_FRAME_REPLY | MER_FRAME_ERROR, req_id, NULL,
-			   0, &er.base, len);
+	return frame_build(type, MER_FRAME_REPLY | MER_FRAME_ERROR, req_id,
+			   NULL, 0, &er.base, len);
 }
 
 /*
@@ -245,7 +244,8 @@ static bool msg_has_field0(const ProtobufCMessage *m)
 		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			size_t n =
+				*(const size_t *)(base + f->quantifier_offset);
 			ProtobufCMessage *const *v =
 				*(ProtobufCMessage *const *const *)(base +
 								    f->offset);
@@ -283,8 +283,10 @@ ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 	else if (h->flags & MER_FRAME_REPLY) {
 		if (!(d = t->reply)) {
 			errno = EPROTO;
-			mer_error_set(err, "%s is a one-way message: it has no "
-					   "reply", t->name);
+			mer_error_set(err,
+				      "%s is a one-way message: it has no "
+				      "reply",
+				      t->name);
 			return NULL;
 		}
 	} else
@@ -292,18 +294,21 @@ ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 	m = protobuf_c_message_unpack(d, NULL, len, body);
 	if (!m) {
 		errno = EPROTO;
-		mer_error_set(err, "%s %s: body of %zu bytes does not decode as %s",
-			      t->name,
-			      (h->flags & MER_FRAME_REPLY) ? "reply" : "request",
-			      len, d->name);
+		mer_error_set(
+			err, "%s %s: body of %zu bytes does not decode as %s",
+			t->name,
+			(h->flags & MER_FRAME_REPLY) ? "reply" : "request", len,
+			d->name);
 	} else if (msg_has_field0(m)) {
 		protobuf_c_message_free_unpacked(m, NULL);
 		m = NULL;
 		errno = EPROTO;
-		mer_error_set(err, "%s %s: body of %zu bytes holds a field "
-				   "numbered 0, which no message has",
+		mer_error_set(err,
+			      "%s %s: body of %zu bytes holds a field "
+			      "numbered 0, which no message has",
 			      t->name,
-			      (h->flags & MER_FRAME_REPLY) ? "reply" : "request",
+			      (h->flags & MER_FRAME_REPLY) ? "reply"
+							   : "request",
 			      len);
 	}
 	return m;

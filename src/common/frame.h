@@ -26,12 +26,12 @@
 #include "merr.h"
 #include "meridian.pb-c.h"
 
-#define MER_FRAME_MAGIC 0x4d52444eu /* "MRDN" */
-#define MER_PROTO_VERSION 2
+#define MER_FRAME_MAGIC	      0x4d52444eu /* "MRDN" */
+#define MER_PROTO_VERSION     2
 #define MER_PROTO_VERSION_MIN (MER_PROTO_VERSION - 1)
-#define MER_FRAME_HDR_LEN 28
-#define MER_FRAME_MAX_CRED 4096
-#define MER_FRAME_MAX_BODY (16u << 20)
+#define MER_FRAME_HDR_LEN     28
+#define MER_FRAME_MAX_CRED    4096
+#define MER_FRAME_MAX_BODY    (16u << 20)
 
 #define MER_FRAME_REPLY 0x1u
 #define MER_FRAME_ERROR 0x2u
@@ -56,9 +56,9 @@ enum msg_access {
 
 struct msg_type_info {
 	Meridian__MsgType type;
-	const char *name;                          /* "SUBMIT_JOB" */
+	const char *name; /* "SUBMIT_JOB" */
 	const ProtobufCMessageDescriptor *request;
-	const ProtobufCMessageDescriptor *reply;   /* NULL: one-way */
+	const ProtobufCMessageDescriptor *reply; /* NULL: one-way */
 };
 
 /* NULL for an unknown type. */
@@ -69,7 +69,8 @@ const struct msg_type_info *msg_type_lookup(unsigned type);
 const struct msg_type_info *msg_type_table(size_t *n);
 const char *msg_type_name(unsigned type); /* "TYPE_123" when unknown */
 
-void frame_hdr_encode(const struct frame_hdr *h, uint8_t out[MER_FRAME_HDR_LEN]);
+void frame_hdr_encode(const struct frame_hdr *h,
+		      uint8_t out[MER_FRAME_HDR_LEN]);
 /* Check a received header: magic, version, known type, lengths within the
  * limits.  Returns 0 or -1 with err saying which field is wrong. */
 int frame_hdr_decode(const uint8_t in[MER_FRAME_HDR_LEN], struct frame_hdr *h,

@@ -23,8 +23,8 @@
 #define ECHO_MAX 48
 /* Digits a bracket number may have: enough for any host count. */
 #define MAX_DIGITS 9
-#define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR_(x)	   #x
+#define STR(x)	   STR_(x)
 
 struct range {
 	unsigned long lo, hi;
@@ -48,7 +48,7 @@ struct elem {
 	size_t ngroups;
 	const char *tail; /* literal text after the last bracket */
 	size_t tail_len;
-	size_t name_max;  /* the longest name it gives, NUL excluded */
+	size_t name_max; /* the longest name it gives, NUL excluded */
 };
 
 static void elem_clear(struct elem *e)
@@ -106,8 +106,8 @@ static size_t printed_width(unsigned long v, int width)
 static int too_many(struct elem *e, struct mer_error *err)
 {
 	elem_error(e, err,
-		   "hostlist expands to more than " STR(HOSTLIST_MAX)
-		   " names, expected a smaller range");
+		   "hostlist expands to more than " STR(
+			   HOSTLIST_MAX) " names, expected a smaller range");
 	errno = E2BIG;
 	return -1;
 }
@@ -210,12 +210,13 @@ static int parse_elem(struct elem *e, const char *start, size_t len,
 						  "expected NAME[LOW-"
 						  "HIGH,...]");
 			if (e->ngroups == HOSTLIST_MAX_GROUPS) {
-				elem_error(e, err,
-					   "more than " STR(
-						   HOSTLIST_MAX_GROUPS) " bracket "
-									"groups "
-									"in one "
-									"name");
+				elem_error(
+					e, err,
+					"more than " STR(
+						HOSTLIST_MAX_GROUPS) " bracket "
+								     "groups "
+								     "in one "
+								     "name");
 				errno = E2BIG;
 				return -1;
 			}

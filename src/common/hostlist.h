@@ -17,9 +17,9 @@
  * option) can make the expansion take more than about HOSTLIST_MAX_BYTES
  * of memory or time in proportion.
  */
-#define HOSTLIST_MAX 65536	       /* names */
-#define HOSTLIST_MAX_BYTES (4u << 20) /* the names' bytes, NULs included */
-#define HOSTLIST_MAX_NAME 255	       /* characters of one name */
+#define HOSTLIST_MAX	    65536      /* names */
+#define HOSTLIST_MAX_BYTES  (4u << 20) /* the names' bytes, NULs included */
+#define HOSTLIST_MAX_NAME   255	       /* characters of one name */
 #define HOSTLIST_MAX_GROUPS 16	       /* bracket groups in one name */
 
 /* Expand expr into *names (malloc'd array of malloc'd strings, free with

@@ -19,8 +19,8 @@
 #include "util.h"
 
 #define PCI_VENDOR_NVIDIA 0x10de
-#define PCI_CLASS_VGA 0x0300
-#define PCI_CLASS_3D 0x0302
+#define PCI_CLASS_VGA	  0x0300
+#define PCI_CLASS_3D	  0x0302
 
 /* "cuda3" is cuda and a number; "cudaX" and "cuda" are not. */
 static bool name_is(const char *name, const char *prefix)

@@ -24,7 +24,7 @@ static void add_number(struct strbuf *b, unsigned width, uint32_t v)
 
 char *iopath_expand(const char *pattern, const struct iopath_names *n)
 {
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 	const char *p = pattern ? pattern : "";
 
 	strbuf_add(&b, "", 0);
@@ -96,7 +96,7 @@ char *iopath_expand(const char *pattern, const struct iopath_names *n)
 }
 
 char *iopath_path(const char *pattern, const char *dflt, const char *work_dir,
-	      const struct iopath_names *n)
+		  const struct iopath_names *n)
 {
 	char *name = iopath_expand(pattern && *pattern ? pattern : dflt, n);
 	char *path;

@@ -17,10 +17,10 @@ struct iopath_names {
 	const char *job_name;
 	const char *user;
 	const char *node; /* inserted as it is, never expanded again */
-	bool has_step;    /* a job step (mrun): %s is step_id */
+	bool has_step;	  /* a job step (mrun): %s is step_id */
 	uint32_t step_id;
 	uint32_t node_index; /* the node's place in the step */
-	uint32_t task;       /* the rank */
+	uint32_t task;	     /* the rank */
 };
 
 /* Expand an output pattern: %j job id, %x job name, %u user, %N node,

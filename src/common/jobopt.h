@@ -19,42 +19,42 @@ enum jobopt_cmd {
 };
 
 struct jobopt {
-	char *name;           /* -J */
-	char *account;        /* -A */
-	char *partition;      /* -p */
-	char *work_dir;       /* -D/--chdir */
-	char *std_out;        /* -o */
-	char *std_err;        /* -e */
-	char *std_in;         /* -i */
-	uint32_t nodes;       /* -N, 0 unset */
-	uint32_t ntasks;      /* -n, 0 unset */
+	char *name;		  /* -J */
+	char *account;		  /* -A */
+	char *partition;	  /* -p */
+	char *work_dir;		  /* -D/--chdir */
+	char *std_out;		  /* -o */
+	char *std_err;		  /* -e */
+	char *std_in;		  /* -i */
+	uint32_t nodes;		  /* -N, 0 unset */
+	uint32_t ntasks;	  /* -n, 0 unset */
 	uint32_t ntasks_per_node; /* --ntasks-per-node */
-	uint32_t cpus_per_task;   /* -c, 0 unset (1) */
-	uint64_t mem_mb;      /* --mem, 0 unset */
-	uint32_t gpus;        /* -G/--gpus, or --gres=gpu:N */
-	uint32_t gpus_per_node; /* --gpus-per-node */
-	char *gpu_type;       /* from --gpus=TYPE:N or --gres=gpu:TYPE:N */
-	uint32_t time_limit;  /* -t minutes, 0 unset */
+	uint32_t cpus_per_task;	  /* -c, 0 unset (1) */
+	uint64_t mem_mb;	  /* --mem, 0 unset */
+	uint32_t gpus;		  /* -G/--gpus, or --gres=gpu:N */
+	uint32_t gpus_per_node;	  /* --gpus-per-node */
+	char *gpu_type;		  /* from --gpus=TYPE:N or --gres=gpu:TYPE:N */
+	uint32_t time_limit;	  /* -t minutes, 0 unset */
 	bool time_set;
-	char *export_spec;    /* --export, NULL: ALL */
-	char *wrap;           /* --wrap */
-	bool parsable;        /* --parsable */
-	bool hold;            /* -H/--hold */
-	int64_t max_price;    /* --max-price, micro-dollars */
-	bool help;            /* -h/--help (command line only) */
-	bool usage;           /* --usage */
-	bool version;         /* -V/--version */
+	char *export_spec; /* --export, NULL: ALL */
+	char *wrap;	   /* --wrap */
+	bool parsable;	   /* --parsable */
+	bool hold;	   /* -H/--hold */
+	int64_t max_price; /* --max-price, micro-dollars */
+	bool help;	   /* -h/--help (command line only) */
+	bool usage;	   /* --usage */
+	bool version;	   /* -V/--version */
 
 	/* mrun only */
 	uint32_t gpus_per_task; /* --gpus-per-task, 0 unset */
-	char *cpu_bind;       /* --cpu-bind: "none", "cores", "gpu-local" */
-	char *mpi;            /* --mpi: "pmi1", "none" */
-	bool label;           /* -l/--label */
-	bool pty;             /* --pty */
+	char *cpu_bind;		/* --cpu-bind: "none", "cores", "gpu-local" */
+	char *mpi;		/* --mpi: "pmi1", "none" */
+	bool label;		/* -l/--label */
+	bool pty;		/* --pty */
 	int kill_on_bad_exit; /* -K/--kill-on-bad-exit[=0|1]: 0, 1; -1 unset */
 	uint32_t finalize_timeout; /* --finalize-timeout seconds, 0 unset */
-	int verbose;          /* -v, once per -v */
-	char *conf_path;      /* -f/--config (mbatch takes it out itself) */
+	int verbose;		   /* -v, once per -v */
+	char *conf_path; /* -f/--config (mbatch takes it out itself) */
 };
 
 /* Everything unset (kill_on_bad_exit -1). */

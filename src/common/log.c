@@ -24,7 +24,7 @@ static struct {
 	char ident[32];
 	FILE *fp;
 	enum log_level level;
-} logger = { "meridian", NULL, LOG_LVL_INFO };
+} logger = {"meridian", NULL, LOG_LVL_INFO};
 
 /* The log file, created 0600 whatever the umask (fopen would make it
  * 0666 less the umask): a daemon's log names users, jobs and what went
@@ -89,7 +89,7 @@ enum log_level log_get_level(void)
 
 int log_parse_level(const char *s, enum log_level *out)
 {
-	static const char *names[] = { "error", "warn", "info", "debug" };
+	static const char *names[] = {"error", "warn", "info", "debug"};
 
 	for (int i = 0; i < 4; i++) {
 		if (!strcasecmp(s, names[i])) {

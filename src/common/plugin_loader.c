@@ -31,7 +31,10 @@ struct member {
 	size_t off;
 };
 
-#define M(type, m) {#m, offsetof(type, m)}
+#define M(type, m)                                                             \
+	{                                                                      \
+#m, offsetof(type, m)                                          \
+	}
 static const struct member sched_members[] = {
 	M(struct mer_sched_ops, init),
 	M(struct mer_sched_ops, fini),
@@ -56,7 +59,7 @@ static const struct member auth_members[] = {
 #undef M
 
 #define NOKEYS ((size_t)-1)
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a)   (sizeof(a) / sizeof((a)[0]))
 
 static const struct kind_info {
 	uint32_t kind;
@@ -108,19 +111,23 @@ int plugin_check_ops(const void *ops, const char *key, const char *name,
 			return mer_error_set(
 				err,
 				"%s=%s: %s is a %s plugin with ABI %u, "
-				"expected ABI %u: it was built against an older "
+				"expected ABI %u: it was built against an "
+				"older "
 				"Meridian, rebuild it against this one",
 				key, name, file, kind_name(hdr->kind), hdr->abi,
 				abi);
-		return mer_error_set(err, "%s=%s: %s is a %s plugin with ABI %u, "
-				     "expected a %s plugin with ABI %u: rebuild it "
-				     "against this Meridian",
-				     key, name, file, kind_name(hdr->kind),
-				     hdr->abi, kind_name(kind), abi);
+		return mer_error_set(
+			err,
+			"%s=%s: %s is a %s plugin with ABI %u, "
+			"expected a %s plugin with ABI %u: rebuild it "
+			"against this Meridian",
+			key, name, file, kind_name(hdr->kind), hdr->abi,
+			kind_name(kind), abi);
 	}
 	if (!hdr->name || strcmp(hdr->name, name) != 0)
 		return mer_error_set(err, "%s=%s: %s calls itself '%s'", key,
-				     name, file, hdr->name ? hdr->name : "(null)");
+				     name, file,
+				     hdr->name ? hdr->name : "(null)");
 	for (size_t i = 0; i < k->nmembers; i++) {
 		void (*fn)(void);
 
@@ -130,7 +137,8 @@ int plugin_check_ops(const void *ops, const char *key, const char *name,
 					     "%s=%s: %s has no %s function "
 					     "(a NULL member), expected every "
 					     "member of its ops set",
-					     key, name, file, k->members[i].name);
+					     key, name, file,
+					     k->members[i].name);
 	}
 	if (k->keys_off != NOKEYS) {
 		const struct mer_plugin_key *keys;
@@ -180,7 +188,7 @@ struct plugin_handle *plugin_load(const char *dir, const char *key,
 		errno = EINVAL;
 		mer_error_set(err, "%s=%s: expected %s/NAME (e.g. %s/%s)", key,
 			      name, kind_name(kind), kind_name(kind),
-			      kind == MER_PLUGIN_SCHED    ? "fifo"
+			      kind == MER_PLUGIN_SCHED	  ? "fifo"
 			      : kind == MER_PLUGIN_SELECT ? "linear"
 			      : kind == MER_PLUGIN_PRICE  ? "flat"
 							  : "munge");
@@ -199,8 +207,9 @@ struct plugin_handle *plugin_load(const char *dir, const char *key,
 	hdr = dlsym(dl, MER_PLUGIN_SYMBOL);
 	if (!hdr) {
 		errno = ENOENT;
-		mer_error_set(err, "%s=%s: %s does not export '%s': not a "
-				   "Meridian plugin",
+		mer_error_set(err,
+			      "%s=%s: %s does not export '%s': not a "
+			      "Meridian plugin",
 			      key, name, file, MER_PLUGIN_SYMBOL);
 		dlclose(dl);
 		return NULL;

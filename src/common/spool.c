@@ -49,9 +49,9 @@ int spool_write_launch(const char *dir, const void *body, size_t len,
 		       struct mer_error *err)
 {
 	char *path = spool_path(dir, SPOOL_LAUNCH_FILE);
-	int fd = open(path,
-		      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		      0600);
+	int fd =
+		open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     0600);
 	int rc = 0, e = 0;
 
 	if (fd < 0) {
@@ -128,8 +128,8 @@ Meridian__LaunchJob *spool_read_launch_job(const char *dir, uint32_t job_id,
 		dir, SPOOL_LAUNCH_FILE, &meridian__launch_job__descriptor,
 		&path, err);
 
-	if ((lj || errno == EBADMSG) && (!lj || !lj->job ||
-					 lj->job->job_id != job_id)) {
+	if ((lj || errno == EBADMSG) &&
+	    (!lj || !lj->job || lj->job->job_id != job_id)) {
 		mer_error_set(err, "%s is not the launch request of job %u",
 			      path, job_id);
 		if (lj)
@@ -187,8 +187,7 @@ Meridian__JobEnd *spool_read_job_end(const char *dir, uint32_t job_id,
 }
 
 Meridian__StepEnd *spool_read_step_end(const char *dir, uint32_t job_id,
-				       uint32_t step_id,
-				       struct mer_error *err)
+				       uint32_t step_id, struct mer_error *err)
 {
 	char *path;
 	Meridian__StepEnd *e = (Meridian__StepEnd *)read_msg(

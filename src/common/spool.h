@@ -38,15 +38,17 @@
 #include "meridian.pb-c.h"
 #include "merr.h"
 
-#define SPOOL_LAUNCH_FILE "launch"   /* packed LaunchJob or LaunchStep */
-#define SPOOL_SCRIPT_FILE "script"   /* the batch script, the user's */
-#define SPOOL_SOCK_FILE "stepd.sock" /* mstepd listens, root only */
-#define SPOOL_LOG_FILE "mstepd.log"  /* mstepd's log */
-#define SPOOL_END_FILE "end"         /* packed JobEnd or StepEnd, written
-				      * once */
-#define SPOOL_PGID_FILE "pgid"       /* "PGID UID\n" of the running job or
-				      * of the step's ranks */
-#define SPOOL_MNODED_FD 3            /* mstepd's fd connected to mnoded */
+#define SPOOL_LAUNCH_FILE "launch"     /* packed LaunchJob or LaunchStep */
+#define SPOOL_SCRIPT_FILE "script"     /* the batch script, the user's */
+#define SPOOL_SOCK_FILE	  "stepd.sock" /* mstepd listens, root only */
+#define SPOOL_LOG_FILE	  "mstepd.log" /* mstepd's log */
+#define SPOOL_END_FILE                                                         \
+	"end" /* packed JobEnd or StepEnd, written                             \
+	       * once */
+#define SPOOL_PGID_FILE                                                        \
+	"pgid"		  /* "PGID UID\n" of the running job or                \
+			   * of the step's ranks */
+#define SPOOL_MNODED_FD 3 /* mstepd's fd connected to mnoded */
 
 /* "dir/name", malloc'd (the caller frees it). */
 char *spool_path(const char *dir, const char *name);
@@ -83,8 +85,7 @@ Meridian__JobEnd *spool_read_job_end(const char *dir, uint32_t job_id,
 /* dir/end as the StepEnd of step job_id.step_id.  Free with
  * meridian__step_end__free_unpacked. */
 Meridian__StepEnd *spool_read_step_end(const char *dir, uint32_t job_id,
-				       uint32_t step_id,
-				       struct mer_error *err);
+				       uint32_t step_id, struct mer_error *err);
 
 /* ---- pgid ---- */
 

@@ -210,7 +210,7 @@ fail:
 
 int read_file(const char *path, char **data, size_t *n)
 {
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 	char buf[8192];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 

@@ -31,7 +31,7 @@ void strbuf_addc(struct strbuf *b, char c);
 void strbuf_free(struct strbuf *b);
 
 /* Monotonic and wall clock in seconds / milliseconds. */
-int64_t mer_now(void);          /* time(NULL) */
+int64_t mer_now(void); /* time(NULL) */
 int64_t mer_mono_ms(void);
 
 /* Write or read exactly n bytes on a blocking fd, retrying EINTR. */
@@ -39,7 +39,8 @@ int write_all(int fd, const void *buf, size_t n);
 int read_all(int fd, void *buf, size_t n); /* -1 errno=EPIPE on early EOF */
 
 /* Write data to path atomically (temp file, fsync, rename). */
-int write_file_atomic(const char *path, const void *data, size_t n, mode_t mode);
+int write_file_atomic(const char *path, const void *data, size_t n,
+		      mode_t mode);
 /* Read a whole file; *data malloc'd and NUL terminated. */
 int read_file(const char *path, char **data, size_t *n);
 /* mkdir -p */

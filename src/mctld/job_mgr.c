@@ -215,7 +215,8 @@ static void job_insert(struct job_mgr *jm, struct job *j)
 		TAILQ_INSERT_TAIL(&jm->all, j, all_entry);
 		return;
 	}
-	TAILQ_FOREACH_REVERSE(t, &jm->all, job_list, all_entry) {
+	TAILQ_FOREACH_REVERSE(t, &jm->all, job_list, all_entry)
+	{
 		if (t->rec->job_id < id)
 			break;
 	}
@@ -1125,8 +1126,8 @@ int job_mgr_cancel(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		}
 		/* The batch script and every step, on every node. */
 		if (bh)
-			outbox_signal(ctx, bh->name, rec->job_id, -1, sig, false,
-					"");
+			outbox_signal(ctx, bh->name, rec->job_id, -1, sig,
+				      false, "");
 		step_signal_nodes(ctx, j, sig, false, "", bh ? bh->name : NULL);
 		return 0;
 	}
@@ -1312,7 +1313,8 @@ static void finished_insert(struct job_mgr *jm, struct job *j)
 {
 	struct job *t;
 
-	TAILQ_FOREACH_REVERSE(t, &jm->finished, job_list, state_entry) {
+	TAILQ_FOREACH_REVERSE(t, &jm->finished, job_list, state_entry)
+	{
 		if (t->purge_at <= j->purge_at)
 			break;
 	}

@@ -111,15 +111,15 @@ Meridian__JobSpec *job_store_get_spec(struct mctld *ctx, uint32_t id,
 	if (op) { /* asked in the turn it was submitted */
 		spec = meridian__job_spec__unpack(NULL, op->len, op->buf);
 		if (!spec) {
-			mer_error_set(err, "job %u: queued spec does not decode",
-				      id);
+			mer_error_set(
+				err, "job %u: queued spec does not decode", id);
 			errno = EIO;
 		}
 		return spec;
 	}
 	state_u32_key(id, key);
-	if (state_get(ctx->state, js->specs, key, 4, unpack_spec, &spec,
-		      err) < 0) {
+	if (state_get(ctx->state, js->specs, key, 4, unpack_spec, &spec, err) <
+	    0) {
 		if (errno == ENOENT)
 			mer_error_set(err,
 				      "the script of job %u is no longer kept",
@@ -157,7 +157,8 @@ static long src_collect(struct state *st, void *arg, struct mer_error *err)
 	long writes = 0;
 
 	job_mgr_flush_lazy(ctx); /* a commit happens: take them along */
-	TAILQ_FOREACH(j, job_mgr_dirty(ctx), dirty_entry) {
+	TAILQ_FOREACH(j, job_mgr_dirty(ctx), dirty_entry)
+	{
 		state_u32_key(j->rec->job_id, key);
 		if (state_put_msg(st, js->jobs, key, 4, &j->rec->base, err) < 0)
 			return -1;
@@ -249,8 +250,8 @@ static int load_job(const void *k, size_t klen, const void *v, size_t vlen,
 
 /* A script kept for a job that is no longer in memory (purged before a
  * crash, or a submit that never committed its record): delete it. */
-static int orphan_spec(const void *k, size_t klen, const void *v,
-		       size_t vlen, void *arg)
+static int orphan_spec(const void *k, size_t klen, const void *v, size_t vlen,
+		       void *arg)
 {
 	struct job_store *js = arg;
 	uint32_t id = state_key_u32(k, klen);

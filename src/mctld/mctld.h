@@ -68,8 +68,8 @@
 #define MCTLD_MAX_SCRIPT (4u << 20)
 #define MCTLD_MAX_STRING 4096
 /* A job's or step's arguments and environment: what exec takes. */
-#define MCTLD_MAX_ARGS 4096
-#define MCTLD_MAX_ENV 8192
+#define MCTLD_MAX_ARGS	    4096
+#define MCTLD_MAX_ENV	    8192
 #define MCTLD_MAX_ARG_BYTES (2u << 20)
 /* A reason a node gives for an end, as kept in the record. */
 #define MCTLD_MAX_REASON 1024
@@ -374,8 +374,8 @@ Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 				  struct mer_error *err);
 /* mcancel JOB.STEP: signal (sig) or cancel (0) a running step on its
  * nodes; the job goes on.  -1 with errno and err. */
-int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id,
-		uid_t uid, bool admin, int sig, struct mer_error *err);
+int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id, uid_t uid,
+		bool admin, int sig, struct mer_error *err);
 /* A node's StepEnd (STEP_END). */
 void step_node_end(struct mctld *ctx, const char *node,
 		   const Meridian__StepEnd *e);
@@ -518,8 +518,7 @@ typedef void (*outbox_undelivered_fn)(struct mctld *ctx, uint32_t job_id,
 typedef void (*outbox_call_fn)(struct mctld *ctx, uint32_t id);
 struct outbox *outbox_create(struct mctld *ctx);
 void outbox_destroy(struct outbox *ob); /* accepts NULL */
-void outbox_set_transport(struct outbox *ob,
-			  const struct outbox_transport *t);
+void outbox_set_transport(struct outbox *ob, const struct outbox_transport *t);
 /* A reply frame (taken) for p after the commit. */
 void outbox_reply(struct mctld *ctx, struct peer *p, uint16_t type,
 		  uint32_t req_id, uint8_t *frame, size_t len);
@@ -554,8 +553,8 @@ int state_db_open(struct state *st, const char *name, unsigned *db,
 /* Each record in key order; fn's pointers live for the call; fn < 0
  * stops. */
 int state_each(struct state *st, unsigned db,
-	       int (*fn)(const void *k, size_t klen, const void *v,
-			 size_t vlen, void *arg),
+	       int (*fn)(const void *k, size_t klen, const void *v, size_t vlen,
+			 void *arg),
 	       void *arg, struct mer_error *err);
 /* fn on the value of key (pointers live for the call); -1 with errno
  * ENOENT when absent.  Returns what fn returns. */
@@ -565,9 +564,8 @@ int state_get(struct state *st, unsigned db, const void *key, size_t klen,
 /* Writes: only from a commit source's collect. */
 int state_put(struct state *st, unsigned db, const void *key, size_t klen,
 	      const void *val, size_t vlen, struct mer_error *err);
-int state_put_msg(struct state *st, unsigned db, const void *key,
-		  size_t klen, const ProtobufCMessage *msg,
-		  struct mer_error *err);
+int state_put_msg(struct state *st, unsigned db, const void *key, size_t klen,
+		  const ProtobufCMessage *msg, struct mer_error *err);
 int state_del(struct state *st, unsigned db, const void *key, size_t klen,
 	      struct mer_error *err);
 /* A subsystem with durable data: pending says whether it has anything to

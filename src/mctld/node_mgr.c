@@ -26,13 +26,13 @@
 #define NODE_MAX_REASON 1024
 /* What a registering node may say of itself.  A node is a provider's
  * machine: what it sends is bounded like a user's request. */
-#define NODE_REG_MAX_NAME 255
+#define NODE_REG_MAX_NAME    255
 #define NODE_REG_MAX_VERSION 64
-#define NODE_REG_MAX_GPUS 1024
+#define NODE_REG_MAX_GPUS    1024
 #define NODE_REG_MAX_GPU_STR 64
-#define NODE_REG_MAX_CPUSET 4096
-#define NODE_REG_MAX_JOBS 65536
-#define NODE_REG_MAX_XML (8u << 20)
+#define NODE_REG_MAX_CPUSET  4096
+#define NODE_REG_MAX_JOBS    65536
+#define NODE_REG_MAX_XML     (8u << 20)
 /* reason_uid of a reason mctld set itself (from the config) */
 #define NODE_REASON_BY_MCTLD UINT32_MAX
 
@@ -302,7 +302,8 @@ static long src_collect(struct state *st, void *arg, struct mer_error *err)
 	struct node *n;
 	long writes = 0;
 
-	TAILQ_FOREACH(n, &nm->dirty, dirty_entry) {
+	TAILQ_FOREACH(n, &nm->dirty, dirty_entry)
+	{
 		Meridian__NodeRecord rec;
 
 		node_record_fill(n, &rec);
@@ -669,13 +670,15 @@ static int check_register(const Meridian__NodeRegister *reg,
 	    check_node_str(name, "version", reg->version, NODE_REG_MAX_VERSION,
 			   err) < 0)
 		return -1;
-	if (reg->n_gpus > NODE_REG_MAX_GPUS || reg->n_jobs > NODE_REG_MAX_JOBS) {
+	if (reg->n_gpus > NODE_REG_MAX_GPUS ||
+	    reg->n_jobs > NODE_REG_MAX_JOBS) {
 		errno = E2BIG;
-		return mer_error_set(err,
-				     "node %.60s reports %zu GPUs and %zu jobs; "
-				     "at most %u and %u allowed",
-				     name, reg->n_gpus, reg->n_jobs,
-				     NODE_REG_MAX_GPUS, NODE_REG_MAX_JOBS);
+		return mer_error_set(
+			err,
+			"node %.60s reports %zu GPUs and %zu jobs; "
+			"at most %u and %u allowed",
+			name, reg->n_gpus, reg->n_jobs, NODE_REG_MAX_GPUS,
+			NODE_REG_MAX_JOBS);
 	}
 	for (size_t i = 0; i < reg->n_gpus; i++) {
 		const Meridian__Gpu *g = reg->gpus[i];
@@ -690,11 +693,11 @@ static int check_register(const Meridian__NodeRegister *reg,
 	}
 	if (reg->topology_xml && strlen(reg->topology_xml) > NODE_REG_MAX_XML) {
 		errno = E2BIG;
-		return mer_error_set(err,
-				     "node %.60s: its topology XML is %zu bytes, "
-				     "at most %u allowed",
-				     name, strlen(reg->topology_xml),
-				     NODE_REG_MAX_XML);
+		return mer_error_set(
+			err,
+			"node %.60s: its topology XML is %zu bytes, "
+			"at most %u allowed",
+			name, strlen(reg->topology_xml), NODE_REG_MAX_XML);
 	}
 	return 0;
 }

@@ -177,8 +177,8 @@ static void deliver_push(struct outbox *ob, const struct out_item *o)
 	if (!t || !(msg = protobuf_c_message_unpack(t->request, NULL, o->len,
 						    o->buf)))
 		return;
-	if (ob->t->push(ob->ctx, o->node, o->type, msg, o->job_id,
-			o->step_id) < 0) {
+	if (ob->t->push(ob->ctx, o->node, o->type, msg, o->job_id, o->step_id) <
+	    0) {
 		/* A node that is not connected now makes a step fail there;
 		 * a signal is said again when the node registers. */
 		if (o->type == MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB)

@@ -46,4 +46,3 @@ void pb_set_reason(char **field, const char *val)
 	pb_set_str(field, cut);
 	free(cut);
 }
-

@@ -45,30 +45,30 @@
  * MaxUserConnections= connections, and mctld MaxConnections=.  Frames up to
  * RPC_FREE_FRAME (nearly every request) need no room.
  */
-#define RPC_FREE_FRAME (64u << 10)
+#define RPC_FREE_FRAME	  (64u << 10)
 #define RPC_USER_HELD_MAX (MER_FRAME_MAX_BODY + CONN_READ_AHEAD_MIN)
 _Static_assert(RPC_USER_HELD_MAX >= MER_FRAME_HDR_LEN + MER_FRAME_MAX_CRED +
 					    MER_FRAME_MAX_BODY,
 	       "a user's room must hold the largest frame");
-#define RPC_ALL_HELD_MAX (128u << 20)
-#define RPC_MAX_CONNS 65536
-#define RPC_FD_RESERVE 64
-#define RPC_MAX_UNAUTH 1024
+#define RPC_ALL_HELD_MAX	(128u << 20)
+#define RPC_MAX_CONNS		65536
+#define RPC_FD_RESERVE		64
+#define RPC_MAX_UNAUTH		1024
 #define RPC_MAX_UNAUTH_PER_ADDR 64
-#define RPC_MAX_UNAUTH_INPUT (16u << 20)
-#define RPC_MAX_OUTPUT (4u << 20)
-#define RPC_AUTH_TIMEOUT_S 10
-#define RPC_WRITE_TIMEOUT_S 60
+#define RPC_MAX_UNAUTH_INPUT	(16u << 20)
+#define RPC_MAX_OUTPUT		(4u << 20)
+#define RPC_AUTH_TIMEOUT_S	10
+#define RPC_WRITE_TIMEOUT_S	60
 /* A page of a paged JOB_INFO or NODE_INFO reply, which is also what a
  * reader who does not read holds mctld to, per connection: 4 MiB (10,000
  * jobs in one round trip), but 1 MiB on the connections of a user who
  * has more than RPC_PAGE_FULL_CONNS open, so that one user's many
  * connections hold at most about MaxUserConnections MiB. */
-#define RPC_PAGE_BYTES (4u << 20)
+#define RPC_PAGE_BYTES	     (4u << 20)
 #define RPC_PAGE_SMALL_BYTES (1u << 20)
-#define RPC_PAGE_FULL_CONNS 4
+#define RPC_PAGE_FULL_CONNS  4
 /* Lines about strangers' connections: at most a burst per interval. */
-#define RPC_STRANGER_LOG_BURST 20
+#define RPC_STRANGER_LOG_BURST	    20
 #define RPC_STRANGER_LOG_INTERVAL_S 10
 
 typedef int (*rpc_handler)(struct rpc_req *r, ProtobufCMessage *msg,
@@ -123,7 +123,7 @@ struct peer {
 	bool frame_ok;	       /* its credential was checked */
 	uid_t frame_uid;
 	gid_t frame_gid;
-	bool authed;	       /* a credential was checked on it */
+	bool authed;  /* a credential was checked on it */
 	size_t held;  /* bytes of it counted against user and in all */
 	bool waiting; /* on the rpc's wait list for room */
 	TAILQ_ENTRY(peer) wait_entry;
@@ -261,7 +261,8 @@ void peer_set_node(struct peer *p, struct node *n)
 	}
 }
 
-/* --- what strangers make mctld write ----------------------------------------- */
+/* --- what strangers make mctld write -----------------------------------------
+ */
 
 /*
  * Lines about connections that never authenticated: a few per interval,
@@ -295,7 +296,8 @@ static void stranger_log(struct rpc *rpc, const char *fmt, ...)
 	log_info("%s", text);
 }
 
-/* --- what users hold -------------------------------------------------------- */
+/* --- what users hold --------------------------------------------------------
+ */
 
 static bool uid_privileged(const struct mctld *ctx, uid_t uid)
 {
@@ -452,10 +454,11 @@ static int request_credential(struct peer *p, const struct frame_hdr *h,
 	if (!ctx->auth)
 		return 0;
 	if (h->cred_len == 0) {
-		stranger_log(ctx->rpc, "%s: %s refused: no credential",
-			     p->name, msg_type_name(h->type));
-		snprintf(text, n, "the request carries no credential; every "
-				  "request must (AuthType=)");
+		stranger_log(ctx->rpc, "%s: %s refused: no credential", p->name,
+			     msg_type_name(h->type));
+		snprintf(text, n,
+			 "the request carries no credential; every "
+			 "request must (AuthType=)");
 		return -1;
 	}
 	if (auth_decode(ctx->auth, (const char *)cred, h->cred_len, uid, gid,
@@ -540,11 +543,12 @@ static enum conn_verdict on_conn_header(struct conn *c,
 		/* Replies come only from nodes, to what mctld pushed. */
 		if (p->node && total <= RPC_FREE_FRAME)
 			return CONN_READ;
-		stranger_log(ctx->rpc,
-			     "connection %s: a %zu-byte %s reply %s; closing it",
-			     p->name, total, msg_type_name(h->type),
-			     p->node ? "is too large for an answer to a push"
-				     : "from a peer that is not a node");
+		stranger_log(
+			ctx->rpc,
+			"connection %s: a %zu-byte %s reply %s; closing it",
+			p->name, total, msg_type_name(h->type),
+			p->node ? "is too large for an answer to a push"
+				: "from a peer that is not a node");
 		return CONN_REFUSE;
 	}
 	if (request_credential(p, h, cred, &uid, &gid, text, sizeof(text)) <
@@ -606,8 +610,7 @@ static void on_guard_log(const char *text, void *arg)
 	log_warnx("%s", text);
 }
 
-static void on_accept(struct conn_guard *g, int fd, const char *name,
-		      void *arg)
+static void on_accept(struct conn_guard *g, int fd, const char *name, void *arg)
 {
 	struct mctld *ctx = arg;
 	struct peer *p = peer_create(ctx, name, &conn_peer_ops, NULL);
@@ -635,9 +638,9 @@ static unsigned max_connections(const struct conf *conf)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 1024 - RPC_FD_RESERVE;
 	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576
-							   : rl.rlim_max;
-		struct rlimit nl = { want, rl.rlim_max };
+		rlim_t want =
+			rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+		struct rlimit nl = {want, rl.rlim_max};
 
 		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
 			rl.rlim_cur = want;
@@ -659,13 +662,14 @@ int rpc_listen(struct mctld *ctx, struct mer_error *err)
 		.max_unauth = RPC_MAX_UNAUTH,
 		.max_unauth_per_addr = RPC_MAX_UNAUTH_PER_ADDR,
 		.max_unauth_input = RPC_MAX_UNAUTH_INPUT,
-		.conn = {
-			.read_ahead = RPC_FREE_FRAME,
-			.max_output = RPC_MAX_OUTPUT,
-			.frame_timeout_ms = conf->frame_timeout * 1000,
-			.auth_timeout_ms = RPC_AUTH_TIMEOUT_S * 1000,
-			.write_timeout_ms = RPC_WRITE_TIMEOUT_S * 1000,
-		},
+		.conn =
+			{
+				.read_ahead = RPC_FREE_FRAME,
+				.max_output = RPC_MAX_OUTPUT,
+				.frame_timeout_ms = conf->frame_timeout * 1000,
+				.auth_timeout_ms = RPC_AUTH_TIMEOUT_S * 1000,
+				.write_timeout_ms = RPC_WRITE_TIMEOUT_S * 1000,
+			},
 	};
 	uint16_t bound = 0;
 	int fd;
@@ -860,8 +864,8 @@ static void handle_push_reply(struct peer *p, const struct frame_hdr *h,
  * may not do (what: "see its script").  Every OWNER handler comes here
  * for each job it touches (rpc_dispatch checks that one did).
  */
-static int owner_check(struct rpc_req *r, const struct job *j,
-		       const char *what, struct mer_error *err)
+static int owner_check(struct rpc_req *r, const struct job *j, const char *what,
+		       struct mer_error *err)
 {
 	r->owner_checked = true;
 	if (r->admin || j->rec->user_id == r->uid)
@@ -917,7 +921,7 @@ struct page {
 static struct page page_start(const struct rpc_req *r, bool paged)
 {
 	const struct rpc_user *u = r->peer->user;
-	struct page pg = { paged, 0, RPC_PAGE_BYTES };
+	struct page pg = {paged, 0, RPC_PAGE_BYTES};
 
 	if (u && u->nconns > RPC_PAGE_FULL_CONNS)
 		pg.budget = RPC_PAGE_SMALL_BYTES;
@@ -1096,7 +1100,8 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 			rep.results[rep.n_results++] = res;
 		}
 	} else if (req->has_user) {
-		TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry) {
+		TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry)
+		{
 			if (!job_state_is_final(j->rec->state))
 				targets[ntargets++] = j;
 		}
@@ -1155,13 +1160,13 @@ static int h_update_job(struct rpc_req *r, ProtobufCMessage *msg,
 	for (i = 0; i < req->n_job_ids; i++) {
 		Meridian__JobActionResult *res = xmalloc(sizeof(*res));
 		struct mer_error e = {""};
-		struct job *j = owned_job(r, req->job_ids[i],
-					  "hold or release it", &e);
+		struct job *j =
+			owned_job(r, req->job_ids[i], "hold or release it", &e);
 
 		meridian__job_action_result__init(res);
 		res->job_id = req->job_ids[i];
-		if (!j || job_mgr_hold(r->ctx, j, r->uid, r->admin,
-				       req->action, &e) < 0) {
+		if (!j || job_mgr_hold(r->ctx, j, r->uid, r->admin, req->action,
+				       &e) < 0) {
 			res->code = errno ? errno : EINVAL;
 			res->text = xstrdup(e.text);
 		}

@@ -164,13 +164,13 @@ struct sched *sched_create(struct mctld *ctx, struct mer_error *err)
 	if (!s->select_state)
 		goto fail;
 	s->nregions = c->nregions;
-	s->regions = xcalloc(c->nregions ? c->nregions : 1,
-			     sizeof(*s->regions));
+	s->regions =
+		xcalloc(c->nregions ? c->nregions : 1, sizeof(*s->regions));
 	for (size_t i = 0; i < c->nregions; i++) {
 		s->regions[i].name = c->regions[i].name;
-		s->regions[i].description =
-			c->regions[i].description ? c->regions[i].description
-						  : "";
+		s->regions[i].description = c->regions[i].description
+						    ? c->regions[i].description
+						    : "";
 		s->regions[i].utc_offset_min = c->regions[i].utc_offset_min;
 	}
 	s->select_api.link = link_cb;
@@ -391,8 +391,9 @@ static void view_node(struct sched *s, const struct node *n)
 	v->cpus = n->cpus;
 	v->cpus_free = n->cpus > n->cpus_alloc ? n->cpus - n->cpus_alloc : 0;
 	v->mem_mb = n->real_memory;
-	v->mem_free_mb =
-		n->real_memory > n->mem_alloc ? n->real_memory - n->mem_alloc : 0;
+	v->mem_free_mb = n->real_memory > n->mem_alloc
+				 ? n->real_memory - n->mem_alloc
+				 : 0;
 	v->gpus = n->gpus;
 	v->gpu_free_mask = free_mask;
 	v->gpus_free = (uint32_t)__builtin_popcountll(free_mask);
@@ -439,8 +440,7 @@ static void view_add_running(struct sched *s, const struct job *j)
 	r->nalloc = s->nvalloc - first;
 }
 
-static void view_build(struct sched *s, size_t npending_nodes,
-		       size_t npending)
+static void view_build(struct sched *s, size_t npending_nodes, size_t npending)
 {
 	struct mctld *ctx = s->ctx;
 	size_t nnodes = node_mgr_count(ctx), nrun = 0, nalloc = 0, i;
@@ -448,10 +448,11 @@ static void view_build(struct sched *s, size_t npending_nodes,
 
 	if (nnodes > s->cap_vnodes) {
 		s->cap_vnodes = grown(nnodes);
-		s->vnodes = xrealloc(s->vnodes,
-				     s->cap_vnodes * sizeof(*s->vnodes));
+		s->vnodes =
+			xrealloc(s->vnodes, s->cap_vnodes * sizeof(*s->vnodes));
 		s->at = xrealloc(s->at, s->cap_vnodes * sizeof(*s->at));
-		s->limit = xrealloc(s->limit, s->cap_vnodes * sizeof(*s->limit));
+		s->limit =
+			xrealloc(s->limit, s->cap_vnodes * sizeof(*s->limit));
 		s->resv_cpus = xrealloc(s->resv_cpus,
 					s->cap_vnodes * sizeof(*s->resv_cpus));
 		s->resv_mem = xrealloc(s->resv_mem,
@@ -461,7 +462,8 @@ static void view_build(struct sched *s, size_t npending_nodes,
 	}
 	for (i = 0; i < nnodes; i++)
 		view_node(s, node_at(ctx, i));
-	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry) {
+	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry)
+	{
 		nrun++;
 		nalloc += j->rec->n_alloc;
 	}
@@ -472,8 +474,8 @@ static void view_build(struct sched *s, size_t npending_nodes,
 	}
 	if (nalloc + npending_nodes > s->cap_valloc) {
 		s->cap_valloc = grown(nalloc + npending_nodes);
-		s->valloc = xrealloc(s->valloc,
-				     s->cap_valloc * sizeof(*s->valloc));
+		s->valloc =
+			xrealloc(s->valloc, s->cap_valloc * sizeof(*s->valloc));
 	}
 	s->nvalloc = 0;
 	s->view.now = s->now;
@@ -482,7 +484,7 @@ static void view_build(struct sched *s, size_t npending_nodes,
 	s->view.running = s->vrun;
 	s->view.nrunning = 0;
 	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry)
-		view_add_running(s, j);
+	view_add_running(s, j);
 }
 
 /*
@@ -493,8 +495,7 @@ static void view_build(struct sched *s, size_t npending_nodes,
  * what it takes now it holds at R.start, where R's needs and what is
  * still running then must fit too.
  */
-static void avail_at(struct sched *s, int64_t t, int64_t x_end,
-		     uint32_t job_id)
+static void avail_at(struct sched *s, int64_t t, int64_t x_end, uint32_t job_id)
 {
 	size_t nnodes = s->view.nnodes, i, k, r;
 
@@ -655,8 +656,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 			v->gpu_hour_price = INT64_MAX; /* never under a limit */
 		v->id = (uint32_t)n->index;
 		r = conf_find_region(ctx->conf, n->cn->region);
-		v->region_index =
-			r ? (int32_t)(r - ctx->conf->regions) : -1;
+		v->region_index = r ? (int32_t)(r - ctx->conf->regions) : -1;
 		v->gpu = &s->vgpus[ngpus];
 		for (size_t g = 0; g < n->n_gpu_info; g++) {
 			const Meridian__Gpu *gi = n->gpu_info[g];
@@ -843,8 +843,8 @@ static int trial(void *core, const struct mer_sched_job *sj,
 	 * expected end, each other reservation's end. */
 	if (1 + s->view.nrunning + s->nresv > s->cap_events) {
 		s->cap_events = grown(1 + s->view.nrunning + s->nresv);
-		s->events = xrealloc(s->events,
-				     s->cap_events * sizeof(*s->events));
+		s->events =
+			xrealloc(s->events, s->cap_events * sizeof(*s->events));
 	}
 	s->events[nev++] = s->now;
 	for (i = 0; i < s->view.nrunning; i++)
@@ -871,7 +871,8 @@ static int trial(void *core, const struct mer_sched_job *sj,
 		out->nnodes = res.nnodes;
 		for (uint32_t k = 0; k < res.nnodes; k++) {
 			out->node_index[k] =
-				(uint32_t)s->view_nodes[res.node_index[k]]->index;
+				(uint32_t)s->view_nodes[res.node_index[k]]
+					->index;
 			out->gpu_mask[k] = res.gpu_mask[k];
 		}
 		err->text[0] = '\0';
@@ -893,7 +894,8 @@ static int reserve(void *core, const struct mer_sched_job *sj,
 		return mer_error_set(err, "Invalid");
 	if (!at || at->start == MER_TIME_NEVER ||
 	    at->nnodes != j->rec->num_nodes)
-		return mer_error_set(err, "reservation of job %u: expected "
+		return mer_error_set(err,
+				     "reservation of job %u: expected "
 				     "%u nodes and a start time",
 				     j->rec->job_id, j->rec->num_nodes);
 	for (k = 0; k < at->nnodes; k++) {
@@ -903,7 +905,8 @@ static int reserve(void *core, const struct mer_sched_job *sj,
 		    (at->gpu_mask[k] & ~all_gpus(s->vnodes[n].gpus)) ||
 		    (uint32_t)__builtin_popcountll(at->gpu_mask[k]) !=
 			    j->gpus_per_node)
-			return mer_error_set(err, "reservation of job %u: "
+			return mer_error_set(err,
+					     "reservation of job %u: "
 					     "node %u or its GPUs do not exist",
 					     j->rec->job_id, n);
 		for (q = 0; q < k; q++)
@@ -975,7 +978,8 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 	s->now = mer_now();
 	s->nresv = 0;
 	s->wake_req = 0;
-	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry) {
+	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry)
+	{
 		struct mer_sched_job *sj;
 
 		if (j->rec->desc->hold != MERIDIAN__HOLD_KIND__HOLD_NONE)

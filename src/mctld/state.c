@@ -34,12 +34,12 @@
 #include "util.h"
 
 /* Generous: the map is sparse and only grows on disk as it is used. */
-#define STATE_MAP_SIZE	 (8ull << 30)
+#define STATE_MAP_SIZE (8ull << 30)
 /* Free bytes under which a failed commit is taken for a full StateDir. */
-#define STATE_FULL_BELOW (1ull << 20)
-#define STATE_MAX_DBS 32
+#define STATE_FULL_BELOW  (1ull << 20)
+#define STATE_MAX_DBS	  32
 #define STATE_MAX_SOURCES 16
-#define META_SCHEMA "schema_version"
+#define META_SCHEMA	  "schema_version"
 
 struct source {
 	const struct state_source *ops;
@@ -386,8 +386,7 @@ static int schema_check(struct state *st, struct mer_error *err)
 				     STATE_SCHEMA_VERSION);
 	}
 	for (const struct migration *m = migrations;
-	     m < migrations + sizeof(migrations) / sizeof(migrations[0]);
-	     m++) {
+	     m < migrations + sizeof(migrations) / sizeof(migrations[0]); m++) {
 		if (m->from < found)
 			continue;
 		if (m->fn && m->fn(st, txn, err) < 0) {
@@ -444,8 +443,8 @@ int state_db_open(struct state *st, const char *name, unsigned *db,
 /* --- reading ----------------------------------------------------------- */
 
 int state_each(struct state *st, unsigned db,
-	       int (*fn)(const void *k, size_t klen, const void *v,
-			 size_t vlen, void *arg),
+	       int (*fn)(const void *k, size_t klen, const void *v, size_t vlen,
+			 void *arg),
 	       void *arg, struct mer_error *err)
 {
 	MDB_txn *txn;
@@ -522,9 +521,8 @@ int state_put(struct state *st, unsigned db, const void *key, size_t klen,
 }
 
 /* Pack msg straight into the map (MDB_RESERVE): no copy, no malloc. */
-int state_put_msg(struct state *st, unsigned db, const void *key,
-		  size_t klen, const ProtobufCMessage *msg,
-		  struct mer_error *err)
+int state_put_msg(struct state *st, unsigned db, const void *key, size_t klen,
+		  const ProtobufCMessage *msg, struct mer_error *err)
 {
 	MDB_val k = {klen, (void *)key}, v;
 	int rc;
@@ -563,8 +561,7 @@ static bool statedir_full(const struct state *st)
 	struct statvfs sv;
 
 	return statvfs(st->dir, &sv) == 0 &&
-	       (unsigned long long)sv.f_bavail * sv.f_frsize <
-		       STATE_FULL_BELOW;
+	       (unsigned long long)sv.f_bavail * sv.f_frsize < STATE_FULL_BELOW;
 }
 
 void state_fail_next_commit(struct state *st, int rc)

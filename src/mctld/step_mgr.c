@@ -31,7 +31,7 @@
 
 /* Limits on what a step request may carry (arguments and environment:
  * job_mgr_check_exec). */
-#define STEP_MAX_TASKS 65536
+#define STEP_MAX_TASKS	65536
 #define STEP_IO_KEY_LEN 32
 /* Bytes of the command line a step's record keeps (see argv_trim). */
 #define STEP_KEEP_ARGV 4096
@@ -57,15 +57,15 @@ static int check_desc(struct mctld *ctx, Meridian__StepDesc *d,
 		return mer_error_set(err, "the step has no program to run; "
 					  "give one after the options");
 	}
-	if (job_mgr_check_exec("the step", d->argv, d->n_argv, d->env,
-			       d->n_env, err) < 0)
+	if (job_mgr_check_exec("the step", d->argv, d->n_argv, d->env, d->n_env,
+			       err) < 0)
 		return -1;
 	if (check_string("the output pattern", d->std_out, MCTLD_MAX_STRING,
 			 err) < 0 ||
 	    check_string("the error pattern", d->std_err, MCTLD_MAX_STRING,
 			 err) < 0 ||
-	    check_string("the working directory", d->work_dir,
-			 MCTLD_MAX_STRING, err) < 0 ||
+	    check_string("the working directory", d->work_dir, MCTLD_MAX_STRING,
+			 err) < 0 ||
 	    check_string("the step name", d->name, 256, err) < 0)
 		return -1;
 	if (!*d->cpu_bind) {
@@ -348,8 +348,9 @@ Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 
 	if (rec->state != JS(RUNNING)) {
 		errno = EINVAL;
-		mer_error_set(err, "job %u is %s; steps run only in a running "
-				   "job",
+		mer_error_set(err,
+			      "job %u is %s; steps run only in a running "
+			      "job",
 			      rec->job_id, job_state_name(rec->state));
 		return NULL;
 	}
@@ -378,8 +379,9 @@ Meridian__StepRecord *step_create(struct mctld *ctx, struct job *j,
 		return NULL;
 	if (d->pty && (d->ntasks > 1 || d->min_nodes > 1)) {
 		errno = EINVAL;
-		mer_error_set(err, "--pty runs one task on one node; -n %u -N "
-				   "%u asks for more",
+		mer_error_set(err,
+			      "--pty runs one task on one node; -n %u -N "
+			      "%u asks for more",
 			      d->ntasks, d->min_nodes);
 		return NULL;
 	}
@@ -459,10 +461,10 @@ void step_node_end(struct mctld *ctx, const char *node,
 		s->exit_code = e->exit_code;
 		s->term_signal = e->term_signal;
 		s->failed_rank = e->failed_rank;
-		pb_set_reason(&s->reason, st == JS(CANCELLED) &&
-					       *j->rec->cancel_reason
-				       ? j->rec->cancel_reason
-				       : e->reason);
+		pb_set_reason(&s->reason,
+			      st == JS(CANCELLED) && *j->rec->cancel_reason
+				      ? j->rec->cancel_reason
+				      : e->reason);
 	}
 	sn->ended = true;
 	sn->end_state = st;
@@ -471,7 +473,8 @@ void step_node_end(struct mctld *ctx, const char *node,
 		 * already closed (its nodes' ends raced with JOB_END or
 		 * JOB_COMPLETE) gets the state its nodes really gave. */
 		if (step_is_running(s))
-			step_finish(j->rec, s, step_worst_state(s), e->end_time);
+			step_finish(j->rec, s, step_worst_state(s),
+				    e->end_time);
 		else
 			step_set_state(j->rec, s, step_worst_state(s));
 	}
@@ -494,8 +497,8 @@ void step_launch_failed(struct mctld *ctx, uint32_t job_id, uint32_t step_id,
 	free(why);
 }
 
-int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id,
-		uid_t uid, bool admin, int sig, struct mer_error *err)
+int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id, uid_t uid,
+		bool admin, int sig, struct mer_error *err)
 {
 	Meridian__JobRecord *rec = j->rec;
 	Meridian__StepRecord *s;
@@ -526,7 +529,7 @@ int step_cancel(struct mctld *ctx, struct job *j, uint32_t step_id,
 	for (size_t i = 0; i < s->n_nodes; i++)
 		if (!s->nodes[i]->ended)
 			outbox_signal(ctx, s->nodes[i]->node, rec->job_id,
-					     step_id, sig ? sig : SIGTERM,
-					     sig == 0, sig ? "" : why);
+				      step_id, sig ? sig : SIGTERM, sig == 0,
+				      sig ? "" : why);
 	return 0;
 }

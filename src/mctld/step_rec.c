@@ -81,8 +81,8 @@ void steps_trim(Meridian__JobRecord *rec)
 
 void steps_append(Meridian__JobRecord *rec, Meridian__StepRecord *s)
 {
-	rec->steps = xrealloc(rec->steps,
-			      (rec->n_steps + 1) * sizeof(*rec->steps));
+	rec->steps =
+		xrealloc(rec->steps, (rec->n_steps + 1) * sizeof(*rec->steps));
 	rec->steps[rec->n_steps++] = s;
 }
 
@@ -117,7 +117,7 @@ Meridian__JobState step_worst_state(const Meridian__StepRecord *s)
 /* Whether node end e (state st) explains the step worse than the node
  * ends folded into s so far. */
 bool step_end_worse(const Meridian__StepRecord *s, Meridian__JobState st,
-		      const Meridian__StepEnd *e)
+		    const Meridian__StepEnd *e)
 {
 	int we = end_weight(st), ws = end_weight(step_worst_state(s));
 
@@ -200,7 +200,6 @@ void step_signal_nodes(struct mctld *ctx, struct job *j, int sig, bool cancel,
 		}
 		if (has)
 			outbox_signal(ctx, node, rec->job_id, -1, sig, cancel,
-					reason);
+				      reason);
 	}
 }
-

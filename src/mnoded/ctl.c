@@ -28,19 +28,19 @@
 
 #include "mnoded.h"
 
-#define BACKOFF_MIN_S 1
-#define BACKOFF_MAX_S 30
+#define BACKOFF_MIN_S	  1
+#define BACKOFF_MAX_S	  30
 #define CONNECT_TIMEOUT_S 10
 /* A request unanswered this long means a dead peer that TCP has not
  * noticed yet (a NAT box forgot us, a host vanished). */
 #define REQUEST_TIMEOUT_S 60
-#define WATCHDOG_S 5
+#define WATCHDOG_S	  5
 
 enum ctl_state {
-	CTL_IDLE,        /* waiting to dial again */
-	CTL_CONNECTING,  /* non-blocking connect() in progress */
+	CTL_IDLE,	 /* waiting to dial again */
+	CTL_CONNECTING,	 /* non-blocking connect() in progress */
 	CTL_REGISTERING, /* NODE_REGISTER sent, no reply yet */
-	CTL_UP,          /* registered: heartbeats and job ends flow */
+	CTL_UP,		 /* registered: heartbeats and job ends flow */
 };
 
 /* A request of ours waiting for its reply. */
@@ -122,8 +122,8 @@ static int ctl_send(struct ctl *c, struct pending *p,
 			  msg_type_name(p->type), err.text);
 		return -1;
 	}
-	rc = conn_send_msg(c->conn, (uint16_t)p->type, 0, p->req_id, cred,
-			   clen, msg);
+	rc = conn_send_msg(c->conn, (uint16_t)p->type, 0, p->req_id, cred, clen,
+			   msg);
 	free(cred);
 	return rc;
 }
@@ -132,7 +132,7 @@ static int ctl_send(struct ctl *c, struct pending *p,
 
 static void ctl_schedule_retry(struct ctl *c)
 {
-	struct timeval tv = { .tv_sec = c->backoff_s };
+	struct timeval tv = {.tv_sec = c->backoff_s};
 
 	c->state = CTL_IDLE;
 	log_debug("dialing mctld again in %u s", c->backoff_s);
@@ -157,7 +157,7 @@ static void ctl_drop(struct ctl *c, const char *why)
 	}
 	/* Ends not acknowledged go again with the next registration. */
 	TAILQ_FOREACH(u, &c->d->units, link)
-		u->end_in_flight = false;
+	u->end_in_flight = false;
 	evtimer_del(c->hb_ev);
 	evtimer_del(c->watch_ev);
 	ctl_schedule_retry(c);
@@ -200,11 +200,11 @@ static void ctl_send_ends(struct ctl *c)
 	struct unit *u;
 
 	TAILQ_FOREACH(u, &c->d->units, link)
-		if (u->kind == UNIT_JOB && u->end.msg && !u->end_in_flight)
-			ctl_send_end(c, u);
+	if (u->kind == UNIT_JOB && u->end.msg && !u->end_in_flight)
+		ctl_send_end(c, u);
 	TAILQ_FOREACH(u, &c->d->units, link)
-		if (u->kind == UNIT_STEP && u->end.msg && !u->end_in_flight)
-			ctl_send_step_end(c, u);
+	if (u->kind == UNIT_STEP && u->end.msg && !u->end_in_flight)
+		ctl_send_step_end(c, u);
 }
 
 void ctl_job_ended(struct ctl *c, struct unit *j)
@@ -229,12 +229,13 @@ static void ctl_register(struct ctl *c)
 	size_t n = 0, i = 0;
 
 	TAILQ_FOREACH(j, &d->units, link)
-		n += j->kind == UNIT_JOB;
+	n += j->kind == UNIT_JOB;
 	st = xcalloc(n ? n : 1, sizeof(*st));
 	stp = xcalloc(n ? n : 1, sizeof(*stp));
 	p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER);
 	p->ended = xcalloc(n ? n : 1, sizeof(*p->ended));
-	TAILQ_FOREACH(j, &d->units, link) {
+	TAILQ_FOREACH(j, &d->units, link)
+	{
 		if (j->kind != UNIT_JOB)
 			continue;
 		meridian__node_job_status__init(&st[i]);
@@ -301,8 +302,7 @@ static void ctl_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	for (struct pending *p = c->pending; p; p = p->next) {
 		if (now - p->sent_ms > limit_ms) {
 			char why[120];
-			snprintf(why, sizeof(why),
-				 "no reply to %s in %lld s",
+			snprintf(why, sizeof(why), "no reply to %s in %lld s",
 				 msg_type_name(p->type),
 				 (long long)(now - p->sent_ms) / 1000);
 			ctl_drop(c, why);
@@ -424,10 +424,10 @@ static const struct reply_handler {
 	void (*fn)(struct ctl *c, struct pending *p, const struct frame_hdr *h,
 		   const ProtobufCMessage *m);
 } reply_handlers[] = {
-	{ MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER, reply_register },
-	{ MERIDIAN__MSG_TYPE__MSG_NODE_HEARTBEAT, reply_heartbeat },
-	{ MERIDIAN__MSG_TYPE__MSG_JOB_END, reply_job_end },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_END, reply_step_end },
+	{MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER, reply_register},
+	{MERIDIAN__MSG_TYPE__MSG_NODE_HEARTBEAT, reply_heartbeat},
+	{MERIDIAN__MSG_TYPE__MSG_JOB_END, reply_job_end},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_END, reply_step_end},
 };
 
 static void ctl_on_reply(struct ctl *c, const struct frame_hdr *h,
@@ -496,8 +496,9 @@ static int push_signal(struct ctl *c, const ProtobufCMessage *m,
 
 	if (!sj->cancel && (sj->signal <= 0 || sj->signal >= NSIG)) {
 		errno = EINVAL;
-		return mer_error_set(err, "SIGNAL_JOB with signal %d: expected "
-					  "1..%d",
+		return mer_error_set(err,
+				     "SIGNAL_JOB with signal %d: expected "
+				     "1..%d",
 				     sj->signal, NSIG - 1);
 	}
 	return launch_signal(c->d, sj, err);
@@ -510,9 +511,9 @@ static const struct push_handler {
 	int (*fn)(struct ctl *c, const ProtobufCMessage *m, const uint8_t *body,
 		  size_t len, struct mer_error *err);
 } push_handlers[] = {
-	{ MERIDIAN__MSG_TYPE__MSG_LAUNCH_JOB, push_launch },
-	{ MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, push_launch_step },
-	{ MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, push_signal },
+	{MERIDIAN__MSG_TYPE__MSG_LAUNCH_JOB, push_launch},
+	{MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, push_launch_step},
+	{MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, push_signal},
 };
 
 static void ctl_on_request(struct ctl *c, const struct frame_hdr *h,
@@ -538,8 +539,8 @@ static void ctl_on_request(struct ctl *c, const struct frame_hdr *h,
 		return;
 	}
 	if (h->cred_len == 0 ||
-	    auth_decode(c->d->auth, (const char *)cred, h->cred_len, &uid,
-			&gid, &err) < 0) {
+	    auth_decode(c->d->auth, (const char *)cred, h->cred_len, &uid, &gid,
+			&err) < 0) {
 		log_warnx("%s from mctld refused: %s", msg_type_name(h->type),
 			  h->cred_len ? err.text : "no credential");
 		conn_send_error(c->conn, h->type, h->req_id, EACCES,
@@ -589,7 +590,7 @@ static void ctl_on_frame(struct conn *conn, const struct frame_hdr *h,
 
 static void ctl_connected(struct ctl *c, int fd)
 {
-	struct timeval tv = { .tv_sec = WATCHDOG_S };
+	struct timeval tv = {.tv_sec = WATCHDOG_S};
 	int one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -636,7 +637,7 @@ static void ctl_try_next(struct ctl *c, int last_errno)
 {
 	while (c->ai_next) {
 		struct addrinfo *ai = c->ai_next;
-		struct timeval tv = { .tv_sec = CONNECT_TIMEOUT_S };
+		struct timeval tv = {.tv_sec = CONNECT_TIMEOUT_S};
 		int fd;
 
 		c->ai_next = ai->ai_next;
@@ -657,8 +658,8 @@ static void ctl_try_next(struct ctl *c, int last_errno)
 			continue;
 		}
 		c->connect_fd = fd;
-		c->connect_ev = event_new(c->d->base, fd, EV_WRITE,
-					  ctl_connect_cb, c);
+		c->connect_ev =
+			event_new(c->d->base, fd, EV_WRITE, ctl_connect_cb, c);
 		event_add(c->connect_ev, &tv);
 		return;
 	}
@@ -672,8 +673,8 @@ static void ctl_try_next(struct ctl *c, int last_errno)
 static void ctl_dial(struct ctl *c)
 {
 	const struct conf *cf = c->d->conf;
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM};
 	char port[16];
 	int gai;
 

@@ -92,12 +92,12 @@ void gpu_free_all(struct topo_gpu *gpus, size_t n)
 
 /* Words in GPU names that are brands, not models. */
 static const char *const brand_words[] = {
-	"nvidia", "tesla", "geforce", "quadro", "corporation", "amd",
-	"ati",    "radeon", "instinct", "graphics", "intel", NULL,
+	"nvidia", "tesla",  "geforce",	"quadro",   "corporation", "amd",
+	"ati",	  "radeon", "instinct", "graphics", "intel",	   NULL,
 };
 
 /* Series words that take the number after them: "RTX 4090" -> "rtx4090". */
-static const char *const series_words[] = { "rtx", "gtx", "titan", "rx", NULL };
+static const char *const series_words[] = {"rtx", "gtx", "titan", "rx", NULL};
 
 static bool in_list(const char *const *list, const char *w)
 {
@@ -133,7 +133,7 @@ char *gpu_model_short(const char *name)
 	char *buf, *save = NULL, *words[32];
 	const char *lb = strchr(name, '['), *rb;
 	size_t nw = 0, len;
-	struct strbuf fallback = { 0 };
+	struct strbuf fallback = {0};
 	char *res = NULL;
 
 	/* PCI database names put the product in brackets:

@@ -140,11 +140,11 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-	struct mnoded d = { 0 };
+	struct mnoded d = {0};
 	const char *conf_path = NULL, *name = NULL;
 	bool foreground = false, verbose = false;
 	struct event *ev_term, *ev_int, *ev_chld, *ev_hup;
-	struct strbuf warnings = { 0 };
+	struct strbuf warnings = {0};
 	struct mer_error err;
 	char *log_path = NULL, *mstepd_path;
 	int opt;

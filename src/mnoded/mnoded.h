@@ -55,10 +55,10 @@
 
 /* One GPU as the node reports it (Meridian__Gpu without the protobuf). */
 struct topo_gpu {
-	char *model;      /* short lower-case name: "a100"; "" unknown */
-	char *pci_bus_id; /* "0000:3b:00.0"; "" for a configured-only GPU */
-	char *cpuset;     /* the PUs local to the GPU, list form "0-3" */
-	int numa_node;    /* NUMA node of the GPU, -1 unknown */
+	char *model;	    /* short lower-case name: "a100"; "" unknown */
+	char *pci_bus_id;   /* "0000:3b:00.0"; "" for a configured-only GPU */
+	char *cpuset;	    /* the PUs local to the GPU, list form "0-3" */
+	int numa_node;	    /* NUMA node of the GPU, -1 unknown */
 	uint64_t memory_mb; /* 0 unknown */
 };
 
@@ -68,15 +68,15 @@ struct topo_gpu {
  * with CUDA_DEVICE_ORDER=PCI_BUS_ID, so index i here is CUDA device i.
  */
 struct topo {
-	uint32_t cpus;       /* PUs */
+	uint32_t cpus; /* PUs */
 	uint32_t cores;
 	uint32_t sockets;
 	uint32_t numa_nodes;
-	uint64_t memory_mb;  /* total over the NUMA nodes */
-	char *cpuset;        /* every PU, list form "0-15" */
+	uint64_t memory_mb; /* total over the NUMA nodes */
+	char *cpuset;	    /* every PU, list form "0-15" */
 	struct topo_gpu *gpus;
 	size_t ngpus;
-	char *source;        /* the XML file it came from, or "this machine" */
+	char *source; /* the XML file it came from, or "this machine" */
 };
 
 /* The one context of the daemon, built in main() and passed down. */
@@ -87,21 +87,21 @@ TAILQ_HEAD(unit_list, unit);
 struct mnoded {
 	struct conf *conf;
 	const struct conf_node *node; /* this node's stanza in conf */
-	const char *name;             /* -N */
-	char *spool;                  /* SpoolDir with %n expanded */
-	char *topology_file;          /* the stanza's TopologyFile=, made
+	const char *name;	      /* -N */
+	char *spool;		      /* SpoolDir with %n expanded */
+	char *topology_file;	      /* the stanza's TopologyFile=, made
 				       * absolute; "" this machine */
 	enum log_level log_level;
 	struct topo *topo;
 	struct auth *auth;
 	struct event_base *base;
 	struct ctl *ctl;
-	struct unit_list units;       /* batch jobs and step shares, in
-				       * the order they came */
+	struct unit_list units; /* batch jobs and step shares, in
+				 * the order they came */
 	int64_t boot_time;
 	char hostname[256];
 	int lock_fd;
-	uint32_t step_req_id;         /* last req_id sent to an mstepd */
+	uint32_t step_req_id; /* last req_id sent to an mstepd */
 };
 
 /* topo.c */
@@ -145,8 +145,8 @@ enum unit_kind {
 /* What the kinds do differently: launch.c's launch_unit_ops for jobs,
  * steps.c's steps_unit_ops for step shares. */
 struct unit_ops {
-	const char *noun;  /* "job", "step", for logs */
-	mode_t dir_mode;   /* of its directory once made */
+	const char *noun; /* "job", "step", for logs */
+	mode_t dir_mode;  /* of its directory once made */
 	/* dir/end, checked to be this unit's; NULL when missing (ENOENT)
 	 * or undecodable or another's (EBADMSG).  Free with
 	 * protobuf_c_message_free_unpacked. */
@@ -171,17 +171,17 @@ struct unit {
 	enum unit_kind kind;
 	const struct unit_ops *ops; /* its kind's */
 	uint32_t job_id;
-	uint32_t step_id;       /* UNIT_STEP; 0 for a job */
-	char what[32];          /* "job 12", "step 12.3", for logs */
-	char *dir;              /* SPOOL/job.<id>, SPOOL/step.<job>.<step> */
-	struct conn *stepd;     /* to its mstepd; NULL once it ended */
-	union {                 /* set once ended (from the end file); */
-		ProtobufCMessage *msg;  /* owned by the unit */
-		Meridian__JobEnd *job;  /* UNIT_JOB */
+	uint32_t step_id;   /* UNIT_STEP; 0 for a job */
+	char what[32];	    /* "job 12", "step 12.3", for logs */
+	char *dir;	    /* SPOOL/job.<id>, SPOOL/step.<job>.<step> */
+	struct conn *stepd; /* to its mstepd; NULL once it ended */
+	union {		    /* set once ended (from the end file); */
+		ProtobufCMessage *msg;	 /* owned by the unit */
+		Meridian__JobEnd *job;	 /* UNIT_JOB */
 		Meridian__StepEnd *step; /* UNIT_STEP */
 	} end;
-	bool end_in_flight;     /* JOB_END/STEP_END sent, no Ack yet */
-	bool cancel_sent;       /* a cancel went to its mstepd */
+	bool end_in_flight; /* JOB_END/STEP_END sent, no Ack yet */
+	bool cancel_sent;   /* a cancel went to its mstepd */
 };
 
 /* The unit of job job_id (UNIT_JOB; step_id ignored) or of step
@@ -198,9 +198,8 @@ struct unit *unit_find(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
  * Returns the unit, in d->units (already ended when its mstepd cannot be
  * watched), or NULL with err and errno, the directory removed.
  */
-struct unit *unit_start(struct mnoded *d, enum unit_kind kind,
-			uint32_t job_id, uint32_t step_id,
-			const uint8_t *launch, size_t len,
+struct unit *unit_start(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
+			uint32_t step_id, const uint8_t *launch, size_t len,
 			struct mer_error *err);
 /* sj to u's mstepd (naming the step, for a step share): 0, also when it
  * already ended; -1 with err when its mstepd is unreachable. */

@@ -111,12 +111,12 @@ int steps_launch(struct mnoded *d, const Meridian__LaunchStep *ls,
 		return mer_error_set(err,
 				     "LAUNCH_STEP for step %u.%u: its node "
 				     "%u is %s, this is node %s",
-				     job_id, step_id, ls->node_index,
-				     me->node, d->name);
+				     job_id, step_id, ls->node_index, me->node,
+				     d->name);
 	}
 	if (steps_find(d, job_id, step_id)) {
-		log_debug("step %u.%u: LAUNCH_STEP again, already here",
-			  job_id, step_id);
+		log_debug("step %u.%u: LAUNCH_STEP again, already here", job_id,
+			  step_id);
 		return 0;
 	}
 
@@ -156,7 +156,8 @@ size_t steps_signal_job(struct mnoded *d, const Meridian__SignalJob *sj)
 	struct unit *u;
 	size_t n = 0;
 
-	TAILQ_FOREACH(u, &d->units, link) {
+	TAILQ_FOREACH(u, &d->units, link)
+	{
 		if (u->kind != UNIT_STEP || u->job_id != sj->job_id)
 			continue;
 		n++;
@@ -176,7 +177,8 @@ void steps_cancel_job(struct mnoded *d, uint32_t job_id, const char *reason)
 	sj.signal = SIGKILL;
 	sj.cancel = true;
 	sj.reason = (char *)reason;
-	TAILQ_FOREACH(u, &d->units, link) {
+	TAILQ_FOREACH(u, &d->units, link)
+	{
 		if (u->kind != UNIT_STEP || u->job_id != job_id || !u->stepd ||
 		    u->cancel_sent)
 			continue;

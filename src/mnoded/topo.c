@@ -90,8 +90,7 @@ void topo_apply_conf(struct topo *t, const struct conf_node *cn,
 				    "%s has %llu MiB: using %llu\n",
 				    cn->name,
 				    (unsigned long long)cn->real_memory,
-				    t->source,
-				    (unsigned long long)t->memory_mb,
+				    t->source, (unsigned long long)t->memory_mb,
 				    (unsigned long long)cn->real_memory);
 		t->memory_mb = cn->real_memory;
 	}

@@ -98,9 +98,9 @@ struct unit *unit_find(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
 	struct unit *u;
 
 	TAILQ_FOREACH(u, &d->units, link)
-		if (u->kind == kind && u->job_id == job_id &&
-		    (kind == UNIT_JOB || u->step_id == step_id))
-			return u;
+	if (u->kind == kind && u->job_id == job_id &&
+	    (kind == UNIT_JOB || u->step_id == step_id))
+		return u;
 	return NULL;
 }
 
@@ -359,8 +359,8 @@ static int start_failed(const struct unit *u, struct mer_error *err, int e,
  * removed first: the caller knows of no mstepd in it.  The middle process
  * is reaped by unit_reap.
  */
-static int start_mstepd(const struct unit *u, const uint8_t *launch,
-			size_t len, struct mer_error *err)
+static int start_mstepd(const struct unit *u, const uint8_t *launch, size_t len,
+			struct mer_error *err)
 {
 	struct mnoded *d = u->d;
 	char jbuf[16], sbuf[16], *argv[12];
@@ -392,8 +392,7 @@ static int start_mstepd(const struct unit *u, const uint8_t *launch,
 	}
 	if (rc < 0) {
 		int e = errno;
-		mer_error_set(err, "cannot create %s: %s", u->dir,
-			      strerror(e));
+		mer_error_set(err, "cannot create %s: %s", u->dir, strerror(e));
 		errno = e;
 		return -1;
 	}
@@ -431,9 +430,8 @@ static int start_mstepd(const struct unit *u, const uint8_t *launch,
 	return sp[0];
 }
 
-struct unit *unit_start(struct mnoded *d, enum unit_kind kind,
-			uint32_t job_id, uint32_t step_id,
-			const uint8_t *launch, size_t len,
+struct unit *unit_start(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
+			uint32_t step_id, const uint8_t *launch, size_t len,
 			struct mer_error *err)
 {
 	struct unit *u = unit_new(d, kind, job_id, step_id);
@@ -546,8 +544,7 @@ void unit_end_acked(struct unit *u)
 		      end_state(u) == MERIDIAN__JOB_STATE__JOB_COMPLETED);
 	if (remove_tree(u->dir) < 0)
 		log_warn("%s: cannot remove %s", u->what, u->dir);
-	log_debug("%s: end acknowledged by mctld, %s removed", u->what,
-		  u->dir);
+	log_debug("%s: end acknowledged by mctld, %s removed", u->what, u->dir);
 	unit_remove(u);
 }
 
@@ -582,7 +579,7 @@ static void unit_scan_one(struct mnoded *d, enum unit_kind kind,
 			  uint32_t job_id, uint32_t step_id)
 {
 	struct unit *u = unit_new(d, kind, job_id, step_id);
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	time_t started;
 	int fd;
 
@@ -668,8 +665,9 @@ int unit_scan_spool(struct mnoded *d)
 	/* A batch job that ended while we were away could not cancel the
 	 * steps it left running here. */
 	TAILQ_FOREACH(u, &d->units, link)
-		if (u->kind == UNIT_JOB && u->end.msg)
-			steps_cancel_job(d, u->job_id, "the job's batch script "
-						       "ended");
+	if (u->kind == UNIT_JOB && u->end.msg)
+		steps_cancel_job(d, u->job_id,
+				 "the job's batch script "
+				 "ended");
 	return 0;
 }

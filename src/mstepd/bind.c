@@ -22,7 +22,6 @@
 #include "hwgpu.h"
 #include "util.h"
 
-
 struct bind_gpu {
 	char *busid;
 	hwloc_bitmap_t cpuset; /* local PUs */

@@ -47,8 +47,8 @@ static bool v_job_name(const struct env_ctx *c, struct strbuf *b)
 
 static bool v_user(const struct env_ctx *c, struct strbuf *b)
 {
-	strbuf_addf(b, "%s", *c->job->user_name ? c->job->user_name
-						: c->u->name);
+	strbuf_addf(b, "%s",
+		    *c->job->user_name ? c->job->user_name : c->u->name);
 	return true;
 }
 
@@ -178,7 +178,8 @@ static bool v_tasks_per_node(const struct env_ctx *c, struct strbuf *b)
 static bool v_mem(const struct env_ctx *c, struct strbuf *b)
 {
 	uint64_t mb = c->alloc && c->alloc->mem_mb ? c->alloc->mem_mb
-			  : c->desc ? c->desc->mem_mb : 0;
+		      : c->desc			   ? c->desc->mem_mb
+						   : 0;
 
 	if (!mb)
 		return false;
@@ -257,37 +258,37 @@ static const struct env_var {
 	const char *meridian; /* Meridian's name, NULL none */
 	env_value_fn value;
 } env_vars[] = {
-	{ "SLURM_JOB_ID", "MERIDIAN_JOB_ID", v_job_id },
-	{ "SLURM_JOBID", NULL, v_job_id },
-	{ "SLURM_JOB_NAME", "MERIDIAN_JOB_NAME", v_job_name },
-	{ "SLURM_JOB_USER", "MERIDIAN_JOB_USER", v_user },
-	{ "SLURM_JOB_UID", "MERIDIAN_JOB_UID", v_uid },
-	{ "SLURM_JOB_GID", NULL, v_gid },
-	{ "SLURM_SUBMIT_DIR", "MERIDIAN_SUBMIT_DIR", v_submit_dir },
-	{ "SLURM_SUBMIT_HOST", "MERIDIAN_SUBMIT_HOST", v_submit_host },
-	{ "SLURM_JOB_NODELIST", "MERIDIAN_JOB_NODELIST", v_nodelist },
-	{ "SLURM_NODELIST", NULL, v_nodelist },
-	{ "SLURM_JOB_NUM_NODES", "MERIDIAN_JOB_NUM_NODES", v_num_nodes },
-	{ "SLURM_NNODES", NULL, v_num_nodes },
-	{ "SLURM_NTASKS", "MERIDIAN_NTASKS", v_ntasks },
-	{ "SLURM_NPROCS", NULL, v_ntasks },
-	{ "SLURM_CPUS_PER_TASK", "MERIDIAN_CPUS_PER_TASK", v_cpus_per_task },
-	{ "SLURM_CPUS_ON_NODE", "MERIDIAN_CPUS_ON_NODE", v_cpus_on_node },
-	{ "SLURM_JOB_CPUS_PER_NODE", NULL, v_cpus_per_node },
-	{ "SLURM_TASKS_PER_NODE", NULL, v_tasks_per_node },
-	{ "SLURM_MEM_PER_NODE", NULL, v_mem },
-	{ "SLURM_JOB_PARTITION", "MERIDIAN_JOB_PARTITION", v_partition },
-	{ "SLURM_JOB_ACCOUNT", "MERIDIAN_JOB_ACCOUNT", v_account },
-	{ "SLURM_NODEID", "MERIDIAN_NODEID", v_zero },
-	{ "SLURM_PROCID", NULL, v_zero },
-	{ "SLURM_LOCALID", NULL, v_zero },
-	{ "SLURM_CLUSTER_NAME", "MERIDIAN_CLUSTER_NAME", v_cluster },
-	{ "SLURM_GPUS_ON_NODE", "MERIDIAN_GPUS_ON_NODE", v_gpus_on_node },
-	{ "SLURM_JOB_GPUS", "MERIDIAN_JOB_GPUS", v_gpu_list },
-	{ "CUDA_VISIBLE_DEVICES", NULL, v_gpu_list },
-	{ "CUDA_DEVICE_ORDER", NULL, v_cuda_order },
-	{ "SLURMD_NODENAME", "MERIDIAN_NODENAME", v_node },
-	{ "ENVIRONMENT", NULL, v_batch },
+	{"SLURM_JOB_ID", "MERIDIAN_JOB_ID", v_job_id},
+	{"SLURM_JOBID", NULL, v_job_id},
+	{"SLURM_JOB_NAME", "MERIDIAN_JOB_NAME", v_job_name},
+	{"SLURM_JOB_USER", "MERIDIAN_JOB_USER", v_user},
+	{"SLURM_JOB_UID", "MERIDIAN_JOB_UID", v_uid},
+	{"SLURM_JOB_GID", NULL, v_gid},
+	{"SLURM_SUBMIT_DIR", "MERIDIAN_SUBMIT_DIR", v_submit_dir},
+	{"SLURM_SUBMIT_HOST", "MERIDIAN_SUBMIT_HOST", v_submit_host},
+	{"SLURM_JOB_NODELIST", "MERIDIAN_JOB_NODELIST", v_nodelist},
+	{"SLURM_NODELIST", NULL, v_nodelist},
+	{"SLURM_JOB_NUM_NODES", "MERIDIAN_JOB_NUM_NODES", v_num_nodes},
+	{"SLURM_NNODES", NULL, v_num_nodes},
+	{"SLURM_NTASKS", "MERIDIAN_NTASKS", v_ntasks},
+	{"SLURM_NPROCS", NULL, v_ntasks},
+	{"SLURM_CPUS_PER_TASK", "MERIDIAN_CPUS_PER_TASK", v_cpus_per_task},
+	{"SLURM_CPUS_ON_NODE", "MERIDIAN_CPUS_ON_NODE", v_cpus_on_node},
+	{"SLURM_JOB_CPUS_PER_NODE", NULL, v_cpus_per_node},
+	{"SLURM_TASKS_PER_NODE", NULL, v_tasks_per_node},
+	{"SLURM_MEM_PER_NODE", NULL, v_mem},
+	{"SLURM_JOB_PARTITION", "MERIDIAN_JOB_PARTITION", v_partition},
+	{"SLURM_JOB_ACCOUNT", "MERIDIAN_JOB_ACCOUNT", v_account},
+	{"SLURM_NODEID", "MERIDIAN_NODEID", v_zero},
+	{"SLURM_PROCID", NULL, v_zero},
+	{"SLURM_LOCALID", NULL, v_zero},
+	{"SLURM_CLUSTER_NAME", "MERIDIAN_CLUSTER_NAME", v_cluster},
+	{"SLURM_GPUS_ON_NODE", "MERIDIAN_GPUS_ON_NODE", v_gpus_on_node},
+	{"SLURM_JOB_GPUS", "MERIDIAN_JOB_GPUS", v_gpu_list},
+	{"CUDA_VISIBLE_DEVICES", NULL, v_gpu_list},
+	{"CUDA_DEVICE_ORDER", NULL, v_cuda_order},
+	{"SLURMD_NODENAME", "MERIDIAN_NODENAME", v_node},
+	{"ENVIRONMENT", NULL, v_batch},
 };
 
 /* A growing NULL-terminated vector of "NAME=VALUE". */
@@ -363,8 +364,8 @@ const char *env_job_name(const Meridian__JobRecord *job)
 static void env_fill(struct envv *e_out, const Meridian__LaunchJob *lj,
 		     const char *node, const struct env_user *u)
 {
-	struct env_ctx c = { .lj = lj, .job = lj->job, .node = node, .u = u };
-	struct envv e = { 0 };
+	struct env_ctx c = {.lj = lj, .job = lj->job, .node = node, .u = u};
+	struct envv e = {0};
 
 	c.desc = lj->job->desc;
 	for (size_t i = 0; i < lj->job->n_alloc; i++)
@@ -388,7 +389,7 @@ static void env_fill(struct envv *e_out, const Meridian__LaunchJob *lj,
 
 	for (size_t i = 0; i < sizeof(env_vars) / sizeof(*env_vars); i++) {
 		const struct env_var *v = &env_vars[i];
-		struct strbuf b = { 0 };
+		struct strbuf b = {0};
 
 		strbuf_add(&b, "", 0);
 		if (v->value(&c, &b)) {
@@ -458,7 +459,7 @@ static void envv_num(struct envv *e, const char *name, const char *meridian,
 /* The step's nodes as mctld compressed them, or their names joined. */
 static char *step_nodelist(const Meridian__StepRecord *st)
 {
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 
 	if (*st->nodelist)
 		return xstrdup(st->nodelist);
@@ -486,8 +487,8 @@ static void env_step_place(struct envv *e, const Meridian__LaunchStep *ls,
 	const Meridian__StepRecord *st = ls->step;
 	const Meridian__StepNode *me = st->nodes[ls->node_index];
 	uint32_t ntasks = env_step_ntasks(st);
-	uint32_t cpt = me->cpus_per_task ? me->cpus_per_task
-					 : st->desc->cpus_per_task;
+	uint32_t cpt =
+		me->cpus_per_task ? me->cpus_per_task : st->desc->cpus_per_task;
 	char *nodelist = step_nodelist(st);
 
 	envv_num(e, "SLURM_STEP_ID", "MERIDIAN_STEP_ID", st->step_id);
@@ -527,7 +528,7 @@ static void env_step_devices(struct envv *e, const Meridian__LaunchStep *ls,
 	const Meridian__StepNode *me = ls->step->nodes[ls->node_index];
 
 	if (r->ngpus) {
-		struct strbuf b = { 0 };
+		struct strbuf b = {0};
 		for (size_t i = 0; i < r->ngpus; i++)
 			strbuf_addf(&b, "%s%u", i ? "," : "", r->gpus[i]);
 		envv_set(e, "CUDA_VISIBLE_DEVICES", b.s, true);

@@ -73,8 +73,9 @@ static int req_signal(struct mstepd *s, const ProtobufCMessage *m,
 
 	if (sj->job_id != s->job_id) {
 		errno = EINVAL;
-		return mer_error_set(err, "SIGNAL_JOB for job %u sent to the "
-					  "mstepd of job %u",
+		return mer_error_set(err,
+				     "SIGNAL_JOB for job %u sent to the "
+				     "mstepd of job %u",
 				     sj->job_id, s->job_id);
 	}
 	if (sj->has_step && (!s->step_mode || sj->step_id != s->step_id)) {
@@ -84,9 +85,11 @@ static int req_signal(struct mstepd *s, const ProtobufCMessage *m,
 					     "SIGNAL_JOB for step %u.%u sent "
 					     "to the mstepd of job %u's batch "
 					     "script",
-					     sj->job_id, sj->step_id, s->job_id);
-		return mer_error_set(err, "SIGNAL_JOB for step %u.%u sent to "
-					  "the mstepd of step %u.%u",
+					     sj->job_id, sj->step_id,
+					     s->job_id);
+		return mer_error_set(err,
+				     "SIGNAL_JOB for step %u.%u sent to "
+				     "the mstepd of step %u.%u",
 				     sj->job_id, sj->step_id, s->job_id,
 				     s->step_id);
 	}
@@ -114,7 +117,7 @@ static const struct req_handler {
 	int (*fn)(struct mstepd *s, const ProtobufCMessage *m,
 		  struct mer_error *err);
 } req_handlers[] = {
-	{ MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, req_signal },
+	{MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, req_signal},
 };
 
 static void peer_on_frame(struct conn *c, const struct frame_hdr *h,
@@ -171,8 +174,8 @@ static void peer_add(struct mstepd *s, int fd, const char *what)
 	uid_t uid;
 
 	p->s = s;
-	p->conn = conn_create(s->base, fd, what, peer_on_frame, peer_on_close,
-			      p);
+	p->conn =
+		conn_create(s->base, fd, what, peer_on_frame, peer_on_close, p);
 	if (!p->conn) {
 		free(p);
 		return;
@@ -261,8 +264,7 @@ static bool parse_id(const char *arg, int opt, const char *what, long *out)
 	errno = 0;
 	*out = strtol(arg, &end, 10);
 	if (errno || end == arg || *end || *out < 0 ||
-	    *out > (long)UINT32_MAX ||
-	    (opt == 'j' && *out == 0)) {
+	    *out > (long)UINT32_MAX || (opt == 'j' && *out == 0)) {
 		fprintf(stderr, "mstepd: error: -%c %s: expected %s\n", opt,
 			arg, what);
 		return false;
@@ -369,7 +371,7 @@ static int run_step(struct mstepd *s, const char *node, bool mnoded_fd)
 
 int main(int argc, char **argv)
 {
-	struct mstepd s = { 0 };
+	struct mstepd s = {0};
 	const char *dir = NULL, *node = NULL;
 	bool verbose = false, mnoded_fd;
 	char *log_path, ident[48], *end;
@@ -422,8 +424,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (dir[0] != '/') {
-		fprintf(stderr, "mstepd: error: -s %s: expected an absolute "
-				"path\n",
+		fprintf(stderr,
+			"mstepd: error: -s %s: expected an absolute "
+			"path\n",
 			dir);
 		return 2;
 	}

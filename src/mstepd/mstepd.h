@@ -72,30 +72,30 @@ struct step;
 /* The one context of mstepd, built in main() and passed down. */
 struct mstepd {
 	uint32_t job_id;
-	char *dir;              /* the job (or step) directory */
-	char *node;             /* this node's name */
-	Meridian__LaunchJob *launch;    /* batch mode */
+	char *dir;			/* the job (or step) directory */
+	char *node;			/* this node's name */
+	Meridian__LaunchJob *launch;	/* batch mode */
 	const Meridian__JobRecord *job; /* launch->job, or the step's job */
 	struct event_base *base;
 	int listen_fd;
 	struct event *listen_ev;
 	struct peer *peers;
-	int64_t time_limit_s;   /* 0: none */
+	int64_t time_limit_s; /* 0: none */
 
 	/* the batch script (tasks.c) */
-	pid_t pid;              /* 0 before start, after reaping */
-	int status;             /* from waitpid, valid once reaped */
+	pid_t pid;  /* 0 before start, after reaping */
+	int status; /* from waitpid, valid once reaped */
 	bool reaped;
-	int status_fd;          /* read end of the child's error pipe */
-	char *setup_error;      /* why the child could not exec, or NULL */
+	int status_fd;	   /* read end of the child's error pipe */
+	char *setup_error; /* why the child could not exec, or NULL */
 	enum task_kill kill;
 	char *kill_reason;
 	int64_t start_time;
 	struct event *limit_ev; /* time limit */
-	struct event *kill_ev;  /* KillWait after SIGTERM */
+	struct event *kill_ev;	/* KillWait after SIGTERM */
 	struct event *drain_ev; /* waiting for the job's last processes */
 	int64_t drain_started_ms;
-	bool finished;          /* end written */
+	bool finished; /* end written */
 
 	/* step mode (-S): everything else lives in step (step.c) */
 	bool step_mode;
@@ -109,75 +109,75 @@ struct mstepd {
 enum rank_fate {
 	RANK_FATE_NONE = 0,
 	RANK_FATE_ABORTED,    /* it called PMI abort */
-	RANK_FATE_HUNG,       /* alive FinalizeTimeout after PMI finalize */
+	RANK_FATE_HUNG,	      /* alive FinalizeTimeout after PMI finalize */
 	RANK_FATE_COLLATERAL, /* killed with the others: an abort elsewhere,
 			       * a kill or cancel, mrun gone, a failed start */
 };
 
 /* One rank of the step on this node. */
 struct step_rank {
-	uint32_t rank;          /* in the step */
-	uint32_t local;         /* on this node: 0 .. nranks - 1 */
-	pid_t pid;              /* 0: never started */
-	int status;             /* from waitpid, once reaped */
-	bool reaped;            /* (or never started) */
-	int status_fd;          /* read end: why exec never came; -1 */
-	char *setup_error;      /* that message, once read */
+	uint32_t rank;	   /* in the step */
+	uint32_t local;	   /* on this node: 0 .. nranks - 1 */
+	pid_t pid;	   /* 0: never started */
+	int status;	   /* from waitpid, once reaped */
+	bool reaped;	   /* (or never started) */
+	int status_fd;	   /* read end: why exec never came; -1 */
+	char *setup_error; /* that message, once read */
 	enum rank_fate fate;
-	int abort_code;         /* RANK_FATE_ABORTED: PMI abort's exitcode */
-	char *why;              /* the abort message, or why it was killed */
-	const uint32_t *gpus;   /* its GPUs (in the launch), node indices */
+	int abort_code;	      /* RANK_FATE_ABORTED: PMI abort's exitcode */
+	char *why;	      /* the abort message, or why it was killed */
+	const uint32_t *gpus; /* its GPUs (in the launch), node indices */
 	size_t ngpus;
-	char *cpus;             /* the CPU list it is bound to; NULL: none */
+	char *cpus; /* the CPU list it is bound to; NULL: none */
 };
 
 /* How far the node's share has come. */
 enum step_phase {
-	STEP_SETUP = 0,   /* before mrun said go */
-	STEP_RUNNING,     /* ranks forked */
-	STEP_DRAINING,    /* every rank reaped: killing leftovers, reading
-			   * the last output */
-	STEP_ENDED,       /* end sent and written: flushing, then exit */
+	STEP_SETUP = 0, /* before mrun said go */
+	STEP_RUNNING,	/* ranks forked */
+	STEP_DRAINING,	/* every rank reaped: killing leftovers, reading
+			 * the last output */
+	STEP_ENDED,	/* end sent and written: flushing, then exit */
 };
 
-struct step_io;  /* step_io.c */
+struct step_io;	 /* step_io.c */
 struct step_kvs; /* step_kvs.c */
 
 /* This node's share of a job step. */
 struct step {
 	struct mstepd *s;
 	Meridian__LaunchStep *ls;
-	const Meridian__StepRecord *rec;  /* ls->step */
-	const Meridian__StepDesc *desc;   /* rec->desc */
-	const Meridian__StepNode *me;     /* rec->nodes[node_index] */
+	const Meridian__StepRecord *rec; /* ls->step */
+	const Meridian__StepDesc *desc;	 /* rec->desc */
+	const Meridian__StepNode *me;	 /* rec->nodes[node_index] */
 	uint32_t node_index;
 	uint32_t nnodes;
-	uint32_t ntasks;                  /* in the whole step */
-	bool pmi;                         /* --mpi=pmi1 */
-	uint32_t finalize_timeout;        /* s */
+	uint32_t ntasks;	   /* in the whole step */
+	bool pmi;		   /* --mpi=pmi1 */
+	uint32_t finalize_timeout; /* s */
 
 	/* who runs the ranks, and where */
-	struct env_user user;             /* strings malloc'd */
-	bool switch_user;                 /* mstepd is root */
+	struct env_user user; /* strings malloc'd */
+	bool switch_user;     /* mstepd is root */
 	char *work_dir;
-	char *ifname;                     /* NCCL_SOCKET_IFNAME; NULL */
-	uint16_t master_port;             /* node 0 picks it, STEP_GO says */
+	char *ifname;	      /* NCCL_SOCKET_IFNAME; NULL */
+	uint16_t master_port; /* node 0 picks it, STEP_GO says */
 
-	struct step_rank *ranks;          /* me->ntasks of them */
+	struct step_rank *ranks; /* me->ntasks of them */
 	size_t nranks;
 	size_t nreaped;
-	pid_t pgid;                       /* the ranks' process group */
-	pid_t pty_pgid;                   /* rank 0's session on a pty */
+	pid_t pgid;	/* the ranks' process group */
+	pid_t pty_pgid; /* rank 0's session on a pty */
 
 	struct step_io *io;
-	struct step_kvs *kvs;             /* NULL without PMI */
+	struct step_kvs *kvs; /* NULL without PMI */
 
 	enum step_phase phase;
 	int64_t start_time;
-	char *fail_reason;                /* the share failed as a whole */
-	bool cancelled;                   /* killed or cancelled */
+	char *fail_reason; /* the share failed as a whole */
+	bool cancelled;	   /* killed or cancelled */
 	char *cancel_reason;
-	struct event *kill_ev;            /* SIGKILL after KillWait */
+	struct event *kill_ev; /* SIGKILL after KillWait */
 	struct event *drain_ev;
 	int64_t drain_started_ms;
 };
@@ -197,13 +197,13 @@ const char *env_get(char *const *env, const char *name);
 
 /* Where a rank of a step is, for its environment. */
 struct env_rank {
-	uint32_t rank;          /* in the step */
-	uint32_t local_rank;    /* on this node */
+	uint32_t rank;	     /* in the step */
+	uint32_t local_rank; /* on this node */
 	uint16_t master_port;
-	const char *ifname;     /* NCCL_SOCKET_IFNAME, NULL: not known */
-	const uint32_t *gpus;   /* its GPUs, node indices in PCI bus order */
+	const char *ifname;   /* NCCL_SOCKET_IFNAME, NULL: not known */
+	const uint32_t *gpus; /* its GPUs, node indices in PCI bus order */
 	size_t ngpus;
-	int pmi_fd;             /* its end of the PMI socketpair; -1: none */
+	int pmi_fd; /* its end of the PMI socketpair; -1: none */
 };
 /* The environment of a rank of step ls on node `node` (ls->node_index
  * must be a node of the step, ls->step->desc set): StepDesc.env, the
@@ -219,12 +219,12 @@ uint32_t env_step_ntasks(const Meridian__StepRecord *st);
 /* Who a child becomes: filled by mstepd before the fork (user points into
  * memory the child inherits). */
 struct child_cred {
-	const char *user;   /* the user's name, for initgroups and messages */
+	const char *user; /* the user's name, for initgroups and messages */
 	uid_t uid;
 	gid_t gid;
-	bool switch_user;   /* mstepd is root: become uid/gid; else the child
-			     * stays who mstepd is (already that user) */
-	pid_t mstepd_pid;   /* getpid() of mstepd before the fork */
+	bool switch_user; /* mstepd is root: become uid/gid; else the child
+			   * stays who mstepd is (already that user) */
+	pid_t mstepd_pid; /* getpid() of mstepd before the fork */
 };
 /* In a forked child before exec: write the message to fd (the pipe that
  * tells mstepd why the child could not start) and _exit(code). */

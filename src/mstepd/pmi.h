@@ -123,7 +123,7 @@
  * nothing, and a buggy one shows what is wrong within its first few.
  */
 #define PMI_RANK_REFUSALS_REPORTED 32
-#define PMI_REFUSALS_REPORTED 128
+#define PMI_REFUSALS_REPORTED	   128
 
 /* One KVS entry.  The strings belong to whoever hands the entry over. */
 struct pmi_kv {
@@ -210,8 +210,8 @@ int pmi_conn_input(struct pmi_server *srv, int rank, const char *data,
 /* rank's connection reached EOF (or failed).  Refusals of rank that
  * were counted and not reported are reported now, as a count, and a rank
  * that had not finalized nor aborted is reported, through ops->error; a
- * partial line it left is dropped.  The barrier still counts on it: a step whose rank
- * died is the step layer's to end. */
+ * partial line it left is dropped.  The barrier still counts on it: a step
+ * whose rank died is the step layer's to end. */
 void pmi_conn_closed(struct pmi_server *srv, int rank);
 
 /* End the barrier announced by ops->barrier_ready: store entries (the

@@ -44,7 +44,7 @@
 
 /* How long the end waits for the ranks' last processes and output after
  * SIGKILL before it is written anyway. */
-#define STEP_DRAIN_MAX_MS 5000
+#define STEP_DRAIN_MAX_MS  5000
 #define STEP_DRAIN_TICK_MS 100
 /* FinalizeTimeout when the launch says 0 (mctld fills it in). */
 #define STEP_FINALIZE_TIMEOUT_DEFAULT 30
@@ -190,8 +190,7 @@ static int rank_value(const struct step_rank *r)
 static bool rank_hung(const struct step_rank *r)
 {
 	/* it may have exited on its own just as the timeout fired */
-	return r->fate == RANK_FATE_HUNG && r->reaped &&
-	       WIFSIGNALED(r->status);
+	return r->fate == RANK_FATE_HUNG && r->reaped && WIFSIGNALED(r->status);
 }
 
 static bool rank_failed(const struct step_rank *r)
@@ -349,7 +348,7 @@ static void mark_collateral(struct step *st, const char *why)
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct step *st = arg;
-	struct timeval tv = { 0, STEP_DRAIN_TICK_MS * 1000 };
+	struct timeval tv = {0, STEP_DRAIN_TICK_MS * 1000};
 
 	step_reap(st->s);
 	if (st->phase != STEP_DRAINING)
@@ -372,7 +371,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
  * then end. */
 static void step_drain(struct step *st)
 {
-	struct timeval tv = { 0, STEP_DRAIN_TICK_MS * 1000 };
+	struct timeval tv = {0, STEP_DRAIN_TICK_MS * 1000};
 
 	st->phase = STEP_DRAINING;
 	if (st->kill_ev)
@@ -480,7 +479,7 @@ static void end_unstarted(struct step *st, const char *why)
 			continue;
 		if (st->kvs)
 			kvs_rank_started(st->kvs, r); /* closes its PMI end */
-		r->status = 1 << 8; /* as if it exited 1 */
+		r->status = 1 << 8;		      /* as if it exited 1 */
 		r->fate = RANK_FATE_COLLATERAL;
 		r->why = xasprintf("not started: %s", why);
 		rank_ended(st, r);
@@ -532,8 +531,8 @@ void step_go(struct step *st, const Meridian__StepGo *go)
 	}
 	if (st->pgid || st->pty_pgid)
 		write_pgid(st);
-	log_info("step %u.%u: started ranks %u-%u as %s in %s",
-		 st->s->job_id, st->s->step_id, st->me->first_rank,
+	log_info("step %u.%u: started ranks %u-%u as %s in %s", st->s->job_id,
+		 st->s->step_id, st->me->first_rank,
 		 st->me->first_rank + st->me->ntasks - 1, st->user.name,
 		 st->work_dir);
 	if (st->nranks == 0)
@@ -563,7 +562,7 @@ static void kill_cb(evutil_socket_t fd, short what, void *arg)
 
 void step_kill(struct step *st, uint32_t kill_wait, const char *reason)
 {
-	struct timeval tv = { .tv_sec = kill_wait };
+	struct timeval tv = {.tv_sec = kill_wait};
 
 	if (st->phase >= STEP_DRAINING)
 		return;
@@ -677,8 +676,7 @@ static int setup_user(struct step *st, struct mer_error *err)
 		errno = ENOENT;
 		return mer_error_set(err,
 				     "user %s (uid %u) is unknown on node %s",
-				     job->user_name, job->user_id,
-				     st->s->node);
+				     job->user_name, job->user_id, st->s->node);
 	}
 	if (geteuid() != 0 && geteuid() != job->user_id) {
 		errno = EPERM;
@@ -720,8 +718,9 @@ static int setup_mode(struct step *st, struct mer_error *err)
 	}
 	if (st->nnodes > 1 && !*st->rec->nodes[0]->addr) {
 		errno = EINVAL;
-		return mer_error_set(err, "the step's first node %s has no "
-					  "address",
+		return mer_error_set(err,
+				     "the step's first node %s has no "
+				     "address",
 				     st->rec->nodes[0]->node);
 	}
 	st->finalize_timeout = st->desc->finalize_timeout
@@ -734,7 +733,7 @@ static int setup_mode(struct step *st, struct mer_error *err)
  * rendezvous).  Nothing keeps it: rank 0 binds it soon after. */
 static int pick_master_port(struct step *st, struct mer_error *err)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -744,8 +743,9 @@ static int pick_master_port(struct step *st, struct mer_error *err)
 		if (fd >= 0)
 			close(fd);
 		errno = e;
-		return mer_error_set(err, "cannot find a free port for "
-					  "MASTER_PORT: %s",
+		return mer_error_set(err,
+				     "cannot find a free port for "
+				     "MASTER_PORT: %s",
 				     strerror(e));
 	}
 	close(fd);
@@ -772,7 +772,7 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr *b)
  * when unknown. */
 static char *route_ifname(const char *peer)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 	struct ifaddrs *ifs, *i;
@@ -809,7 +809,8 @@ static void setup_ifname(struct step *st)
 	if (!st->ifname)
 		log_info("step %u.%u: no interface found toward %s: "
 			 "NCCL_SOCKET_IFNAME left unset",
-			 st->s->job_id, st->s->step_id, *peer ? peer : "(none)");
+			 st->s->job_id, st->s->step_id,
+			 *peer ? peer : "(none)");
 }
 
 void step_start(struct mstepd *s)
@@ -820,8 +821,8 @@ void step_start(struct mstepd *s)
 
 	st->start_time = mer_now();
 	st->io = io_create(st);
-	log_info("step %u.%u: node %u of %u (%s), ranks %u-%u of %u",
-		 s->job_id, s->step_id, st->node_index, st->nnodes, s->node,
+	log_info("step %u.%u: node %u of %u (%s), ranks %u-%u of %u", s->job_id,
+		 s->step_id, st->node_index, st->nnodes, s->node,
 		 st->me->first_rank, st->me->first_rank + st->me->ntasks - 1,
 		 st->ntasks);
 	/* what the hello needs, and what must fail early */

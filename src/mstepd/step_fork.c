@@ -35,15 +35,15 @@ struct rank_plan {
 	const char *work_dir;
 	char **argv;
 	char **env;
-	int in_fd;            /* stdin's pipe; -1: /dev/null */
+	int in_fd;	      /* stdin's pipe; -1: /dev/null */
 	int out_fd, err_fd;   /* stdout/stderr pipes; -1: a file */
-	char *out_path;       /* the files (-o/-e), NULL: the pipe */
-	char *err_path;       /* NULL with err_fd -1: where stdout goes */
+	char *out_path;	      /* the files (-o/-e), NULL: the pipe */
+	char *err_path;	      /* NULL with err_fd -1: where stdout goes */
 	const char *tty;      /* rank 0 on a pty: the terminal, for 0-2 */
-	int pmi_fd;           /* kept open across exec; -1: none */
+	int pmi_fd;	      /* kept open across exec; -1: none */
 	const char *cpus;     /* the CPU list to bind to; NULL: none */
-	pid_t pgid;           /* the group to join; 0: lead a new one */
-	int status_fd;        /* write end: a message here means no exec */
+	pid_t pgid;	      /* the group to join; 0: lead a new one */
+	int status_fd;	      /* write end: a message here means no exec */
 	struct rlimit nofile; /* the limit mstepd itself was given */
 };
 
@@ -95,7 +95,7 @@ static void set_stdio(const struct rank_plan *p, int tty)
 		if (move_fd(tty, 0) < 0 || move_fd(tty, 1) < 0 ||
 		    move_fd(tty, 2) < 0)
 			child_fail(sfd, 1, "cannot set up the terminal: %s",
-				  strerror(errno));
+				   strerror(errno));
 		return;
 	}
 	if (p->in_fd >= 0 ? move_fd(p->in_fd, 0) < 0
@@ -104,15 +104,15 @@ static void set_stdio(const struct rank_plan *p, int tty)
 	if (p->out_fd >= 0 ? move_fd(p->out_fd, 1) < 0
 			   : open_to(p->out_path, wflags, 1) < 0)
 		child_fail(sfd, 1, "cannot open output file %s: %s",
-			  p->out_path ? p->out_path : "(pipe)",
-			  strerror(errno));
+			   p->out_path ? p->out_path : "(pipe)",
+			   strerror(errno));
 	if (p->err_fd >= 0) {
 		if (move_fd(p->err_fd, 2) < 0)
 			child_fail(sfd, 1, "dup2: %s", strerror(errno));
 	} else if (p->err_path) {
 		if (open_to(p->err_path, wflags, 2) < 0)
 			child_fail(sfd, 1, "cannot open error file %s: %s",
-				  p->err_path, strerror(errno));
+				   p->err_path, strerror(errno));
 	} else if (dup2(1, 2) < 0) {
 		child_fail(sfd, 1, "dup2: %s", strerror(errno));
 	}
@@ -140,13 +140,13 @@ static void __attribute__((noreturn)) rank_child(const struct rank_plan *p)
 		bind_apply(0, p->cpus, NULL);
 	if (p->tty && (tty = open_tty(p)) < 0)
 		child_fail(sfd, 1, "cannot open the terminal %s: %s", p->tty,
-			  strerror(errno));
+			   strerror(errno));
 	child_drop_privileges(&p->cred, sfd, "rank");
 	umask(022);
 	/* from here on the user's permissions decide */
 	if (chdir(p->work_dir) < 0)
 		child_fail(sfd, 1, "could not chdir to %s: %s", p->work_dir,
-			  strerror(errno));
+			   strerror(errno));
 	set_stdio(p, tty);
 	/* nothing of mstepd's may leak into the rank but its PMI socket */
 #ifdef SYS_close_range
@@ -158,7 +158,7 @@ static void __attribute__((noreturn)) rank_child(const struct rank_plan *p)
 	environ = p->env;
 	execvp(p->argv[0], p->argv);
 	child_fail(sfd, errno == ENOENT ? 127 : 126, "cannot execute %s: %s",
-		  p->argv[0], strerror(errno));
+		   p->argv[0], strerror(errno));
 }
 
 /* ---- planning --------------------------------------------------------- */
@@ -177,8 +177,8 @@ static void assign_gpus(struct step *st)
 			r->ngpus = me->n_gpus;
 		} else if (t * g < me->n_gpus) {
 			r->gpus = me->gpus + t * g;
-			r->ngpus = me->n_gpus - t * g < g ? me->n_gpus - t * g
-							  : g;
+			r->ngpus =
+				me->n_gpus - t * g < g ? me->n_gpus - t * g : g;
 		}
 	}
 }
@@ -251,8 +251,8 @@ static void plan_binding(struct step *st, enum bind_mode mode)
 		online = bind_online_cpus();
 		for (size_t i = 0; i < st->nranks; i++)
 			if (sets[i].cpuset)
-				set_rank_cpus(st, &st->ranks[i],
-					      sets[i].cpuset, online);
+				set_rank_cpus(st, &st->ranks[i], sets[i].cpuset,
+					      online);
 		if (online)
 			hwloc_bitmap_free(online);
 		bind_sets_free(sets, st->nranks);
@@ -267,7 +267,7 @@ int fork_prepare(struct step *st, struct mer_error *err)
 
 	assign_gpus(st);
 	if (bind_mode_parse(*st->desc->cpu_bind ? st->desc->cpu_bind
-						 : "gpu-local",
+						: "gpu-local",
 			    &mode, err) < 0)
 		return -1;
 	plan_binding(st, mode);
@@ -338,7 +338,7 @@ static int open_pty(struct rank_fds *f, struct mer_error *err)
 static char *rank_file(const struct step *st, const struct step_rank *r,
 		       const char *pattern)
 {
-	struct iopath_names n = { 0 };
+	struct iopath_names n = {0};
 
 	if (!*pattern)
 		return NULL;
@@ -375,8 +375,7 @@ static int open_stdio(const struct step *st, const struct step_rank *r,
 }
 
 /* mstepd's side once the rank runs: its output and input to step_io.c. */
-static void hand_over(struct step *st, struct step_rank *r,
-		      struct rank_fds *f)
+static void hand_over(struct step *st, struct step_rank *r, struct rank_fds *f)
 {
 	if (f->master >= 0) {
 		int in = fcntl(f->master, F_DUPFD_CLOEXEC, 3);
@@ -408,8 +407,8 @@ static void plan_free(struct rank_plan *p)
 static int rank_fork(struct step *st, struct step_rank *r,
 		     const struct rlimit *nofile, struct mer_error *err)
 {
-	struct rank_plan p = { 0 };
-	struct env_rank er = { 0 };
+	struct rank_plan p = {0};
+	struct env_rank er = {0};
 	struct rank_fds f;
 	sigset_t all, old;
 	pid_t pid;
@@ -492,8 +491,8 @@ static void raise_nofile(size_t nranks, struct rlimit *orig)
 	}
 	if (orig->rlim_cur != RLIM_INFINITY && orig->rlim_cur < need) {
 		want = *orig;
-		want.rlim_cur = orig->rlim_max == RLIM_INFINITY ||
-					orig->rlim_max > need
+		want.rlim_cur =
+			orig->rlim_max == RLIM_INFINITY || orig->rlim_max > need
 				? need
 				: orig->rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &want) < 0)

@@ -34,15 +34,15 @@
 #include "mstepd.h"
 
 #define IO_CONNECT_TIMEOUT_MS 10000
-#define IO_READ_CHUNK 65536
-#define IO_OUT_HIGH (4u << 20)
-#define IO_OUT_LOW (512u << 10)
-#define IO_RESUME_TICK_MS 20
+#define IO_READ_CHUNK	      65536
+#define IO_OUT_HIGH	      (4u << 20)
+#define IO_OUT_LOW	      (512u << 10)
+#define IO_RESUME_TICK_MS     20
 /* A reaped rank's streams are read at most this much at once: what it
  * wrote is in its pipe (64 KiB), more comes from a child still alive. */
 #define IO_DRAIN_MAX (1u << 20)
 /* After the node's end: how long mrun has to take it and close. */
-#define IO_FINISH_MAX_MS 2000
+#define IO_FINISH_MAX_MS  2000
 #define IO_FINISH_TICK_MS 10
 
 /* One output stream of a rank: a pipe, or rank 0's pty master. */
@@ -50,31 +50,31 @@ struct io_out {
 	struct step_io *io;
 	const struct step_rank *r;
 	uint32_t stream; /* 1 stdout, 2 stderr */
-	int fd;          /* -1 once at EOF */
+	int fd;		 /* -1 once at EOF */
 	struct event *ev;
 };
 
 struct step_io {
 	struct step *st;
-	struct conn *conn;        /* to mrun; NULL before and once gone */
-	bool ending;              /* the node's end is queued */
-	bool shut;                /* and our side is shut down */
+	struct conn *conn; /* to mrun; NULL before and once gone */
+	bool ending;	   /* the node's end is queued */
+	bool shut;	   /* and our side is shut down */
 	struct event *finish_ev;
 	int64_t finish_deadline_ms;
 
 	struct io_out **outs;
 	size_t nouts;
-	size_t open;              /* streams not at EOF */
-	bool paused;              /* mrun is behind: streams not read */
+	size_t open; /* streams not at EOF */
+	bool paused; /* mrun is behind: streams not read */
 	struct event *resume_ev;
 
 	/* rank 0's stdin: STEP_INPUT bytes not written yet */
 	int in_fd;
 	bool in_pty;
-	bool in_eof;              /* mrun's stdin ended */
+	bool in_eof; /* mrun's stdin ended */
 	struct evbuffer *in_buf;
 	struct event *in_ev;
-	uint32_t rows, cols;      /* the pty's size to set, 0: unknown */
+	uint32_t rows, cols; /* the pty's size to set, 0: unknown */
 };
 
 static const char *sid(const struct step_io *io, char *buf, size_t n)
@@ -151,8 +151,8 @@ static void send_output(struct io_out *o, const char *data, size_t n)
 	m.stream = o->stream;
 	m.data.data = (uint8_t *)data;
 	m.data.len = n;
-	conn_send_msg(io->conn, MERIDIAN__MSG_TYPE__MSG_STEP_OUTPUT, 0, 0,
-		      NULL, 0, &m.base);
+	conn_send_msg(io->conn, MERIDIAN__MSG_TYPE__MSG_STEP_OUTPUT, 0, 0, NULL,
+		      0, &m.base);
 	if (!io->paused && conn_pending_output(io->conn) > IO_OUT_HIGH)
 		pause_outputs(io);
 }
@@ -196,7 +196,7 @@ static void out_cb(evutil_socket_t fd, short what, void *arg)
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct step_io *io = arg;
-	struct timeval tv = { 0, IO_RESUME_TICK_MS * 1000 };
+	struct timeval tv = {0, IO_RESUME_TICK_MS * 1000};
 
 	if (io->conn && !io->ending &&
 	    conn_pending_output(io->conn) > IO_OUT_LOW) {
@@ -212,7 +212,7 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 /* mrun is behind: stop reading until it caught up (the ranks block). */
 static void pause_outputs(struct step_io *io)
 {
-	struct timeval tv = { 0, IO_RESUME_TICK_MS * 1000 };
+	struct timeval tv = {0, IO_RESUME_TICK_MS * 1000};
 
 	io->paused = true;
 	for (size_t i = 0; i < io->nouts; i++)
@@ -234,8 +234,7 @@ void io_add_output(struct step_io *io, struct step_rank *r, uint32_t stream,
 	o->fd = fd;
 	set_nonblock(fd);
 	set_cloexec(fd);
-	o->ev = event_new(io->st->s->base, fd, EV_READ | EV_PERSIST, out_cb,
-			  o);
+	o->ev = event_new(io->st->s->base, fd, EV_READ | EV_PERSIST, out_cb, o);
 	if (!io->paused)
 		event_add(o->ev, NULL);
 	io->outs = xrealloc(io->outs, (io->nouts + 1) * sizeof(*io->outs));
@@ -271,7 +270,7 @@ void io_close_outputs(struct step_io *io)
 
 static void in_set_winsize(struct step_io *io)
 {
-	struct winsize ws = { 0 };
+	struct winsize ws = {0};
 
 	if (io->in_fd < 0 || !io->in_pty || !io->rows || !io->cols)
 		return;
@@ -321,7 +320,8 @@ void io_set_stdin(struct step_io *io, int fd, bool pty)
 	in_schedule(io);
 }
 
-/* ---- frames from mrun ------------------------------------------------------ */
+/* ---- frames from mrun ------------------------------------------------------
+ */
 
 static void on_go(struct step_io *io, const ProtobufCMessage *m)
 {
@@ -373,9 +373,9 @@ static const struct io_handler {
 	Meridian__MsgType type;
 	void (*fn)(struct step_io *io, const ProtobufCMessage *m);
 } io_handlers[] = {
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_GO, on_go },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_INPUT, on_input },
-	{ MERIDIAN__MSG_TYPE__MSG_STEP_SIGNAL, on_signal },
+	{MERIDIAN__MSG_TYPE__MSG_STEP_GO, on_go},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_INPUT, on_input},
+	{MERIDIAN__MSG_TYPE__MSG_STEP_SIGNAL, on_signal},
 };
 
 /* mrun is gone (or broke the protocol): the ranks go too. */
@@ -431,7 +431,8 @@ static void io_on_close(struct conn *c, const char *why, void *arg)
 	io_lost(arg, why);
 }
 
-/* ---- to mrun --------------------------------------------------------------- */
+/* ---- to mrun ---------------------------------------------------------------
+ */
 
 /* mrun's machine may die without a word: keepalive notices in ~2 min. */
 static void keepalive(int fd)
@@ -456,16 +457,16 @@ int io_connect(struct step_io *io, uint16_t kvs_port, struct mer_error *err)
 
 	if (!*ls->io_host || !ls->io_port || ls->io_port > 65535) {
 		errno = EINVAL;
-		return mer_error_set(err, "the launch names no mrun to reach "
-					  "(io_host \"%.64s\", io_port %u)",
+		return mer_error_set(err,
+				     "the launch names no mrun to reach "
+				     "(io_host \"%.64s\", io_port %u)",
 				     ls->io_host, ls->io_port);
 	}
 	fd = tcp_connect(ls->io_host, (uint16_t)ls->io_port,
 			 IO_CONNECT_TIMEOUT_MS, NULL);
 	if (fd < 0)
 		return mer_error_set(err, "cannot reach mrun at %s:%u: %s",
-				     ls->io_host, ls->io_port,
-				     strerror(errno));
+				     ls->io_host, ls->io_port, strerror(errno));
 	keepalive(fd);
 	hello.job_id = st->s->job_id;
 	hello.step_id = st->s->step_id;
@@ -494,8 +495,9 @@ int io_connect(struct step_io *io, uint16_t kvs_port, struct mer_error *err)
 	snprintf(peer, sizeof(peer), "mrun %s:%u", ls->io_host, ls->io_port);
 	if (!(io->conn = conn_create(st->s->base, fd, peer, io_on_frame,
 				     io_on_close, io)))
-		return mer_error_set(err, "cannot reach mrun at %s:%u: out of "
-					  "memory",
+		return mer_error_set(err,
+				     "cannot reach mrun at %s:%u: out of "
+				     "memory",
 				     ls->io_host, ls->io_port);
 	return 0;
 }
@@ -510,8 +512,8 @@ void io_task_exit(struct step_io *io, const Meridian__TaskExit *te)
 void io_node_end(struct step_io *io, const Meridian__StepEnd *e)
 {
 	if (io->conn && !io->ending)
-		conn_send_msg(io->conn, MERIDIAN__MSG_TYPE__MSG_STEP_NODE_END, 0,
-			      0, NULL, 0, &e->base);
+		conn_send_msg(io->conn, MERIDIAN__MSG_TYPE__MSG_STEP_NODE_END,
+			      0, 0, NULL, 0, &e->base);
 }
 
 /*
@@ -522,7 +524,7 @@ void io_node_end(struct step_io *io, const Meridian__StepEnd *e)
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct step_io *io = arg;
-	struct timeval tv = { 0, IO_FINISH_TICK_MS * 1000 };
+	struct timeval tv = {0, IO_FINISH_TICK_MS * 1000};
 
 	if (!io->conn || mer_mono_ms() > io->finish_deadline_ms) {
 		event_base_loopexit(io->st->s->base, NULL);

@@ -56,7 +56,7 @@
 #include "mstepd.h"
 #include "pmi.h"
 
-#define KVS_UNBLOCK_MS 500
+#define KVS_UNBLOCK_MS	       500
 #define KVS_CONNECT_TIMEOUT_MS 10000
 
 /*
@@ -94,14 +94,14 @@
  * What node 0 queues for a node is one release per barrier (a node's next
  * fence waits for it), so output needs no cap of its own.
  */
-#define KVS_STRANGERS_PER_ADDR 128
-#define KVS_STRANGERS 192
-#define KVS_STRANGER_INPUT (1u << 20)
-#define KVS_READ_AHEAD (16u << 10)
-#define KVS_AUTH_TIMEOUT_MS 10000
+#define KVS_STRANGERS_PER_ADDR	128
+#define KVS_STRANGERS		192
+#define KVS_STRANGER_INPUT	(1u << 20)
+#define KVS_READ_AHEAD		(16u << 10)
+#define KVS_AUTH_TIMEOUT_MS	10000
 #define KVS_AUTH_TIMEOUT_MAX_MS 600000
-#define KVS_FRAME_TIMEOUT_MS 300000
-#define KVS_WRITE_TIMEOUT_MS KVS_FRAME_TIMEOUT_MS
+#define KVS_FRAME_TIMEOUT_MS	300000
+#define KVS_WRITE_TIMEOUT_MS	KVS_FRAME_TIMEOUT_MS
 /* Strangers turned away that are logged one by one; the rest are
  * counted, and the count logged when the step ends. */
 #define KVS_STRANGERS_LOGGED 5
@@ -126,10 +126,10 @@ _Static_assert(PMI_KV_OVERHEAD >= 8 &&
 struct kvs_rank {
 	struct step_kvs *kvs;
 	struct step_rank *r;
-	int fd;                  /* mstepd's end, until served */
-	int child_fd;            /* the rank's end, until it is forked */
+	int fd;	      /* mstepd's end, until served */
+	int child_fd; /* the rank's end, until it is forked */
 	bool started;
-	bool spoke;              /* sent a request: it is a PMI client */
+	bool spoke;		 /* sent a request: it is a PMI client */
 	struct bufferevent *bev; /* serving it; NULL once closed */
 	struct event *finalize_ev;
 };
@@ -152,32 +152,31 @@ struct kvs_peer {
 struct step_kvs {
 	struct step *st;
 	struct pmi_server *srv;
-	struct kvs_rank *ranks;    /* st->nranks */
+	struct kvs_rank *ranks; /* st->nranks */
 	struct event *unblock_ev;
-	uint32_t barrier;          /* node 0: the one being gathered; other
-				    * nodes: the next one to send */
+	uint32_t barrier; /* node 0: the one being gathered; other
+			   * nodes: the next one to send */
 	/* node 0 of a multi-node step */
-	int listen_fd;             /* -1 once every node connected */
+	int listen_fd; /* -1 once every node connected */
 	uint16_t port;
-	struct conn_guard *guard;  /* accepts on listen_fd */
-	unsigned long strangers;   /* connections turned away */
+	struct conn_guard *guard; /* accepts on listen_fd */
+	unsigned long strangers;  /* connections turned away */
 	struct kvs_peer *peers;
 	struct kvs_peer **by_node; /* nnodes; [0] unused */
-	bool *in;                  /* node i's puts for `barrier` are here */
-	bool *gone;                /* node i's connection was lost */
-	struct kvs_list *lists;    /* nnodes: the puts for `barrier` */
+	bool *in;		   /* node i's puts for `barrier` are here */
+	bool *gone;		   /* node i's connection was lost */
+	struct kvs_list *lists;	   /* nnodes: the puts for `barrier` */
 	/* the other nodes */
-	struct conn *up;           /* to node 0, opened at the first barrier */
-	uint16_t up_port;          /* node 0's KVS port, from STEP_GO */
-	bool up_tried;             /* (then the first fence, with the key,
-				    * went with the connection) */
-	bool waiting;              /* a fence sent, its release not in */
+	struct conn *up;  /* to node 0, opened at the first barrier */
+	uint16_t up_port; /* node 0's KVS port, from STEP_GO */
+	bool up_tried;	  /* (then the first fence, with the key,
+			   * went with the connection) */
+	bool waiting;	  /* a fence sent, its release not in */
 };
 
 static const char *sid(const struct step_kvs *kvs, char *buf, size_t n)
 {
-	snprintf(buf, n, "step %u.%u", kvs->st->s->job_id,
-		 kvs->st->s->step_id);
+	snprintf(buf, n, "step %u.%u", kvs->st->s->job_id, kvs->st->s->step_id);
 	return buf;
 }
 
@@ -280,7 +279,7 @@ static void unblock_cb(evutil_socket_t fd, short what, void *arg)
 /* Arm the unblock timer while ranks are blocked in a barrier. */
 static void watch_blocked(struct step_kvs *kvs)
 {
-	struct timeval tv = { 0, KVS_UNBLOCK_MS * 1000 };
+	struct timeval tv = {0, KVS_UNBLOCK_MS * 1000};
 
 	if (!pmi_server_barrier_blocked(kvs->srv))
 		evtimer_del(kvs->unblock_ev);
@@ -332,7 +331,7 @@ static void release_local(struct step_kvs *kvs)
 static void try_release(struct step_kvs *kvs)
 {
 	uint32_t nnodes = kvs->st->nnodes, barrier = kvs->barrier;
-	struct remote_puts rp = { 0 };
+	struct remote_puts rp = {0};
 
 	for (uint32_t i = 0; i < nnodes; i++)
 		if (!kvs->in[i] && !(i > 0 && kvs->gone[i]))
@@ -436,9 +435,9 @@ static long count_pairs(const uint8_t *p, size_t len)
 /* From a frame's header, before its body is read: NULL when a body of
  * len bytes is within what nranks ranks may send for one barrier, else
  * why not (in why). */
-static const char *check_frame_len(const struct step_kvs *kvs,
-				   const char *what, size_t nranks, size_t len,
-				   char *why, size_t n)
+static const char *check_frame_len(const struct step_kvs *kvs, const char *what,
+				   size_t nranks, size_t len, char *why,
+				   size_t n)
 {
 	size_t share = pmi_kvs_share(nranks, kvs->st->ntasks);
 
@@ -457,8 +456,8 @@ static const char *check_frame_len(const struct step_kvs *kvs,
 
 /* NULL when npairs pairs are within what nranks ranks may put, else why
  * not (in why). */
-static const char *check_npairs(const char *what, size_t npairs,
-				size_t nranks, char *why, size_t n)
+static const char *check_npairs(const char *what, size_t npairs, size_t nranks,
+				char *why, size_t n)
 {
 	if (npairs <= nranks * PMI_RANK_PUTS_MAX)
 		return NULL;
@@ -498,7 +497,7 @@ static const char *check_pairs(const struct step_kvs *kvs, const char *what,
 	if (check_npairs(what, f->n_pairs, nranks, why, n))
 		return why;
 	for (size_t i = 0; i < f->n_pairs; i++) {
-		struct pmi_kv kv = { f->pairs[i]->key, f->pairs[i]->value };
+		struct pmi_kv kv = {f->pairs[i]->key, f->pairs[i]->value};
 		if (pmi_kv_check(&kv, &err) < 0) {
 			snprintf(why, n, "%s, pair %zu: %s", what, i, err.text);
 			return why;
@@ -518,7 +517,8 @@ static const char *check_pairs(const struct step_kvs *kvs, const char *what,
 	return NULL;
 }
 
-/* ---- node 0: the other nodes' connections ------------------------------------ */
+/* ---- node 0: the other nodes' connections
+ * ------------------------------------ */
 
 static void peer_remove(struct step_kvs *kvs, struct kvs_peer *p)
 {
@@ -543,8 +543,8 @@ static void peer_drop(struct kvs_peer *p, const char *why)
 	struct step_kvs *kvs = p->kvs;
 	char b[64];
 
-	log_warnx("%s: KVS connection from %s: %s; closing it",
-		  sid(kvs, b, 64), conn_peer(p->conn), why);
+	log_warnx("%s: KVS connection from %s: %s; closing it", sid(kvs, b, 64),
+		  conn_peer(p->conn), why);
 	peer_remove(kvs, p);
 	try_release(kvs);
 }
@@ -639,15 +639,17 @@ static void peer_fence(struct kvs_peer *p, const Meridian__KvsFence *f)
 			listen_close(kvs);
 	}
 	if (f->node_index != (uint32_t)p->node) {
-		snprintf(why, sizeof(why), "fence of node %u on node %d's "
-					   "connection",
+		snprintf(why, sizeof(why),
+			 "fence of node %u on node %d's "
+			 "connection",
 			 f->node_index, p->node);
 		peer_drop(p, why);
 		return;
 	}
 	if (f->barrier != kvs->barrier || kvs->in[p->node]) {
-		snprintf(why, sizeof(why), "fence for barrier %u, expected "
-					   "%u",
+		snprintf(why, sizeof(why),
+			 "fence for barrier %u, expected "
+			 "%u",
 			 f->barrier, kvs->barrier + kvs->in[p->node]);
 		peer_drop(p, why);
 		return;
@@ -684,15 +686,17 @@ static enum conn_verdict peer_on_header(struct conn *c,
 	char why[400];
 
 	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_FENCE || h->flags) {
-		snprintf(why, sizeof(why), "sent %s (flags 0x%x): expected "
-					   "KVS_FENCE",
+		snprintf(why, sizeof(why),
+			 "sent %s (flags 0x%x): expected "
+			 "KVS_FENCE",
 			 msg_type_name(h->type), h->flags);
 		if (conn_authenticated(c)) {
 			peer_drop(p, why);
 		} else {
 			p->refused = true;
-			stranger_note(kvs, "KVS connection from %s refused: %s "
-					   "with the step's key first",
+			stranger_note(kvs,
+				      "KVS connection from %s refused: %s "
+				      "with the step's key first",
 				      conn_peer(c), why);
 		}
 		return CONN_REFUSE;
@@ -713,10 +717,11 @@ static enum conn_verdict peer_on_header(struct conn *c,
 		}
 		if (!key_equal(cred, h->cred_len, key->data, key->len)) {
 			p->refused = true;
-			stranger_note(kvs, "KVS connection from %s refused: a "
-					   "KVS_FENCE whose %u-byte "
-					   "credential is not the step's "
-					   "io_key",
+			stranger_note(kvs,
+				      "KVS connection from %s refused: a "
+				      "KVS_FENCE whose %u-byte "
+				      "credential is not the step's "
+				      "io_key",
 				      conn_peer(c), h->cred_len);
 			return CONN_REFUSE;
 		}
@@ -741,8 +746,9 @@ static void peer_on_frame(struct conn *c, const struct frame_hdr *h,
 	/* peer_on_header let only KVS_FENCEs with the key this far; these
 	 * checks are what it cannot see: the pairs */
 	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_FENCE || h->flags) {
-		snprintf(why, sizeof(why), "sent %s (flags 0x%x): expected "
-					   "KVS_FENCE",
+		snprintf(why, sizeof(why),
+			 "sent %s (flags 0x%x): expected "
+			 "KVS_FENCE",
 			 msg_type_name(h->type), h->flags);
 		peer_drop(p, why);
 		return;
@@ -774,8 +780,9 @@ static void peer_on_close(struct conn *c, const char *why, void *arg)
 			 "waiting for it again",
 			 sid(kvs, b, 64), p->node, why);
 	else if (!p->refused)
-		stranger_note(kvs, "KVS connection from %s closed before its "
-				   "first fence: %s",
+		stranger_note(kvs,
+			      "KVS connection from %s closed before its "
+			      "first fence: %s",
 			      conn_peer(c), why);
 	peer_remove(kvs, p);
 	try_release(kvs);
@@ -789,8 +796,7 @@ static void guard_log(const char *text, void *arg)
 	log_warnx("%s: KVS listener: %s", sid(kvs, b, 64), text);
 }
 
-static void on_accept(struct conn_guard *g, int fd, const char *name,
-		      void *arg)
+static void on_accept(struct conn_guard *g, int fd, const char *name, void *arg)
 {
 	struct step_kvs *kvs = arg;
 	struct kvs_peer *p = xcalloc(1, sizeof(*p));
@@ -840,12 +846,13 @@ static int listen_start(struct step_kvs *kvs, struct mer_error *err)
 		.max_unauth = (n - 1) + KVS_STRANGERS,
 		.max_conns = n + (n - 1) + KVS_STRANGERS,
 		.max_unauth_input = KVS_STRANGER_INPUT,
-		.conn = {
-			.read_ahead = KVS_READ_AHEAD,
-			.frame_timeout_ms = KVS_FRAME_TIMEOUT_MS,
-			.auth_timeout_ms = auth_timeout_ms(kvs),
-			.write_timeout_ms = KVS_WRITE_TIMEOUT_MS,
-		},
+		.conn =
+			{
+				.read_ahead = KVS_READ_AHEAD,
+				.frame_timeout_ms = KVS_FRAME_TIMEOUT_MS,
+				.auth_timeout_ms = auth_timeout_ms(kvs),
+				.write_timeout_ms = KVS_WRITE_TIMEOUT_MS,
+			},
 	};
 
 	kvs->listen_fd = tcp_listen("0.0.0.0", 0, &kvs->port, &e);
@@ -856,8 +863,9 @@ static int listen_start(struct step_kvs *kvs, struct mer_error *err)
 	kvs->guard = conn_guard_create(kvs->st->s->base, kvs->listen_fd, &lim,
 				       on_accept, guard_log, kvs);
 	if (!kvs->guard)
-		return mer_error_set(err, "KVS for the other nodes: cannot "
-					  "watch port %u: %s",
+		return mer_error_set(err,
+				     "KVS for the other nodes: cannot "
+				     "watch port %u: %s",
 				     kvs->port, strerror(errno));
 	kvs->by_node = xcalloc(n, sizeof(*kvs->by_node));
 	kvs->in = xcalloc(n, sizeof(*kvs->in));
@@ -866,7 +874,8 @@ static int listen_start(struct step_kvs *kvs, struct mer_error *err)
 	return 0;
 }
 
-/* ---- the other nodes: the connection to node 0 ---------------------------- */
+/* ---- the other nodes: the connection to node 0 ----------------------------
+ */
 
 static void up_lost(struct step_kvs *kvs, const char *why)
 {
@@ -891,7 +900,7 @@ static void up_lost(struct step_kvs *kvs, const char *why)
 
 static void up_release(struct step_kvs *kvs, const Meridian__KvsFence *f)
 {
-	struct remote_puts rp = { 0 };
+	struct remote_puts rp = {0};
 	char why[400];
 
 	if (!kvs->waiting || f->barrier + 1 != kvs->barrier) {
@@ -921,8 +930,9 @@ static void up_on_frame(struct conn *c, const struct frame_hdr *h,
 	char why[400];
 
 	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE || h->flags) {
-		snprintf(why, sizeof(why), "node 0 sent %s (flags 0x%x): "
-					   "expected KVS_RELEASE",
+		snprintf(why, sizeof(why),
+			 "node 0 sent %s (flags 0x%x): "
+			 "expected KVS_RELEASE",
 			 msg_type_name(h->type), h->flags);
 		up_lost(kvs, why);
 		return;
@@ -945,16 +955,16 @@ static void up_on_frame(struct conn *c, const struct frame_hdr *h,
 /* A frame's header from node 0: a KVS_RELEASE no longer than every other
  * node's ranks may put, or the connection is dropped before the body
  * arrives. */
-static enum conn_verdict up_on_header(struct conn *c,
-				      const struct frame_hdr *h,
+static enum conn_verdict up_on_header(struct conn *c, const struct frame_hdr *h,
 				      const uint8_t *cred, void *arg)
 {
 	struct step_kvs *kvs = arg;
 	char why[400];
 
 	if (h->type != MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE || h->flags) {
-		snprintf(why, sizeof(why), "node 0 sent %s (flags 0x%x): "
-					   "expected KVS_RELEASE",
+		snprintf(why, sizeof(why),
+			 "node 0 sent %s (flags 0x%x): "
+			 "expected KVS_RELEASE",
 			 msg_type_name(h->type), h->flags);
 		up_lost(kvs, why);
 		return CONN_REFUSE;
@@ -976,8 +986,9 @@ int kvs_connect(struct step_kvs *kvs, uint16_t port, struct mer_error *err)
 {
 	if (!port) {
 		errno = EINVAL;
-		return mer_error_set(err, "mrun's STEP_GO names no KVS port "
-					  "on node 0 (%s)",
+		return mer_error_set(err,
+				     "mrun's STEP_GO names no KVS port "
+				     "on node 0 (%s)",
 				     kvs->st->rec->nodes[0]->addr);
 	}
 	/* Connected at the first barrier, not now: a step whose ranks
@@ -1007,16 +1018,18 @@ static int up_open(struct step_kvs *kvs, const uint8_t *first, size_t len,
 	kvs->up_tried = true;
 	fd = tcp_connect(addr, kvs->up_port, KVS_CONNECT_TIMEOUT_MS, NULL);
 	if (fd < 0)
-		return mer_error_set(err, "cannot reach node 0's KVS at %s:%u: "
-					  "%s",
+		return mer_error_set(err,
+				     "cannot reach node 0's KVS at %s:%u: "
+				     "%s",
 				     addr, kvs->up_port, strerror(errno));
 	if (head > len)
 		head = len;
 	if (write_all(fd, first, head) < 0) {
 		int e = errno;
 		close(fd);
-		return mer_error_set(err, "cannot reach node 0's KVS at %s:%u: "
-					  "%s",
+		return mer_error_set(err,
+				     "cannot reach node 0's KVS at %s:%u: "
+				     "%s",
 				     addr, kvs->up_port, strerror(e));
 	}
 	snprintf(peer, sizeof(peer), "node 0's KVS %s:%u", addr, kvs->up_port);
@@ -1054,18 +1067,16 @@ static int ops_send(void *arg, int rank, const char *buf, size_t len)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (evbuffer_get_length(bufferevent_get_output(kr->bev)) >
-	    PMI_OUT_HIGH)
+	if (evbuffer_get_length(bufferevent_get_output(kr->bev)) > PMI_OUT_HIGH)
 		bufferevent_disable(kr->bev, EV_READ);
 	return 0;
 }
 
-static void ops_barrier_ready(void *arg, const struct pmi_kv *puts,
-			      size_t n)
+static void ops_barrier_ready(void *arg, const struct pmi_kv *puts, size_t n)
 {
 	struct step_kvs *kvs = arg;
 	const struct step *st = kvs->st;
-	struct kvs_list mine = { (struct pmi_kv *)puts, n, n };
+	struct kvs_list mine = {(struct pmi_kv *)puts, n, n};
 	struct mer_error err;
 
 	if (st->nnodes == 1) {
@@ -1078,10 +1089,9 @@ static void ops_barrier_ready(void *arg, const struct pmi_kv *puts,
 	} else if (!kvs->up_tried) {
 		/* the first fence opens the connection, and proves the key */
 		size_t len;
-		uint8_t *buf = pairs_frame(kvs,
-					   MERIDIAN__MSG_TYPE__MSG_KVS_FENCE,
-					   kvs->barrier, &mine, 1, SKIP_NONE,
-					   true, &len);
+		uint8_t *buf = pairs_frame(
+			kvs, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, kvs->barrier,
+			&mine, 1, SKIP_NONE, true, &len);
 		int rc = up_open(kvs, buf, len, &err);
 
 		free(buf);
@@ -1136,12 +1146,13 @@ static void ops_finalized(void *arg, int rank)
 {
 	struct step_kvs *kvs = arg;
 	struct kvs_rank *kr = rank_slot(kvs, rank);
-	struct timeval tv = { .tv_sec = kvs->st->finalize_timeout };
+	struct timeval tv = {.tv_sec = kvs->st->finalize_timeout};
 
 	if (!kr || kr->r->reaped)
 		return;
 	if (!kr->finalize_ev)
-		kr->finalize_ev = evtimer_new(kvs->st->s->base, finalize_cb, kr);
+		kr->finalize_ev =
+			evtimer_new(kvs->st->s->base, finalize_cb, kr);
 	evtimer_add(kr->finalize_ev, &tv);
 }
 
@@ -1215,8 +1226,7 @@ void kvs_rank_started(struct step_kvs *kvs, const struct step_rank *r)
 	if (!kr->bev)
 		abort();
 	kr->fd = -1;
-	bufferevent_setcb(kr->bev, pmi_read_cb, pmi_write_cb, pmi_event_cb,
-			  kr);
+	bufferevent_setcb(kr->bev, pmi_read_cb, pmi_write_cb, pmi_event_cb, kr);
 	bufferevent_enable(kr->bev, EV_READ | EV_WRITE);
 }
 
@@ -1239,8 +1249,8 @@ static int set_mapping(struct step_kvs *kvs, struct mer_error *err)
 
 	for (size_t i = 0; i < rec->n_nodes; i++)
 		counts[i] = (int)rec->nodes[i]->ntasks;
-	rc = pmi_server_set_process_mapping(kvs->srv, counts,
-					    (int)rec->n_nodes, err);
+	rc = pmi_server_set_process_mapping(kvs->srv, counts, (int)rec->n_nodes,
+					    err);
 	free(counts);
 	if (rc == 1)
 		log_info("%s: PMI_process_mapping too long for MPICH: left "
@@ -1285,8 +1295,7 @@ struct step_kvs *kvs_create(struct step *st, struct mer_error *err)
 		 st->s->step_id);
 	kvs->srv = pmi_server_create(&kvs_ops, kvs, name, (int)st->ntasks, 0,
 				     (int)st->ntasks, err);
-	if (!kvs->srv || set_mapping(kvs, err) < 0 ||
-	    add_ranks(kvs, err) < 0 ||
+	if (!kvs->srv || set_mapping(kvs, err) < 0 || add_ranks(kvs, err) < 0 ||
 	    (st->nnodes > 1 && st->node_index == 0 &&
 	     listen_start(kvs, err) < 0)) {
 		kvs_destroy(kvs);

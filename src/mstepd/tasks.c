@@ -27,7 +27,7 @@
 
 /* How long the clean-up waits for the job's last processes to die after
  * SIGKILL before it writes the end anyway. */
-#define DRAIN_MAX_MS 5000
+#define DRAIN_MAX_MS  5000
 #define DRAIN_TICK_MS 100
 
 /* What the child needs, prepared by the parent so that the child only
@@ -126,8 +126,8 @@ static void kill_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->reaped)
 		return;
-	log_info("job %u: still running %u s after SIGTERM: SIGKILL",
-		 s->job_id, s->launch->kill_wait);
+	log_info("job %u: still running %u s after SIGTERM: SIGKILL", s->job_id,
+		 s->launch->kill_wait);
 	killpg(s->pid, SIGKILL);
 }
 
@@ -172,9 +172,9 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	const Meridian__JobSpec *spec = s->launch->spec;
 	struct passwd pw, *pwp = NULL;
 	char pwbuf[8192];
-	struct child_plan p = { 0 };
+	struct child_plan p = {0};
 	struct env_user u;
-	struct iopath_names names = { 0 };
+	struct iopath_names names = {0};
 	char *script, *out, *errf = NULL, *in;
 	int sp[2];
 	sigset_t all, old;
@@ -209,20 +209,20 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	p.cred.gid = job->group_id;
 	p.cred.switch_user = geteuid() == 0;
 	p.work_dir = desc && *desc->work_dir ? desc->work_dir
-		     : *pw.pw_dir            ? pw.pw_dir
+		     : *pw.pw_dir	     ? pw.pw_dir
 					     : "/";
 	names.job_id = s->job_id;
 	names.job_name = env_job_name(job);
 	names.user = pw.pw_name;
 	names.node = s->node;
-	out = iopath_path(desc ? desc->std_out : "", IOPATH_DEFAULT_OUTPUT, p.work_dir,
-		      &names);
+	out = iopath_path(desc ? desc->std_out : "", IOPATH_DEFAULT_OUTPUT,
+			  p.work_dir, &names);
 	if (desc && *desc->std_err)
-		errf = iopath_path(desc->std_err, IOPATH_DEFAULT_OUTPUT, p.work_dir,
-			       &names);
-	in = desc && *desc->std_in
-		     ? iopath_path(desc->std_in, "/dev/null", p.work_dir, &names)
-		     : xstrdup("/dev/null");
+		errf = iopath_path(desc->std_err, IOPATH_DEFAULT_OUTPUT,
+				   p.work_dir, &names);
+	in = desc && *desc->std_in ? iopath_path(desc->std_in, "/dev/null",
+						 p.work_dir, &names)
+				   : xstrdup("/dev/null");
 	p.in = in;
 	p.out = out;
 	p.err = errf;
@@ -285,7 +285,7 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 		 s->job_id, pw.pw_name, p.cred.uid, p.work_dir, (long)pid, out,
 		 errf ? ", error " : "", errf ? errf : "");
 	if (s->time_limit_s > 0) {
-		struct timeval tv = { .tv_sec = s->time_limit_s };
+		struct timeval tv = {.tv_sec = s->time_limit_s};
 		s->limit_ev = evtimer_new(s->base, limit_cb, s);
 		evtimer_add(s->limit_ev, &tv);
 	}
@@ -313,7 +313,7 @@ void tasks_signal(struct mstepd *s, int sig)
 
 void tasks_terminate(struct mstepd *s, enum task_kill why, const char *reason)
 {
-	struct timeval tv = { .tv_sec = s->launch ? s->launch->kill_wait : 0 };
+	struct timeval tv = {.tv_sec = s->launch ? s->launch->kill_wait : 0};
 
 	if (s->pid <= 0 || s->reaped || s->kill != TASK_KILL_NONE)
 		return;
@@ -452,7 +452,7 @@ static bool reap_all(struct mstepd *s)
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mstepd *s = arg;
-	struct timeval tv = { 0, DRAIN_TICK_MS * 1000 };
+	struct timeval tv = {0, DRAIN_TICK_MS * 1000};
 	int left;
 
 	if (reap_all(s)) {

@@ -13,7 +13,8 @@
  * its barrier_in to its barrier_out (so a fence includes waiting for the
  * slowest rank) and prints
  *
- *   pmi_fence: ranks 64 fences 100 puts 0 mean_ms 1.234 median_ms 1.100 max_ms 3.210
+ *   pmi_fence: ranks 64 fences 100 puts 0 mean_ms 1.234 median_ms 1.100
+ * max_ms 3.210
  *
  * Plain C, no Meridian code: it checks the server from the outside.
  * Exit status 0, 1 on a PMI error (the reply that was wrong on stderr),
@@ -160,7 +161,7 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	struct pmi p = { .fd = -1 };
+	struct pmi p = {.fd = -1};
 	char kvs[256], req[LINE_MAX_PMI], val[128];
 	int fences = 100, puts = 0, c;
 	double *t, sum = 0.0;

@@ -30,7 +30,7 @@ static int one_client(const struct conf *c, int n, int hold)
 	Meridian__SubmitJobRequest req = MERIDIAN__SUBMIT_JOB_REQUEST__INIT;
 	Meridian__JobDesc desc = MERIDIAN__JOB_DESC__INIT;
 	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT;
-	char cwd[4096], *env[] = { "PATH=/usr/bin:/bin" };
+	char cwd[4096], *env[] = {"PATH=/usr/bin:/bin"};
 	struct mer_error err;
 	struct client *cl = client_create(c, &err);
 	int errors = 0;

@@ -107,7 +107,7 @@ static inline bool cunit_need_root_and_user(const char *why, const char *user)
 static inline int cunit_run(const char *suite_name, CU_TestInfo *tests)
 {
 	CU_SuiteInfo suites[] = {
-		{ suite_name, NULL, NULL, NULL, NULL, tests },
+		{suite_name, NULL, NULL, NULL, NULL, tests},
 		CU_SUITE_INFO_NULL,
 	};
 	unsigned failed, ran;

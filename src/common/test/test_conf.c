@@ -837,8 +837,9 @@ static void test_plugin_keys(void)
 	conf_free(c);
 	/* with the plugins there, price/flat's key loads, a typo does not */
 	{
-		char *buf = xasprintf(BASE "PluginDir=%s\nGpuHourPrice=a100:1\n",
-				      plugin_dir());
+		char *buf =
+			xasprintf(BASE "PluginDir=%s\nGpuHourPrice=a100:1\n",
+				  plugin_dir());
 
 		c = load_text(buf, &e);
 		if (!c)

@@ -75,9 +75,13 @@ static void on_close(struct conn *c, const char *why, void *arg)
 /* A frame of body_len bytes (a Ping request's type, an opaque body). */
 static uint8_t *big_frame(size_t body_len, size_t *len)
 {
-	struct frame_hdr h = { MER_FRAME_MAGIC, MER_PROTO_VERSION,
-			       MERIDIAN__MSG_TYPE__MSG_PING, 0, 1, 4,
-			       (uint32_t)body_len };
+	struct frame_hdr h = {MER_FRAME_MAGIC,
+			      MER_PROTO_VERSION,
+			      MERIDIAN__MSG_TYPE__MSG_PING,
+			      0,
+			      1,
+			      4,
+			      (uint32_t)body_len};
 	uint8_t *f = xcalloc(1, MER_FRAME_HDR_LEN + 4 + body_len);
 
 	frame_hdr_encode(&h, f);
@@ -88,7 +92,7 @@ static uint8_t *big_frame(size_t body_len, size_t *len)
 
 static void run_for(struct event_base *base, int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
@@ -130,7 +134,7 @@ static void pump(int fd, const uint8_t *buf, size_t len, size_t *off)
  * then the connection closes, at the latest once 1 MiB was discarded. */
 static void test_refused_body_discarded(void)
 {
-	struct conn_limits lim = { .read_ahead = 16384 };
+	struct conn_limits lim = {.read_ahead = 16384};
 	size_t len, off = 0;
 	uint8_t *f = big_frame(4u << 20, &len), reply[256];
 	struct cc t;
@@ -163,7 +167,7 @@ static void test_refused_body_discarded(void)
  * header callback again, and the frame is then read and delivered. */
 static void test_wait_then_resume(void)
 {
-	struct conn_limits lim = { .read_ahead = 8192 };
+	struct conn_limits lim = {.read_ahead = 8192};
 	size_t len, off = 0;
 	uint8_t *f = big_frame(1u << 20, &len);
 	struct cc t;
@@ -196,8 +200,7 @@ static void test_wait_then_resume(void)
 /* Half a frame, then silence: closed at the frame deadline. */
 static void test_frame_deadline(void)
 {
-	struct conn_limits lim = { .read_ahead = 8192,
-				   .frame_timeout_ms = 200 };
+	struct conn_limits lim = {.read_ahead = 8192, .frame_timeout_ms = 200};
 	size_t len;
 	uint8_t *f = big_frame(100, &len);
 	struct cc t;
@@ -218,9 +221,9 @@ static void test_frame_deadline(void)
  * before any credential does not. */
 static void test_auth_deadline(void)
 {
-	struct conn_limits lim = { .read_ahead = 8192,
-				   .frame_timeout_ms = 300,
-				   .auth_timeout_ms = 300 };
+	struct conn_limits lim = {.read_ahead = 8192,
+				  .frame_timeout_ms = 300,
+				  .auth_timeout_ms = 300};
 	size_t len;
 	uint8_t *f = big_frame(10, &len);
 	struct cc t;
@@ -247,8 +250,8 @@ static void test_auth_deadline(void)
 /* A peer that never reads its replies: reading stops above max_output. */
 static void test_output_backpressure(void)
 {
-	struct conn_limits lim = { .read_ahead = 8192, .max_output = 65536 };
-	uint8_t junk[100000] = { 0 };
+	struct conn_limits lim = {.read_ahead = 8192, .max_output = 65536};
+	uint8_t junk[100000] = {0};
 	size_t len;
 	uint8_t *f = big_frame(10, &len);
 	struct cc t;
@@ -274,7 +277,8 @@ static void test_output_backpressure(void)
 	free(f);
 }
 
-/* --- a guarded listener ---------------------------------------------------- */
+/* --- a guarded listener ----------------------------------------------------
+ */
 
 struct gt {
 	struct event_base *base;
@@ -294,8 +298,7 @@ static void g_on_close(struct conn *c, const char *why, void *arg)
 	t->c = NULL;
 }
 
-static void g_accept(struct conn_guard *g, int fd, const char *name,
-		     void *arg)
+static void g_accept(struct conn_guard *g, int fd, const char *name, void *arg)
 {
 	struct gt *gt = arg;
 	struct cc *t;
@@ -339,12 +342,12 @@ static int dial(uint16_t port)
  * authenticated connection is no longer counted. */
 static void test_guard_caps(void)
 {
-	struct conn_guard_limits lim = { .max_unauth_per_addr = 3,
-					 .max_conns = 6,
-					 .conn = { .read_ahead = 8192 } };
+	struct conn_guard_limits lim = {.max_unauth_per_addr = 3,
+					.max_conns = 6,
+					.conn = {.read_ahead = 8192}};
 	struct mer_error err;
 	struct conn_guard *g;
-	struct gt gt = { 0 };
+	struct gt gt = {0};
 	uint16_t port;
 	int lfd, fds[8], i, live = 0;
 	size_t len;
@@ -424,12 +427,12 @@ static void test_guard_caps(void)
  * refused. */
 static void test_guard_unread_kept(void)
 {
-	struct conn_guard_limits lim = { .max_unauth_per_addr = 3,
-					 .conn = { .read_ahead = 8192 } };
+	struct conn_guard_limits lim = {.max_unauth_per_addr = 3,
+					.conn = {.read_ahead = 8192}};
 	struct conn_guard_stats st;
 	struct mer_error err;
 	struct conn_guard *g;
-	struct gt gt = { 0 };
+	struct gt gt = {0};
 	uint16_t port;
 	int lfd, fds[6], i;
 	size_t len;
@@ -498,10 +501,10 @@ static void test_guard_unread_kept(void)
  * descriptors are free. */
 static void test_guard_emfile(void)
 {
-	struct conn_guard_limits lim = { .conn = { .read_ahead = 8192 } };
+	struct conn_guard_limits lim = {.conn = {.read_ahead = 8192}};
 	struct mer_error err;
 	struct conn_guard *g;
-	struct gt gt = { 0 };
+	struct gt gt = {0};
 	struct rlimit old, low;
 	uint16_t port;
 	int lfd, probe, i, fds[4];
@@ -556,14 +559,14 @@ static void test_guard_emfile(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "refused body discarded", test_refused_body_discarded },
-	{ "wait then resume", test_wait_then_resume },
-	{ "frame deadline", test_frame_deadline },
-	{ "auth deadline", test_auth_deadline },
-	{ "output backpressure", test_output_backpressure },
-	{ "guard caps", test_guard_caps },
-	{ "guard keeps unread peers", test_guard_unread_kept },
-	{ "guard out of descriptors", test_guard_emfile },
+	{"refused body discarded", test_refused_body_discarded},
+	{"wait then resume", test_wait_then_resume},
+	{"frame deadline", test_frame_deadline},
+	{"auth deadline", test_auth_deadline},
+	{"output backpressure", test_output_backpressure},
+	{"guard caps", test_guard_caps},
+	{"guard keeps unread peers", test_guard_unread_kept},
+	{"guard out of descriptors", test_guard_emfile},
 	CU_TEST_INFO_NULL,
 };
 

@@ -25,7 +25,7 @@ static void build_hdr(uint8_t *out, uint32_t magic, uint16_t version,
 		      uint16_t type, uint32_t flags, uint32_t cred,
 		      uint32_t body)
 {
-	struct frame_hdr h = { magic, version, type, flags, 7, cred, body };
+	struct frame_hdr h = {magic, version, type, flags, 7, cred, body};
 
 	frame_hdr_encode(&h, out);
 }
@@ -119,13 +119,16 @@ static void test_header_rejects(void)
 static void test_field0_refused(void)
 {
 	/* SubmitJobRequest { desc { name "job", field 0 } } */
-	static const uint8_t body[] = { 0x0a, 0x08, 0x0a, 0x03, 'j', 'o',
-					'b',  0x80, 0x00, 0x0a };
-	static const uint8_t good[] = { 0x0a, 0x05, 0x0a, 0x03, 'j', 'o',
-					'b' };
-	struct frame_hdr h = { MER_FRAME_MAGIC, MER_PROTO_VERSION,
-			       MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB, 0, 1, 0,
-			       sizeof(body) };
+	static const uint8_t body[] = {0x0a, 0x08, 0x0a, 0x03, 'j',
+				       'o',  'b',  0x80, 0x00, 0x0a};
+	static const uint8_t good[] = {0x0a, 0x05, 0x0a, 0x03, 'j', 'o', 'b'};
+	struct frame_hdr h = {MER_FRAME_MAGIC,
+			      MER_PROTO_VERSION,
+			      MERIDIAN__MSG_TYPE__MSG_SUBMIT_JOB,
+			      0,
+			      1,
+			      0,
+			      sizeof(body)};
 	struct mer_error err;
 	ProtobufCMessage *m;
 
@@ -146,7 +149,7 @@ static void test_message_round_trip(void)
 	Meridian__SubmitJobRequest req = MERIDIAN__SUBMIT_JOB_REQUEST__INIT;
 	Meridian__JobDesc desc = MERIDIAN__JOB_DESC__INIT;
 	Meridian__JobSpec spec = MERIDIAN__JOB_SPEC__INIT;
-	char *env[] = { "A=1", "PATH=/bin" };
+	char *env[] = {"A=1", "PATH=/bin"};
 	const char script[] = "#!/bin/sh\necho hi\n";
 	Meridian__SubmitJobRequest *got;
 	struct frame_hdr h;
@@ -238,7 +241,7 @@ static void run_conn(const uint8_t *bytes, size_t n, struct conn_case *cc)
 {
 	int sv[2];
 	struct conn *c;
-	struct timeval tv = { 2, 0 };
+	struct timeval tv = {2, 0};
 
 	memset(cc, 0, sizeof(*cc));
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -256,7 +259,7 @@ static void test_conn_frames_then_garbage(void)
 {
 	Meridian__PingRequest ping = MERIDIAN__PING_REQUEST__INIT;
 	struct conn_case cc;
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 	size_t len;
 	uint8_t *f;
 
@@ -364,7 +367,7 @@ static int read_proto_bodies(const char *path, struct proto_bodies *b,
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		struct proto_bodies pb = { "", "", "" };
+		struct proto_bodies pb = {"", "", ""};
 		const char *c;
 		unsigned num;
 
@@ -426,7 +429,8 @@ static void test_table_matches_proto(void)
 
 	for (i = 0; i < ed->n_values; i++) {
 		const ProtobufCEnumValue *v = &ed->values[i];
-		const struct proto_bodies *pb = find_bodies(bodies, nb, v->name);
+		const struct proto_bodies *pb =
+			find_bodies(bodies, nb, v->name);
 		const struct msg_type_info *row = NULL;
 		size_t rows = 0;
 
@@ -445,7 +449,8 @@ static void test_table_matches_proto(void)
 				   v->value, rows);
 			continue;
 		}
-		if (strncmp(v->name, "MSG_", 4) || strcmp(row->name, v->name + 4))
+		if (strncmp(v->name, "MSG_", 4) ||
+		    strcmp(row->name, v->name + 4))
 			table_fail("%s's row is named %s, expected the type's "
 				   "name without MSG_",
 				   v->name, row->name);
@@ -455,15 +460,15 @@ static void test_table_matches_proto(void)
 				   v->name);
 			continue;
 		}
-		if (!row->request || strcmp(row->request->short_name, pb->request))
+		if (!row->request ||
+		    strcmp(row->request->short_name, pb->request))
 			table_fail("%s's request is %s, meridian.proto says %s",
 				   v->name,
 				   row->request ? row->request->short_name
 						: "none",
 				   pb->request);
-		if (pb->reply[0] ? !row->reply ||
-					   strcmp(row->reply->short_name,
-						  pb->reply)
+		if (pb->reply[0] ? !row->reply || strcmp(row->reply->short_name,
+							 pb->reply)
 				 : row->reply != NULL)
 			table_fail("%s's reply is %s, meridian.proto says %s",
 				   v->name,
@@ -517,17 +522,17 @@ static void test_proto_comment_parser(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "header round trip", test_header_round_trip },
-	{ "header versions", test_header_versions },
-	{ "header rejects bad fields", test_header_rejects },
-	{ "message round trip", test_message_round_trip },
-	{ "field 0 refused", test_field0_refused },
-	{ "error reply", test_error_reply },
-	{ "conn: frames then garbage", test_conn_frames_then_garbage },
-	{ "conn: truncated frame", test_conn_truncated },
-	{ "conn: oversized body", test_conn_oversized },
-	{ "table matches meridian.proto", test_table_matches_proto },
-	{ "meridian.proto comment parser", test_proto_comment_parser },
+	{"header round trip", test_header_round_trip},
+	{"header versions", test_header_versions},
+	{"header rejects bad fields", test_header_rejects},
+	{"message round trip", test_message_round_trip},
+	{"field 0 refused", test_field0_refused},
+	{"error reply", test_error_reply},
+	{"conn: frames then garbage", test_conn_frames_then_garbage},
+	{"conn: truncated frame", test_conn_truncated},
+	{"conn: oversized body", test_conn_oversized},
+	{"table matches meridian.proto", test_table_matches_proto},
+	{"meridian.proto comment parser", test_proto_comment_parser},
 	CU_TEST_INFO_NULL,
 };
 

@@ -10,8 +10,7 @@
 #include "iopath.h"
 
 static const struct iopath_names names = {
-	.job_id = 42, .job_name = "train", .user = "alice", .node = "gpu07"
-};
+	.job_id = 42, .job_name = "train", .user = "alice", .node = "gpu07"};
 
 static void expect(const char *pattern, const char *want)
 {
@@ -86,7 +85,8 @@ static void test_paths(void)
 	p = iopath_path("", IOPATH_DEFAULT_OUTPUT, "/home/alice/run", &names);
 	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/meridian-42.out");
 	free(p);
-	p = iopath_path(NULL, IOPATH_DEFAULT_OUTPUT, "/home/alice/run/", &names);
+	p = iopath_path(NULL, IOPATH_DEFAULT_OUTPUT, "/home/alice/run/",
+			&names);
 	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/meridian-42.out");
 	free(p);
 	p = iopath_path("logs/%x.%j.err", IOPATH_DEFAULT_OUTPUT, "/w", &names);
@@ -101,11 +101,11 @@ static void test_paths(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "expand", test_expand },
-	{ "zero padding", test_padding },
-	{ "unknown kept", test_unknown_kept },
-	{ "paths", test_paths },
-	{ "step values", test_step },
+	{"expand", test_expand},
+	{"zero padding", test_padding},
+	{"unknown kept", test_unknown_kept},
+	{"paths", test_paths},
+	{"step values", test_step},
 	CU_TEST_INFO_NULL,
 };
 

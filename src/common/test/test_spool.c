@@ -107,7 +107,7 @@ static void test_launch_job_round_trip(void)
 	Meridian__LaunchJob lj, *back;
 	Meridian__JobRecord job;
 	Meridian__JobSpec spec;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	time_t mtime = 0;
 	mode_t old;
 	uint8_t *buf;
@@ -154,7 +154,7 @@ static void test_launch_step_round_trip(void)
 	Meridian__LaunchStep ls = MERIDIAN__LAUNCH_STEP__INIT, *back;
 	Meridian__JobRecord job = MERIDIAN__JOB_RECORD__INIT;
 	Meridian__StepRecord rec = MERIDIAN__STEP_RECORD__INIT;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	uint8_t key[32], *buf;
 	size_t n;
 
@@ -191,13 +191,12 @@ static void test_launch_step_round_trip(void)
 
 static void test_launch_bad(void)
 {
-	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0xff,
-					   0xff, 0xff, 0xff, 0xff, 0xff,
-					   0xff, 0x01 };
+	static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					  0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
 	Meridian__LaunchJob lj;
 	Meridian__JobRecord job;
 	Meridian__JobSpec spec;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	time_t mtime;
 	uint8_t *buf;
 	size_t n;
@@ -251,7 +250,7 @@ static void test_launch_bad(void)
 static void test_job_end_round_trip(void)
 {
 	Meridian__JobEnd e = MERIDIAN__JOB_END__INIT, *back;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	mode_t old;
 
 	dir_create();
@@ -293,7 +292,7 @@ static void test_job_end_round_trip(void)
 static void test_step_end_round_trip(void)
 {
 	Meridian__StepEnd e = MERIDIAN__STEP_END__INIT, *back;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 
 	dir_create();
 	e.job_id = 12;
@@ -324,7 +323,7 @@ static void test_step_end_round_trip(void)
 static void test_end_bad(void)
 {
 	Meridian__JobEnd e = MERIDIAN__JOB_END__INIT;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	uint8_t *buf;
 	size_t n, in_reason;
 
@@ -382,7 +381,7 @@ static void test_end_bad(void)
 
 static void test_pgid_round_trip(void)
 {
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	pid_t pgid = 0;
 	uid_t uid = 0;
 	char *path, *data;
@@ -424,16 +423,16 @@ static void test_pgid_round_trip(void)
 static void test_pgid_bad(void)
 {
 	static const char *bad[] = {
-		"",              /* empty */
-		"12345",         /* short: no uid */
-		"12345 ",        /* torn in the uid */
-		"12345 1001",    /* torn before the newline */
+		"",		 /* empty */
+		"12345",	 /* short: no uid */
+		"12345 ",	 /* torn in the uid */
+		"12345 1001",	 /* torn before the newline */
 		"12345 1001\nx", /* trailing garbage */
-		"abc def\n",     /* garbage */
-		"-5 1001\n",     /* a sign: kill(-5) is another group */
+		"abc def\n",	 /* garbage */
+		"-5 1001\n",	 /* a sign: kill(-5) is another group */
 		"+5 1001\n",
 		" 5 1001\n",
-		"1 0\n",         /* init */
+		"1 0\n", /* init */
 		"0 0\n",
 		"12345 -1\n",
 		"12345  1001\n",
@@ -441,7 +440,7 @@ static void test_pgid_bad(void)
 		"12345 99999999999\n",
 		"12345\t1001\n",
 	};
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	pid_t pgid;
 	uid_t uid;
 
@@ -469,15 +468,15 @@ static void test_pgid_bad(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "a file's path", test_path },
-	{ "LaunchJob written and read back", test_launch_job_round_trip },
-	{ "LaunchStep written and read back", test_launch_step_round_trip },
-	{ "launch missing, garbage, empty, torn", test_launch_bad },
-	{ "JobEnd written and read back", test_job_end_round_trip },
-	{ "StepEnd written and read back", test_step_end_round_trip },
-	{ "end missing, empty, garbage, torn", test_end_bad },
-	{ "pgid written and read back", test_pgid_round_trip },
-	{ "pgid missing, short, torn, garbage", test_pgid_bad },
+	{"a file's path", test_path},
+	{"LaunchJob written and read back", test_launch_job_round_trip},
+	{"LaunchStep written and read back", test_launch_step_round_trip},
+	{"launch missing, garbage, empty, torn", test_launch_bad},
+	{"JobEnd written and read back", test_job_end_round_trip},
+	{"StepEnd written and read back", test_step_end_round_trip},
+	{"end missing, empty, garbage, torn", test_end_bad},
+	{"pgid written and read back", test_pgid_round_trip},
+	{"pgid missing, short, torn, garbage", test_pgid_bad},
 	CU_TEST_INFO_NULL,
 };
 

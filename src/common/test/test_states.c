@@ -35,13 +35,11 @@ static void test_rows_match_proto(void)
 		CU_ASSERT_EQUAL(strncmp(v->name, "JOB_", 4), 0);
 		CU_ASSERT_STRING_EQUAL(mer_job_state_name(s), v->name + 4);
 		CU_ASSERT_STRING_NOT_EQUAL(mer_job_state_code(s), "??");
-		CU_ASSERT_EQUAL(mer_job_state_parse(mer_job_state_name(s),
-						    &back),
-				0);
+		CU_ASSERT_EQUAL(
+			mer_job_state_parse(mer_job_state_name(s), &back), 0);
 		CU_ASSERT_EQUAL(back, s);
-		CU_ASSERT_EQUAL(mer_job_state_parse(mer_job_state_code(s),
-						    &back),
-				0);
+		CU_ASSERT_EQUAL(
+			mer_job_state_parse(mer_job_state_code(s), &back), 0);
 		CU_ASSERT_EQUAL(back, s);
 	}
 	for (i = 0; i < nd->n_values; i++) {
@@ -53,13 +51,11 @@ static void test_rows_match_proto(void)
 		CU_ASSERT_STRING_EQUAL(mer_node_state_name(s), v->name + 11);
 		CU_ASSERT(s == NS(UNKNOWN) ||
 			  strcmp(mer_node_state_code(s), "unk") != 0);
-		CU_ASSERT_EQUAL(mer_node_state_parse(mer_node_state_name(s),
-						     &back),
-				0);
+		CU_ASSERT_EQUAL(
+			mer_node_state_parse(mer_node_state_name(s), &back), 0);
 		CU_ASSERT_EQUAL(back, s);
-		CU_ASSERT_EQUAL(mer_node_state_parse(mer_node_state_code(s),
-						     &back),
-				0);
+		CU_ASSERT_EQUAL(
+			mer_node_state_parse(mer_node_state_code(s), &back), 0);
 		CU_ASSERT_EQUAL(back, s);
 	}
 }

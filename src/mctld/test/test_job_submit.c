@@ -275,11 +275,10 @@ static void test_exec_bounds(void)
 	spec.env = &big;
 	spec.n_env = 1;
 	submit_spec(&spec, err, sizeof(err));
-	CU_ASSERT_STRING_EQUAL(err,
-			       "the job's arguments and environment take "
-			       "3145728 bytes; at most 2097152 (trim the "
-			       "environment, or --export only what the "
-			       "program needs)");
+	CU_ASSERT_STRING_EQUAL(err, "the job's arguments and environment take "
+				    "3145728 bytes; at most 2097152 (trim the "
+				    "environment, or --export only what the "
+				    "program needs)");
 	/* 10,000 small variables */
 	env = xcalloc(10000, sizeof(*env));
 	for (i = 0; i < 10000; i++)
@@ -305,9 +304,10 @@ static void test_exec_bounds(void)
 	spec.n_argv = 0;
 	memcpy(big, "NOEQUALS", 8);
 	submit_spec(&spec, err, sizeof(err));
-	CU_ASSERT_STRING_EQUAL(err, "environment entry \"NOEQUALSxxxxxxxxxxxxxxx"
-				    "xxxxxxxxxxxxxxxxx\" has no '='; NAME=VALUE "
-				    "expected");
+	CU_ASSERT_STRING_EQUAL(err,
+			       "environment entry \"NOEQUALSxxxxxxxxxxxxxxx"
+			       "xxxxxxxxxxxxxxxxx\" has no '='; NAME=VALUE "
+			       "expected");
 	free(env);
 	free(big);
 	teardown();

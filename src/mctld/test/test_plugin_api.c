@@ -21,7 +21,7 @@
 
 #define NODES                                                                  \
 	"NodeName=n[1-2] CPUs=2 RealMemory=4096 Gres=gpu:a100:2\n"             \
-	"PartitionName=main Nodes=ALL Default=YES MaxTime=60\n"             \
+	"PartitionName=main Nodes=ALL Default=YES MaxTime=60\n"                \
 	"GpuHourPrice=a100:2\n"
 
 static char *dir;
@@ -179,8 +179,7 @@ static const struct mer_sched_ops probe_ops = {
 	.schedule = probe_schedule,
 };
 
-static void add(struct probe *p, enum step_kind kind, uint32_t id,
-		int64_t when)
+static void add(struct probe *p, enum step_kind kind, uint32_t id, int64_t when)
 {
 	struct step *s = &p->steps[p->nsteps++];
 
@@ -360,9 +359,8 @@ static void test_loader(void)
 	const void *o;
 
 	CU_ASSERT_EQUAL(plugin_check_ops(&no_fini, "PriceType", "price/nofini",
-					 "/p/price_nofini.so",
-					 MER_PLUGIN_PRICE, MER_PRICE_ABI,
-					 &err),
+					 "/p/price_nofini.so", MER_PLUGIN_PRICE,
+					 MER_PRICE_ABI, &err),
 			-1);
 	CU_ASSERT_STRING_EQUAL(err.text,
 			       "PriceType=price/nofini: /p/price_nofini.so has "
@@ -410,8 +408,7 @@ static char *conf_text(const char *extra, int *nlines)
 	char *t = xasprintf("ClusterName=test\n"
 			    "ControllerHost=127.0.0.1\n"
 			    "StateDir=%s/state\n"
-			    "PluginDir=%s\n"
-			    NODES "%s",
+			    "PluginDir=%s\n" NODES "%s",
 			    dir, th_plugin_dir(), extra);
 
 	*nlines = 0;

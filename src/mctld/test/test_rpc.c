@@ -792,7 +792,8 @@ static void test_paged_info(void)
 	d.gpu_type = (char *)"";
 	d.hold = MERIDIAN__HOLD_KIND__HOLD_USER;
 	for (i = 0; i < 600; i++)
-		CU_ASSERT_FATAL(th_submit(ctx, user, TH_ALICE, &d, NULL, 0) > 0);
+		CU_ASSERT_FATAL(th_submit(ctx, user, TH_ALICE, &d, NULL, 0) >
+				0);
 
 	th_forget_frames(user);
 	th_request(ctx, user, MT(JOB_INFO), 1, TH_ALICE, &jr.base);
@@ -835,7 +836,7 @@ static void test_paged_info(void)
 
 	/* by id, unordered and repeated: each once, in order */
 	{
-		uint32_t ids[] = { 300, 2, 300, 77 };
+		uint32_t ids[] = {300, 2, 300, 77};
 		Meridian__JobInfoReply *rep;
 
 		jr.job_ids = ids;

@@ -24,11 +24,11 @@
 struct tsrc {
 	unsigned jobs, specs, meta, nodes;
 	bool pending;
-	bool fail;	 /* collect fails */
-	int done_ok;	 /* done(true) calls */
-	int done_fail;	 /* done(false) calls */
+	bool fail;	      /* collect fails */
+	int done_ok;	      /* done(true) calls */
+	int done_fail;	      /* done(false) calls */
 	uint32_t first, last; /* job ids to write */
-	bool with_rest;	 /* and the spec, next id, node */
+	bool with_rest;	      /* and the spec, next id, node */
 };
 
 static bool tsrc_pending(void *arg)
@@ -94,7 +94,10 @@ static void tsrc_done(void *arg, bool ok)
 }
 
 static const struct state_source tsrc_ops = {
-	"test", tsrc_pending, tsrc_collect, tsrc_done,
+	"test",
+	tsrc_pending,
+	tsrc_collect,
+	tsrc_done,
 };
 
 static void tsrc_open(struct state *st, struct tsrc *t)
@@ -162,9 +165,9 @@ static void test_reopen(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_EQUAL(state_schema_found(st), STATE_SCHEMA_VERSION);
 	tsrc_open(st, &t);
-	CU_ASSERT_EQUAL(state_get(st, t.meta, "next_job_id", 11, get_u32, &id,
-				  &err),
-			-1);
+	CU_ASSERT_EQUAL(
+		state_get(st, t.meta, "next_job_id", 11, get_u32, &id, &err),
+		-1);
 	CU_ASSERT_EQUAL(errno, ENOENT);
 	/* a second controller on the same StateDir is refused */
 	st2 = state_open(sdir, &err);
@@ -208,9 +211,9 @@ static void test_reopen(void)
 	st = state_open(sdir, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	tsrc_open(st, &t);
-	CU_ASSERT_EQUAL(state_get(st, t.meta, "next_job_id", 11, get_u32, &id,
-				  &err),
-			0);
+	CU_ASSERT_EQUAL(
+		state_get(st, t.meta, "next_job_id", 11, get_u32, &id, &err),
+		0);
 	CU_ASSERT_EQUAL(id, 4);
 	CU_ASSERT_EQUAL(state_each(st, t.jobs, keep_job, &l, &err), 0);
 	CU_ASSERT_EQUAL_FATAL(l.n, 3); /* not 9 */
@@ -221,8 +224,7 @@ static void test_reopen(void)
 		meridian__job_record__free_unpacked(l.recs[i], NULL);
 	}
 	state_u32_key(2, key);
-	CU_ASSERT_EQUAL(state_get(st, t.specs, key, 4, get_spec, &sp, &err),
-			0);
+	CU_ASSERT_EQUAL(state_get(st, t.specs, key, 4, get_spec, &sp, &err), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
 	CU_ASSERT_EQUAL(sp->script.len, 10);
 	meridian__job_spec__free_unpacked(sp, NULL);
@@ -230,8 +232,7 @@ static void test_reopen(void)
 	CU_ASSERT_EQUAL(state_get(st, t.specs, key, 4, get_spec, &sp, &err),
 			-1);
 	CU_ASSERT_EQUAL(errno, ENOENT);
-	CU_ASSERT_EQUAL(state_get(st, t.nodes, "n1", 2, get_node, &nback,
-				  &err),
+	CU_ASSERT_EQUAL(state_get(st, t.nodes, "n1", 2, get_node, &nback, &err),
 			0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(nback);
 	CU_ASSERT_STRING_EQUAL(nback->name, "n1");
@@ -291,7 +292,8 @@ static void test_schema(void)
 {
 	char *dir = th_tmpdir();
 	/* the old one where the test configuration's StateDir= is */
-	char *sold = xasprintf("%s/state", dir), *snew = xasprintf("%s/new", dir);
+	char *sold = xasprintf("%s/state", dir),
+	     *snew = xasprintf("%s/new", dir);
 	struct mer_error err = {""};
 	struct state *st;
 	struct mctld *ctx;

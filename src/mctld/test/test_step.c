@@ -99,9 +99,8 @@ static uint8_t key[32] = "0123456789abcdef0123456789abcdef";
 
 /* Ask for a step; returns the reply (free it) or NULL with the error
  * text in errbuf. */
-static Meridian__StepCreateReply *create(uint32_t job, uid_t uid,
-					 Meridian__StepDesc *d, char *errbuf,
-					 size_t n)
+static Meridian__StepCreateReply *
+create(uint32_t job, uid_t uid, Meridian__StepDesc *d, char *errbuf, size_t n)
 {
 	Meridian__StepCreateRequest req = MERIDIAN__STEP_CREATE_REQUEST__INIT;
 	static char *argv[] = {"/bin/true"};
@@ -329,9 +328,8 @@ static void test_refused(void)
 	teardown();
 }
 
-static void node_end(int i, uint32_t job, uint32_t step,
-		     Meridian__JobState st, int code, int rank,
-		     const char *why)
+static void node_end(int i, uint32_t job, uint32_t step, Meridian__JobState st,
+		     int code, int rank, const char *why)
 {
 	Meridian__StepEnd e = MERIDIAN__STEP_END__INIT;
 	char name[16];
@@ -403,9 +401,12 @@ static void test_ends(void)
 	r = create(job, TH_ALICE, &d, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	node_end(2, job, 2, JS(FAILED), 3, 5, "rank 5 on n3 exited with code 3");
-	node_end(0, job, 2, JS(FAILED), 7, 1, "rank 1 on n1 exited with code 7");
-	node_end(1, job, 2, JS(FAILED), 7, 2, "rank 2 on n2 exited with code 7");
+	node_end(2, job, 2, JS(FAILED), 3, 5,
+		 "rank 5 on n3 exited with code 3");
+	node_end(0, job, 2, JS(FAILED), 7, 1,
+		 "rank 1 on n1 exited with code 7");
+	node_end(1, job, 2, JS(FAILED), 7, 2,
+		 "rank 2 on n2 exited with code 7");
 	s = step_find(j, 2);
 	CU_ASSERT_EQUAL(s->state, JS(FAILED));
 	CU_ASSERT_EQUAL(s->exit_code, 7);
@@ -512,7 +513,8 @@ static void test_interactive(void)
 	/* the nodes' ends arrive after JOB_COMPLETE (mrun saw them first):
 	 * the step gets the state they give, not "the job ended" */
 	node_end(0, job, 0, JS(COMPLETED), 0, -1, "");
-	node_end(1, job, 0, JS(FAILED), 3, 2, "rank 2 on n2 exited with code 3");
+	node_end(1, job, 0, JS(FAILED), 3, 2,
+		 "rank 2 on n2 exited with code 3");
 	CU_ASSERT_EQUAL(step_find(j, 0)->state, JS(CANCELLED));
 	node_end(2, job, 0, JS(COMPLETED), 0, -1, "");
 	CU_ASSERT_EQUAL(step_find(j, 0)->state, JS(FAILED));
@@ -621,8 +623,7 @@ static void test_cancel_step(void)
 	for (int i = 0; i < 3; i++)
 		node_end(i, job, 0, JS(CANCELLED), 143, i * 2,
 			 "Cancelled by 4242");
-	CU_ASSERT_EQUAL(step_find(job_find(ctx, job), 0)->state,
-			JS(CANCELLED));
+	CU_ASSERT_EQUAL(step_find(job_find(ctx, job), 0)->state, JS(CANCELLED));
 	/* an ended step: EALREADY */
 	th_request(ctx, user, MT(CANCEL_JOB), 43, TH_ALICE, &req.base);
 	th_turn(ctx);

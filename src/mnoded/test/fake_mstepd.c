@@ -93,9 +93,9 @@ static Meridian__SignalJob *wait_for_signal(void)
 	time_t give_up = time(NULL) + 30;
 	int n = 0;
 
-	p[n++] = (struct pollfd){ .fd = 3, .events = POLLIN };
-	p[n] = (struct pollfd){ .fd = unix_listen(sock, 0600, &err),
-				.events = POLLIN };
+	p[n++] = (struct pollfd){.fd = 3, .events = POLLIN};
+	p[n] = (struct pollfd){.fd = unix_listen(sock, 0600, &err),
+			       .events = POLLIN};
 	free(sock);
 	if (p[n].fd < 0)
 		return NULL;
@@ -106,8 +106,8 @@ static Meridian__SignalJob *wait_for_signal(void)
 		if ((p[1].revents & POLLIN) && n < MAX_FDS) {
 			int fd = accept(p[1].fd, NULL, NULL);
 			if (fd >= 0)
-				p[n++] = (struct pollfd){ .fd = fd,
-							  .events = POLLIN };
+				p[n++] = (struct pollfd){.fd = fd,
+							 .events = POLLIN};
 		}
 		for (int i = 0; i < n; i++) {
 			Meridian__SignalJob *sj;

@@ -173,7 +173,7 @@ struct launch {
 static Meridian__LaunchStep *launch_make(struct launch *l, uint32_t job_id,
 					 uint32_t step_id, const char *mode)
 {
-	static const char *names[] = { "n0", "n1", "n2" };
+	static const char *names[] = {"n0", "n1", "n2"};
 
 	meridian__launch_step__init(&l->ls);
 	meridian__job_record__init(&l->job);
@@ -206,7 +206,7 @@ static int launch(struct mnoded *d, uint32_t job_id, uint32_t step_id,
 		  const char *mode)
 {
 	struct launch l;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	int rc = steps_launch(d, launch_make(&l, job_id, step_id, mode), &err);
 
 	if (rc)
@@ -276,7 +276,7 @@ static void test_launch_refused(void)
 {
 	struct mnoded d;
 	struct launch l;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	Meridian__LaunchStep *ls;
 
 	spool_create();
@@ -302,7 +302,7 @@ static void test_launch_twice_signal_step(void)
 {
 	struct mnoded d;
 	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	const struct reported *r;
 	struct unit *s;
 	size_t n = 0;
@@ -312,7 +312,7 @@ static void test_launch_twice_signal_step(void)
 	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "wait"), 0);
 	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "wait"), 0);
 	TAILQ_FOREACH(s, &d.units, link)
-		n += s->kind == UNIT_STEP;
+	n += s->kind == UNIT_STEP;
 	CU_ASSERT_EQUAL(n, 1);
 
 	/* a step that is not here */
@@ -373,7 +373,7 @@ static void test_signal_whole_job(void)
 {
 	struct mnoded d;
 	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	const struct reported *r;
 
 	spool_create();
@@ -409,7 +409,7 @@ static void test_batch_end_cancels_steps(void)
 	struct mnoded d;
 	Meridian__LaunchJob lj = MERIDIAN__LAUNCH_JOB__INIT;
 	Meridian__JobRecord job = MERIDIAN__JOB_RECORD__INIT;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	const struct reported *r;
 
 	spool_create();
@@ -418,8 +418,7 @@ static void test_batch_end_cancels_steps(void)
 	job.job_id = 10;
 	lj.job = &job;
 	/* the fake ends a batch job at once */
-	CU_ASSERT_EQUAL_FATAL(launch_job(&d, &lj, (const uint8_t *)"", 0,
-					 &err),
+	CU_ASSERT_EQUAL_FATAL(launch_job(&d, &lj, (const uint8_t *)"", 0, &err),
 			      0);
 	r = wait_end(&d, 10, UINT32_MAX);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -446,7 +445,7 @@ static void make_step_dir(uint32_t job_id, uint32_t step_id, bool launch_file,
 	snprintf(dir, sizeof(dir), "%s/step.%u.%u", root, job_id, step_id);
 	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0711), 0);
 	if (launch_file) {
-		struct utimbuf old = { 1000, 1000 }; /* mstepd long started */
+		struct utimbuf old = {1000, 1000}; /* mstepd long started */
 
 		snprintf(path, sizeof(path), "%s/launch", dir);
 		CU_ASSERT_EQUAL(write_file_atomic(path, "", 0, 0600), 0);
@@ -633,14 +632,14 @@ static void test_echo_log_bounded(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "launch, the launch file, the end", test_launch_and_end },
-	{ "launch refused: not this node", test_launch_refused },
-	{ "launch twice, signal one step", test_launch_twice_signal_step },
-	{ "mstepd died without an end", test_mstepd_died },
-	{ "signal every step of a job", test_signal_whole_job },
-	{ "batch script end cancels steps", test_batch_end_cancels_steps },
-	{ "start-up scan of step directories", test_scan },
-	{ "a huge mstepd.log is echoed bounded", test_echo_log_bounded },
+	{"launch, the launch file, the end", test_launch_and_end},
+	{"launch refused: not this node", test_launch_refused},
+	{"launch twice, signal one step", test_launch_twice_signal_step},
+	{"mstepd died without an end", test_mstepd_died},
+	{"signal every step of a job", test_signal_whole_job},
+	{"batch script end cancels steps", test_batch_end_cancels_steps},
+	{"start-up scan of step directories", test_scan},
+	{"a huge mstepd.log is echoed bounded", test_echo_log_bounded},
 	CU_TEST_INFO_NULL,
 };
 

@@ -25,7 +25,7 @@ static struct topo *load(const char *name)
 {
 	char *rel = xasprintf("topo/%s", name);
 	char *path = test_fixture_path(rel);
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	struct topo *t;
 
 	t = topo_load(path, &err);
@@ -95,7 +95,7 @@ static void test_gpus_pci_only(void)
 
 static void test_missing_file(void)
 {
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	struct topo *t = topo_load("/nonexistent/topo.xml", &err);
 
 	CU_ASSERT_PTR_NULL(t);
@@ -107,7 +107,7 @@ static void test_missing_file(void)
 static void test_bad_file(void)
 {
 	char path[] = "/tmp/test_topo.XXXXXX";
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	struct topo *t;
 	int fd = mkstemp(path);
 	static const char unclosed[] =
@@ -132,7 +132,7 @@ static void test_bad_file(void)
 static struct conf_node node(uint32_t cpus, uint64_t mem, const char *gres,
 			     const char *model, uint32_t gpus)
 {
-	struct conf_node n = { 0 };
+	struct conf_node n = {0};
 
 	n.name = "n1";
 	n.cpus = cpus;
@@ -147,7 +147,7 @@ static void test_conf_cpus_memory(void)
 {
 	struct topo *t = load("cpu-2pack-4core-2pu.xml");
 	struct conf_node n = node(4, 1000, "", "", 0);
-	struct strbuf w = { 0 };
+	struct strbuf w = {0};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	topo_apply_conf(t, &n, &w);
@@ -165,7 +165,7 @@ static void test_conf_gres_stands_in(void)
 {
 	struct topo *t = load("cpu-2pack-4core-2pu.xml");
 	struct conf_node n = node(0, 0, "gpu:a100:2", "a100", 2);
-	struct strbuf w = { 0 };
+	struct strbuf w = {0};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	topo_apply_conf(t, &n, &w);
@@ -181,7 +181,7 @@ static void test_conf_gres_fewer(void)
 {
 	struct topo *t = load("gpu-2pack-a100x4.xml");
 	struct conf_node n = node(0, 0, "gpu:a100:2", "a100", 2);
-	struct strbuf w = { 0 };
+	struct strbuf w = {0};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	topo_apply_conf(t, &n, &w);
@@ -198,7 +198,7 @@ static void test_conf_gres_more_and_model(void)
 {
 	struct topo *t = load("gpu-2pack-a100x4.xml");
 	struct conf_node n = node(0, 0, "gpu:v100:6", "v100", 6);
-	struct strbuf w = { 0 };
+	struct strbuf w = {0};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	topo_apply_conf(t, &n, &w);
@@ -234,21 +234,21 @@ static void test_model_names(void)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{ "NVIDIA A100-SXM4-80GB", "a100" },
-		{ "Tesla V100-SXM3-32GB-H", "v100" },
-		{ "NVIDIA H100 80GB HBM3", "h100" },
-		{ "GH100 [H100 PCIe]", "h100" },
-		{ "GA100 [A100 SXM4 80GB]", "a100" },
-		{ "GV100GL [Tesla V100 SXM3 32GB]", "v100" },
-		{ "NVIDIA GeForce RTX 4090", "rtx4090" },
-		{ "AD102 [GeForce RTX 4090]", "rtx4090" },
-		{ "NVIDIA RTX A6000", "a6000" },
-		{ "Quadro RTX 8000", "rtx8000" },
-		{ "Tesla T4", "t4" },
-		{ "NVIDIA L40S", "l40s" },
-		{ "Tesla M2075 Dual-Slot Computing Processor Module", "m2075" },
-		{ "NVIDIA TITAN V", "titanv" },
-		{ "", "" },
+		{"NVIDIA A100-SXM4-80GB", "a100"},
+		{"Tesla V100-SXM3-32GB-H", "v100"},
+		{"NVIDIA H100 80GB HBM3", "h100"},
+		{"GH100 [H100 PCIe]", "h100"},
+		{"GA100 [A100 SXM4 80GB]", "a100"},
+		{"GV100GL [Tesla V100 SXM3 32GB]", "v100"},
+		{"NVIDIA GeForce RTX 4090", "rtx4090"},
+		{"AD102 [GeForce RTX 4090]", "rtx4090"},
+		{"NVIDIA RTX A6000", "a6000"},
+		{"Quadro RTX 8000", "rtx8000"},
+		{"Tesla T4", "t4"},
+		{"NVIDIA L40S", "l40s"},
+		{"Tesla M2075 Dual-Slot Computing Processor Module", "m2075"},
+		{"NVIDIA TITAN V", "titanv"},
+		{"", ""},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -267,7 +267,7 @@ static void test_dgx2(void)
 {
 	const char *real = getenv("MERIDIAN_HWLOC_REAL");
 	char *path;
-	struct mer_error err = { "" };
+	struct mer_error err = {""};
 	struct topo *t;
 
 	if (real)
@@ -301,18 +301,18 @@ static void test_dgx2(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "cpu only", test_cpu_only },
-	{ "gpus in pci order", test_gpus_pci_order },
-	{ "gpus seen only on pci", test_gpus_pci_only },
-	{ "missing file", test_missing_file },
-	{ "file hwloc cannot read", test_bad_file },
-	{ "config cpus and memory", test_conf_cpus_memory },
-	{ "config gres stands in", test_conf_gres_stands_in },
-	{ "config gres fewer", test_conf_gres_fewer },
-	{ "config gres more, other model", test_conf_gres_more_and_model },
-	{ "gpus as protobuf", test_gpus_msg },
-	{ "model names", test_model_names },
-	{ "dgx-2 capture", test_dgx2 },
+	{"cpu only", test_cpu_only},
+	{"gpus in pci order", test_gpus_pci_order},
+	{"gpus seen only on pci", test_gpus_pci_only},
+	{"missing file", test_missing_file},
+	{"file hwloc cannot read", test_bad_file},
+	{"config cpus and memory", test_conf_cpus_memory},
+	{"config gres stands in", test_conf_gres_stands_in},
+	{"config gres fewer", test_conf_gres_fewer},
+	{"config gres more, other model", test_conf_gres_more_and_model},
+	{"gpus as protobuf", test_gpus_msg},
+	{"model names", test_model_names},
+	{"dgx-2 capture", test_dgx2},
 	CU_TEST_INFO_NULL,
 };
 

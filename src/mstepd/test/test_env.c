@@ -28,14 +28,17 @@ static char *base_env[] = {
 	"FOO=first",
 	"FOO=second",
 	"NOEQUALS",
-	"SLURM_JOB_ACCOUNT=stale",  /* mbatch run inside another job */
+	"SLURM_JOB_ACCOUNT=stale", /* mbatch run inside another job */
 	"SLURM_JOB_ID=999",
 	"CUDA_VISIBLE_DEVICES=0,1,2,3",
 };
 
 static const struct env_user alice = {
-	.name = "alice", .home = "/home/alice", .shell = "/bin/bash",
-	.uid = 1001, .gid = 1001,
+	.name = "alice",
+	.home = "/home/alice",
+	.shell = "/bin/bash",
+	.uid = 1001,
+	.gid = 1001,
 };
 
 static void fixture_init(struct fixture *f, bool gpus)
@@ -262,9 +265,9 @@ struct step_fixture {
 
 static char *step_env[] = {
 	"PATH=/opt/bin:/usr/bin",
-	"SLURM_PROCID=99",          /* mrun run inside another step */
+	"SLURM_PROCID=99", /* mrun run inside another step */
 	"PMI_FD=7",
-	"NCCL_SOCKET_IFNAME=ib0",   /* the user's choice */
+	"NCCL_SOCKET_IFNAME=ib0", /* the user's choice */
 	"CUDA_VISIBLE_DEVICES=0,1,2,3",
 };
 
@@ -311,8 +314,11 @@ static void test_step_rank(void)
 {
 	struct fixture f;
 	struct step_fixture s;
-	struct env_rank r = { .rank = 1, .local_rank = 1, .master_port = 29500,
-			      .ifname = "eth0", .pmi_fd = 12 };
+	struct env_rank r = {.rank = 1,
+			     .local_rank = 1,
+			     .master_port = 29500,
+			     .ifname = "eth0",
+			     .pmi_fd = 12};
 	char **env;
 
 	fixture_init(&f, true);
@@ -362,8 +368,11 @@ static void test_step_rank_bare(void)
 {
 	struct fixture f;
 	struct step_fixture s;
-	struct env_rank r = { .rank = 2, .local_rank = 0, .master_port = 29500,
-			      .ifname = "eth1", .pmi_fd = -1 };
+	struct env_rank r = {.rank = 2,
+			     .local_rank = 0,
+			     .master_port = 29500,
+			     .ifname = "eth1",
+			     .pmi_fd = -1};
 	char **env;
 
 	/* node 1, no GPUs, no PMI, no -c, the user named no interface */
@@ -388,14 +397,14 @@ static void test_step_rank_bare(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "slurm names", test_slurm_names },
-	{ "meridian names", test_meridian_names },
-	{ "gpus", test_gpus },
-	{ "job environment kept", test_job_env_kept },
-	{ "export none", test_export_none },
-	{ "compressed per-node counts", test_compressed_counts },
-	{ "a step's rank", test_step_rank },
-	{ "a step's rank without GPUs or PMI", test_step_rank_bare },
+	{"slurm names", test_slurm_names},
+	{"meridian names", test_meridian_names},
+	{"gpus", test_gpus},
+	{"job environment kept", test_job_env_kept},
+	{"export none", test_export_none},
+	{"compressed per-node counts", test_compressed_counts},
+	{"a step's rank", test_step_rank},
+	{"a step's rank without GPUs or PMI", test_step_rank_bare},
 	CU_TEST_INFO_NULL,
 };
 

@@ -32,17 +32,17 @@
 #include "test_util.h"
 
 struct run {
-	char root[64];   /* the temporary spool root */
-	char dir[200];   /* root/spool/job.<id> */
-	char work[64];   /* the job's working directory */
+	char root[64]; /* the temporary spool root */
+	char dir[200]; /* root/spool/job.<id> */
+	char work[64]; /* the job's working directory */
 	uint32_t id;
 	uid_t uid;
 	gid_t gid;
 	char user[64];
-	pid_t pid;       /* mstepd */
-	int fd;          /* our end of mstepd's fd 3 */
+	pid_t pid; /* mstepd */
+	int fd;	   /* our end of mstepd's fd 3 */
 	Meridian__JobEnd *end;
-	int status;      /* mstepd's exit status */
+	int status;	 /* mstepd's exit status */
 	bool open_umask; /* start mstepd with umask 0, not mnoded's */
 };
 
@@ -239,8 +239,8 @@ static char *read_out(const struct run *r, const char *name)
 }
 
 /* Wait until the job's output holds what. */
-static bool wait_output(const struct run *r, const char *name,
-			const char *what, int secs)
+static bool wait_output(const struct run *r, const char *name, const char *what,
+			int secs)
 {
 	for (int i = 0; i < secs * 20; i++) {
 		char *out = read_out(r, name);
@@ -286,9 +286,9 @@ static void send_signal(int fd, uint32_t id, int sig, bool cancel,
  * pgid, mstepd.log). */
 static void check_job_dir_modes(const struct run *r)
 {
-	const char *want[] = { SPOOL_LAUNCH_FILE, SPOOL_END_FILE,
-			       SPOOL_PGID_FILE, SPOOL_LOG_FILE,
-			       SPOOL_SCRIPT_FILE };
+	const char *want[] = {SPOOL_LAUNCH_FILE, SPOOL_END_FILE,
+			      SPOOL_PGID_FILE, SPOOL_LOG_FILE,
+			      SPOOL_SCRIPT_FILE};
 	struct dirent *de;
 	DIR *d = opendir(r->dir);
 	size_t seen = 0;
@@ -322,9 +322,9 @@ static void check_job_dir_modes(const struct run *r)
 static void test_completed_as_user(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
-	char *argv[] = { "hello", "world" };
-	char *env[] = { "FOO=bar", "PATH=/usr/bin:/bin" };
+	struct job_opts o = {0};
+	char *argv[] = {"hello", "world"};
+	char *env[] = {"FOO=bar", "PATH=/usr/bin:/bin"};
 	char expect[512], *out, path[512];
 	struct stat st;
 
@@ -385,7 +385,7 @@ static void test_completed_as_user(void)
 static void test_failed_exit_code(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
+	struct job_opts o = {0};
 
 	if (skip())
 		return;
@@ -404,7 +404,7 @@ static void test_failed_exit_code(void)
 static void test_bad_work_dir(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
+	struct job_opts o = {0};
 
 	if (skip())
 		return;
@@ -416,8 +416,8 @@ static void test_bad_work_dir(void)
 	CU_ASSERT_TRUE_FATAL(finish(&r, 20));
 	CU_ASSERT_EQUAL(r.end->state, MERIDIAN__JOB_STATE__JOB_FAILED);
 	CU_ASSERT_NOT_EQUAL(r.end->exit_code, 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.end->reason,
-				      "/nonexistent/meridian-dir"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(r.end->reason, "/nonexistent/meridian-dir"));
 	run_cleanup(&r);
 }
 
@@ -426,7 +426,7 @@ static void test_bad_work_dir(void)
 static void test_cancel_over_socket(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
+	struct job_opts o = {0};
 	struct mer_error err;
 	char sock[512], *out;
 	long bg = 0;
@@ -471,7 +471,7 @@ static void test_cancel_over_socket(void)
 static void test_timeout_kill_wait(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
+	struct job_opts o = {0};
 	time_t t0;
 	char *out;
 
@@ -502,7 +502,7 @@ static void test_timeout_kill_wait(void)
 static void test_plain_signal(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
+	struct job_opts o = {0};
 
 	if (skip())
 		return;
@@ -526,7 +526,7 @@ static void test_plain_signal(void)
 static void test_killed_by_signal(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
+	struct job_opts o = {0};
 
 	if (skip())
 		return;
@@ -547,8 +547,8 @@ static void test_killed_by_signal(void)
 static void test_patterns_gpus_private_spool(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
-	uint32_t gpus[] = { 1, 3 };
+	struct job_opts o = {0};
+	uint32_t gpus[] = {1, 3};
 	char *out, *err;
 
 	if (skip())
@@ -569,7 +569,7 @@ static void test_patterns_gpus_private_spool(void)
 	out = read_out(&r, "out-t-108.txt");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "cvd=1,3 n=2 "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "user=" ));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "user="));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "part=main"));
 	CU_ASSERT_PTR_NULL(strstr(out, "oops"));
 	free(out);
@@ -587,7 +587,7 @@ static void test_patterns_gpus_private_spool(void)
 static void test_bad_launch(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
+	struct job_opts o = {0};
 
 	if (skip())
 		return;
@@ -608,7 +608,7 @@ static void test_bad_launch(void)
 static void test_survives_mnoded(void)
 {
 	struct run r;
-	struct job_opts o = { 0 };
+	struct job_opts o = {0};
 
 	if (skip())
 		return;
@@ -625,16 +625,16 @@ static void test_survives_mnoded(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "completed as the job's user", test_completed_as_user },
-	{ "failed with exit code", test_failed_exit_code },
-	{ "bad working directory", test_bad_work_dir },
-	{ "cancel over stepd.sock", test_cancel_over_socket },
-	{ "timeout and KillWait", test_timeout_kill_wait },
-	{ "plain signal", test_plain_signal },
-	{ "killed by a signal", test_killed_by_signal },
-	{ "patterns, gpus, private spool", test_patterns_gpus_private_spool },
-	{ "bad launch file", test_bad_launch },
-	{ "survives mnoded", test_survives_mnoded },
+	{"completed as the job's user", test_completed_as_user},
+	{"failed with exit code", test_failed_exit_code},
+	{"bad working directory", test_bad_work_dir},
+	{"cancel over stepd.sock", test_cancel_over_socket},
+	{"timeout and KillWait", test_timeout_kill_wait},
+	{"plain signal", test_plain_signal},
+	{"killed by a signal", test_killed_by_signal},
+	{"patterns, gpus, private spool", test_patterns_gpus_private_spool},
+	{"bad launch file", test_bad_launch},
+	{"survives mnoded", test_survives_mnoded},
 	CU_TEST_INFO_NULL,
 };
 

@@ -60,17 +60,17 @@ struct rank_seen {
 
 /* One node: its mstepd, as mnoded and as mrun see it. */
 struct node_run {
-	char dir[256];       /* STEPDIR */
-	pid_t pid;           /* mstepd */
-	int mnoded_fd;       /* our end of its fd 3 */
-	int fd;              /* its I/O connection to us; -1 */
+	char dir[256]; /* STEPDIR */
+	pid_t pid;     /* mstepd */
+	int mnoded_fd; /* our end of its fd 3 */
+	int fd;	       /* its I/O connection to us; -1 */
 	bool hello, go_sent;
 	uint32_t kvs_port, master_port;
-	Meridian__StepEnd *end;      /* STEP_NODE_END */
-	bool closed;                 /* its connection reached EOF */
-	bool frame_after_end;        /* ordering broken */
+	Meridian__StepEnd *end;	     /* STEP_NODE_END */
+	bool closed;		     /* its connection reached EOF */
+	bool frame_after_end;	     /* ordering broken */
 	Meridian__StepEnd *end_file; /* STEPDIR/end */
-	int status;                  /* mstepd's exit status */
+	int status;		     /* mstepd's exit status */
 	bool exited;
 };
 
@@ -85,10 +85,10 @@ struct mrun {
 	int nnodes, nranks;
 	struct node_run nodes[MAX_NODES];
 	struct rank_seen ranks[MAX_RANKS];
-	int pending[8]; /* accepted, no hello yet; -1 */
-	bool auto_go;        /* go once node 0 said hello */
-	bool kill_on_abort;  /* an aborted rank kills the other nodes */
-	bool open_umask;     /* start mstepds with umask 0, not mnoded's */
+	int pending[8];	    /* accepted, no hello yet; -1 */
+	bool auto_go;	    /* go once node 0 said hello */
+	bool kill_on_abort; /* an aborted rank kills the other nodes */
+	bool open_umask;    /* start mstepds with umask 0, not mnoded's */
 	int bad_hellos;
 };
 
@@ -96,18 +96,18 @@ struct mrun {
 struct step_opts {
 	const char *argv[10];
 	uint32_t ranks[MAX_NODES]; /* per node; nnodes = how many set */
-	const uint32_t *gpus;      /* node 0's GPUs for the step */
+	const uint32_t *gpus;	   /* node 0's GPUs for the step */
 	size_t ngpus;
 	uint32_t gpus_per_task;
 	uint32_t cpus_per_task;
-	const char *cpu_bind;      /* default "none" */
-	const char *mpi;           /* default "none" */
+	const char *cpu_bind; /* default "none" */
+	const char *mpi;      /* default "none" */
 	uint32_t finalize_timeout;
 	const char *std_out, *std_err;
 	uint32_t kill_wait;
-	uint32_t launch_step_id;   /* 0: the real one */
-	uint16_t io_port;          /* 0: ours */
-	const char *env[4];        /* StepDesc.env, NULL terminated */
+	uint32_t launch_step_id; /* 0: the real one */
+	uint16_t io_port;	 /* 0: ours */
+	const char *env[4];	 /* StepDesc.env, NULL terminated */
 	bool pty;
 };
 
@@ -200,7 +200,8 @@ static void mrun_free(struct mrun *m)
 	remove_tree(m->work);
 }
 
-/* ---- frames ----------------------------------------------------------------- */
+/* ---- frames -----------------------------------------------------------------
+ */
 
 /* A frame with cred (cred_len bytes, none when 0) and msg. */
 static int send_frame_cred(int fd, uint16_t type, const void *cred,
@@ -245,9 +246,9 @@ static void send_go_port(struct mrun *m, struct node_run *n, uint32_t kvs_port)
 
 	go.kvs_port = kvs_port;
 	go.master_port = m->nodes[0].master_port;
-	CU_ASSERT_EQUAL(send_frame(n->fd, MERIDIAN__MSG_TYPE__MSG_STEP_GO,
-				   &go.base),
-			0);
+	CU_ASSERT_EQUAL(
+		send_frame(n->fd, MERIDIAN__MSG_TYPE__MSG_STEP_GO, &go.base),
+		0);
 	n->go_sent = true;
 }
 
@@ -345,8 +346,8 @@ static void on_output(struct mrun *m, struct node_run *n, const uint8_t *b,
 	meridian__step_output__free_unpacked(o, NULL);
 }
 
-static void on_task_exit(struct mrun *m, struct node_run *n,
-			 const uint8_t *b, size_t len)
+static void on_task_exit(struct mrun *m, struct node_run *n, const uint8_t *b,
+			 size_t len)
 {
 	Meridian__TaskExit *te = meridian__task_exit__unpack(NULL, len, b);
 	struct rank_seen *r;
@@ -415,13 +416,13 @@ static void mrun_poll(struct mrun *m, int ms)
 	struct pollfd p[1 + 8 + MAX_NODES];
 	int np = 0;
 
-	p[np++] = (struct pollfd){ .fd = m->lfd, .events = POLLIN };
+	p[np++] = (struct pollfd){.fd = m->lfd, .events = POLLIN};
 	for (int i = 0; i < 8; i++)
-		p[np++] = (struct pollfd){ .fd = m->pending[i],
-					   .events = POLLIN };
+		p[np++] =
+			(struct pollfd){.fd = m->pending[i], .events = POLLIN};
 	for (int i = 0; i < MAX_NODES; i++)
-		p[np++] = (struct pollfd){ .fd = m->nodes[i].fd,
-					   .events = POLLIN };
+		p[np++] =
+			(struct pollfd){.fd = m->nodes[i].fd, .events = POLLIN};
 	if (poll(p, (nfds_t)np, ms) <= 0)
 		return;
 	if (p[0].revents) {
@@ -446,8 +447,7 @@ static void mrun_poll(struct mrun *m, int ms)
 typedef bool (*cond_fn)(struct mrun *m, const void *arg);
 
 /* Handle events until cond holds (true) or secs passed (false). */
-static bool mrun_wait(struct mrun *m, cond_fn cond, const void *arg,
-		      int secs)
+static bool mrun_wait(struct mrun *m, cond_fn cond, const void *arg, int secs)
 {
 	int64_t deadline = mer_mono_ms() + secs * 1000;
 
@@ -484,7 +484,8 @@ static bool all_printed(struct mrun *m, const void *arg)
 	return true;
 }
 
-/* ---- the fake mnoded ------------------------------------------------------ */
+/* ---- the fake mnoded ------------------------------------------------------
+ */
 
 static void write_launch(struct mrun *m, int k, const struct step_opts *o)
 {
@@ -597,8 +598,8 @@ static void start_node(struct mrun *m, int k)
 			close(fd);
 		if (m->open_umask)
 			umask(0);
-		execl(mstepd, "mstepd", "-s", n->dir, "-j", job, "-S",
-		      step, "-N", node, "-v", (char *)NULL);
+		execl(mstepd, "mstepd", "-s", n->dir, "-j", job, "-S", step,
+		      "-N", node, "-v", (char *)NULL);
 		_exit(127);
 	}
 	close(sp[1]);
@@ -653,8 +654,8 @@ static void finish(struct mrun *m, int secs)
 			CU_FAIL("no end file");
 			continue;
 		}
-		n->end_file = meridian__step_end__unpack(NULL, len,
-							 (uint8_t *)data);
+		n->end_file =
+			meridian__step_end__unpack(NULL, len, (uint8_t *)data);
 		free(data);
 		snprintf(path, sizeof(path), "%s/%s", n->dir, SPOOL_LOG_FILE);
 		if (getenv("STEP_TEST_VERBOSE") &&
@@ -665,8 +666,9 @@ static void finish(struct mrun *m, int secs)
 		}
 		CU_ASSERT_PTR_NOT_NULL(n->end_file);
 		if (n->end_file && getenv("STEP_TEST_VERBOSE"))
-			fprintf(stderr, "node %d end: state %d exit %d:%d "
-					"rank %d reason '%s'\n",
+			fprintf(stderr,
+				"node %d end: state %d exit %d:%d "
+				"rank %d reason '%s'\n",
 				k, n->end_file->state, n->end_file->exit_code,
 				n->end_file->term_signal,
 				n->end_file->failed_rank, n->end_file->reason);
@@ -706,7 +708,8 @@ static bool alive(pid_t pid)
 	return kill(pid, 0) == 0 || errno != ESRCH;
 }
 
-/* ---- the tests ------------------------------------------------------------ */
+/* ---- the tests ------------------------------------------------------------
+ */
 
 /* The environment each rank sees, as the job's user, and the fds it has:
  * stdio and its PMI socket, nothing of mstepd's. */
@@ -747,8 +750,8 @@ static uint64_t open_fds(const char *out)
 static void test_env_as_user(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
-	uint32_t gpus[] = { 1, 3, 5 };
+	struct step_opts o = {0};
+	uint32_t gpus[] = {1, 3, 5};
 	char want[512];
 
 	if (skip())
@@ -789,10 +792,9 @@ static void test_env_as_user(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(fds);
 		pmifd = atoi(fds + 6);
 		CU_ASSERT(pmifd > 2);
-		CU_ASSERT_EQUAL(open_fds(out), (1u << 0 | 1u << 1 | 1u << 2) |
-						       (pmifd < 64
-								? 1ull << pmifd
-								: 0));
+		CU_ASSERT_EQUAL(open_fds(out),
+				(1u << 0 | 1u << 1 | 1u << 2) |
+					(pmifd < 64 ? 1ull << pmifd : 0));
 		snprintf(want, sizeof(want), "err%d\n", r);
 		CU_ASSERT_STRING_EQUAL(m.ranks[r].err.s ? m.ranks[r].err.s : "",
 				       want);
@@ -818,7 +820,7 @@ static void test_env_as_user(void)
 static void test_output_files(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	char path[512], *data;
 	struct stat st;
 
@@ -854,7 +856,7 @@ static void test_output_files(void)
 static void test_worst_rank(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	const Meridian__StepEnd *e;
 
 	if (skip())
@@ -916,7 +918,7 @@ static void test_worst_rank(void)
 static void test_stdin(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 
 	if (skip())
 		return;
@@ -978,8 +980,7 @@ static int stepd_sock(const struct mrun *m, int k)
 	struct mer_error err;
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir,
-		 SPOOL_SOCK_FILE);
+	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, SPOOL_SOCK_FILE);
 	return unix_connect(path, &err);
 }
 
@@ -988,7 +989,7 @@ static int stepd_sock(const struct mrun *m, int k)
 static void test_signals(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	const Meridian__StepEnd *e;
 
 	if (skip())
@@ -1032,18 +1033,18 @@ static void test_signals(void)
 	mrun_init(&m, 205, 2);
 	launch(&m, &o);
 	CU_ASSERT_TRUE_FATAL(mrun_wait(&m, all_printed, "ready", 10));
-	CU_ASSERT_EQUAL(signal_job(&m, m.nodes[0].mnoded_fd, 7, SIGUSR1, false,
-				   ""),
-			MER_FRAME_REPLY | MER_FRAME_ERROR); /* not its step */
-	CU_ASSERT_EQUAL(signal_job(&m, m.nodes[0].mnoded_fd, 2, SIGCONT, false,
-				   ""),
-			MER_FRAME_REPLY);
+	CU_ASSERT_EQUAL(
+		signal_job(&m, m.nodes[0].mnoded_fd, 7, SIGUSR1, false, ""),
+		MER_FRAME_REPLY | MER_FRAME_ERROR); /* not its step */
+	CU_ASSERT_EQUAL(
+		signal_job(&m, m.nodes[0].mnoded_fd, 2, SIGCONT, false, ""),
+		MER_FRAME_REPLY);
 	{
 		int fd = stepd_sock(&m, 0);
 		CU_ASSERT_FATAL(fd >= 0);
-		CU_ASSERT_EQUAL(signal_job(&m, fd, 2, 0, true,
-					   "cancelled by test"),
-				MER_FRAME_REPLY);
+		CU_ASSERT_EQUAL(
+			signal_job(&m, fd, 2, 0, true, "cancelled by test"),
+			MER_FRAME_REPLY);
 		close(fd);
 	}
 	run_to_end(&m, 20);
@@ -1061,9 +1062,9 @@ static void test_signals(void)
 static void test_mrun_drop(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	const Meridian__StepEnd *e;
-	pid_t pids[4] = { 0 };
+	pid_t pids[4] = {0};
 
 	if (skip())
 		return;
@@ -1098,7 +1099,7 @@ static void test_mrun_drop(void)
 static void test_leftovers(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	pid_t bg, escaped;
 	int64_t t0 = mer_mono_ms();
 	const char *out;
@@ -1133,10 +1134,10 @@ static void test_leftovers(void)
 static void test_bad_frames(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
-	uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0x01 };
+	struct step_opts o = {0};
+	uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x01};
 	uint8_t hb[MER_FRAME_HDR_LEN];
-	struct frame_hdr h = { 0 };
+	struct frame_hdr h = {0};
 
 	if (skip())
 		return;
@@ -1152,8 +1153,7 @@ static void test_bad_frames(void)
 	h.body_len = sizeof(garbage);
 	frame_hdr_encode(&h, hb);
 	CU_ASSERT_EQUAL(write_all(m.nodes[0].fd, hb, sizeof(hb)), 0);
-	CU_ASSERT_EQUAL(write_all(m.nodes[0].fd, garbage, sizeof(garbage)),
-			0);
+	CU_ASSERT_EQUAL(write_all(m.nodes[0].fd, garbage, sizeof(garbage)), 0);
 	run_to_end(&m, 10);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m.nodes[0].end_file);
 	CU_ASSERT_EQUAL(m.nodes[0].end_file->state,
@@ -1184,7 +1184,7 @@ static const char pmi_script[] =
 static void test_finalize_timeout(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	const Meridian__StepEnd *e;
 	int64_t t0;
 
@@ -1247,7 +1247,8 @@ static const char kvs_script[] =
 	"kvs = req('cmd=get_my_kvsname').split('kvsname=')[1]\n"
 	"seen = []\n"
 	"for b in range(3):\n"
-	"    req('cmd=put kvsname=%s key=b%d-r%d value=%d' % (kvs, b, r, b*r))\n"
+	"    req('cmd=put kvsname=%s key=b%d-r%d value=%d' % (kvs, b, r, "
+	"b*r))\n"
 	"    assert req('cmd=barrier_in') == 'cmd=barrier_out'\n"
 	"    for o in range(n):\n"
 	"        got = req('cmd=get kvsname=%s key=b%d-r%d' % (kvs, b, o))\n"
@@ -1260,8 +1261,8 @@ static const char kvs_script[] =
  * launch (ours), end, pgid, mstepd.log (and stepd.sock while it runs). */
 static void check_step_dir_modes(const char *dir)
 {
-	const char *want[] = { SPOOL_LAUNCH_FILE, SPOOL_END_FILE,
-			       SPOOL_PGID_FILE, SPOOL_LOG_FILE };
+	const char *want[] = {SPOOL_LAUNCH_FILE, SPOOL_END_FILE,
+			      SPOOL_PGID_FILE, SPOOL_LOG_FILE};
 	struct dirent *de;
 	DIR *d = opendir(dir);
 	size_t seen = 0;
@@ -1290,7 +1291,7 @@ static void check_step_dir_modes(const char *dir)
 static void test_kvs_two_nodes(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 
 	if (skip())
 		return;
@@ -1372,7 +1373,7 @@ static void pairs_free(Meridian__KvsFence *f)
  * sent)? */
 static bool closed_on_us(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char buf[256];
 
 	for (int i = 0; i < 100; i++) {
@@ -1386,8 +1387,8 @@ static bool closed_on_us(int fd)
 static bool fence_refused(const struct mrun *m, Meridian__KvsFence *f)
 {
 	struct mer_error err;
-	int fd = tcp_connect("127.0.0.1", (uint16_t)m->nodes[0].kvs_port,
-			     2000, &err);
+	int fd = tcp_connect("127.0.0.1", (uint16_t)m->nodes[0].kvs_port, 2000,
+			     &err);
 	bool refused;
 
 	CU_ASSERT_FATAL(fd >= 0);
@@ -1449,7 +1450,7 @@ static void test_kvs_limits(void)
 		     cost = pmi_kv_cost(5, vlen), npairs = share / enc;
 	Meridian__KvsFence f, *got;
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	struct mer_error err;
 	struct frame_hdr h;
 	uint8_t *body;
@@ -1501,7 +1502,7 @@ static void test_kvs_limits(void)
 	send_go(&m, &m.nodes[0]);
 	send_go_port(&m, &m.nodes[1], port);
 	for (int i = 0; i < 200 && fd < 0; i++) {
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
 		mrun_poll(&m, 20);
 		if (poll(&p, 1, 30) == 1)
 			fd = accept(lfd, NULL, NULL);
@@ -1527,9 +1528,9 @@ static void test_kvs_limits(void)
 	f.job_id = m.job_id;
 	f.step_id = m.step_id;
 	pairs_make(&f, 1, key65, 1);
-	CU_ASSERT_EQUAL(send_frame(fd, MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE,
-				   &f.base),
-			0);
+	CU_ASSERT_EQUAL(
+		send_frame(fd, MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE, &f.base),
+		0);
 	pairs_free(&f);
 	CU_ASSERT_TRUE(closed_on_us(fd));
 	close(fd);
@@ -1550,15 +1551,18 @@ static void test_kvs_limits(void)
 	for (int k = 0; k < 2; k++)
 		CU_ASSERT_EQUAL(m.nodes[k].end_file->state,
 				MERIDIAN__JOB_STATE__JOB_COMPLETED);
-	CU_ASSERT_TRUE(log_has(&m, 0, "KVS_FENCE of 1025 pairs: more than 1 "
-				      "rank may put (PMI_RANK_PUTS_MAX, 1024 "
-				      "per rank); closing it"));
+	CU_ASSERT_TRUE(log_has(&m, 0,
+			       "KVS_FENCE of 1025 pairs: more than 1 "
+			       "rank may put (PMI_RANK_PUTS_MAX, 1024 "
+			       "per rank); closing it"));
 	CU_ASSERT_TRUE(log_has(&m, 0, "what the puts of 1 rank may cost"));
-	CU_ASSERT_TRUE(log_has(&m, 0, "the share of 1 rank in the step's "
-				      "PMI_KVS_RANKS_MAX"));
+	CU_ASSERT_TRUE(log_has(&m, 0,
+			       "the share of 1 rank in the step's "
+			       "PMI_KVS_RANKS_MAX"));
 	CU_ASSERT_TRUE(log_has(&m, 1, "KVS_RELEASE, pair 0: PMI KVS key"));
-	CU_ASSERT_TRUE(log_has(&m, 1, "(65 bytes) is too_long: expected 1 to "
-				      "64"));
+	CU_ASSERT_TRUE(log_has(&m, 1,
+			       "(65 bytes) is too_long: expected 1 to "
+			       "64"));
 	signal(SIGPIPE, SIG_DFL);
 	mrun_free(&m);
 }
@@ -1675,9 +1679,9 @@ static const char strangers_script[] =
 static void test_kvs_strangers(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	Meridian__KvsFence f;
-	struct frame_hdr h = { 0 };
+	struct frame_hdr h = {0};
 	uint8_t hb[MER_FRAME_HDR_LEN], wrong[32], junk[65536];
 	struct mer_error err;
 	unsigned long flooded = 0;
@@ -1720,8 +1724,10 @@ static void test_kvs_strangers(void)
 	frame_hdr_encode(&h, hb);
 	CU_ASSERT_EQUAL(write_all(fd, hb, sizeof(hb)), 0);
 	CU_ASSERT_EQUAL(write_all(fd, wrong, sizeof(wrong)), 0);
-	CU_ASSERT_TRUE(log_wait(&m, 0, "a KVS_FENCE whose 32-byte credential "
-				       "is not the step's io_key", 5));
+	CU_ASSERT_TRUE(log_wait(&m, 0,
+				"a KVS_FENCE whose 32-byte credential "
+				"is not the step's io_key",
+				5));
 	/* what comes of its body is thrown away as it comes; the rest never
 	 * does, and the auth timeout ends it */
 	memset(junk, 0xab, sizeof(junk));
@@ -1744,9 +1750,10 @@ static void test_kvs_strangers(void)
 	pairs_free(&f);
 	CU_ASSERT_TRUE(closed_on_us(fd));
 	close(fd);
-	CU_ASSERT_TRUE(log_has(&m, 0, "a KVS_FENCE without the step's io_key "
-				      "in its frame credential (an mstepd "
-				      "older than this one"));
+	CU_ASSERT_TRUE(log_has(&m, 0,
+			       "a KVS_FENCE without the step's io_key "
+			       "in its frame credential (an mstepd "
+			       "older than this one"));
 
 	/* any other frame first */
 	fd = kvs_dial(&m);
@@ -1758,8 +1765,9 @@ static void test_kvs_strangers(void)
 	}
 	CU_ASSERT_TRUE(closed_on_us(fd));
 	close(fd);
-	CU_ASSERT_TRUE(log_has(&m, 0, "sent STEP_GO (flags 0x0): expected "
-				      "KVS_FENCE with the step's key first"));
+	CU_ASSERT_TRUE(log_has(&m, 0,
+			       "sent STEP_GO (flags 0x0): expected "
+			       "KVS_FENCE with the step's key first"));
 
 	/* idle: closed after the auth timeout */
 	fd = kvs_dial(&m);
@@ -1815,8 +1823,9 @@ static void test_kvs_strangers(void)
 	       flooded, log_lines(&m, 0));
 	CU_ASSERT(flooded > 100);
 	CU_ASSERT(log_lines(&m, 0) < 60);
-	CU_ASSERT_TRUE(log_has(&m, 0, "connections to the KVS port were "
-				      "turned away in all"));
+	CU_ASSERT_TRUE(log_has(&m, 0,
+			       "connections to the KVS port were "
+			       "turned away in all"));
 	signal(SIGPIPE, SIG_DFL);
 	mrun_free(&m);
 }
@@ -1826,9 +1835,9 @@ static void test_kvs_strangers(void)
 static void test_binding(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	struct bind_topo *topo;
-	struct bind_task tasks[2] = { { 1, NULL, 0 }, { 1, NULL, 0 } };
+	struct bind_task tasks[2] = {{1, NULL, 0}, {1, NULL, 0}};
 	struct bind_set *sets = NULL;
 	struct mer_error err;
 
@@ -1836,9 +1845,8 @@ static void test_binding(void)
 		return;
 	topo = bind_topo_load(NULL, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(topo);
-	CU_ASSERT_EQUAL_FATAL(bind_plan(topo, BIND_CORES, NULL, tasks, 2,
-					&sets, &err),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+		bind_plan(topo, BIND_CORES, NULL, tasks, 2, &sets, &err), 0);
 	mrun_init(&m, 209, 0);
 	o.argv[0] = "/bin/sh";
 	o.argv[1] = "-c";
@@ -1892,9 +1900,9 @@ static void check_kvs_refuses_stranger(const struct mrun *m)
 {
 	Meridian__KvsFence f = MERIDIAN__KVS_FENCE__INIT;
 	struct mer_error err;
-	uint8_t wrong[32] = { 0 }, buf[64];
-	int fd = tcp_connect("127.0.0.1", (uint16_t)m->nodes[0].kvs_port,
-			     2000, &err);
+	uint8_t wrong[32] = {0}, buf[64];
+	int fd = tcp_connect("127.0.0.1", (uint16_t)m->nodes[0].kvs_port, 2000,
+			     &err);
 
 	CU_ASSERT_FATAL(fd >= 0);
 	f.job_id = m->job_id;
@@ -1902,9 +1910,8 @@ static void check_kvs_refuses_stranger(const struct mrun *m)
 	f.node_index = 1;
 	f.io_key.data = wrong;
 	f.io_key.len = sizeof(wrong);
-	CU_ASSERT_EQUAL(send_frame(fd, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE,
-				   &f.base),
-			0);
+	CU_ASSERT_EQUAL(
+		send_frame(fd, MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, &f.base), 0);
 	CU_ASSERT_EQUAL(read(fd, buf, sizeof(buf)), 0); /* closed on us */
 	close(fd);
 }
@@ -1917,7 +1924,7 @@ static void check_kvs_refuses_stranger(const struct mrun *m)
 static void run_mpi_hello(uint32_t step, const char *ucx_tls)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	char prog[128];
 	int64_t t0;
 
@@ -1992,7 +1999,7 @@ static void test_mpi_two_nodes(void)
 static void test_mpi_abort(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	const Meridian__StepEnd *e;
 	char prog[128];
 
@@ -2043,7 +2050,7 @@ static void test_mpi_abort(void)
 static void test_pty(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	Meridian__StepInput in = MERIDIAN__STEP_INPUT__INIT;
 	const char *out;
 
@@ -2086,7 +2093,7 @@ static void test_pty(void)
 static void test_many_ranks(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	int64_t t0;
 
 	if (skip())
@@ -2116,7 +2123,7 @@ static void test_many_ranks(void)
 static void test_bad_launch(void)
 {
 	struct mrun m;
-	struct step_opts o = { 0 };
+	struct step_opts o = {0};
 	struct mer_error err;
 	uint16_t dead_port;
 	int fd;
@@ -2155,25 +2162,24 @@ static void test_bad_launch(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "environment and fds of ranks as the user", test_env_as_user },
-	{ "-o patterns: a file per rank", test_output_files },
-	{ "worst rank, failed rank", test_worst_rank },
-	{ "stdin reaches rank 0", test_stdin },
-	{ "signals, kill and cancel", test_signals },
-	{ "mrun goes away", test_mrun_drop },
-	{ "leftovers killed", test_leftovers },
-	{ "bad frames", test_bad_frames },
-	{ "PMI finalize timeout", test_finalize_timeout },
-	{ "KVS on two nodes, three barriers", test_kvs_two_nodes },
-	{ "KVS peers over the limits", test_kvs_limits },
-	{ "KVS strangers: wrong key, no key, idle, a flood",
-	  test_kvs_strangers },
-	{ "--cpu-bind=cores", test_binding },
-	{ "MPI on two nodes", test_mpi_two_nodes },
-	{ "MPI abort", test_mpi_abort },
-	{ "--pty", test_pty },
-	{ "64 ranks", test_many_ranks },
-	{ "bad launch, no mrun", test_bad_launch },
+	{"environment and fds of ranks as the user", test_env_as_user},
+	{"-o patterns: a file per rank", test_output_files},
+	{"worst rank, failed rank", test_worst_rank},
+	{"stdin reaches rank 0", test_stdin},
+	{"signals, kill and cancel", test_signals},
+	{"mrun goes away", test_mrun_drop},
+	{"leftovers killed", test_leftovers},
+	{"bad frames", test_bad_frames},
+	{"PMI finalize timeout", test_finalize_timeout},
+	{"KVS on two nodes, three barriers", test_kvs_two_nodes},
+	{"KVS peers over the limits", test_kvs_limits},
+	{"KVS strangers: wrong key, no key, idle, a flood", test_kvs_strangers},
+	{"--cpu-bind=cores", test_binding},
+	{"MPI on two nodes", test_mpi_two_nodes},
+	{"MPI abort", test_mpi_abort},
+	{"--pty", test_pty},
+	{"64 ranks", test_many_ranks},
+	{"bad launch, no mrun", test_bad_launch},
 	CU_TEST_INFO_NULL,
 };
 
