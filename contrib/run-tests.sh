@@ -30,6 +30,8 @@ step "./configure --enable-werror"
 ./configure --enable-werror
 step "make -j$JOBS"
 make -j"$JOBS"
+step "make format-check (clang-format, the repo's .clang-format)"
+make format-check
 
 step "make -j$JOBS check"
 if ! make -j"$JOBS" check VERBOSE=1; then

@@ -25,6 +25,8 @@ PACKAGES=(
 	# the libFuzzer targets (testsuite/fuzz) and the ASan/UBSan build
 	# (contrib/check-sanitizers.sh): clang and its runtimes
 	clang libclang-rt-14-dev
+	# make format-check: the repo's .clang-format
+	clang-format
 )
 TEST_USER=${MERIDIAN_TEST_USER:-mertest}
 
