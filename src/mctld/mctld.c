@@ -182,5 +182,5 @@ void mctld_run(struct mctld *ctx)
 		}
 		mctld_turn_end(ctx);
 	}
-	mctld_turn_end(ctx);
+	mctld_commit(ctx); /* what the last turn changed; no new pass */
 }
