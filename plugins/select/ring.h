@@ -53,4 +53,18 @@ double ring_time(const struct ring_link *m, size_t n, const uint32_t *order,
  */
 int ring_order(const struct ring_link *m, size_t n, const uint32_t *nodes,
 	       size_t k, double bytes, uint32_t *order);
+/*
+ * The same for rings of any size over nodes in regions (region[i] is
+ * nodes[i]'s, any numbers): up to RING_EXACT_MAX nodes exactly as
+ * ring_order; above, each region's ranks stay contiguous, the regions are
+ * ordered (exactly, up to RING_EXACT_MAX regions) over each pair's
+ * cheapest crossing, a region is entered and left by its cheapest free
+ * crossings, and its nodes run from entry to exit (exactly up to
+ * RING_EXACT_MAX members, nearest neighbour above).  -1 with more than
+ * RING_EXACT_MAX regions.
+ */
+int ring_order_regions(const struct ring_link *m, size_t n,
+		       const uint32_t *nodes, const uint32_t *region, size_t k,
+		       double bytes, uint32_t *order);
+
 #endif

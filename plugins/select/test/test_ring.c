@@ -131,9 +131,103 @@ static void test_exact_vs_brute(void)
 			-1);
 }
 
+/* Region changes around the ring (the ring's crossings). */
+static size_t crossings(const uint32_t *order, const uint32_t *region_of,
+			size_t k)
+{
+	size_t cross = 0;
+
+	for (size_t p = 0; p < k; p++)
+		cross += region_of[order[p]] != region_of[order[(p + 1) % k]];
+	return cross;
+}
+
+/*
+ * Two regions of 20 nodes: 10 Gbit/s inside, 100 Mbit/s between, except
+ * two pairs of 1 Gbit/s links each way (3 <-> 27, 11 <-> 33).  Beyond the
+ * exact search, the ring keeps each region contiguous and crosses on the
+ * fast pairs, once each way: its bottleneck is a 1 Gbit/s crossing.
+ */
+static void test_two_regions(void)
+{
+	enum { N = 40 };
+	static struct ring_link m[N * N];
+	uint32_t nodes[N], region[N], region_of[N], order[N];
+	double t;
+
+	for (size_t i = 0; i < N; i++) {
+		nodes[i] = (uint32_t)i;
+		region[i] = region_of[i] = i < N / 2 ? 7 : 9;
+		for (size_t j = 0; j < N; j++) {
+			int same = (i < N / 2) == (j < N / 2);
+
+			m[i * N + j].lat_s = same ? 0.001 : 0.08;
+			m[i * N + j].bw_Bps = same ? 10e9 / 8 : 100e6 / 8;
+		}
+	}
+	m[3 * N + 27].bw_Bps = m[27 * N + 3].bw_Bps = 1e9 / 8;
+	m[3 * N + 27].lat_s = m[27 * N + 3].lat_s = 0.02;
+	m[11 * N + 33].bw_Bps = m[33 * N + 11].bw_Bps = 1e9 / 8;
+	m[11 * N + 33].lat_s = m[33 * N + 11].lat_s = 0.02;
+	CU_ASSERT_EQUAL_FATAL(
+		ring_order_regions(m, N, nodes, region, N, 256e6, order), 0);
+	CU_ASSERT_TRUE(is_permutation(order, nodes, N));
+	CU_ASSERT_EQUAL(crossings(order, region_of, N), 2);
+	t = ring_time(m, N, order, N, 256e6, NULL);
+	CU_ASSERT_DOUBLE_EQUAL(t, 78.0 * (0.02 + 256e6 / (40.0 * 1e9 / 8)),
+			       1e-9);
+}
+
+/* Three regions of 6 (18 nodes, past the exact search) on random links,
+ * nodes given interleaved: each region's ranks come out contiguous. */
+static void test_three_regions(void)
+{
+	enum { N = 18 };
+	struct ring_link m[N * N];
+	uint32_t nodes[N], region[N], region_of[N], order[N];
+
+	random_matrix(m, N, 0.1);
+	for (size_t i = 0; i < N; i++) {
+		nodes[i] = (uint32_t)i;
+		region[i] = region_of[i] = (uint32_t)(i % 3);
+	}
+	CU_ASSERT_EQUAL_FATAL(
+		ring_order_regions(m, N, nodes, region, N, 1e8, order), 0);
+	CU_ASSERT_TRUE(is_permutation(order, nodes, N));
+	CU_ASSERT_EQUAL(crossings(order, region_of, N), 3);
+	/* small rings are left to the exact order */
+	CU_ASSERT_EQUAL(ring_order_regions(m, N, nodes, region, 6, 1e8, order),
+			0);
+	CU_ASSERT_TRUE(is_permutation(order, nodes, 6));
+}
+
+/* One region of 30 nodes, and rings whose regions are too many. */
+static void test_one_region(void)
+{
+	enum { N = 30 };
+	static struct ring_link m[N * N];
+	uint32_t nodes[N], region[N], order[N];
+
+	random_matrix(m, N, 0);
+	for (size_t i = 0; i < N; i++) {
+		nodes[i] = (uint32_t)i;
+		region[i] = 1;
+	}
+	CU_ASSERT_EQUAL_FATAL(
+		ring_order_regions(m, N, nodes, region, N, 1e8, order), 0);
+	CU_ASSERT_TRUE(is_permutation(order, nodes, N));
+	for (size_t i = 0; i < N; i++)
+		region[i] = (uint32_t)i; /* 30 regions of one */
+	CU_ASSERT_EQUAL(ring_order_regions(m, N, nodes, region, N, 1e8, order),
+			-1);
+}
+
 static CU_TestInfo tests[] = {
 	{"cost model", test_cost_model},
 	{"exact order against brute force", test_exact_vs_brute},
+	{"two regions cross twice, on the fast pairs", test_two_regions},
+	{"three regions stay contiguous", test_three_regions},
+	{"one large region; too many regions", test_one_region},
 	CU_TEST_INFO_NULL,
 };
 
