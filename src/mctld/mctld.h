@@ -461,6 +461,24 @@ void reconcile_node(struct mctld *ctx, struct node *n,
 		    const Meridian__NodeRegister *reg,
 		    Meridian__NodeRegisterReply *reply);
 
+/* coords.c: network coordinates (Vivaldi), latency of unprobed pairs */
+struct coords;
+struct coords_sample {
+	size_t a, b;  /* node indices */
+	double rtt_s; /* measured round trip, seconds */
+};
+struct coords *coords_create(size_t n); /* n nodes, all unknown */
+void coords_destroy(struct coords *cs); /* accepts NULL */
+/* One measured round trip between a and b moves both. */
+void coords_observe(struct coords *cs, size_t a, size_t b, double rtt_s);
+/* Every sample, rounds times over (a fit from scratch or a refresh). */
+void coords_fit(struct coords *cs, const struct coords_sample *s, size_t ns,
+		unsigned rounds);
+/* The estimated round trip between i and j, seconds. */
+double coords_estimate(const struct coords *cs, size_t i, size_t j);
+/* How unsure node i's coordinate is (relative error, 1 knows nothing). */
+double coords_error(const struct coords *cs, size_t i);
+
 /* sched.c: the scheduling pass over the sched and select plugins */
 struct sched *sched_create(struct mctld *ctx, struct mer_error *err);
 void sched_destroy(struct sched *s);
