@@ -175,6 +175,7 @@ enum gkind {
 	G_USERS,    /* user,user */
 	G_U32,	    /* parse_u32 in [min, max] */
 	G_PORT,	    /* uint16_t in [min, max] */
+	G_TIERS,    /* NAME:MBITS,... increasing (parse_tiers) */
 };
 
 struct gkey {
@@ -225,6 +226,8 @@ static const struct gkey gkeys[] = {
 	NUM("FrameTimeout", frame_timeout, G_U32, 30, 1, 3600),
 	NUM("MaxConnections", max_connections, G_U32, 0, 0, 1048576),
 	NUM("MaxUserConnections", max_user_connections, G_U32, 128, 1, 65536),
+	STR("BandwidthTiers", bandwidth_tiers, G_TIERS,
+	    "low:100,medium:400,high:800,ultra:1600"),
 };
 
 #undef STR
@@ -246,6 +249,102 @@ static void *field(struct conf *c, const struct gkey *k)
 	return (char *)c + k->off;
 }
 
+/*
+ * BandwidthTiers=NAME:MBITS,...: at most CONF_MAX_TIERS tiers, each a
+ * plain name (unique) and its minimum down rate in Mbit/s, the rates
+ * strictly increasing.  0 and c's tiers, or -1 with what is wrong in err.
+ */
+static int parse_tiers(const char *v, struct conf *c, char *err, size_t n)
+{
+	const char *p = v;
+	size_t nt = 0;
+
+	while (*p) {
+		const char *colon = strchr(p, ':'), *end = strchr(p, ',');
+		struct conf_tier *t = &c->tiers[nt];
+		struct mer_error e;
+		char num[16];
+		uint32_t mbps;
+		size_t len;
+
+		if (!end)
+			end = p + strlen(p);
+		if (nt == CONF_MAX_TIERS) {
+			snprintf(err, n, "more than %d tiers", CONF_MAX_TIERS);
+			return -1;
+		}
+		if (!colon || colon > end) {
+			snprintf(err, n, "'%.*s' has no ':MBITS'",
+				 (int)(end - p) > 24 ? 24 : (int)(end - p), p);
+			return -1;
+		}
+		len = (size_t)(colon - p);
+		if (len == 0 || len > CONF_TIER_NAME_MAX) {
+			snprintf(err, n, "a tier name of 1 to %d characters",
+				 CONF_TIER_NAME_MAX);
+			return -1;
+		}
+		memcpy(t->name, p, len);
+		t->name[len] = '\0';
+		if (!is_plain_name(t->name)) {
+			snprintf(err, n, "tier name '%s' is not a plain name",
+				 t->name);
+			return -1;
+		}
+		for (size_t i = 0; i < nt; i++)
+			if (strcasecmp(c->tiers[i].name, t->name) == 0) {
+				snprintf(err, n, "tier %s is named twice",
+					 t->name);
+				return -1;
+			}
+		len = (size_t)(end - colon - 1);
+		if (len == 0 || len >= sizeof(num)) {
+			snprintf(err, n,
+				 "tier %s: its Mbit/s is missing or "
+				 "too long",
+				 t->name);
+			return -1;
+		}
+		memcpy(num, colon + 1, len);
+		num[len] = '\0';
+		if (parse_u32(num, "Mbit/s", 0, 100000000, &mbps, &e) < 0) {
+			snprintf(err, n, "tier %s: %.100s", t->name, e.text);
+			return -1;
+		}
+		if (nt > 0 && mbps <= c->tiers[nt - 1].min_mbps) {
+			snprintf(err, n,
+				 "tier %s at %u Mbit/s is not above %s at "
+				 "%u",
+				 t->name, mbps, c->tiers[nt - 1].name,
+				 c->tiers[nt - 1].min_mbps);
+			return -1;
+		}
+		t->min_mbps = mbps;
+		nt++;
+		p = *end ? end + 1 : end;
+		if (*end && !*p) {
+			snprintf(err, n, "a ',' with no tier after it");
+			return -1;
+		}
+	}
+	if (nt == 0) {
+		snprintf(err, n, "no tier");
+		return -1;
+	}
+	c->ntiers = nt;
+	return 0;
+}
+
+const char *conf_tier_of(const struct conf *c, double mbps)
+{
+	const char *name = NULL;
+
+	for (size_t i = 0; i < c->ntiers; i++)
+		if (mbps >= (double)c->tiers[i].min_mbps)
+			name = c->tiers[i].name;
+	return name;
+}
+
 static void set_defaults(struct conf *c)
 {
 	for (size_t i = 0; i < NGKEYS; i++) {
@@ -262,6 +361,13 @@ static void set_defaults(struct conf *c)
 		default:
 			if (k->def)
 				*(char **)field(c, k) = xstrdup(k->def);
+			if (k->kind == G_TIERS) {
+				char err[160];
+
+				/* the default is well formed */
+				if (parse_tiers(k->def, c, err, sizeof(err)))
+					abort();
+			}
 			break;
 		}
 	}
@@ -425,6 +531,15 @@ static int set_global(struct loader *l, const struct token *t)
 			return lerr_parse(l, &e);
 		*(uint16_t *)field(c, k) = (uint16_t)n;
 		break;
+	case G_TIERS: {
+		char why[160];
+
+		if (parse_tiers(v, c, why, sizeof(why)) < 0)
+			return lerr(l,
+				    "%s=: %s; expected NAME:MBITS,... rising",
+				    k->name, why);
+		break;
+	}
 	}
 	if (k->kind == G_LOGLEVEL || k->kind == G_PLUGIN) {
 		/* Plugin and level names are lower case wherever they are

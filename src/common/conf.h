@@ -66,6 +66,9 @@ struct conf_region {
 	int line;
 };
 
+#define CONF_MAX_TIERS	   16
+#define CONF_TIER_NAME_MAX 31
+
 struct conf {
 	char *path;
 	char *cluster_name;	  /* ClusterName= (required) */
@@ -97,6 +100,15 @@ struct conf {
 	uint32_t max_connections;      /* mctld's, 0 (default): what its
 					* descriptor limit allows */
 	uint32_t max_user_connections; /* one user's, default 128 */
+	/* BandwidthTiers=NAME:MBITS,... : a node is in the highest tier whose
+	 * minimum down rate (Mbit/s) it reaches, none below the first;
+	 * default low:100,medium:400,high:800,ultra:1600 */
+	char *bandwidth_tiers;
+	struct conf_tier {
+		char name[CONF_TIER_NAME_MAX + 1];
+		uint32_t min_mbps;
+	} tiers[CONF_MAX_TIERS];
+	size_t ntiers;
 
 	struct conf_node *nodes;
 	size_t nnodes;
@@ -145,6 +157,9 @@ const struct conf_partition *conf_default_partition(const struct conf *c);
 const struct conf_region *conf_find_region(const struct conf *c,
 					   const char *name);
 bool conf_is_admin(const struct conf *c, unsigned uid);
+/* The bandwidth tier of a node whose measured down rate is mbps: a name
+ * in c->tiers (lives as long as c), NULL below the first tier. */
+const char *conf_tier_of(const struct conf *c, double mbps);
 
 /* The value of a global key as written (for plugins), NULL if unset. */
 const char *conf_get(void *conf, const char *key);

@@ -86,11 +86,29 @@ static void expect_error_plugins(const char *text, int line, const char *msg)
 	free(buf);
 }
 
+/* The line of path that starts with prefix (1-based), 0 when none. */
+static int line_of(const char *path, const char *prefix)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "r");
+	int line = 0, found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(buf, sizeof(buf), f)) {
+		line++;
+		found = strncmp(buf, prefix, strlen(prefix)) == 0;
+	}
+	fclose(f);
+	return found ? line : 0;
+}
+
 static void test_example(void)
 {
 	struct mer_error e = {{0}};
 	char *path = test_src_path("etc/meridian.conf.example");
 	struct conf *c = conf_load(path, &e);
+	int euw_line = line_of(path, "NodeName=euw-gpu[01-02] ");
 	const struct conf_node *n;
 	const struct conf_partition *p;
 	const struct conf_region *r;
@@ -121,7 +139,9 @@ static void test_example(void)
 	CU_ASSERT_EQUAL(n->real_memory, 256 * 1024); /* 256G */
 	CU_ASSERT_EQUAL(n->weight, 10);
 	CU_ASSERT_EQUAL(n->state, CONF_NODE_UNKNOWN);
-	CU_ASSERT_EQUAL(n->line, 186); /* where its stanza starts */
+	/* where its stanza starts */
+	CU_ASSERT_TRUE(euw_line > 0);
+	CU_ASSERT_EQUAL(n->line, euw_line);
 
 	n = conf_find_node(c, "use-gpu01");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
@@ -165,6 +185,57 @@ static void test_example(void)
 			       "a100:2.10,h100:3.25,default:0.50");
 	CU_ASSERT_EQUAL(c->nadmin_users, 1);
 	conf_free(c);
+}
+
+/* BandwidthTiers=: names and minimum down rates; a node's tier. */
+static void test_tiers(void)
+{
+	struct mer_error e;
+	struct conf *c = load_text(BASE, &e);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->ntiers, 4);
+	CU_ASSERT_STRING_EQUAL(c->tiers[0].name, "low");
+	CU_ASSERT_EQUAL(c->tiers[3].min_mbps, 1600);
+	CU_ASSERT_PTR_NULL(conf_tier_of(c, 99.9));
+	CU_ASSERT_STRING_EQUAL(conf_tier_of(c, 100), "low");
+	CU_ASSERT_STRING_EQUAL(conf_tier_of(c, 799), "medium");
+	CU_ASSERT_STRING_EQUAL(conf_tier_of(c, 800), "high");
+	CU_ASSERT_STRING_EQUAL(conf_tier_of(c, 1e6), "ultra");
+	conf_free(c);
+	c = load_text(BASE "BandwidthTiers=home:10,dc:1000\n", &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->ntiers, 2);
+	CU_ASSERT_STRING_EQUAL(conf_tier_of(c, 500), "home");
+	CU_ASSERT_STRING_EQUAL(conf_tier_of(c, 1000), "dc");
+	conf_free(c);
+	expect_error(BASE "BandwidthTiers=fast:400,slow:100\n", 3,
+		     "BandwidthTiers=: tier slow at 100 Mbit/s is not above "
+		     "fast at 400; expected NAME:MBITS,... rising");
+	expect_error(BASE "BandwidthTiers=a:1,a:2\n", 3,
+		     "BandwidthTiers=: tier a is named twice; expected "
+		     "NAME:MBITS,... rising");
+	expect_error(BASE "BandwidthTiers=low\n", 3,
+		     "BandwidthTiers=: 'low' has no ':MBITS'; expected "
+		     "NAME:MBITS,... rising");
+	expect_error(BASE "BandwidthTiers=low:x\n", 3,
+		     "BandwidthTiers=: tier low: Mbit/s=x: expected a whole "
+		     "number from 0 to 100000000; expected NAME:MBITS,... "
+		     "rising");
+	expect_error(BASE "BandwidthTiers=lo/w:1\n", 3,
+		     "BandwidthTiers=: tier name 'lo/w' is not a plain name; "
+		     "expected NAME:MBITS,... rising");
+	expect_error(BASE "BandwidthTiers=a:1,\n", 3,
+		     "BandwidthTiers=: a ',' with no tier after it; expected "
+		     "NAME:MBITS,... rising");
+	expect_error(BASE "BandwidthTiers=\n", 3,
+		     "BandwidthTiers=: no tier; expected NAME:MBITS,... "
+		     "rising");
+	expect_error(BASE "BandwidthTiers=a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,"
+			  "i:9,j:10,k:11,l:12,m:13,n:14,o:15,p:16,q:17\n",
+		     3,
+		     "BandwidthTiers=: more than 16 tiers; expected "
+		     "NAME:MBITS,... rising");
 }
 
 static void test_defaults(void)
@@ -856,6 +927,7 @@ static void test_plugin_keys(void)
 static CU_TestInfo tests[] = {
 	{"example file loads", test_example},
 	{"defaults", test_defaults},
+	{"bandwidth tiers", test_tiers},
 	{"global keys", test_globals},
 	{"nodes", test_nodes},
 	{"many nodes", test_many_nodes},
