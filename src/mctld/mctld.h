@@ -479,6 +479,28 @@ double coords_estimate(const struct coords *cs, size_t i, size_t j);
 /* How unsure node i's coordinate is (relative error, 1 knows nothing). */
 double coords_error(const struct coords *cs, size_t i);
 
+/* links.c: the node-to-node link matrix, measured or estimated */
+struct links;
+struct links_info {
+	double lat_s;  /* one way */
+	double bw_Bps; /* 0: nothing known */
+	bool measured; /* false: estimated */
+	int64_t when;  /* of the measurement it rests on, 0 none */
+};
+/* n nodes; region[i] any number naming node i's region (NULL: one). */
+struct links *links_create(size_t n, const uint32_t *region);
+void links_destroy(struct links *l); /* accepts NULL */
+/* Node i's measured rates to and from the controller, bytes/s. */
+void links_set_rates(struct links *l, size_t i, double up_Bps, double down_Bps);
+/* A probe of from -> to; -1 for a value that is not one. */
+int links_measured(struct links *l, size_t from, size_t to, double lat_s,
+		   double bw_Bps, int64_t when);
+/* Fit the coordinates again from every measured pair. */
+void links_refit(struct links *l);
+/* What is known of from -> to; -1 for a pair that is not one. */
+int links_get(const struct links *l, size_t from, size_t to,
+	      struct links_info *out);
+
 /* sched.c: the scheduling pass over the sched and select plugins */
 struct sched *sched_create(struct mctld *ctx, struct mer_error *err);
 void sched_destroy(struct sched *s);
