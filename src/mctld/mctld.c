@@ -157,17 +157,9 @@ void mctld_commit(struct mctld *ctx)
 	outbox_flush(ctx, false, code, why);
 }
 
-/* The end of a turn: hand the managers' wish for a pass to the scheduler,
- * run it, commit. */
+/* The end of a turn: the pass the managers asked for, if due; commit. */
 void mctld_turn_end(struct mctld *ctx)
 {
-	if (ctx->sched_want_now || ctx->sched_want_soon) {
-		if (ctx->sched_want_now)
-			sched_request(ctx, true);
-		if (ctx->sched_want_soon)
-			sched_request(ctx, false);
-		ctx->sched_want_now = ctx->sched_want_soon = false;
-	}
 	sched_maybe_run(ctx);
 	mctld_commit(ctx);
 }

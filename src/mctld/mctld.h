@@ -103,7 +103,7 @@ struct mctld {
 	struct sched *sched;
 	struct price *price;
 	/* a scheduling pass is wanted: this turn (now) or soon; set by the
-	 * managers (mctld_want_sched), handed to sched.c by mctld_turn_end */
+	 * managers (mctld_want_sched), read and cleared by sched.c */
 	bool sched_want_now, sched_want_soon;
 
 	struct event *tick;
@@ -504,10 +504,6 @@ int links_get(const struct links *l, size_t from, size_t to,
 /* sched.c: the scheduling pass over the sched and select plugins */
 struct sched *sched_create(struct mctld *ctx, struct mer_error *err);
 void sched_destroy(struct sched *s);
-/* Something changed that may let a job start: urgent (resources freed,
- * node up, release) runs a pass this turn, otherwise (new submits) within
- * MCTLD_SCHED_MIN_INTERVAL_MS. */
-void sched_request(struct mctld *ctx, bool urgent);
 void sched_maybe_run(struct mctld *ctx);
 void sched_run(struct mctld *ctx);
 uint64_t sched_passes(const struct mctld *ctx);

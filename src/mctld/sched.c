@@ -9,7 +9,7 @@
  * and trial() honour, and wake_at() (a timer for a later pass).
  *
  * A pass runs at most once per loop turn and only when something changed
- * that could let a job start (sched_request): a job ended, a node came up,
+ * that could let a job start (mctld_want_sched): a job ended, a node came up,
  * a hold was released (urgent: this turn), or jobs were submitted (within
  * MCTLD_SCHED_MIN_INTERVAL_MS of the last pass, so a stream of submits does
  * not rescan the queue once per job).  A pass is O(pending jobs) plus
@@ -52,7 +52,6 @@ struct sched {
 	void *sched_state, *select_state;
 	struct mer_plugin_conf pconf;
 
-	bool want_now, want_soon;
 	int64_t last_pass_ms;
 	struct event *timer;
 	bool timer_armed;
@@ -119,7 +118,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* The plugin asked for this time: a pass at the end of this turn. */
-	s->want_now = true;
+	mctld_want_sched(s->ctx, true);
 }
 
 static int link_cb(void *core, uint32_t a, uint32_t b, struct mer_link *out);
@@ -251,26 +250,16 @@ uint64_t sched_passes(const struct mctld *ctx)
 	return ctx->sched->passes;
 }
 
-void sched_request(struct mctld *ctx, bool urgent)
-{
-	if (!ctx->sched)
-		return;
-	if (urgent)
-		ctx->sched->want_now = true;
-	else
-		ctx->sched->want_soon = true;
-}
-
 void sched_maybe_run(struct mctld *ctx)
 {
 	struct sched *s = ctx->sched;
 	int64_t now_ms, wait_ms;
 
-	if (!s || (!s->want_now && !s->want_soon))
+	if (!s || (!ctx->sched_want_now && !ctx->sched_want_soon))
 		return;
 	now_ms = mer_mono_ms();
 	wait_ms = s->last_pass_ms + MCTLD_SCHED_MIN_INTERVAL_MS - now_ms;
-	if (!s->want_now && wait_ms > 0) {
+	if (!ctx->sched_want_now && wait_ms > 0) {
 		if (s->timer && !s->timer_armed) {
 			struct timeval tv = {0, (suseconds_t)wait_ms * 1000};
 
@@ -972,7 +961,7 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 	struct job *j;
 	size_t n = 0, nodes = 0;
 
-	s->want_now = s->want_soon = false;
+	ctx->sched_want_now = ctx->sched_want_soon = false;
 	s->passes++;
 	s->gen++;
 	s->now = mer_now();
