@@ -538,14 +538,15 @@ const struct mer_plugin_key *price_conf_keys(const struct mctld *ctx);
 /* How the outbox reaches the world; rpc.c registers it.  reply sends a
  * whole frame to p (counted as a reply); hold/drop keep p alive while a
  * reply waits; push sends a request to node now, -1 when node is not
- * connected. */
+ * connected: its body is msg, or when msg is NULL the len bytes at body,
+ * already packed. */
 struct outbox_transport {
 	void (*reply)(struct peer *p, const uint8_t *frame, size_t len);
 	void (*hold)(struct peer *p);
 	void (*drop)(struct peer *p);
 	int (*push)(struct mctld *ctx, const char *node, uint16_t type,
-		    const ProtobufCMessage *msg, uint32_t job_id,
-		    uint32_t step_id);
+		    const ProtobufCMessage *msg, const uint8_t *body,
+		    size_t len, uint32_t job_id, uint32_t step_id);
 };
 /* A push that found its node gone (LAUNCH_STEP makes the step fail). */
 typedef void (*outbox_undelivered_fn)(struct mctld *ctx, uint32_t job_id,

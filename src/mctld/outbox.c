@@ -39,6 +39,7 @@ struct out_item {
 	uint32_t job_id;
 	uint32_t step_id;
 	char *node; /* OUT_PUSH */
+	int sig;    /* OUT_PUSH of a SIGNAL_JOB, for the log */
 	outbox_undelivered_fn undelivered;
 	outbox_call_fn call; /* OUT_CALL */
 	STAILQ_ENTRY(out_item) entry;
@@ -113,9 +114,10 @@ void outbox_reply(struct mctld *ctx, struct peer *p, uint16_t type,
 	add(ob, o);
 }
 
-void outbox_push(struct mctld *ctx, const char *node, uint16_t type,
-		 uint32_t job_id, uint32_t step_id, uint8_t *body, size_t len,
-		 outbox_undelivered_fn undelivered)
+static struct out_item *push_item(struct mctld *ctx, const char *node,
+				  uint16_t type, uint32_t job_id,
+				  uint32_t step_id, uint8_t *body, size_t len,
+				  outbox_undelivered_fn undelivered)
 {
 	struct out_item *o = xcalloc(1, sizeof(*o));
 
@@ -128,12 +130,21 @@ void outbox_push(struct mctld *ctx, const char *node, uint16_t type,
 	o->len = len;
 	o->undelivered = undelivered;
 	add(ctx->outbox, o);
+	return o;
+}
+
+void outbox_push(struct mctld *ctx, const char *node, uint16_t type,
+		 uint32_t job_id, uint32_t step_id, uint8_t *body, size_t len,
+		 outbox_undelivered_fn undelivered)
+{
+	push_item(ctx, node, type, job_id, step_id, body, len, undelivered);
 }
 
 void outbox_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 		   int64_t step_id, int sig, bool cancel, const char *reason)
 {
 	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
+	struct out_item *o;
 	size_t len;
 	uint8_t *body;
 
@@ -148,8 +159,9 @@ void outbox_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 	len = meridian__signal_job__get_packed_size(&sj);
 	body = xmalloc(len ? len : 1);
 	meridian__signal_job__pack(&sj, body);
-	outbox_push(ctx, node, MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, job_id, 0,
-		    body, len, NULL);
+	o = push_item(ctx, node, MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, job_id, 0,
+		      body, len, NULL);
+	o->sig = sig;
 }
 
 void outbox_call(struct mctld *ctx, outbox_call_fn fn, uint32_t id)
@@ -166,33 +178,26 @@ int outbox_send_now(struct mctld *ctx, const char *node, uint16_t type,
 		    const ProtobufCMessage *msg, uint32_t job_id,
 		    uint32_t step_id)
 {
-	return ctx->outbox->t->push(ctx, node, type, msg, job_id, step_id);
+	return ctx->outbox->t->push(ctx, node, type, msg, NULL, 0, job_id,
+				    step_id);
 }
 
+/* A queued push goes out as it was packed when queued. */
 static void deliver_push(struct outbox *ob, const struct out_item *o)
 {
-	const struct msg_type_info *t = msg_type_lookup(o->type);
-	ProtobufCMessage *msg;
-
-	if (!t || !(msg = protobuf_c_message_unpack(t->request, NULL, o->len,
-						    o->buf)))
+	if (ob->t->push(ob->ctx, o->node, o->type, NULL, o->buf, o->len,
+			o->job_id, o->step_id) == 0)
 		return;
-	if (ob->t->push(ob->ctx, o->node, o->type, msg, o->job_id, o->step_id) <
-	    0) {
-		/* A node that is not connected now makes a step fail there;
-		 * a signal is said again when the node registers. */
-		if (o->type == MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB)
-			log_info("job %u: %s is not connected; signal %d not "
-				 "sent",
-				 o->job_id, o->node,
-				 ((Meridian__SignalJob *)msg)->signal);
-		else
-			log_info("job %u: %s is not connected; %s not sent",
-				 o->job_id, o->node, t->name);
-		if (o->undelivered)
-			o->undelivered(ob->ctx, o->job_id, o->step_id, o->node);
-	}
-	protobuf_c_message_free_unpacked(msg, NULL);
+	/* A node that is not connected now makes a step fail there; a
+	 * signal is said again when the node registers. */
+	if (o->type == MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB)
+		log_info("job %u: %s is not connected; signal %d not sent",
+			 o->job_id, o->node, o->sig);
+	else
+		log_info("job %u: %s is not connected; %s not sent", o->job_id,
+			 o->node, msg_type_name(o->type));
+	if (o->undelivered)
+		o->undelivered(ob->ctx, o->job_id, o->step_id, o->node);
 }
 
 void outbox_flush(struct mctld *ctx, bool ok, int code, const char *why)

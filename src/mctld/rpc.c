@@ -746,8 +746,8 @@ void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg)
 /* Send a request to a node, with mctld's credential; its reply comes back
  * through handle_push_reply. */
 static int push_request(struct mctld *ctx, struct peer *p, uint16_t type,
-			const ProtobufCMessage *msg, uint32_t job_id,
-			uint32_t step_id)
+			const ProtobufCMessage *msg, const uint8_t *body,
+			size_t body_len, uint32_t job_id, uint32_t step_id)
 {
 	struct mer_error err = {""};
 	char *cred = NULL;
@@ -764,7 +764,12 @@ static int push_request(struct mctld *ctx, struct peer *p, uint16_t type,
 	if (++p->next_req_id == 0)
 		p->next_req_id = 1;
 	req_id = p->next_req_id;
-	buf = frame_build(type, 0, req_id, cred, cred_len, msg, &len);
+	if (msg)
+		body_len = protobuf_c_message_get_packed_size(msg);
+	buf = frame_build_sized(type, 0, req_id, cred, cred_len, msg, body_len,
+				&len);
+	if (buf && !msg && body_len)
+		memcpy(buf + MER_FRAME_HDR_LEN + cred_len, body, body_len);
 	free(cred);
 	if (!buf)
 		return -1;
@@ -792,14 +797,14 @@ static void ob_reply(struct peer *p, const uint8_t *frame, size_t len)
 }
 
 static int ob_push(struct mctld *ctx, const char *node, uint16_t type,
-		   const ProtobufCMessage *msg, uint32_t job_id,
-		   uint32_t step_id)
+		   const ProtobufCMessage *msg, const uint8_t *body, size_t len,
+		   uint32_t job_id, uint32_t step_id)
 {
 	struct node *n = node_find(ctx, node);
 
 	if (!n || !n->peer)
 		return -1;
-	push_request(ctx, n->peer, type, msg, job_id, step_id);
+	push_request(ctx, n->peer, type, msg, body, len, job_id, step_id);
 	return 0;
 }
 
