@@ -210,8 +210,28 @@ static double cost_of(const struct ring_link *m, size_t n,
 	return ring_edge_cost(&m[(size_t)nodes[a] * n + nodes[b]], k, bytes);
 }
 
+/* A path from local 0 to x through all q nodes of w, nearest neighbour
+ * first, x kept for last (used: q bytes, zeroed). */
+static void path_nearest(const double *w, size_t q, size_t x,
+			 unsigned char *used, uint32_t *loc)
+{
+	loc[0] = 0;
+	used[0] = used[x] = 1;
+	for (size_t p = 1; p + 1 < q; p++) {
+		size_t from = loc[p - 1], pick = q;
+
+		for (size_t u = 0; u < q; u++)
+			if (!used[u] &&
+			    (pick == q || w[from * q + u] < w[from * q + pick]))
+				pick = u;
+		loc[p] = (uint32_t)pick;
+		used[pick] = 1;
+	}
+	loc[q - 1] = (uint32_t)x;
+}
+
 /*
- * The path through region r from its entry to its exit, appended to out
+ * The path through region r from its entry to its exit, written to out
  * (nodes[] values).  Exact up to RING_EXACT_MAX members; above, nearest
  * neighbour from the entry, the exit kept for last.
  */
@@ -220,85 +240,52 @@ static int region_path(const struct ring_link *m, size_t n,
 		       const struct region *r, uint32_t *out)
 {
 	size_t q = r->n, e = 0, x = 0;
-	uint32_t *loc;
+	uint32_t *mem, *loc;
+	unsigned char *used;
 	double *w;
+	int rc = -1;
 
 	if (q == 1) {
 		out[0] = nodes[r->members[0]];
 		return 0;
 	}
-	/* local order: entry first */
+	mem = malloc(q * sizeof(*mem));
 	loc = malloc(q * sizeof(*loc));
+	used = calloc(q, 1);
 	w = malloc(q * q * sizeof(*w));
-	if (!loc || !w) {
-		free(loc);
-		free(w);
-		return -1;
-	}
+	if (!mem || !loc || !used || !w)
+		goto out;
 	for (size_t i = 0; i < q; i++) {
 		if ((long)r->members[i] == r->entry)
 			e = i;
 		if ((long)r->members[i] == r->exit)
 			x = i;
 	}
-	/* swap the entry into place 0 of a copy of the members */
-	{
-		uint32_t *mem = malloc(q * sizeof(*mem));
-
-		if (!mem) {
-			free(loc);
-			free(w);
-			return -1;
-		}
-		memcpy(mem, r->members, q * sizeof(*mem));
-		mem[e] = mem[0];
-		mem[0] = r->members[e];
-		if (x == 0)
-			x = e;
-		for (size_t i = 0; i < q; i++)
-			for (size_t j = 0; j < q; j++)
-				w[i * q + j] = cost_of(m, n, nodes, mem[i],
-						       mem[j], k, bytes);
-		if (q <= RING_EXACT_MAX) {
-			if (tour_exact(w, q, (long)x, loc) < 0) {
-				free(mem);
-				free(loc);
-				free(w);
-				return -1;
-			}
-		} else {
-			unsigned char *used = calloc(q, 1);
-
-			if (!used) {
-				free(mem);
-				free(loc);
-				free(w);
-				return -1;
-			}
-			loc[0] = 0;
-			used[0] = used[x] = 1;
-			for (size_t p = 1; p + 1 < q; p++) {
-				size_t from = loc[p - 1], pick = q;
-
-				for (size_t u = 0; u < q; u++)
-					if (!used[u] &&
-					    (pick == q ||
-					     w[from * q + u] <
-						     w[from * q + pick]))
-						pick = u;
-				loc[p] = (uint32_t)pick;
-				used[pick] = 1;
-			}
-			loc[q - 1] = (uint32_t)x;
-			free(used);
-		}
-		for (size_t i = 0; i < q; i++)
-			out[i] = nodes[mem[loc[i]]];
-		free(mem);
+	/* the members with the entry in place 0 (the exit follows it) */
+	memcpy(mem, r->members, q * sizeof(*mem));
+	mem[e] = mem[0];
+	mem[0] = r->members[e];
+	if (x == 0)
+		x = e;
+	for (size_t i = 0; i < q; i++)
+		for (size_t j = 0; j < q; j++)
+			w[i * q + j] =
+				cost_of(m, n, nodes, mem[i], mem[j], k, bytes);
+	if (q <= RING_EXACT_MAX) {
+		if (tour_exact(w, q, (long)x, loc) < 0)
+			goto out;
+	} else {
+		path_nearest(w, q, x, used, loc);
 	}
+	for (size_t i = 0; i < q; i++)
+		out[i] = nodes[mem[loc[i]]];
+	rc = 0;
+out:
+	free(mem);
 	free(loc);
+	free(used);
 	free(w);
-	return 0;
+	return rc;
 }
 
 /* The cheapest crossing from region a to region b whose ends are still
