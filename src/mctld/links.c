@@ -9,7 +9,8 @@
  *   bandwidth  min(up of the sender, down of the receiver), and no more
  *              than the best measured link between the two nodes'
  *              regions (the region representatives' probe), when there
- *              is one.
+ *              is one: kept per region pair as probes arrive, so a
+ *              lookup does not scan the matrix.
  * An entry's age is that of the newest measurement it rests on.  Refits
  * of the coordinates are the caller's to time (links_refit): each is
  * O(rounds x measured pairs).
@@ -28,11 +29,22 @@ struct entry {
 	int64_t when; /* 0: never measured */
 };
 
+/* The best measured link from one region to another (what caps the
+ * estimates between them), kept as probes arrive so that a lookup does
+ * not scan the matrix. */
+struct region_best {
+	double bw_Bps; /* 0: none measured */
+	int64_t when;
+	size_t from, to; /* the pair it comes from */
+};
+
 struct links {
 	size_t n;
 	struct entry *e;   /* n x n, row = sender */
 	double *up, *down; /* per node, bytes/s, 0 unknown */
-	uint32_t *region;  /* per node */
+	size_t *region;	   /* per node: its region's index */
+	size_t nregions;
+	struct region_best *best; /* nregions x nregions */
 	struct coords *coords;
 };
 
@@ -45,8 +57,16 @@ struct links *links_create(size_t n, const uint32_t *region)
 	l->up = xcalloc(n ? n : 1, sizeof(*l->up));
 	l->down = xcalloc(n ? n : 1, sizeof(*l->down));
 	l->region = xcalloc(n ? n : 1, sizeof(*l->region));
-	for (size_t i = 0; i < n; i++)
-		l->region[i] = region ? region[i] : 0;
+	/* region numbers to indices 0..nregions-1, in order of appearance */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+
+		while (j < i && region && region[j] != region[i])
+			j++;
+		l->region[i] = j < i ? l->region[j] : l->nregions++;
+	}
+	l->best = xcalloc(l->nregions ? l->nregions * l->nregions : 1,
+			  sizeof(*l->best));
 	l->coords = coords_create(n);
 	return l;
 }
@@ -60,6 +80,7 @@ void links_destroy(struct links *l)
 	free(l->up);
 	free(l->down);
 	free(l->region);
+	free(l->best);
 	free(l);
 }
 
@@ -69,6 +90,43 @@ void links_set_rates(struct links *l, size_t i, double up_Bps, double down_Bps)
 		return;
 	l->up[i] = up_Bps > 0 ? up_Bps : 0;
 	l->down[i] = down_Bps > 0 ? down_Bps : 0;
+}
+
+/* The region pair of from -> to after that link was measured: a better
+ * link is the new best; the best one measured lower means a rescan of
+ * that region pair (rare: a link that got slower). */
+static void best_update(struct links *l, size_t from, size_t to)
+{
+	size_t ra = l->region[from], rb = l->region[to];
+	struct region_best *b = &l->best[ra * l->nregions + rb];
+	const struct entry *e = &l->e[from * l->n + to];
+
+	if (e->bw_Bps >= b->bw_Bps) {
+		b->bw_Bps = e->bw_Bps;
+		b->when = e->when;
+		b->from = from;
+		b->to = to;
+		return;
+	}
+	if (b->from != from || b->to != to)
+		return;
+	b->bw_Bps = 0;
+	b->when = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->region[i] != ra)
+			continue;
+		for (size_t j = 0; j < l->n; j++) {
+			const struct entry *c = &l->e[i * l->n + j];
+
+			if (l->region[j] != rb || i == j || !c->when ||
+			    c->bw_Bps <= b->bw_Bps)
+				continue;
+			b->bw_Bps = c->bw_Bps;
+			b->when = c->when;
+			b->from = i;
+			b->to = j;
+		}
+	}
 }
 
 int links_measured(struct links *l, size_t from, size_t to, double lat_s,
@@ -84,6 +142,7 @@ int links_measured(struct links *l, size_t from, size_t to, double lat_s,
 	e->bw_Bps = bw_Bps;
 	e->when = when;
 	coords_observe(l->coords, from, to, 2 * lat_s);
+	best_update(l, from, to);
 	return 0;
 }
 
@@ -106,36 +165,12 @@ void links_refit(struct links *l)
 	free(s);
 }
 
-/* The best measured link from region ra to rb (bytes/s, 0 none) and when. */
-static double region_best(const struct links *l, uint32_t ra, uint32_t rb,
-			  int64_t *when)
-{
-	double best = 0;
-
-	*when = 0;
-	for (size_t i = 0; i < l->n; i++) {
-		if (l->region[i] != ra)
-			continue;
-		for (size_t j = 0; j < l->n; j++) {
-			const struct entry *e = &l->e[i * l->n + j];
-
-			if (l->region[j] != rb || i == j || !e->when)
-				continue;
-			if (e->bw_Bps > best) {
-				best = e->bw_Bps;
-				*when = e->when;
-			}
-		}
-	}
-	return best;
-}
-
 int links_get(const struct links *l, size_t from, size_t to,
 	      struct links_info *out)
 {
 	const struct entry *e;
-	double bw = 0, rb;
-	int64_t rwhen;
+	const struct region_best *rb;
+	double bw = 0;
 
 	if (from >= l->n || to >= l->n || from == to)
 		return -1;
@@ -154,10 +189,10 @@ int links_get(const struct links *l, size_t from, size_t to,
 		bw = l->up[from] < l->down[to] ? l->up[from] : l->down[to];
 	else
 		bw = l->up[from] > 0 ? l->up[from] : l->down[to];
-	rb = region_best(l, l->region[from], l->region[to], &rwhen);
-	if (rb > 0 && (bw == 0 || rb < bw)) {
-		bw = rb;
-		out->when = rwhen;
+	rb = &l->best[l->region[from] * l->nregions + l->region[to]];
+	if (rb->bw_Bps > 0 && (bw == 0 || rb->bw_Bps < bw)) {
+		bw = rb->bw_Bps;
+		out->when = rb->when;
 	}
 	out->bw_Bps = bw;
 	return 0;

@@ -48,6 +48,15 @@ static void test_matrix(void)
 	CU_ASSERT_FALSE(in.measured);
 	CU_ASSERT_DOUBLE_EQUAL(in.bw_Bps, 1e7, 0);
 	CU_ASSERT_EQUAL(in.when, 200); /* as old as what it rests on */
+	/* a slower link between the regions does not lower the cap; the
+	 * best one measured slower does, to the next best */
+	CU_ASSERT_EQUAL(links_measured(l, 2, 5, 40 * MS, 5e6, 300), 0);
+	CU_ASSERT_EQUAL(links_get(l, 1, 4, &in), 0);
+	CU_ASSERT_DOUBLE_EQUAL(in.bw_Bps, 1e7, 0);
+	CU_ASSERT_EQUAL(links_measured(l, 0, 3, 40 * MS, 1e6, 400), 0);
+	CU_ASSERT_EQUAL(links_get(l, 1, 4, &in), 0);
+	CU_ASSERT_DOUBLE_EQUAL(in.bw_Bps, 5e6, 0);
+	CU_ASSERT_EQUAL(in.when, 300);
 	/* but the measured link region 2 -> 1 is another: none yet */
 	links_set_rates(l, 3, 4e8, 4e8);
 	CU_ASSERT_EQUAL(links_get(l, 3, 1, &in), 0);
