@@ -192,8 +192,7 @@ int ring_order(const struct ring_link *m, size_t n, const uint32_t *nodes,
 	return rc;
 }
 
-/* --- large rings: region by region -----------------------------------------
- */
+/* --- large rings: region by region ---------------------------------------- */
 
 struct region {
 	uint32_t id;

@@ -614,8 +614,7 @@ int conn_peer_uid(const struct conn *c, uid_t *uid)
 	return 0;
 }
 
-/* --- guarded listeners ------------------------------------------------------
- */
+/* --- guarded listeners ---------------------------------------------------- */
 
 static void guard_note(struct conn_guard *g, enum guard_reason why,
 		       const char *fmt, ...)

@@ -48,7 +48,6 @@ struct node_mgr {
 	struct part_nodes *parts; /* parallel to conf->partitions */
 	size_t nparts;
 	struct node_list dirty;
-	struct mctld *ctx;
 	unsigned db; /* "nodes": node name -> packed NodeRecord */
 };
 
@@ -356,7 +355,6 @@ int node_mgr_open_state(struct mctld *ctx, struct mer_error *err)
 {
 	struct node_mgr *nm = ctx->nodes;
 
-	nm->ctx = ctx;
 	if (state_db_open(ctx->state, "nodes", &nm->db, err) < 0 ||
 	    state_each(ctx->state, nm->db, load_one, ctx, err) < 0)
 		return -1;

@@ -261,8 +261,7 @@ void peer_set_node(struct peer *p, struct node *n)
 	}
 }
 
-/* --- what strangers make mctld write -----------------------------------------
- */
+/* --- what strangers make mctld write -------------------------------------- */
 
 /*
  * Lines about connections that never authenticated: a few per interval,
@@ -296,8 +295,7 @@ static void stranger_log(struct rpc *rpc, const char *fmt, ...)
 	log_info("%s", text);
 }
 
-/* --- what users hold --------------------------------------------------------
- */
+/* --- what users hold ------------------------------------------------------ */
 
 static bool uid_privileged(const struct mctld *ctx, uid_t uid)
 {

@@ -320,8 +320,7 @@ void io_set_stdin(struct step_io *io, int fd, bool pty)
 	in_schedule(io);
 }
 
-/* ---- frames from mrun ------------------------------------------------------
- */
+/* ---- frames from mrun ---------------------------------------------------- */
 
 static void on_go(struct step_io *io, const ProtobufCMessage *m)
 {
@@ -431,8 +430,7 @@ static void io_on_close(struct conn *c, const char *why, void *arg)
 	io_lost(arg, why);
 }
 
-/* ---- to mrun ---------------------------------------------------------------
- */
+/* ---- to mrun ------------------------------------------------------------- */
 
 /* mrun's machine may die without a word: keepalive notices in ~2 min. */
 static void keepalive(int fd)

@@ -874,8 +874,7 @@ static int listen_start(struct step_kvs *kvs, struct mer_error *err)
 	return 0;
 }
 
-/* ---- the other nodes: the connection to node 0 ----------------------------
- */
+/* ---- the other nodes: the connection to node 0 --------------------------- */
 
 static void up_lost(struct step_kvs *kvs, const char *why)
 {

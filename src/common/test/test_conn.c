@@ -277,8 +277,7 @@ static void test_output_backpressure(void)
 	free(f);
 }
 
-/* --- a guarded listener ----------------------------------------------------
- */
+/* --- a guarded listener --------------------------------------------------- */
 
 struct gt {
 	struct event_base *base;

@@ -200,8 +200,7 @@ static void mrun_free(struct mrun *m)
 	remove_tree(m->work);
 }
 
-/* ---- frames -----------------------------------------------------------------
- */
+/* ---- frames -------------------------------------------------------------- */
 
 /* A frame with cred (cred_len bytes, none when 0) and msg. */
 static int send_frame_cred(int fd, uint16_t type, const void *cred,
@@ -484,8 +483,7 @@ static bool all_printed(struct mrun *m, const void *arg)
 	return true;
 }
 
-/* ---- the fake mnoded ------------------------------------------------------
- */
+/* ---- the fake mnoded ----------------------------------------------------- */
 
 static void write_launch(struct mrun *m, int k, const struct step_opts *o)
 {
@@ -708,8 +706,7 @@ static bool alive(pid_t pid)
 	return kill(pid, 0) == 0 || errno != ESRCH;
 }
 
-/* ---- the tests ------------------------------------------------------------
- */
+/* ---- the tests ----------------------------------------------------------- */
 
 /* The environment each rank sees, as the job's user, and the fds it has:
  * stdio and its PMI socket, nothing of mstepd's. */
