@@ -713,16 +713,14 @@ static int guard_over(const struct conn_guard *g, const char *addr,
 	unsigned n = 0;
 
 	*old = NULL;
-	TAILQ_FOREACH(c, &g->unauth, guard_entry)
-	{
+	TAILQ_FOREACH(c, &g->unauth, guard_entry) {
 		if (addr && strcmp(c->addr, addr) != 0)
 			continue;
 		n++;
 	}
 	if (n < cap)
 		return 0;
-	TAILQ_FOREACH(c, &g->unauth, guard_entry)
-	{
+	TAILQ_FOREACH(c, &g->unauth, guard_entry) {
 		if ((!addr || strcmp(c->addr, addr) == 0) &&
 		    guard_evictable(c)) {
 			*old = c;

@@ -215,8 +215,7 @@ static void job_insert(struct job_mgr *jm, struct job *j)
 		TAILQ_INSERT_TAIL(&jm->all, j, all_entry);
 		return;
 	}
-	TAILQ_FOREACH_REVERSE(t, &jm->all, job_list, all_entry)
-	{
+	TAILQ_FOREACH_REVERSE(t, &jm->all, job_list, all_entry) {
 		if (t->rec->job_id < id)
 			break;
 	}
@@ -1313,8 +1312,7 @@ static void finished_insert(struct job_mgr *jm, struct job *j)
 {
 	struct job *t;
 
-	TAILQ_FOREACH_REVERSE(t, &jm->finished, job_list, state_entry)
-	{
+	TAILQ_FOREACH_REVERSE(t, &jm->finished, job_list, state_entry) {
 		if (t->purge_at <= j->purge_at)
 			break;
 	}

@@ -157,8 +157,7 @@ static long src_collect(struct state *st, void *arg, struct mer_error *err)
 	long writes = 0;
 
 	job_mgr_flush_lazy(ctx); /* a commit happens: take them along */
-	TAILQ_FOREACH(j, job_mgr_dirty(ctx), dirty_entry)
-	{
+	TAILQ_FOREACH(j, job_mgr_dirty(ctx), dirty_entry) {
 		state_u32_key(j->rec->job_id, key);
 		if (state_put_msg(st, js->jobs, key, 4, &j->rec->base, err) < 0)
 			return -1;

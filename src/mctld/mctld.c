@@ -82,12 +82,10 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 	}
 	if (!opts->no_listen && rpc_listen(ctx, err) < 0)
 		goto fail;
-	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry)
-	{
+	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry) {
 		npending++;
 	}
-	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry)
-	{
+	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry) {
 		nrunning++;
 	}
 	log_info("mctld %s: cluster %s, port %u, %zu nodes, %zu jobs in memory "

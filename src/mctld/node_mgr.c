@@ -301,8 +301,7 @@ static long src_collect(struct state *st, void *arg, struct mer_error *err)
 	struct node *n;
 	long writes = 0;
 
-	TAILQ_FOREACH(n, &nm->dirty, dirty_entry)
-	{
+	TAILQ_FOREACH(n, &nm->dirty, dirty_entry) {
 		Meridian__NodeRecord rec;
 
 		node_record_fill(n, &rec);

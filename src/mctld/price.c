@@ -100,8 +100,8 @@ static const struct mer_price_market *market(struct mctld *ctx, struct price *p,
 			(uint32_t)__builtin_popcountll(n->gpu_alloc_mask);
 	}
 	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry)
-	if (j->rec->desc->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
-		m->gpus_pending += j->gpus_per_node * j->rec->num_nodes;
+		if (j->rec->desc->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
+			m->gpus_pending += j->gpus_per_node * j->rec->num_nodes;
 	p->market_time = now;
 	return m;
 }

@@ -1103,8 +1103,7 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 			rep.results[rep.n_results++] = res;
 		}
 	} else if (req->has_user) {
-		TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry)
-		{
+		TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry) {
 			if (!job_state_is_final(j->rec->state))
 				targets[ntargets++] = j;
 		}

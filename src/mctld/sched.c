@@ -451,8 +451,7 @@ static void view_build(struct sched *s, size_t npending_nodes, size_t npending)
 	}
 	for (i = 0; i < nnodes; i++)
 		view_node(s, node_at(ctx, i));
-	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry)
-	{
+	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry) {
 		nrun++;
 		nalloc += j->rec->n_alloc;
 	}
@@ -473,7 +472,7 @@ static void view_build(struct sched *s, size_t npending_nodes, size_t npending)
 	s->view.running = s->vrun;
 	s->view.nrunning = 0;
 	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry)
-	view_add_running(s, j);
+		view_add_running(s, j);
 }
 
 /*
@@ -967,8 +966,7 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 	s->now = mer_now();
 	s->nresv = 0;
 	s->wake_req = 0;
-	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry)
-	{
+	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry) {
 		struct mer_sched_job *sj;
 
 		if (j->rec->desc->hold != MERIDIAN__HOLD_KIND__HOLD_NONE)

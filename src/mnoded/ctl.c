@@ -157,7 +157,7 @@ static void ctl_drop(struct ctl *c, const char *why)
 	}
 	/* Ends not acknowledged go again with the next registration. */
 	TAILQ_FOREACH(u, &c->d->units, link)
-	u->end_in_flight = false;
+		u->end_in_flight = false;
 	evtimer_del(c->hb_ev);
 	evtimer_del(c->watch_ev);
 	ctl_schedule_retry(c);
@@ -200,11 +200,11 @@ static void ctl_send_ends(struct ctl *c)
 	struct unit *u;
 
 	TAILQ_FOREACH(u, &c->d->units, link)
-	if (u->kind == UNIT_JOB && u->end.msg && !u->end_in_flight)
-		ctl_send_end(c, u);
+		if (u->kind == UNIT_JOB && u->end.msg && !u->end_in_flight)
+			ctl_send_end(c, u);
 	TAILQ_FOREACH(u, &c->d->units, link)
-	if (u->kind == UNIT_STEP && u->end.msg && !u->end_in_flight)
-		ctl_send_step_end(c, u);
+		if (u->kind == UNIT_STEP && u->end.msg && !u->end_in_flight)
+			ctl_send_step_end(c, u);
 }
 
 void ctl_job_ended(struct ctl *c, struct unit *j)
@@ -229,13 +229,12 @@ static void ctl_register(struct ctl *c)
 	size_t n = 0, i = 0;
 
 	TAILQ_FOREACH(j, &d->units, link)
-	n += j->kind == UNIT_JOB;
+		n += j->kind == UNIT_JOB;
 	st = xcalloc(n ? n : 1, sizeof(*st));
 	stp = xcalloc(n ? n : 1, sizeof(*stp));
 	p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_NODE_REGISTER);
 	p->ended = xcalloc(n ? n : 1, sizeof(*p->ended));
-	TAILQ_FOREACH(j, &d->units, link)
-	{
+	TAILQ_FOREACH(j, &d->units, link) {
 		if (j->kind != UNIT_JOB)
 			continue;
 		meridian__node_job_status__init(&st[i]);

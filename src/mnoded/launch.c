@@ -28,8 +28,8 @@ size_t launch_running_count(const struct mnoded *d)
 	size_t n = 0;
 
 	TAILQ_FOREACH(u, &d->units, link)
-	if (u->kind == UNIT_JOB && !u->end.msg)
-		n++;
+		if (u->kind == UNIT_JOB && !u->end.msg)
+			n++;
 	return n;
 }
 

@@ -156,8 +156,7 @@ size_t steps_signal_job(struct mnoded *d, const Meridian__SignalJob *sj)
 	struct unit *u;
 	size_t n = 0;
 
-	TAILQ_FOREACH(u, &d->units, link)
-	{
+	TAILQ_FOREACH(u, &d->units, link) {
 		if (u->kind != UNIT_STEP || u->job_id != sj->job_id)
 			continue;
 		n++;
@@ -177,8 +176,7 @@ void steps_cancel_job(struct mnoded *d, uint32_t job_id, const char *reason)
 	sj.signal = SIGKILL;
 	sj.cancel = true;
 	sj.reason = (char *)reason;
-	TAILQ_FOREACH(u, &d->units, link)
-	{
+	TAILQ_FOREACH(u, &d->units, link) {
 		if (u->kind != UNIT_STEP || u->job_id != job_id || !u->stepd ||
 		    u->cancel_sent)
 			continue;

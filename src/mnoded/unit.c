@@ -98,9 +98,9 @@ struct unit *unit_find(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
 	struct unit *u;
 
 	TAILQ_FOREACH(u, &d->units, link)
-	if (u->kind == kind && u->job_id == job_id &&
-	    (kind == UNIT_JOB || u->step_id == step_id))
-		return u;
+		if (u->kind == kind && u->job_id == job_id &&
+		    (kind == UNIT_JOB || u->step_id == step_id))
+			return u;
 	return NULL;
 }
 
@@ -665,9 +665,9 @@ int unit_scan_spool(struct mnoded *d)
 	/* A batch job that ended while we were away could not cancel the
 	 * steps it left running here. */
 	TAILQ_FOREACH(u, &d->units, link)
-	if (u->kind == UNIT_JOB && u->end.msg)
-		steps_cancel_job(d, u->job_id,
-				 "the job's batch script "
-				 "ended");
+		if (u->kind == UNIT_JOB && u->end.msg)
+			steps_cancel_job(d, u->job_id,
+					 "the job's batch script "
+					 "ended");
 	return 0;
 }

@@ -312,7 +312,7 @@ static void test_launch_twice_signal_step(void)
 	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "wait"), 0);
 	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "wait"), 0);
 	TAILQ_FOREACH(s, &d.units, link)
-	n += s->kind == UNIT_STEP;
+		n += s->kind == UNIT_STEP;
 	CU_ASSERT_EQUAL(n, 1);
 
 	/* a step that is not here */
