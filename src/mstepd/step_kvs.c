@@ -769,16 +769,29 @@ static void peer_on_frame(struct conn *c, const struct frame_hdr *h,
 	protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* Node 0: some node's fence for the current barrier is in. */
+static bool barrier_open(const struct step_kvs *kvs)
+{
+	for (uint32_t i = 0; i < kvs->st->nnodes; i++)
+		if (kvs->in[i])
+			return true;
+	return false;
+}
+
 static void peer_on_close(struct conn *c, const char *why, void *arg)
 {
 	struct kvs_peer *p = arg;
 	struct step_kvs *kvs = p->kvs;
 	char b[64];
 
-	if (p->node > 0)
-		log_info("%s: node %d's KVS connection closed: %s; not "
-			 "waiting for it again",
-			 sid(kvs, b, 64), p->node, why);
+	if (p->node > 0 && barrier_open(kvs))
+		log_warnx("%s: node %d's KVS connection lost in barrier %u: "
+			  "%s; the barrier goes on without it",
+			  sid(kvs, b, 64), p->node, kvs->barrier, why);
+	else if (p->node > 0)
+		/* between barriers: its ranks are done, it may end first */
+		log_debug("%s: node %d ended its KVS connection: %s",
+			  sid(kvs, b, 64), p->node, why);
 	else if (!p->refused)
 		stranger_note(kvs,
 			      "KVS connection from %s closed before its "
