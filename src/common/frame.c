@@ -53,6 +53,14 @@ static const struct msg_type_info msg_types[] = {
 	{MERIDIAN__MSG_TYPE__MSG_STEP_END, "STEP_END", D(step_end), D(ack)},
 	{MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, "LAUNCH_STEP", D(launch_step),
 	 D(ack)},
+	{MERIDIAN__MSG_TYPE__MSG_LINK_INFO, "LINK_INFO", D(link_info_request),
+	 D(link_info_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_RESULT, "PROBE_RESULT", D(probe_result),
+	 D(ack)},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_ARM, "PROBE_ARM", D(probe_request),
+	 D(ack)},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_RUN, "PROBE_RUN", D(probe_request),
+	 D(ack)},
 	/* a step's own one-way frames (no reply) */
 	{MERIDIAN__MSG_TYPE__MSG_STEP_HELLO, "STEP_HELLO", D(step_hello), NULL},
 	{MERIDIAN__MSG_TYPE__MSG_STEP_OUTPUT, "STEP_OUTPUT", D(step_output),
@@ -66,6 +74,14 @@ static const struct msg_type_info msg_types[] = {
 	 NULL},
 	{MERIDIAN__MSG_TYPE__MSG_KVS_FENCE, "KVS_FENCE", D(kvs_fence), NULL},
 	{MERIDIAN__MSG_TYPE__MSG_KVS_RELEASE, "KVS_RELEASE", D(kvs_fence),
+	 NULL},
+	/* a probe's own one-way frames (probe.c) */
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_HELLO, "PROBE_HELLO", D(probe_hello),
+	 NULL},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_ECHO, "PROBE_ECHO", D(probe_echo), NULL},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_PHASE, "PROBE_PHASE", D(probe_phase),
+	 NULL},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_COUNT, "PROBE_COUNT", D(probe_count),
 	 NULL},
 };
 
