@@ -90,12 +90,19 @@ struct mer_select_job {
 	uint32_t gpus_per_task; /* 0: not said */
 	uint32_t comm_pattern;	/* enum mer_comm_pattern */
 	uint64_t comm_bytes;	/* exchanged per step, 0 unknown */
+	uint32_t comm_stages;	/* MER_COMM_PIPELINE: stages, dividing
+				 * num_nodes (0: one per node) */
 };
+
+/* What a ring or a pipeline exchanges per step when the job does not say
+ * (--comm-bytes): the gradients of a model of about 128M parameters in
+ * 16-bit floats. */
+#define MER_COMM_BYTES_DEFAULT (256ull << 20)
 
 /* Where a link's numbers come from. */
 enum mer_link_source {
 	MER_LINK_UNKNOWN = 0,
-	MER_LINK_ESTIMATED = 1, /* from regions (and, later, coordinates) */
+	MER_LINK_ESTIMATED = 1, /* coordinates, rates, region pairs */
 	MER_LINK_MEASURED = 2,	/* a probe between the two nodes */
 };
 
@@ -105,14 +112,16 @@ struct mer_link {
 	int32_t same_region; /* 1 same, 0 different, -1 unknown */
 	uint64_t latency_us; /* one way */
 	uint64_t bandwidth_mbps;
-	int64_t age_s; /* MEASURED: seconds since the probe, else -1 */
+	int64_t age_s; /* seconds since the measurement the numbers rest
+			* on, -1 none */
 };
 
 struct mer_select_api {
-	/* The link from node id a to node id b (mer_select_node.id).  No
-	 * probes exist yet (issue 9 fills the matrix): the core answers
-	 * ESTIMATED with same_region set and no numbers when both nodes name
-	 * a region, UNKNOWN otherwise.  0, or -1 for an id out of range. */
+	/* The link from node id a to node id b (mer_select_node.id), from
+	 * mctld's probes: MEASURED for a probed pair, else ESTIMATED
+	 * (latency from network coordinates, bandwidth from the nodes'
+	 * rates and their regions' measured links), UNKNOWN with no numbers
+	 * while nothing is known.  0, or -1 for an id out of range. */
 	int (*link)(void *core, uint32_t a, uint32_t b, struct mer_link *out);
 	void *core;
 };

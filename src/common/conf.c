@@ -228,6 +228,13 @@ static const struct gkey gkeys[] = {
 	NUM("MaxUserConnections", max_user_connections, G_U32, 128, 1, 65536),
 	STR("BandwidthTiers", bandwidth_tiers, G_TIERS,
 	    "low:100,medium:400,high:800,ultra:1600"),
+	NUM("ProbeInterval", probe_interval, G_U32, 3600, 0, 31536000),
+	NUM("ProbeMaxMbps", probe_max_mbps, G_U32, 1000, 0, 10000000),
+	NUM("ProbePeers", probe_peers, G_U32, 16, 1, 1024),
+	NUM("ProbeDuration", probe_duration, G_U32, 2000, 100, 60000),
+	NUM("ProbeStreams", probe_streams, G_U32, 4, 1, 16),
+	NUM("ProbeMaxMB", probe_max_mb, G_U32, 1024, 1, 4096),
+	NUM("ProbePort", probe_port, G_U32, 0, 0, 65535),
 };
 
 #undef STR
@@ -1313,6 +1320,13 @@ static int check_globals(struct loader *l)
 			       "HeartbeatInterval=%u, expected NodeTimeout > "
 			       "HeartbeatInterval (3 to 10 times it)",
 			       c->node_timeout, c->heartbeat_interval);
+	}
+	if (c->probe_port && c->probe_port == c->controller_port) {
+		kv = kv_find(cp, "ProbePort");
+		return lerr_at(l, kv ? kv->line : 0,
+			       "ProbePort=%u is ControllerPort's, expected "
+			       "another port (or 0: none)",
+			       c->probe_port);
 	}
 	return 0;
 }

@@ -104,6 +104,18 @@ struct conf {
 	 * minimum down rate (Mbit/s) it reaches, none below the first;
 	 * default low:100,medium:400,high:800,ultra:1600 */
 	char *bandwidth_tiers;
+	/* link probes (mctld plans them, mnoded runs them) */
+	uint32_t probe_interval; /* s a measurement stays fresh, 0 never
+				  * probe again; default 3600 */
+	uint32_t probe_max_mbps; /* probe traffic in flight at once, over
+				  * the cluster; 0: no probes; default 1000 */
+	uint32_t probe_peers;	 /* peers per node, default 16 */
+	uint32_t probe_duration; /* ms each bulk phase runs, default 2000 */
+	uint32_t probe_streams;	 /* TCP streams of a bulk phase, default 4 */
+	uint32_t probe_max_mb;	 /* MB a bulk phase moves at most, default
+				  * 1024 */
+	uint32_t probe_port;	 /* mctld's probe port, 0 (default): none;
+				  * nodes' up/down come from their links */
 	struct conf_tier {
 		char name[CONF_TIER_NAME_MAX + 1];
 		uint32_t min_mbps;

@@ -30,6 +30,7 @@ void mctld_tick(struct mctld *ctx, int64_t now)
 {
 	node_mgr_tick(ctx, now);
 	job_mgr_tick(ctx, now);
+	probe_tick(ctx, now);
 	state_trim(ctx->state);
 	if (now % 10 == 0)
 		state_log_stats(ctx->state);
@@ -72,6 +73,8 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 		goto fail;
 	/* Nodes first: a running job's allocation is charged to them. */
 	if (node_mgr_open_state(ctx, err) < 0 || job_store_open(ctx, err) < 0)
+		goto fail;
+	if (probe_open(ctx, err) < 0)
 		goto fail;
 	ctx->tick = event_new(ctx->base, -1, EV_PERSIST, tick_cb, ctx);
 	if (ctx->tick) {
@@ -118,6 +121,7 @@ void mctld_destroy(struct mctld *ctx)
 	rpc_destroy(ctx->rpc);
 	sched_destroy(ctx->sched);
 	price_destroy(ctx->price);
+	probe_close(ctx);
 	if (ctx->jobs)
 		job_mgr_destroy(ctx->jobs);
 	job_store_close(ctx);

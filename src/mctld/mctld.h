@@ -25,6 +25,7 @@
  *   sched.c price.c         the plugin drivers, above the managers
  *   reconcile.c step_mgr.c  what a node reports; job steps
  *   job_mgr.c job_store.c   jobs and their tables
+ *   probe.c                 link probes and the link matrix
  *   node_mgr.c              nodes, capacity, liveness
  *   step_rec.c              steps inside a job's record
  *   outbox.c state.c        what waits for the commit; LMDB
@@ -61,7 +62,7 @@
  * pass, so that a stream of submits does not rescan the queue per job. */
 #define MCTLD_SCHED_MIN_INTERVAL_MS 5
 /* The layout of StateDir this mctld writes (state.c migrates older ones). */
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 /* Priority every job gets for now (no priority plugin yet). */
 #define MCTLD_DEFAULT_PRIORITY 1
 /* Limits on what a submit may carry. */
@@ -83,6 +84,7 @@ struct peer;
 struct rpc;
 struct sched;
 struct price;
+struct probes;
 struct state;
 
 /* The daemon's one context; everything hangs off it. */
@@ -102,6 +104,7 @@ struct mctld {
 	struct rpc *rpc;
 	struct sched *sched;
 	struct price *price;
+	struct probes *probes;
 	/* a scheduling pass is wanted: this turn (now) or soon; set by the
 	 * managers (mctld_want_sched), read and cleared by sched.c */
 	bool sched_want_now, sched_want_soon;
@@ -500,6 +503,37 @@ void links_refit(struct links *l);
 /* What is known of from -> to; -1 for a pair that is not one. */
 int links_get(const struct links *l, size_t from, size_t to,
 	      struct links_info *out);
+
+/* probe.c: the link probes mctld plans, the matrix they fill (the
+ * "probes" table) */
+int probe_open(struct mctld *ctx, struct mer_error *err);
+void probe_close(struct mctld *ctx); /* accepts a context without one */
+/* Plan what is due, forget what ran out of time. */
+void probe_tick(struct mctld *ctx, int64_t now);
+/* n registered: it may be a region's representative, reachable again. */
+void probe_node_joined(struct mctld *ctx, struct node *n);
+/* A node answered PROBE_ARM or PROBE_RUN (error NULL: acknowledged). */
+void probe_push_answered(struct mctld *ctx, const char *node, uint16_t type,
+			 uint32_t id, const char *error);
+/* n's PROBE_RESULT: 0, or -1 with errno and err for a result that is
+ * not n's to give or not believable. */
+int probe_result(struct mctld *ctx, struct node *n,
+		 const Meridian__ProbeResult *res, struct mer_error *err);
+/* from -> to (node indices); -1 out of range. */
+int probe_link(const struct mctld *ctx, size_t from, size_t to,
+	       struct links_info *out);
+/* Node i's bandwidth tier (NULL below the lowest or never measured), and
+ * its down rate (bit/s, 0 unknown). */
+const char *probe_tier(const struct mctld *ctx, size_t i, uint64_t *down_bps);
+/* Fill info's link fields (tier, up/down, last probe). */
+void probe_node_info(const struct mctld *ctx, const struct node *n,
+		     Meridian__NodeInfo *info);
+/* LINK_INFO; the reply's arrays are freed by probe_link_info_free. */
+int probe_link_info(struct mctld *ctx, const Meridian__LinkInfoRequest *req,
+		    Meridian__LinkInfoReply *rep, struct mer_error *err);
+void probe_link_info_free(Meridian__LinkInfoReply *rep);
+/* The controller's probe port really bound, 0 none. */
+uint16_t probe_port(const struct mctld *ctx);
 
 /* sched.c: the scheduling pass over the sched and select plugins */
 struct sched *sched_create(struct mctld *ctx, struct mer_error *err);

@@ -852,8 +852,15 @@ static void handle_push_reply(struct peer *p, const struct frame_hdr *h,
 		if (h->type == MT(LAUNCH_STEP) && p->node)
 			step_launch_failed(ctx, q->job_id, q->step_id, node,
 					   e->text);
+		if ((h->type == MT(PROBE_ARM) || h->type == MT(PROBE_RUN)) &&
+		    p->node)
+			probe_push_answered(ctx, node, h->type, q->job_id,
+					    e->text);
 	} else if (h->type == MT(LAUNCH_JOB) && p->node) {
 		job_mgr_launch_acked(ctx, q->job_id, node);
+	} else if ((h->type == MT(PROBE_ARM) || h->type == MT(PROBE_RUN)) &&
+		   p->node) {
+		probe_push_answered(ctx, node, h->type, q->job_id, NULL);
 	}
 	protobuf_c_message_free_unpacked(msg, NULL);
 	free(q);
@@ -1242,6 +1249,7 @@ static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
 	first = req->paged ? req->after : 0;
 	for (i = first; i < nsel; i++) {
 		node_mgr_info(ctx, sel[i], &infos[rep.n_nodes]);
+		probe_node_info(ctx, sel[i], &infos[rep.n_nodes]);
 		/* the price driver is above node_mgr: asked here */
 		infos[rep.n_nodes].gpu_hour_price =
 			price_gpu_hour(ctx, sel[i], mer_now());
@@ -1335,6 +1343,7 @@ static int h_register(struct rpc_req *r, ProtobufCMessage *msg,
 	peer_set_node(r->peer, n);
 	node_mgr_register(r->ctx, n, reg);
 	reconcile_node(r->ctx, n, reg, &rep);
+	probe_node_joined(r->ctx, n);
 	rep.heartbeat_interval = r->ctx->conf->heartbeat_interval;
 	/* Durable: the ends it listed are on disk before it hears back. */
 	rpc_reply(r, &rep.base);
@@ -1447,6 +1456,30 @@ static int h_job_complete(struct rpc_req *r, ProtobufCMessage *msg,
 	return 0;
 }
 
+static int h_probe_result(struct rpc_req *r, ProtobufCMessage *msg,
+			  struct mer_error *err)
+{
+	Meridian__Ack ack = MERIDIAN__ACK__INIT;
+	struct node *n = registered_node(r, err);
+
+	if (!n || probe_result(r->ctx, n, (const void *)msg, err) < 0)
+		return -1;
+	rpc_reply(r, &ack.base);
+	return 0;
+}
+
+static int h_link_info(struct rpc_req *r, ProtobufCMessage *msg,
+		       struct mer_error *err)
+{
+	Meridian__LinkInfoReply rep = MERIDIAN__LINK_INFO_REPLY__INIT;
+
+	if (probe_link_info(r->ctx, (const void *)msg, &rep, err) < 0)
+		return -1;
+	rpc_reply(r, &rep.base);
+	probe_link_info_free(&rep);
+	return 0;
+}
+
 /* Who may call what; checked before any handler runs. */
 static const struct rpc_entry rpc_table[] = {
 	{MT(SUBMIT_JOB), h_submit, MSG_ACCESS_ANY, true},
@@ -1463,6 +1496,8 @@ static const struct rpc_entry rpc_table[] = {
 	{MT(STEP_CREATE), h_step_create, MSG_ACCESS_OWNER, true},
 	{MT(JOB_COMPLETE), h_job_complete, MSG_ACCESS_OWNER, true},
 	{MT(STEP_END), h_step_end, MSG_ACCESS_NODE, true},
+	{MT(PROBE_RESULT), h_probe_result, MSG_ACCESS_NODE, true},
+	{MT(LINK_INFO), h_link_info, MSG_ACCESS_ANY, false},
 };
 
 static const struct rpc_entry *rpc_lookup(unsigned type)

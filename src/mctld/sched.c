@@ -565,6 +565,7 @@ static int link_cb(void *core, uint32_t a, uint32_t b, struct mer_link *out)
 	struct mctld *ctx = core;
 	const struct node *na = node_at(ctx, a), *nb = node_at(ctx, b);
 	const char *ra, *rb;
+	struct links_info li;
 
 	if (!na || !nb || !out)
 		return -1;
@@ -572,15 +573,17 @@ static int link_cb(void *core, uint32_t a, uint32_t b, struct mer_link *out)
 	out->age_s = -1;
 	ra = na->cn->region ? na->cn->region : "";
 	rb = nb->cn->region ? nb->cn->region : "";
-	/* No probes yet (issue 9 fills latency, bandwidth and age): only
-	 * whether both ends are in one region is known. */
-	if (*ra && *rb) {
-		out->source = MER_LINK_ESTIMATED;
-		out->same_region = strcmp(ra, rb) == 0;
-	} else {
-		out->source = MER_LINK_UNKNOWN;
-		out->same_region = -1;
-	}
+	out->same_region = *ra && *rb ? strcmp(ra, rb) == 0 : -1;
+	out->source = *ra && *rb ? MER_LINK_ESTIMATED : MER_LINK_UNKNOWN;
+	if (a == b || probe_link(ctx, a, b, &li) < 0)
+		return 0;
+	if (li.measured || li.bw_Bps > 0 || li.lat_s > 0)
+		out->source =
+			li.measured ? MER_LINK_MEASURED : MER_LINK_ESTIMATED;
+	out->latency_us = (uint64_t)(li.lat_s * 1e6);
+	out->bandwidth_mbps = (uint64_t)(li.bw_Bps * 8 / 1e6);
+	if (li.when > 0)
+		out->age_s = mer_now() - li.when;
 	return 0;
 }
 

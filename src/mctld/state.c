@@ -299,6 +299,9 @@ static const struct migration migrations[] = {
 	/* 2 adds the version record; the tables of version 1 (jobs, specs,
 	 * nodes, meta's next_job_id) are unchanged. */
 	{1, "record the schema version", NULL},
+	/* 3 adds the "probes" table (measured links, node rates), which
+	 * probe.c creates when absent: nothing older changes. */
+	{2, "make room for the measured links (probes)", NULL},
 };
 
 static int put_schema(struct state *st, MDB_txn *txn, uint32_t v,
