@@ -368,6 +368,28 @@ static void reply_heartbeat(struct ctl *c, struct pending *p,
 			  ((const Meridian__ErrorReply *)m)->text);
 }
 
+static void reply_probe_result(struct ctl *c, struct pending *p,
+			       const struct frame_hdr *h,
+			       const ProtobufCMessage *m)
+{
+	if (h->flags & MER_FRAME_ERROR)
+		log_warnx("mctld refused a probe's result: %s",
+			  ((const Meridian__ErrorReply *)m)->text);
+}
+
+void ctl_probe_result(struct ctl *c, const Meridian__ProbeResult *res)
+{
+	struct pending *p;
+
+	/* A result that finds mctld away is lost: mctld forgets the probe
+	 * and plans it again. */
+	if (c->state != CTL_UP)
+		return;
+	p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_PROBE_RESULT);
+	if (ctl_send(c, p, &res->base) < 0)
+		ctl_drop(c, "cannot send a probe's result");
+}
+
 static void reply_job_end(struct ctl *c, struct pending *p,
 			  const struct frame_hdr *h, const ProtobufCMessage *m)
 {
@@ -427,6 +449,7 @@ static const struct reply_handler {
 	{MERIDIAN__MSG_TYPE__MSG_NODE_HEARTBEAT, reply_heartbeat},
 	{MERIDIAN__MSG_TYPE__MSG_JOB_END, reply_job_end},
 	{MERIDIAN__MSG_TYPE__MSG_STEP_END, reply_step_end},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_RESULT, reply_probe_result},
 };
 
 static void ctl_on_reply(struct ctl *c, const struct frame_hdr *h,
@@ -503,6 +526,20 @@ static int push_signal(struct ctl *c, const ProtobufCMessage *m,
 	return launch_signal(c->d, sj, err);
 }
 
+static int push_probe_arm(struct ctl *c, const ProtobufCMessage *m,
+			  const uint8_t *body, size_t len,
+			  struct mer_error *err)
+{
+	return probes_arm(c->d, (const Meridian__ProbeRequest *)m, err);
+}
+
+static int push_probe_run(struct ctl *c, const ProtobufCMessage *m,
+			  const uint8_t *body, size_t len,
+			  struct mer_error *err)
+{
+	return probes_run(c->d, (const Meridian__ProbeRequest *)m, err);
+}
+
 /* What mctld may ask of a node; every entry needs a node credential
  * (root or the daemons' own user). */
 static const struct push_handler {
@@ -513,6 +550,8 @@ static const struct push_handler {
 	{MERIDIAN__MSG_TYPE__MSG_LAUNCH_JOB, push_launch},
 	{MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, push_launch_step},
 	{MERIDIAN__MSG_TYPE__MSG_SIGNAL_JOB, push_signal},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_ARM, push_probe_arm},
+	{MERIDIAN__MSG_TYPE__MSG_PROBE_RUN, push_probe_run},
 };
 
 static void ctl_on_request(struct ctl *c, const struct frame_hdr *h,
@@ -533,8 +572,8 @@ static void ctl_on_request(struct ctl *c, const struct frame_hdr *h,
 		log_warnx("mctld sent %s, which a node does not take",
 			  msg_type_name(h->type));
 		conn_send_error(c->conn, h->type, h->req_id, ENOSYS,
-				"mnoded takes only LAUNCH_JOB, LAUNCH_STEP and "
-				"SIGNAL_JOB");
+				"mnoded takes only LAUNCH_JOB, LAUNCH_STEP, "
+				"SIGNAL_JOB, PROBE_ARM and PROBE_RUN");
 		return;
 	}
 	if (h->cred_len == 0 ||

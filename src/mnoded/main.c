@@ -293,6 +293,8 @@ int main(int argc, char **argv)
 	evsignal_add(ev_chld, NULL);
 	evsignal_add(ev_hup, NULL);
 
+	if (probes_open(&d, &err) < 0)
+		fatalx("%s", err.text);
 	d.ctl = ctl_create(&d);
 	if (unit_scan_spool(&d) < 0)
 		fatal("cannot read SpoolDir %s", d.spool);
@@ -301,6 +303,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	ctl_destroy(d.ctl);
+	probes_close(&d);
 	unit_free_all(&d);
 	event_free(ev_term);
 	event_free(ev_int);

@@ -82,6 +82,7 @@ struct topo {
 /* The one context of the daemon, built in main() and passed down. */
 struct unit;
 struct ctl;
+struct probes;
 TAILQ_HEAD(unit_list, unit);
 
 struct mnoded {
@@ -96,6 +97,7 @@ struct mnoded {
 	struct auth *auth;
 	struct event_base *base;
 	struct ctl *ctl;
+	struct probes *probes;	/* probes.c */
 	struct unit_list units; /* batch jobs and step shares, in
 				 * the order they came */
 	int64_t boot_time;
@@ -271,6 +273,17 @@ size_t steps_signal_job(struct mnoded *d, const Meridian__SignalJob *sj);
  * (once per step). */
 void steps_cancel_job(struct mnoded *d, uint32_t job_id, const char *reason);
 
+/* probes.c: this node's end of the link probes */
+/* Listen on the stanza's Port= for probes (none without it). */
+int probes_open(struct mnoded *d, struct mer_error *err);
+void probes_close(struct mnoded *d); /* accepts a daemon without */
+/* PROBE_ARM: accept that probe's connections for a while. */
+int probes_arm(struct mnoded *d, const Meridian__ProbeRequest *q,
+	       struct mer_error *err);
+/* PROBE_RUN: dial, measure, send PROBE_RESULT when done. */
+int probes_run(struct mnoded *d, const Meridian__ProbeRequest *q,
+	       struct mer_error *err);
+
 /* ctl.c: the connection to mctld */
 struct ctl *ctl_create(struct mnoded *d);
 void ctl_destroy(struct ctl *c); /* accepts NULL */
@@ -283,5 +296,7 @@ void ctl_job_ended(struct ctl *c, struct unit *j);
  * right after the next registration; again after every reconnection until
  * mctld acknowledges it. */
 void ctl_step_ended(struct ctl *c, struct unit *s);
+/* A probe's result to mctld (lost when not registered now). */
+void ctl_probe_result(struct ctl *c, const Meridian__ProbeResult *res);
 
 #endif
