@@ -1,0 +1,324 @@
+/*
+ * test_topo.c - select/topo over made-up link matrices: the fast pair, one
+ * region when it fits, contiguous regions when it does not, packing by
+ * price, a pipeline that leaves its slowest link out, GPUs of one NUMA
+ * node, the predicted time, and node choice against brute force.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <meridian/plugin_select.h>
+
+#include "cunit_main.h"
+#include "ring.h"
+
+extern const struct mer_select_ops meridian_plugin;
+
+#define MAXN   16
+#define MBIT   (1e6 / 8)
+#define GBIT   (1e9 / 8)
+#define SBYTES (64.0 * 1024 * 1024)
+
+/* the matrix the fake core answers from, bytes/s and seconds */
+static struct ring_link M[MAXN][MAXN];
+static struct mer_select_node nodes[MAXN];
+static char names[MAXN][8];
+static struct mer_select_gpu gpus[MAXN][4];
+
+static int link_cb(void *core, uint32_t a, uint32_t b, struct mer_link *out)
+{
+	(void)core;
+	if (a >= MAXN || b >= MAXN)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->source = MER_LINK_MEASURED;
+	out->same_region = nodes[a].region_index == nodes[b].region_index;
+	out->latency_us = (uint64_t)(M[a][b].lat_s * 1e6);
+	out->bandwidth_mbps = (uint64_t)(M[a][b].bw_Bps * 8 / 1e6);
+	out->age_s = 1;
+	return 0;
+}
+
+static const struct mer_select_api api = {link_cb, NULL};
+static const struct mer_select_region regions[2] = {{"eu", "", 60},
+						    {"us", "", -300}};
+
+/* n free nodes, region r[i], every link lat/bw as set after. */
+static void cluster(size_t n, const int *r)
+{
+	memset(nodes, 0, sizeof(nodes));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "n%zu", i + 1);
+		nodes[i].name = names[i];
+		nodes[i].region = r[i] >= 0 ? regions[r[i]].name : "";
+		nodes[i].region_index = r[i];
+		nodes[i].gpu_model = "a100";
+		nodes[i].cpus = nodes[i].cpus_free = 8;
+		nodes[i].mem_mb = nodes[i].mem_free_mb = 8192;
+		nodes[i].gpus = 4;
+		nodes[i].gpu_free_mask = 0xf;
+		nodes[i].gpu_hour_price = 1000000;
+		nodes[i].id = (uint32_t)i;
+		nodes[i].gpu = gpus[i];
+		nodes[i].n_gpu = 4;
+		for (int g = 0; g < 4; g++) {
+			gpus[i][g].index = (uint32_t)g;
+			gpus[i][g].numa_node = g / 2;
+		}
+		for (size_t j = 0; j < n; j++) {
+			M[i][j].lat_s = r[i] == r[j] ? 0.0005 : 0.040;
+			M[i][j].bw_Bps = r[i] == r[j] ? 1 * GBIT : 100 * MBIT;
+		}
+	}
+}
+
+static void set_link(size_t a, size_t b, double lat, double bw)
+{
+	M[a][b].lat_s = M[b][a].lat_s = lat;
+	M[a][b].bw_Bps = M[b][a].bw_Bps = bw;
+}
+
+struct answer {
+	int rc;
+	uint32_t n;
+	uint32_t idx[MAXN];
+	uint64_t mask[MAXN];
+	uint64_t us;
+	char why[64];
+};
+
+static struct answer ask(size_t n, uint32_t k, uint32_t pattern,
+			 uint32_t stages, uint32_t gpn)
+{
+	struct mer_select_job job = {0};
+	struct mer_select_request req = {0};
+	struct mer_select_result res = {0};
+	struct mer_error err = {""};
+	struct answer a = {0};
+
+	job.job_id = 1;
+	job.num_nodes = k;
+	job.cpus_per_node = 1;
+	job.gpus_per_node = gpn;
+	job.comm_pattern = pattern;
+	job.comm_bytes = (uint64_t)SBYTES;
+	job.comm_stages = stages;
+	req.job = &job;
+	req.nodes = nodes;
+	req.nnodes = n;
+	req.regions = regions;
+	req.nregions = 2;
+	req.api = &api;
+	res.node_index = a.idx;
+	res.gpu_mask = a.mask;
+	a.rc = meridian_plugin.select(NULL, &req, &res, &err);
+	a.n = res.nnodes;
+	a.us = res.predicted_step_us;
+	snprintf(a.why, sizeof(a.why), "%s", err.text);
+	return a;
+}
+
+static double ring_of(const struct answer *a)
+{
+	return ring_time(&M[0][0], MAXN, a->idx, a->n, SBYTES, NULL);
+}
+
+static void test_fast_pair(void)
+{
+	static const int r[6] = {0, 0, 0, 1, 1, 1};
+	struct answer a;
+
+	cluster(6, r);
+	/* n2-n5 cross is the fastest link of all but crosses regions;
+	 * inside eu, n2-n3 is fast and n1's links are slow */
+	set_link(0, 1, 0.0005, 100 * MBIT);
+	set_link(0, 2, 0.0005, 100 * MBIT);
+	set_link(1, 2, 0.0005, 10 * GBIT);
+	a = ask(6, 2, MER_COMM_RING, 0, 1);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	CU_ASSERT_EQUAL_FATAL(a.n, 2);
+	CU_ASSERT((a.idx[0] == 1 && a.idx[1] == 2) ||
+		  (a.idx[0] == 2 && a.idx[1] == 1));
+	/* the predicted time is the model's for that ring */
+	CU_ASSERT(fabs(a.us / 1e6 - ring_of(&a)) < 2e-6);
+	/* select/linear would have taken n1 and n2: 100x slower */
+	CU_ASSERT(a.us > 0);
+}
+
+static void test_regions_contiguous(void)
+{
+	/* regions interleaved in config order */
+	static const int r[8] = {0, 1, 0, 1, 0, 1, 0, 1};
+	struct answer a;
+	int changes = 0;
+
+	cluster(8, r);
+	/* four of eu are busy but two: the job needs both regions */
+	nodes[4].cpus_free = nodes[6].cpus_free = 0;
+	a = ask(8, 6, MER_COMM_RING, 0, 0);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	CU_ASSERT_EQUAL_FATAL(a.n, 6);
+	for (uint32_t i = 0; i < a.n; i++)
+		changes += nodes[a.idx[i]].region_index !=
+			   nodes[a.idx[(i + 1) % a.n]].region_index;
+	/* a ring that keeps each region contiguous crosses twice */
+	CU_ASSERT_EQUAL(changes, 2);
+	/* and a job that fits in one region stays there */
+	nodes[4].cpus_free = nodes[6].cpus_free = 8;
+	a = ask(8, 4, MER_COMM_RING, 0, 0);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	for (uint32_t i = 1; i < a.n; i++)
+		CU_ASSERT_EQUAL(nodes[a.idx[i]].region_index,
+				nodes[a.idx[0]].region_index);
+}
+
+static void test_pack_by_price(void)
+{
+	static const int r[4] = {0, 0, 1, 1};
+	struct answer a;
+
+	cluster(4, r);
+	nodes[0].gpu_hour_price = 3000000;
+	nodes[1].gpu_hour_price = 2000000;
+	nodes[2].gpu_hour_price = 500000;
+	nodes[3].gpu_hour_price = 900000;
+	a = ask(4, 2, MER_COMM_NONE, 0, 1);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	CU_ASSERT_EQUAL(a.idx[0], 2);
+	CU_ASSERT_EQUAL(a.idx[1], 3);
+	CU_ASSERT_EQUAL(a.us, 0);
+}
+
+static void test_pipeline(void)
+{
+	static const int r[4] = {0, 0, 0, 0};
+	struct answer a;
+	size_t slow_a = 1, slow_b = 2;
+
+	cluster(4, r);
+	/* a chain of fast links with one slow one between n2 and n3 in
+	 * either order: the pipeline's path does not use it */
+	for (size_t i = 0; i < 4; i++)
+		for (size_t j = 0; j < 4; j++)
+			if (i != j)
+				set_link(i, j, 0.0005, 100 * MBIT);
+	set_link(0, 1, 0.0005, 10 * GBIT);
+	set_link(1, 3, 0.0005, 10 * GBIT);
+	set_link(3, 2, 0.0005, 10 * GBIT);
+	set_link(slow_a, slow_b, 0.0005, 10 * MBIT);
+	a = ask(4, 4, MER_COMM_PIPELINE, 0, 0);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	CU_ASSERT_EQUAL_FATAL(a.n, 4);
+	/* n1 n2 n4 n3 (or reversed): every boundary 10 Gbit/s */
+	for (uint32_t i = 0; i + 1 < a.n; i++)
+		CU_ASSERT(M[a.idx[i]][a.idx[i + 1]].bw_Bps >= 10 * GBIT);
+	CU_ASSERT(a.us > 0);
+	/* stages that do not divide the nodes are refused */
+	a = ask(4, 4, MER_COMM_PIPELINE, 3, 0);
+	CU_ASSERT_EQUAL(a.rc, -1);
+	CU_ASSERT_STRING_EQUAL(a.why, "BadConstraints");
+}
+
+static void test_numa_gpus(void)
+{
+	static const int r[2] = {0, 0};
+	struct answer a;
+
+	cluster(2, r);
+	/* GPU 1 (NUMA 0) is taken: two GPUs of one NUMA node are 2 and 3 */
+	nodes[0].gpu_free_mask = 0xd;
+	nodes[1].gpu_free_mask = 0;
+	a = ask(2, 1, MER_COMM_RING, 0, 2);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	CU_ASSERT_EQUAL(a.idx[0], 0);
+	CU_ASSERT_EQUAL(a.mask[0], 0xcull);
+	/* too few free anywhere: Resources */
+	a = ask(2, 2, MER_COMM_RING, 0, 2);
+	CU_ASSERT_EQUAL(a.rc, -1);
+	CU_ASSERT_STRING_EQUAL(a.why, "Resources");
+}
+
+/* xorshift: the same instances every run */
+static uint64_t rng = 88172645463325252ull;
+static double unit(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / (double)(1ull << 53);
+}
+
+/* The best ring over every k-subset of n nodes, by brute force. */
+static double brute(size_t n, size_t k)
+{
+	double best = INFINITY;
+	uint32_t set[MAXN], order[MAXN];
+
+	for (uint32_t mask = 0; mask < (1u << n); mask++) {
+		size_t c = 0;
+
+		if ((size_t)__builtin_popcount(mask) != k)
+			continue;
+		for (uint32_t i = 0; i < n; i++)
+			if (mask & (1u << i))
+				set[c++] = i;
+		if (ring_order(&M[0][0], MAXN, set, k, SBYTES, order) == 0) {
+			double t = ring_time(&M[0][0], MAXN, order, k, SBYTES,
+					     NULL);
+
+			if (t < best)
+				best = t;
+		}
+	}
+	return best;
+}
+
+static void test_against_brute_force(void)
+{
+	static const int r[MAXN] = {0};
+	double sum = 0, worst = 0;
+	int runs = 40;
+
+	for (int t = 0; t < runs; t++) {
+		size_t n = 6 + (size_t)(unit() * 4); /* 6 to 9 */
+		size_t k = 3 + (size_t)(unit() * 3); /* 3 to 5 */
+		struct answer a;
+		double opt, got;
+
+		cluster(n, r);
+		/* home and data-centre links: 10 to 1000 Mbit/s each way */
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < n; j++)
+				if (i != j) {
+					M[i][j].bw_Bps =
+						pow(10, 1 + 2 * unit()) * MBIT;
+					M[i][j].lat_s = 0.001 + 0.05 * unit();
+				}
+		a = ask(n, (uint32_t)k, MER_COMM_RING, 0, 0);
+		CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+		opt = brute(n, k);
+		got = ring_time(&M[0][0], MAXN, a.idx, k, SBYTES, NULL);
+		CU_ASSERT(got >= opt * (1 - 1e-9));
+		sum += got / opt;
+		if (got / opt > worst)
+			worst = got / opt;
+	}
+	printf("\n  select/topo vs the best %s: mean %.3fx, worst %.3fx\n",
+	       "k-subset ring", sum / runs, worst);
+	CU_ASSERT(sum / runs < 1.05);
+}
+
+static CU_TestInfo tests[] = {
+	{"the fast pair", test_fast_pair},
+	{"one region, or regions contiguous", test_regions_contiguous},
+	{"none packs by price", test_pack_by_price},
+	{"a pipeline leaves its slowest link out", test_pipeline},
+	{"GPUs of one NUMA node", test_numa_gpus},
+	{"node choice against brute force", test_against_brute_force},
+	CU_TEST_INFO_NULL,
+};
+
+CUNIT_MAIN("select/topo", tests)
