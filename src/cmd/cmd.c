@@ -312,6 +312,28 @@ void cmd_format_limit(uint32_t minutes, bool lower, char *buf, size_t n)
 		cmd_format_secs((int64_t)minutes * 60, false, buf, n);
 }
 
+void cmd_format_rate(double bps, const char *sep, const char *none, char *buf,
+		     size_t n)
+{
+	double mbit = bps / 1e6;
+
+	/* also NaN and infinity: a reply from a confused peer */
+	if (!(bps > 0) || bps > 1e18)
+		snprintf(buf, n, "%s", none);
+	else if (mbit >= 99950)
+		snprintf(buf, n, "%.0f%sGbit/s", mbit / 1000, sep);
+	else if (mbit >= 999.5)
+		snprintf(buf, n, "%.1f%sGbit/s", mbit / 1000, sep);
+	else if (mbit >= 9.95)
+		snprintf(buf, n, "%.0f%sMbit/s", mbit, sep);
+	else if (mbit >= 0.095)
+		snprintf(buf, n, "%.1f%sMbit/s", mbit, sep);
+	else if (mbit >= 0.005)
+		snprintf(buf, n, "%.2f%sMbit/s", mbit, sep);
+	else
+		snprintf(buf, n, "<0.01%sMbit/s", sep);
+}
+
 void cmd_format_price(int64_t micro, bool exact, char *buf, size_t n)
 {
 	const char *sign = "";

@@ -129,6 +129,10 @@ void cmd_format_limit(uint32_t minutes, bool lower, char *buf, size_t n);
 /* Micro-dollars as dollars: exact false rounds to cents ("2.10"); exact
  * true keeps every non-zero digit, at least two decimals ("2.105"). */
 void cmd_format_price(int64_t micro, bool exact, char *buf, size_t n);
+/* A rate in bit/s as "812 Mbit/s", "1.6 Gbit/s" (sep "" for Key=Value:
+ * "812Mbit/s"); none when it is 0 or not a rate. */
+void cmd_format_rate(double bps, const char *sep, const char *none, char *buf,
+		     size_t n);
 
 /* Parse a job id list "12,13 14" and append to *ids (malloc'd, grows).
  * 0, or -1 with err naming the bad item. */

@@ -2,6 +2,8 @@
  * mctl - look at and change the cluster, like scontrol: show jobs, job
  * steps, nodes and partitions in Key=Value form, drain/resume/down nodes,
  * hold and release jobs, fetch a job's batch script, ping the controller.
+ * show node also says what the link probes found (tier, rates), and has a
+ * --json form for scripts.
  */
 #include "config.h"
 
@@ -10,6 +12,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "cmd_json.h"
 #include "hostlist.h"
 #include "parse.h"
 
@@ -25,6 +29,7 @@ struct mctl {
 	struct cmd c;
 	bool oneliner; /* -o: one line per record */
 	bool details;  /* -d: GPUs of each node */
+	bool json;     /* --json: show node as one JSON document */
 };
 
 /* A subcommand (or show's entity); names may be shortened while unique. */
@@ -579,6 +584,27 @@ static int node_info(struct mctl *m, Meridian__NodeInfoReply **reply)
 	return rc;
 }
 
+/*
+ * A node's rate to or from the controller, without a space as Key=Value
+ * wants it: "812Mbit/s", "1.6Gbit/s"; None for 0 (not known).  The same
+ * steps as mnodes --links, which puts a space before the unit.
+ */
+static void rate_str(uint64_t bps, char *buf, size_t n)
+{
+	cmd_format_rate((double)bps, "", "None", buf, n);
+}
+
+/* Where a node's Up and Down come from: probes to the controller, the
+ * best of its links to other nodes, or nowhere yet.  NULL for nowhere. */
+static const char *rates_from(const Meridian__NodeInfo *n)
+{
+	if (n->rates_measured)
+		return "controller";
+	if (n->up_bps || n->down_bps)
+		return "links";
+	return NULL;
+}
+
 static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 {
 	struct rec r = {{0}, true};
@@ -624,6 +650,18 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 	format_timestamp(n->last_seen, a, sizeof(a));
 	rec_kv(&r, "LastSeen", "%s", a);
 	rec_nl(&r, m);
+	rec_kv(&r, "Tier", "%s", str_or(n->tier, "None"));
+	rate_str(n->up_bps, a, sizeof(a));
+	rec_kv(&r, "Up", "%s", a);
+	rate_str(n->down_bps, a, sizeof(a));
+	rec_kv(&r, "Down", "%s", a);
+	rec_kv(&r, "RatesFrom", "%s", str_or(rates_from(n), "None"));
+	if (n->last_probe)
+		format_timestamp(n->last_probe, a, sizeof(a));
+	else
+		snprintf(a, sizeof(a), "None");
+	rec_kv(&r, "LastProbe", "%s", a);
+	rec_nl(&r, m);
 	if (n->reason && *n->reason) {
 		format_timestamp(n->reason_time, a, sizeof(a));
 		rec_kv(&r, "Reason", "%s [%s@%s]", n->reason,
@@ -649,11 +687,100 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 		putchar('\n');
 }
 
+/* One node of show node --json: what print_node shows (with -d or not),
+ * as numbers where they are numbers; the layout is in mctl(1). */
+static json_t *node_json(const Meridian__NodeInfo *n)
+{
+	json_t *o = json_object(), *a;
+	size_t i;
+
+	json_object_set_new(o, "name", json_string(n->name));
+	json_object_set_new(o, "addr", json_string(str_or(n->addr, n->name)));
+	json_object_set_new(o, "version", json_str_or_null(n->version));
+	json_object_set_new(o, "state", json_string(cmd_node_state(n)));
+	json_object_set_new(o, "cpus", json_integer(n->cpus));
+	json_object_set_new(o, "cpus_alloc", json_integer(n->cpus_alloc));
+	json_object_set_new(o, "real_memory_mb",
+			    json_integer((json_int_t)n->real_memory));
+	json_object_set_new(o, "mem_alloc_mb",
+			    json_integer((json_int_t)n->mem_alloc));
+	json_object_set_new(o, "gres", json_str_or_null(n->gres));
+	json_object_set_new(o, "gpus_total",
+			    json_integer((json_int_t)n->n_gpus));
+	json_object_set_new(o, "gpus_alloc", json_integer(n->gpus_alloc));
+	json_object_set_new(o, "region", json_str_or_null(n->region));
+	/* dollars per GPU-hour; micro-dollars are exact in a double */
+	json_object_set_new(o, "gpu_hour_price",
+			    json_real((double)n->gpu_hour_price / 1e6));
+	json_object_set_new(o, "features", json_str_or_null(n->features));
+	a = json_array();
+	for (i = 0; i < n->n_partitions; i++)
+		json_array_append_new(a, json_string(n->partitions[i]));
+	json_object_set_new(o, "partitions", a);
+	a = json_array();
+	for (i = 0; i < n->n_job_ids; i++)
+		json_array_append_new(a, json_integer(n->job_ids[i]));
+	json_object_set_new(o, "job_ids", a);
+	json_object_set_new(o, "boot_time", json_time_or_null(n->boot_time));
+	json_object_set_new(o, "last_seen", json_time_or_null(n->last_seen));
+	json_object_set_new(o, "reason", json_str_or_null(n->reason));
+	json_object_set_new(o, "reason_user",
+			    n->reason && *n->reason
+				    ? json_str_or_null(n->reason_user)
+				    : json_null());
+	json_object_set_new(o, "reason_time",
+			    n->reason && *n->reason
+				    ? json_time_or_null(n->reason_time)
+				    : json_null());
+	json_object_set_new(o, "tier", json_str_or_null(n->tier));
+	json_object_set_new(o, "up_bps", json_integer((json_int_t)n->up_bps));
+	json_object_set_new(o, "down_bps",
+			    json_integer((json_int_t)n->down_bps));
+	json_object_set_new(o, "rates_measured",
+			    json_boolean(n->rates_measured));
+	json_object_set_new(o, "rates_from", json_str_or_null(rates_from(n)));
+	json_object_set_new(o, "last_probe", json_time_or_null(n->last_probe));
+	a = json_array();
+	for (i = 0; i < n->n_gpus; i++) {
+		const Meridian__Gpu *g = n->gpus[i];
+		json_t *go = json_object();
+
+		json_object_set_new(go, "index", json_integer(g->index));
+		json_object_set_new(go, "model", json_str_or_null(g->model));
+		json_object_set_new(go, "pci_bus_id",
+				    json_str_or_null(g->pci_bus_id));
+		json_object_set_new(go, "cpus", json_str_or_null(g->cpuset));
+		json_object_set_new(go, "numa_node",
+				    json_integer(g->numa_node));
+		json_object_set_new(go, "memory_mb",
+				    json_integer((json_int_t)g->memory_mb));
+		json_array_append_new(a, go);
+	}
+	json_object_set_new(o, "gpus", a);
+	return o;
+}
+
+/* The --json document of show node: {"meridian_version": 1, "now": T,
+ * "nodes": [...]}, printed when the caller is done adding nodes. */
+static void print_nodes_json(json_t *nodes, int64_t now)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "meridian_version", json_integer(1));
+	json_object_set_new(doc, "now", json_integer((json_int_t)now));
+	json_object_set(doc, "nodes", nodes);
+	/* a failed write shows when main flushes stdout */
+	(void)json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+	putchar('\n');
+	json_decref(doc);
+}
+
 static int do_show_node(struct mctl *m, int argc, char **argv)
 {
 	Meridian__NodeInfoReply *reply = NULL;
 	struct mer_error err = {{0}};
 	char **names = NULL;
+	json_t *jnodes = NULL;
 	size_t nnames = 0, i, k;
 	int rc, a;
 
@@ -661,6 +788,11 @@ static int do_show_node(struct mctl *m, int argc, char **argv)
 		char **more;
 		size_t nmore;
 
+		/* "show node n1 --json": options stop at the command */
+		if (strcmp(argv[a], "--json") == 0) {
+			m->json = true;
+			continue;
+		}
 		if (hostlist_expand(argv[a], &more, &nmore, &err)) {
 			hostlist_free(names, nnames);
 			return cmd_usage_error(&m->c, "%s: %s", argv[a],
@@ -674,11 +806,17 @@ static int do_show_node(struct mctl *m, int argc, char **argv)
 	rc = node_info(m, &reply);
 	if (rc)
 		goto out;
+	if (m->json)
+		jnodes = json_array();
 	if (!nnames) {
-		if (!reply->n_nodes)
+		if (!reply->n_nodes && !jnodes)
 			printf("No nodes in the system\n");
 		for (i = 0; i < reply->n_nodes; i++)
-			print_node(m, reply->nodes[i]);
+			if (jnodes)
+				json_array_append_new(
+					jnodes, node_json(reply->nodes[i]));
+			else
+				print_node(m, reply->nodes[i]);
 		goto out;
 	}
 	for (k = 0; k < nnames; k++) {
@@ -691,9 +829,18 @@ static int do_show_node(struct mctl *m, int argc, char **argv)
 			rc = MER_EXIT_ERROR;
 			continue;
 		}
-		print_node(m, reply->nodes[i]);
+		if (jnodes)
+			json_array_append_new(jnodes,
+					      node_json(reply->nodes[i]));
+		else
+			print_node(m, reply->nodes[i]);
 	}
 out:
+	/* with --json the nodes found are printed even when one was not */
+	if (jnodes) {
+		print_nodes_json(jnodes, reply->now ? reply->now : mer_now());
+		json_decref(jnodes);
+	}
 	hostlist_free(names, nnames);
 	if (reply)
 		protobuf_c_message_free_unpacked(&reply->base, NULL);
@@ -842,6 +989,11 @@ static int do_show(struct mctl *m, int argc, char **argv)
 				       "partition, hostnames or hostlist)",
 				       ambiguous ? "ambiguous" : "invalid",
 				       argv[1]);
+	if (m->json && v->fn != do_show_node)
+		return cmd_usage_error(&m->c,
+				       "--json: only show node has a JSON "
+				       "form (mnodes --links --json has the "
+				       "link matrix)");
 	return v->fn(m, argc - 1, argv + 1);
 }
 
@@ -1144,7 +1296,10 @@ static void usage(FILE *out)
 		"  show step [JOB[.STEP]...]   job steps (mrun): state, exit "
 		"code, which\n"
 		"                              rank failed and why\n"
-		"  show node [HOSTLIST]        nodes\n"
+		"  show node [HOSTLIST]        nodes, with the link probes' "
+		"tier and rates\n"
+		"                              (--json: as JSON, see "
+		"mctl(1))\n"
 		"  show partition [NAME...]    partitions\n"
 		"  show hostnames [HOSTLIST]   one host name a line (default "
 		"the job's)\n"
@@ -1166,6 +1321,10 @@ static void usage(FILE *out)
 		"  -o, --oneliner              each record on one line\n"
 		"  -d, --details               also GPUs of nodes, the "
 		"allocation of jobs\n"
+		"      --json                  show node as one JSON document "
+		"(also after\n"
+		"                              show node: mctl show node n1 "
+		"--json)\n"
 		"  -f, --config=FILE           meridian.conf to read (default "
 		"$MERIDIAN_CONF,\n"
 		"                              else %s/meridian.conf)\n"
@@ -1195,11 +1354,15 @@ static const struct mctl_verb verbs[] = {
 	{"help", do_help},	 {"version", do_version}, {NULL, NULL},
 };
 
+/* Long options without a letter: past any char getopt returns. */
+enum { OPT_JSON = 256 };
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"details", no_argument, NULL, 'd'},
 		{"oneliner", no_argument, NULL, 'o'},
+		{"json", no_argument, NULL, OPT_JSON},
 		CMD_LONGOPT_CONFIG,
 		CMD_LONGOPT_HELP,
 		CMD_LONGOPT_USAGE,
@@ -1226,6 +1389,9 @@ int main(int argc, char **argv)
 		case 'o':
 			m.oneliner = true;
 			break;
+		case OPT_JSON:
+			m.json = true;
+			break;
 		case 'H':
 		case 'U':
 			usage(stdout);
@@ -1244,6 +1410,9 @@ int main(int argc, char **argv)
 		return cmd_usage_error(&m.c, "%s command: %s",
 				       ambiguous ? "ambiguous" : "invalid",
 				       argv[optind]);
+	if (m.json && v->fn != do_show)
+		return cmd_usage_error(&m.c, "--json: only show node has a "
+					     "JSON form");
 	rc = v->fn(&m, argc - optind, argv + optind);
 	if (fflush(stdout) != 0 && !rc) {
 		cmd_error(&m.c, "writing output: %s", strerror(errno));

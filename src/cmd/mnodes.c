@@ -2,7 +2,8 @@
  * mnodes - nodes and partitions, like sinfo: by default one line per
  * partition and state with the nodes compressed into a host list, -N one
  * line per node, -R the reasons nodes are down or drained.  Meridian adds
- * GPUs, region and price (dollars per GPU-hour) to sinfo's columns.
+ * GPUs, region and price (dollars per GPU-hour) to sinfo's columns, and
+ * --links the link matrix mctld measures (LINK_INFO), as tables or JSON.
  */
 #include "config.h"
 
@@ -10,11 +11,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_json.h"
 #include "hostlist.h"
 #include "parse.h"
 
@@ -46,6 +49,10 @@ struct mnodes_opts {
 	size_t nnames;
 	char **states; /* -t */
 	size_t nstates;
+	bool links;	  /* --links: the link matrix instead */
+	bool regions;	  /* --links=regions / --regions */
+	bool json;	  /* --json (with --links) */
+	char *link_nodes; /* --links NODELIST, -n: compressed; NULL all */
 };
 
 #define GROUP(row) ((const struct group *)(row))
@@ -356,12 +363,336 @@ static const struct cmd_column mnodes_columns[] = {
 /* Columns whose text a group sums or lists instead of sharing. */
 #define MNODES_GROUP_COLUMNS "NDC"
 
+/* --- --links: the link matrix (LINK_INFO) ---------------------------- */
+
+/*
+ * The text of the link tables.  Shown to people: the units are chosen for
+ * them (ms, Mbit/s or Gbit/s, an age in s/m/h/d); --json gives the raw
+ * numbers for scripts.
+ */
+
+/* Bits per second as "812 Mbit/s", "1.6 Gbit/s"; "-" for 0 (unknown). */
+static void links_format_bps(double bps, char *buf, size_t n)
+{
+	cmd_format_rate(bps, " ", "-", buf, n);
+}
+
+/* One-way latency in seconds as "0.52ms", "12.3ms", "140ms"; "-" when
+ * there is none. */
+static void links_format_latency(double s, char *buf, size_t n)
+{
+	double ms = s * 1000;
+
+	if (!(s > 0) || s > 1e6)
+		snprintf(buf, n, "-");
+	else if (ms >= 99.95)
+		snprintf(buf, n, "%.0fms", ms);
+	else if (ms >= 9.995)
+		snprintf(buf, n, "%.1fms", ms);
+	else if (ms >= 0.0095)
+		snprintf(buf, n, "%.2fms", ms);
+	else
+		snprintf(buf, n, "%.3fms", ms);
+}
+
+/* How long ago `when` was: "45s", "3m", "5h", "2d"; "-" for 0 (never). */
+static void links_format_age(int64_t when, int64_t now, char *buf, size_t n)
+{
+	int64_t d = now - when;
+
+	if (!when) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	if (d < 0)
+		d = 0; /* the controller's clock is ahead of ours */
+	if (d < 60)
+		snprintf(buf, n, "%" PRId64 "s", d);
+	else if (d < 3600)
+		snprintf(buf, n, "%" PRId64 "m", d / 60);
+	else if (d < 86400)
+		snprintf(buf, n, "%" PRId64 "h", d / 3600);
+	else
+		snprintf(buf, n, "%" PRId64 "d", d / 86400);
+}
+
+#define LINK_NODE(row) ((const Meridian__NodeLinkInfo *)(row))
+#define LINK(row)      ((const Meridian__LinkInfo *)(row))
+#define LINKS_NOW(ctx) (*(const int64_t *)(ctx))
+
+static void col_ln_node(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, LINK_NODE(row)->node);
+}
+
+static void col_ln_region(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, str_or(LINK_NODE(row)->region, "-"));
+}
+
+static void col_ln_tier(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, str_or(LINK_NODE(row)->tier, "-"));
+}
+
+static void col_ln_up(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[32];
+
+	links_format_bps((double)LINK_NODE(row)->up_bps, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_ln_down(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[32];
+
+	links_format_bps((double)LINK_NODE(row)->down_bps, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_ln_probe(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[32];
+
+	if (!LINK_NODE(row)->last_probe) {
+		add_str(out, "never");
+		return;
+	}
+	links_format_age(LINK_NODE(row)->last_probe, LINKS_NOW(ctx), buf,
+			 sizeof(buf));
+	strbuf_addf(out, "%s ago", buf);
+}
+
+/* Why the rates are what they are: measured to the controller (nothing
+ * said), the best of the node's links, or a node that must dial out. */
+static void col_ln_note(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__NodeLinkInfo *n = LINK_NODE(row);
+	bool derived = !n->rates_measured && (n->up_bps || n->down_bps);
+
+	if (derived)
+		add_str(out, "rates from its links");
+	if (n->unreachable)
+		strbuf_addf(out, "%sunreachable: dials out",
+			    derived ? ", " : "");
+}
+
+static const struct cmd_column link_node_columns[] = {
+	{'n', "NODE", col_ln_node}, {'r', "REGION", col_ln_region},
+	{'t', "TIER", col_ln_tier}, {'u', "UP", col_ln_up},
+	{'d', "DOWN", col_ln_down}, {'p', "LAST_PROBE", col_ln_probe},
+	{'x', "NOTE", col_ln_note}, {0, NULL, NULL},
+};
+#define LINKS_NODE_FORMAT "%#n  %#r  %#t  %.#u  %.#d  %#p  %x"
+
+static void col_link_from(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, LINK(row)->from);
+}
+
+static void col_link_to(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, LINK(row)->to);
+}
+
+static void col_link_latency(const void *row, const void *ctx,
+			     struct strbuf *out)
+{
+	char buf[32];
+
+	links_format_latency(LINK(row)->latency_s, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+/* LinkInfo's rate is in bytes per second; people read links in bits. */
+static void col_link_bw(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[32];
+
+	links_format_bps(LINK(row)->bytes_per_s * 8, buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static void col_link_source(const void *row, const void *ctx,
+			    struct strbuf *out)
+{
+	add_str(out, LINK(row)->measured ? "measured" : "estimated");
+}
+
+static void col_link_age(const void *row, const void *ctx, struct strbuf *out)
+{
+	char buf[32];
+
+	links_format_age(LINK(row)->when, LINKS_NOW(ctx), buf, sizeof(buf));
+	add_str(out, buf);
+}
+
+static const struct cmd_column link_columns[] = {
+	{'f', "FROM", col_link_from},
+	{'t', "TO", col_link_to},
+	{'l', "LATENCY", col_link_latency},
+	{'b', "BANDWIDTH", col_link_bw},
+	{'s', "SOURCE", col_link_source},
+	{'a', "AGE", col_link_age},
+	{0, NULL, NULL},
+};
+#define LINKS_FORMAT "%#f  %#t  %.#l  %.#b  %#s  %.#a"
+
+static void links_print_table(const char *format, const struct cmd_column *cols,
+			      void *const *rows, size_t n, const int64_t *now,
+			      bool header)
+{
+	struct mer_error err = {{0}};
+	struct cmd_fmt *f = cmd_fmt_parse(format, cols, &err);
+	size_t i;
+
+	/* the formats are ours: a failure is a bug here, not the user's */
+	if (!f) {
+		fprintf(stderr, "mnodes: BUG: %s\n", err.text);
+		abort();
+	}
+	for (i = 0; i < n; i++)
+		cmd_fmt_add(f, rows[i], now);
+	cmd_fmt_print(f, header, stdout);
+	cmd_fmt_free(f);
+}
+
+static json_t *json_finite(double v)
+{
+	return v == v && v < 1e300 && v > -1e300 ? json_real(v) : json_null();
+}
+
+/* Bytes per second as whole bits per second, 0 when unknown. */
+static json_int_t json_bits(double bytes_per_s)
+{
+	double bits = bytes_per_s * 8;
+
+	return bits > 0 && bits < 9e18 ? (json_int_t)(bits + 0.5) : 0;
+}
+
+/* The --json document; its layout is in mnodes(1) and versioned by
+ * meridian_version. */
+static json_t *links_json(const Meridian__LinkInfoReply *r, bool regions,
+			  int64_t now)
+{
+	json_t *root = json_object(), *nodes = json_array(),
+	       *links = json_array();
+	size_t i;
+
+	json_object_set_new(root, "meridian_version", json_integer(1));
+	json_object_set_new(root, "now", json_integer((json_int_t)now));
+	json_object_set_new(root, "mode",
+			    json_string(regions ? "regions" : "nodes"));
+	for (i = 0; i < r->n_nodes; i++) {
+		const Meridian__NodeLinkInfo *n = r->nodes[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "name", json_string(n->node));
+		json_object_set_new(o, "region", json_str_or_null(n->region));
+		json_object_set_new(o, "tier", json_str_or_null(n->tier));
+		json_object_set_new(o, "up_bps",
+				    json_integer((json_int_t)n->up_bps));
+		json_object_set_new(o, "down_bps",
+				    json_integer((json_int_t)n->down_bps));
+		json_object_set_new(o, "rates_measured",
+				    json_boolean(n->rates_measured));
+		json_object_set_new(o, "last_probe",
+				    json_time_or_null(n->last_probe));
+		json_object_set_new(o, "unreachable",
+				    json_boolean(n->unreachable));
+		json_array_append_new(nodes, o);
+	}
+	for (i = 0; i < r->n_links; i++) {
+		const Meridian__LinkInfo *l = r->links[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "from", json_string(l->from));
+		json_object_set_new(o, "to", json_string(l->to));
+		json_object_set_new(o, "latency_s",
+				    l->latency_s > 0 ? json_finite(l->latency_s)
+						     : json_null());
+		json_object_set_new(o, "bandwidth_bps",
+				    json_integer(json_bits(l->bytes_per_s)));
+		json_object_set_new(o, "measured", json_boolean(l->measured));
+		json_object_set_new(o, "measured_at",
+				    json_time_or_null(l->when));
+		json_array_append_new(links, o);
+	}
+	json_object_set_new(root, "nodes", nodes);
+	json_object_set_new(root, "links", links);
+	return root;
+}
+
+/* mnodes --links: what mctld's LINK_INFO says of o->link_nodes ("" all). */
+static int run_links(struct cmd *c, const struct mnodes_opts *o)
+{
+	Meridian__LinkInfoRequest req = MERIDIAN__LINK_INFO_REQUEST__INIT;
+	Meridian__LinkInfoReply *reply = NULL;
+	struct mer_error err = {{0}};
+	int64_t now;
+	int rc;
+
+	req.nodes = o->link_nodes ? o->link_nodes : (char *)"";
+	req.regions = o->regions;
+	rc = cmd_connect(c);
+	if (!rc)
+		rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_LINK_INFO, &req.base,
+			      (ProtobufCMessage **)&reply, &err);
+	if (rc == MER_EXIT_ERROR) {
+		int e = errno;
+
+		/* what to do instead, where mctld's text does not say it */
+		cmd_error(c, "cannot show links: %s%s", err.text,
+			  e == E2BIG ? " (mnodes --links HOSTLIST, or mnodes "
+				       "--links=regions)"
+			  : strstr(err.text, "does not serve")
+				  ? " (that mctld is older than this mnodes: "
+				    "upgrade it for the link matrix)"
+				  : "");
+	}
+	if (rc)
+		goto out;
+	now = reply->now ? reply->now : mer_now();
+
+	if (o->json) {
+		json_t *doc = links_json(reply, o->regions, now);
+
+		/* a failed write shows in ferror below */
+		(void)json_dumpf(doc, stdout,
+				 JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+		putchar('\n');
+		json_decref(doc);
+	} else {
+		/* Region to region stays short: the nodes only when named. */
+		if (!o->regions || o->link_nodes) {
+			links_print_table(LINKS_NODE_FORMAT, link_node_columns,
+					  (void *const *)reply->nodes,
+					  reply->n_nodes, &now, !o->noheader);
+			putchar('\n');
+		}
+		links_print_table(LINKS_FORMAT, link_columns,
+				  (void *const *)reply->links, reply->n_links,
+				  &now, !o->noheader);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cmd_error(c, "writing the links: %s", strerror(errno));
+		rc = MER_EXIT_ERROR;
+	}
+out:
+	if (reply)
+		protobuf_c_message_free_unpacked(&reply->base, NULL);
+	return rc;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: mnodes [OPTIONS]\n"
+		"       mnodes --links[=regions] [--json] [-h] [NODELIST...]\n"
 		"Nodes and partitions, like sinfo: state, CPUs, GPUs, region "
-		"and price.\n"
+		"and price;\n"
+		"with --links the measured links between nodes.\n"
 		"\n"
 		"  -N, --Node                  one line per node (and "
 		"partition)\n"
@@ -374,6 +705,12 @@ static void usage(FILE *out)
 		"                              down,drain,...)\n"
 		"  -o, --format=FORMAT         columns, sinfo style (below)\n"
 		"  -h, --noheader              no header line\n"
+		"      --links[=regions]       the link matrix (below) instead "
+		"of the nodes\n"
+		"      --regions               the same as --links=regions\n"
+		"      --json                  with --links: one JSON document "
+		"(mnodes(1)\n"
+		"                              describes its fields)\n"
 		"  -f, --config=FILE           meridian.conf to read (default "
 		"$MERIDIAN_CONF,\n"
 		"                              else %s/meridian.conf)\n"
@@ -394,6 +731,17 @@ static void usage(FILE *out)
 		"Lines are grouped like sinfo's: nodes whose columns other "
 		"than %%N %%D %%C\n"
 		"print alike share a line.  Default: \"%s\"\n"
+		"\n"
+		"--links [NODELIST]: each node's NODE REGION TIER UP DOWN "
+		"LAST_PROBE NOTE,\n"
+		"then a row per link from those nodes (NODELIST or -n, "
+		"default all) to\n"
+		"every other node: FROM TO LATENCY (one way) BANDWIDTH "
+		"SOURCE (measured or\n"
+		"estimated) AGE (of the measurement).  --links=regions: a "
+		"row per pair of\n"
+		"regions (medians of the measured links), the nodes only "
+		"when named.\n"
 		"\n"
 		"Exit status: 0 ok, 1 refused or failed, 2 bad usage, 3 "
 		"controller unreachable.\n",
@@ -581,6 +929,28 @@ out:
 	return rc;
 }
 
+/* Long options without a letter: past any char getopt returns. */
+enum { OPT_LINKS = 256, OPT_REGIONS, OPT_JSON };
+
+/* What --links may not be combined with: the other views' options. */
+static const char *links_conflict(const struct mnodes_opts *o,
+				  const char *format)
+{
+	if (o->node_oriented)
+		return "-N";
+	if (o->reasons)
+		return "-R";
+	if (o->long_format)
+		return "-l";
+	if (format)
+		return "-o";
+	if (o->npartitions)
+		return "-p";
+	if (o->nstates)
+		return "-t";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -593,6 +963,9 @@ int main(int argc, char **argv)
 		{"partition", required_argument, NULL, 'p'},
 		{"states", required_argument, NULL, 't'},
 		{"state", required_argument, NULL, 't'},
+		{"links", optional_argument, NULL, OPT_LINKS},
+		{"regions", no_argument, NULL, OPT_REGIONS},
+		{"json", no_argument, NULL, OPT_JSON},
 		CMD_LONGOPT_CONFIG,
 		CMD_LONGOPT_HELP,
 		CMD_LONGOPT_USAGE,
@@ -650,6 +1023,25 @@ int main(int argc, char **argv)
 		case 't':
 			cmd_list_split(optarg, &o.states, &o.nstates);
 			break;
+		case OPT_LINKS:
+			o.links = true;
+			if (!optarg || strcmp(optarg, "nodes") == 0)
+				break;
+			if (strcmp(optarg, "regions") != 0)
+				return cmd_usage_error(
+					&c,
+					"--links=%s: expected --links (node "
+					"to node) or --links=regions (region "
+					"to region)",
+					optarg);
+			o.regions = true;
+			break;
+		case OPT_REGIONS:
+			o.links = o.regions = true;
+			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
 		case 'H':
 		case 'U':
 			usage(stdout);
@@ -659,6 +1051,41 @@ int main(int argc, char **argv)
 		default:
 			return cmd_getopt_error(&c, ch, argv);
 		}
+	}
+	if (o.links) {
+		const char *bad = links_conflict(&o, format);
+
+		if (bad)
+			return cmd_usage_error(&c,
+					       "--links cannot be combined "
+					       "with %s (it has its own "
+					       "columns; --json for scripts)",
+					       bad);
+		/* the rows' nodes: -n and NODELIST words, as one host list */
+		for (; optind < argc; optind++) {
+			char **names = NULL;
+			size_t n = 0, i;
+
+			if (hostlist_expand(argv[optind], &names, &n, &err))
+				return cmd_usage_error(
+					&c,
+					"%s: %s (expected a host list "
+					"such as n[1-3],gpu7)",
+					argv[optind], err.text);
+			for (i = 0; i < n; i++) {
+				o.names = xrealloc(o.names,
+						   (o.nnames + 1) *
+							   sizeof(*o.names));
+				o.names[o.nnames++] = xstrdup(names[i]);
+			}
+			hostlist_free(names, n);
+		}
+		if (o.nnames)
+			o.link_nodes = hostlist_compress(o.names, o.nnames);
+	} else if (o.json) {
+		return cmd_usage_error(&c, "--json goes with --links (the "
+					   "other views print sinfo's "
+					   "columns: -o FORMAT)");
 	}
 	if (optind < argc)
 		return cmd_usage_error(&c, "unexpected argument \"%s\"",
@@ -674,8 +1101,9 @@ int main(int argc, char **argv)
 		o.format = o.long_format ? MNODES_FORMAT_LONG
 					 : MNODES_FORMAT_DEFAULT;
 
-	rc = run(&c, &o);
+	rc = o.links ? run_links(&c, &o) : run(&c, &o);
 	cmd_fini(&c);
+	free(o.link_nodes);
 	cmd_list_free(o.partitions, o.npartitions);
 	cmd_list_free(o.names, o.nnames);
 	cmd_list_free(o.states, o.nstates);

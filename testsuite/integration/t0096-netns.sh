@@ -30,68 +30,14 @@
 . "$(dirname "$0")/lib.sh"
 mer_init
 need_mrun
-need_cmd ip tc timeout mpiexec
+need_cmd timeout mpiexec
 need_mpi_example mpi_train
 
-SFX=$(($$ % 100000))
-NS=("" "mer${SFX}a" "mer${SFX}b" "mer${SFX}c")
-BR=mbr$SFX
-NETNS_MADE=()
-LINKS_MADE=()
-
-t0096_cleanup() {
-	local ns p
-	# what runs in our namespaces is ours: daemons, mstepds, ranks
-	for ns in "${NETNS_MADE[@]}"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-	done
-	for ns in "${NETNS_MADE[@]}"; do
-		for p in $(seq 50); do
-			[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
-			sleep 0.1
-		done
-		ip netns del "$ns" 2>/dev/null
-	done
-	for p in "${LINKS_MADE[@]}"; do ip link del "$p" 2>/dev/null; done
-}
-trap '_t0096_rc=$?; t0096_cleanup; (exit $_t0096_rc); _mer_exit' EXIT
-
-err=$(ip netns add "${NS[1]}" 2>&1) || skip_all "ip netns add is not permitted here: $err"
-NETNS_MADE+=("${NS[1]}")
-ip netns add "${NS[2]}" && NETNS_MADE+=("${NS[2]}") || bail "ip netns add ${NS[2]}"
-ip netns add "${NS[3]}" && NETNS_MADE+=("${NS[3]}") || bail "ip netns add ${NS[3]}"
-
-# a /24 nobody uses here
-NET=""
-for x in $(seq $((SFX % 200 + 20)) 254) $(seq 20 254); do
-	if [ -z "$(ip -4 addr show | grep -F " 10.231.$x.")" ] && [ -z "$(ip route show 10.231.$x.0/24)" ]; then
-		NET=10.231.$x
-		break
-	fi
-done
-[ -n "$NET" ] || bail "no free 10.231.X.0/24 subnet"
-CTL=$NET.1
-
-ip link add "$BR" type bridge || bail "cannot make bridge $BR"
-LINKS_MADE+=("$BR")
-ip addr add "$CTL/24" dev "$BR" && ip link set "$BR" up || bail "bridge $BR set-up"
-# tbf: 200 Mbit/s, 64 KiB bucket, 50 ms of queue, on each end of each link
-TBF="tbf rate 200mbit burst 64kb latency 50ms"
-for k in 1 2 3; do
-	v=mv${SFX}$k
-	ip link add "$v" type veth peer name "mereth$k" || bail "veth $v"
-	LINKS_MADE+=("$v")
-	ip link set "mereth$k" netns "${NS[$k]}" || bail "move mereth$k to ${NS[$k]}"
-	ip link set "$v" master "$BR" && ip link set "$v" up || bail "attach $v to $BR"
-	ip -n "${NS[$k]}" addr add "$NET.1$k/24" dev "mereth$k" || bail "address of mereth$k"
-	ip -n "${NS[$k]}" link set "mereth$k" up && ip -n "${NS[$k]}" link set lo up || bail "links up in ${NS[$k]}"
-	# shellcheck disable=SC2086
-	err=$(tc qdisc add dev "$v" root $TBF 2>&1) || skip_all "tc qdisc tbf is not permitted here: $err"
-	# shellcheck disable=SC2086
-	ip netns exec "${NS[$k]}" tc qdisc add dev "mereth$k" root $TBF ||
-		bail "tc tbf on mereth$k in ${NS[$k]}"
-done
-note "namespaces ${NS[*]:1}, bridge $BR $CTL/24, nodes at $NET.11-13, links: $TBF"
+. "$(dirname "$0")/netns.sh"
+netns_make 3
+# 200 Mbit/s each way on each link
+for k in 1 2 3; do netns_shape "$k" 200 200; done
+note "namespaces ${NS[*]:1}, bridge $BR $CTL/24, nodes at $NET.11-13, links: tbf 200 Mbit/s"
 
 # ---- the cluster: mctld here, one mnoded per namespace
 MER_NNODES=3
@@ -108,12 +54,7 @@ sed -i "s/^ControllerHost=.*/ControllerHost=$CTL/" "$MER_CONF"
 export MERIDIAN_CONF=$MER_CONF
 ctld_start
 wait_ctld
-for k in 1 2 3; do
-	ip netns exec "${NS[$k]}" "$MER_BIN_MNODED" -f "$MER_CONF" -D -N "n$k" \
-		>>"$MER_T/log/mnoded-n$k.log" 2>&1 &
-	MER_NODE_PID[n$k]=$!
-	disown "${MER_NODE_PID[n$k]}"
-done
+for k in 1 2 3; do netns_mnoded "$k" "n$k"; done
 wait_nodes_up 3 30 || bail "the 3 mnoded in the namespaces did not register with mctld at $CTL"
 pass "three mnoded, one in each namespace, registered with mctld over the veths"
 W=$MER_T/work

@@ -1,0 +1,138 @@
+#!/bin/bash
+# Link probes over shaped links (issue 9, points 1 to 3): four nodes in
+# four network namespaces, each node's link rate limited with tc tbf, up
+# (out of its namespace) and down (into it):
+#
+#   n1, n2  eu-west  400 Mbit/s up and down   (the fast pair)
+#   n3      us-east  100 Mbit/s
+#   n4      us-east  200 Mbit/s, no Port=: it accepts nothing (as behind
+#                    NAT) and is probed by dialing out from it
+#
+# so the link from i to j runs at min(up_i, down_j).  mctld (root
+# namespace, on the bridge) plans the probes and accepts the nodes' own
+# probes on ProbePort for their up and down rates.  What a user sees:
+#
+#   - mnodes --links --json: every ordered pair measured, each rate within
+#     15% of min(up_i, down_j) (TCP's headers cost about 5%);
+#   - each node's up and down rates to the controller within 15%, and its
+#     tier (BandwidthTiers=slow:50,mid:150,fast:300);
+#   - n4's links measured although it accepts nothing;
+#   - mctl show node: its Tier, Up, Down and LastProbe;
+#   - the results survive a restart of mctld (nothing is probed again:
+#     ProbeInterval is an hour).
+#
+# Skips (77) where network namespaces or tbf are not permitted.
+. "$(dirname "$0")/lib.sh"
+mer_init
+need_cmd python3 timeout
+. "$(dirname "$0")/netns.sh"
+netns_make 4
+declare -A UP=([1]=400 [2]=400 [3]=100 [4]=200)
+for k in 1 2 3 4; do netns_shape "$k" "${UP[$k]}" "${UP[$k]}"; done
+note "namespaces ${NS[*]:1}, bridge $BR $CTL/24, nodes at $NET.11-14"
+
+MER_NNODES=4
+munged_start munge
+MER_SOCK=$MUNGE_SOCK
+MER_PORT=$(pick_port) || bail "no free port"
+PROBE_PORT=$(pick_port) || bail "no free port"
+NODE_PORT=$(pick_port) || bail "no free port"
+MER_CONF=$MER_T/meridian.conf
+MER_EXTRA_CONF="ProbePort=$PROBE_PORT
+ProbeDuration=1500
+ProbeInterval=3600
+BandwidthTiers=slow:50,mid:150,fast:300"
+MER_NODE_LINES="NodeName=n1 NodeAddr=$NET.11 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
+NodeName=n2 NodeAddr=$NET.12 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
+NodeName=n3 NodeAddr=$NET.13 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=us-east
+NodeName=n4 NodeAddr=$NET.14 CPUs=2 RealMemory=2048 Region=us-east"
+write_conf "$MER_CONF" 4
+sed -i "s/^ControllerHost=.*/ControllerHost=$CTL/" "$MER_CONF"
+export MERIDIAN_CONF=$MER_CONF
+ctld_start
+wait_ctld
+for k in 1 2 3 4; do netns_mnoded "$k" "n$k"; done
+wait_nodes_up 4 30 || bail "the 4 mnoded in the namespaces did not register with mctld at $CTL"
+pass "four mnoded, one in each namespace, registered with mctld over the veths"
+
+# every ordered pair and every node's rates measured, or a deadline
+links_json() { mnodes --links --json 2>"$MER_T/mnodes.err"; }
+all_measured() {
+	links_json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+pairs = [l for l in d["links"] if l["measured"]]
+rates = [n for n in d["nodes"] if n["rates_measured"]]
+sys.exit(0 if len(pairs) == 12 and len(rates) == 4 else 1)'
+}
+t0=$(date +%s)
+until all_measured; do
+	[ $(($(date +%s) - t0)) -lt 120 ] || break
+	sleep 1
+done
+note "probes took $(($(date +%s) - t0)) s"
+links_json >"$MER_T/links.json"
+note "mnodes --links: $(mnodes --links 2>&1 | tr '\n' '|')"
+
+# i -> j runs at min(up_i, down_j); rates in Mbit/s, within 15%
+verdict=$(python3 - "$MER_T/links.json" "${UP[1]}" "${UP[2]}" "${UP[3]}" "${UP[4]}" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+rate = {"n%d" % (i + 1): float(v) for i, v in enumerate(sys.argv[2:6])}
+bad, seen = [], 0
+for l in d["links"]:
+    if not l["measured"]:
+        bad.append("%s->%s not measured" % (l["from"], l["to"]))
+        continue
+    seen += 1
+    want = min(rate[l["from"]], rate[l["to"]])
+    got = l["bandwidth_bps"] / 1e6
+    if abs(got - want) > 0.15 * want:
+        bad.append("%s->%s %.0f Mbit/s, expected %.0f" % (l["from"], l["to"], got, want))
+print("pairs=%d" % seen)
+print("bad=" + "; ".join(bad))
+PY
+)
+note "$verdict"
+check_eq "every ordered pair of the four nodes was measured" "pairs=12" "$(echo "$verdict" | grep '^pairs=')"
+check_eq "each pair's rate is within 15% of its shaped rate" "bad=" "$(echo "$verdict" | grep '^bad=')"
+
+nodes=$(python3 - "$MER_T/links.json" "${UP[1]}" "${UP[2]}" "${UP[3]}" "${UP[4]}" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+rate = {"n%d" % (i + 1): float(v) for i, v in enumerate(sys.argv[2:6])}
+for n in sorted(d["nodes"], key=lambda n: n["name"]):
+    want = rate[n["name"]]
+    ok = all(abs(n[k] / 1e6 - want) <= 0.15 * want for k in ("up_bps", "down_bps"))
+    print("%s tier=%s rates=%s measured=%s" % (n["name"], n["tier"],
+          "ok" if ok else "%.0f/%.0f" % (n["up_bps"] / 1e6, n["down_bps"] / 1e6),
+          n["rates_measured"]))
+PY
+)
+note "$(echo "$nodes" | tr '\n' '|')"
+check_eq "each node's up and down rates to the controller within 15%, and its tier" \
+	"n1 tier=fast rates=ok measured=True
+n2 tier=fast rates=ok measured=True
+n3 tier=slow rates=ok measured=True
+n4 tier=mid rates=ok measured=True" "$nodes"
+show=$(mctl show node n1 2>&1)
+check_match "mctl show node: tier, rates and the last probe" \
+	"Tier=fast Up=[0-9.]+Mbit/s Down=[0-9.]+Mbit/s RatesFrom=controller LastProbe=20[0-9-]+T" "$show"
+check_match "mnodes --links names the pairs measured" "n1 +n2 .*measured" \
+	"$(mnodes --links n1 2>&1)"
+
+# durable: a restarted mctld has every pair, and probes nothing again
+nprobes=$(grep -c 'probe [0-9]*: .* <-> ' "$MER_T/log/mctld.log")
+ctld_stop
+ctld_start
+wait_ctld
+wait_nodes_up 4 30 || bail "the nodes did not register again"
+sleep 3
+links_json >"$MER_T/links2.json"
+check_eq "after a restart of mctld every pair is still measured" 12 \
+	"$(python3 -c 'import json,sys; print(sum(l["measured"] for l in json.load(open(sys.argv[1]))["links"]))' "$MER_T/links2.json")"
+check_eq "and nothing fresh was probed again" "$nprobes" \
+	"$(grep -c 'probe [0-9]*: .* <-> ' "$MER_T/log/mctld.log")"
+
+check "mctld still running" pid_alive "$MER_CTLD_PID"
+finish
