@@ -1,16 +1,19 @@
 #!/bin/bash
-# Link probes over shaped links (issue 9, points 1 to 3): four nodes in
-# four network namespaces, each node's link rate limited with tc tbf, up
-# (out of its namespace) and down (into it):
+# Link probes over shaped links, and select/topo's placement on what they
+# measured (issue 9, points 1 to 4): four nodes in four network
+# namespaces, each node's link rate limited with tc tbf, up (out of its
+# namespace) and down (into it), the regions interleaved in config order:
 #
-#   n1, n2  eu-west  400 Mbit/s up and down   (the fast pair)
-#   n3      us-east  100 Mbit/s
-#   n4      us-east  200 Mbit/s, no Port=: it accepts nothing (as behind
-#                    NAT) and is probed by dialing out from it
+#   n1  eu-west  100 Mbit/s up and down
+#   n2  us-east  400 Mbit/s
+#   n3  eu-west  200 Mbit/s
+#   n4  us-east  400 Mbit/s, no Port=: it accepts nothing (as behind
+#                NAT) and is probed by dialing out from it
 #
-# so the link from i to j runs at min(up_i, down_j).  mctld (root
-# namespace, on the bridge) plans the probes and accepts the nodes' own
-# probes on ProbePort for their up and down rates.  What a user sees:
+# so the link from i to j runs at min(up_i, down_j) and n2-n4 is the fast
+# pair (select/linear would take n1 and n2).  mctld (root namespace, on
+# the bridge) plans the probes and accepts the nodes' own probes on
+# ProbePort for their up and down rates.  What a user sees:
 #
 #   - mnodes --links --json: every ordered pair measured, each rate within
 #     15% of min(up_i, down_j) (TCP's headers cost about 5%);
@@ -18,6 +21,9 @@
 #     tier (BandwidthTiers=slow:50,mid:150,fast:300);
 #   - n4's links measured although it accepts nothing;
 #   - mctl show node: its Tier, Up, Down and LastProbe;
+#   - SelectType=select/topo: a 2-node job lands on the fast pair; a
+#     4-node job keeps each region's ranks contiguous, and its node list,
+#     SLURM_PROCID and RANK agree on the order;
 #   - the results survive a restart of mctld (nothing is probed again:
 #     ProbeInterval is an hour).
 #
@@ -27,7 +33,7 @@ mer_init
 need_cmd python3 timeout
 . "$(dirname "$0")/netns.sh"
 netns_make 4
-declare -A UP=([1]=400 [2]=400 [3]=100 [4]=200)
+declare -A UP=([1]=100 [2]=400 [3]=200 [4]=400)
 for k in 1 2 3 4; do netns_shape "$k" "${UP[$k]}" "${UP[$k]}"; done
 note "namespaces ${NS[*]:1}, bridge $BR $CTL/24, nodes at $NET.11-14"
 
@@ -43,11 +49,12 @@ ProbeDuration=1500
 ProbeInterval=3600
 BandwidthTiers=slow:50,mid:150,fast:300"
 MER_NODE_LINES="NodeName=n1 NodeAddr=$NET.11 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
-NodeName=n2 NodeAddr=$NET.12 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
-NodeName=n3 NodeAddr=$NET.13 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=us-east
+NodeName=n2 NodeAddr=$NET.12 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=us-east
+NodeName=n3 NodeAddr=$NET.13 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
 NodeName=n4 NodeAddr=$NET.14 CPUs=2 RealMemory=2048 Region=us-east"
 write_conf "$MER_CONF" 4
-sed -i "s/^ControllerHost=.*/ControllerHost=$CTL/" "$MER_CONF"
+sed -i -e "s/^ControllerHost=.*/ControllerHost=$CTL/" \
+	-e "s|^SelectType=.*|SelectType=select/topo|" "$MER_CONF"
 export MERIDIAN_CONF=$MER_CONF
 ctld_start
 wait_ctld
@@ -111,15 +118,68 @@ PY
 )
 note "$(echo "$nodes" | tr '\n' '|')"
 check_eq "each node's up and down rates to the controller within 15%, and its tier" \
-	"n1 tier=fast rates=ok measured=True
+	"n1 tier=slow rates=ok measured=True
 n2 tier=fast rates=ok measured=True
-n3 tier=slow rates=ok measured=True
-n4 tier=mid rates=ok measured=True" "$nodes"
-show=$(mctl show node n1 2>&1)
+n3 tier=mid rates=ok measured=True
+n4 tier=fast rates=ok measured=True" "$nodes"
+show=$(mctl show node n2 2>&1)
 check_match "mctl show node: tier, rates and the last probe" \
 	"Tier=fast Up=[0-9.]+Mbit/s Down=[0-9.]+Mbit/s RatesFrom=controller LastProbe=20[0-9-]+T" "$show"
-check_match "mnodes --links names the pairs measured" "n1 +n2 .*measured" \
-	"$(mnodes --links n1 2>&1)"
+check_match "mnodes --links names the pairs measured" "n2 +n4 .*measured" \
+	"$(mnodes --links n2 2>&1)"
+
+# ---- select/topo on the measured matrix
+W=$MER_T/work
+cd "$W" || bail "cd $W"
+work_script where.sh <<'EOS'
+#!/bin/bash
+echo "RANK $SLURM_PROCID $RANK $SLURMD_NODENAME $SLURM_JOB_NODELIST"
+EOS
+work_script topo4.sh <<'EOS'
+#!/bin/bash
+mrun -N 4 -n 4 ./where.sh
+EOS
+J2=$(submit -N 2 -t 5 --wrap "true") || bail "submit a 2-node job"
+wait_job_end "$J2" 60 || note "job $J2 did not end: $(job_show "$J2")"
+check_eq "a 2-node job lands on the fast pair (n2, n4)" "n2,n4" \
+	"$(mctl show hostnames "$(job_field "$J2" NodeList)" | sort | paste -sd,)"
+J4=$(submit -N 4 -t 5 -o topo4.out topo4.sh) || bail "submit topo4.sh"
+wait_job_end "$J4" 90 || note "job $J4 did not end: $(job_show "$J4")"
+check_eq "the 4-node job COMPLETED" COMPLETED "$(job_state "$J4")"
+nl=$(mctl show hostnames "$(job_field "$J4" NodeList)" | paste -sd,)
+order=$(python3 - "$W/topo4.out" "$nl" <<'PY'
+import subprocess, sys
+def expand(expr):
+    return subprocess.run(["mctl", "show", "hostnames", expr], capture_output=True,
+                          text=True).stdout.split()
+region = {"n1": "eu", "n3": "eu", "n2": "us", "n4": "us"}
+nodes = sys.argv[2].split(",")
+ranks = {}
+lists = set()
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 5 and f[0] == "RANK":
+        if f[1] != f[2]:
+            print("procid %s != RANK %s" % (f[1], f[2]))
+        ranks[int(f[1])] = f[3]
+        lists.add(f[4])
+print("nodes=" + ",".join(nodes))
+print("regions=" + ",".join(region.get(n, "?") for n in nodes))
+crossings = sum(region.get(nodes[i]) != region.get(nodes[(i + 1) % len(nodes)]) for i in range(len(nodes)))
+print("crossings=%d" % crossings)
+print("ranks=" + ",".join(ranks.get(i, "?") for i in range(len(nodes))))
+print("lists=" + ";".join(",".join(expand(l)) for l in sorted(lists)))
+PY
+)
+note "$(echo "$order" | tr '\n' '|')"
+check_eq "its ring crosses between the regions twice: each region's ranks contiguous" \
+	"crossings=2" "$(echo "$order" | grep '^crossings=')"
+check_eq "rank i runs on the i-th node of the job's node list (SLURM_PROCID = RANK)" \
+	"ranks=$nl" "$(echo "$order" | grep '^ranks=')"
+check_eq "and SLURM_JOB_NODELIST is that list, in that order" \
+	"lists=$nl" "$(echo "$order" | grep '^lists=')"
+check_eq "no rank saw SLURM_PROCID differ from RANK" "" "$(echo "$order" | grep '^procid')"
+cd "$MER_T" || bail "cd $MER_T"
 
 # durable: a restarted mctld has every pair, and probes nothing again
 nprobes=$(grep -c 'probe [0-9]*: .* <-> ' "$MER_T/log/mctld.log")
