@@ -318,6 +318,11 @@ int main(int argc, char **argv)
 			   : MERIDIAN__HOLD_KIND__HOLD_NONE;
 	desc.export_mode = o.export_spec ? o.export_spec : (char *)"ALL";
 	desc.max_price = o.max_price;
+	/* enum jobopt_comm has CommPattern's numbers (jobopt.h) */
+	desc.comm = (Meridian__CommPattern)o.comm;
+	desc.comm_stages = o.comm_stages;
+	desc.comm_bytes = o.comm_bytes;
+	desc.min_tier = o.min_tier ? o.min_tier : (char *)"";
 
 	spec.script.data = (uint8_t *)script;
 	spec.script.len = script_len;

@@ -372,6 +372,8 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		      int64_t now)
 {
 	static const Meridian__JobDesc empty = MERIDIAN__JOB_DESC__INIT;
+	static const char *const comm_names[] = {"", "ring", "pipeline",
+						 "none"};
 	const Meridian__JobDesc *d = j->desc ? j->desc : &empty;
 	struct rec r = {{0}, true};
 	char a[256], b[256], gres[128];
@@ -458,6 +460,28 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		cmd_format_price(d->max_price, true, a, sizeof(a));
 		rec_kv(&r, "MaxPrice", "%s", a);
 	}
+	/* how its ranks talk (--comm, --comm-bytes, --min-tier), when said */
+	if (d->comm || d->comm_bytes || (d->min_tier && *d->min_tier))
+		rec_nl(&r, m);
+	if (d->comm == MERIDIAN__COMM_PATTERN__COMM_PIPELINE && d->comm_stages)
+		rec_kv(&r, "Comm", "pipeline:%" PRIu32, d->comm_stages);
+	else if (d->comm > 0 && d->comm < 4) /* CommPattern's numbers */
+		rec_kv(&r, "Comm", "%s", comm_names[d->comm]);
+	if (d->comm_bytes) {
+		static const char units[] = "KMGT";
+		uint64_t v = d->comm_bytes;
+		const char *u = "";
+
+		/* the largest unit that says it exactly, as --comm-bytes reads
+		 * it: 64M, 1536K, 1000 */
+		for (i = 0; units[i] && v % 1024 == 0; i++) {
+			v /= 1024;
+			u = &units[i];
+		}
+		rec_kv(&r, "CommBytes", "%" PRIu64 "%.1s", v, u);
+	}
+	if (d->min_tier && *d->min_tier)
+		rec_kv(&r, "MinTier", "%s", d->min_tier);
 	if (m->details) {
 		for (i = 0; i < j->n_alloc; i++) {
 			const Meridian__JobNodeAlloc *al = j->alloc[i];

@@ -117,6 +117,15 @@ int mrun_step_desc(const struct jobopt *o, char **argv, size_t argc, char **env,
 	return 0;
 }
 
+/* mrun and mbatch copy --comm into JobDesc.comm as it is. */
+#define SAME_COMM(x)                                                           \
+	((int)JOBOPT_COMM_##x == (int)MERIDIAN__COMM_PATTERN__COMM_##x)
+_Static_assert(SAME_COMM(RING) && SAME_COMM(PIPELINE) && SAME_COMM(NONE) &&
+		       (int)JOBOPT_COMM_UNSET ==
+			       (int)MERIDIAN__COMM_PATTERN__COMM_DEFAULT,
+	       "enum jobopt_comm has CommPattern's numbers");
+#undef SAME_COMM
+
 void mrun_job_desc(const struct jobopt *o, const char *program,
 		   const char *work_dir, const char *submit_dir,
 		   Meridian__JobDesc *d)
@@ -151,6 +160,11 @@ void mrun_job_desc(const struct jobopt *o, const char *program,
 	d->hold = MERIDIAN__HOLD_KIND__HOLD_NONE;
 	d->export_mode = o->export_spec ? o->export_spec : (char *)"ALL";
 	d->max_price = o->max_price;
+	/* enum jobopt_comm has CommPattern's numbers (jobopt.h) */
+	d->comm = (Meridian__CommPattern)o->comm;
+	d->comm_stages = o->comm_stages;
+	d->comm_bytes = o->comm_bytes;
+	d->min_tier = o->min_tier ? o->min_tier : (char *)"";
 	d->interactive = true;
 }
 

@@ -41,6 +41,9 @@ enum okind {
 	O_GPN,	   /* --gpus-per-node=[TYPE:]N: gpus_per_node, gpu_type */
 	O_EXPORT,  /* --export: checked, kept as written */
 	O_MONEY,   /* --max-price: micro-dollars */
+	O_COMM,	   /* --comm=ring|pipeline[:STAGES]|none: comm, comm_stages */
+	O_BYTES,   /* --comm-bytes: uint64_t bytes, 1 to 1T */
+	O_NAME,	   /* char *, a plain name (letters, digits, "._-") */
 	O_FLAG,	   /* bool set to true */
 	O_CHOICE,  /* char *, one of the words of arg ("none|cores") */
 	O_OPTBOOL, /* int: 1 without a value, else 0 or 1 (-K0) */
@@ -89,6 +92,10 @@ static const struct optdef opts[] = {
 	{"export", 0, O_EXPORT, F(export_spec), 0, 0, "NONE|ALL|[ALL,]VARS",
 	 false, BOTH},
 	{"max-price", 0, O_MONEY, F(max_price), 0, 0, "DOLLARS", false, BOTH},
+	{"comm", 0, O_COMM, F(comm), 0, 0, "ring|pipeline[:STAGES]|none", false,
+	 BOTH},
+	{"comm-bytes", 0, O_BYTES, F(comm_bytes), 0, 0, "SIZE", false, BOTH},
+	{"min-tier", 0, O_NAME, F(min_tier), 0, 0, "NAME", false, BOTH},
 	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false, MB},
 	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false, MB},
 	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true, MB},
@@ -148,6 +155,15 @@ static const char help_text[] =
 	"      --export=NONE|ALL|[ALL,]VAR[=VALUE],...\n"
 	"                             environment the job gets (default ALL)\n"
 	"      --max-price=DOLLARS    highest price per GPU-hour, e.g. 2.50\n"
+	"      --comm=ring|pipeline[:STAGES]|none\n"
+	"                             how the ranks talk, for placement: a\n"
+	"                             ring (the default), a pipeline of\n"
+	"                             STAGES stages (dividing the nodes;\n"
+	"                             default one per node) or none\n"
+	"      --comm-bytes=SIZE      bytes a rank sends per step: bytes or\n"
+	"                             with K/M/G/T (default 256M)\n"
+	"      --min-tier=NAME        only nodes of this BandwidthTiers= tier\n"
+	"                             or above\n"
 	"  -H, --hold                 submit the job held (mctl release ID)\n"
 	"      --parsable             print only the job id\n"
 	"      --wrap=COMMAND         run COMMAND in a generated sh script\n"
@@ -203,6 +219,15 @@ static const char mrun_help_text[] =
 	"  -G, --gpus=[TYPE:]N        GPUs for the job, of one model if TYPE\n"
 	"      --gres=gpu[:TYPE]:N    GPUs on each node, Slurm's form\n"
 	"      --max-price=DOLLARS    highest price per GPU-hour, e.g. 2.50\n"
+	"      --comm=ring|pipeline[:STAGES]|none\n"
+	"                             how the ranks talk, for placement: a\n"
+	"                             ring (the default), a pipeline of\n"
+	"                             STAGES stages (dividing the nodes;\n"
+	"                             default one per node) or none\n"
+	"      --comm-bytes=SIZE      bytes a rank sends per step: bytes or\n"
+	"                             with K/M/G/T (default 256M)\n"
+	"      --min-tier=NAME        only nodes of this BandwidthTiers= tier\n"
+	"                             or above\n"
 	"\n"
 	"  -v, --verbose              say what mrun does (on stderr)\n"
 	"  -f, --config=FILE          meridian.conf to read (default "
@@ -244,7 +269,7 @@ void jobopt_free(struct jobopt *o)
 		return;
 	for (size_t i = 0; i < NOPTS; i++)
 		if (opts[i].kind == O_STR || opts[i].kind == O_EXPORT ||
-		    opts[i].kind == O_CHOICE)
+		    opts[i].kind == O_CHOICE || opts[i].kind == O_NAME)
 			free(*(char **)((char *)o + opts[i].off));
 	free(o->gpu_type);
 	jobopt_init(o);
@@ -402,6 +427,111 @@ static int set_money(struct jobopt *o, const struct optdef *d, const char *what,
 	return parse_money(v, what, field(o, d), err);
 }
 
+/* ring, pipeline, pipeline:STAGES or none (any case); a later --comm
+ * replaces the stages too. */
+static int set_comm(struct jobopt *o, const struct optdef *d, const char *what,
+		    const char *v, struct mer_error *err)
+{
+	static const struct {
+		const char *word;
+		enum jobopt_comm comm;
+	} words[] = {
+		{"ring", JOBOPT_COMM_RING},
+		{"pipeline", JOBOPT_COMM_PIPELINE},
+		{"none", JOBOPT_COMM_NONE},
+	};
+	size_t n = strcspn(v, ":");
+	uint32_t stages = 0;
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strlen(words[i].word) != n ||
+		    strncasecmp(v, words[i].word, n) != 0)
+			continue;
+		if (v[n] && words[i].comm != JOBOPT_COMM_PIPELINE)
+			break;
+		if (v[n] &&
+		    parse_u32(v + n + 1, what, 1, 65536, &stages, NULL) < 0)
+			return mer_error_set(err,
+					     "%s=%.*s: expected "
+					     "pipeline:STAGES with STAGES a "
+					     "whole number from 1 to 65536",
+					     what, ECHO_MAX, v);
+		*(int *)field(o, d) = (int)words[i].comm;
+		o->comm_stages = stages;
+		return 0;
+	}
+	return mer_error_set(err,
+			     "%s=%.*s: expected ring, pipeline, "
+			     "pipeline:STAGES or none",
+			     what, ECHO_MAX, v);
+}
+
+/* Bytes, or with a K, M, G or T suffix (any case, powers of 1024: the
+ * suffixes --mem reads, but a bare number is bytes), 1 to 1T. */
+static int set_bytes(struct jobopt *o, const struct optdef *d, const char *what,
+		     const char *v, struct mer_error *err)
+{
+	const char *p = v;
+	uint64_t n = 0;
+	unsigned shift;
+
+	if (!isdigit((unsigned char)*p))
+		goto bad;
+	/* Past the limit only "too large" matters: stop growing n there,
+	 * so that it cannot overflow. */
+	for (; isdigit((unsigned char)*p); p++)
+		if (n <= JOBOPT_COMM_BYTES_MAX)
+			n = n * 10 + (uint64_t)(*p - '0');
+	switch (toupper((unsigned char)*p)) {
+	case '\0':
+		shift = 0;
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		goto bad;
+	}
+	if (*p && p[1] != '\0')
+		goto bad;
+	if (n == 0 || n > JOBOPT_COMM_BYTES_MAX >> shift)
+		return mer_error_set(err,
+				     "%s=%.*s: expected a size from 1 byte "
+				     "to 1T, such as 65536, 64M or 1G",
+				     what, ECHO_MAX, v);
+	*(uint64_t *)field(o, d) = n << shift;
+	return 0;
+bad:
+	return mer_error_set(err,
+			     "%s=%.*s: expected a size in bytes or with a "
+			     "K, M, G or T suffix, such as 65536, 64M or 1G",
+			     what, ECHO_MAX, v);
+}
+
+/* A name as meridian.conf's names are written (a tier, say): whether one
+ * exists is for the controller to say. */
+static int set_name(struct jobopt *o, const struct optdef *d, const char *what,
+		    const char *v, struct mer_error *err)
+{
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			return mer_error_set(err,
+					     "%s=%.*s: expected a name of "
+					     "letters, digits, '.', '_' and "
+					     "'-'",
+					     what, ECHO_MAX, v);
+	return set_str(o, d, what, v, err);
+}
+
 static int set_flag(struct jobopt *o, const struct optdef *d, const char *what,
 		    const char *v, struct mer_error *err)
 {
@@ -476,13 +606,14 @@ static int set_count(struct jobopt *o, const struct optdef *d, const char *what,
 }
 
 static const setter_fn setters[] = {
-	[O_STR] = set_str,	 [O_U32] = set_u32,
-	[O_MEM] = set_mem,	 [O_TIME] = set_time,
-	[O_GRES] = set_gres,	 [O_GPUS] = set_gpus,
-	[O_GPN] = set_gpus,	 [O_EXPORT] = set_export,
-	[O_MONEY] = set_money,	 [O_FLAG] = set_flag,
-	[O_CHOICE] = set_choice, [O_OPTBOOL] = set_optbool,
-	[O_COUNT] = set_count,
+	[O_STR] = set_str,	   [O_U32] = set_u32,
+	[O_MEM] = set_mem,	   [O_TIME] = set_time,
+	[O_GRES] = set_gres,	   [O_GPUS] = set_gpus,
+	[O_GPN] = set_gpus,	   [O_EXPORT] = set_export,
+	[O_MONEY] = set_money,	   [O_FLAG] = set_flag,
+	[O_COMM] = set_comm,	   [O_BYTES] = set_bytes,
+	[O_NAME] = set_name,	   [O_CHOICE] = set_choice,
+	[O_OPTBOOL] = set_optbool, [O_COUNT] = set_count,
 };
 
 /* ------------------------------------------------------------------ */

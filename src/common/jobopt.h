@@ -18,6 +18,18 @@ enum jobopt_cmd {
 	JOBOPT_MRUN = 1u << 1,
 };
 
+/* --comm: the same numbers as meridian.proto's CommPattern, so that a
+ * command copies the value into JobDesc.comm as it is. */
+enum jobopt_comm {
+	JOBOPT_COMM_UNSET = 0, /* the default: a ring */
+	JOBOPT_COMM_RING = 1,
+	JOBOPT_COMM_PIPELINE = 2,
+	JOBOPT_COMM_NONE = 3,
+};
+
+/* The most --comm-bytes may say: 1 TiB. */
+#define JOBOPT_COMM_BYTES_MAX (1ull << 40)
+
 struct jobopt {
 	char *name;		  /* -J */
 	char *account;		  /* -A */
@@ -36,14 +48,18 @@ struct jobopt {
 	char *gpu_type;		  /* from --gpus=TYPE:N or --gres=gpu:TYPE:N */
 	uint32_t time_limit;	  /* -t minutes, 0 unset */
 	bool time_set;
-	char *export_spec; /* --export, NULL: ALL */
-	char *wrap;	   /* --wrap */
-	bool parsable;	   /* --parsable */
-	bool hold;	   /* -H/--hold */
-	int64_t max_price; /* --max-price, micro-dollars */
-	bool help;	   /* -h/--help (command line only) */
-	bool usage;	   /* --usage */
-	bool version;	   /* -V/--version */
+	char *export_spec;    /* --export, NULL: ALL */
+	char *wrap;	      /* --wrap */
+	bool parsable;	      /* --parsable */
+	bool hold;	      /* -H/--hold */
+	int64_t max_price;    /* --max-price, micro-dollars */
+	int comm;	      /* --comm: enum jobopt_comm */
+	uint32_t comm_stages; /* --comm=pipeline:STAGES, 0 unset */
+	uint64_t comm_bytes;  /* --comm-bytes, bytes, 0 unset */
+	char *min_tier;	      /* --min-tier: a BandwidthTiers= name */
+	bool help;	      /* -h/--help (command line only) */
+	bool usage;	      /* --usage */
+	bool version;	      /* -V/--version */
 
 	/* mrun only */
 	uint32_t gpus_per_task; /* --gpus-per-task, 0 unset */

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "hostlist.h"
+#include "jobopt.h"
 #include "log.h"
 #include "mctld.h"
 #include "parse.h"
@@ -536,6 +537,81 @@ static int check_partition_fit(struct mctld *ctx,
 			     r->gpus_per_node, part->name, nall);
 }
 
+/* --min-tier names one of BandwidthTiers= (in any case, as conf tells
+ * them apart), so that a typo is refused rather than waited on for ever.
+ * This and check_comm return 0, or -1 with err (the caller sets errno). */
+static int check_min_tier(const struct conf *c, const char *tier,
+			  struct mer_error *err)
+{
+	char names[120];
+	size_t i, len = 0;
+
+	if (!tier || !*tier)
+		return 0;
+	for (i = 0; i < c->ntiers; i++)
+		if (strcasecmp(c->tiers[i].name, tier) == 0)
+			return 0;
+	names[0] = '\0';
+	for (i = 0; i < c->ntiers && len < sizeof(names); i++) {
+		int w = snprintf(names + len, sizeof(names) - len, "%s%s",
+				 i ? ", " : "", c->tiers[i].name);
+
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+	if (c->ntiers == 0)
+		return mer_error_set(err,
+				     "--min-tier=%.40s: no such bandwidth "
+				     "tier; meridian.conf has none "
+				     "(BandwidthTiers=)",
+				     tier);
+	return mer_error_set(err,
+			     "--min-tier=%.40s: no such bandwidth tier; "
+			     "expected one of %s (BandwidthTiers=)",
+			     tier, names);
+}
+
+/* --comm and --comm-bytes as the select plugin reads them (sched.c's
+ * select_job): pipeline stages divide the nodes the job resolves to. */
+static int check_comm(const Meridian__JobDesc *d, uint32_t num_nodes,
+		      struct mer_error *err)
+{
+	bool pipeline = d->comm == MERIDIAN__COMM_PATTERN__COMM_PIPELINE;
+
+	switch (d->comm) {
+	case MERIDIAN__COMM_PATTERN__COMM_DEFAULT:
+	case MERIDIAN__COMM_PATTERN__COMM_RING:
+	case MERIDIAN__COMM_PATTERN__COMM_PIPELINE:
+	case MERIDIAN__COMM_PATTERN__COMM_NONE:
+		break;
+	default:
+		return mer_error_set(err,
+				     "communication pattern %d is not one "
+				     "of ring, pipeline, none (--comm)",
+				     (int)d->comm);
+	}
+	if (d->comm_stages && !pipeline)
+		return mer_error_set(err,
+				     "%u communication stages without "
+				     "--comm=pipeline; expected "
+				     "--comm=pipeline:%u",
+				     d->comm_stages, d->comm_stages);
+	if (pipeline && d->comm_stages && num_nodes % d->comm_stages != 0)
+		return mer_error_set(err,
+				     "--comm=pipeline:%u with %u node%s: "
+				     "STAGES must divide the node count",
+				     d->comm_stages, num_nodes,
+				     num_nodes == 1 ? "" : "s");
+	if (d->comm_bytes > JOBOPT_COMM_BYTES_MAX)
+		return mer_error_set(err,
+				     "--comm-bytes=%llu: over 1T (%llu "
+				     "bytes), the most a job may say",
+				     (unsigned long long)d->comm_bytes,
+				     (unsigned long long)JOBOPT_COMM_BYTES_MAX);
+	return 0;
+}
+
 int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *d,
 		     const struct conf_partition **partp, struct job_res *res,
 		     uint32_t *time_limit, struct mer_error *err)
@@ -603,6 +679,11 @@ int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *d,
 		errno = EINVAL;
 		return mer_error_set(err, "max price %lld is negative",
 				     (long long)d->max_price);
+	}
+	if (check_comm(d, res->num_nodes, err) < 0 ||
+	    check_min_tier(c, d->min_tier, err) < 0) {
+		errno = EINVAL;
+		return -1;
 	}
 	if (check_partition_fit(ctx, part, res, d->gpu_type, err) < 0)
 		return -1;

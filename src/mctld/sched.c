@@ -598,13 +598,34 @@ static const char *partition_problem(const struct job *j)
 	return NULL;
 }
 
+/* The position of tier name in BandwidthTiers= (0 the lowest), or -1 for
+ * NULL or a name it does not have. */
+static int tier_rank(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; name && i < c->ntiers; i++)
+		if (str_eq_nocase(c->tiers[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Is n of tier min (a position in BandwidthTiers=) or a higher one?
+ * min < 0: the job names no tier, and every node is.  A node never
+ * measured, or below every tier, is of none. */
+static bool tier_ok(const struct mctld *ctx, const struct node *n, int min)
+{
+	return min < 0 ||
+	       tier_rank(ctx->conf, probe_tier(ctx, n->index, NULL)) >= min;
+}
+
 /* Build the select views of j's usable partition nodes as they are at t
- * (see avail_at); returns how many. */
+ * (see avail_at), less those below its --min-tier; returns how many. */
 static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 {
 	struct mctld *ctx = s->ctx;
+	const char *want = j->rec->desc->min_tier;
 	struct node **pnodes;
 	size_t npnodes, nviews = 0, ngpus = 0, i;
+	int min_tier = -1;
 
 	avail_at(s, t, end_of(t, j->rec->time_limit), j->rec->job_id);
 	pnodes = node_mgr_partition(ctx, j->part, &npnodes);
@@ -620,6 +641,14 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		s->cap_vgpus = grown(ngpus);
 		s->vgpus = xrealloc(s->vgpus, s->cap_vgpus * sizeof(*s->vgpus));
 	}
+	if (want && *want) {
+		/* A tier gone from BandwidthTiers= since the submit: no node
+		 * is of it, so the job waits (ReqNodeNotAvail) rather than
+		 * run where it asked not to. */
+		min_tier = tier_rank(ctx->conf, want);
+		if (min_tier < 0)
+			return 0;
+	}
 	ngpus = 0;
 	for (i = 0; i < npnodes; i++) {
 		struct node *n = pnodes[i];
@@ -627,7 +656,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		const struct conf_region *r;
 		struct mer_select_node *v;
 
-		if (!node_usable(n))
+		if (!node_usable(n) || !tier_ok(ctx, n, min_tier))
 			continue;
 		v = &s->views[nviews];
 		s->view_nodes[nviews++] = n;
@@ -680,9 +709,22 @@ static void select_job(const struct job *j, struct mer_select_job *req)
 	req->ntasks = j->rec->ntasks;
 	if (j->tasks_per_node && j->gpus_per_node % j->tasks_per_node == 0)
 		req->gpus_per_task = j->gpus_per_node / j->tasks_per_node;
-	/* The job description says nothing of its communication yet. */
-	req->comm_pattern = MER_COMM_RING;
-	req->comm_bytes = 0;
+	/* submit checked the pattern (job_mgr_validate): COMM_DEFAULT is a
+	 * ring, and the stages divide num_nodes */
+	switch (j->rec->desc->comm) {
+	case MERIDIAN__COMM_PATTERN__COMM_PIPELINE:
+		req->comm_pattern = MER_COMM_PIPELINE;
+		req->comm_stages = j->rec->desc->comm_stages;
+		break;
+	case MERIDIAN__COMM_PATTERN__COMM_NONE:
+		req->comm_pattern = MER_COMM_NONE;
+		break;
+	default:
+		req->comm_pattern = MER_COMM_RING;
+		break;
+	}
+	req->comm_bytes = j->rec->desc->comm_bytes ? j->rec->desc->comm_bytes
+						   : MER_COMM_BYTES_DEFAULT;
 }
 
 /* Ask the select plugin where j goes at t; 0 with s->res_* filled (view

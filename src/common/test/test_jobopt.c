@@ -75,6 +75,10 @@ static void test_init_free(void)
 	CU_ASSERT_EQUAL(o.nodes, 0);
 	CU_ASSERT_FALSE(o.time_set);
 	CU_ASSERT_EQUAL(o.max_price, 0);
+	CU_ASSERT_EQUAL(o.comm, JOBOPT_COMM_UNSET);
+	CU_ASSERT_EQUAL(o.comm_stages, 0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 0);
+	CU_ASSERT_PTR_NULL(o.min_tier);
 	jobopt_free(&o);
 	jobopt_free(&o); /* twice is fine */
 	jobopt_free(NULL);
@@ -535,9 +539,11 @@ static void test_help(void)
 		"--gpus",	   "--gpus-per-node",
 		"--gres",	   "--time",
 		"--export",	   "--max-price",
-		"--hold",	   "--parsable",
-		"--wrap",	   "--help",
-		"--usage",	   "--version",
+		"--comm",	   "--comm-bytes",
+		"--min-tier",	   "--hold",
+		"--parsable",	   "--wrap",
+		"--help",	   "--usage",
+		"--version",
 	};
 	const char *h = jobopt_help();
 
@@ -739,6 +745,9 @@ static void test_mrun_help(void)
 		"--gpus",
 		"--gres",
 		"--max-price",
+		"--comm",
+		"--comm-bytes",
+		"--min-tier",
 		"--verbose",
 		"--config",
 		"--help",
@@ -767,6 +776,185 @@ static void test_mrun_help(void)
 		CU_ASSERT_PTR_NULL(strstr(e.text, "unknown option"));
 		jobopt_free(&o);
 	}
+}
+
+/* --comm, --comm-bytes and --min-tier: placement's options, mbatch's and
+ * mrun's, on the command line and in directives. */
+static void test_placement(void)
+{
+	static const char directives[] = "#!/bin/sh\n"
+					 "#SBATCH --comm=pipeline:2 "
+					 "--comm-bytes=1G\n"
+					 "#MERIDIAN --min-tier=ultra\n"
+					 "true\n";
+	struct jobopt o;
+	struct mer_error e = {{0}};
+	int first;
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm=ring", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.comm, JOBOPT_COMM_RING);
+	CU_ASSERT_EQUAL(o.comm_stages, 0);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm PIPELINE:4", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.comm, JOBOPT_COMM_PIPELINE);
+	CU_ASSERT_EQUAL(o.comm_stages, 4);
+	/* a later --comm replaces the stages as well */
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm=pipeline", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.comm, JOBOPT_COMM_PIPELINE);
+	CU_ASSERT_EQUAL(o.comm_stages, 0);
+	CU_ASSERT_EQUAL(
+		parse_line(&o, "mbatch --comm=pipeline:65536", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.comm_stages, 65536);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm=None", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.comm, JOBOPT_COMM_NONE);
+	CU_ASSERT_EQUAL(o.comm_stages, 0);
+
+	/* sizes in bytes: a bare number is bytes, K/M/G/T powers of 1024 */
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm-bytes=1", &first, &e), 0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 1);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm-bytes 65536", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 65536);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm-bytes=3k", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 3072);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm-bytes=64M", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 64ull << 20);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm-bytes=2g", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 2ull << 30);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --comm-bytes=1T", &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 1ull << 40);
+	CU_ASSERT_EQUAL(
+		parse_line(&o, "mbatch --comm-bytes=1099511627776", &first, &e),
+		0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 1ull << 40);
+
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --min-tier=high", &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.min_tier, "high");
+	CU_ASSERT_EQUAL(
+		parse_line(&o, "mbatch --min-tier tier_2.a-b s.sh", &first, &e),
+		0);
+	CU_ASSERT_STRING_EQUAL(o.min_tier, "tier_2.a-b");
+	CU_ASSERT_STRING_EQUAL(first_word, "s.sh");
+	jobopt_free(&o);
+
+	/* in directives, and the command line over them */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(jobopt_parse_script(&o, directives,
+						  strlen(directives), "job.sh",
+						  &e),
+			      0);
+	CU_ASSERT_EQUAL(o.comm, JOBOPT_COMM_PIPELINE);
+	CU_ASSERT_EQUAL(o.comm_stages, 2);
+	CU_ASSERT_EQUAL(o.comm_bytes, 1ull << 30);
+	CU_ASSERT_STRING_EQUAL(o.min_tier, "ultra");
+	CU_ASSERT_EQUAL(
+		parse_line(&o, "mbatch --comm=ring --min-tier=low", &first, &e),
+		0);
+	CU_ASSERT_EQUAL(o.comm, JOBOPT_COMM_RING);
+	CU_ASSERT_EQUAL(o.comm_stages, 0);
+	CU_ASSERT_EQUAL(o.comm_bytes, 1ull << 30);
+	CU_ASSERT_STRING_EQUAL(o.min_tier, "low");
+	jobopt_free(&o);
+
+	expect_cmd_error("mbatch --comm=tree", "command line: --comm=tree: "
+					       "expected ring, pipeline, "
+					       "pipeline:STAGES or none");
+	expect_cmd_error("mbatch --comm=ring:2", "command line: --comm=ring:2: "
+						 "expected ring, pipeline, "
+						 "pipeline:STAGES or none");
+	expect_cmd_error("mbatch --comm=", "command line: --comm=: expected "
+					   "ring, pipeline, pipeline:STAGES "
+					   "or none");
+	expect_cmd_error("mbatch --comm=pipeline:0",
+			 "command line: --comm=pipeline:0: expected "
+			 "pipeline:STAGES with STAGES a whole number from 1 "
+			 "to 65536");
+	expect_cmd_error("mbatch --comm=pipeline:65537",
+			 "command line: --comm=pipeline:65537: expected "
+			 "pipeline:STAGES with STAGES a whole number from 1 "
+			 "to 65536");
+	expect_cmd_error("mbatch --comm=pipeline:",
+			 "command line: --comm=pipeline:: expected "
+			 "pipeline:STAGES with STAGES a whole number from 1 "
+			 "to 65536");
+	expect_cmd_error("mbatch --comm=pipeline:2x",
+			 "command line: --comm=pipeline:2x: expected "
+			 "pipeline:STAGES with STAGES a whole number from 1 "
+			 "to 65536");
+	expect_cmd_error("mbatch --comm", "command line: option --comm needs a "
+					  "value, expected "
+					  "--comm=ring|pipeline[:STAGES]|none");
+	expect_cmd_error("mbatch --comm-bytes=0",
+			 "command line: --comm-bytes=0: expected a size from 1 "
+			 "byte to 1T, such as 65536, 64M or 1G");
+	expect_cmd_error("mbatch --comm-bytes=2T",
+			 "command line: --comm-bytes=2T: expected a size from "
+			 "1 byte to 1T, such as 65536, 64M or 1G");
+	expect_cmd_error("mbatch --comm-bytes=1025G",
+			 "command line: --comm-bytes=1025G: expected a size "
+			 "from 1 byte to 1T, such as 65536, 64M or 1G");
+	expect_cmd_error("mbatch --comm-bytes=1099511627777",
+			 "command line: --comm-bytes=1099511627777: expected a "
+			 "size from 1 byte to 1T, such as 65536, 64M or 1G");
+	expect_cmd_error("mbatch --comm-bytes=99999999999999999999999999",
+			 "command line: --comm-bytes=99999999999999999999999999"
+			 ": expected a size from 1 byte to 1T, such as 65536, "
+			 "64M or 1G");
+	expect_cmd_error("mbatch --comm-bytes=4GB",
+			 "command line: --comm-bytes=4GB: expected a size in "
+			 "bytes or with a K, M, G or T suffix, such as 65536, "
+			 "64M or 1G");
+	expect_cmd_error("mbatch --comm-bytes=-1",
+			 "command line: --comm-bytes=-1: expected a size in "
+			 "bytes or with a K, M, G or T suffix, such as 65536, "
+			 "64M or 1G");
+	expect_cmd_error("mbatch --comm-bytes=",
+			 "command line: --comm-bytes=: expected a size in "
+			 "bytes or with a K, M, G or T suffix, such as 65536, "
+			 "64M or 1G");
+	expect_cmd_error("mbatch --comm-bytes=1P",
+			 "command line: --comm-bytes=1P: expected a size in "
+			 "bytes or with a K, M, G or T suffix, such as 65536, "
+			 "64M or 1G");
+	expect_cmd_error("mbatch --min-tier=", "command line: --min-tier is "
+					       "empty, expected "
+					       "--min-tier=NAME");
+	expect_cmd_error("mbatch --min-tier='very high'",
+			 "command line: --min-tier=very high: expected a name "
+			 "of letters, digits, '.', '_' and '-'");
+	expect_cmd_error("mbatch --min-tier=a/b",
+			 "command line: --min-tier=a/b: expected a name of "
+			 "letters, digits, '.', '_' and '-'");
+	expect_script_error("#!/bin/sh\n#SBATCH --comm=star\n",
+			    "job.sh:2: --comm=star: expected ring, pipeline, "
+			    "pipeline:STAGES or none");
+
+	/* mrun: the same options, for the allocation it makes */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_mrun(&o,
+				   "mrun --comm=pipeline:3 --comm-bytes=16M "
+				   "--min-tier=medium -N 3 prog",
+				   &first, &e),
+			0);
+	CU_ASSERT_EQUAL(o.comm, JOBOPT_COMM_PIPELINE);
+	CU_ASSERT_EQUAL(o.comm_stages, 3);
+	CU_ASSERT_EQUAL(o.comm_bytes, 16ull << 20);
+	CU_ASSERT_STRING_EQUAL(o.min_tier, "medium");
+	CU_ASSERT_STRING_EQUAL(first_word, "prog");
+	jobopt_free(&o);
+	expect_mrun_error("mrun --comm=all x", "command line: --comm=all: "
+					       "expected ring, pipeline, "
+					       "pipeline:STAGES or none");
+	expect_mrun_error("mrun --comm-bytes=0 x",
+			  "command line: --comm-bytes=0: expected a size from "
+			  "1 byte to 1T, such as 65536, 64M or 1G");
 }
 
 /* --- --export ---------------------------------------------------------- */
@@ -838,6 +1026,7 @@ static CU_TestInfo tests[] = {
 	{"help lists every option", test_help},
 	{"mrun's options", test_mrun_options},
 	{"mrun's help lists every option", test_mrun_help},
+	{"placement options", test_placement},
 	{"--export's environment", test_export_env},
 	CU_TEST_INFO_NULL,
 };

@@ -112,6 +112,90 @@ static void test_errors(void)
 	teardown();
 }
 
+/* Submit d as alice; it must be accepted. */
+static void expect_accepted(const Meridian__JobDesc *d)
+{
+	char err[200] = "";
+	uint32_t id = th_submit(ctx, user, TH_ALICE, d, err, sizeof(err));
+
+	if (!id)
+		fprintf(stderr, "\n  refused: '%s'\n", err);
+	CU_ASSERT_NOT_EQUAL(id, 0);
+}
+
+/* --comm, --comm-bytes and --min-tier against the node count the job
+ * resolves to and the configured BandwidthTiers=. */
+static void test_comm_errors(void)
+{
+	Meridian__JobDesc d;
+
+	setup();
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.min_tier = (char *)"fast";
+	expect_refused(&d, "--min-tier=fast: no such bandwidth tier; expected "
+			   "one of low, medium, high, ultra "
+			   "(BandwidthTiers=)");
+	d.min_tier = (char *)"HIGH"; /* tiers are told apart in any case */
+	expect_accepted(&d);
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.comm = MERIDIAN__COMM_PATTERN__COMM_PIPELINE;
+	d.comm_stages = 3;
+	d.min_nodes = 4;
+	expect_refused(&d, "--comm=pipeline:3 with 4 nodes: STAGES must divide "
+			   "the node count");
+	d.comm_stages = 8;
+	expect_refused(&d, "--comm=pipeline:8 with 4 nodes: STAGES must divide "
+			   "the node count");
+	/* the node count as the job resolves it: -n 3 --ntasks-per-node=1 */
+	d.min_nodes = 0;
+	d.ntasks = 3;
+	d.ntasks_per_node = 1;
+	d.comm_stages = 2;
+	expect_refused(&d, "--comm=pipeline:2 with 3 nodes: STAGES must divide "
+			   "the node count");
+	d.ntasks = 0;
+	d.ntasks_per_node = 0;
+	expect_refused(&d, "--comm=pipeline:2 with 1 node: STAGES must divide "
+			   "the node count");
+	d.min_nodes = 4;
+	expect_accepted(&d);
+	d.comm_stages = 4;
+	expect_accepted(&d);
+	d.comm_stages = 0; /* one stage per node */
+	expect_accepted(&d);
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.comm = (Meridian__CommPattern)7;
+	expect_refused(&d, "communication pattern 7 is not one of ring, "
+			   "pipeline, none (--comm)");
+	d.comm = MERIDIAN__COMM_PATTERN__COMM_RING;
+	d.comm_stages = 2;
+	expect_refused(&d, "2 communication stages without --comm=pipeline; "
+			   "expected --comm=pipeline:2");
+
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.comm_bytes = (1ull << 40) + 1;
+	expect_refused(&d, "--comm-bytes=1099511627777: over 1T (1099511627776 "
+			   "bytes), the most a job may say");
+	d.comm_bytes = 1ull << 40;
+	d.comm = MERIDIAN__COMM_PATTERN__COMM_NONE;
+	expect_accepted(&d);
+	teardown();
+
+	/* the names listed are the configured ones */
+	dir = th_tmpdir();
+	ctx = th_ctx(dir, NODES "BandwidthTiers=slow:10,fast:1000\n");
+	user = th_peer(ctx, "user");
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.min_tier = (char *)"high";
+	expect_refused(&d, "--min-tier=high: no such bandwidth tier; expected "
+			   "one of slow, fast (BandwidthTiers=)");
+	d.min_tier = (char *)"fast";
+	expect_accepted(&d);
+	teardown();
+}
+
 static void test_script_checks(void)
 {
 	Meridian__SubmitJobRequest req = MERIDIAN__SUBMIT_JOB_REQUEST__INIT;
@@ -315,6 +399,7 @@ static void test_exec_bounds(void)
 
 static CU_TestInfo tests[] = {
 	{"validation errors", test_errors},
+	{"--comm and --min-tier", test_comm_errors},
 	{"exec bounds", test_exec_bounds},
 	{"script checks", test_script_checks},
 	{"accepted jobs", test_accepted},
