@@ -79,7 +79,9 @@ struct pnode {
 	uint64_t down_bps; /* from it */
 	int64_t rates_when;
 	int64_t last_probe; /* the newest probe of it that gave a result */
-	size_t retry_peer;  /* its last failed probe's other end */
+	uint64_t eff_up, eff_down; /* bit/s in force: the controller's, else
+				    * its best measured links' (rates_update) */
+	size_t retry_peer;	   /* its last failed probe's other end */
 	int64_t retry_at;
 	bool dirty; /* its NodeRates to write */
 	/* its peers, rebuilt when the plan's generation moves */
@@ -254,6 +256,8 @@ static void rates_update(struct probes *pr, size_t i)
 	struct links_info li;
 
 	if (p->rates_when) {
+		p->eff_up = p->up_bps;
+		p->eff_down = p->down_bps;
 		links_set_rates(pr->links, i, (double)p->up_bps / 8,
 				(double)p->down_bps / 8);
 		return;
@@ -268,6 +272,8 @@ static void rates_update(struct probes *pr, size_t i)
 		    li.bw_Bps > down)
 			down = li.bw_Bps;
 	}
+	p->eff_up = (uint64_t)(up * 8);
+	p->eff_down = (uint64_t)(down * 8);
 	links_set_rates(pr->links, i, up, down);
 }
 
@@ -850,25 +856,14 @@ int probe_link(const struct mctld *ctx, size_t from, size_t to,
 const char *probe_tier(const struct mctld *ctx, size_t i, uint64_t *down_bps)
 {
 	const struct probes *pr = ctx->probes;
-	struct links_info li;
-	double best = 0;
 	uint64_t down;
 
 	if (!pr || i >= pr->n)
 		return NULL;
-	if (pr->pn[i].rates_when) {
-		down = pr->pn[i].down_bps;
-	} else {
-		for (size_t j = 0; j < pr->n; j++)
-			if (j != i && links_get(pr->links, j, i, &li) == 0 &&
-			    li.measured && li.bw_Bps > best)
-				best = li.bw_Bps;
-		down = (uint64_t)(best * 8);
-	}
+	down = pr->pn[i].eff_down;
 	if (down_bps)
 		*down_bps = down;
-	return down ? conf_tier_of(ctx->conf, (uint32_t)(down / 1000000))
-		    : NULL;
+	return down ? conf_tier_of(ctx->conf, (double)down / 1e6) : NULL;
 }
 
 void probe_node_info(const struct mctld *ctx, const struct node *n,
@@ -876,28 +871,16 @@ void probe_node_info(const struct mctld *ctx, const struct node *n,
 {
 	const struct probes *pr = ctx->probes;
 	const struct pnode *p;
-	struct links_info li;
 	const char *tier;
-	uint64_t down = 0;
-	double up = 0;
 
 	if (!pr || n->index >= pr->n)
 		return;
 	p = &pr->pn[n->index];
-	tier = probe_tier(ctx, n->index, &down);
+	tier = probe_tier(ctx, n->index, NULL);
 	info->tier = (char *)(tier ? tier : "");
-	info->down_bps = down;
-	if (p->rates_when) {
-		info->up_bps = p->up_bps;
-		info->rates_measured = true;
-	} else {
-		for (size_t j = 0; j < pr->n; j++)
-			if (j != n->index &&
-			    links_get(pr->links, n->index, j, &li) == 0 &&
-			    li.measured && li.bw_Bps > up)
-				up = li.bw_Bps;
-		info->up_bps = (uint64_t)(up * 8);
-	}
+	info->up_bps = p->eff_up;
+	info->down_bps = p->eff_down;
+	info->rates_measured = p->rates_when != 0;
 	info->last_probe = p->last_probe;
 }
 
