@@ -5,7 +5,8 @@
  * (the bottleneck), so the best ring is found by searching the smallest
  * threshold T such that the links of cost <= T hold a Hamiltonian cycle,
  * each test a Held-Karp reachability table over subsets (bit sets, so
- * O(2^k k) words).  test_ring checks it against brute force.
+ * O(2^k k) words); among the rings of that bottleneck, one of least total
+ * cost (Held-Karp over sums).  test_ring checks both against brute force.
  *
  * Larger rings go region by region (ring_order_regions): a region's ranks
  * stay contiguous, so the ring crosses between regions once per region;
@@ -121,8 +122,87 @@ static int tour_under(const double *w, size_t k, double t, long end,
 	return 1;
 }
 
-/* The tour (cycle, or path from 0 to end) whose largest edge is least;
- * 2 <= k <= RING_EXACT_MAX. */
+/*
+ * Of the tours (as tour_under) on edges w <= t, one whose edges sum least:
+ * Held-Karp over sums, dp[mask * k + v] the least sum of a path from 0
+ * through mask ending at v.  Many rings share the least bottleneck (every
+ * ring through one slow node does); the least sum among them takes the
+ * fast links elsewhere, so a ring does not cross between regions more
+ * often than it must.  1 and out filled, 0 none, -1 out of memory.
+ */
+static int tour_min_sum(const double *w, size_t k, double t, long end,
+			uint32_t *out)
+{
+	size_t full = ((size_t)1 << k) - 1, mask, v, u, best_v = 0;
+	double *dp = malloc((full + 1) * k * sizeof(*dp)), best = -1;
+
+	if (!dp)
+		return -1;
+	for (size_t i = 0; i < (full + 1) * k; i++)
+		dp[i] = -1; /* none */
+	dp[1 * k + 0] = 0;
+	for (mask = 1; mask <= full; mask += 2)
+		for (v = 0; v < k; v++) {
+			double here = dp[mask * k + v];
+
+			if (here < 0)
+				continue;
+			for (u = 1; u < k; u++) {
+				size_t next = mask | ((size_t)1 << u);
+				double c;
+
+				if ((mask & ((size_t)1 << u)) ||
+				    w[v * k + u] > t)
+					continue;
+				c = here + w[v * k + u];
+				if (dp[next * k + u] < 0 ||
+				    c < dp[next * k + u])
+					dp[next * k + u] = c;
+			}
+		}
+	for (v = 1; v < k; v++) {
+		double c = dp[full * k + v];
+
+		if (c < 0)
+			continue;
+		if (end < 0) {
+			if (w[v * k] > t)
+				continue;
+			c += w[v * k];
+		} else if ((long)v != end) {
+			continue;
+		}
+		if (best < 0 || c < best) {
+			best = c;
+			best_v = v;
+		}
+	}
+	if (best < 0) {
+		free(dp);
+		return 0;
+	}
+	/* walk back along the sums */
+	mask = full;
+	v = best_v;
+	for (size_t pos = k - 1; pos > 0; pos--) {
+		size_t prev = mask & ~((size_t)1 << v);
+		double want = dp[mask * k + v];
+
+		out[pos] = (uint32_t)v;
+		for (u = 0; u < k; u++)
+			if (dp[prev * k + u] >= 0 && w[u * k + v] <= t &&
+			    dp[prev * k + u] + w[u * k + v] == want)
+				break;
+		mask = prev;
+		v = u;
+	}
+	out[0] = 0;
+	free(dp);
+	return 1;
+}
+
+/* The tour (cycle, or path from 0 to end) whose largest edge is least,
+ * and of those one whose edges sum least; 2 <= k <= RING_EXACT_MAX. */
 static int tour_exact(const double *w, size_t k, long end, uint32_t *out)
 {
 	size_t ne = k * (k - 1), lo = 0, hi, i, j, e = 0;
@@ -149,7 +229,8 @@ static int tour_exact(const double *w, size_t k, long end, uint32_t *out)
 		else
 			lo = mid + 1;
 	}
-	tour_under(w, k, vals[lo], end, reach, out);
+	if (tour_min_sum(w, k, vals[lo], end, out) != 1)
+		tour_under(w, k, vals[lo], end, reach, out);
 	free(vals);
 	free(reach);
 	return 0;

@@ -6,7 +6,8 @@
  * Any other pair is estimated, never left blank:
  *   latency    from the network coordinates (coords.c) fitted to every
  *              measured round trip, halved (one way);
- *   bandwidth  min(up of the sender, down of the receiver), and no more
+ *   bandwidth  min(up of the sender, down of the receiver) (nothing when
+ *              either is unknown), and no more
  *              than the best measured link between the two nodes'
  *              regions (the region representatives' probe), when there
  *              is one: kept per region pair as probes arrive, so a
@@ -185,10 +186,10 @@ int links_get(const struct links *l, size_t from, size_t to,
 	out->measured = false;
 	out->when = 0;
 	out->lat_s = coords_estimate(l->coords, from, to) / 2;
+	/* the slower end's rate; with one end's unknown nothing is known
+	 * (it may be the slower one) */
 	if (l->up[from] > 0 && l->down[to] > 0)
 		bw = l->up[from] < l->down[to] ? l->up[from] : l->down[to];
-	else
-		bw = l->up[from] > 0 ? l->up[from] : l->down[to];
 	rb = &l->best[l->region[from] * l->nregions + l->region[to]];
 	if (rb->bw_Bps > 0 && (bw == 0 || rb->bw_Bps < bw)) {
 		bw = rb->bw_Bps;

@@ -131,6 +131,82 @@ static void test_exact_vs_brute(void)
 			-1);
 }
 
+/* The sum of a ring's edge costs. */
+static double ring_sum(const struct ring_link *m, size_t n,
+		       const uint32_t *order, size_t k, double bytes)
+{
+	double sum = 0;
+
+	for (size_t p = 0; p < k; p++)
+		sum += ring_edge_cost(
+			&m[(size_t)order[p] * n + order[(p + 1) % k]], k,
+			bytes);
+	return sum;
+}
+
+/* The least sum over the rings of bottleneck time t, by brute force. */
+static double brute_sum(const struct ring_link *m, size_t n, uint32_t *perm,
+			size_t k, size_t pos, double bytes, double t)
+{
+	double best = -1;
+
+	if (pos == k) {
+		double rt = ring_time(m, n, perm, k, bytes, NULL);
+
+		return rt <= t * (1 + 1e-12) ? ring_sum(m, n, perm, k, bytes)
+					     : -1;
+	}
+	for (size_t i = pos; i < k; i++) {
+		uint32_t x = perm[pos];
+		double c;
+
+		perm[pos] = perm[i];
+		perm[i] = x;
+		c = brute_sum(m, n, perm, k, pos + 1, bytes, t);
+		if (c >= 0 && (best < 0 || c < best))
+			best = c;
+		perm[i] = perm[pos];
+		perm[pos] = x;
+	}
+	return best;
+}
+
+/*
+ * Many rings share the least bottleneck when one node's links are all
+ * slow (every ring goes through it): of those the order takes the one of
+ * least total cost, against brute force on matrices with one slow node.
+ */
+static void test_ties_least_sum(void)
+{
+	enum { N = 8 };
+	struct ring_link m[N * N];
+	uint32_t nodes[N], order[N], perm[N];
+
+	for (int trial = 0; trial < 30; trial++) {
+		size_t k = 4 + (size_t)trial % 5; /* 4 .. 8 */
+		double bytes = 1e7, best, sum;
+
+		random_matrix(m, N, 0);
+		for (size_t j = 0; j < N; j++) /* node 0: 10 Mbit/s each way */
+			if (j) {
+				m[j].bw_Bps = m[j * N].bw_Bps = 10e6 / 8;
+				m[j].lat_s = m[j * N].lat_s = 0.001;
+			}
+		for (size_t i = 0; i < k; i++)
+			nodes[i] = (uint32_t)i;
+		CU_ASSERT_EQUAL_FATAL(ring_order(m, N, nodes, k, bytes, order),
+				      0);
+		memcpy(perm, nodes, sizeof(nodes));
+		best = brute(m, N, perm, k, 1, bytes);
+		CU_ASSERT_DOUBLE_EQUAL(ring_time(m, N, order, k, bytes, NULL),
+				       best, best * 1e-12);
+		memcpy(perm, nodes, sizeof(nodes));
+		sum = brute_sum(m, N, perm, k, 1, bytes, best);
+		CU_ASSERT_DOUBLE_EQUAL(ring_sum(m, N, order, k, bytes), sum,
+				       sum * 1e-9);
+	}
+}
+
 /* Region changes around the ring (the ring's crossings). */
 static size_t crossings(const uint32_t *order, const uint32_t *region_of,
 			size_t k)
@@ -225,6 +301,7 @@ static void test_one_region(void)
 static CU_TestInfo tests[] = {
 	{"cost model", test_cost_model},
 	{"exact order against brute force", test_exact_vs_brute},
+	{"of the fastest rings, the least total cost", test_ties_least_sum},
 	{"two regions cross twice, on the fast pairs", test_two_regions},
 	{"three regions stay contiguous", test_three_regions},
 	{"one large region; too many regions", test_one_region},

@@ -175,6 +175,25 @@ static void test_regions_contiguous(void)
 				nodes[a.idx[0]].region_index);
 }
 
+/* One slow node sets every ring's pace: the ring still keeps each
+ * region's nodes together (its other links as fast as they can be). */
+static void test_slow_node_contiguous(void)
+{
+	static const int r[4] = {0, 1, 0, 1};
+	struct answer a;
+	int changes = 0;
+
+	cluster(4, r);
+	for (size_t j = 1; j < 4; j++)
+		set_link(0, j, 0.0005, 50 * MBIT);
+	a = ask(4, 4, MER_COMM_RING, 0, 0);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	for (uint32_t i = 0; i < a.n; i++)
+		changes += nodes[a.idx[i]].region_index !=
+			   nodes[a.idx[(i + 1) % a.n]].region_index;
+	CU_ASSERT_EQUAL(changes, 2);
+}
+
 static void test_pack_by_price(void)
 {
 	static const int r[4] = {0, 0, 1, 1};
@@ -314,6 +333,8 @@ static void test_against_brute_force(void)
 static CU_TestInfo tests[] = {
 	{"the fast pair", test_fast_pair},
 	{"one region, or regions contiguous", test_regions_contiguous},
+	{"a slow node's ring still keeps regions together",
+	 test_slow_node_contiguous},
 	{"none packs by price", test_pack_by_price},
 	{"a pipeline leaves its slowest link out", test_pipeline},
 	{"GPUs of one NUMA node", test_numa_gpus},
