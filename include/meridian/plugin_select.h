@@ -146,6 +146,10 @@ struct mer_select_result {
 	/* v2: predicted time of one step (an allreduce for a ring) in
 	 * microseconds; 0 when the plugin does not predict */
 	uint64_t predicted_step_us;
+	/* the slowest link of that prediction: from rank bottleneck's node
+	 * to the next rank's (the last rank's: to rank 0's); the core sets
+	 * UINT32_MAX (none) before the call */
+	uint32_t bottleneck;
 };
 
 struct mer_select_ops {

@@ -31,7 +31,8 @@
  *             its slowest link.
  *
  * A link the core knows nothing of (no probe, no estimate) is assumed to
- * be a data centre's inside a region and a continent's across.  Inside
+ * be modest: 1 Gbit/s and 1 ms inside a region, 100 Mbit/s and 50 ms
+ * across, so that what was measured good wins over what is unknown.  Inside
  * a node the job's GPUs are the lowest-indexed free ones of one NUMA node
  * when one has enough (indices are PCI order: ranks follow it), else the
  * lowest-indexed free ones.  The order of res->node_index is the rank
@@ -51,11 +52,12 @@
 
 /* Seeds tried per region when it has more candidates than the job needs. */
 #define TOPO_SEEDS 32
-/* What an unknown link is taken to be. */
-#define TOPO_SAME_LAT_S	  100e-6
-#define TOPO_SAME_BW_BPS  (10e9 / 8)
-#define TOPO_CROSS_LAT_S  40e-3
-#define TOPO_CROSS_BW_BPS (1e9 / 8)
+/* What an unknown link is taken to be: modest, so that a measured good
+ * link is preferred to one nothing is known of. */
+#define TOPO_SAME_LAT_S	  1e-3
+#define TOPO_SAME_BW_BPS  (1e9 / 8)
+#define TOPO_CROSS_LAT_S  50e-3
+#define TOPO_CROSS_BW_BPS (100e6 / 8)
 /* Candidates beyond this are not considered (the matrix is m x m). */
 #define TOPO_MAX_CANDS 4096
 
@@ -237,6 +239,34 @@ static double pattern_time(const struct plan *p, const uint32_t *order)
 		sum += worst;
 	}
 	return sum;
+}
+
+/* The position of order's slowest link (rank p to rank p+1), UINT32_MAX
+ * when the pattern has no single one (a pipeline's stages of several). */
+static uint32_t bottleneck_of(const struct plan *p, const uint32_t *order)
+{
+	size_t k = p->k, slowest = 0, worst_at = 0;
+	double worst = -1;
+
+	if (k < 2)
+		return UINT32_MAX;
+	if (p->pattern != MER_COMM_PIPELINE) {
+		ring_time(p->link, p->m, order, k, p->bytes, &slowest);
+		return (uint32_t)slowest;
+	}
+	if (p->stages && p->stages != k)
+		return UINT32_MAX;
+	for (size_t i = 0; i + 1 < k; i++) {
+		const struct ring_link *l = lk(p, order[i], order[i + 1]);
+		double c = l->bw_Bps > 0 ? l->lat_s + p->bytes / l->bw_Bps
+					 : INFINITY;
+
+		if (c > worst) {
+			worst = c;
+			worst_at = i;
+		}
+	}
+	return (uint32_t)worst_at;
 }
 
 /* Order set[0..k) (candidate indices, region[] theirs) for the pattern
@@ -631,6 +661,7 @@ static int topo_select(void *state, const struct mer_select_request *req,
 	res->nnodes = (uint32_t)p.k;
 	res->predicted_step_us =
 		isfinite(t) && t < 1e12 ? (uint64_t)(t * 1e6 + 0.5) : 0;
+	res->bottleneck = bottleneck_of(&p, order);
 	rc = 0;
 out:
 	free(p.c);

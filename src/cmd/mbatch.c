@@ -7,6 +7,10 @@
  * sends the script.  The benchmark runs this program hundreds of times a
  * second, so it does one config read, one connection and one request, and
  * nothing else that could block (no directory scans, no DNS lookups).
+ *
+ * Built with MBATCH_QUOTE this is mquote: the same options and directives
+ * make the same job description, which mctld places as it would now and
+ * prices (quote.c), and nothing is submitted.
  */
 #include "config.h"
 
@@ -19,6 +23,12 @@
 
 #include "cmd.h"
 #include "jobopt.h"
+#ifdef MBATCH_QUOTE
+#include "quote.h"
+#define PROG "mquote"
+#else
+#define PROG "mbatch"
+#endif
 
 extern char **environ;
 
@@ -30,6 +40,7 @@ struct cmdline {
 	const char **conf_paths; /* every config option seen, in order */
 	int *conf_at;		 /* where each was, in main's argv */
 	int nconf;
+	bool json; /* mquote --json */
 };
 
 /*
@@ -48,6 +59,7 @@ static void strip_config(int argc, char **argv, struct cmdline *cl)
 	cl->conf_paths = xcalloc((size_t)argc + 1, sizeof(*cl->conf_paths));
 	cl->conf_at = xcalloc((size_t)argc + 1, sizeof(*cl->conf_at));
 	cl->nconf = 0;
+	cl->json = false;
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const char *path = NULL;
@@ -70,6 +82,12 @@ static void strip_config(int argc, char **argv, struct cmdline *cl)
 		} else if (i > 0 && strncmp(a, "-f", 2) == 0 && a[2]) {
 			path = a + 2;
 		}
+#ifdef MBATCH_QUOTE
+		if (i > 0 && strcmp(a, "--json") == 0) {
+			cl->json = true;
+			continue;
+		}
+#endif
 		if (path) {
 			cl->conf_paths[cl->nconf] = path;
 			cl->conf_at[cl->nconf++] = at;
@@ -84,6 +102,31 @@ static void strip_config(int argc, char **argv, struct cmdline *cl)
 
 static void usage(FILE *out)
 {
+#ifdef MBATCH_QUOTE
+	/* mbatch's options, without its usage lines and blurb */
+	const char *opts = strstr(jobopt_help(), "\n\n");
+
+	fprintf(out,
+		"Usage: mquote [OPTIONS] [SCRIPT]\n"
+		"Where mctld would run the job now, in which rank order, how "
+		"long its\n"
+		"communication would take and what it would cost; nothing is "
+		"submitted.\n"
+		"The options and #SBATCH/#MERIDIAN directives are mbatch's.\n"
+		"      --json                 print the answer as JSON\n");
+	fputs(opts ? opts + 2 : "", out);
+	fprintf(out,
+		"  -f, --config=FILE          meridian.conf to read (default "
+		"$MERIDIAN_CONF,\n"
+		"                             else %s/meridian.conf)\n"
+		"\n"
+		"Without SCRIPT and --wrap only the options count.\n"
+		"Exit status: 0 answered (it may say the job would wait), 1 "
+		"refused or\n"
+		"failed, 2 bad usage or script, 3 controller unreachable.\n",
+		SYSCONFDIR);
+	return;
+#endif
 	fputs(jobopt_help(), out);
 	fprintf(out,
 		"  -f, --config=FILE          meridian.conf to read (default "
@@ -98,6 +141,7 @@ static void usage(FILE *out)
 		SYSCONFDIR);
 }
 
+#ifndef MBATCH_QUOTE
 static int read_stdin(char **data, size_t *len)
 {
 	struct strbuf b = {0};
@@ -120,6 +164,7 @@ static int read_stdin(char **data, size_t *len)
 	*len = b.len;
 	return 0;
 }
+#endif
 
 /* sbatch's checks of a script, with its words. */
 static int check_script(struct cmd *c, const char *s, size_t len)
@@ -208,7 +253,7 @@ int main(int argc, char **argv)
 	size_t script_len = 0;
 	int first, orig_first, i, rc = MER_EXIT_USAGE;
 
-	cmd_init(&c, "mbatch");
+	cmd_init(&c, PROG);
 	jobopt_init(&cli);
 	jobopt_init(&o);
 	strip_config(argc, argv, &cl);
@@ -230,8 +275,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (cli.usage) {
+#ifdef MBATCH_QUOTE
+		printf("Usage: mquote [OPTIONS] [SCRIPT] [--json]\n");
+#else
 		printf("Usage: mbatch [OPTIONS] SCRIPT [ARGS...] | mbatch "
 		       "[OPTIONS] --wrap=COMMAND\n");
+#endif
 		rc = MER_EXIT_OK;
 		goto out;
 	}
@@ -258,7 +307,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		script_name = "mbatch";
+		script_name = PROG;
+#ifdef MBATCH_QUOTE
+		/* only the options: a quote does not wait for a script */
+		script = xstrdup("#!/bin/sh\n");
+		script_len = strlen(script);
+#else
 		if (read_stdin(&script, &script_len) < 0) {
 			cmd_error(&c,
 				  "cannot read the script from standard "
@@ -266,6 +320,7 @@ int main(int argc, char **argv)
 				  strerror(errno));
 			goto out;
 		}
+#endif
 	}
 	if (check_script(&c, script, script_len) < 0)
 		goto out;
@@ -324,6 +379,10 @@ int main(int argc, char **argv)
 	desc.comm_bytes = o.comm_bytes;
 	desc.min_tier = o.min_tier ? o.min_tier : (char *)"";
 
+#ifdef MBATCH_QUOTE
+	rc = quote_show(&c, &desc, cl.json);
+	goto out;
+#endif
 	spec.script.data = (uint8_t *)script;
 	spec.script.len = script_len;
 	spec.env = env;

@@ -55,6 +55,8 @@ static const struct msg_type_info msg_types[] = {
 	 D(ack)},
 	{MERIDIAN__MSG_TYPE__MSG_LINK_INFO, "LINK_INFO", D(link_info_request),
 	 D(link_info_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_QUOTE, "QUOTE", D(quote_request),
+	 D(quote_reply)},
 	{MERIDIAN__MSG_TYPE__MSG_PROBE_RESULT, "PROBE_RESULT", D(probe_result),
 	 D(ack)},
 	{MERIDIAN__MSG_TYPE__MSG_PROBE_ARM, "PROBE_ARM", D(probe_request),

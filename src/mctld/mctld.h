@@ -540,6 +540,13 @@ struct sched *sched_create(struct mctld *ctx, struct mer_error *err);
 void sched_destroy(struct sched *s);
 void sched_maybe_run(struct mctld *ctx);
 void sched_run(struct mctld *ctx);
+/* Where j (not submitted: mquote) would go now, and what it would cost:
+ * rep filled (free with sched_quote_free), fits_now false with the
+ * select plugin's reason when it would wait.  -1 with err only when no
+ * answer can be made. */
+int sched_quote(struct mctld *ctx, const struct job *j,
+		Meridian__QuoteReply *rep, struct mer_error *err);
+void sched_quote_free(Meridian__QuoteReply *rep);
 uint64_t sched_passes(const struct mctld *ctx);
 /* A pass with ops/state in place of SchedulerType='s plugin: the same
  * view, try_start, trial, reserve and wake_at (unit tests drive the core's

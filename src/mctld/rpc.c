@@ -1480,6 +1480,46 @@ static int h_link_info(struct rpc_req *r, ProtobufCMessage *msg,
 	return 0;
 }
 
+/* mquote: a job checked as a submit would be, placed as the next pass
+ * would place it now, and not submitted. */
+static int h_quote(struct rpc_req *r, ProtobufCMessage *msg,
+		   struct mer_error *err)
+{
+	const Meridian__QuoteRequest *req = (const void *)msg;
+	Meridian__QuoteReply rep = MERIDIAN__QUOTE_REPLY__INIT;
+	Meridian__JobRecord rec = MERIDIAN__JOB_RECORD__INIT;
+	const struct conf_partition *part;
+	struct job_res res;
+	struct job j;
+	uint32_t time_limit;
+
+	if (!req->desc) {
+		errno = EINVAL;
+		return mer_error_set(err, "QUOTE without a job description");
+	}
+	if (job_mgr_validate(r->ctx, req->desc, &part, &res, &time_limit, err) <
+	    0)
+		return -1;
+	memset(&j, 0, sizeof(j));
+	rec.desc = req->desc;
+	rec.num_nodes = res.num_nodes;
+	rec.ntasks = res.ntasks;
+	rec.time_limit = time_limit;
+	rec.user_id = r->uid;
+	rec.group_id = r->gid;
+	j.rec = &rec;
+	j.part = part;
+	j.tasks_per_node = res.tasks_per_node;
+	j.cpus_per_node = res.cpus_per_node;
+	j.gpus_per_node = res.gpus_per_node;
+	j.mem_per_node = res.mem_per_node;
+	if (sched_quote(r->ctx, &j, &rep, err) < 0)
+		return -1;
+	rpc_reply(r, &rep.base);
+	sched_quote_free(&rep);
+	return 0;
+}
+
 /* Who may call what; checked before any handler runs. */
 static const struct rpc_entry rpc_table[] = {
 	{MT(SUBMIT_JOB), h_submit, MSG_ACCESS_ANY, true},
@@ -1498,6 +1538,7 @@ static const struct rpc_entry rpc_table[] = {
 	{MT(STEP_END), h_step_end, MSG_ACCESS_NODE, true},
 	{MT(PROBE_RESULT), h_probe_result, MSG_ACCESS_NODE, true},
 	{MT(LINK_INFO), h_link_info, MSG_ACCESS_ANY, false},
+	{MT(QUOTE), h_quote, MSG_ACCESS_ANY, false},
 };
 
 static const struct rpc_entry *rpc_lookup(unsigned type)

@@ -756,6 +756,7 @@ static int select_at(struct sched *s, const struct job *j, int64_t t,
 	memset(res, 0, sizeof(*res));
 	res->node_index = s->res_index;
 	res->gpu_mask = s->res_mask;
+	res->bottleneck = UINT32_MAX;
 	err->text[0] = '\0';
 	if (s->select_ops->select(s->select_state, &req, res, err) < 0) {
 		if (!err->text[0])
@@ -763,6 +764,97 @@ static int select_at(struct sched *s, const struct job *j, int64_t t,
 		return -1;
 	}
 	return 0;
+}
+
+int sched_quote(struct mctld *ctx, const struct job *j,
+		Meridian__QuoteReply *rep, struct mer_error *err)
+{
+	struct sched *s = ctx->sched;
+	struct mer_select_result res;
+	struct mer_select_job job;
+	struct mer_error why = {""};
+	size_t nviews;
+	const struct conf *c = ctx->conf;
+
+	if (s->in_pass) {
+		errno = EBUSY;
+		return mer_error_set(err, "a scheduling pass is running");
+	}
+	s->now = mer_now();
+	s->gen++;
+	s->nresv = 0;
+	view_build(s, j->rec->num_nodes, 1);
+	select_job(j, &job);
+	rep->now = s->now;
+	rep->num_nodes = j->rec->num_nodes;
+	rep->comm = job.comm_pattern == MER_COMM_PIPELINE
+			    ? MERIDIAN__COMM_PATTERN__COMM_PIPELINE
+		    : job.comm_pattern == MER_COMM_NONE
+			    ? MERIDIAN__COMM_PATTERN__COMM_NONE
+			    : MERIDIAN__COMM_PATTERN__COMM_RING;
+	rep->comm_stages = job.comm_stages;
+	rep->comm_bytes = job.comm_bytes;
+	rep->select_type = c->select_type && *c->select_type
+				   ? c->select_type
+				   : (char *)"select/linear";
+	if (select_at(s, j, s->now, &res, &nviews, &why) < 0 ||
+	    check_result(s, j, nviews, &res) < 0) {
+		rep->fits_now = false;
+		pb_set_str(&rep->reason, why.text[0] ? why.text : "Resources");
+		return 0;
+	}
+	rep->fits_now = true;
+	rep->predicted_step_us = res.predicted_step_us;
+	rep->nodes = xcalloc(res.nnodes + 1, sizeof(*rep->nodes));
+	for (uint32_t i = 0; i < res.nnodes; i++) {
+		struct node *n = s->view_nodes[res.node_index[i]];
+		Meridian__QuoteNode *q = xcalloc(1, sizeof(*q));
+		const char *tier = probe_tier(ctx, n->index, NULL);
+		int64_t price = price_gpu_hour(ctx, n, s->now);
+
+		meridian__quote_node__init(q);
+		pb_set_str(&q->node, n->name);
+		pb_set_str(&q->region, n->cn->region ? n->cn->region : "");
+		pb_set_str(&q->tier, tier ? tier : "");
+		q->gpus = (uint32_t)__builtin_popcountll(res.gpu_mask[i]);
+		q->gpu_hour_price = price > 0 ? price : 0;
+		rep->gpus += q->gpus;
+		rep->cost_per_hour += q->gpu_hour_price * q->gpus;
+		rep->nodes[rep->n_nodes++] = q;
+	}
+	if (res.bottleneck < res.nnodes && res.nnodes > 1) {
+		const struct node
+			*a = s->view_nodes[res.node_index[res.bottleneck]],
+			*b = s->view_nodes[res.node_index[(res.bottleneck + 1) %
+							  res.nnodes]];
+		struct links_info li;
+
+		pb_set_str(&rep->bottleneck_from, a->name);
+		pb_set_str(&rep->bottleneck_to, b->name);
+		if (probe_link(ctx, a->index, b->index, &li) == 0) {
+			rep->bottleneck_latency_s = li.lat_s;
+			rep->bottleneck_bytes_per_s = li.bw_Bps;
+			rep->bottleneck_measured = li.measured;
+			rep->bottleneck_when = li.when;
+		}
+	}
+	return 0;
+}
+
+void sched_quote_free(Meridian__QuoteReply *rep)
+{
+	for (size_t i = 0; i < rep->n_nodes; i++) {
+		pb_free_str(&rep->nodes[i]->node);
+		pb_free_str(&rep->nodes[i]->region);
+		pb_free_str(&rep->nodes[i]->tier);
+		free(rep->nodes[i]);
+	}
+	free(rep->nodes);
+	rep->nodes = NULL;
+	rep->n_nodes = 0;
+	pb_free_str(&rep->reason);
+	pb_free_str(&rep->bottleneck_from);
+	pb_free_str(&rep->bottleneck_to);
 }
 
 static struct job *pending_job(struct mctld *ctx, uint32_t id)

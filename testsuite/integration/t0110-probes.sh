@@ -4,13 +4,14 @@
 # namespaces, each node's link rate limited with tc tbf, up (out of its
 # namespace) and down (into it), the regions interleaved in config order:
 #
-#   n1  eu-west  100 Mbit/s up and down
-#   n2  us-east  400 Mbit/s
-#   n3  eu-west  200 Mbit/s
-#   n4  us-east  400 Mbit/s, no Port=: it accepts nothing (as behind
+#   n1  eu-west   50 Mbit/s up and down
+#   n2  us-east  200 Mbit/s
+#   n3  eu-west  100 Mbit/s
+#   n4  us-east  200 Mbit/s, no Port=: it accepts nothing (as behind
 #                NAT) and is probed by dialing out from it
 #
-# so the link from i to j runs at min(up_i, down_j) and n2-n4 is the fast
+# (rates kept modest: a loaded 2-core machine still fills them) so the
+# link from i to j runs at min(up_i, down_j) and n2-n4 is the fast
 # pair (select/linear would take n1 and n2).  mctld (root namespace, on
 # the bridge) plans the probes and accepts the nodes' own probes on
 # ProbePort for their up and down rates.  What a user sees:
@@ -18,9 +19,12 @@
 #   - mnodes --links --json: every ordered pair measured, each rate within
 #     15% of min(up_i, down_j) (TCP's headers cost about 5%);
 #   - each node's up and down rates to the controller within 15%, and its
-#     tier (BandwidthTiers=slow:50,mid:150,fast:300);
+#     tier (BandwidthTiers=slow:25,mid:75,fast:150);
 #   - n4's links measured although it accepts nothing;
 #   - mctl show node: its Tier, Up, Down and LastProbe;
+#   - mquote -N 2 (text and --json): the fast pair, the bottleneck link
+#     and a predicted time that is the ring model's over it, nothing
+#     submitted;
 #   - SelectType=select/topo: a 2-node job lands on the fast pair; a
 #     4-node job keeps each region's ranks contiguous, and its node list,
 #     SLURM_PROCID and RANK agree on the order;
@@ -33,7 +37,7 @@ mer_init
 need_cmd python3 timeout
 . "$(dirname "$0")/netns.sh"
 netns_make 4
-declare -A UP=([1]=100 [2]=400 [3]=200 [4]=400)
+declare -A UP=([1]=50 [2]=200 [3]=100 [4]=200)
 for k in 1 2 3 4; do netns_shape "$k" "${UP[$k]}" "${UP[$k]}"; done
 note "namespaces ${NS[*]:1}, bridge $BR $CTL/24, nodes at $NET.11-14"
 
@@ -47,7 +51,7 @@ MER_CONF=$MER_T/meridian.conf
 MER_EXTRA_CONF="ProbePort=$PROBE_PORT
 ProbeDuration=1500
 ProbeInterval=3600
-BandwidthTiers=slow:50,mid:150,fast:300"
+BandwidthTiers=slow:25,mid:75,fast:150"
 MER_NODE_LINES="NodeName=n1 NodeAddr=$NET.11 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
 NodeName=n2 NodeAddr=$NET.12 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=us-east
 NodeName=n3 NodeAddr=$NET.13 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
@@ -139,6 +143,26 @@ work_script topo4.sh <<'EOS'
 #!/bin/bash
 mrun -N 4 -n 4 ./where.sh
 EOS
+# mquote: the same choice, its prediction and bottleneck, nothing submitted
+quote=$(as_user mquote -N 2 --comm-bytes=64M 2>&1)
+note "mquote -N 2: $(echo "$quote" | tr '\n' '|')"
+check_match "mquote -N 2 would start the job now on the fast pair" \
+	"Would start now on 2 nodes \(select/topo\).*\|0 +n[24] .*\|1 +n[24] " "$(echo "$quote" | tr '\n' '|')"
+check_match "and names the bottleneck link, measured" \
+	"bottleneck n[24] -> n[24]: [0-9.]+ ms, [0-9.]+ Mbit/s \(measured" "$quote"
+qv=$(as_user mquote -N 2 --comm-bytes=64M --json 2>&1 | python3 -c '
+import json, sys
+q = json.load(sys.stdin)
+b = q["bottleneck"]
+names = sorted(n["name"] for n in q["nodes"])
+# the ring model for 2 ranks: 2(k-1)(a + S/(k b))
+model = 2 * (b["latency_s"] + q["comm_bytes"] / (2 * b["bandwidth_bps"] / 8))
+print("fits=%s nodes=%s comm=%s" % (q["fits_now"], ",".join(names), q["comm"]))
+print("agree=%s" % (abs(q["predicted_step_s"] - model) <= 0.01 * model))')
+check_eq "mquote --json: the pair, a ring, and the predicted time is the model's over its bottleneck" \
+	"fits=True nodes=n2,n4 comm=ring
+agree=True" "$qv"
+check_eq "mquote submitted nothing" "" "$(mqueue -h 2>&1)"
 J2=$(submit -N 2 -t 5 --wrap "true") || bail "submit a 2-node job"
 wait_job_end "$J2" 60 || note "job $J2 did not end: $(job_show "$J2")"
 check_eq "a 2-node job lands on the fast pair (n2, n4)" "n2,n4" \

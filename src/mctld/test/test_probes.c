@@ -440,7 +440,78 @@ static void test_busy_nodes(void)
 	stop();
 }
 
+/* QUOTE with select/topo: the measured fast pair, its bottleneck, the
+ * price; a job that cannot run now says why; nothing is submitted. */
+static void test_quote(void)
+{
+	Meridian__QuoteRequest q = MERIDIAN__QUOTE_REQUEST__INIT;
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	Meridian__QuoteReply *r;
+	struct pushed arm[4], run[1];
+	int armed_for[4], narm, a = -1, dl;
+	Meridian__ProbeResult res = MERIDIAN__PROBE_RESULT__INIT;
+	struct peer *user;
+	bool is_err = false;
+	char why[300];
+
+	start("SelectType=select/topo\n");
+	user = th_peer(ctx, "user");
+	/* measure one pair, fast */
+	tick(mer_now());
+	narm = armed_round(armed_for, arm);
+	CU_ASSERT_FATAL(narm >= 1);
+	for (a = 0; a < 4 && armed_for[a] < 0; a++)
+		;
+	dl = armed_for[a];
+	th_reply_to(ctx, np[a], (size_t)arm[0].frame, NULL);
+	th_turn(ctx);
+	CU_ASSERT_EQUAL_FATAL(pushes(dl, MT(PROBE_RUN), run, 1), 1);
+	res.probe_id = run[0].req->probe_id;
+	res.ok = true;
+	res.rtt_median_us = 400;
+	res.up_bps = res.down_bps = 10000000000ull;
+	result(dl, &res, why, sizeof(why));
+	CU_ASSERT_STRING_EQUAL(why, "");
+	pushes_free(run, 1);
+	pushes_free(arm, narm);
+
+	d.min_nodes = 2;
+	d.comm_bytes = 1 << 20;
+	q.desc = &d;
+	th_request(ctx, user, MT(QUOTE), 9, TH_BOB, &q.base);
+	r = (void *)th_last_reply(user, MT(QUOTE), &is_err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_FALSE_FATAL(is_err);
+	CU_ASSERT_TRUE(r->fits_now);
+	CU_ASSERT_STRING_EQUAL(r->select_type, "select/topo");
+	CU_ASSERT_EQUAL_FATAL(r->n_nodes, 2);
+	/* the pair measured at 10 Gbit/s, the others estimated slower */
+	CU_ASSERT(index_of(r->nodes[0]->node) == a ||
+		  index_of(r->nodes[0]->node) == dl);
+	CU_ASSERT(index_of(r->nodes[1]->node) == a ||
+		  index_of(r->nodes[1]->node) == dl);
+	CU_ASSERT(r->predicted_step_us > 0);
+	CU_ASSERT_TRUE(r->bottleneck_measured);
+	CU_ASSERT_DOUBLE_EQUAL(r->bottleneck_bytes_per_s, 10e9 / 8, 1);
+	CU_ASSERT_EQUAL(r->comm, MERIDIAN__COMM_PATTERN__COMM_RING);
+	CU_ASSERT_EQUAL(r->comm_bytes, 1u << 20);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* nothing was submitted */
+	CU_ASSERT_EQUAL(job_mgr_count(ctx), 0);
+
+	/* more CPUs than a node has: it would never run, and says so */
+	d.min_nodes = 1;
+	d.cpus_per_task = 64;
+	th_request(ctx, user, MT(QUOTE), 10, TH_BOB, &q.base);
+	r = (void *)th_last_reply(user, MT(QUOTE), &is_err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_TRUE(is_err);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	stop();
+}
+
 static CU_TestInfo tests[] = {
+	{"QUOTE", test_quote},
 	{"plan, results, durability", test_plan_and_results},
 	{"a node that cannot be reached dials", test_unreachable},
 	{"nothing is probed again before ProbeInterval", test_interval},
