@@ -378,6 +378,8 @@ int main(int argc, char **argv)
 	desc.comm_stages = o.comm_stages;
 	desc.comm_bytes = o.comm_bytes;
 	desc.min_tier = o.min_tier ? o.min_tier : (char *)"";
+	desc.regions = o.regions ? o.regions : (char *)"";
+	desc.countries = o.countries ? o.countries : (char *)"";
 
 #ifdef MBATCH_QUOTE
 	rc = quote_show(&c, &desc, cl.json);

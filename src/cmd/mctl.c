@@ -482,6 +482,13 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	}
 	if (d->min_tier && *d->min_tier)
 		rec_kv(&r, "MinTier", "%s", d->min_tier);
+	/* where it may run (--region, --country), when said */
+	if ((d->regions && *d->regions) || (d->countries && *d->countries))
+		rec_nl(&r, m);
+	if (d->regions && *d->regions)
+		rec_kv(&r, "Regions", "%s", d->regions);
+	if (d->countries && *d->countries)
+		rec_kv(&r, "Countries", "%s", d->countries);
 	if (m->details) {
 		for (i = 0; i < j->n_alloc; i++) {
 			const Meridian__JobNodeAlloc *al = j->alloc[i];

@@ -165,6 +165,8 @@ void mrun_job_desc(const struct jobopt *o, const char *program,
 	d->comm_stages = o->comm_stages;
 	d->comm_bytes = o->comm_bytes;
 	d->min_tier = o->min_tier ? o->min_tier : (char *)"";
+	d->regions = o->regions ? o->regions : (char *)"";
+	d->countries = o->countries ? o->countries : (char *)"";
 	d->interactive = true;
 }
 

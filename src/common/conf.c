@@ -342,6 +342,31 @@ static int parse_tiers(const char *v, struct conf *c, char *err, size_t n)
 	return 0;
 }
 
+/* Is the n bytes at word one of the comma list's elements (in any case
+ * when nocase)? */
+static bool list_has(const char *list, const char *word, size_t n, bool nocase)
+{
+	for (const char *p = list;; p++) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && (nocase ? strncasecmp(p, word, n)
+					: strncmp(p, word, n)) == 0)
+			return true;
+		p += len;
+		if (!*p)
+			return false;
+	}
+}
+
+bool conf_region_allowed(const struct conf_region *r, const char *regions,
+			 const char *countries)
+{
+	return (!*regions ||
+		list_has(regions, r->name, strlen(r->name), false)) &&
+	       (!*countries ||
+		(*r->country && list_has(countries, r->country, 2, true)));
+}
+
 const char *conf_tier_of(const struct conf *c, double mbps)
 {
 	const char *name = NULL;
@@ -452,7 +477,7 @@ static const char *const node_key_names =
 	"TopologyFile, Weight, State";
 static const char *const part_key_names =
 	"Nodes, Default, MaxTime, DefaultTime, State";
-static const char *const region_key_names = "Description, UtcOffset";
+static const char *const region_key_names = "Description, UtcOffset, Country";
 
 static bool is_stanza_key(const char *stanza_keys, const char *key)
 {
@@ -993,6 +1018,17 @@ static int parse_utc_offset(const char *v, int *minutes)
 	return 0;
 }
 
+/* Two ASCII letters, in any case (isalpha would take a locale's others;
+ * region_stanza upper-cases them by hand for the same reason). */
+static bool is_country_code(const char *v)
+{
+	for (int i = 0; i < 2; i++)
+		if (!((v[i] >= 'A' && v[i] <= 'Z') ||
+		      (v[i] >= 'a' && v[i] <= 'z')))
+			return false;
+	return v[2] == '\0';
+}
+
 static int region_stanza(struct loader *l, const struct token *toks,
 			 size_t ntoks)
 {
@@ -1026,6 +1062,22 @@ static int region_stanza(struct loader *l, const struct token *toks,
 					    "such as +05:30",
 					    ECHO_MAX, v);
 			}
+		} else if (strcasecmp(k, "Country") == 0) {
+			/* Only the form is checked: whether DE is a country
+			 * is ISO's to say, and a table of them would age. */
+			if (!is_country_code(v)) {
+				free(r.description);
+				return lerr(l,
+					    "Country=%.*s: expected a "
+					    "two-letter ISO 3166 code such as "
+					    "DE",
+					    ECHO_MAX, v);
+			}
+			for (int ci = 0; ci < 2; ci++)
+				r.country[ci] =
+					v[ci] >= 'a' ? (char)(v[ci] - 'a' + 'A')
+						     : v[ci];
+			r.country[2] = '\0';
 		} else {
 			free(r.description);
 			return lerr(l,

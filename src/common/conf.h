@@ -63,6 +63,8 @@ struct conf_region {
 	char *name;
 	char *description;
 	int utc_offset_min; /* UtcOffset=+05:30 */
+	char country[3];    /* Country=DE: ISO 3166-1 alpha-2, upper case;
+			     * "" none */
 	int line;
 };
 
@@ -172,6 +174,11 @@ bool conf_is_admin(const struct conf *c, unsigned uid);
 /* The bandwidth tier of a node whose measured down rate is mbps: a name
  * in c->tiers (lives as long as c), NULL below the first tier. */
 const char *conf_tier_of(const struct conf *c, double mbps);
+/* Whether region r is one a job's --region and --country lists (comma
+ * lists; "" allows any) allow: its name in regions (exactly), its
+ * Country= in countries (in any case). */
+bool conf_region_allowed(const struct conf_region *r, const char *regions,
+			 const char *countries);
 
 /* The value of a global key as written (for plugins), NULL if unset. */
 const char *conf_get(void *conf, const char *key);

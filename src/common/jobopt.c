@@ -44,6 +44,8 @@ enum okind {
 	O_COMM,	   /* --comm=ring|pipeline[:STAGES]|none: comm, comm_stages */
 	O_BYTES,   /* --comm-bytes: uint64_t bytes, 1 to 1T */
 	O_NAME,	   /* char *, a plain name (letters, digits, "._-") */
+	O_NAMES,   /* char *, O_NAME names with commas between */
+	O_COUNTRY, /* char *, ISO 3166 codes, commas between, upper case */
 	O_FLAG,	   /* bool set to true */
 	O_CHOICE,  /* char *, one of the words of arg ("none|cores") */
 	O_OPTBOOL, /* int: 1 without a value, else 0 or 1 (-K0) */
@@ -96,6 +98,9 @@ static const struct optdef opts[] = {
 	 BOTH},
 	{"comm-bytes", 0, O_BYTES, F(comm_bytes), 0, 0, "SIZE", false, BOTH},
 	{"min-tier", 0, O_NAME, F(min_tier), 0, 0, "NAME", false, BOTH},
+	{"region", 0, O_NAMES, F(regions), 0, 0, "NAME[,NAME...]", false, BOTH},
+	{"country", 0, O_COUNTRY, F(countries), 0, 0, "CC[,CC...]", false,
+	 BOTH},
 	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false, MB},
 	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false, MB},
 	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true, MB},
@@ -164,6 +169,11 @@ static const char help_text[] =
 	"                             with K/M/G/T (default 256M)\n"
 	"      --min-tier=NAME        only nodes of this BandwidthTiers= tier\n"
 	"                             or above\n"
+	"      --region=NAME[,NAME...]\n"
+	"                             only nodes of these regions\n"
+	"                             (RegionName=)\n"
+	"      --country=CC[,CC...]   only nodes of regions in these\n"
+	"                             countries (ISO 3166 codes, such as DE)\n"
 	"  -H, --hold                 submit the job held (mctl release ID)\n"
 	"      --parsable             print only the job id\n"
 	"      --wrap=COMMAND         run COMMAND in a generated sh script\n"
@@ -228,6 +238,11 @@ static const char mrun_help_text[] =
 	"                             with K/M/G/T (default 256M)\n"
 	"      --min-tier=NAME        only nodes of this BandwidthTiers= tier\n"
 	"                             or above\n"
+	"      --region=NAME[,NAME...]\n"
+	"                             only nodes of these regions\n"
+	"                             (RegionName=)\n"
+	"      --country=CC[,CC...]   only nodes of regions in these\n"
+	"                             countries (ISO 3166 codes, such as DE)\n"
 	"\n"
 	"  -v, --verbose              say what mrun does (on stderr)\n"
 	"  -f, --config=FILE          meridian.conf to read (default "
@@ -269,7 +284,8 @@ void jobopt_free(struct jobopt *o)
 		return;
 	for (size_t i = 0; i < NOPTS; i++)
 		if (opts[i].kind == O_STR || opts[i].kind == O_EXPORT ||
-		    opts[i].kind == O_CHOICE || opts[i].kind == O_NAME)
+		    opts[i].kind == O_CHOICE || opts[i].kind == O_NAME ||
+		    opts[i].kind == O_NAMES || opts[i].kind == O_COUNTRY)
 			free(*(char **)((char *)o + opts[i].off));
 	free(o->gpu_type);
 	jobopt_init(o);
@@ -532,6 +548,56 @@ static int set_name(struct jobopt *o, const struct optdef *d, const char *what,
 	return set_str(o, d, what, v, err);
 }
 
+/* Names as set_name takes them, with commas between (--region=A,B): no
+ * name empty.  Kept as written; the controller says which exist. */
+static int set_names(struct jobopt *o, const struct optdef *d, const char *what,
+		     const char *v, struct mer_error *err)
+{
+	for (const char *p = v; *p; p++)
+		if ((!isalnum((unsigned char)*p) && !strchr("._-,", *p)) ||
+		    (*p == ',' && (p == v || p[-1] == ',' || !p[1])))
+			return mer_error_set(err,
+					     "%s=%.*s: expected names of "
+					     "letters, digits, '.', '_' and "
+					     "'-' with commas between, such as "
+					     "eu-west,us-east",
+					     what, ECHO_MAX, v);
+	return set_str(o, d, what, v, err);
+}
+
+/* Two-letter ISO 3166-1 codes with commas between (--country=de,FR), in
+ * any case: kept in upper case, as meridian.conf's Country= is.  Only the
+ * form is checked.  ASCII only, by hand: isalpha and toupper would follow
+ * a locale (a Turkish one upper-cases 'i' to no ASCII letter). */
+static int set_country(struct jobopt *o, const struct optdef *d,
+		       const char *what, const char *v, struct mer_error *err)
+{
+	char **f = field(o, d);
+	size_t n = strlen(v);
+
+	/* "CC", "CC,CC", ...: letters at positions 0 and 1 of each 3 */
+	for (size_t i = 0; i < n; i++) {
+		char ch = v[i] >= 'a' && v[i] <= 'z' ? (char)(v[i] - 'a' + 'A')
+						     : v[i];
+
+		if (i % 3 == 2 ? ch != ',' : ch < 'A' || ch > 'Z')
+			goto bad;
+	}
+	if (n && n % 3 != 2)
+		goto bad;
+	if (set_str(o, d, what, v, err) < 0)
+		return -1;
+	for (char *p = *f; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	return 0;
+bad:
+	return mer_error_set(err,
+			     "%s=%.*s: expected two-letter ISO 3166 codes "
+			     "with commas between, such as DE or DE,FR",
+			     what, ECHO_MAX, v);
+}
+
 static int set_flag(struct jobopt *o, const struct optdef *d, const char *what,
 		    const char *v, struct mer_error *err)
 {
@@ -612,7 +678,8 @@ static const setter_fn setters[] = {
 	[O_GPN] = set_gpus,	   [O_EXPORT] = set_export,
 	[O_MONEY] = set_money,	   [O_FLAG] = set_flag,
 	[O_COMM] = set_comm,	   [O_BYTES] = set_bytes,
-	[O_NAME] = set_name,	   [O_CHOICE] = set_choice,
+	[O_NAME] = set_name,	   [O_NAMES] = set_names,
+	[O_COUNTRY] = set_country, [O_CHOICE] = set_choice,
 	[O_OPTBOOL] = set_optbool, [O_COUNT] = set_count,
 };
 

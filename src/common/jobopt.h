@@ -57,6 +57,8 @@ struct jobopt {
 	uint32_t comm_stages; /* --comm=pipeline:STAGES, 0 unset */
 	uint64_t comm_bytes;  /* --comm-bytes, bytes, 0 unset */
 	char *min_tier;	      /* --min-tier: a BandwidthTiers= name */
+	char *regions;	      /* --region=A,B: RegionName= names */
+	char *countries;      /* --country=DE,FR: upper case */
 	bool help;	      /* -h/--help (command line only) */
 	bool usage;	      /* --usage */
 	bool version;	      /* -V/--version */

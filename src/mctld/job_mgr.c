@@ -572,6 +572,106 @@ static int check_min_tier(const struct conf *c, const char *tier,
 			     tier, names);
 }
 
+/* --region names RegionName= regions (as conf_find_region tells them
+ * apart), each --country is some region's Country= (in any case), and
+ * the two leave a region to run in: else the job would wait for ever.
+ * sched.c's build_views shows the job only those regions' nodes. */
+static int check_regions(const struct conf *c, const char *regions,
+			 const char *countries, struct mer_error *err)
+{
+	char names[120];
+	size_t i, len = 0;
+	const char *p;
+
+	regions = regions ? regions : "";
+	countries = countries ? countries : "";
+	for (p = regions; *regions; p++) {
+		size_t n = strcspn(p, ",");
+
+		for (i = 0; i < c->nregions; i++)
+			if (strlen(c->regions[i].name) == n &&
+			    strncmp(c->regions[i].name, p, n) == 0)
+				break;
+		if (i == c->nregions) {
+			names[0] = '\0';
+			for (i = 0, len = 0;
+			     i < c->nregions && len < sizeof(names); i++) {
+				int w = snprintf(names + len,
+						 sizeof(names) - len, "%s%s",
+						 i ? ", " : "",
+						 c->regions[i].name);
+
+				if (w < 0)
+					break;
+				len += (size_t)w;
+			}
+			if (c->nregions == 0)
+				return mer_error_set(err,
+						     "--region=%.*s: no such "
+						     "region; meridian.conf "
+						     "has none (RegionName=)",
+						     (int)(n < 40 ? n : 40), p);
+			return mer_error_set(err,
+					     "--region=%.*s: no such region; "
+					     "expected one of %s (RegionName=)",
+					     (int)(n < 40 ? n : 40), p, names);
+		}
+		p += n;
+		if (!*p)
+			break;
+	}
+	for (p = countries; *countries; p++) {
+		size_t n = strcspn(p, ",");
+
+		for (i = 0; i < c->nregions; i++)
+			if (strlen(c->regions[i].country) == n &&
+			    strncasecmp(c->regions[i].country, p, n) == 0)
+				break;
+		if (i == c->nregions) {
+			/* the countries regions are in, each once */
+			names[0] = '\0';
+			for (i = 0, len = 0;
+			     i < c->nregions && len < sizeof(names); i++) {
+				const char *cc = c->regions[i].country;
+				int w;
+
+				if (!*cc || (len && strstr(names, cc)))
+					continue;
+				w = snprintf(names + len, sizeof(names) - len,
+					     "%s%s", len ? ", " : "", cc);
+				if (w < 0)
+					break;
+				len += (size_t)w;
+			}
+			if (len == 0)
+				return mer_error_set(err,
+						     "--country=%.*s: no "
+						     "region is in %.*s; no "
+						     "region names a Country=",
+						     (int)(n < 40 ? n : 40), p,
+						     (int)(n < 40 ? n : 40), p);
+			return mer_error_set(err,
+					     "--country=%.*s: no region is in "
+					     "%.*s; the regions' countries are "
+					     "%s",
+					     (int)(n < 40 ? n : 40), p,
+					     (int)(n < 40 ? n : 40), p, names);
+		}
+		p += n;
+		if (!*p)
+			break;
+	}
+	if (!*regions || !*countries)
+		return 0;
+	for (i = 0; i < c->nregions; i++)
+		if (conf_region_allowed(&c->regions[i], regions, countries))
+			return 0;
+	return mer_error_set(err,
+			     "--region=%.60s --country=%.40s: no region is "
+			     "both",
+			     regions, countries);
+}
+
 /* --comm and --comm-bytes as the select plugin reads them (sched.c's
  * select_job): pipeline stages divide the nodes the job resolves to. */
 static int check_comm(const Meridian__JobDesc *d, uint32_t num_nodes,
@@ -681,7 +781,8 @@ int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *d,
 				     (long long)d->max_price);
 	}
 	if (check_comm(d, res->num_nodes, err) < 0 ||
-	    check_min_tier(c, d->min_tier, err) < 0) {
+	    check_min_tier(c, d->min_tier, err) < 0 ||
+	    check_regions(c, d->regions, d->countries, err) < 0) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -617,8 +617,28 @@ static bool tier_ok(const struct mctld *ctx, const struct node *n, int min)
 	       tier_rank(ctx->conf, probe_tier(ctx, n->index, NULL)) >= min;
 }
 
+/* Which regions of c j's --region and --country allow, by position in
+ * c->regions: a malloc'd array, or NULL when the job names neither (every
+ * node is allowed, a node of no region too).  Read once per build_views,
+ * so that each node costs one look-up. */
+static bool *regions_allowed(const struct conf *c, const Meridian__JobDesc *d)
+{
+	const char *regions = d->regions ? d->regions : "";
+	const char *countries = d->countries ? d->countries : "";
+	bool *ok;
+
+	if (!*regions && !*countries)
+		return NULL;
+	ok = xcalloc(c->nregions ? c->nregions : 1, sizeof(*ok));
+	for (size_t i = 0; i < c->nregions; i++)
+		ok[i] = conf_region_allowed(&c->regions[i], regions, countries);
+	return ok;
+}
+
 /* Build the select views of j's usable partition nodes as they are at t
- * (see avail_at), less those below its --min-tier; returns how many. */
+ * (see avail_at), less those below its --min-tier and those outside its
+ * --region and --country (a node of no region is outside any); returns
+ * how many. */
 static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 {
 	struct mctld *ctx = s->ctx;
@@ -626,6 +646,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 	struct node **pnodes;
 	size_t npnodes, nviews = 0, ngpus = 0, i;
 	int min_tier = -1;
+	bool *region_ok;
 
 	avail_at(s, t, end_of(t, j->rec->time_limit), j->rec->job_id);
 	pnodes = node_mgr_partition(ctx, j->part, &npnodes);
@@ -649,6 +670,9 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		if (min_tier < 0)
 			return 0;
 	}
+	/* A region gone from meridian.conf since the submit allows no node:
+	 * the job waits rather than run where it asked not to. */
+	region_ok = regions_allowed(ctx->conf, j->rec->desc);
 	ngpus = 0;
 	for (i = 0; i < npnodes; i++) {
 		struct node *n = pnodes[i];
@@ -657,6 +681,9 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		struct mer_select_node *v;
 
 		if (!node_usable(n) || !tier_ok(ctx, n, min_tier))
+			continue;
+		r = conf_find_region(ctx->conf, n->cn->region);
+		if (region_ok && (!r || !region_ok[r - ctx->conf->regions]))
 			continue;
 		v = &s->views[nviews];
 		s->view_nodes[nviews++] = n;
@@ -675,7 +702,6 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		if (v->gpu_hour_price < 0)
 			v->gpu_hour_price = INT64_MAX; /* never under a limit */
 		v->id = (uint32_t)n->index;
-		r = conf_find_region(ctx->conf, n->cn->region);
 		v->region_index = r ? (int32_t)(r - ctx->conf->regions) : -1;
 		v->gpu = &s->vgpus[ngpus];
 		for (size_t g = 0; g < n->n_gpu_info; g++) {
@@ -692,6 +718,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		}
 		v->n_gpu = n->n_gpu_info;
 	}
+	free(region_ok);
 	return nviews;
 }
 

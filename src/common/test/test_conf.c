@@ -179,6 +179,8 @@ static void test_example(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->utc_offset_min, -300);
 	CU_ASSERT_STRING_EQUAL(r->description, "US East (Virginia)");
+	CU_ASSERT_STRING_EQUAL(r->country, "US");
+	CU_ASSERT_STRING_EQUAL(conf_find_region(c, "eu-west")->country, "NL");
 
 	/* price/flat's key: kept as written for the plugin */
 	CU_ASSERT_STRING_EQUAL(conf_get(c, "GpuHourPrice"),
@@ -461,8 +463,8 @@ static void test_partitions_regions(void)
 		"PartitionName=all Nodes=all State=up\n"
 		"NodeName=n[1-3] Region=asia\n"
 		"RegionName=asia Description=\"Asia Pacific\" "
-		"UtcOffset=+05:30\n"
-		"RegionName=west UtcOffset=-8\n"
+		"UtcOffset=+05:30 Country=in\n"
+		"RegionName=west UtcOffset=-8 Country=US\n"
 		"RegionName=utc UtcOffset=0\n",
 		&e);
 
@@ -503,11 +505,14 @@ static void test_partitions_regions(void)
 	CU_ASSERT_STRING_EQUAL(r->description, "Asia Pacific");
 	CU_ASSERT_EQUAL(r->utc_offset_min, 330);
 	CU_ASSERT_EQUAL(r->line, 9);
+	CU_ASSERT_STRING_EQUAL(r->country, "IN"); /* stored upper case */
 	r = conf_find_region(c, "west");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->utc_offset_min, -480);
 	CU_ASSERT_STRING_EQUAL(r->description, "");
+	CU_ASSERT_STRING_EQUAL(r->country, "US");
 	CU_ASSERT_EQUAL(conf_find_region(c, "utc")->utc_offset_min, 0);
+	CU_ASSERT_STRING_EQUAL(conf_find_region(c, "utc")->country, "");
 	CU_ASSERT_PTR_NULL(conf_find_region(c, "mars"));
 	conf_free(c);
 }
@@ -710,7 +715,27 @@ static void test_errors_stanzas(void)
 		"+14:00, such as +05:30");
 	expect_error(BASE "RegionName=eu Description=x Color=red\n", 3,
 		     "unknown RegionName key 'Color', expected Description, "
-		     "UtcOffset");
+		     "UtcOffset, Country");
+	expect_error(BASE "RegionName=eu Country=Germany\n", 3,
+		     "Country=Germany: expected a two-letter ISO 3166 code "
+		     "such as DE");
+	expect_error(BASE "RegionName=eu Country=D\n", 3,
+		     "Country=D: expected a two-letter ISO 3166 code such as "
+		     "DE");
+	expect_error(BASE "RegionName=eu Country=D1\n", 3,
+		     "Country=D1: expected a two-letter ISO 3166 code such as "
+		     "DE");
+	expect_error(BASE "RegionName=eu Country=\n", 3,
+		     "Country=: expected a two-letter ISO 3166 code such as "
+		     "DE");
+	/* two bytes, but one letter that is not ASCII */
+	expect_error(BASE "RegionName=eu Country=\xc3\xa9\n", 3,
+		     "Country=\xc3\xa9: expected a two-letter ISO 3166 code "
+		     "such as DE");
+	/* a region key outside a RegionName line */
+	expect_error(BASE "Country=DE\n", 3,
+		     "Country= belongs in a RegionName line, expected "
+		     "RegionName=NAME Country=...");
 	expect_error(BASE "RegionName=eu\nRegionName=eu\n", 4,
 		     "duplicate RegionName 'eu' (first at line 3), expected "
 		     "each region once");

@@ -79,6 +79,8 @@ static void test_init_free(void)
 	CU_ASSERT_EQUAL(o.comm_stages, 0);
 	CU_ASSERT_EQUAL(o.comm_bytes, 0);
 	CU_ASSERT_PTR_NULL(o.min_tier);
+	CU_ASSERT_PTR_NULL(o.regions);
+	CU_ASSERT_PTR_NULL(o.countries);
 	jobopt_free(&o);
 	jobopt_free(&o); /* twice is fine */
 	jobopt_free(NULL);
@@ -540,7 +542,8 @@ static void test_help(void)
 		"--gres",	   "--time",
 		"--export",	   "--max-price",
 		"--comm",	   "--comm-bytes",
-		"--min-tier",	   "--hold",
+		"--min-tier",	   "--region",
+		"--country",	   "--hold",
 		"--parsable",	   "--wrap",
 		"--help",	   "--usage",
 		"--version",
@@ -748,6 +751,8 @@ static void test_mrun_help(void)
 		"--comm",
 		"--comm-bytes",
 		"--min-tier",
+		"--region",
+		"--country",
 		"--verbose",
 		"--config",
 		"--help",
@@ -957,6 +962,122 @@ static void test_placement(void)
 			  "1 byte to 1T, such as 65536, 64M or 1G");
 }
 
+/* --region and --country: where the job may run, mbatch's and mrun's, on
+ * the command line and in directives. */
+static void test_region_country(void)
+{
+	static const char directives[] = "#!/bin/sh\n"
+					 "#SBATCH --region=eu-west\n"
+					 "#MERIDIAN --country=de,Fr\n"
+					 "true\n";
+	static const char names_err[] = "expected names of letters, digits, "
+					"'.', '_' and '-' with commas "
+					"between, such as eu-west,us-east";
+	static const char codes_err[] = "expected two-letter ISO 3166 codes "
+					"with commas between, such as DE or "
+					"DE,FR";
+	static const char *const bad_regions[] = {
+		"eu,", ",eu", "eu,,us", ",", "eu west", "eu/west", "eu;us",
+	};
+	static const char *const bad_countries[] = {
+		"Germany", "D",	    "DEU", "DE,",  ",DE", "DE,,FR",
+		"DE FR",   "DE;FR", "D1",  "DE,F", ",",	  "\xc3\xa9",
+	};
+	struct jobopt o;
+	struct mer_error e = {{0}};
+	int first;
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --region=eu-west", &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.regions, "eu-west");
+	/* a later one replaces it; names are kept as written */
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --region Eu_1.a,us-east s.sh",
+				   &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.regions, "Eu_1.a,us-east");
+	CU_ASSERT_STRING_EQUAL(first_word, "s.sh");
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --country=DE", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(o.countries, "DE");
+	/* any case, stored upper case */
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --country us,fR,De", &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.countries, "US,FR,DE");
+	jobopt_free(&o);
+
+	/* in directives, and the command line over them */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(jobopt_parse_script(&o, directives,
+						  strlen(directives), "job.sh",
+						  &e),
+			      0);
+	CU_ASSERT_STRING_EQUAL(o.regions, "eu-west");
+	CU_ASSERT_STRING_EQUAL(o.countries, "DE,FR");
+	CU_ASSERT_EQUAL(parse_line(&o, "mbatch --country=us", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(o.regions, "eu-west");
+	CU_ASSERT_STRING_EQUAL(o.countries, "US");
+	jobopt_free(&o);
+
+	for (size_t i = 0; i < sizeof(bad_regions) / sizeof(bad_regions[0]);
+	     i++) {
+		char *line = xasprintf("mbatch '--region=%s'", bad_regions[i]);
+		char *msg = xasprintf("command line: --region=%s: %s",
+				      bad_regions[i], names_err);
+
+		expect_cmd_error(line, msg);
+		free(line);
+		free(msg);
+	}
+	for (size_t i = 0; i < sizeof(bad_countries) / sizeof(bad_countries[0]);
+	     i++) {
+		char *line =
+			xasprintf("mbatch '--country=%s'", bad_countries[i]);
+		char *msg = xasprintf("command line: --country=%s: %s",
+				      bad_countries[i], codes_err);
+
+		expect_cmd_error(line, msg);
+		free(line);
+		free(msg);
+	}
+	expect_cmd_error("mbatch --region=",
+			 "command line: --region is empty, "
+			 "expected --region=NAME[,NAME...]");
+	expect_cmd_error("mbatch --country=", "command line: --country is "
+					      "empty, expected "
+					      "--country=CC[,CC...]");
+	expect_cmd_error("mbatch --region", "command line: option --region "
+					    "needs a value, expected "
+					    "--region=NAME[,NAME...]");
+	expect_script_error("#!/bin/sh\n#SBATCH --country=Germany\n",
+			    "job.sh:2: --country=Germany: expected two-letter "
+			    "ISO 3166 codes with commas between, such as DE "
+			    "or DE,FR");
+	expect_script_error("#!/bin/sh\n#MERIDIAN --region=a,,b\n",
+			    "job.sh:2: --region=a,,b: expected names of "
+			    "letters, digits, '.', '_' and '-' with commas "
+			    "between, such as eu-west,us-east");
+
+	/* mrun: the same options, for the allocation it makes */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_mrun(&o,
+				   "mrun --region=us-east,eu-west --country=us "
+				   "-N 2 prog",
+				   &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.regions, "us-east,eu-west");
+	CU_ASSERT_STRING_EQUAL(o.countries, "US");
+	CU_ASSERT_STRING_EQUAL(first_word, "prog");
+	jobopt_free(&o);
+	expect_mrun_error("mrun --country=USA x",
+			  "command line: --country=USA: expected two-letter "
+			  "ISO 3166 codes with commas between, such as DE or "
+			  "DE,FR");
+	expect_mrun_error("mrun --region=a: x",
+			  "command line: --region=a:: expected names of "
+			  "letters, digits, '.', '_' and '-' with commas "
+			  "between, such as eu-west,us-east");
+}
+
 /* --- --export ---------------------------------------------------------- */
 
 static char *test_envp[] = {"HOME=/home/a", "PATH=/bin", "X=old",
@@ -1027,6 +1148,7 @@ static CU_TestInfo tests[] = {
 	{"mrun's options", test_mrun_options},
 	{"mrun's help lists every option", test_mrun_help},
 	{"placement options", test_placement},
+	{"--region and --country", test_region_country},
 	{"--export's environment", test_export_env},
 	CU_TEST_INFO_NULL,
 };

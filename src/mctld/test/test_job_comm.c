@@ -1,7 +1,8 @@
 /*
  * test_job_comm.c - what the select plugin is shown of a job's --comm,
  * --comm-bytes and --min-tier: the pattern, its stages and bytes (with
- * the defaults filled in), and only the nodes of the job's tier or above.
+ * the defaults filled in), and only the nodes of the job's tier or above;
+ * of its --region and --country, only the nodes of those regions.
  *
  * select/capture (select_capture.c, built beside this test) places
  * nothing and answers, as its reason, the request it was given; the
@@ -80,14 +81,15 @@ static char *plugin_dir(const char *base)
 	return pd;
 }
 
-/* A controller over NODES and extra, with every node up. */
-static void start(bool capture, const char *extra)
+/* A controller over nodes (NODES or the like: n1 to n3, p1 to p8) and
+ * extra, with every node up. */
+static void start_over(const char *nodes, bool capture, const char *extra)
 {
 	char *text;
 
 	dir = th_tmpdir();
 	plugins = plugin_dir(dir);
-	text = xasprintf(NODES "%s%s%s%s", capture ? "PluginDir=" : "",
+	text = xasprintf("%s%s%s%s%s", nodes, capture ? "PluginDir=" : "",
 			 capture ? plugins : "",
 			 capture ? "\nSelectType=select/capture\n" : "",
 			 extra ? extra : "");
@@ -104,6 +106,11 @@ static void start(bool capture, const char *extra)
 		protobuf_c_message_free_unpacked(&rr->base, NULL);
 		th_forget_frames(np[i]);
 	}
+}
+
+static void start(bool capture, const char *extra)
+{
+	start_over(NODES, capture, extra);
 }
 
 static void stop(void)
@@ -337,11 +344,168 @@ static void test_min_tier_starts(void)
 	stop();
 }
 
+/* n1 in eu-west (DE), n2 in us-east (US), n3 in no region; ap-south has
+ * no Country= and no node. */
+#define REGION_NODES                                                           \
+	"NodeName=n1 CPUs=4 RealMemory=4096 Region=eu-west\n"                  \
+	"NodeName=n2 CPUs=4 RealMemory=4096 Region=us-east\n"                  \
+	"NodeName=n3 CPUs=4 RealMemory=4096\n"                                 \
+	"RegionName=eu-west Country=de\n"                                      \
+	"RegionName=us-east Country=US\n"                                      \
+	"RegionName=ap-south\n"                                                \
+	"PartitionName=p1 Nodes=ALL Default=YES MaxTime=60\n"                  \
+	"PartitionName=p2 Nodes=ALL MaxTime=60\n"                              \
+	"PartitionName=p3 Nodes=ALL MaxTime=60\n"                              \
+	"PartitionName=p4 Nodes=ALL MaxTime=60\n"                              \
+	"PartitionName=p5 Nodes=ALL MaxTime=60\n"                              \
+	"PartitionName=p6 Nodes=ALL MaxTime=60\n"                              \
+	"PartitionName=p7 Nodes=ALL MaxTime=60\n"                              \
+	"PartitionName=p8 Nodes=ALL MaxTime=60\n"                              \
+	"NodeTimeout=86400\n"
+
+/* Only the nodes of the job's regions, of regions in its countries. */
+static void test_regions_in_view(void)
+{
+	static const struct {
+		const char *regions, *countries, *part, *nodes;
+	} cases[] = {
+		{"", "", "p1", "n1,n2,n3"},
+		{"eu-west", "", "p2", "n1"},
+		{"us-east,eu-west", "", "p3", "n1,n2"},
+		{"", "US", "p4", "n2"},
+		/* any case, as a raw request may send them */
+		{"", "us,De", "p5", "n1,n2"},
+		{"eu-west,us-east", "DE", "p6", "n1"},
+		/* a region with no node, and none in the view */
+		{"ap-south", "", "p7", ""},
+	};
+
+	start_over(REGION_NODES, true, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+		char *want = xasprintf("nodes=%s num_nodes=1 comm=ring "
+				       "stages=0 bytes=268435456",
+				       cases[i].nodes);
+
+		d.regions = (char *)cases[i].regions;
+		d.countries = (char *)cases[i].countries;
+		expect_view(&d, cases[i].part, want);
+		free(want);
+	}
+	stop();
+}
+
+/* With select/linear: a --region job runs in its region only, and waits
+ * (ReqNodeNotAvail) while that region's nodes are too few. */
+static void test_region_starts(void)
+{
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	struct job *j;
+
+	start_over(REGION_NODES, false, NULL);
+	d.regions = (char *)"us-east";
+	j = submit(&d, "p1");
+	CU_ASSERT_EQUAL(j->rec->state, JS(RUNNING));
+	CU_ASSERT_STRING_EQUAL(j->rec->nodes, "n2");
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.countries = (char *)"DE";
+	d.min_nodes = 2;
+	j = submit(&d, "p2");
+	CU_ASSERT_EQUAL(j->rec->state, JS(PENDING));
+	CU_ASSERT_STRING_EQUAL(j->rec->reason, "ReqNodeNotAvail");
+	d.min_nodes = 1;
+	j = submit(&d, "p3");
+	CU_ASSERT_EQUAL(j->rec->state, JS(RUNNING));
+	CU_ASSERT_STRING_EQUAL(j->rec->nodes, "n1");
+	stop();
+}
+
+/* Submit d as alice; it must be refused with want. */
+static void expect_refused(const Meridian__JobDesc *d, const char *want)
+{
+	char err[200] = "";
+	uint32_t id = th_submit(ctx, user, TH_ALICE, d, err, sizeof(err));
+
+	CU_ASSERT_EQUAL(id, 0);
+	if (strcmp(err, want) != 0)
+		fprintf(stderr, "\n  got  '%s'\n  want '%s'\n", err, want);
+	CU_ASSERT_STRING_EQUAL(err, want);
+}
+
+/* A region that is not a RegionName=, a country no region is in, and the
+ * two together leaving no region, are refused at submit. */
+static void test_region_errors(void)
+{
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	char err[200] = "";
+
+	start_over(REGION_NODES, false, NULL);
+	d.regions = (char *)"mars";
+	expect_refused(&d, "--region=mars: no such region; expected one of "
+			   "eu-west, us-east, ap-south (RegionName=)");
+	d.regions = (char *)"eu-west,mars,us-east";
+	expect_refused(&d, "--region=mars: no such region; expected one of "
+			   "eu-west, us-east, ap-south (RegionName=)");
+	d.regions = (char *)"EU-WEST"; /* names are told apart by case */
+	expect_refused(&d, "--region=EU-WEST: no such region; expected one of "
+			   "eu-west, us-east, ap-south (RegionName=)");
+	d.regions = (char *)"eu-west,";
+	expect_refused(&d, "--region=: no such region; expected one of "
+			   "eu-west, us-east, ap-south (RegionName=)");
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.countries = (char *)"JP";
+	expect_refused(&d, "--country=JP: no region is in JP; the regions' "
+			   "countries are DE, US");
+	d.countries = (char *)"DE,JP";
+	expect_refused(&d, "--country=JP: no region is in JP; the regions' "
+			   "countries are DE, US");
+	d.regions = (char *)"eu-west";
+	d.countries = (char *)"US";
+	expect_refused(&d, "--region=eu-west --country=US: no region is both");
+	/* ap-south is in no country at all */
+	d.regions = (char *)"ap-south";
+	d.countries = (char *)"DE,US";
+	expect_refused(&d, "--region=ap-south --country=DE,US: no region is "
+			   "both");
+	d.regions = (char *)"eu-west,us-east";
+	d.countries = (char *)"us";
+	CU_ASSERT_NOT_EQUAL(
+		th_submit(ctx, user, TH_ALICE, &d, err, sizeof(err)), 0);
+	stop();
+
+	/* regions, but none names a country */
+	start_over(NODES "RegionName=eu-west\n", false, NULL);
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.countries = (char *)"DE";
+	expect_refused(&d, "--country=DE: no region is in DE; no region names "
+			   "a Country=");
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.regions = (char *)"eu-west";
+	CU_ASSERT_NOT_EQUAL(
+		th_submit(ctx, user, TH_ALICE, &d, err, sizeof(err)), 0);
+	stop();
+
+	/* no region at all */
+	start(false, NULL);
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.regions = (char *)"eu-west";
+	expect_refused(&d, "--region=eu-west: no such region; meridian.conf "
+			   "has none (RegionName=)");
+	d = (Meridian__JobDesc)MERIDIAN__JOB_DESC__INIT;
+	d.countries = (char *)"DE";
+	expect_refused(&d, "--country=DE: no region is in DE; no region names "
+			   "a Country=");
+	stop();
+}
+
 static CU_TestInfo tests[] = {
 	{"comm in the select view", test_comm_in_view},
 	{"tiers in the select view", test_tiers_in_view},
 	{"a job waits for its tier", test_min_tier_waits},
 	{"a job runs in its tier", test_min_tier_starts},
+	{"regions in the select view", test_regions_in_view},
+	{"a job runs in its region", test_region_starts},
+	{"--region and --country refused", test_region_errors},
 	CU_TEST_INFO_NULL,
 };
 
