@@ -5,8 +5,9 @@
  * (the bottleneck), so the best ring is found by searching the smallest
  * threshold T such that the links of cost <= T hold a Hamiltonian cycle,
  * each test a Held-Karp reachability table over subsets (bit sets, so
- * O(2^k k) words); among the rings of that bottleneck, one of least total
- * cost (Held-Karp over sums).  test_ring checks both against brute force.
+ * O(2^k k) words); among the rings within RING_TIE of that bottleneck,
+ * one of least total cost (Held-Karp over sums).  test_ring checks both against
+ * brute force.
  *
  * Larger rings go region by region (ring_order_regions): a region's ranks
  * stay contiguous, so the ring crosses between regions once per region;
@@ -229,7 +230,8 @@ static int tour_exact(const double *w, size_t k, long end, uint32_t *out)
 		else
 			lo = mid + 1;
 	}
-	if (tour_min_sum(w, k, vals[lo], end, out) != 1)
+	/* within RING_TIE of it, the least total cost (ring.h) */
+	if (tour_min_sum(w, k, vals[lo] * (1 + RING_TIE), end, out) != 1)
 		tour_under(w, k, vals[lo], end, reach, out);
 	free(vals);
 	free(reach);

@@ -32,6 +32,12 @@ struct ring_link {
 /* Rings up to this size are ordered exactly (Held-Karp on the bottleneck,
  * O(2^k k^2) per threshold tried). */
 #define RING_EXACT_MAX 12
+/* Links whose costs differ by less than this share are one to the order:
+ * probes measure within a few per cent, and a ring that is 1% faster on
+ * paper but crosses between regions twice more is not faster.  Of the
+ * rings within it of the least bottleneck, the order takes one of least
+ * total cost. */
+#define RING_TIE 0.05
 
 /* Seconds one edge adds to each of the 2(k-1) steps. */
 double ring_edge_cost(const struct ring_link *l, size_t k, double bytes);
@@ -47,9 +53,10 @@ double ring_time(const struct ring_link *m, size_t n, const uint32_t *order,
 
 /*
  * Order the k nodes in nodes[] (indices into m) into the ring of least
- * predicted time, written to order[] (k entries; may not alias nodes).
- * Exact.  0, or -1 when k is 0 or over RING_EXACT_MAX (larger rings are
- * ordered region by region, by the caller).
+ * predicted time (within RING_TIE; of those, least total cost), written
+ * to order[] (k entries; may not alias nodes).  Exact.  0, or -1 when k is 0 or
+ * over RING_EXACT_MAX (larger rings are ordered region by region, by the
+ * caller).
  */
 int ring_order(const struct ring_link *m, size_t n, const uint32_t *nodes,
 	       size_t k, double bytes, uint32_t *order);

@@ -124,7 +124,9 @@ static void test_exact_vs_brute(void)
 		memcpy(perm, nodes, sizeof(nodes));
 		best = brute(m, N, perm, k, 1, bytes);
 		got = ring_time(m, N, order, k, bytes, NULL);
-		CU_ASSERT_DOUBLE_EQUAL(got, best, best * 1e-12);
+		/* the least bottleneck, or one within RING_TIE of it */
+		CU_ASSERT_TRUE(got >= best * (1 - 1e-12));
+		CU_ASSERT_TRUE(got <= best * (1 + RING_TIE) * (1 + 1e-12));
 	}
 	CU_ASSERT_EQUAL(ring_order(m, N, nodes, 0, 1, order), -1);
 	CU_ASSERT_EQUAL(ring_order(m, N, nodes, RING_EXACT_MAX + 1, 1, order),
@@ -172,9 +174,11 @@ static double brute_sum(const struct ring_link *m, size_t n, uint32_t *perm,
 }
 
 /*
- * Many rings share the least bottleneck when one node's links are all
- * slow (every ring goes through it): of those the order takes the one of
- * least total cost, against brute force on matrices with one slow node.
+ * Many rings share the least bottleneck (within RING_TIE) when one node's
+ * links are all slow (every ring goes through it): of those the order
+ * takes the one of least total cost, against brute force on matrices
+ * with one slow node whose links differ by a per cent or so, as
+ * measurements do.
  */
 static void test_ties_least_sum(void)
 {
@@ -187,9 +191,10 @@ static void test_ties_least_sum(void)
 		double bytes = 1e7, best, sum;
 
 		random_matrix(m, N, 0);
-		for (size_t j = 0; j < N; j++) /* node 0: 10 Mbit/s each way */
+		for (size_t j = 0; j < N; j++) /* node 0: ~10 Mbit/s */
 			if (j) {
-				m[j].bw_Bps = m[j * N].bw_Bps = 10e6 / 8;
+				m[j].bw_Bps = (10e6 + uniform() * 2e5) / 8;
+				m[j * N].bw_Bps = (10e6 + uniform() * 2e5) / 8;
 				m[j].lat_s = m[j * N].lat_s = 0.001;
 			}
 		for (size_t i = 0; i < k; i++)
@@ -198,10 +203,10 @@ static void test_ties_least_sum(void)
 				      0);
 		memcpy(perm, nodes, sizeof(nodes));
 		best = brute(m, N, perm, k, 1, bytes);
-		CU_ASSERT_DOUBLE_EQUAL(ring_time(m, N, order, k, bytes, NULL),
-				       best, best * 1e-12);
+		CU_ASSERT_TRUE(ring_time(m, N, order, k, bytes, NULL) <=
+			       best * (1 + RING_TIE) * (1 + 1e-12));
 		memcpy(perm, nodes, sizeof(nodes));
-		sum = brute_sum(m, N, perm, k, 1, bytes, best);
+		sum = brute_sum(m, N, perm, k, 1, bytes, best * (1 + RING_TIE));
 		CU_ASSERT_DOUBLE_EQUAL(ring_sum(m, N, order, k, bytes), sum,
 				       sum * 1e-9);
 	}
