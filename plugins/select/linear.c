@@ -21,6 +21,8 @@
 
 #include <meridian/plugin_select.h>
 
+#include "fit.h"
+
 static void *linear_init(const struct mer_plugin_conf *conf,
 			 struct mer_error *err)
 {
@@ -36,43 +38,11 @@ static void linear_fini(void *state)
 	(void)state;
 }
 
-static uint64_t all_gpus(uint32_t n)
-{
-	return n >= 64 ? ~0ull : (1ull << n) - 1;
-}
-
-static bool model_ok(const struct mer_select_job *job,
-		     const struct mer_select_node *n)
-{
-	if (!job->gpus_per_node || !job->gpu_type || !*job->gpu_type)
-		return true;
-	return n->gpu_model && strcasecmp(n->gpu_model, job->gpu_type) == 0;
-}
-
-/* Could n hold the job if nothing else ran there? */
-static bool fits_empty(const struct mer_select_job *job,
-		       const struct mer_select_node *n)
-{
-	uint32_t gpus = n->gpus > 64 ? 64 : n->gpus;
-
-	return n->cpus >= job->cpus_per_node &&
-	       (!job->mem_mb_per_node || n->mem_mb >= job->mem_mb_per_node) &&
-	       gpus >= job->gpus_per_node && model_ok(job, n);
-}
-
-static bool price_ok(const struct mer_select_job *job,
-		     const struct mer_select_node *n)
-{
-	/* A job that takes no GPU pays for no GPU-hour. */
-	return !job->max_price || !job->gpus_per_node ||
-	       n->gpu_hour_price <= job->max_price;
-}
-
 /* The lowest job->gpus_per_node free GPUs of n, or 0 bits when too few. */
 static uint64_t take_gpus(const struct mer_select_job *job,
 			  const struct mer_select_node *n, bool *ok)
 {
-	uint64_t free_mask = n->gpu_free_mask & all_gpus(n->gpus), m = 0;
+	uint64_t free_mask = n->gpu_free_mask & fit_all_gpus(n->gpus), m = 0;
 	uint32_t want = job->gpus_per_node, bit;
 
 	for (bit = 0; bit < 64 && want; bit++) {
@@ -105,10 +75,10 @@ static int linear_select(void *state, const struct mer_select_request *req,
 		uint64_t mask;
 		bool gpus_ok;
 
-		if (!fits_empty(job, n))
+		if (!fit_empty(job, n))
 			continue;
 		could++;
-		if (!price_ok(job, n))
+		if (!fit_price_ok(job, n))
 			continue;
 		could_priced++;
 		if (n->cpus_free < job->cpus_per_node ||

@@ -48,6 +48,8 @@
 
 #include <meridian/plugin_select.h>
 
+#include "fit.h"
+
 #include "ring.h"
 
 /* Seeds tried per region when it has more candidates than the job needs. */
@@ -93,36 +95,6 @@ static void topo_fini(void *state)
 	(void)state;
 }
 
-static uint64_t all_gpus(uint32_t n)
-{
-	return n >= 64 ? ~0ull : (1ull << n) - 1;
-}
-
-static bool model_ok(const struct mer_select_job *job,
-		     const struct mer_select_node *n)
-{
-	if (!job->gpus_per_node || !job->gpu_type || !*job->gpu_type)
-		return true;
-	return n->gpu_model && strcasecmp(n->gpu_model, job->gpu_type) == 0;
-}
-
-static bool fits_empty(const struct mer_select_job *job,
-		       const struct mer_select_node *n)
-{
-	uint32_t gpus = n->gpus > 64 ? 64 : n->gpus;
-
-	return n->cpus >= job->cpus_per_node &&
-	       (!job->mem_mb_per_node || n->mem_mb >= job->mem_mb_per_node) &&
-	       gpus >= job->gpus_per_node && model_ok(job, n);
-}
-
-static bool price_ok(const struct mer_select_job *job,
-		     const struct mer_select_node *n)
-{
-	return !job->max_price || !job->gpus_per_node ||
-	       n->gpu_hour_price <= job->max_price;
-}
-
 /* The lowest want free GPUs of mask. */
 static uint64_t lowest(uint64_t mask, uint32_t want)
 {
@@ -140,7 +112,7 @@ static uint64_t lowest(uint64_t mask, uint32_t want)
 static bool take_gpus(const struct mer_select_job *job,
 		      const struct mer_select_node *n, uint64_t *out)
 {
-	uint64_t free_mask = n->gpu_free_mask & all_gpus(n->gpus);
+	uint64_t free_mask = n->gpu_free_mask & fit_all_gpus(n->gpus);
 	uint32_t want = job->gpus_per_node;
 
 	*out = 0;
@@ -611,10 +583,10 @@ static int topo_select(void *state, const struct mer_select_request *req,
 		const struct mer_select_node *n = &req->nodes[i];
 		uint64_t mask;
 
-		if (!fits_empty(job, n))
+		if (!fit_empty(job, n))
 			continue;
 		could++;
-		if (!price_ok(job, n))
+		if (!fit_price_ok(job, n))
 			continue;
 		could_priced++;
 		if (n->cpus_free < job->cpus_per_node ||
