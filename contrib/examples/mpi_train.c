@@ -9,12 +9,24 @@
  *
  *   mpirun -n 4 ./mpi_train [--steps N] [--batch B] [--lr RATE]
  *                           [--samples S] [--every K] [--seed SEED]
+ *                           [--grad-bytes N]
  *
  * Rank 0 prints every K steps the loss over all shards and the time the
  * step took (gradient and allreduce)
  *   step 40 loss 0.031415 time 0.123 ms
  * and every rank prints at the end
  *   rank 2 final checksum 0x1234abcd5678ef00 loss 0.012345
+ *
+ * --grad-bytes N (0, the default, adds nothing) stands in for a large
+ * model: each step also allreduces N bytes of doubles (MPI_SUM; N a
+ * multiple of 8, at most 1 GiB) that the training does not use, so the
+ * checksums and losses are those of a run without it.  The ranks meet at
+ * a barrier first and each times that allreduce alone; at the end rank 0
+ * prints one line over the steps after the first two (warm-up, so
+ * --steps must be from 3 to 1000000), each step's time the slowest
+ * rank's:
+ *   allreduce bytes 4194304 ranks 4 median_ms 512.250 min_ms 498.113
+ * The step times printed every K steps then include it.
  *
  * The data come from a fixed "teacher" network plus noise, generated from
  * the seed (each rank its own part of the stream), so a run is
@@ -39,8 +51,15 @@
 #define W2(p, h)    ((p)[HIDDEN * IN + HIDDEN + (h)])
 #define B2(p)	    ((p)[HIDDEN * IN + 2 * HIDDEN])
 
+/* --grad-bytes: at most 1 GiB; the first steps are not timed; each
+ * step's time is kept, so the steps are bounded too. */
+#define GRAD_BYTES_MAX (1L << 30)
+#define GRAD_WARMUP    2
+#define GRAD_STEPS_MAX 1000000L
+
 struct options {
 	long steps, batch, samples, every;
+	long grad_bytes; /* --grad-bytes: the extra allreduce, 0 none */
 	double lr;
 	uint64_t seed;
 };
@@ -140,7 +159,8 @@ static uint64_t checksum(const double *p)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mpi_train [--steps N] [--batch B] [--lr RATE] "
-		   "[--samples S] [--every K] [--seed SEED]\n");
+		   "[--samples S] [--every K] [--seed SEED] "
+		   "[--grad-bytes N]\n");
 }
 
 static int parse(int argc, char **argv, struct options *o)
@@ -152,6 +172,7 @@ static int parse(int argc, char **argv, struct options *o)
 		{"samples", required_argument, NULL, 'n'},
 		{"every", required_argument, NULL, 'e'},
 		{"seed", required_argument, NULL, 'S'},
+		{"grad-bytes", required_argument, NULL, 'g'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -163,8 +184,8 @@ static int parse(int argc, char **argv, struct options *o)
 			      .every = 10,
 			      .lr = 0.1,
 			      .seed = 42};
-	while ((c = getopt_long(argc, argv, "s:b:l:n:e:S:h", longopts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "s:b:l:n:e:S:g:h", longopts,
+				NULL)) != -1) {
 		char *end = NULL;
 		switch (c) {
 		case 's':
@@ -184,6 +205,9 @@ static int parse(int argc, char **argv, struct options *o)
 			break;
 		case 'S':
 			o->seed = strtoull(optarg, &end, 10);
+			break;
+		case 'g':
+			o->grad_bytes = strtol(optarg, &end, 10);
 			break;
 		case 'h':
 			usage(stdout);
@@ -206,7 +230,69 @@ static int parse(int argc, char **argv, struct options *o)
 				"samples and every >= 1, lr > 0\n");
 		return -1;
 	}
+	if (o->grad_bytes < 0 || o->grad_bytes > GRAD_BYTES_MAX ||
+	    o->grad_bytes % (long)sizeof(double)) {
+		fprintf(stderr,
+			"mpi_train: error: --grad-bytes %ld: expected a "
+			"multiple of %zu from 0 to %ld (1 GiB)\n",
+			o->grad_bytes, sizeof(double), GRAD_BYTES_MAX);
+		return -1;
+	}
+	if (o->grad_bytes &&
+	    (o->steps <= GRAD_WARMUP || o->steps > GRAD_STEPS_MAX)) {
+		fprintf(stderr,
+			"mpi_train: error: --grad-bytes needs --steps from "
+			"%d (the first %d are warm-up, not timed) to %ld\n",
+			GRAD_WARMUP + 1, GRAD_WARMUP, GRAD_STEPS_MAX);
+		return -1;
+	}
 	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* --grad-bytes: one allreduce of n doubles, timed alone (the ranks leave
+ * a barrier together first); milliseconds. */
+static double grad_allreduce(const double *send, double *recv, long n)
+{
+	double t0;
+
+	MPI_Barrier(MPI_COMM_WORLD);
+	t0 = MPI_Wtime();
+	MPI_Allreduce(send, recv, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+	return (MPI_Wtime() - t0) * 1e3;
+}
+
+/* --grad-bytes: rank 0 prints the median and the minimum, over the timed
+ * steps, of each step's slowest rank (collective). */
+static void grad_report(const struct options *o, const double *ms, int rank,
+			int size)
+{
+	long n = o->steps - GRAD_WARMUP;
+	double *worst = rank == 0 ? malloc((size_t)n * sizeof(*worst)) : NULL;
+
+	if (rank == 0 && !worst) {
+		fprintf(stderr, "mpi_train: error: out of memory\n");
+		MPI_Abort(MPI_COMM_WORLD, 1);
+	}
+	MPI_Reduce(ms + GRAD_WARMUP, worst, (int)n, MPI_DOUBLE, MPI_MAX, 0,
+		   MPI_COMM_WORLD);
+	if (rank == 0) {
+		double median;
+
+		qsort(worst, (size_t)n, sizeof(*worst), cmp_double);
+		median = n % 2 ? worst[n / 2]
+			       : (worst[n / 2 - 1] + worst[n / 2]) / 2;
+		printf("allreduce bytes %ld ranks %d median_ms %.3f min_ms "
+		       "%.3f\n",
+		       o->grad_bytes, size, median, worst[0]);
+	}
+	free(worst);
 }
 
 int main(int argc, char **argv)
@@ -215,6 +301,8 @@ int main(int argc, char **argv)
 	struct options o;
 	int rank, size, rc;
 	double *xs, *ys, loss = 0.0;
+	double *gsend = NULL, *grecv = NULL, *gms = NULL;
+	long gn;
 	uint64_t s;
 
 	MPI_Init(&argc, &argv);
@@ -244,6 +332,23 @@ int main(int argc, char **argv)
 			xs[k * IN + i] = uniform(&s);
 		ys[k] = forward(teacher, &xs[k * IN], h) + 0.01 * uniform(&s);
 	}
+	/* --grad-bytes: the stand-in gradients, and each step's time */
+	gn = o.grad_bytes / (long)sizeof(double);
+	if (gn) {
+		gsend = malloc((size_t)gn * sizeof(*gsend));
+		grecv = malloc((size_t)gn * sizeof(*grecv));
+		gms = calloc((size_t)o.steps, sizeof(*gms));
+		if (!gsend || !grecv || !gms) {
+			fprintf(stderr,
+				"mpi_train: error: out of memory for "
+				"--grad-bytes %ld\n",
+				o.grad_bytes);
+			MPI_Abort(MPI_COMM_WORLD, 1);
+		}
+		for (long i = 0; i < gn; i++)
+			gsend[i] =
+				(double)(rank + 1) + (double)(i % 1000) / 1e3;
+	}
 	/* the student starts the same everywhere */
 	init_params(p, o.seed + 1, 0.1);
 	loss = global_loss(p, xs, ys, o.samples, size);
@@ -262,6 +367,8 @@ int main(int argc, char **argv)
 		/* the average gradient over all ranks */
 		MPI_Allreduce(g, sum, NPARAM, MPI_DOUBLE, MPI_SUM,
 			      MPI_COMM_WORLD);
+		if (gn)
+			gms[step - 1] = grad_allreduce(gsend, grecv, gn);
 		for (int i = 0; i < NPARAM; i++)
 			p[i] -= o.lr * sum[i] / size;
 		ms = (MPI_Wtime() - t0) * 1e3;
@@ -273,6 +380,8 @@ int main(int argc, char **argv)
 				       step, loss, ms);
 		}
 	}
+	if (gn)
+		grad_report(&o, gms, rank, size);
 	fflush(stdout);
 	MPI_Barrier(MPI_COMM_WORLD);
 	printf("rank %d final checksum 0x%016llx loss %.6f\n", rank,
@@ -280,6 +389,9 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	free(xs);
 	free(ys);
+	free(gsend);
+	free(grecv);
+	free(gms);
 	MPI_Finalize();
 	return 0;
 }

@@ -11,6 +11,11 @@
 #                   Skips where tbf is not allowed.
 #   netns_mnoded K NAME
 #                   start mnoded for node NAME in namespace K.
+#   netns_shape_pairs K DEFAULT DST_IP MBIT [DST_IP MBIT ...]
+#                   per destination rates out of namespace K (its
+#                   mereth$k): MBIT Mbit/s to each DST_IP, DEFAULT Mbit/s
+#                   to everything else (the controller $CTL included).
+#                   Skips where htb or u32 is not allowed.
 #
 # Everything made is removed on exit: the caller's EXIT trap runs
 # netns_cleanup (set by netns_make).
@@ -88,4 +93,45 @@ netns_mnoded() { # K NAME
 		>>"$MER_T/log/mnoded-$2.log" 2>&1 &
 	MER_NODE_PID[$2]=$!
 	disown "${MER_NODE_PID[$2]}"
+}
+
+# Links that differ by destination, as between regions: namespace K's
+# egress gets an htb root whose classes are each a token bucket (the
+# rate, a 64 KiB bucket, as netns_shape's tbf) over a byte fifo of 50 ms
+# at that rate (tbf's "latency 50ms"); u32 filters on the destination
+# address choose the class, and what no filter takes (the controller,
+# ARP, any address not named) goes to the default class.  The classes
+# hang from the root side by side, so none borrows from another: each
+# destination's rate is its own.  htb rather than prio with tbf children:
+# this kernel has no sch_prio (nor netem); htb and u32 are built in.
+netns_shape_pairs() { # K DEFAULT_MBIT [DST_IP MBIT ...]
+	local k=$1 dev=mereth$1 id=1 err ip
+	shift
+	err=$(ip netns exec "${NS[k]}" tc qdisc add dev "$dev" root handle 1: htb default 1 2>&1) ||
+		skip_all "tc qdisc htb is not permitted here: $err"
+	_netns_pair_class "$k" 1 "$1" || bail "tc htb default class on $dev in ${NS[k]}"
+	shift
+	while [ $# -ge 2 ]; do
+		ip=$1
+		id=$((id + 1))
+		_netns_pair_class "$k" "$id" "$2" || bail "tc htb class for $ip on $dev in ${NS[k]}"
+		shift 2
+		err=$(ip netns exec "${NS[k]}" tc filter add dev "$dev" parent 1: protocol ip \
+			prio 1 u32 match ip dst "$ip/32" flowid "1:$(printf %x "$id")" 2>&1) ||
+			skip_all "tc filter u32 is not permitted here: $err"
+	done
+	[ $# -eq 0 ] || bail "netns_shape_pairs: a DST_IP without its MBIT: $1"
+}
+
+# Class 1:ID of namespace K's htb at MBIT Mbit/s, and its fifo 1ID:.  tc
+# reads (and shows) the numbers of handles in hex: ID is written so, and
+# class 1:2 is the first DST_IP, 1:3 the second, ...
+_netns_pair_class() { # K ID MBIT
+	local lim=$(($3 * 6250)) x # 50 ms at MBIT Mbit/s, in bytes
+	[ "$lim" -ge 65536 ] || lim=65536
+	x=$(printf %x "$2")
+	ip netns exec "${NS[$1]}" tc class add dev "mereth$1" parent 1: classid "1:$x" \
+		htb rate "$3mbit" ceil "$3mbit" burst 64k cburst 64k quantum 60000 &&
+		ip netns exec "${NS[$1]}" tc qdisc add dev "mereth$1" parent "1:$x" \
+			handle "1$x:" bfifo limit "$lim"
 }
