@@ -25,7 +25,7 @@ extern const struct mer_select_ops meridian_plugin;
 /* the matrix the fake core answers from, bytes/s and seconds */
 static struct ring_link M[MAXN][MAXN];
 static struct mer_select_node nodes[MAXN];
-static char names[MAXN][8];
+static char names[MAXN][24];
 static struct mer_select_gpu gpus[MAXN][4];
 
 static int link_cb(void *core, uint32_t a, uint32_t b, struct mer_link *out)
