@@ -312,6 +312,21 @@ void cmd_format_limit(uint32_t minutes, bool lower, char *buf, size_t n)
 		cmd_format_secs((int64_t)minutes * 60, false, buf, n);
 }
 
+void cmd_format_size(uint64_t bytes, char *buf, size_t n)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (u < 3 && bytes && bytes % 1024 == 0) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, n, "%" PRIu64, bytes);
+	else
+		snprintf(buf, n, "%" PRIu64 "%c", bytes, units[u]);
+}
+
 void cmd_format_rate(double bps, const char *sep, const char *none, char *buf,
 		     size_t n)
 {

@@ -129,6 +129,9 @@ void cmd_format_limit(uint32_t minutes, bool lower, char *buf, size_t n);
 /* Micro-dollars as dollars: exact false rounds to cents ("2.10"); exact
  * true keeps every non-zero digit, at least two decimals ("2.105"). */
 void cmd_format_price(int64_t micro, bool exact, char *buf, size_t n);
+/* Bytes in the largest unit that says them exactly, as --comm-bytes
+ * reads them: "64M", "1536K", "1000". */
+void cmd_format_size(uint64_t bytes, char *buf, size_t n);
 /* A rate in bit/s as "812 Mbit/s", "1.6 Gbit/s" (sep "" for Key=Value:
  * "812Mbit/s"); none when it is 0 or not a rate. */
 void cmd_format_rate(double bps, const char *sep, const char *none, char *buf,

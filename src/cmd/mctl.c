@@ -468,17 +468,10 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	else if (d->comm > 0 && d->comm < 4) /* CommPattern's numbers */
 		rec_kv(&r, "Comm", "%s", comm_names[d->comm]);
 	if (d->comm_bytes) {
-		static const char units[] = "KMGT";
-		uint64_t v = d->comm_bytes;
-		const char *u = "";
+		char size[32];
 
-		/* the largest unit that says it exactly, as --comm-bytes reads
-		 * it: 64M, 1536K, 1000 */
-		for (i = 0; units[i] && v % 1024 == 0; i++) {
-			v /= 1024;
-			u = &units[i];
-		}
-		rec_kv(&r, "CommBytes", "%" PRIu64 "%.1s", v, u);
+		cmd_format_size(d->comm_bytes, size, sizeof(size));
+		rec_kv(&r, "CommBytes", "%s", size);
 	}
 	if (d->min_tier && *d->min_tier)
 		rec_kv(&r, "MinTier", "%s", d->min_tier);

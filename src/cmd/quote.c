@@ -31,22 +31,6 @@ static const char *comm_name(Meridian__CommPattern p)
 	}
 }
 
-/* Bytes as the options write them: 256M, 1G, 1000. */
-static void size_str(uint64_t v, char *buf, size_t n)
-{
-	static const char units[] = "KMGT";
-	int u = -1;
-
-	while (u < 3 && v && v % 1024 == 0) {
-		v /= 1024;
-		u++;
-	}
-	if (u < 0)
-		snprintf(buf, n, "%" PRIu64, v);
-	else
-		snprintf(buf, n, "%" PRIu64 "%c", v, units[u]);
-}
-
 static void print_text(const Meridian__QuoteReply *r)
 {
 	char a[64], b[64];
@@ -69,7 +53,7 @@ static void print_text(const Meridian__QuoteReply *r)
 		       q->node, *q->region ? q->region : "-",
 		       *q->tier ? q->tier : "-", q->gpus, q->gpus ? a : "-");
 	}
-	size_str(r->comm_bytes, a, sizeof(a));
+	cmd_format_size(r->comm_bytes, a, sizeof(a));
 	if (r->comm == MERIDIAN__COMM_PATTERN__COMM_NONE)
 		printf("Communication: none (packed, cheapest first)\n");
 	else if (r->comm == MERIDIAN__COMM_PATTERN__COMM_PIPELINE)
