@@ -33,6 +33,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "probe.h"
+#include "rxmeter.h"
 #include "util.h"
 
 /* A ProbeHello packs to at most 48 bytes, ProbeEcho 17, ProbePhase 4,
@@ -51,9 +52,7 @@
 #define BULK_READ  (256 * 1024)
 /* After the dialer's end of an up phase: how long its streams' last bytes
  * may take before the armed end counts without them. */
-#define UP_DRAIN_MS 2000
-/* The warm-up: the first 1/WARMUP_DIV of duration_ms or max_bytes. */
-#define WARMUP_DIV	      4
+#define UP_DRAIN_MS	      2000
 #define ACCEPT_BATCH	      64
 #define ACCEPT_BACKOFF_MS     100
 #define ACCEPT_BACKOFF_MAX_MS 2000
@@ -256,70 +255,6 @@ static int send_frame(struct bufferevent *bev, Meridian__MsgType type,
 
 	free(buf);
 	return rc;
-}
-
-/* --- what a receiver counts ----------------------------------------------- */
-
-/*
- * The bytes of one bulk phase, all its streams together.  The warm-up is
- * over at the first read at which warm_ns have passed since the first
- * byte or warm_bytes have arrived (the bytes of that read are still the
- * warm-up's); the rate is the bytes read after it over the time from it
- * to the last read.
- */
-struct rx_meter {
-	uint64_t warm_ns, warm_bytes;
-	uint64_t first_ns, warm_end_ns, last_ns;
-	uint64_t total, counted, first_read;
-};
-
-static void meter_init(struct rx_meter *m, uint32_t duration_ms,
-		       uint64_t max_bytes)
-{
-	memset(m, 0, sizeof(*m));
-	m->warm_ns = (uint64_t)duration_ms * 1000000u / WARMUP_DIV;
-	m->warm_bytes = max_bytes / WARMUP_DIV;
-}
-
-static void meter_add(struct rx_meter *m, size_t n, uint64_t now)
-{
-	if (!n)
-		return;
-	if (!m->total) {
-		m->first_ns = now;
-		m->first_read = n;
-	}
-	m->total += n;
-	m->last_ns = now;
-	if (m->warm_end_ns)
-		m->counted += n;
-	else if (now - m->first_ns >= m->warm_ns || m->total >= m->warm_bytes)
-		m->warm_end_ns = now;
-}
-
-/* The bytes measured over window_us.  A phase over within its warm-up
- * (a fast link and a small max_bytes) is measured from its first read
- * instead; one read measures nothing (0, 0). */
-static void meter_result(const struct rx_meter *m, uint64_t *bytes,
-			 uint64_t *window_us)
-{
-	uint64_t ns = 0;
-
-	*bytes = 0;
-	if (m->counted && m->last_ns > m->warm_end_ns) {
-		*bytes = m->counted;
-		ns = m->last_ns - m->warm_end_ns;
-	} else if (m->total > m->first_read && m->last_ns > m->first_ns) {
-		*bytes = m->total - m->first_read;
-		ns = m->last_ns - m->first_ns;
-	}
-	*window_us = (ns + 999) / 1000;
-}
-
-static uint64_t rate_bps(uint64_t bytes, uint64_t window_us)
-{
-	/* at most 4 GiB * 8e6: no overflow */
-	return window_us ? bytes * 8u * 1000000u / window_us : 0;
 }
 
 /* --- the armed end -------------------------------------------------------- */
@@ -525,7 +460,7 @@ static void up_count(struct psrv_probe *p)
 	for (unsigned i = 0; i < PROBE_MAX_STREAMS; i++)
 		if (ph->conns[i])
 			pc_close(ph->conns[i]);
-	meter_result(&ph->rx, &bytes, &window_us);
+	rxm_result(&ph->rx, &bytes, &window_us);
 	pc.up = true;
 	pc.bytes = bytes;
 	pc.window_us = window_us;
@@ -839,7 +774,7 @@ static void pc_read_cb(struct bufferevent *bev, void *arg)
 		struct psrv_phase *ph = &p->phase[1];
 		size_t n = evbuffer_get_length(in);
 
-		meter_add(&ph->rx, n, mono_ns());
+		rxm_add(&ph->rx, n, mono_ns());
 		evbuffer_drain(in, n);
 		s->st.bytes_received += n;
 		if (ph->rx.total > p->max_bytes)
@@ -1180,7 +1115,7 @@ int probe_srv_arm(struct probe_srv *s, const Meridian__ProbeRequest *req,
 	p->max_bytes = req->max_bytes;
 	p->up = req->up && p->streams;
 	p->down = req->down && p->streams;
-	meter_init(&p->phase[1].rx, p->duration_ms, p->max_bytes);
+	rxm_init(&p->phase[1].rx, p->duration_ms, p->max_bytes);
 	timer_start(p->expire, req->timeout_ms);
 	return 0;
 }
@@ -1463,7 +1398,7 @@ static void run_next(struct probe_run *r)
 	r->nconnected = r->nclosed = 0;
 	r->up_sent = 0;
 	r->up_stopped = false;
-	meter_init(&r->rx, r->duration_ms, r->max_bytes);
+	rxm_init(&r->rx, r->duration_ms, r->max_bytes);
 	send_phase(r, up, false);
 	for (unsigned i = 0; i < r->streams; i++) {
 		struct run_bulk *b = &r->bulk[i];
@@ -1567,7 +1502,7 @@ static void bulk_read_cb(struct bufferevent *bev, void *arg)
 				 r->where, n, b->stream);
 		return;
 	}
-	meter_add(&r->rx, n, mono_ns());
+	rxm_add(&r->rx, n, mono_ns());
 	if (r->rx.total > r->max_bytes)
 		run_fail(r, false,
 			 "%s sent more than the %llu bytes of the down phase",
@@ -1578,8 +1513,8 @@ static void down_done(struct probe_run *r)
 {
 	uint64_t window_us;
 
-	meter_result(&r->rx, &r->o.down_bytes, &window_us);
-	r->o.down_bps = rate_bps(r->o.down_bytes, window_us);
+	rxm_result(&r->rx, &r->o.down_bytes, &window_us);
+	r->o.down_bps = rxm_rate_bps(r->o.down_bytes, window_us);
 	r->o.down_total = r->rx.total;
 	r->down_done = true;
 	run_next(r);
@@ -1659,7 +1594,7 @@ static int up_counted(struct probe_run *r, const struct frame_hdr *h,
 	}
 	r->o.up_bytes = pc->bytes;
 	r->o.up_total = pc->total_bytes;
-	r->o.up_bps = rate_bps(pc->bytes, pc->window_us);
+	r->o.up_bps = rxm_rate_bps(pc->bytes, pc->window_us);
 	r->up_done = true;
 	protobuf_c_message_free_unpacked(m, NULL);
 	return 0;

@@ -18,9 +18,8 @@
  * (up: the dialer sends, down: it receives) PROBE_PHASE {up, end=false},
  * `streams` bulk connections (stream 1.., raw bytes after the hello, for
  * duration_ms or max_bytes in all, whichever first), each closed by its
- * sender when it is done.  The receiver counts; the rate excludes the
- * first quarter (of duration_ms, or of max_bytes if that comes first),
- * TCP's slow start and a token bucket's first burst.  Up: the dialer
+ * sender when it is done.  The receiver counts (rxmeter.h: after a
+ * warm-up, and robust to a stalled sender).  Up: the dialer
  * sends PROBE_PHASE {up, end=true} once its streams are closed, and the
  * armed end answers PROBE_COUNT.  Down: the armed end stops by itself and
  * closes; the dialer counts.  The dialer closes the control connection

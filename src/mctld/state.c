@@ -39,7 +39,10 @@
 #define STATE_FULL_BELOW  (1ull << 20)
 #define STATE_MAX_DBS	  32
 #define STATE_MAX_SOURCES 16
-#define META_SCHEMA	  "schema_version"
+/* A commit this slow is logged, at most once a minute. */
+#define STATE_SLOW_COMMIT_US 500000
+#define STATE_SLOW_LOG_EVERY 60
+#define META_SCHEMA	     "schema_version"
 
 struct source {
 	const struct state_source *ops;
@@ -60,7 +63,7 @@ struct state {
 	int fail_next;	     /* tests: the next commit fails so */
 	void *map;	     /* LMDB's map of data.mdb */
 	size_t map_len;
-	int64_t last_fail_log;
+	int64_t last_fail_log, last_slow_log;
 	/* what the commits cost, for the debug log */
 	uint64_t stat_commits, stat_writes, stat_us;
 };
@@ -632,7 +635,7 @@ static int collect_all(struct state *st, uint64_t *writes,
 int state_commit(struct state *st, struct mer_error *err)
 {
 	struct timespec t0, t1;
-	uint64_t writes = 0;
+	uint64_t writes = 0, us;
 	bool any = false;
 	int rc, e;
 
@@ -657,9 +660,19 @@ int state_commit(struct state *st, struct mer_error *err)
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+			(t1.tv_nsec - t0.tv_nsec) / 1000);
 	st->stat_commits++;
 	st->stat_writes += writes;
-	st->stat_us += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
-				  (t1.tv_nsec - t0.tv_nsec) / 1000);
+	st->stat_us += us;
+	/* mctld waits for its disk: nothing else runs meanwhile */
+	if (us >= STATE_SLOW_COMMIT_US &&
+	    mer_now() - st->last_slow_log >= STATE_SLOW_LOG_EVERY) {
+		log_warnx("state: a commit to StateDir=%s took %.1f s; "
+			  "mctld answers nothing while it waits (a slow or "
+			  "busy disk?)",
+			  st->dir, (double)us / 1e6);
+		st->last_slow_log = mer_now();
+	}
 	return 0;
 }
