@@ -618,6 +618,65 @@ static void rate_str(uint64_t bps, char *buf, size_t n)
 	cmd_format_rate((double)bps, "", "None", buf, n);
 }
 
+/* The GPUs a GPU reaches over NVLink: "NvLink=1:25G,3:50G" (GB/s one
+ * way, "?" when not known), "NvLink=None" without any. */
+static void print_nvlink(struct rec *r, const Meridian__Gpu *g)
+{
+	char buf[1024];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < g->n_peers && len < sizeof(buf) - 32; k++) {
+		const Meridian__GpuPeer *p = g->peers[k];
+
+		if (p->link != MERIDIAN__GPU_LINK_KIND__GPU_LINK_NVLINK)
+			continue;
+		if (p->bandwidth_mbs)
+			len += (size_t)snprintf(
+				buf + len, sizeof(buf) - len,
+				"%s%" PRIu32 ":%" PRIu32 "G", len ? "," : "",
+				p->gpu, (p->bandwidth_mbs + 500) / 1000);
+		else
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+						"%s%" PRIu32 ":?",
+						len ? "," : "", p->gpu);
+	}
+	rec_kv(r, "NvLink", "%s", len ? buf : "None");
+}
+
+static const char *gpu_link_name(Meridian__GpuLinkKind k)
+{
+	switch (k) {
+	case MERIDIAN__GPU_LINK_KIND__GPU_LINK_NVLINK:
+		return "nvlink";
+	case MERIDIAN__GPU_LINK_KIND__GPU_LINK_PCI:
+		return "pci";
+	case MERIDIAN__GPU_LINK_KIND__GPU_LINK_SMP:
+		return "smp";
+	default:
+		return "unknown";
+	}
+}
+
+/* [{"gpu": 1, "link": "nvlink", "bandwidth_mbs": 25000}, ...] */
+static json_t *gpu_peers_json(const Meridian__Gpu *g)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; k < g->n_peers; k++) {
+		const Meridian__GpuPeer *p = g->peers[k];
+		json_t *po = json_object();
+
+		json_object_set_new(po, "gpu", json_integer(p->gpu));
+		json_object_set_new(po, "link",
+				    json_string(gpu_link_name(p->link)));
+		json_object_set_new(po, "bandwidth_mbs",
+				    json_integer(p->bandwidth_mbs));
+		json_array_append_new(a, po);
+	}
+	return a;
+}
+
 /* Where a node's Up and Down come from: probes to the controller, the
  * best of its links to other nodes, or nowhere yet.  NULL for nowhere. */
 static const char *rates_from(const Meridian__NodeInfo *n)
@@ -705,6 +764,7 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 			rec_kv(&r, "Cpus", "%s", str_or(g->cpuset, "N/A"));
 			rec_kv(&r, "Numa", "%" PRId32, g->numa_node);
 			rec_kv(&r, "Memory", "%" PRIu64 "M", g->memory_mb);
+			print_nvlink(&r, g);
 		}
 	rec_print(&r);
 	if (!m->oneliner)
@@ -778,6 +838,7 @@ static json_t *node_json(const Meridian__NodeInfo *n)
 				    json_integer(g->numa_node));
 		json_object_set_new(go, "memory_mb",
 				    json_integer((json_int_t)g->memory_mb));
+		json_object_set_new(go, "peers", gpu_peers_json(g));
 		json_array_append_new(a, go);
 	}
 	json_object_set_new(o, "gpus", a);

@@ -33,6 +33,8 @@
 #define NODE_REG_MAX_CPUSET  4096
 #define NODE_REG_MAX_JOBS    65536
 #define NODE_REG_MAX_XML     (8u << 20)
+/* GPU-to-GPU links in all: every pair of the 64 GPUs scheduled */
+#define NODE_REG_MAX_PEERS 4096
 /* reason_uid of a reason mctld set itself (from the config) */
 #define NODE_REASON_BY_MCTLD UINT32_MAX
 
@@ -655,6 +657,60 @@ static int check_node_str(const char *node, const char *what, const char *s,
 	return 0;
 }
 
+/* Each GPU's links to the node's other GPUs: to a GPU of the node, not
+ * itself, once each, of a kind we know; NODE_REG_MAX_PEERS in all. */
+static int check_gpu_peers(const Meridian__NodeRegister *reg, const char *name,
+			   struct mer_error *err)
+{
+	size_t total = 0;
+	uint8_t *seen = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < reg->n_gpus && rc == 0; i++) {
+		const Meridian__Gpu *g = reg->gpus[i];
+
+		total += g->n_peers;
+		if (total > NODE_REG_MAX_PEERS) {
+			errno = E2BIG;
+			rc = mer_error_set(err,
+					   "node %.60s reports more than %u "
+					   "links between its GPUs",
+					   name, NODE_REG_MAX_PEERS);
+			break;
+		}
+		if (!g->n_peers)
+			continue;
+		if (!seen)
+			seen = xmalloc(reg->n_gpus);
+		memset(seen, 0, reg->n_gpus);
+		for (size_t k = 0; k < g->n_peers && rc == 0; k++) {
+			const Meridian__GpuPeer *p = g->peers[k];
+			const char *why = NULL;
+
+			if (p->gpu >= reg->n_gpus || p->gpu == i)
+				why = "is not another of its GPUs";
+			else if (seen[p->gpu])
+				why = "is named twice";
+			else if ((unsigned)p->link >
+				 MERIDIAN__GPU_LINK_KIND__GPU_LINK_SMP)
+				why = "has a link kind not known here";
+			if (why) {
+				errno = EINVAL;
+				rc = mer_error_set(
+					err,
+					"node %.60s: GPU %zu's peer GPU %u %s "
+					"(peers: the indexes 0..%zu of the "
+					"node's other GPUs, once each)",
+					name, i, p->gpu, why, reg->n_gpus - 1);
+			} else {
+				seen[p->gpu] = 1;
+			}
+		}
+	}
+	free(seen);
+	return rc;
+}
+
 /* Bound what a registering node says before any of it is kept. */
 static int check_register(const Meridian__NodeRegister *reg,
 			  struct mer_error *err)
@@ -688,6 +744,8 @@ static int check_register(const Meridian__NodeRegister *reg,
 				   NODE_REG_MAX_CPUSET, err) < 0)
 			return -1;
 	}
+	if (check_gpu_peers(reg, name, err) < 0)
+		return -1;
 	if (reg->topology_xml && strlen(reg->topology_xml) > NODE_REG_MAX_XML) {
 		errno = E2BIG;
 		return mer_error_set(

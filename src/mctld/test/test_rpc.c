@@ -710,9 +710,9 @@ static void test_ping(void)
 }
 
 /* A node speaks of itself within bounds: a registration with an
- * over-long version or a GPU model holding control bytes is refused
- * before anything is kept, and a node's end reason is cut in the
- * record. */
+ * over-long version, a GPU model holding control bytes or a GPU link to
+ * no other GPU of the node is refused before anything is kept, and a
+ * node's end reason is cut in the record. */
 static void test_register_bounds(void)
 {
 	Meridian__NodeRegister reg = MERIDIAN__NODE_REGISTER__INIT;
@@ -744,6 +744,47 @@ static void test_register_bounds(void)
 		     "node n1: its GPU model holds byte 0x0a at offset 4; "
 		     "printable ASCII expected");
 	CU_ASSERT_FALSE(node_find(ctx, "n1")->registered);
+	/* GPU links: to another GPU of the node, once, of a known kind */
+	g.model = (char *)"v100";
+	{
+		Meridian__Gpu g2 = MERIDIAN__GPU__INIT, *gpus[2] = {&g, &g2};
+		Meridian__GpuPeer pr = MERIDIAN__GPU_PEER__INIT,
+				  *prs[2] = {&pr, &pr};
+		static const struct {
+			uint32_t gpu;
+			int link;
+			size_t n;
+			const char *why;
+		} bad[] = {
+			{2, 1, 1, "is not another of its GPUs"},
+			{0, 1, 1, "is not another of its GPUs"},
+			{1, 1, 2, "is named twice"},
+			{1, 9, 1, "has a link kind not known here"},
+		};
+		char text[256];
+
+		g2.model = (char *)"v100";
+		g2.index = 1;
+		reg.gpus = gpus;
+		reg.n_gpus = 2;
+		g.peers = prs;
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			pr.gpu = bad[i].gpu;
+			pr.link = (Meridian__GpuLinkKind)bad[i].link;
+			g.n_peers = bad[i].n;
+			th_request(ctx, p, MT(NODE_REGISTER), 3, 0, &reg.base);
+			th_turn(ctx);
+			snprintf(text, sizeof(text),
+				 "node n1: GPU 0's peer GPU %u %s (peers: the "
+				 "indexes 0..1 of the node's other GPUs, once "
+				 "each)",
+				 bad[i].gpu, bad[i].why);
+			expect_error(p, MT(NODE_REGISTER), EINVAL, text);
+		}
+		CU_ASSERT_FALSE(node_find(ctx, "n1")->registered);
+		g.peers = NULL;
+		g.n_peers = 0;
+	}
 	th_close(p);
 
 	n1 = up_node("n1");
