@@ -20,18 +20,18 @@
 #define MER_SELECT_ABI	    2
 #define MER_SELECT_MAX_GPUS 64
 
-/* How two GPUs of a node talk. */
+/* How two GPUs of a node talk (GpuLinkKind in meridian.proto). */
 enum mer_gpu_link_kind {
 	MER_GPU_LINK_UNKNOWN = 0,
-	MER_GPU_LINK_NVLINK = 1,
-	MER_GPU_LINK_PCI = 2, /* through a PCIe switch or host bridge */
-	MER_GPU_LINK_SMP = 3, /* across CPU sockets */
+	MER_GPU_LINK_NVLINK = 1, /* directly or through NVSwitches */
+	MER_GPU_LINK_PCI = 2,	 /* through a PCIe switch or host bridge */
+	MER_GPU_LINK_SMP = 3,	 /* across CPU sockets */
 };
 
 struct mer_gpu_peer {
-	uint32_t gpu;	/* the peer's index on the same node */
-	uint32_t link;	/* enum mer_gpu_link_kind */
-	uint32_t lanes; /* NVLink links or PCIe lanes, 0 unknown */
+	uint32_t gpu;		/* the peer's index on the same node */
+	uint32_t link;		/* enum mer_gpu_link_kind */
+	uint32_t bandwidth_mbs; /* NVLink MB/s one way, 0 unknown */
 };
 
 /* One GPU of a node, as its mnoded registered it (hwloc); "" / -1 / 0 /
@@ -43,7 +43,8 @@ struct mer_select_gpu {
 	const char *cpuset;	/* cores local to it, list form "0-7", "" */
 	int32_t numa_node;	/* -1 unknown */
 	uint64_t memory_mb;	/* 0 unknown */
-	const struct mer_gpu_peer *peers; /* nothing reports links yet: 0 */
+	const struct mer_gpu_peer *peers; /* as its mnoded found them (hwloc);
+					   * none where not known */
 	size_t npeers;
 };
 
@@ -150,6 +151,12 @@ struct mer_select_result {
 	 * to the next rank's (the last rank's: to rank 0's); the core sets
 	 * UINT32_MAX (none) before the call */
 	uint32_t bottleneck;
+	/* The order of node i's GPUs for its local ranks (local rank 0
+	 * takes the first): row i is gpu_order[i * MER_SELECT_MAX_GPUS ..],
+	 * gpu_mask[i]'s indexes in any order.  The core fills every row
+	 * with UINT8_MAX before the call; a row left so is index order.
+	 * NULL: the caller wants no order (a plugin must check). */
+	uint8_t *gpu_order;
 };
 
 struct mer_select_ops {

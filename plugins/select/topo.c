@@ -33,10 +33,12 @@
  * A link the core knows nothing of (no probe, no estimate) is assumed to
  * be modest: 1 Gbit/s and 1 ms inside a region, 100 Mbit/s and 50 ms
  * across, so that what was measured good wins over what is unknown.  Inside
- * a node the job's GPUs are the lowest-indexed free ones of one NUMA node
- * when one has enough (indices are PCI order: ranks follow it), else the
- * lowest-indexed free ones.  The order of res->node_index is the rank
- * order: the job's node list, RANK and SLURM_PROCID follow it.
+ * a node the job's GPUs and the order of its local ranks on them are
+ * gpuset.h's: the ring over them whose slowest link is fastest (NVLink
+ * peers next to each other), or one NUMA node's lowest free GPUs on a node
+ * that reports no links.  The order of res->node_index is the rank order:
+ * the job's node list, RANK and SLURM_PROCID follow it, and inside each
+ * node res->gpu_order (local rank k takes its k-th GPU).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -49,6 +51,7 @@
 #include <meridian/plugin_select.h>
 
 #include "fit.h"
+#include "gpuset.h"
 
 #include "ring.h"
 
@@ -65,7 +68,6 @@
 
 struct cand {
 	uint32_t node;	/* index into req->nodes */
-	uint64_t gpus;	/* the GPUs it would give */
 	int32_t region; /* region index, -1 none */
 	int64_t price;
 };
@@ -93,47 +95,6 @@ static void *topo_init(const struct mer_plugin_conf *conf,
 static void topo_fini(void *state)
 {
 	(void)state;
-}
-
-/* The lowest want free GPUs of mask. */
-static uint64_t lowest(uint64_t mask, uint32_t want)
-{
-	uint64_t m = 0;
-
-	for (uint32_t bit = 0; bit < 64 && want; bit++)
-		if (mask & (1ull << bit)) {
-			m |= 1ull << bit;
-			want--;
-		}
-	return want ? 0 : m;
-}
-
-/* The job's GPUs on n: one NUMA node's when one has enough free. */
-static bool take_gpus(const struct mer_select_job *job,
-		      const struct mer_select_node *n, uint64_t *out)
-{
-	uint64_t free_mask = n->gpu_free_mask & fit_all_gpus(n->gpus);
-	uint32_t want = job->gpus_per_node;
-
-	*out = 0;
-	if (!want)
-		return true;
-	if ((uint32_t)__builtin_popcountll(free_mask) < want)
-		return false;
-	for (size_t i = 0; i < n->n_gpu && i < 64; i++) {
-		int32_t numa = n->gpu[i].numa_node;
-		uint64_t same = 0;
-
-		if (numa < 0 || !(free_mask & (1ull << i)))
-			continue;
-		for (size_t j = 0; j < n->n_gpu && j < 64; j++)
-			if (n->gpu[j].numa_node == numa)
-				same |= 1ull << j;
-		if ((*out = lowest(free_mask & same, want)))
-			return true;
-	}
-	*out = lowest(free_mask, want);
-	return *out != 0;
 }
 
 static const struct ring_link *lk(const struct plan *p, size_t a, size_t b)
@@ -547,6 +508,20 @@ out:
 	return best;
 }
 
+/* The chosen nodes' GPUs, and their order where links tell one. */
+static void take_gpus(const struct mer_select_request *req,
+		      struct mer_select_result *res)
+{
+	for (uint32_t i = 0; i < res->nnodes; i++)
+		/* counted free when the node became a candidate */
+		(void)gpuset_choose(
+			&req->nodes[res->node_index[i]],
+			req->job->gpus_per_node, &res->gpu_mask[i],
+			res->gpu_order ? res->gpu_order +
+						 (size_t)i * MER_SELECT_MAX_GPUS
+				       : NULL);
+}
+
 static int topo_select(void *state, const struct mer_select_request *req,
 		       struct mer_select_result *res, struct mer_error *err)
 {
@@ -581,8 +556,6 @@ static int topo_select(void *state, const struct mer_select_request *req,
 	}
 	for (size_t i = 0; i < req->nnodes && p.m < TOPO_MAX_CANDS; i++) {
 		const struct mer_select_node *n = &req->nodes[i];
-		uint64_t mask;
-
 		if (!fit_empty(job, n))
 			continue;
 		could++;
@@ -592,10 +565,11 @@ static int topo_select(void *state, const struct mer_select_request *req,
 		if (n->cpus_free < job->cpus_per_node ||
 		    (job->mem_mb_per_node &&
 		     n->mem_free_mb < job->mem_mb_per_node) ||
-		    !take_gpus(job, n, &mask))
+		    (uint32_t)__builtin_popcountll(n->gpu_free_mask &
+						   fit_all_gpus(n->gpus)) <
+			    job->gpus_per_node)
 			continue;
 		p.c[p.m].node = (uint32_t)i;
-		p.c[p.m].gpus = mask;
 		p.c[p.m].region = n->region_index;
 		/* a job without GPUs pays no GPU-hour: node order only */
 		p.c[p.m].price = job->gpus_per_node ? n->gpu_hour_price : 0;
@@ -610,10 +584,8 @@ static int topo_select(void *state, const struct mer_select_request *req,
 	}
 	if (p.pattern == MER_COMM_NONE || p.k == 1) {
 		qsort(p.c, p.m, sizeof(*p.c), by_price);
-		for (size_t i = 0; i < p.k; i++) {
+		for (size_t i = 0; i < p.k; i++)
 			res->node_index[i] = p.c[i].node;
-			res->gpu_mask[i] = p.c[i].gpus;
-		}
 		res->nnodes = (uint32_t)p.k;
 		rc = 0;
 		goto out;
@@ -626,16 +598,16 @@ static int topo_select(void *state, const struct mer_select_request *req,
 	}
 	matrix(&p);
 	t = place(&p, order);
-	for (size_t i = 0; i < p.k; i++) {
+	for (size_t i = 0; i < p.k; i++)
 		res->node_index[i] = p.c[order[i]].node;
-		res->gpu_mask[i] = p.c[order[i]].gpus;
-	}
 	res->nnodes = (uint32_t)p.k;
 	res->predicted_step_us =
 		isfinite(t) && t < 1e12 ? (uint64_t)(t * 1e6 + 0.5) : 0;
 	res->bottleneck = bottleneck_of(&p, order);
 	rc = 0;
 out:
+	if (rc == 0)
+		take_gpus(req, res);
 	free(p.c);
 	free(p.link);
 	free(order);

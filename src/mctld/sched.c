@@ -86,9 +86,12 @@ struct sched {
 	size_t cap_views;
 	uint32_t *res_index;
 	uint64_t *res_mask;
+	uint8_t *res_order; /* cap_res rows of MER_SELECT_MAX_GPUS */
 	size_t cap_res;
 	struct mer_select_gpu *vgpus;
 	size_t cap_vgpus;
+	struct mer_gpu_peer *vpeers;
+	size_t cap_vpeers;
 	struct avail *at, *limit; /* per node id, for one set of views */
 	uint64_t *resv_cpus, *resv_mem, *resv_mask;
 	int64_t *events;
@@ -205,6 +208,7 @@ void sched_destroy(struct sched *s)
 	free(s->view_nodes);
 	free(s->res_index);
 	free(s->res_mask);
+	free(s->res_order);
 	free(s->vnodes);
 	free(s->vrun);
 	free(s->valloc);
@@ -215,6 +219,7 @@ void sched_destroy(struct sched *s)
 	free(s->resv);
 	free(s->regions);
 	free(s->vgpus);
+	free(s->vpeers);
 	free(s->at);
 	free(s->limit);
 	free(s->resv_cpus);
@@ -293,6 +298,25 @@ static int64_t end_of(int64_t start, uint32_t time_limit_min)
 	return start + (int64_t)time_limit_min * 60;
 }
 
+/* Node i's GPU order, when the plugin gave one: gpu_mask[i]'s GPUs, each
+ * once. */
+static int check_order(const struct mer_select_result *res, uint32_t i)
+{
+	const uint8_t *row = res->gpu_order + (size_t)i * MER_SELECT_MAX_GPUS;
+	uint64_t m = res->gpu_mask[i], seen = 0;
+	int k, n = __builtin_popcountll(m);
+
+	if (row[0] == UINT8_MAX)
+		return 0;
+	for (k = 0; k < n; k++) {
+		if (row[k] >= MER_SELECT_MAX_GPUS || !(m & (1ull << row[k])) ||
+		    (seen & (1ull << row[k])))
+			return -1;
+		seen |= 1ull << row[k];
+	}
+	return 0;
+}
+
 /* The placement the plugin returned must be possible: never let a plugin
  * corrupt the accounting. */
 static int check_result(const struct sched *s, const struct job *j,
@@ -316,7 +340,8 @@ static int check_result(const struct sched *s, const struct job *j,
 			return -1;
 		if ((res->gpu_mask[i] & ~v->gpu_free_mask) ||
 		    (uint32_t)__builtin_popcountll(res->gpu_mask[i]) !=
-			    j->gpus_per_node)
+			    j->gpus_per_node ||
+		    check_order(res, i) < 0)
 			return -1;
 	}
 	return 0;
@@ -348,10 +373,18 @@ static Meridian__JobNodeAlloc **build_alloc(const struct sched *s,
 		rem -= add;
 		a->n_gpus = (size_t)__builtin_popcountll(m);
 		if (a->n_gpus) {
+			const uint8_t *row = res->gpu_order +
+					     (size_t)i * MER_SELECT_MAX_GPUS;
+
+			/* local rank k takes a->gpus[k] (mstepd) */
 			a->gpus = xcalloc(a->n_gpus, sizeof(*a->gpus));
-			for (bit = 0; bit < MER_SELECT_MAX_GPUS; bit++)
-				if (m & (1ull << bit))
-					a->gpus[g++] = bit;
+			if (row[0] != UINT8_MAX)
+				for (g = 0; g < a->n_gpus; g++)
+					a->gpus[g] = row[g];
+			else
+				for (bit = 0; bit < MER_SELECT_MAX_GPUS; bit++)
+					if (m & (1ull << bit))
+						a->gpus[g++] = bit;
 		}
 		alloc[i] = a;
 	}
@@ -644,7 +677,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 	struct mctld *ctx = s->ctx;
 	const char *want = j->rec->desc->min_tier;
 	struct node **pnodes;
-	size_t npnodes, nviews = 0, ngpus = 0, i;
+	size_t npnodes, nviews = 0, ngpus = 0, npeers = 0, i;
 	int min_tier = -1;
 	bool *region_ok;
 
@@ -656,11 +689,19 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		s->view_nodes = xrealloc(s->view_nodes,
 					 s->cap_views * sizeof(*s->view_nodes));
 	}
-	for (i = 0; i < npnodes; i++)
+	for (i = 0; i < npnodes; i++) {
 		ngpus += pnodes[i]->n_gpu_info;
+		for (size_t g = 0; g < pnodes[i]->n_gpu_info; g++)
+			npeers += pnodes[i]->gpu_info[g]->n_peers;
+	}
 	if (ngpus > s->cap_vgpus) {
 		s->cap_vgpus = grown(ngpus);
 		s->vgpus = xrealloc(s->vgpus, s->cap_vgpus * sizeof(*s->vgpus));
+	}
+	if (npeers > s->cap_vpeers) {
+		s->cap_vpeers = grown(npeers);
+		s->vpeers =
+			xrealloc(s->vpeers, s->cap_vpeers * sizeof(*s->vpeers));
 	}
 	if (want && *want) {
 		/* A tier gone from BandwidthTiers= since the submit: no node
@@ -673,7 +714,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 	/* A region gone from meridian.conf since the submit allows no node:
 	 * the job waits rather than run where it asked not to. */
 	region_ok = regions_allowed(ctx->conf, j->rec->desc);
-	ngpus = 0;
+	ngpus = npeers = 0;
 	for (i = 0; i < npnodes; i++) {
 		struct node *n = pnodes[i];
 		const struct avail *av = &s->at[n->index];
@@ -715,6 +756,15 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 			vg->cpuset = gi->cpuset ? gi->cpuset : "";
 			vg->numa_node = gi->numa_node;
 			vg->memory_mb = gi->memory_mb;
+			vg->peers = &s->vpeers[npeers];
+			for (size_t k = 0; k < gi->n_peers; k++) {
+				struct mer_gpu_peer *vp = &s->vpeers[npeers++];
+
+				vp->gpu = gi->peers[k]->gpu;
+				vp->link = (uint32_t)gi->peers[k]->link;
+				vp->bandwidth_mbs = gi->peers[k]->bandwidth_mbs;
+			}
+			vg->npeers = gi->n_peers;
 		}
 		v->n_gpu = n->n_gpu_info;
 	}
@@ -771,7 +821,11 @@ static int select_at(struct sched *s, const struct job *j, int64_t t,
 					s->cap_res * sizeof(*s->res_index));
 		s->res_mask = xrealloc(s->res_mask,
 				       s->cap_res * sizeof(*s->res_mask));
+		s->res_order = xrealloc(s->res_order,
+					s->cap_res * MER_SELECT_MAX_GPUS);
 	}
+	memset(s->res_order, UINT8_MAX,
+	       (size_t)job.num_nodes * MER_SELECT_MAX_GPUS);
 	memset(&req, 0, sizeof(req));
 	req.job = &job;
 	req.nodes = s->views;
@@ -783,6 +837,7 @@ static int select_at(struct sched *s, const struct job *j, int64_t t,
 	memset(res, 0, sizeof(*res));
 	res->node_index = s->res_index;
 	res->gpu_mask = s->res_mask;
+	res->gpu_order = s->res_order;
 	res->bottleneck = UINT32_MAX;
 	err->text[0] = '\0';
 	if (s->select_ops->select(s->select_state, &req, res, err) < 0) {

@@ -2,7 +2,8 @@
  * test_topo.c - select/topo over made-up link matrices: the fast pair, one
  * region when it fits, contiguous regions when it does not, packing by
  * price, a pipeline that leaves its slowest link out, GPUs of one NUMA
- * node, the predicted time, and node choice against brute force.
+ * node, NVLink peers in ring order, the predicted time, and node choice
+ * against brute force.
  */
 #include <math.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ static const struct mer_select_region regions[2] = {{"eu", "", 60},
 static void cluster(size_t n, const int *r)
 {
 	memset(nodes, 0, sizeof(nodes));
+	memset(gpus, 0, sizeof(gpus));
 	for (size_t i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "n%zu", i + 1);
 		nodes[i].name = names[i];
@@ -86,6 +88,7 @@ struct answer {
 	uint32_t n;
 	uint32_t idx[MAXN];
 	uint64_t mask[MAXN];
+	uint8_t order[MAXN * MER_SELECT_MAX_GPUS];
 	uint64_t us;
 	char why[64];
 };
@@ -114,6 +117,8 @@ static struct answer ask(size_t n, uint32_t k, uint32_t pattern,
 	req.api = &api;
 	res.node_index = a.idx;
 	res.gpu_mask = a.mask;
+	memset(a.order, UINT8_MAX, sizeof(a.order));
+	res.gpu_order = a.order;
 	a.rc = meridian_plugin.select(NULL, &req, &res, &err);
 	a.n = res.nnodes;
 	a.us = res.predicted_step_us;
@@ -271,6 +276,66 @@ static void test_numa_gpus(void)
 	CU_ASSERT_STRING_EQUAL(a.why, "Resources");
 }
 
+/* GPUs that report links: NVLink 0-2, 2-1, 1-3, 3-0, the two other pairs
+ * across sockets.  Two GPUs are an NVLink pair, not one NUMA node's; all
+ * four go round the NVLink ring, local ranks in its order, on every node
+ * of a two-node job. */
+static void test_nvlink_gpus(void)
+{
+	static const int r[2] = {0, 0};
+	static const uint32_t nv[4][2] = {{0, 2}, {2, 1}, {1, 3}, {3, 0}};
+	static struct mer_gpu_peer peers[MAXN][4][3];
+	struct answer a;
+
+	cluster(2, r);
+	for (size_t n = 0; n < 2; n++) {
+		for (uint32_t g = 0; g < 4; g++) {
+			uint32_t k = 0;
+
+			for (uint32_t o = 0; o < 4; o++) {
+				bool nvl = false;
+
+				if (o == g)
+					continue;
+				for (int e = 0; e < 4; e++)
+					nvl |= (nv[e][0] == g &&
+						nv[e][1] == o) ||
+					       (nv[e][1] == g && nv[e][0] == o);
+				peers[n][g][k].gpu = o;
+				peers[n][g][k].link = nvl ? MER_GPU_LINK_NVLINK
+							  : MER_GPU_LINK_SMP;
+				peers[n][g][k].bandwidth_mbs = nvl ? 50000 : 0;
+				k++;
+			}
+			gpus[n][g].peers = peers[n][g];
+			gpus[n][g].npeers = k;
+		}
+	}
+	a = ask(2, 1, MER_COMM_RING, 0, 2);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	CU_ASSERT_EQUAL(a.mask[0], 0x5ull); /* 0 and 2, not NUMA's 0 and 1 */
+	CU_ASSERT_EQUAL(a.order[0], 0);
+	CU_ASSERT_EQUAL(a.order[1], 2);
+	a = ask(2, 2, MER_COMM_RING, 0, 4);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	for (uint32_t i = 0; i < 2; i++) {
+		const uint8_t *row = a.order + i * MER_SELECT_MAX_GPUS;
+
+		CU_ASSERT_EQUAL(a.mask[i], 0xfull);
+		CU_ASSERT_EQUAL(row[0], 0);
+		CU_ASSERT_EQUAL(row[1], 2);
+		CU_ASSERT_EQUAL(row[2], 1);
+		CU_ASSERT_EQUAL(row[3], 3);
+	}
+	/* a node without links keeps index order: the row is left alone */
+	for (uint32_t g = 0; g < 4; g++)
+		gpus[1][g].npeers = 0;
+	a = ask(2, 2, MER_COMM_RING, 0, 4);
+	CU_ASSERT_EQUAL_FATAL(a.rc, 0);
+	CU_ASSERT_EQUAL(a.order[(a.idx[0] == 1 ? 0 : 1) * MER_SELECT_MAX_GPUS],
+			UINT8_MAX);
+}
+
 /* xorshift: the same instances every run */
 static uint64_t rng = 88172645463325252ull;
 static double unit(void)
@@ -349,6 +414,7 @@ static CU_TestInfo tests[] = {
 	{"none packs by price", test_pack_by_price},
 	{"a pipeline leaves its slowest link out", test_pipeline},
 	{"GPUs of one NUMA node", test_numa_gpus},
+	{"NVLink peers together, in ring order", test_nvlink_gpus},
 	{"node choice against brute force", test_against_brute_force},
 	CU_TEST_INFO_NULL,
 };
