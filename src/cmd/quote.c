@@ -2,8 +2,8 @@
  * quote.c - mquote's answer, as text or JSON:
  *
  *   Would start now on 4 nodes (select/topo), ranks in this order:
- *   RANK  NODE  REGION   TIER  GPUS  $/GPU-HOUR
- *   0     n2    us-east  fast     1        2.50
+ *   RANK  NODE  REGION   TIER  GPUS  $/GPU-HOUR  GPU_ORDER
+ *   0     n2    us-east  fast     4        2.50  0,3,2,1
  *   ...
  *   Communication: ring allreduce of 256M over 4 ranks
  *   Predicted step: 12.345 ms, bottleneck n3 -> n1: 0.05 ms, 96 Mbit/s
@@ -31,6 +31,31 @@ static const char *comm_name(Meridian__CommPattern p)
 	}
 }
 
+/* 64 GPUs of up to 2 digits and their commas */
+#define MER_QUOTE_ORDER_MAX (64 * 3 + 1)
+
+/* "0,3,2,1": the node's GPUs, local rank 0's first; "-" without any. */
+static void format_order(const Meridian__QuoteNode *q, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < q->n_gpu_order && n + 12 < len; k++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%" PRIu32,
+				      k ? "," : "", q->gpu_order[k]);
+	if (!n)
+		snprintf(buf, len, "-");
+}
+
+static json_t *order_json(const Meridian__QuoteNode *q)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; k < q->n_gpu_order; k++)
+		json_array_append_new(a, json_integer(q->gpu_order[k]));
+	return a;
+}
+
 static void print_text(const Meridian__QuoteReply *r)
 {
 	char a[64], b[64];
@@ -44,14 +69,17 @@ static void print_text(const Meridian__QuoteReply *r)
 	       "order:\n",
 	       r->num_nodes, r->num_nodes == 1 ? "" : "s", r->select_type);
 	printf("RANK  NODE              REGION          TIER      GPUS  "
-	       "$/GPU-HOUR\n");
+	       "$/GPU-HOUR  GPU_ORDER\n");
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const Meridian__QuoteNode *q = r->nodes[i];
+		char order[MER_QUOTE_ORDER_MAX];
 
 		cmd_format_price(q->gpu_hour_price, false, a, sizeof(a));
-		printf("%-4zu  %-16s  %-14s  %-8s  %4" PRIu32 "  %10s\n", i,
+		format_order(q, order, sizeof(order));
+		printf("%-4zu  %-16s  %-14s  %-8s  %4" PRIu32 "  %10s  %s\n", i,
 		       q->node, *q->region ? q->region : "-",
-		       *q->tier ? q->tier : "-", q->gpus, q->gpus ? a : "-");
+		       *q->tier ? q->tier : "-", q->gpus, q->gpus ? a : "-",
+		       order);
 	}
 	cmd_format_size(r->comm_bytes, a, sizeof(a));
 	if (r->comm == MERIDIAN__COMM_PATTERN__COMM_NONE)
@@ -122,6 +150,7 @@ static void print_json(const Meridian__QuoteReply *r)
 		json_object_set_new(n, "region", json_str_or_null(q->region));
 		json_object_set_new(n, "tier", json_str_or_null(q->tier));
 		json_object_set_new(n, "gpus", json_integer(q->gpus));
+		json_object_set_new(n, "gpu_order", order_json(q));
 		json_object_set_new(n, "gpu_hour_price",
 				    money(q->gpu_hour_price));
 		json_array_append_new(nodes, n);

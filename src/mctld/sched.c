@@ -848,6 +848,30 @@ static int select_at(struct sched *s, const struct job *j, int64_t t,
 	return 0;
 }
 
+/* Node i's GPUs in local rank order (malloc'd, *n of them; NULL for
+ * none): the plugin's order, else index order. */
+static uint32_t *gpu_order_of(const struct mer_select_result *res, uint32_t i,
+			      size_t *n)
+{
+	const uint8_t *row = res->gpu_order + (size_t)i * MER_SELECT_MAX_GPUS;
+	uint64_t m = res->gpu_mask[i];
+	uint32_t *o;
+	size_t k = 0;
+
+	*n = (size_t)__builtin_popcountll(m);
+	if (!*n)
+		return NULL;
+	o = xcalloc(*n, sizeof(*o));
+	if (row[0] != UINT8_MAX)
+		for (k = 0; k < *n; k++)
+			o[k] = row[k];
+	else
+		for (uint32_t bit = 0; bit < MER_SELECT_MAX_GPUS; bit++)
+			if (m & (1ull << bit))
+				o[k++] = bit;
+	return o;
+}
+
 int sched_quote(struct mctld *ctx, const struct job *j,
 		Meridian__QuoteReply *rep, struct mer_error *err)
 {
@@ -899,6 +923,7 @@ int sched_quote(struct mctld *ctx, const struct job *j,
 		pb_set_str(&q->region, n->cn->region ? n->cn->region : "");
 		pb_set_str(&q->tier, tier ? tier : "");
 		q->gpus = (uint32_t)__builtin_popcountll(res.gpu_mask[i]);
+		q->gpu_order = gpu_order_of(&res, i, &q->n_gpu_order);
 		q->gpu_hour_price = price > 0 ? price : 0;
 		rep->gpus += q->gpus;
 		rep->cost_per_hour += q->gpu_hour_price * q->gpus;
@@ -929,6 +954,7 @@ void sched_quote_free(Meridian__QuoteReply *rep)
 		pb_free_str(&rep->nodes[i]->node);
 		pb_free_str(&rep->nodes[i]->region);
 		pb_free_str(&rep->nodes[i]->tier);
+		free(rep->nodes[i]->gpu_order);
 		free(rep->nodes[i]);
 	}
 	free(rep->nodes);
