@@ -1,6 +1,7 @@
 /*
  * hwgpu.c - GPUs in an hwloc topology, numbered as CUDA numbers them, and
- * the one loader of a node's topology.
+ * how they are linked to each other, and the one loader of a node's
+ * topology.
  */
 #include "config.h" /* _GNU_SOURCE, for memfd_create */
 
@@ -116,6 +117,242 @@ size_t hwgpu_list(hwloc_topology_t ht, struct hwgpu **gpus)
 	if (n)
 		qsort(*gpus, n, sizeof(**gpus), pci_order);
 	return n;
+}
+
+/* The first object that is an ancestor of both a and b (or one of them).
+ * hwloc_get_common_ancestor_obj compares depths, which I/O objects have
+ * none of (theirs are negative), so walk the parents instead. */
+static hwloc_obj_t common_ancestor(hwloc_obj_t a, hwloc_obj_t b)
+{
+	for (hwloc_obj_t x = a; x; x = x->parent)
+		for (hwloc_obj_t y = b; y; y = y->parent)
+			if (x == y)
+				return x;
+	return NULL;
+}
+
+static hwloc_obj_t package_of(hwloc_obj_t o)
+{
+	for (; o; o = o->parent)
+		if (o->type == HWLOC_OBJ_PACKAGE)
+			return o;
+	return NULL;
+}
+
+/* The one NUMA node o is local to, -1 when none or several. */
+static int numa_of(hwloc_obj_t o)
+{
+	if (!o->nodeset || hwloc_bitmap_weight(o->nodeset) != 1)
+		return -1;
+	return hwloc_bitmap_first(o->nodeset);
+}
+
+/* Two GPUs without NVLink: PCI when their paths meet in the I/O tree or
+ * under one NUMA node (one package when NUMA is unknown), SMP when across
+ * NUMA nodes or packages.  A GPU with no PCI device has no known path. */
+static uint32_t link_by_place(hwloc_topology_t ht, const struct hwgpu *a,
+			      const struct hwgpu *b)
+{
+	hwloc_obj_t c, la, lb, pa, pb;
+	int na, nb;
+
+	if (!a->pci || !b->pci)
+		return HWGPU_LINK_UNKNOWN;
+	c = common_ancestor(a->pci, b->pci);
+	if (c && hwloc_obj_type_is_io(c->type))
+		return HWGPU_LINK_PCI;
+	la = hwloc_get_non_io_ancestor_obj(ht, a->pci);
+	lb = hwloc_get_non_io_ancestor_obj(ht, b->pci);
+	if (!la || !lb)
+		return HWGPU_LINK_UNKNOWN;
+	na = numa_of(la);
+	nb = numa_of(lb);
+	if (na >= 0 && nb >= 0)
+		return na == nb ? HWGPU_LINK_PCI : HWGPU_LINK_SMP;
+	pa = package_of(la);
+	pb = package_of(lb);
+	if (pa && pb)
+		return pa == pb ? HWGPU_LINK_PCI : HWGPU_LINK_SMP;
+	return HWGPU_LINK_UNKNOWN;
+}
+
+#if HWLOC_API_VERSION >= 0x00020100
+/* What an object of the NVLinkBandwidth matrix is to us. */
+#define NVL_OTHER  (-1) /* a Package (POWER's NVLink to the CPU), ... */
+#define NVL_SWITCH (-2) /* a PCI device that is no GPU: an NVSwitch */
+
+/* The GPU (its index in gpus) that o is, or NVL_SWITCH or NVL_OTHER. */
+static int nvl_role(hwloc_obj_t o, const struct hwgpu *gpus, size_t n)
+{
+	hwloc_obj_t pci;
+
+	if (o->type == HWLOC_OBJ_OS_DEVICE)
+		pci = pci_parent(o);
+	else if (o->type == HWLOC_OBJ_PCI_DEVICE)
+		pci = o;
+	else
+		return NVL_OTHER;
+	for (size_t i = 0; i < n; i++)
+		if (gpus[i].key == o || (pci && gpus[i].pci == pci))
+			return (int)i;
+	return o->type == HWLOC_OBJ_PCI_DEVICE ? NVL_SWITCH : NVL_OTHER;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Union-find over switches: the fabric (a representative switch) of s. */
+static size_t fabric_of(size_t *up, size_t s)
+{
+	while (up[s] != s)
+		s = up[s] = up[up[s]];
+	return s;
+}
+
+/* Raise best[i * n + j] to the NVLink bandwidth between GPUs i and j that
+ * matrix d shows: its value between them (the larger way round, should
+ * the two differ), or through NVSwitches.
+ *
+ * An NVSwitch fabric is non-blocking: two GPUs on one get the smaller of
+ * their bandwidths to its switches.  Switches joined by a nonzero value
+ * are one fabric.  When the matrix has no value between any two switches,
+ * all of them are taken as one: hwloc learns NVLinks from NVML, which
+ * tells each GPU's links only, so it never sees the trunks between
+ * switches (a DGX-2's two boards are joined switch to switch, and its
+ * matrix shows none of it); hwloc itself merges all NVSwitches into one
+ * (HWLOC_DISTANCES_TRANSFORM_MERGE_SWITCH_PORTS, as lstopo does). */
+static void nvl_matrix(const struct hwloc_distances_s *d,
+		       const struct hwgpu *gpus, size_t n, uint64_t *best)
+{
+	size_t nb = d->nbobjs, ns = 0;
+	int *role = xcalloc(nb, sizeof(*role));
+	size_t *sw = xcalloc(nb, sizeof(*sw)); /* object -> switch */
+	size_t *up;
+	uint64_t *to_sw, *to_fab;
+	bool trunks = false;
+
+	for (size_t k = 0; k < nb; k++) {
+		role[k] = nvl_role(d->objs[k], gpus, n);
+		if (role[k] == NVL_SWITCH)
+			sw[k] = ns++;
+	}
+	up = xcalloc(ns, sizeof(*up));
+	to_sw = xcalloc(n * ns, sizeof(*to_sw));
+	to_fab = xcalloc(n * ns, sizeof(*to_fab));
+	for (size_t s = 0; s < ns; s++)
+		up[s] = s;
+	for (size_t k = 0; k < nb; k++) {
+		for (size_t l = 0; l < nb; l++) {
+			uint64_t v = max_u64(d->values[k * nb + l],
+					     d->values[l * nb + k]);
+
+			/* the diagonal is a device's own bandwidth */
+			if (k == l || !v)
+				continue;
+			if (role[k] >= 0 && role[l] >= 0 &&
+			    role[k] != role[l]) {
+				uint64_t *b = &best[(size_t)role[k] * n +
+						    (size_t)role[l]];
+				*b = max_u64(*b, v);
+			} else if (role[k] >= 0 && role[l] == NVL_SWITCH) {
+				/* cudaN and nvmlN of one GPU: count once */
+				uint64_t *b =
+					&to_sw[(size_t)role[k] * ns + sw[l]];
+				*b = max_u64(*b, v);
+			} else if (role[k] == NVL_SWITCH &&
+				   role[l] == NVL_SWITCH) {
+				trunks = true;
+				up[fabric_of(up, sw[k])] = fabric_of(up, sw[l]);
+			}
+		}
+	}
+	for (size_t s = 0; s < ns; s++)
+		if (!trunks)
+			up[s] = 0;
+	for (size_t g = 0; g < n; g++)
+		for (size_t s = 0; s < ns; s++)
+			to_fab[g * ns + fabric_of(up, s)] += to_sw[g * ns + s];
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			if (i == j)
+				continue;
+			for (size_t f = 0; f < ns; f++) {
+				uint64_t v = min_u64(to_fab[i * ns + f],
+						     to_fab[j * ns + f]);
+				best[i * n + j] = max_u64(best[i * n + j], v);
+			}
+		}
+	}
+	free(to_fab);
+	free(to_sw);
+	free(up);
+	free(sw);
+	free(role);
+}
+
+/* best[i * n + j]: the NVLink MB/s between GPUs i and j, 0 none. */
+static void nvl_bandwidths(hwloc_topology_t ht, const struct hwgpu *gpus,
+			   size_t n, uint64_t *best)
+{
+	struct hwloc_distances_s **d;
+	unsigned nr = 0;
+
+	if (hwloc_distances_get_by_name(ht, "NVLinkBandwidth", &nr, NULL, 0) <
+		    0 ||
+	    !nr)
+		return;
+	d = xcalloc(nr, sizeof(*d));
+	if (hwloc_distances_get_by_name(ht, "NVLinkBandwidth", &nr, d, 0) == 0)
+		for (unsigned m = 0; m < nr; m++) {
+			nvl_matrix(d[m], gpus, n, best);
+			hwloc_distances_release(ht, d[m]);
+		}
+	free(d);
+}
+#else
+static void nvl_bandwidths(hwloc_topology_t ht, const struct hwgpu *gpus,
+			   size_t n, uint64_t *best)
+{
+	/* hwloc before 2.1 has no NVLinkBandwidth matrix */
+	(void)ht;
+	(void)gpus;
+	(void)n;
+	(void)best;
+}
+#endif
+
+void hwgpu_links(hwloc_topology_t ht, const struct hwgpu *gpus, size_t n,
+		 struct hwgpu_link *links)
+{
+	uint64_t *best = xcalloc(n * n, sizeof(*best));
+
+	nvl_bandwidths(ht, gpus, n, best);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			struct hwgpu_link *l = &links[i * n + j];
+			uint64_t v = max_u64(best[i * n + j], best[j * n + i]);
+
+			l->kind = HWGPU_LINK_UNKNOWN;
+			l->mbs = 0;
+			if (i == j)
+				continue;
+			if (v) {
+				l->kind = HWGPU_LINK_NVLINK;
+				l->mbs = v > UINT32_MAX ? UINT32_MAX
+							: (uint32_t)v;
+			} else {
+				l->kind = link_by_place(ht, &gpus[i], &gpus[j]);
+			}
+		}
+	}
+	free(best);
 }
 
 /* What hwloc writes to stderr while it loads an XML file. */
@@ -328,7 +565,11 @@ hwloc_topology_t hwgpu_topology_load(const char *xml_file,
 		return NULL;
 	}
 	/* GPUs, NICs and the bridges above them are all we need of the I/O
-	 * tree; KEEP_IMPORTANT drops the rest. */
+	 * tree; KEEP_IMPORTANT drops the rest, from an XML file too.  It
+	 * keeps NVSwitches (PCI class 0680, or 0000 on some: hwloc 2.9 finds
+	 * classes 06 and 00 important), so hwgpu_links sees them in the
+	 * NVLinkBandwidth matrix: an object the filter dropped would be
+	 * dropped from the matrix too. */
 	hwloc_topology_set_io_types_filter(ht,
 					   HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
 	if (!file) {

@@ -12,6 +12,7 @@
 #define MER_HWGPU_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <hwloc.h>
 
 #include "merr.h"
@@ -24,6 +25,37 @@ struct hwgpu {
 /* The GPUs of ht in CUDA's PCI order.  *gpus is malloc'd (free it; the
  * objects it points to live as long as ht).  Returns how many. */
 size_t hwgpu_list(hwloc_topology_t ht, struct hwgpu **gpus);
+
+/* How two GPUs talk: the values of GpuLinkKind in meridian.proto. */
+enum hwgpu_link_kind {
+	HWGPU_LINK_UNKNOWN = 0,
+	HWGPU_LINK_NVLINK = 1, /* directly or through NVSwitches */
+	HWGPU_LINK_PCI = 2,    /* PCIe switches, or one host bridge */
+	HWGPU_LINK_SMP = 3,    /* across CPU packages or NUMA nodes */
+};
+
+struct hwgpu_link {
+	uint32_t kind; /* enum hwgpu_link_kind */
+	uint32_t mbs;  /* NVLink MB/s one way, 0 unknown or not NVLink */
+};
+
+/*
+ * The link between each pair of the n GPUs (from hwgpu_list on ht):
+ * links[i * n + j], the same both ways; the diagonal is zero.  links has
+ * room for n * n, filled here; nothing is kept.
+ *
+ * NVLink comes from hwloc's "NVLinkBandwidth" distances (MB/s; hwloc
+ * fills it from NVML, or it comes with an XML export): two GPUs with a
+ * value between them, or both on one NVSwitch fabric (PCI devices of the
+ * matrix that are no GPU are NVSwitches; see hwgpu.c for what makes one
+ * fabric); a Package in it (POWER's NVLink to the CPU) is ignored.  The
+ * others are PCI when their paths meet in the PCI tree or under one NUMA
+ * node (one package when NUMA is unknown), SMP across NUMA nodes or
+ * packages, UNKNOWN when hwloc cannot tell (a GPU with no PCI device, or
+ * no locality).
+ */
+void hwgpu_links(hwloc_topology_t ht, const struct hwgpu *gpus, size_t n,
+		 struct hwgpu_link *links);
 
 /*
  * A node's topology, as mnoded reports it and mstepd binds on it: this

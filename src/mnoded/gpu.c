@@ -63,17 +63,40 @@ static void gpu_fill(hwloc_topology_t ht, const struct hwgpu *f,
 	g->memory_mb = mem ? strtoull(mem, NULL, 10) / 1024 : 0;
 }
 
+/* g's peers: row i of links, less the diagonal and the unknown. */
+static void gpu_peers(struct topo_gpu *g, size_t i,
+		      const struct hwgpu_link *links, size_t n)
+{
+	g->peers = xcalloc(n, sizeof(*g->peers));
+	g->npeers = 0;
+	for (size_t j = 0; j < n; j++) {
+		const struct hwgpu_link *l = &links[i * n + j];
+
+		if (j == i || l->kind == HWGPU_LINK_UNKNOWN)
+			continue;
+		g->peers[g->npeers].gpu = (uint32_t)j;
+		g->peers[g->npeers].kind = l->kind;
+		g->peers[g->npeers].mbs = l->mbs;
+		g->npeers++;
+	}
+}
+
 int gpu_discover(hwloc_topology_t ht, struct topo_gpu **gpus, size_t *n,
 		 struct mer_error *err)
 {
 	struct hwgpu *found;
 	size_t nfound = hwgpu_list(ht, &found);
+	struct hwgpu_link *links = xcalloc(nfound * nfound, sizeof(*links));
 
 	(void)err; /* nothing here can fail but allocation, which aborts */
 	*gpus = xcalloc(nfound ? nfound : 1, sizeof(**gpus));
-	for (size_t i = 0; i < nfound; i++)
+	hwgpu_links(ht, found, nfound, links);
+	for (size_t i = 0; i < nfound; i++) {
 		gpu_fill(ht, &found[i], &(*gpus)[i]);
+		gpu_peers(&(*gpus)[i], i, links, nfound);
+	}
 	*n = nfound;
+	free(links);
 	free(found);
 	return 0;
 }
@@ -86,6 +109,7 @@ void gpu_free_all(struct topo_gpu *gpus, size_t n)
 		free(gpus[i].model);
 		free(gpus[i].pci_bus_id);
 		free(gpus[i].cpuset);
+		free(gpus[i].peers);
 	}
 	free(gpus);
 }

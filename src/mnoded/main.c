@@ -110,12 +110,16 @@ static void log_topology(const struct mnoded *d)
 
 	log_info("node %s: %u CPUs, %llu MiB, %zu GPUs (%s)", d->name, t->cpus,
 		 (unsigned long long)t->memory_mb, t->ngpus, t->source);
-	for (size_t i = 0; i < t->ngpus; i++)
-		log_info("  gpu %zu: %s pci %s cpus %s numa %d", i,
+	for (size_t i = 0; i < t->ngpus; i++) {
+		char *nvlink = topo_gpu_nvlink_list(&t->gpus[i]);
+
+		log_info("  gpu %zu: %s pci %s cpus %s numa %d%s", i,
 			 *t->gpus[i].model ? t->gpus[i].model : "(unknown)",
 			 *t->gpus[i].pci_bus_id ? t->gpus[i].pci_bus_id
 						: "(configured)",
-			 t->gpus[i].cpuset, t->gpus[i].numa_node);
+			 t->gpus[i].cpuset, t->gpus[i].numa_node, nvlink);
+		free(nvlink);
+	}
 }
 
 static void on_terminate(evutil_socket_t sig, short what, void *arg)

@@ -53,6 +53,13 @@
 #include "merr.h"
 #include "util.h"
 
+/* How a GPU talks to another GPU of the node (Meridian__GpuPeer). */
+struct topo_gpu_peer {
+	uint32_t gpu;  /* the other GPU's index in topo.gpus */
+	uint32_t kind; /* enum hwgpu_link_kind, never HWGPU_LINK_UNKNOWN */
+	uint32_t mbs;  /* NVLink MB/s one way; 0 not NVLink or unknown */
+};
+
 /* One GPU as the node reports it (Meridian__Gpu without the protobuf). */
 struct topo_gpu {
 	char *model;	    /* short lower-case name: "a100"; "" unknown */
@@ -60,6 +67,10 @@ struct topo_gpu {
 	char *cpuset;	    /* the PUs local to the GPU, list form "0-3" */
 	int numa_node;	    /* NUMA node of the GPU, -1 unknown */
 	uint64_t memory_mb; /* 0 unknown */
+	/* one per other GPU whose link hwloc tells, in index order; none
+	 * for a configured-only GPU.  malloc'd, owned with the GPU. */
+	struct topo_gpu_peer *peers;
+	size_t npeers;
 };
 
 /*
@@ -114,20 +125,25 @@ struct topo *topo_load(const char *xml_file, struct mer_error *err);
 void topo_free(struct topo *t); /* accepts NULL */
 /* Apply a NodeName= stanza: CPUs= and RealMemory= replace what hwloc saw
  * (the admin's word, as in Slurm); Gres=gpu:MODEL:N stands in for GPUs
- * hwloc did not find, or limits the ones it found to N.  Each mismatch
+ * hwloc did not find (with no peers), or limits the ones it found to N
+ * (and their peers to those N).  Each mismatch
  * worth an admin's attention is appended to warnings as one line. */
 void topo_apply_conf(struct topo *t, const struct conf_node *cn,
 		     struct strbuf *warnings);
 /* The topology as protobuf GPUs for NodeRegister: a malloc'd array of n
- * malloc'd messages whose strings point into t (valid while t lives);
- * free with topo_gpus_msg_free. */
+ * malloc'd messages (their peers malloc'd too) whose strings point into t
+ * (valid while t lives); free with topo_gpus_msg_free. */
 Meridian__Gpu **topo_gpus_msg(const struct topo *t, size_t *n);
 void topo_gpus_msg_free(Meridian__Gpu **g, size_t n);
+/* g's NVLink peers for a log line, " nvlink 1,2,3" ("" when none);
+ * malloc'd. */
+char *topo_gpu_nvlink_list(const struct topo_gpu *g);
 
 /* gpu.c */
 /* Find the GPUs of a loaded topology, deduplicated by PCI bus id (a GPU
- * may show as cudaN, nvmlN and an OpenCL device at once) and sorted by it.
- * *gpus is malloc'd (free each with gpu_free_all). */
+ * may show as cudaN, nvmlN and an OpenCL device at once) and sorted by it,
+ * with their links to each other (hwgpu_links).  *gpus is malloc'd (free
+ * each with gpu_free_all). */
 int gpu_discover(hwloc_topology_t topo, struct topo_gpu **gpus, size_t *n,
 		 struct mer_error *err);
 void gpu_free_all(struct topo_gpu *gpus, size_t n);

@@ -67,6 +67,17 @@ void topo_free(struct topo *t)
 	free(t);
 }
 
+/* Forget g's peers that are not among the first n GPUs. */
+static void drop_peers_beyond(struct topo_gpu *g, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t k = 0; k < g->npeers; k++)
+		if (g->peers[k].gpu < n)
+			g->peers[kept++] = g->peers[k];
+	g->npeers = kept;
+}
+
 void topo_apply_conf(struct topo *t, const struct conf_node *cn,
 		     struct strbuf *warnings)
 {
@@ -121,8 +132,11 @@ void topo_apply_conf(struct topo *t, const struct conf_node *cn,
 			free(t->gpus[i].model);
 			free(t->gpus[i].pci_bus_id);
 			free(t->gpus[i].cpuset);
+			free(t->gpus[i].peers);
 		}
 		t->ngpus = cn->gpus;
+		for (size_t i = 0; i < t->ngpus; i++)
+			drop_peers_beyond(&t->gpus[i], t->ngpus);
 	}
 	if (!*model)
 		return;
@@ -157,6 +171,19 @@ Meridian__Gpu **topo_gpus_msg(const struct topo *t, size_t *n)
 		g[i]->cpuset = t->gpus[i].cpuset;
 		g[i]->numa_node = t->gpus[i].numa_node;
 		g[i]->memory_mb = t->gpus[i].memory_mb;
+		g[i]->n_peers = t->gpus[i].npeers;
+		g[i]->peers = xcalloc(t->gpus[i].npeers, sizeof(*g[i]->peers));
+		for (size_t k = 0; k < t->gpus[i].npeers; k++) {
+			const struct topo_gpu_peer *p = &t->gpus[i].peers[k];
+			Meridian__GpuPeer *m = xmalloc(sizeof(*m));
+
+			meridian__gpu_peer__init(m);
+			m->gpu = p->gpu;
+			/* enum hwgpu_link_kind has GpuLinkKind's values */
+			m->link = (Meridian__GpuLinkKind)p->kind;
+			m->bandwidth_mbs = p->mbs;
+			g[i]->peers[k] = m;
+		}
 	}
 	*n = t->ngpus;
 	return g;
@@ -166,7 +193,25 @@ void topo_gpus_msg_free(Meridian__Gpu **g, size_t n)
 {
 	if (!g)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < g[i]->n_peers; k++)
+			free(g[i]->peers[k]);
+		free(g[i]->peers);
 		free(g[i]);
+	}
 	free(g);
+}
+
+char *topo_gpu_nvlink_list(const struct topo_gpu *g)
+{
+	struct strbuf b = {0};
+
+	strbuf_add(&b, "", 0);
+	for (size_t k = 0; k < g->npeers; k++) {
+		if (g->peers[k].kind != HWGPU_LINK_NVLINK)
+			continue;
+		strbuf_addf(&b, "%s%u", b.len ? "," : " nvlink ",
+			    g->peers[k].gpu);
+	}
+	return b.s;
 }

@@ -12,6 +12,10 @@
  * (/proc/self/exe --parser minimalistic|libxml2) with the environment that
  * half needs; the program fails if either half failed, and skips (77) if
  * none failed and the libxml2 half skipped, where hwloc has no libxml2.
+ *
+ * Each half also checks hwgpu_links() on the fixtures (so the NVLink
+ * matrix is known to survive either parser) and on NVLink matrices added
+ * in memory, with NVSwitches.
  */
 #include "config.h"
 
@@ -293,6 +297,264 @@ static void test_user_verbose(void)
 	free(path);
 }
 
+/* topo/name, loaded (NULL, failing the test, when it does not load). */
+static hwloc_topology_t load_fixture(const char *name)
+{
+	char *rel = xasprintf("topo/%s", name);
+	char *path = test_fixture_path(rel);
+	struct mer_error err = {""};
+	hwloc_topology_t ht = hwgpu_topology_load(path, &err);
+
+	if (!ht)
+		printf("\n    %s: %s", path, err.text);
+	CU_ASSERT_PTR_NOT_NULL(ht);
+	free(path);
+	free(rel);
+	return ht;
+}
+
+static const char *const link_names[] = {"unknown", "nvlink", "pci", "smp"};
+
+static const char *link_name(uint32_t kind)
+{
+	return kind < 4 ? link_names[kind] : "(not a kind)";
+}
+
+/* hwgpu_links on the n GPUs of ht: zero on the diagonal, the same both
+ * ways, and want[i * n + j] for each i < j. */
+static void check_links(hwloc_topology_t ht, size_t n,
+			const struct hwgpu_link *want)
+{
+	struct hwgpu *gpus;
+	struct hwgpu_link *l;
+	size_t found = hwgpu_list(ht, &gpus);
+
+	CU_ASSERT_EQUAL(found, n);
+	if (found != n) {
+		free(gpus);
+		return;
+	}
+	l = xmalloc(n * n * sizeof(*l));
+	memset(l, 0xa5, n * n * sizeof(*l)); /* all of it must be written */
+	hwgpu_links(ht, gpus, n, l);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			const struct hwgpu_link *a = &l[i * n + j];
+			const struct hwgpu_link *b = &l[j * n + i];
+			const struct hwgpu_link *w = &want[i * n + j];
+
+			if (i == j) {
+				CU_ASSERT(a->kind == HWGPU_LINK_UNKNOWN &&
+					  a->mbs == 0);
+				continue;
+			}
+			CU_ASSERT(a->kind == b->kind && a->mbs == b->mbs);
+			if (i > j)
+				continue;
+			if (a->kind != w->kind || a->mbs != w->mbs)
+				printf("\n    GPUs %zu-%zu: %s %u MB/s, want "
+				       "%s "
+				       "%u",
+				       i, j, link_name(a->kind), a->mbs,
+				       link_name(w->kind), w->mbs);
+			CU_ASSERT_EQUAL(a->kind, w->kind);
+			CU_ASSERT_EQUAL(a->mbs, w->mbs);
+		}
+	}
+	free(l);
+	free(gpus);
+}
+
+static void want(struct hwgpu_link *w, size_t n, size_t i, size_t j,
+		 uint32_t kind, uint32_t mbs)
+{
+	w[i * n + j].kind = kind;
+	w[i * n + j].mbs = mbs;
+}
+
+/* DGX-1V's hybrid cube-mesh (the fixture's README): NVLinks between each
+ * pair, each of 25000 MB/s one way. */
+static const unsigned dgx1v_nvlinks[8][8] = {
+	{0, 1, 1, 2, 2, 0, 0, 0}, {1, 0, 2, 1, 0, 2, 0, 0},
+	{1, 2, 0, 2, 0, 0, 1, 0}, {2, 1, 2, 0, 0, 0, 0, 1},
+	{2, 0, 0, 0, 0, 1, 1, 2}, {0, 2, 0, 0, 1, 0, 2, 1},
+	{0, 0, 1, 0, 1, 2, 0, 2}, {0, 0, 0, 1, 2, 1, 2, 0},
+};
+
+/* Every NVLink pair with its bandwidth; the others (0-5, 3-4, ...) are
+ * across the two sockets. */
+static void test_links_nvlink(void)
+{
+	hwloc_topology_t ht = load_fixture("gpu-2pack-v100x8-nvlink.xml");
+	struct hwgpu_link w[64] = {{0}};
+
+	if (!ht)
+		return;
+	for (size_t i = 0; i < 8; i++)
+		for (size_t j = 0; j < 8; j++)
+			if (dgx1v_nvlinks[i][j])
+				want(w, 8, i, j, HWGPU_LINK_NVLINK,
+				     25000 * dgx1v_nvlinks[i][j]);
+			else if (i != j)
+				want(w, 8, i, j, HWGPU_LINK_SMP, 0);
+	CU_ASSERT_EQUAL(w[0 * 8 + 5].kind, HWGPU_LINK_SMP);
+	CU_ASSERT_EQUAL(w[0 * 8 + 4].mbs, 50000);
+	check_links(ht, 8, w);
+	hwloc_topology_destroy(ht);
+}
+
+/* No NVLink matrix: PCI within a socket (or a NUMA node of it), SMP
+ * across them; unknown where hwloc knows no locality. */
+static void test_links_no_nvlink(void)
+{
+	hwloc_topology_t ht = load_fixture("gpu-2pack-a100x4.xml");
+	struct hwgpu_link w4[16] = {{0}}, w8[64] = {{0}}, w2[4] = {{0}};
+
+	if (ht) {
+		for (size_t i = 0; i < 4; i++)
+			for (size_t j = i + 1; j < 4; j++)
+				want(w4, 4, i, j,
+				     i / 2 == j / 2 ? HWGPU_LINK_PCI
+						    : HWGPU_LINK_SMP,
+				     0);
+		check_links(ht, 4, w4);
+		hwloc_topology_destroy(ht);
+	}
+	/* one host bridge per NUMA node, two NUMA nodes per socket */
+	if ((ht = load_fixture("gpu-2pack-4die-h100x8.xml"))) {
+		for (size_t i = 0; i < 8; i++)
+			for (size_t j = i + 1; j < 8; j++)
+				want(w8, 8, i, j,
+				     i / 2 == j / 2 ? HWGPU_LINK_PCI
+						    : HWGPU_LINK_SMP,
+				     0);
+		check_links(ht, 8, w8);
+		hwloc_topology_destroy(ht);
+	}
+	/* GPU 1 hangs off the machine: where it is, hwloc cannot say */
+	if ((ht = load_fixture("gpu-pci-only.xml"))) {
+		want(w2, 2, 0, 1, HWGPU_LINK_UNKNOWN, 0);
+		check_links(ht, 2, w2);
+		hwloc_topology_destroy(ht);
+	}
+}
+
+#if HWLOC_API_VERSION >= 0x00020500
+static hwloc_obj_t osdev(hwloc_topology_t ht, const char *name)
+{
+	for (hwloc_obj_t o = hwloc_get_next_osdev(ht, NULL); o;
+	     o = hwloc_get_next_osdev(ht, o))
+		if (o->name && !strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+static hwloc_obj_t pcidev(hwloc_topology_t ht, const char *busid)
+{
+	return hwloc_get_pcidev_by_busidstring(ht, busid);
+}
+
+/* Add an NVLinkBandwidth matrix over nb objects to ht. */
+static void add_matrix(hwloc_topology_t ht, unsigned nb, hwloc_obj_t *objs,
+		       hwloc_uint64_t *values)
+{
+	hwloc_distances_add_handle_t h;
+
+	for (unsigned k = 0; k < nb; k++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(objs[k]);
+	h = hwloc_distances_add_create(
+		ht, "NVLinkBandwidth",
+		HWLOC_DISTANCES_KIND_FROM_USER |
+			HWLOC_DISTANCES_KIND_MEANS_BANDWIDTH,
+		0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_FATAL(
+		hwloc_distances_add_values(ht, h, nb, objs, values, 0) == 0);
+	CU_ASSERT_FATAL(hwloc_distances_add_commit(ht, h, 0) == 0);
+}
+
+/* NVSwitches: any PCI device of the matrix that is no GPU (here the
+ * a100x4 fixture's NVSwitch, its NIC and its VGA stand in for them).  A
+ * GPU's bandwidth to a fabric is the sum over its switches, counted once
+ * for cudaN and nvmlN of one GPU; two GPUs on one fabric get the smaller
+ * of theirs.  The diagonal and NVLinks to a Package are no GPU pair. */
+static void test_links_switches(void)
+{
+	hwloc_topology_t ht = load_fixture("gpu-2pack-a100x4.xml");
+	struct hwgpu_link w[16] = {{0}};
+	hwloc_obj_t o[8];
+	hwloc_uint64_t v[64];
+
+	if (!ht)
+		return;
+	/* No switch-to-switch value at all, as hwloc gives a DGX-2 (NVML
+	 * sees no trunk): the switches are one fabric. */
+	o[0] = osdev(ht, "nvml0");
+	o[1] = osdev(ht, "cuda0"); /* GPU 0 again */
+	o[2] = pcidev(ht, "0000:0f:00.0");
+	o[3] = osdev(ht, "cuda2");
+	o[4] = osdev(ht, "nvml3");
+	o[5] = pcidev(ht, "0000:95:00.0"); /* NVSwitch */
+	o[6] = pcidev(ht, "0000:47:00.0"); /* the NIC as another */
+	o[7] = hwloc_get_obj_by_type(ht, HWLOC_OBJ_PACKAGE, 0);
+	memset(v, 0, sizeof(v));
+	for (size_t k = 0; k < 8; k++)
+		v[k * 8 + k] = 1000000;
+	v[0 * 8 + 5] = v[5 * 8 + 0] = 75000;
+	v[1 * 8 + 5] = v[5 * 8 + 1] = 75000;
+	v[2 * 8 + 5] = v[5 * 8 + 2] = 50000;
+	v[3 * 8 + 6] = v[6 * 8 + 3] = 100000;
+	v[4 * 8 + 6] = v[6 * 8 + 4] = 100000;
+	v[0 * 8 + 7] = v[7 * 8 + 0] = v[2 * 8 + 7] = v[7 * 8 + 2] = 40000;
+	add_matrix(ht, 8, o, v);
+	want(w, 4, 0, 1, HWGPU_LINK_NVLINK, 50000);
+	want(w, 4, 0, 2, HWGPU_LINK_NVLINK, 75000);
+	want(w, 4, 0, 3, HWGPU_LINK_NVLINK, 75000);
+	want(w, 4, 1, 2, HWGPU_LINK_NVLINK, 50000);
+	want(w, 4, 1, 3, HWGPU_LINK_NVLINK, 50000);
+	want(w, 4, 2, 3, HWGPU_LINK_NVLINK, 100000);
+	check_links(ht, 4, w);
+	hwloc_topology_destroy(ht);
+
+	/* Switch-to-switch values (one way only): the NVSwitch and the VGA
+	 * are one fabric, the NIC another.  GPU 3 has no switch, and one
+	 * value to GPU 0, one way only. */
+	if (!(ht = load_fixture("gpu-2pack-a100x4.xml")))
+		return;
+	o[0] = osdev(ht, "nvml0");
+	o[1] = pcidev(ht, "0000:0f:00.0");
+	o[2] = osdev(ht, "cuda2");
+	o[3] = osdev(ht, "nvml3");
+	o[4] = pcidev(ht, "0000:95:00.0");
+	o[5] = pcidev(ht, "0000:03:00.0");
+	o[6] = pcidev(ht, "0000:47:00.0");
+	o[7] = hwloc_get_obj_by_type(ht, HWLOC_OBJ_PACKAGE, 1);
+	memset(v, 0, sizeof(v));
+	v[0 * 8 + 4] = v[4 * 8 + 0] = 50000;
+	v[1 * 8 + 5] = v[5 * 8 + 1] = 25000;
+	v[4 * 8 + 5] = 25000;
+	v[2 * 8 + 6] = v[6 * 8 + 2] = 100000;
+	v[3 * 8 + 0] = 30000;
+	/* were the Package a switch, 2-3 would be NVLink */
+	v[2 * 8 + 7] = v[7 * 8 + 2] = v[3 * 8 + 7] = v[7 * 8 + 3] = 40000;
+	add_matrix(ht, 8, o, v);
+	memset(w, 0, sizeof(w));
+	want(w, 4, 0, 1, HWGPU_LINK_NVLINK, 25000);
+	want(w, 4, 0, 2, HWGPU_LINK_SMP, 0);
+	want(w, 4, 0, 3, HWGPU_LINK_NVLINK, 30000);
+	want(w, 4, 1, 2, HWGPU_LINK_SMP, 0);
+	want(w, 4, 1, 3, HWGPU_LINK_SMP, 0);
+	want(w, 4, 2, 3, HWGPU_LINK_PCI, 0);
+	check_links(ht, 4, w);
+	hwloc_topology_destroy(ht);
+}
+#else
+static void test_links_switches(void)
+{
+	cunit_skip("hwloc before 2.5 cannot add distances");
+}
+#endif
+
 static void test_no_libxml2(void)
 {
 	cunit_skip("hwloc here has no libxml2 XML support (Debian package "
@@ -308,6 +570,9 @@ static CU_TestInfo tests[] = {
 	{"a path too long for the message", test_long_path},
 	{"stderr and environment restored", test_leaves_no_trace},
 	{"HWLOC_XML_VERBOSE set by the user", test_user_verbose},
+	{"links: NVLink (DGX-1V)", test_links_nvlink},
+	{"links: PCI, SMP, unknown", test_links_no_nvlink},
+	{"links: NVSwitch fabrics", test_links_switches},
 	CU_TEST_INFO_NULL,
 };
 

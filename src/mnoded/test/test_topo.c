@@ -2,6 +2,9 @@
  * test_topo.c - node topology from hwloc XML: CPUs, memory, GPUs in PCI
  * order with their local cpusets, and the NodeName= overrides.
  *
+ * Each GPU's peers (how it talks to each other GPU: NVLink with its
+ * bandwidth, PCI or SMP) come with it, from hwgpu_links().
+ *
  * The fixtures are the project's own (testsuite/fixtures/topo, its README
  * says what each holds).  A captured DGX-2 topology is checked too, from
  * the project's shared reference data beside the source tree
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "cunit_main.h"
+#include "hwgpu.h"
 #include "mnoded.h"
 #include "test_util.h"
 
@@ -90,6 +94,9 @@ static void test_gpus_pci_only(void)
 	check_gpu(&t->gpus[0], "rtx4090", "0000:41:00.0", "0-3", 0);
 	/* attached to the machine: local to every PU, no one NUMA node */
 	check_gpu(&t->gpus[1], "h100", "0000:c1:00.0", "0-7", -1);
+	/* hwloc cannot tell how they are linked: no peer either way */
+	CU_ASSERT_EQUAL(t->gpus[0].npeers, 0);
+	CU_ASSERT_EQUAL(t->gpus[1].npeers, 0);
 	topo_free(t);
 }
 
@@ -173,6 +180,8 @@ static void test_conf_gres_stands_in(void)
 	CU_ASSERT_EQUAL_FATAL(t->ngpus, 2);
 	check_gpu(&t->gpus[0], "a100", "", "0-15", -1);
 	check_gpu(&t->gpus[1], "a100", "", "0-15", -1);
+	CU_ASSERT_EQUAL(t->gpus[0].npeers, 0);
+	CU_ASSERT_EQUAL(t->gpus[1].npeers, 0);
 	CU_ASSERT_EQUAL(t->cpus, 16);
 	topo_free(t);
 }
@@ -225,6 +234,138 @@ static void test_gpus_msg(void)
 	CU_ASSERT_STRING_EQUAL(g[2]->pci_bus_id, "0000:87:00.0");
 	CU_ASSERT_STRING_EQUAL(g[2]->cpuset, "4-7");
 	CU_ASSERT_EQUAL(g[2]->numa_node, 1);
+	topo_gpus_msg_free(g, n);
+	topo_free(t);
+}
+
+static void check_peer(const struct topo_gpu *g, size_t k, uint32_t gpu,
+		       uint32_t kind, uint32_t mbs)
+{
+	CU_ASSERT_FATAL(k < g->npeers);
+	CU_ASSERT_EQUAL(g->peers[k].gpu, gpu);
+	CU_ASSERT_EQUAL(g->peers[k].kind, kind);
+	CU_ASSERT_EQUAL(g->peers[k].mbs, mbs);
+}
+
+/* The DGX-1V-like fixture (its README): NVLink in a hybrid cube-mesh,
+ * the other pairs across the sockets. */
+static void test_peers_nvlink(void)
+{
+	struct topo *t = load("gpu-2pack-v100x8-nvlink.xml");
+	char *s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(t->sockets, 2);
+	CU_ASSERT_EQUAL(t->cpus, 16);
+	CU_ASSERT_EQUAL_FATAL(t->ngpus, 8);
+	check_gpu(&t->gpus[0], "v100", "0000:06:00.0", "0-3,8-11", 0);
+	check_gpu(&t->gpus[7], "v100", "0000:8a:00.0", "4-7,12-15", 1);
+	CU_ASSERT_EQUAL(t->gpus[0].memory_mb, 16160);
+	for (size_t i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(t->gpus[i].npeers, 7);
+	CU_ASSERT_EQUAL_FATAL(t->gpus[0].npeers, 7);
+	check_peer(&t->gpus[0], 0, 1, HWGPU_LINK_NVLINK, 25000);
+	check_peer(&t->gpus[0], 1, 2, HWGPU_LINK_NVLINK, 25000);
+	check_peer(&t->gpus[0], 2, 3, HWGPU_LINK_NVLINK, 50000);
+	check_peer(&t->gpus[0], 3, 4, HWGPU_LINK_NVLINK, 50000);
+	check_peer(&t->gpus[0], 4, 5, HWGPU_LINK_SMP, 0);
+	check_peer(&t->gpus[0], 5, 6, HWGPU_LINK_SMP, 0);
+	check_peer(&t->gpus[0], 6, 7, HWGPU_LINK_SMP, 0);
+	/* GPU 6: 2 (one link), 4 (one), 5 (two), 7 (two) */
+	check_peer(&t->gpus[6], 2, 2, HWGPU_LINK_NVLINK, 25000);
+	check_peer(&t->gpus[6], 4, 4, HWGPU_LINK_NVLINK, 25000);
+	check_peer(&t->gpus[6], 5, 5, HWGPU_LINK_NVLINK, 50000);
+	check_peer(&t->gpus[6], 6, 7, HWGPU_LINK_NVLINK, 50000);
+	check_peer(&t->gpus[6], 0, 0, HWGPU_LINK_SMP, 0);
+	s = topo_gpu_nvlink_list(&t->gpus[0]);
+	CU_ASSERT_STRING_EQUAL(s, " nvlink 1,2,3,4");
+	free(s);
+	s = topo_gpu_nvlink_list(&t->gpus[5]);
+	CU_ASSERT_STRING_EQUAL(s, " nvlink 1,4,6,7");
+	free(s);
+	topo_free(t);
+
+	/* no NVLink: PCI within a socket, SMP across, no nvlink to log */
+	t = load("gpu-2pack-a100x4.xml");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(t->ngpus, 4);
+	CU_ASSERT_EQUAL_FATAL(t->gpus[2].npeers, 3);
+	check_peer(&t->gpus[2], 0, 0, HWGPU_LINK_SMP, 0);
+	check_peer(&t->gpus[2], 1, 1, HWGPU_LINK_SMP, 0);
+	check_peer(&t->gpus[2], 2, 3, HWGPU_LINK_PCI, 0);
+	s = topo_gpu_nvlink_list(&t->gpus[2]);
+	CU_ASSERT_STRING_EQUAL(s, "");
+	free(s);
+	topo_free(t);
+}
+
+/* Fewer GPUs in the config than found: the dropped ones are no peers. */
+static void test_conf_peers_fewer(void)
+{
+	struct topo *t = load("gpu-2pack-v100x8-nvlink.xml");
+	struct conf_node n = node(0, 0, "gpu:v100:3", "v100", 3);
+	struct strbuf w = {0};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	topo_apply_conf(t, &n, &w);
+	CU_ASSERT_EQUAL_FATAL(t->ngpus, 3);
+	for (size_t i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(t->gpus[i].npeers, 2);
+		for (size_t k = 0; k < t->gpus[i].npeers; k++)
+			CU_ASSERT(t->gpus[i].peers[k].gpu < 3);
+	}
+	check_peer(&t->gpus[0], 0, 1, HWGPU_LINK_NVLINK, 25000);
+	check_peer(&t->gpus[0], 1, 2, HWGPU_LINK_NVLINK, 25000);
+	check_peer(&t->gpus[2], 0, 0, HWGPU_LINK_NVLINK, 25000);
+	check_peer(&t->gpus[2], 1, 1, HWGPU_LINK_NVLINK, 50000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w.s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(w.s, "has 8 GPUs"));
+	strbuf_free(&w);
+	topo_free(t);
+}
+
+static void test_gpus_msg_peers(void)
+{
+	struct topo *t = load("gpu-2pack-v100x8-nvlink.xml");
+	Meridian__Gpu **g;
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	g = topo_gpus_msg(t, &n);
+	CU_ASSERT_EQUAL_FATAL(n, 8);
+	CU_ASSERT_EQUAL_FATAL(g[3]->n_peers, 7);
+	/* GPU 3: 0 (two links), 1 (one), 2 (two), 7 (one) */
+	CU_ASSERT_EQUAL(g[3]->peers[0]->gpu, 0);
+	CU_ASSERT_EQUAL(g[3]->peers[0]->link,
+			MERIDIAN__GPU_LINK_KIND__GPU_LINK_NVLINK);
+	CU_ASSERT_EQUAL(g[3]->peers[0]->bandwidth_mbs, 50000);
+	CU_ASSERT_EQUAL(g[3]->peers[3]->gpu, 4);
+	CU_ASSERT_EQUAL(g[3]->peers[3]->link,
+			MERIDIAN__GPU_LINK_KIND__GPU_LINK_SMP);
+	CU_ASSERT_EQUAL(g[3]->peers[3]->bandwidth_mbs, 0);
+	CU_ASSERT_EQUAL(g[3]->peers[6]->gpu, 7);
+	CU_ASSERT_EQUAL(g[3]->peers[6]->link,
+			MERIDIAN__GPU_LINK_KIND__GPU_LINK_NVLINK);
+	CU_ASSERT_EQUAL(g[3]->peers[6]->bandwidth_mbs, 25000);
+	/* it packs: what mnoded sends mctld */
+	CU_ASSERT(meridian__gpu__get_packed_size(g[3]) > 0);
+	topo_gpus_msg_free(g, n);
+	topo_free(t);
+
+	/* a configured-only GPU has none */
+	t = load("cpu-2pack-4core-2pu.xml");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	{
+		struct conf_node cn = node(0, 0, "gpu:a100:2", "a100", 2);
+		struct strbuf w = {0};
+
+		topo_apply_conf(t, &cn, &w);
+		strbuf_free(&w);
+	}
+	g = topo_gpus_msg(t, &n);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(g[0]->n_peers, 0);
+	CU_ASSERT_EQUAL(g[1]->n_peers, 0);
 	topo_gpus_msg_free(g, n);
 	topo_free(t);
 }
@@ -311,6 +452,9 @@ static CU_TestInfo tests[] = {
 	{"config gres fewer", test_conf_gres_fewer},
 	{"config gres more, other model", test_conf_gres_more_and_model},
 	{"gpus as protobuf", test_gpus_msg},
+	{"gpu peers: nvlink, pci, smp", test_peers_nvlink},
+	{"config gres fewer drops peers", test_conf_peers_fewer},
+	{"gpu peers as protobuf", test_gpus_msg_peers},
 	{"model names", test_model_names},
 	{"dgx-2 capture", test_dgx2},
 	CU_TEST_INFO_NULL,
