@@ -744,7 +744,8 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 			v->gpu_hour_price = INT64_MAX; /* never under a limit */
 		v->id = (uint32_t)n->index;
 		v->region_index = r ? (int32_t)(r - ctx->conf->regions) : -1;
-		v->gpu = &s->vgpus[ngpus];
+		/* no arrays yet where no node has GPUs or links */
+		v->gpu = n->n_gpu_info ? &s->vgpus[ngpus] : NULL;
 		for (size_t g = 0; g < n->n_gpu_info; g++) {
 			const Meridian__Gpu *gi = n->gpu_info[g];
 			struct mer_select_gpu *vg = &s->vgpus[ngpus++];
@@ -756,7 +757,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 			vg->cpuset = gi->cpuset ? gi->cpuset : "";
 			vg->numa_node = gi->numa_node;
 			vg->memory_mb = gi->memory_mb;
-			vg->peers = &s->vpeers[npeers];
+			vg->peers = gi->n_peers ? &s->vpeers[npeers] : NULL;
 			for (size_t k = 0; k < gi->n_peers; k++) {
 				struct mer_gpu_peer *vp = &s->vpeers[npeers++];
 
