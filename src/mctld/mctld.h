@@ -178,6 +178,11 @@ struct node {
 	char *gres;		  /* "gpu:a100:2", "" none */
 	Meridian__Gpu **gpu_info; /* registered, or made from the config */
 	size_t n_gpu_info;
+	/* gpu_info's links as select plugins see them, built once: GPU g's
+	 * are gpu_peers[gpu_peer_off[g] ..], gpu_info[g]->n_peers of them
+	 * (NULL with no links) */
+	struct mer_gpu_peer *gpu_peers;
+	size_t *gpu_peer_off;
 
 	/* usage */
 	uint32_t cpus_alloc;

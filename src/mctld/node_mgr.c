@@ -87,6 +87,34 @@ static void gpu_info_free(struct node *n)
 	free(n->gpu_info);
 	n->gpu_info = NULL;
 	n->n_gpu_info = 0;
+	free(n->gpu_peers);
+	free(n->gpu_peer_off);
+	n->gpu_peers = NULL;
+	n->gpu_peer_off = NULL;
+}
+
+/* gpu_info's links, flat, for the select views (checked at register). */
+static void gpu_peers_build(struct node *n)
+{
+	size_t total = 0, k = 0;
+
+	for (size_t g = 0; g < n->n_gpu_info; g++)
+		total += n->gpu_info[g]->n_peers;
+	if (!total)
+		return;
+	n->gpu_peers = xcalloc(total, sizeof(*n->gpu_peers));
+	n->gpu_peer_off = xcalloc(n->n_gpu_info, sizeof(*n->gpu_peer_off));
+	for (size_t g = 0; g < n->n_gpu_info; g++) {
+		const Meridian__Gpu *gi = n->gpu_info[g];
+
+		n->gpu_peer_off[g] = k;
+		for (size_t p = 0; p < gi->n_peers; p++, k++) {
+			n->gpu_peers[k].gpu = gi->peers[p]->gpu;
+			n->gpu_peers[k].link = (uint32_t)gi->peers[p]->link;
+			n->gpu_peers[k].bandwidth_mbs =
+				gi->peers[p]->bandwidth_mbs;
+		}
+	}
 }
 
 /* GPUs as the config describes them, for NodeInfo before registration. */
@@ -623,6 +651,7 @@ static void take_capacity(struct node *n, Meridian__NodeRegister *reg)
 		n->n_gpu_info = reg->n_gpus;
 		reg->gpus = NULL;
 		reg->n_gpus = 0;
+		gpu_peers_build(n);
 	} else {
 		gpu_info_from_conf(n);
 	}

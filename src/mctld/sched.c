@@ -90,8 +90,6 @@ struct sched {
 	size_t cap_res;
 	struct mer_select_gpu *vgpus;
 	size_t cap_vgpus;
-	struct mer_gpu_peer *vpeers;
-	size_t cap_vpeers;
 	struct avail *at, *limit; /* per node id, for one set of views */
 	uint64_t *resv_cpus, *resv_mem, *resv_mask;
 	int64_t *events;
@@ -219,7 +217,6 @@ void sched_destroy(struct sched *s)
 	free(s->resv);
 	free(s->regions);
 	free(s->vgpus);
-	free(s->vpeers);
 	free(s->at);
 	free(s->limit);
 	free(s->resv_cpus);
@@ -677,7 +674,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 	struct mctld *ctx = s->ctx;
 	const char *want = j->rec->desc->min_tier;
 	struct node **pnodes;
-	size_t npnodes, nviews = 0, ngpus = 0, npeers = 0, i;
+	size_t npnodes, nviews = 0, ngpus = 0, i;
 	int min_tier = -1;
 	bool *region_ok;
 
@@ -689,19 +686,11 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		s->view_nodes = xrealloc(s->view_nodes,
 					 s->cap_views * sizeof(*s->view_nodes));
 	}
-	for (i = 0; i < npnodes; i++) {
+	for (i = 0; i < npnodes; i++)
 		ngpus += pnodes[i]->n_gpu_info;
-		for (size_t g = 0; g < pnodes[i]->n_gpu_info; g++)
-			npeers += pnodes[i]->gpu_info[g]->n_peers;
-	}
 	if (ngpus > s->cap_vgpus) {
 		s->cap_vgpus = grown(ngpus);
 		s->vgpus = xrealloc(s->vgpus, s->cap_vgpus * sizeof(*s->vgpus));
-	}
-	if (npeers > s->cap_vpeers) {
-		s->cap_vpeers = grown(npeers);
-		s->vpeers =
-			xrealloc(s->vpeers, s->cap_vpeers * sizeof(*s->vpeers));
 	}
 	if (want && *want) {
 		/* A tier gone from BandwidthTiers= since the submit: no node
@@ -714,7 +703,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 	/* A region gone from meridian.conf since the submit allows no node:
 	 * the job waits rather than run where it asked not to. */
 	region_ok = regions_allowed(ctx->conf, j->rec->desc);
-	ngpus = npeers = 0;
+	ngpus = 0;
 	for (i = 0; i < npnodes; i++) {
 		struct node *n = pnodes[i];
 		const struct avail *av = &s->at[n->index];
@@ -744,7 +733,7 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 			v->gpu_hour_price = INT64_MAX; /* never under a limit */
 		v->id = (uint32_t)n->index;
 		v->region_index = r ? (int32_t)(r - ctx->conf->regions) : -1;
-		/* no arrays yet where no node has GPUs or links */
+		/* no array yet where no node has GPUs */
 		v->gpu = n->n_gpu_info ? &s->vgpus[ngpus] : NULL;
 		for (size_t g = 0; g < n->n_gpu_info; g++) {
 			const Meridian__Gpu *gi = n->gpu_info[g];
@@ -757,15 +746,10 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 			vg->cpuset = gi->cpuset ? gi->cpuset : "";
 			vg->numa_node = gi->numa_node;
 			vg->memory_mb = gi->memory_mb;
-			vg->peers = gi->n_peers ? &s->vpeers[npeers] : NULL;
-			for (size_t k = 0; k < gi->n_peers; k++) {
-				struct mer_gpu_peer *vp = &s->vpeers[npeers++];
-
-				vp->gpu = gi->peers[k]->gpu;
-				vp->link = (uint32_t)gi->peers[k]->link;
-				vp->bandwidth_mbs = gi->peers[k]->bandwidth_mbs;
+			if (n->gpu_peers && gi->n_peers) {
+				vg->peers = n->gpu_peers + n->gpu_peer_off[g];
+				vg->npeers = gi->n_peers;
 			}
-			vg->npeers = gi->n_peers;
 		}
 		v->n_gpu = n->n_gpu_info;
 	}
