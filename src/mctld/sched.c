@@ -344,6 +344,30 @@ static int check_result(const struct sched *s, const struct job *j,
 	return 0;
 }
 
+/* Node i's GPUs in local rank order (malloc'd, *n of them; NULL for
+ * none): the plugin's order, else index order. */
+static uint32_t *gpu_order_of(const struct mer_select_result *res, uint32_t i,
+			      size_t *n)
+{
+	const uint8_t *row = res->gpu_order + (size_t)i * MER_SELECT_MAX_GPUS;
+	uint64_t m = res->gpu_mask[i];
+	uint32_t *o;
+	size_t k = 0;
+
+	*n = (size_t)__builtin_popcountll(m);
+	if (!*n)
+		return NULL;
+	o = xcalloc(*n, sizeof(*o));
+	if (row[0] != UINT8_MAX)
+		for (k = 0; k < *n; k++)
+			o[k] = row[k];
+	else
+		for (uint32_t bit = 0; bit < MER_SELECT_MAX_GPUS; bit++)
+			if (m & (1ull << bit))
+				o[k++] = bit;
+	return o;
+}
+
 static Meridian__JobNodeAlloc **build_alloc(const struct sched *s,
 					    const struct job *j,
 					    const struct mer_select_result *res)
@@ -359,8 +383,7 @@ static Meridian__JobNodeAlloc **build_alloc(const struct sched *s,
 	rem = j->rec->ntasks > n ? j->rec->ntasks - n : 0;
 	for (i = 0; i < n; i++) {
 		Meridian__JobNodeAlloc *a = xmalloc(sizeof(*a));
-		uint64_t m = res->gpu_mask[i];
-		uint32_t add = rem < tpn - 1 ? rem : tpn - 1, g = 0, bit;
+		uint32_t add = rem < tpn - 1 ? rem : tpn - 1;
 
 		meridian__job_node_alloc__init(a);
 		pb_set_str(&a->node, s->view_nodes[res->node_index[i]]->name);
@@ -368,21 +391,8 @@ static Meridian__JobNodeAlloc **build_alloc(const struct sched *s,
 		a->mem_mb = j->mem_per_node;
 		a->ntasks = 1 + add;
 		rem -= add;
-		a->n_gpus = (size_t)__builtin_popcountll(m);
-		if (a->n_gpus) {
-			const uint8_t *row = res->gpu_order +
-					     (size_t)i * MER_SELECT_MAX_GPUS;
-
-			/* local rank k takes a->gpus[k] (mstepd) */
-			a->gpus = xcalloc(a->n_gpus, sizeof(*a->gpus));
-			if (row[0] != UINT8_MAX)
-				for (g = 0; g < a->n_gpus; g++)
-					a->gpus[g] = row[g];
-			else
-				for (bit = 0; bit < MER_SELECT_MAX_GPUS; bit++)
-					if (m & (1ull << bit))
-						a->gpus[g++] = bit;
-		}
+		/* local rank k takes a->gpus[k] (mstepd) */
+		a->gpus = gpu_order_of(res, i, &a->n_gpus);
 		alloc[i] = a;
 	}
 	return alloc;
@@ -831,30 +841,6 @@ static int select_at(struct sched *s, const struct job *j, int64_t t,
 		return -1;
 	}
 	return 0;
-}
-
-/* Node i's GPUs in local rank order (malloc'd, *n of them; NULL for
- * none): the plugin's order, else index order. */
-static uint32_t *gpu_order_of(const struct mer_select_result *res, uint32_t i,
-			      size_t *n)
-{
-	const uint8_t *row = res->gpu_order + (size_t)i * MER_SELECT_MAX_GPUS;
-	uint64_t m = res->gpu_mask[i];
-	uint32_t *o;
-	size_t k = 0;
-
-	*n = (size_t)__builtin_popcountll(m);
-	if (!*n)
-		return NULL;
-	o = xcalloc(*n, sizeof(*o));
-	if (row[0] != UINT8_MAX)
-		for (k = 0; k < *n; k++)
-			o[k] = row[k];
-	else
-		for (uint32_t bit = 0; bit < MER_SELECT_MAX_GPUS; bit++)
-			if (m & (1ull << bit))
-				o[k++] = bit;
-	return o;
 }
 
 int sched_quote(struct mctld *ctx, const struct job *j,
