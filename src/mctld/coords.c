@@ -2,8 +2,8 @@
  * coords.c - network coordinates: the latency of a pair never probed,
  * estimated from the pairs that were (Vivaldi, Dabek et al., SIGCOMM 2004).
  *
- * Probing every pair of n nodes costs O(n^2); mctld probes each node's
- * nearest peers and region representatives and estimates the rest.  Each
+ * Probing every pair of n nodes costs O(n^2); mctld probes at most
+ * ProbePeers pairs per node (probe_graph.c) and estimates the rest.  Each
  * node gets a point in a plane plus a height (its access link: the delay
  * every path to or from it pays, a home uplink's), so that the distance
  *

@@ -9,7 +9,7 @@
  *   bandwidth  min(up of the sender, down of the receiver) (nothing when
  *              either is unknown), and no more
  *              than the best measured link between the two nodes'
- *              regions (the region representatives' probe), when there
+ *              regions (whichever pair of them was probed), when there
  *              is one: kept per region pair as probes arrive, so a
  *              lookup does not scan the matrix.
  * An entry's age is that of the newest measurement it rests on.  Refits

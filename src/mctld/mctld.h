@@ -509,13 +509,44 @@ void links_refit(struct links *l);
 int links_get(const struct links *l, size_t from, size_t to,
 	      struct links_info *out);
 
+/* probe_graph.c: which pairs probe each other in one ProbeInterval */
+struct probe_graph_node {
+	uint32_t region; /* any number naming its region */
+	bool usable;	 /* may be probed (registered, up) */
+	bool accepts;	 /* takes probe connections (not behind NAT) */
+};
+/* The estimated latency from i to j, for the nearest peers. */
+struct probe_graph_lat {
+	double (*fn)(void *arg, size_t i, size_t j);
+	void *arg;
+};
+/* Node i's peers are adj[i * budget .. + deg[i]); a pair is in both rows. */
+struct probe_graph {
+	size_t n;
+	uint32_t budget; /* the most pairs a node is in */
+	uint32_t *deg;
+	uint32_t *adj;
+};
+/* An empty graph of n nodes, its arrays freed by probe_graph_free. */
+int probe_graph_init(struct probe_graph *g, size_t n, uint32_t budget);
+void probe_graph_free(struct probe_graph *g);
+/* Add i - j: false when one end is full or not usable, neither accepts,
+ * or the pair is in already. */
+bool probe_graph_add(struct probe_graph *g, const struct probe_graph_node *nd,
+		     size_t i, size_t j);
+bool probe_graph_has(const struct probe_graph *g, size_t i, size_t j);
+/* The interval's pairs (probe_graph.c's rule) on top of those added;
+ * epoch numbers the interval, lat may be NULL. */
+void probe_graph_fill(struct probe_graph *g, const struct probe_graph_node *nd,
+		      uint64_t epoch, const struct probe_graph_lat *lat);
+
 /* probe.c: the link probes mctld plans, the matrix they fill (the
  * "probes" table) */
 int probe_open(struct mctld *ctx, struct mer_error *err);
 void probe_close(struct mctld *ctx); /* accepts a context without one */
 /* Plan what is due, forget what ran out of time. */
 void probe_tick(struct mctld *ctx, int64_t now);
-/* n registered: it may be a region's representative, reachable again. */
+/* n registered: the graph of pairs takes it in; it is reachable again. */
 void probe_node_joined(struct mctld *ctx, struct node *n);
 /* A node answered PROBE_ARM or PROBE_RUN (error NULL: acknowledged). */
 void probe_push_answered(struct mctld *ctx, const char *node, uint16_t type,

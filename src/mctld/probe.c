@@ -23,11 +23,14 @@
  * The plan, once per tick: a node is in at most one probe at a time, and
  * only while no job runs on it; the probes in flight together are
  * expected to move at most ProbeMaxMbps (a probe whose rate is not known
- * yet counts as the lowest bandwidth tier).  Each node's peers: every
- * node of its region when the region has at most ProbePeers others, else
- * its ProbePeers/2 nearest there (by the coordinates), plus up to two
- * representatives of each other region (its first usable nodes) while
- * ProbePeers allows.  A pair is due when it was never measured or its
+ * yet counts as the lowest bandwidth tier).  The pairs: those of the
+ * interval's graph (probe_graph.c), in which no node is in more than
+ * ProbePeers pairs, counting the probe of its rates to the controller:
+ * every pair of a small cluster or region, else each node's nearest in
+ * its region and pairs drawn for the interval inside it and across
+ * regions.  The graph is rebuilt when the interval moves on (so other
+ * pairs are measured) and when a node joins, the pairs already probed in
+ * the interval kept.  A pair is due when it was never measured or its
  * measurement is older than ProbeInterval; a node's rates to the
  * controller likewise.  New nodes come first, being never measured.
  *
@@ -60,8 +63,6 @@
 #define PROBE_RETRY_S 60
 /* Coordinates are refit at most this often while results come in. */
 #define PROBE_REFIT_S 5
-/* Representatives of a region that others probe. */
-#define PROBE_REPS 2
 /* What a result may claim before it is believed: 60 s, 10 Tbit/s. */
 #define PROBE_MAX_RTT_US 60000000u
 #define PROBE_MAX_BPS	 10000000000000ull
@@ -84,10 +85,9 @@ struct pnode {
 	size_t retry_peer;	   /* its last failed probe's other end */
 	int64_t retry_at;
 	bool dirty; /* its NodeRates to write */
-	/* its peers, rebuilt when the plan's generation moves */
-	size_t *peers;
-	size_t npeers;
-	uint64_t peers_gen;
+	/* the pairs it was in this interval (the graph's epoch) */
+	uint32_t *done;
+	uint32_t ndone;
 };
 
 struct inflight {
@@ -121,7 +121,11 @@ struct probes {
 	bool ctl_busy;
 	uint32_t next_id;
 	size_t cursor;
-	uint64_t gen; /* peers' inputs changed (refit, a node's state) */
+	uint64_t gen; /* the graph's inputs changed (a node's state) */
+	struct probe_graph graph; /* this interval's pairs (probe_graph.c) */
+	struct probe_graph_node *gn;
+	uint64_t graph_gen, epoch;
+	bool graph_built;
 	bool refit_wanted;
 	int64_t last_refit;
 	struct probe_srv *srv; /* the controller's armed end, NULL none */
@@ -410,71 +414,69 @@ static bool due(const struct probes *pr, int64_t when, int64_t now)
 	return every && now - when >= (int64_t)every;
 }
 
-struct near {
-	size_t j;
-	double rtt;
-};
-
-static int near_cmp(const void *a, const void *b)
+/* The estimated one-way latency of i -> j, for the graph's nearest. */
+static double graph_lat(void *arg, size_t i, size_t j)
 {
-	const struct near *x = a, *y = b;
+	const struct probes *pr = arg;
+	struct links_info li;
 
-	if (x->rtt != y->rtt)
-		return x->rtt < y->rtt ? -1 : 1;
-	return x->j < y->j ? -1 : x->j > y->j;
+	return links_get(pr->links, i, j, &li) == 0 ? li.lat_s : 0;
 }
 
-/* Node i's peers (see the top of the file). */
-static void peers_build(struct probes *pr, size_t i)
+/* The most pairs a node is in per interval: ProbePeers, less the probe of
+ * its rates to the controller when there is one. */
+static uint32_t graph_budget(const struct probes *pr)
+{
+	uint32_t b = pr->ctx->conf->probe_peers;
+
+	if (pr->srv && b > 1)
+		b--;
+	return b ? b : 1;
+}
+
+/* This interval's pairs, rebuilt when the interval or a node's state
+ * moves: the pairs already probed in it first, so that no node goes past
+ * its budget. */
+static void graph_build(struct probes *pr, int64_t now)
+{
+	uint32_t every = pr->ctx->conf->probe_interval;
+	uint64_t epoch = every && now > 0 ? (uint64_t)now / every : 0;
+	struct probe_graph_lat lat = {graph_lat, pr};
+
+	if (pr->graph_built && pr->graph_gen == pr->gen && pr->epoch == epoch)
+		return;
+	if (!pr->graph_built || epoch != pr->epoch)
+		for (size_t i = 0; i < pr->n; i++)
+			pr->pn[i].ndone = 0;
+	pr->epoch = epoch;
+	pr->graph_gen = pr->gen;
+	for (size_t i = 0; i < pr->n; i++) {
+		const struct node *n = node_at(pr->ctx, i);
+
+		pr->gn[i].region = pr->region[i];
+		pr->gn[i].usable = n->registered && node_usable(n);
+		pr->gn[i].accepts = accepts(pr, i);
+	}
+	probe_graph_free(&pr->graph);
+	probe_graph_init(&pr->graph, pr->n, graph_budget(pr));
+	for (size_t i = 0; i < pr->n; i++)
+		for (uint32_t k = 0; k < pr->pn[i].ndone; k++)
+			(void)probe_graph_add(&pr->graph, pr->gn, i,
+					      pr->pn[i].done[k]);
+	probe_graph_fill(&pr->graph, pr->gn, epoch, &lat);
+	pr->graph_built = true;
+}
+
+/* i was in a probe with j this interval. */
+static void done_add(struct probes *pr, size_t i, size_t j)
 {
 	struct pnode *p = &pr->pn[i];
-	uint32_t want = pr->ctx->conf->probe_peers;
-	uint32_t nregions = (uint32_t)pr->ctx->conf->nregions + 1;
-	size_t same = 0, k;
-	struct near *nr = xcalloc(pr->n + 1, sizeof(*nr));
 
-	free(p->peers);
-	p->peers = xcalloc(pr->n + 1, sizeof(*p->peers));
-	p->npeers = 0;
-	for (size_t j = 0; j < pr->n; j++) {
-		struct links_info li;
-
-		if (j == i || pr->region[j] != pr->region[i])
-			continue;
-		nr[same].j = j;
-		/* nearest by the coordinates; ring order while they know
-		 * nothing (every estimate alike) */
-		nr[same].rtt =
-			links_get(pr->links, i, j, &li) == 0 ? li.lat_s : 0;
-		same++;
-	}
-	if (same > want) {
-		qsort(nr, same, sizeof(*nr), near_cmp);
-		same = want / 2 ? want / 2 : 1;
-	}
-	for (k = 0; k < same; k++)
-		p->peers[p->npeers++] = nr[k].j;
-	/* representatives, round by round so that every region gets one
-	 * before any gets two: a region's first usable nodes */
-	for (unsigned round = 0; round < PROBE_REPS; round++) {
-		for (uint32_t r = 0; r < nregions && p->npeers < want; r++) {
-			unsigned seen = 0;
-
-			if (r == pr->region[i])
-				continue;
-			for (size_t j = 0; j < pr->n; j++) {
-				if (pr->region[j] != r ||
-				    !node_usable(node_at(pr->ctx, j)))
-					continue;
-				if (seen++ == round) {
-					p->peers[p->npeers++] = j;
-					break;
-				}
-			}
-		}
-	}
-	p->peers_gen = pr->gen;
-	free(nr);
+	for (uint32_t k = 0; k < p->ndone; k++)
+		if (p->done[k] == j)
+			return;
+	if (p->ndone < pr->graph.budget)
+		p->done[p->ndone++] = (uint32_t)j;
 }
 
 static uint32_t timeout_s(const struct conf *c)
@@ -624,6 +626,8 @@ static void start(struct probes *pr, size_t dialer, size_t armed, double mbps,
 		return;
 	}
 	pr->pn[armed].busy = true;
+	done_add(pr, dialer, armed);
+	done_add(pr, armed, dialer);
 	push(pr, f, armed, MT(PROBE_ARM), &q);
 }
 
@@ -669,10 +673,9 @@ static bool plan_node(struct probes *pr, size_t i, int64_t now)
 		start(pr, i, NO_NODE, m, now);
 		return true;
 	}
-	if (p->peers_gen != pr->gen || !p->peers)
-		peers_build(pr, i);
-	for (size_t k = 0; k < p->npeers; k++) {
-		size_t j = p->peers[k], dialer, armed;
+	for (uint32_t k = 0; k < pr->graph.deg[i]; k++) {
+		size_t j = pr->graph.adj[i * pr->graph.budget + k], dialer,
+		       armed;
 		double m;
 
 		if (!ready(pr, j) || !due(pr, pair_when(pr, i, j), now))
@@ -715,14 +718,16 @@ void probe_tick(struct mctld *ctx, int64_t now)
 			failed(pr, f, now);
 		}
 	}
+	/* a refit moves the nearest, but the graph keeps to its interval:
+	 * rebuilding it at each would trade pairs to be probed for others */
 	if (pr->refit_wanted && now - pr->last_refit >= PROBE_REFIT_S) {
 		links_refit(pr->links);
 		pr->refit_wanted = false;
 		pr->last_refit = now;
-		pr->gen++;
 	}
 	if (!ctx->conf->probe_max_mbps || !pr->n)
 		return;
+	graph_build(pr, now);
 	for (size_t k = 0; k < pr->n; k++) {
 		size_t i = (pr->cursor + k) % pr->n;
 
@@ -738,7 +743,7 @@ void probe_node_joined(struct mctld *ctx, struct node *n)
 
 	if (!pr)
 		return;
-	/* it may be a representative now, and it is reachable again */
+	/* the graph takes it in, and it is reachable again */
 	pr->gen++;
 	if (pr->pn[n->index].unreachable && n->cn->port) {
 		/* a restart may have opened its port: try once more */
@@ -1099,6 +1104,7 @@ int probe_open(struct mctld *ctx, struct mer_error *err)
 	pr->n = node_mgr_count(ctx);
 	pr->pn = xcalloc(pr->n + 1, sizeof(*pr->pn));
 	pr->region = xcalloc(pr->n + 1, sizeof(*pr->region));
+	pr->gn = xcalloc(pr->n + 1, sizeof(*pr->gn));
 	TAILQ_INIT(&pr->inflight);
 	for (size_t i = 0; i < pr->n; i++) {
 		const char *r = node_at(ctx, i)->cn->region;
@@ -1108,6 +1114,8 @@ int probe_open(struct mctld *ctx, struct mer_error *err)
 			k++;
 		pr->region[i] = k; /* nregions: none */
 		pr->pn[i].retry_peer = NO_PEER;
+		pr->pn[i].done =
+			xcalloc(c->probe_peers + 1, sizeof(*pr->pn[i].done));
 	}
 	pr->links = links_create(pr->n, pr->region);
 	ctx->probes = pr;
@@ -1141,7 +1149,9 @@ void probe_close(struct mctld *ctx)
 	if (pr->lfd >= 0)
 		close(pr->lfd);
 	for (size_t i = 0; i < pr->n; i++)
-		free(pr->pn[i].peers);
+		free(pr->pn[i].done);
+	probe_graph_free(&pr->graph);
+	free(pr->gn);
 	dirty_free(pr->dirty);
 	dirty_free(pr->collected);
 	links_destroy(pr->links);

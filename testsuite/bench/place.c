@@ -20,13 +20,13 @@
  *      (Held-Karp over every subset of the candidates: the least
  *      bottleneck ring through any k of them);
  *   3. the estimation error of pairs never probed: the pairs a 1,000-node
- *      world probes are chosen by the rule of src/mctld/probe.c's
- *      peers_build (reimplemented here: calling it needs a whole mctld
- *      with registered nodes and a transport), fed to src/mctld/links.c as
- *      measurements, and the estimates of every other pair compared with
- *      the pair's true figures;
+ *      world probes are those of mctld's own graph (src/mctld/
+ *      probe_graph.c, what probe.c plans from), fed to src/mctld/links.c
+ *      as measurements, and the estimates of every other pair compared
+ *      with the pair's true figures;
  *   4. the number of distinct probes each node takes part in per
- *      ProbeInterval under that rule;
+ *      ProbeInterval in that graph (test_probes checks the same bound
+ *      through the planner itself);
  *   5. the wall time of one select call for 64 ranks among 1,000 nodes and
  *      1,024 among 10,000, links computed on the fly by the callback.
  *
@@ -59,7 +59,6 @@ extern const struct mer_select_ops meridian_plugin;
 #define GEO_MAX	    16	 /* regions per set */
 #define JITTER	    0.10 /* +- share on each pair's latency and bandwidth */
 #define PROBE_PEERS 16	 /* ProbePeers' default (src/common/conf.c) */
-#define PROBE_REPS  2	 /* representatives per region (probe.c) */
 #define SMALL_MAX   12	 /* the largest small instance solved exactly */
 
 /* One set of the data file: the regions of one scenario and their links. */
@@ -777,106 +776,59 @@ static int small_instances(const struct geo *g, unsigned runs, struct small *s)
 
 /* ---- 3. and 4. probes and estimates -------------------------------------- */
 
-struct near {
-	size_t j;
-	double lat;
-};
-
-static int near_cmp(const void *a, const void *b)
-{
-	const struct near *x = a, *y = b;
-
-	if (x->lat != y->lat)
-		return x->lat < y->lat ? -1 : 1;
-	return x->j < y->j ? -1 : x->j > y->j;
-}
-
-/*
- * Node i's peers by probe.c's peers_build: every other node of its region
- * when the region has at most want others, else its want/2 nearest there
- * by the matrix's latency (ties: list order, which is what a fresh mctld
- * whose estimates are all alike gets), then representatives of the other
- * regions (each region's first nodes in list order) round by round while
- * there is room.  Into out; their number.
- */
-static size_t peers_of(const struct world *w, const struct links *l, size_t i,
-		       size_t want, const size_t (*reps)[PROBE_REPS],
-		       uint32_t *out, struct near *nr)
-{
-	size_t same = 0, np = 0;
-
-	for (size_t j = 0; j < w->n; j++) {
-		struct links_info li;
-
-		if (j == i || w->region[j] != w->region[i])
-			continue;
-		nr[same].j = j;
-		nr[same].lat = links_get(l, i, j, &li) == 0 ? li.lat_s : 0;
-		same++;
-	}
-	if (same > want) {
-		qsort(nr, same, sizeof(*nr), near_cmp);
-		same = want / 2 ? want / 2 : 1;
-	}
-	for (size_t k = 0; k < same; k++)
-		out[np++] = (uint32_t)nr[k].j;
-	for (size_t round = 0; round < PROBE_REPS; round++)
-		for (size_t r = 0; r < w->g->n && np < want; r++)
-			if (r != w->region[i] && reps[r][round] != SIZE_MAX)
-				out[np++] = (uint32_t)reps[r][round];
-	return np;
-}
-
 struct probe_count {
-	size_t max, max_other, initiated_max;
+	size_t max, min;
 	double mean;
 };
 
-/* One ProbeInterval: every node's peers probed (a pair once, both ways,
- * results into l), probes per node counted. */
-static void probe_round(const struct world *w, struct links *l,
-			const size_t (*reps)[PROBE_REPS], bool *is_rep,
+static double graph_lat(void *arg, size_t i, size_t j)
+{
+	struct links_info li;
+
+	return links_get(arg, i, j, &li) == 0 ? li.lat_s : 0;
+}
+
+/* One ProbeInterval (epoch): the pairs of src/mctld/probe_graph.c's
+ * graph probed (both ways, results into l), each node's pairs counted
+ * with its probe of the controller's link. */
+static void probe_round(const struct world *w, struct links *l, uint64_t epoch,
 			int64_t when, struct probe_count *pc)
 {
-	size_t n = w->n, *count = xmalloc0(n * sizeof(*count)), pairs = 0;
-	uint8_t *done = xmalloc0(n * n);
-	uint32_t *peers = xmalloc0((n + 1) * sizeof(*peers));
-	struct near *nr = xmalloc0((n + 1) * sizeof(*nr));
+	size_t n = w->n, pairs = 0;
+	struct probe_graph_node *nd = xmalloc0(n * sizeof(*nd));
+	struct probe_graph g;
+	struct probe_graph_lat lat = {graph_lat, l};
 
-	memset(pc, 0, sizeof(*pc));
 	for (size_t i = 0; i < n; i++) {
-		size_t np = peers_of(w, l, i, PROBE_PEERS, reps, peers, nr);
+		nd[i].region = (uint32_t)w->region[i];
+		nd[i].usable = nd[i].accepts = true;
+	}
+	/* as probe.c's graph_budget: one of ProbePeers is the controller's */
+	probe_graph_init(&g, n, PROBE_PEERS - 1);
+	probe_graph_fill(&g, nd, epoch, &lat);
+	memset(pc, 0, sizeof(*pc));
+	pc->min = SIZE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		size_t c = g.deg[i] + 1;
 
-		if (np > pc->initiated_max)
-			pc->initiated_max = np;
-		for (size_t k = 0; k < np; k++) {
-			size_t j = peers[k], lo = i < j ? i : j,
-			       hi = i < j ? j : i;
-			double lat, bw;
+		pc->max = c > pc->max ? c : pc->max;
+		pc->min = c < pc->min ? c : pc->min;
+		pairs += c;
+		for (uint32_t k = 0; k < g.deg[i]; k++) {
+			size_t j = g.adj[i * g.budget + k];
+			double la, bw;
 
-			if (done[lo * n + hi])
-				continue; /* not due: measured this interval */
-			done[lo * n + hi] = 1;
-			count[i]++;
-			count[j]++;
-			pairs++;
-			world_link(w, i, j, &lat, &bw);
-			links_measured(l, i, j, lat, bw, when);
-			world_link(w, j, i, &lat, &bw);
-			links_measured(l, j, i, lat, bw, when);
+			if (j < i)
+				continue; /* the pair once */
+			world_link(w, i, j, &la, &bw);
+			links_measured(l, i, j, la, bw, when);
+			world_link(w, j, i, &la, &bw);
+			links_measured(l, j, i, la, bw, when);
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (count[i] > pc->max)
-			pc->max = count[i];
-		if (!is_rep[i] && count[i] > pc->max_other)
-			pc->max_other = count[i];
-	}
-	pc->mean = 2.0 * (double)pairs / (double)n;
-	free(count);
-	free(done);
-	free(peers);
-	free(nr);
+	pc->mean = (double)pairs / (double)n;
+	probe_graph_free(&g);
+	free(nd);
 }
 
 struct estimate {
@@ -917,11 +869,9 @@ static void set_rates(const struct world *w, struct links *l, size_t ctl,
 
 static void estimation(const struct world *w, size_t ctl, struct estimate *e)
 {
-	size_t n = w->n,
-	       (*reps)[PROBE_REPS] = xmalloc0(w->g->n * sizeof(*reps));
+	size_t n = w->n;
 	size_t np = 0, ns = 0, nc = 0;
 	uint32_t *region = xmalloc0(n * sizeof(*region));
-	bool *is_rep = xmalloc0(n * sizeof(*is_rep));
 	double *lat = xmalloc0(n * n * sizeof(*lat)),
 	       *same = xmalloc0(n * n * sizeof(*same)),
 	       *cross = xmalloc0(n * n * sizeof(*cross)),
@@ -929,28 +879,14 @@ static void estimation(const struct world *w, size_t ctl, struct estimate *e)
 	struct links *l;
 
 	memset(e, 0, sizeof(*e));
-	for (size_t r = 0; r < w->g->n; r++)
-		for (size_t k = 0; k < PROBE_REPS; k++)
-			reps[r][k] = SIZE_MAX;
-	for (size_t i = 0; i < n; i++) {
-		size_t r = w->region[i];
-
-		region[i] = (uint32_t)r;
-		for (size_t k = 0; k < PROBE_REPS; k++)
-			if (reps[r][k] == SIZE_MAX) {
-				reps[r][k] = i;
-				is_rep[i] = true;
-				break;
-			}
-	}
+	for (size_t i = 0; i < n; i++)
+		region[i] = (uint32_t)w->region[i];
 	l = links_create(n, region);
 	/* the first interval with nothing known, the next with the
 	 * coordinates fitted to it (mctld refits as results come in) */
-	probe_round(w, l, (const size_t(*)[PROBE_REPS])reps, is_rep, 1,
-		    &e->fresh);
+	probe_round(w, l, 1, 1, &e->fresh);
 	links_refit(l);
-	probe_round(w, l, (const size_t(*)[PROBE_REPS])reps, is_rep, 2,
-		    &e->steady);
+	probe_round(w, l, 2, 2, &e->steady);
 	links_refit(l);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < n; j++) {
@@ -996,9 +932,7 @@ static void estimation(const struct world *w, size_t ctl, struct estimate *e)
 		e->bw_med[v] = median_of(bw, nb);
 	}
 	links_destroy(l);
-	free(reps);
 	free(region);
-	free(is_rep);
 	free(lat);
 	free(same);
 	free(cross);
@@ -1193,7 +1127,7 @@ int main(int argc, char **argv)
 	estimation(&w, (size_t)ctl, &est);
 	free(w.region);
 	printf("3. Estimates of unprobed pairs: 8 cities x 125 = 1000 nodes, "
-	       "pairs probed by peers_build's\n   rule (reimplemented), "
+	       "pairs probed by probe_graph.c's\n   graph, "
 	       "ProbePeers %d, two ProbeIntervals (the second with fitted\n"
 	       "   coordinates); links.c estimates the rest\n",
 	       PROBE_PEERS);
@@ -1210,15 +1144,12 @@ int main(int argc, char **argv)
 	       "median %.1f%%, p90 %.1f%%\n\n",
 	       est.bw_med[1] * 100, est.bw_p90[1] * 100);
 	printf("4. Probes per node per ProbeInterval (distinct pairs it takes "
-	       "part in), 1000 nodes\n");
-	printf("  first interval:  max %zu, mean %.1f, max but the "
-	       "representatives %zu; peers per node <= %zu\n",
-	       est.fresh.max, est.fresh.mean, est.fresh.max_other,
-	       est.fresh.initiated_max);
-	printf("  steady interval: max %zu, mean %.1f, max but the "
-	       "representatives %zu; peers per node <= %zu\n\n",
-	       est.steady.max, est.steady.mean, est.steady.max_other,
-	       est.steady.initiated_max);
+	       "part in, its probe of the\n   controller's link counted), "
+	       "1000 nodes\n");
+	printf("  first interval:  max %zu, min %zu, mean %.1f\n",
+	       est.fresh.max, est.fresh.min, est.fresh.mean);
+	printf("  steady interval: max %zu, min %zu, mean %.1f\n\n",
+	       est.steady.max, est.steady.min, est.steady.mean);
 
 	/* 5. placement time */
 	if (timing(world, 125, 64, quick ? 3 : 5, nrand, &t1k) < 0 ||

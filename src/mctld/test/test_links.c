@@ -41,7 +41,7 @@ static void test_matrix(void)
 	CU_ASSERT_FALSE(in.measured);
 	CU_ASSERT_DOUBLE_EQUAL(in.bw_Bps, 2e8, 0);
 
-	/* across regions: no more than the representatives' measured link */
+	/* across regions: no more than the regions' best measured link */
 	links_set_rates(l, 4, 1e9, 1e9);
 	CU_ASSERT_EQUAL(links_measured(l, 0, 3, 40 * MS, 1e7, 200), 0);
 	CU_ASSERT_EQUAL(links_get(l, 1, 4, &in), 0);

@@ -512,6 +512,150 @@ static void test_quote(void)
 	stop();
 }
 
+/*
+ * 1,000 nodes in 8 regions of uneven size, every probe answered at once:
+ * through one whole ProbeInterval no node takes part in more than
+ * ProbePeers distinct probes (the controller's own included), and every
+ * pair of regions is measured.
+ */
+#define BIG_N 1000
+static void test_thousand(void)
+{
+	static const char *const reg[] = {"r0", "r1", "r2", "r3",
+					  "r4", "r5", "r6", "r7"};
+	static const unsigned size[] = {500, 250, 120, 60, 40, 20, 7, 3};
+	struct strbuf conf = {0};
+	struct peer **peer = xcalloc(BIG_N, sizeof(*peer));
+	char **name = xcalloc(BIG_N, sizeof(*name));
+	unsigned *count = xcalloc(BIG_N, sizeof(*count)), *rof;
+	bool *met = xcalloc((size_t)BIG_N * BIG_N, sizeof(*met));
+	bool cross[8][8] = {{false}};
+	Meridian__ProbeResult res = MERIDIAN__PROBE_RESULT__INIT;
+	int64_t t = mer_now();
+	size_t n = 0, probes = 0, rounds = 0, armed;
+	char *bdir = th_tmpdir();
+	struct mctld *c;
+
+	rof = xcalloc(BIG_N, sizeof(*rof));
+	for (unsigned r = 0; r < 8; r++)
+		strbuf_addf(&conf, "RegionName=%s\n", reg[r]);
+	for (unsigned r = 0; r < 8; r++)
+		for (unsigned k = 0; k < size[r]; k++, n++) {
+			name[n] = xasprintf("%sn%u", reg[r], k);
+			rof[n] = r;
+			/* every third node behind NAT */
+			if (n % 3 == 2)
+				strbuf_addf(
+					&conf,
+					"NodeName=%s CPUs=2 RealMemory=1024 "
+					"Region=%s\n",
+					name[n], reg[r]);
+			else
+				strbuf_addf(
+					&conf,
+					"NodeName=%s CPUs=2 RealMemory=1024 "
+					"Region=%s Port=%u\n",
+					name[n], reg[r], 7000 + (unsigned)n);
+		}
+	strbuf_addf(&conf, "PartitionName=main Nodes=ALL Default=YES\n"
+			   "ProbeInterval=86400\nProbeDuration=500\n"
+			   "ProbeMaxMbps=1000000\nNodeTimeout=86400\n");
+	c = th_ctx(bdir, conf.s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(node_mgr_count(c), BIG_N);
+	for (size_t i = 0; i < BIG_N; i++) {
+		Meridian__NodeRegisterReply *rr;
+
+		peer[i] = th_peer(c, name[i]);
+		rr = th_register(c, peer[i], name[i], NULL, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(rr);
+		protobuf_c_message_free_unpacked(&rr->base, NULL);
+		th_forget_frames(peer[i]);
+	}
+	res.ok = true;
+	res.rtt_median_us = 1000;
+	res.up_bps = res.down_bps = 500000000;
+	/* rounds within one interval: arm, run, result, until none is due */
+	do {
+		armed = 0;
+		mctld_tick(c, t++);
+		th_turn(c);
+		for (size_t i = 0; i < BIG_N; i++) {
+			for (size_t f = 0; f < th_nframes(peer[i]); f++) {
+				struct frame_hdr h;
+				ProtobufCMessage *m = th_frame(peer[i], f, &h);
+				Meridian__ProbeRequest *q = (void *)m;
+				ssize_t d = -1;
+
+				if (h.type == MT(PROBE_ARM) &&
+				    !(h.flags & MER_FRAME_REPLY)) {
+					for (size_t j = 0; j < BIG_N && d < 0;
+					     j++)
+						if (!strcmp(name[j], q->peer))
+							d = (ssize_t)j;
+					CU_ASSERT_FATAL(d >= 0);
+					CU_ASSERT_FALSE(met[i * BIG_N + d]);
+					met[i * BIG_N + d] = true;
+					met[(size_t)d * BIG_N + i] = true;
+					count[i]++;
+					count[d]++;
+					cross[rof[i]][rof[d]] = true;
+					cross[rof[d]][rof[i]] = true;
+					th_reply_to(c, peer[i], f, NULL);
+					armed++;
+				}
+				protobuf_c_message_free_unpacked(m, NULL);
+			}
+			th_forget_frames(peer[i]);
+		}
+		th_turn(c);
+		/* the dialers: report each run */
+		for (size_t i = 0; i < BIG_N; i++) {
+			for (size_t f = 0; f < th_nframes(peer[i]); f++) {
+				struct frame_hdr h;
+				ProtobufCMessage *m = th_frame(peer[i], f, &h);
+
+				if (h.type == MT(PROBE_RUN) &&
+				    !(h.flags & MER_FRAME_REPLY)) {
+					res.probe_id =
+						((Meridian__ProbeRequest *)m)
+							->probe_id;
+					th_request(c, peer[i], MT(PROBE_RESULT),
+						   77, 0, &res.base);
+				}
+				protobuf_c_message_free_unpacked(m, NULL);
+			}
+		}
+		th_turn(c);
+		for (size_t i = 0; i < BIG_N; i++)
+			th_forget_frames(peer[i]);
+		probes += armed;
+		rounds++;
+	} while (armed && rounds < 400);
+	CU_ASSERT(rounds < 400);
+	CU_ASSERT(probes > BIG_N * 4);
+	for (size_t i = 0; i < BIG_N; i++) {
+		/* ProbePeers = 16, the controller's probe among them (no
+		 * ProbePort here: none, so all 16 are pairs) */
+		CU_ASSERT(count[i] <= 16);
+		CU_ASSERT(count[i] >= 2); /* even behind NAT */
+	}
+	for (unsigned a = 0; a < 8; a++)
+		for (unsigned b = 0; b < 8; b++)
+			if (a != b)
+				CU_ASSERT_TRUE(cross[a][b]);
+	mctld_destroy(c);
+	th_rmdir(bdir);
+	for (size_t i = 0; i < BIG_N; i++)
+		free(name[i]);
+	free(name);
+	free(peer);
+	free(count);
+	free(rof);
+	free(met);
+	strbuf_free(&conf);
+}
+
 static CU_TestInfo tests[] = {
 	{"QUOTE", test_quote},
 	{"plan, results, durability", test_plan_and_results},
@@ -519,6 +663,7 @@ static CU_TestInfo tests[] = {
 	{"nothing is probed again before ProbeInterval", test_interval},
 	{"LINK_INFO", test_link_info},
 	{"nodes running jobs are not probed", test_busy_nodes},
+	{"1,000 nodes: at most ProbePeers probes each", test_thousand},
 	CU_TEST_INFO_NULL,
 };
 
