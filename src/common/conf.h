@@ -92,6 +92,7 @@ struct conf {
 	size_t nadmin_users;
 	uint32_t heartbeat_interval;   /* s, default 30 */
 	uint32_t node_timeout;	       /* s, default 300 */
+	uint32_t node_lost_timeout;    /* s DOWN before its jobs end, 0 never */
 	uint32_t kill_wait;	       /* s, default 30 */
 	uint32_t finalize_timeout;     /* s a step's rank may live after PMI
 					* finalize, default 30 */

@@ -1566,6 +1566,65 @@ void job_mgr_load(struct mctld *ctx, Meridian__JobRecord *rec, int64_t now)
 	}
 }
 
+/* Job j has lost node `lost` (why says how): it ends NODE_FAIL; its
+ * batch script is killed where its batch host is still up (job_end kills
+ * its steps), and every lost node of it is told to kill what it still
+ * runs when it is heard from again. */
+static void give_up(struct mctld *ctx, struct job *j, int64_t now,
+		    const char *why)
+{
+	Meridian__JobRecord *rec = j->rec;
+
+	for (size_t i = 0; i < rec->n_alloc; i++) {
+		struct node *n = node_find(ctx, rec->alloc[i]->node);
+
+		if (!n)
+			continue;
+		if (node_lost(ctx, n, now))
+			node_orphan_add(n, rec->job_id);
+		else if (!rec->desc->interactive &&
+			 strcmp(n->name, rec->batch_host) == 0)
+			outbox_signal(ctx, n->name, rec->job_id, -1, SIGKILL,
+				      true, why);
+	}
+	job_mgr_end(ctx, j, JS(NODE_FAIL), 0, 0, now, why);
+}
+
+/* NodeLostTimeout: the running jobs of every node silent that long. */
+static void lost_nodes(struct mctld *ctx, int64_t now)
+{
+	uint32_t after = ctx->conf->node_lost_timeout;
+	size_t nn = node_mgr_count(ctx);
+
+	if (!after)
+		return;
+	for (size_t i = 0; i < nn; i++) {
+		struct node *n = node_at(ctx, i);
+		int64_t since = n->njobs ? node_lost_since(ctx, n, now) : 0;
+		uint32_t *ids;
+		size_t nids;
+		char why[160];
+
+		if (!since || now - since < (int64_t)after)
+			continue;
+		snprintf(why, sizeof(why),
+			 "NodeFail: %s not responding for %llds "
+			 "(NodeLostTimeout=%u)",
+			 n->name, (long long)(now - since), after);
+		/* ending a job takes it off n's list: walk a copy */
+		nids = n->njobs;
+		ids = xcalloc(nids, sizeof(*ids));
+		memcpy(ids, n->job_ids, nids * sizeof(*ids));
+		for (size_t k = 0; k < nids; k++) {
+			struct job *j = job_find(ctx, ids[k]);
+
+			if (j && j->rec->state == JS(RUNNING))
+				give_up(ctx, j, now, why);
+		}
+		free(ids);
+	}
+}
+
 void job_mgr_tick(struct mctld *ctx, int64_t now)
 {
 	struct job_mgr *jm = ctx->jobs;
@@ -1581,6 +1640,7 @@ void job_mgr_tick(struct mctld *ctx, int64_t now)
 		job_unlink(jm, j);
 		job_free(j);
 	}
+	lost_nodes(ctx, now);
 	for (j = TAILQ_FIRST(&jm->running); j; j = next) {
 		Meridian__JobRecord *rec = j->rec;
 		struct node *bh;

@@ -190,6 +190,10 @@ struct node {
 	uint64_t gpu_alloc_mask;
 	uint32_t *job_ids; /* jobs allocated here */
 	size_t njobs, cap_jobs;
+	/* jobs ended while it was not responding (NodeLostTimeout): killed
+	 * there when it is heard from again */
+	uint32_t *orphans;
+	size_t norphans, cap_orphans;
 
 	/* partitions it belongs to */
 	const struct conf_partition **parts;
@@ -435,6 +439,12 @@ bool node_usable(const struct node *n);
  * one table). */
 bool node_link_allowed(int from, int to);
 bool node_lost(const struct mctld *ctx, const struct node *n, int64_t now);
+/* Since when its jobs count as lost, 0 when it is not. */
+int64_t node_lost_since(const struct mctld *ctx, const struct node *n,
+			int64_t now);
+/* job_id ended while n was not responding: kill it there when n is heard
+ * from again (node_seen), unless n registers first (reconcile). */
+void node_orphan_add(struct node *n, uint32_t job_id);
 Meridian__NodeState node_state(const struct node *n);
 const char *node_state_name(const struct node *n); /* its states.c name */
 /* Capacity known (configured, or reported at registration)? */

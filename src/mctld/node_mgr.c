@@ -260,6 +260,7 @@ void node_mgr_destroy(struct node_mgr *nm)
 		free(n->gres);
 		gpu_info_free(n);
 		free(n->job_ids);
+		free(n->orphans);
 		free(n->parts);
 	}
 	for (i = 0; nm->parts && i < nm->nparts; i++)
@@ -576,11 +577,45 @@ static bool node_link_set(struct node *n, enum node_link to)
 	return true;
 }
 
+/* When n's jobs count as lost since: its silence began, or, never heard
+ * from since our start, NodeTimeout after it; 0 when it is not lost. */
+int64_t node_lost_since(const struct mctld *ctx, const struct node *n,
+			int64_t now)
+{
+	if (!node_lost(ctx, n, now))
+		return 0;
+	if (n->registered)
+		return n->down_time;
+	return ctx->start_time + (int64_t)ctx->conf->node_timeout;
+}
+
+void node_orphan_add(struct node *n, uint32_t job_id)
+{
+	for (size_t i = 0; i < n->norphans; i++)
+		if (n->orphans[i] == job_id)
+			return;
+	if (n->norphans == n->cap_orphans) {
+		n->cap_orphans = n->cap_orphans ? 2 * n->cap_orphans : 4;
+		n->orphans = xrealloc(n->orphans,
+				      n->cap_orphans * sizeof(*n->orphans));
+	}
+	n->orphans[n->norphans++] = job_id;
+}
+
 void node_seen(struct mctld *ctx, struct node *n)
 {
 	n->last_seen = mer_now();
 	if (node_link(n) == NODE_LINK_LOST && node_link_set(n, NODE_LINK_UP)) {
 		log_info("node %s responds again", n->name);
+		/* what it still runs of the jobs given up meanwhile */
+		for (size_t i = 0; i < n->norphans; i++) {
+			log_info("node %s: job %u ended while it was not "
+				 "responding: told to kill it",
+				 n->name, n->orphans[i]);
+			outbox_signal(ctx, n->name, n->orphans[i], -1, SIGKILL,
+				      true, "NodeFail");
+		}
+		n->norphans = 0;
 		mctld_want_sched(ctx, true);
 	}
 }
@@ -815,6 +850,7 @@ void node_mgr_register(struct mctld *ctx, struct node *n,
 	n->boot_time = reg->boot_time;
 	node_link_set(n, NODE_LINK_UP);
 	n->last_seen = mer_now();
+	n->norphans = 0; /* reconcile_node compares what it runs */
 	log_info("node %s registered: %u CPUs, %llu MB, %u GPUs%s%s, %zu "
 		 "jobs",
 		 n->name, n->cpus, (unsigned long long)n->real_memory, n->gpus,
