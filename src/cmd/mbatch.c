@@ -380,6 +380,9 @@ int main(int argc, char **argv)
 	desc.min_tier = o.min_tier ? o.min_tier : (char *)"";
 	desc.regions = o.regions ? o.regions : (char *)"";
 	desc.countries = o.countries ? o.countries : (char *)"";
+	desc.dependency = o.dependency ? o.dependency : (char *)"";
+	desc.kill_on_invalid_dep = o.kill_on_invalid_dep &&
+				   strcmp(o.kill_on_invalid_dep, "yes") == 0;
 
 #ifdef MBATCH_QUOTE
 	rc = quote_show(&c, &desc, cl.json);

@@ -22,6 +22,7 @@
 
 #include "cmd.h"
 #include "cmd_json.h"
+#include "depend.h"
 #include "hostlist.h"
 #include "parse.h"
 
@@ -73,6 +74,33 @@ struct rec {
 
 static void rec_kv(struct rec *r, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* What of j's dependency is still to come, as scontrol shows it:
+ * "afterok:5(unfulfilled),afterany:6(unfulfilled)", a part that can
+ * never be met "(failed)"; nothing when all is met or there is none. */
+static void job_deps_text(const Meridian__JobRecord *j, struct strbuf *t)
+{
+	for (size_t i = 0; j->deps_any && i < j->n_deps; i++)
+		if (j->deps[i]->state == MERIDIAN__DEP_STATE__DEP_MET)
+			return; /* one of them is enough */
+	for (size_t i = 0; i < j->n_deps; i++) {
+		const Meridian__JobDep *d = j->deps[i];
+
+		if (d->state == MERIDIAN__DEP_STATE__DEP_MET)
+			continue;
+		if (t->s)
+			strbuf_addc(t, j->deps_any ? '?' : ',');
+		strbuf_addf(t, "%s", dep_kind_name(d->kind));
+		if (d->job_id)
+			strbuf_addf(t, ":%" PRIu32, d->job_id);
+		if (d->minutes)
+			strbuf_addf(t, "+%" PRIu32, d->minutes);
+		strbuf_addf(t, "(%s)",
+			    d->state == MERIDIAN__DEP_STATE__DEP_NEVER
+				    ? "failed"
+				    : "unfulfilled");
+	}
+}
 
 static void rec_kv(struct rec *r, const char *key, const char *fmt, ...)
 {
@@ -398,6 +426,13 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	cmd_format_exit_code(j->exit_code, j->term_signal, a, sizeof(a));
 	rec_kv(&r, "JobState", "%s", mer_job_state_name(j->state));
 	rec_kv(&r, "Reason", "%s", str_or(j->reason, "None"));
+	{
+		struct strbuf t = {0};
+
+		job_deps_text(j, &t);
+		rec_kv(&r, "Dependency", "%s", t.s ? t.s : "(null)");
+		strbuf_free(&t);
+	}
 	rec_kv(&r, "ExitCode", "%s", a);
 	rec_nl(&r, m);
 	cmd_format_secs(cmd_job_run_secs(j, now), true, a, sizeof(a));

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "depend.h"
 #include "jobopt.h"
 #include "parse.h"
 #include "util.h"
@@ -50,6 +51,7 @@ enum okind {
 	O_CHOICE,  /* char *, one of the words of arg ("none|cores") */
 	O_OPTBOOL, /* int: 1 without a value, else 0 or 1 (-K0) */
 	O_COUNT,   /* int, one more each time (-vv) */
+	O_DEP,	   /* char *, --dependency's form (depend.h), kept as written */
 };
 
 struct optdef {
@@ -101,6 +103,10 @@ static const struct optdef opts[] = {
 	{"region", 0, O_NAMES, F(regions), 0, 0, "NAME[,NAME...]", false, BOTH},
 	{"country", 0, O_COUNTRY, F(countries), 0, 0, "CC[,CC...]", false,
 	 BOTH},
+	{"dependency", 'd', O_DEP, F(dependency), 0, 0, "TYPE:JOBID[:JOBID...]",
+	 false, MB},
+	{"kill-on-invalid-dep", 0, O_CHOICE, F(kill_on_invalid_dep), 0, 0,
+	 "yes|no", false, MB},
 	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false, MB},
 	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false, MB},
 	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true, MB},
@@ -174,6 +180,18 @@ static const char help_text[] =
 	"                             (RegionName=)\n"
 	"      --country=CC[,CC...]   only nodes of regions in these\n"
 	"                             countries (ISO 3166 codes, such as DE)\n"
+	"  -d, --dependency=TYPE:JOBID[:JOBID...][,|?...]\n"
+	"                             start only after other jobs: TYPE\n"
+	"                             after (started; after:ID+MIN minutes\n"
+	"                             later), afterany (ended), afterok\n"
+	"                             (COMPLETED), afternotok (ended other-\n"
+	"                             wise), aftercorr; or singleton (no\n"
+	"                             other job of this name and user ahead);\n"
+	"                             ',' all of them, '?' any one\n"
+	"      --kill-on-invalid-dep=yes|no\n"
+	"                             cancel the job when its dependency can\n"
+	"                             never be met (default no: it waits,\n"
+	"                             DependencyNeverSatisfied)\n"
 	"  -H, --hold                 submit the job held (mctl release ID)\n"
 	"      --parsable             print only the job id\n"
 	"      --wrap=COMMAND         run COMMAND in a generated sh script\n"
@@ -285,7 +303,8 @@ void jobopt_free(struct jobopt *o)
 	for (size_t i = 0; i < NOPTS; i++)
 		if (opts[i].kind == O_STR || opts[i].kind == O_EXPORT ||
 		    opts[i].kind == O_CHOICE || opts[i].kind == O_NAME ||
-		    opts[i].kind == O_NAMES || opts[i].kind == O_COUNTRY)
+		    opts[i].kind == O_NAMES || opts[i].kind == O_COUNTRY ||
+		    opts[i].kind == O_DEP)
 			free(*(char **)((char *)o + opts[i].off));
 	free(o->gpu_type);
 	jobopt_init(o);
@@ -671,6 +690,17 @@ static int set_count(struct jobopt *o, const struct optdef *d, const char *what,
 	return 0;
 }
 
+static int set_dep(struct jobopt *o, const struct optdef *d, const char *what,
+		   const char *v, struct mer_error *err)
+{
+	struct dep_list l;
+
+	if (dep_parse(v, what, &l, err) < 0)
+		return -1;
+	dep_list_free(&l);
+	return set_str(o, d, what, v, err);
+}
+
 static const setter_fn setters[] = {
 	[O_STR] = set_str,	   [O_U32] = set_u32,
 	[O_MEM] = set_mem,	   [O_TIME] = set_time,
@@ -681,6 +711,7 @@ static const setter_fn setters[] = {
 	[O_NAME] = set_name,	   [O_NAMES] = set_names,
 	[O_COUNTRY] = set_country, [O_CHOICE] = set_choice,
 	[O_OPTBOOL] = set_optbool, [O_COUNT] = set_count,
+	[O_DEP] = set_dep,
 };
 
 /* ------------------------------------------------------------------ */

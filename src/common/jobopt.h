@@ -48,20 +48,22 @@ struct jobopt {
 	char *gpu_type;		  /* from --gpus=TYPE:N or --gres=gpu:TYPE:N */
 	uint32_t time_limit;	  /* -t minutes, 0 unset */
 	bool time_set;
-	char *export_spec;    /* --export, NULL: ALL */
-	char *wrap;	      /* --wrap */
-	bool parsable;	      /* --parsable */
-	bool hold;	      /* -H/--hold */
-	int64_t max_price;    /* --max-price, micro-dollars */
-	int comm;	      /* --comm: enum jobopt_comm */
-	uint32_t comm_stages; /* --comm=pipeline:STAGES, 0 unset */
-	uint64_t comm_bytes;  /* --comm-bytes, bytes, 0 unset */
-	char *min_tier;	      /* --min-tier: a BandwidthTiers= name */
-	char *regions;	      /* --region=A,B: RegionName= names */
-	char *countries;      /* --country=DE,FR: upper case */
-	bool help;	      /* -h/--help (command line only) */
-	bool usage;	      /* --usage */
-	bool version;	      /* -V/--version */
+	char *export_spec;	   /* --export, NULL: ALL */
+	char *wrap;		   /* --wrap */
+	bool parsable;		   /* --parsable */
+	bool hold;		   /* -H/--hold */
+	int64_t max_price;	   /* --max-price, micro-dollars */
+	int comm;		   /* --comm: enum jobopt_comm */
+	uint32_t comm_stages;	   /* --comm=pipeline:STAGES, 0 unset */
+	uint64_t comm_bytes;	   /* --comm-bytes, bytes, 0 unset */
+	char *min_tier;		   /* --min-tier: a BandwidthTiers= name */
+	char *regions;		   /* --region=A,B: RegionName= names */
+	char *countries;	   /* --country=DE,FR: upper case */
+	char *dependency;	   /* -d/--dependency, as written (checked) */
+	char *kill_on_invalid_dep; /* --kill-on-invalid-dep: "yes", "no" */
+	bool help;		   /* -h/--help (command line only) */
+	bool usage;		   /* --usage */
+	bool version;		   /* -V/--version */
 
 	/* mrun only */
 	uint32_t gpus_per_task; /* --gpus-per-task, 0 unset */

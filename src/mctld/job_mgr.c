@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "depend.h"
 #include "hostlist.h"
 #include "jobopt.h"
 #include "log.h"
@@ -919,9 +920,53 @@ static void who(struct job_mgr *jm, uid_t uid, char *buf, size_t n)
 	snprintf(c->name, sizeof(c->name), "%s", buf);
 }
 
+/* --dependency: parsed into l, every job it names known here. */
+static int deps_check(struct mctld *ctx, const Meridian__JobDesc *d,
+		      struct dep_list *l, struct mer_error *err)
+{
+	memset(l, 0, sizeof(*l));
+	if (!d->dependency || !*d->dependency)
+		return 0;
+	if (dep_parse(d->dependency, "--dependency", l, err) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].job_id && !job_find(ctx, l->v[i].job_id)) {
+			errno = ENOENT;
+			mer_error_set(err,
+				      "--dependency: job %u is not known here "
+				      "(never submitted, or ended more than "
+				      "MinJobAge=%u s ago)",
+				      l->v[i].job_id, ctx->conf->min_job_age);
+			dep_list_free(l);
+			return -1;
+		}
+	return 0;
+}
+
+static void deps_attach(Meridian__JobRecord *rec, const struct dep_list *l)
+{
+	if (!l->n)
+		return;
+	rec->deps = xcalloc(l->n, sizeof(*rec->deps));
+	for (size_t i = 0; i < l->n; i++) {
+		Meridian__JobDep *dp = xmalloc(sizeof(*dp));
+
+		meridian__job_dep__init(dp);
+		/* depend.h's kinds have DepKind's numbers */
+		dp->kind = (Meridian__DepKind)l->v[i].kind;
+		dp->job_id = l->v[i].job_id;
+		dp->minutes = l->v[i].minutes;
+		rec->deps[rec->n_deps++] = dp;
+	}
+	rec->deps_any = l->any;
+}
+
 struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 			   uid_t uid, gid_t gid, struct mer_error *err)
 {
+	struct dep_list deps;
 	struct job_mgr *jm = ctx->jobs;
 	const struct conf_partition *part;
 	Meridian__JobRecord *rec;
@@ -983,6 +1028,14 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	len = req->spec ? meridian__job_spec__get_packed_size(req->spec) : 0;
 	if (launch_fits(ctx, d, len, res.num_nodes, err) < 0)
 		return NULL;
+	if (d->interactive && d->dependency && *d->dependency) {
+		errno = EINVAL;
+		mer_error_set(err, "--dependency is for batch jobs (mbatch); "
+				   "an mrun allocation starts at once or not");
+		return NULL;
+	}
+	if (deps_check(ctx, d, &deps, err) < 0)
+		return NULL;
 
 	rec = xmalloc(sizeof(*rec));
 	meridian__job_record__init(rec);
@@ -1011,6 +1064,10 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	rec->time_limit = tl;
 	rec->ntasks = res.ntasks;
 	rec->num_nodes = res.num_nodes;
+	deps_attach(rec, &deps);
+	dep_list_free(&deps);
+	if (rec->n_deps && d->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
+		pb_set_str(&rec->reason, "Dependency");
 
 	j = xcalloc(1, sizeof(*j));
 	j->rec = rec;
@@ -1033,6 +1090,130 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	if (d->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
 		mctld_want_sched(ctx, false);
 	return j;
+}
+
+/* --- dependencies ------------------------------------------------------ */
+
+#define DS(x) MERIDIAN__DEP_STATE__DEP_##x
+#define DK(x) MERIDIAN__DEP_KIND__DEP_##x
+
+/* Another job of j's name and user runs, or waits with a lower id. */
+static bool singleton_blocked(struct mctld *ctx, const struct job *j)
+{
+	struct job_mgr *jm = ctx->jobs;
+	const char *name = j->rec->desc->name ? j->rec->desc->name : "";
+	struct job *o;
+
+	TAILQ_FOREACH(o, &jm->running, state_entry) {
+		if (o->rec->user_id == j->rec->user_id &&
+		    strcmp(o->rec->desc->name ? o->rec->desc->name : "",
+			   name) == 0)
+			return true;
+	}
+	TAILQ_FOREACH(o, &jm->pending, state_entry) {
+		if (o->rec->job_id >= j->rec->job_id)
+			continue;
+		if (o->rec->user_id == j->rec->user_id &&
+		    strcmp(o->rec->desc->name ? o->rec->desc->name : "",
+			   name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* One element's state now. */
+static Meridian__DepState dep_state(struct mctld *ctx, const struct job *j,
+				    const Meridian__JobDep *dp, int64_t now,
+				    int64_t *wake, bool *on_start)
+{
+	const struct job *t;
+	Meridian__JobState st;
+	int64_t at;
+
+	if (dp->kind == DK(SINGLETON))
+		return singleton_blocked(ctx, j) ? DS(WAITING) : DS(MET);
+	t = job_find(ctx, dp->job_id);
+	if (!t) {
+		/* gone from memory before a pass saw it end: it ended, how
+		 * is no longer known */
+		return dp->kind == DK(AFTER) || dp->kind == DK(AFTERANY)
+			       ? DS(MET)
+			       : DS(NEVER);
+	}
+	st = t->rec->state;
+	switch (dp->kind) {
+	case DK(AFTER):
+		if (st == JS(PENDING)) {
+			*on_start = true;
+			return DS(WAITING);
+		}
+		at = t->rec->start_time ? t->rec->start_time : t->rec->end_time;
+		at += (int64_t)dp->minutes * 60;
+		if (now >= at)
+			return DS(MET);
+		if (!*wake || at < *wake)
+			*wake = at;
+		return DS(WAITING);
+	case DK(AFTERANY):
+		return job_state_is_final(st) ? DS(MET) : DS(WAITING);
+	case DK(AFTEROK):
+	case DK(AFTERCORR):
+		if (!job_state_is_final(st))
+			return DS(WAITING);
+		return st == JS(COMPLETED) && t->rec->exit_code == 0 &&
+				       t->rec->term_signal == 0
+			       ? DS(MET)
+			       : DS(NEVER);
+	case DK(AFTERNOTOK):
+		if (!job_state_is_final(st))
+			return DS(WAITING);
+		return st == JS(COMPLETED) && t->rec->exit_code == 0 &&
+				       t->rec->term_signal == 0
+			       ? DS(NEVER)
+			       : DS(MET);
+	default:
+		return DS(NEVER);
+	}
+}
+
+enum job_deps job_mgr_deps(struct mctld *ctx, struct job *j, int64_t now,
+			   int64_t *wake, bool *on_start)
+{
+	Meridian__JobRecord *rec = j->rec;
+	size_t met = 0, never = 0;
+	bool changed = false;
+	enum job_deps r;
+
+	for (size_t i = 0; i < rec->n_deps; i++) {
+		Meridian__JobDep *dp = rec->deps[i];
+		Meridian__DepState s = dp->state;
+
+		/* a job's end is final: what it decided stays (singleton
+		 * is asked again each time) */
+		if (s == DS(WAITING) || dp->kind == DK(SINGLETON))
+			s = dep_state(ctx, j, dp, now, wake, on_start);
+		if (s != dp->state) {
+			dp->state = s;
+			changed = true;
+		}
+		met += s == DS(MET);
+		never += s == DS(NEVER);
+	}
+	if (changed)
+		job_mark_lazy(ctx, j);
+	if (rec->deps_any)
+		r = met			   ? JOB_DEPS_MET
+		    : never == rec->n_deps ? JOB_DEPS_NEVER
+					   : JOB_DEPS_WAIT;
+	else
+		r = never		 ? JOB_DEPS_NEVER
+		    : met == rec->n_deps ? JOB_DEPS_MET
+					 : JOB_DEPS_WAIT;
+	if (r == JOB_DEPS_WAIT)
+		job_mgr_set_reason(j, "Dependency");
+	else if (r == JOB_DEPS_NEVER)
+		job_mgr_set_reason(j, "DependencyNeverSatisfied");
+	return r;
 }
 
 /* --- state changes ----------------------------------------------------- */
@@ -1241,8 +1422,8 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 	log_info("job %u ended %s (exit %d:%d)%s%s", rec->job_id,
 		 job_state_name(state), exit_code, term_signal,
 		 reason && *reason ? ": " : "", reason ? reason : "");
-	if (was_running)
-		mctld_want_sched(ctx, true);
+	/* a pending job's end may meet another's dependency */
+	mctld_want_sched(ctx, was_running);
 	return 0;
 }
 

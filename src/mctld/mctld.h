@@ -338,6 +338,14 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 			   uid_t uid, gid_t gid, struct mer_error *err);
 int job_mgr_set_state(struct mctld *ctx, struct job *j, Meridian__JobState to);
 void job_mgr_set_reason(struct job *j, const char *reason);
+/* Where pending job j's --dependency stands (MET for a job without one):
+ * its elements' states are updated (and kept with the job), its reason
+ * set to Dependency or DependencyNeverSatisfied when not met.  *wake is
+ * lowered to when a waiting after:ID+MIN will be met (0: none), and
+ * *on_start set when an after: waits on a pending job's start. */
+enum job_deps { JOB_DEPS_MET, JOB_DEPS_WAIT, JOB_DEPS_NEVER };
+enum job_deps job_mgr_deps(struct mctld *ctx, struct job *j, int64_t now,
+			   int64_t *wake, bool *on_start);
 void job_mark_dirty(struct mctld *ctx, struct job *j);
 /* Written with the next commit, which this does not force (or within a
  * tick). */

@@ -60,6 +60,7 @@ struct sched {
 
 	/* wake_at: asked during the pass (0 none); in force after it */
 	int64_t wake_req, wake_time;
+	uint64_t started; /* jobs try_start started, ever */
 	struct event *wake_timer;
 
 	/* the plugin's view of this pass; arrays sized at the pass start */
@@ -999,6 +1000,7 @@ static int try_start(void *core, const struct mer_sched_job *sj,
 		return mer_error_set(err, "SelectError");
 	}
 	resv_drop(s, j->rec->job_id);
+	s->started++;
 	if (s->in_pass)
 		view_add_running(s, j);
 	return 0;
@@ -1173,8 +1175,11 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 {
 	struct sched *s = ctx->sched;
 	struct mer_sched_api api;
-	struct job *j;
+	struct job *j, *next;
 	size_t n = 0, nodes = 0;
+	int64_t dep_wake = 0;
+	bool on_start = false;
+	uint64_t started = s->started;
 
 	ctx->sched_want_now = ctx->sched_want_soon = false;
 	s->passes++;
@@ -1182,11 +1187,25 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 	s->now = mer_now();
 	s->nresv = 0;
 	s->wake_req = 0;
-	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry) {
+	for (j = TAILQ_FIRST(job_mgr_pending(ctx)); j; j = next) {
 		struct mer_sched_job *sj;
 
+		next = TAILQ_NEXT(j, state_entry);
 		if (j->rec->desc->hold != MERIDIAN__HOLD_KIND__HOLD_NONE)
 			continue;
+		if (j->rec->n_deps) {
+			enum job_deps d = job_mgr_deps(ctx, j, s->now,
+						       &dep_wake, &on_start);
+
+			if (d == JOB_DEPS_NEVER &&
+			    j->rec->desc->kill_on_invalid_dep)
+				job_mgr_end(ctx, j,
+					    MERIDIAN__JOB_STATE__JOB_CANCELLED,
+					    0, 0, s->now,
+					    "DependencyNeverSatisfied");
+			if (d != JOB_DEPS_MET)
+				continue;
+		}
 		if (n + 1 > s->cap_jobs) {
 			s->cap_jobs = grown(n + 1);
 			s->jobs = xrealloc(s->jobs,
@@ -1225,6 +1244,13 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 		s->in_pass = false;
 	}
 	s->nresv = 0; /* reservations are for one pass */
+	/* an after:ID+MIN comes due; an after: whose job started in this
+	 * pass is met in the next */
+	if (dep_wake && (!s->wake_req || dep_wake < s->wake_req))
+		s->wake_req = dep_wake;
+	if (on_start && s->started != started &&
+	    (!s->wake_req || s->now + 1 < s->wake_req))
+		s->wake_req = s->now + 1;
 	arm_wake(s);
 }
 
