@@ -19,6 +19,7 @@
 /* squeue's own default and long formats. */
 #define MQUEUE_FORMAT_DEFAULT "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
 #define MQUEUE_FORMAT_LONG    "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+#define MQUEUE_FORMAT_START   "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R"
 /* squeue -s's columns, with the state and, as for jobs, the reason a
  * step failed in place of its nodes (mqueue can list finished steps); the
  * long one has it all */
@@ -30,6 +31,7 @@ struct mqueue_opts {
 	const char *format; /* -o; NULL: the default of the mode */
 	bool long_format;   /* -l */
 	bool steps;	    /* -s, --steps */
+	bool start;	    /* --start: pending jobs' expected starts */
 	bool noheader;
 	uint32_t *job_ids;
 	size_t njob_ids;
@@ -225,9 +227,26 @@ static void col_submit(const void *row, const void *ctx, struct strbuf *out)
 	add_time(out, JOB(row)->submit_time, "N/A");
 }
 
+/* A pending job's: when the scheduler last expected it to start. */
 static void col_start(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_time(out, JOB(row)->start_time, "N/A");
+	const Meridian__JobRecord *j = JOB(row);
+
+	if (j->state == MERIDIAN__JOB_STATE__JOB_PENDING)
+		add_time(out, j->expected_start, "N/A");
+	else
+		add_time(out, j->start_time, "N/A");
+}
+
+/* The nodes the scheduler expects a pending job to start on. */
+static void col_sched_nodes(const void *row, const void *ctx,
+			    struct strbuf *out)
+{
+	const Meridian__JobRecord *j = JOB(row);
+
+	add_str(out, j->state == MERIDIAN__JOB_STATE__JOB_PENDING
+			     ? str_or(j->sched_nodes, "(null)")
+			     : "(null)");
 }
 
 /* The end of a finished job, the time limit's end of a running one. */
@@ -296,6 +315,7 @@ static const struct cmd_column mqueue_columns[] = {
 	{'b', "TRES_PER_NODE", col_gres},
 	{'V', "SUBMIT_TIME", col_submit},
 	{'S', "START_TIME", col_start},
+	{'Y', "SCHEDNODES", col_sched_nodes},
 	{'e', "END_TIME", col_end},
 	{'Q', "PRIORITY", col_priority},
 	{'Z', "WORK_DIR", col_workdir},
@@ -550,6 +570,12 @@ static void usage(FILE *out)
 		"                              job's) in any state\n"
 		"  -o, --format=FORMAT         columns, squeue style (below)\n"
 		"  -l, --long                  the long format\n"
+		"      --start                 pending jobs, when and where "
+		"the\n"
+		"                              scheduler expects them to "
+		"start\n"
+		"                              (sched/backfill: START_TIME,\n"
+		"                              SCHEDNODES; N/A not known)\n"
 		"  -h, --noheader              no header line\n"
 		"  -a, --all                   accepted for squeue "
 		"compatibility\n"
@@ -568,7 +594,7 @@ static void usage(FILE *out)
 		"  %%r reason     %%P partition   %%N nodes     %%a account\n"
 		"  %%b GPUs       %%V submit time %%S start     %%e end\n"
 		"  %%Q priority   %%Z work dir    %%B batch host %%m memory\n"
-		"  %%h submit host\n"
+		"  %%h submit host %%Y nodes expected (pending; %%S: when)\n"
 		"Default: \"%s\"\n"
 		"With --steps: %%i step id  %%j name  %%P partition  %%u user  "
 		"%%U uid\n"
@@ -653,6 +679,8 @@ static const char *pick_format(const struct mqueue_opts *o)
 	if (o->steps)
 		return o->long_format ? MQUEUE_STEPS_LONG
 				      : MQUEUE_STEPS_DEFAULT;
+	if (o->start)
+		return MQUEUE_FORMAT_START;
 	if (o->long_format)
 		return MQUEUE_FORMAT_LONG;
 	return env && *env ? env : MQUEUE_FORMAT_DEFAULT;
@@ -698,6 +726,8 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 	 * do steps asked for by id; otherwise the running ones. */
 	active = o->steps ? CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_RUNNING)
 			  : CMD_STATES_ACTIVE;
+	if (o->start && !o->states)
+		o->states = CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_PENDING);
 	if (!o->states)
 		o->states =
 			o->njob_ids || o->nstep_ids ? CMD_STATES_ALL : active;
@@ -757,7 +787,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ME = 256 };
+	enum { OPT_ME = 256, OPT_START };
 	static const struct option longopts[] = {
 		{"all", no_argument, NULL, 'a'},
 		{"format", required_argument, NULL, 'o'},
@@ -770,6 +800,7 @@ int main(int argc, char **argv)
 		{"partition", required_argument, NULL, 'p'},
 		{"states", required_argument, NULL, 't'},
 		{"state", required_argument, NULL, 't'},
+		{"start", no_argument, NULL, OPT_START},
 		{"steps", optional_argument, NULL, 's'},
 		{"user", required_argument, NULL, 'u'},
 		CMD_LONGOPT_CONFIG,
@@ -833,6 +864,9 @@ int main(int argc, char **argv)
 		case 'u':
 			if (cmd_parse_users(optarg, &o.uids, &o.nuids, &err))
 				return cmd_usage_error(&c, "%s", err.text);
+			break;
+		case OPT_START:
+			o.start = true;
 			break;
 		case OPT_ME:
 			o.uids = xrealloc(o.uids,

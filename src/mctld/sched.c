@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostlist.h"
 #include "log.h"
 #include "mctld.h"
 #include "plugin_loader.h"
@@ -1029,6 +1030,23 @@ static bool hopeless(const char *reason)
 	       strcmp(reason, "BadConstraints") == 0;
 }
 
+/* What a trial found, kept with the job for `mqueue --start`. */
+static void expect(struct sched *s, struct job *j, int64_t start,
+		   const struct mer_select_result *res)
+{
+	char **names;
+
+	j->rec->expected_start = start;
+	pb_free_str(&j->rec->sched_nodes);
+	if (!res)
+		return;
+	names = xcalloc(res->nnodes + 1, sizeof(*names));
+	for (uint32_t k = 0; k < res->nnodes; k++)
+		names[k] = (char *)s->view_nodes[res->node_index[k]]->name;
+	j->rec->sched_nodes = hostlist_compress(names, res->nnodes);
+	free(names);
+}
+
 static int trial(void *core, const struct mer_sched_job *sj,
 		 struct mer_sched_trial *out, struct mer_error *err)
 {
@@ -1067,12 +1085,15 @@ static int trial(void *core, const struct mer_sched_job *sj,
 		if (i && t == s->events[i - 1])
 			continue;
 		if (select_at(s, j, t, &res, &nviews, err) < 0) {
-			if (hopeless(err->text))
+			if (hopeless(err->text)) {
+				expect(s, j, 0, NULL);
 				return -1;
+			}
 			continue;
 		}
 		if (check_result(s, j, nviews, &res) < 0)
 			return mer_error_set(err, "SelectError");
+		expect(s, j, t, &res);
 		out->start = t;
 		out->nnodes = res.nnodes;
 		for (uint32_t k = 0; k < res.nnodes; k++) {
@@ -1084,6 +1105,7 @@ static int trial(void *core, const struct mer_sched_job *sj,
 		err->text[0] = '\0';
 		return 0;
 	}
+	expect(s, j, 0, NULL);
 	return -1; /* err: the reason at the last time tried */
 }
 
