@@ -235,6 +235,46 @@ static const char *base_name(const char *path)
 	return slash && slash[1] ? slash + 1 : path;
 }
 
+/* --wait: poll until the job has ended; its exit code (1 when it ended
+ * without one of its own: cancelled, timed out, node failure). */
+static int wait_end(struct cmd *c, uint32_t id)
+{
+	unsigned ms = 100;
+
+	for (;;) {
+		Meridian__JobInfoRequest q = MERIDIAN__JOB_INFO_REQUEST__INIT;
+		Meridian__JobInfoReply *r = NULL;
+		struct mer_error err = {""};
+		int rc;
+
+		q.job_ids = &id;
+		q.n_job_ids = 1;
+		q.all_states = true;
+		rc = cmd_job_info(c, &q, &r, &err);
+		if (rc) {
+			cmd_error(c, "waiting for job %" PRIu32 ": %s", id,
+				  err.text);
+			return rc;
+		}
+		if (r->n_jobs && mer_job_state_final(r->jobs[0]->state)) {
+			const Meridian__JobRecord *j = r->jobs[0];
+			int code =
+				j->state == MERIDIAN__JOB_STATE__JOB_COMPLETED
+					? 0
+				: j->exit_code ? j->exit_code & 0xff
+					       : 1;
+
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+			return code;
+		}
+		if (r)
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+		usleep(ms * 1000);
+		if (ms < 2000)
+			ms *= 2;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	Meridian__SubmitJobRequest req = MERIDIAN__SUBMIT_JOB_REQUEST__INIT;
@@ -381,6 +421,21 @@ int main(int argc, char **argv)
 	desc.regions = o.regions ? o.regions : (char *)"";
 	desc.countries = o.countries ? o.countries : (char *)"";
 	desc.dependency = o.dependency ? o.dependency : (char *)"";
+	desc.exclusive = o.exclusive;
+	desc.nodelist = o.nodelist ? o.nodelist : (char *)"";
+	desc.exclude = o.exclude ? o.exclude : (char *)"";
+	desc.mem_per_cpu = o.mem_per_cpu;
+	desc.comment = o.comment ? o.comment : (char *)"";
+	desc.open_mode = !o.open_mode ? MERIDIAN__OPEN_MODE__OPEN_DEFAULT
+			 : strcmp(o.open_mode, "append") == 0
+				 ? MERIDIAN__OPEN_MODE__OPEN_APPEND
+				 : MERIDIAN__OPEN_MODE__OPEN_TRUNCATE;
+	desc.begin_time = o.begin;
+	if (o.mem_mb && o.mem_per_cpu) {
+		rc = cmd_usage_error(&c, "--mem and --mem-per-cpu are mutually "
+					 "exclusive: give one of them");
+		goto out;
+	}
 	desc.kill_on_invalid_dep = o.kill_on_invalid_dep &&
 				   strcmp(o.kill_on_invalid_dep, "yes") == 0;
 
@@ -424,6 +479,8 @@ int main(int argc, char **argv)
 		cmd_error(&c, "writing the job id: %s", strerror(errno));
 		rc = MER_EXIT_ERROR;
 	}
+	if (!rc && (o.wait || cli.wait))
+		rc = wait_end(&c, reply->job_id);
 out:
 	if (reply)
 		protobuf_c_message_free_unpacked(&reply->base, NULL);

@@ -451,6 +451,15 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		time_str(running ? 0 : j->end_time, a, sizeof(a));
 	rec_kv(&r, "EndTime", "%s", a);
 	rec_nl(&r, m);
+	if (d->comment && *d->comment) {
+		rec_kv(&r, "Comment", "%s", d->comment);
+		rec_nl(&r, m);
+	}
+	if (d->begin_time) {
+		time_str(d->begin_time, a, sizeof(a));
+		rec_kv(&r, "EligibleTime", "%s", a);
+		rec_nl(&r, m);
+	}
 	rec_kv(&r, "Partition", "%s", str_or(d->partition, "(null)"));
 	rec_kv(&r, "SubmitHost", "%s", str_or(j->submit_host, "(null)"));
 	rec_nl(&r, m);
@@ -462,11 +471,19 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	rec_kv(&r, "NumTasks", "%" PRIu32, tasks ? tasks : nodes);
 	rec_kv(&r, "CPUs/Task", "%" PRIu32,
 	       d->cpus_per_task ? d->cpus_per_task : 1);
+	if (d->exclusive)
+		rec_kv(&r, "OverSubscribe", "NO");
+	if (d->nodelist && *d->nodelist)
+		rec_kv(&r, "ReqNodeList", "%s", d->nodelist);
+	if (d->exclude && *d->exclude)
+		rec_kv(&r, "ExcNodeList", "%s", d->exclude);
 	if (d->ntasks_per_node)
 		rec_kv(&r, "NtasksPerNode", "%" PRIu32, d->ntasks_per_node);
 	rec_nl(&r, m);
 	if (d->mem_mb)
 		rec_kv(&r, "MinMemoryNode", "%" PRIu64 "M", d->mem_mb);
+	else if (d->mem_per_cpu)
+		rec_kv(&r, "MinMemoryCPU", "%" PRIu64 "M", d->mem_per_cpu);
 	else
 		rec_kv(&r, "MinMemoryNode", "0");
 	cmd_job_gres(j, gres, sizeof(gres), &per_node);

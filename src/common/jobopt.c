@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "depend.h"
+#include "hostlist.h"
 #include "jobopt.h"
 #include "parse.h"
 #include "util.h"
@@ -52,6 +53,8 @@ enum okind {
 	O_OPTBOOL, /* int: 1 without a value, else 0 or 1 (-K0) */
 	O_COUNT,   /* int, one more each time (-vv) */
 	O_DEP,	   /* char *, --dependency's form (depend.h), kept as written */
+	O_BEGIN,   /* int64_t, --begin's forms (parse_begin), epoch seconds */
+	O_HOSTS,   /* char *, a hostlist of node names, kept as written */
 };
 
 struct optdef {
@@ -84,9 +87,12 @@ static const struct optdef opts[] = {
 	{"ntasks", 'n', O_U32, F(ntasks), 1, 1048576, "N", false, BOTH},
 	{"ntasks-per-node", 0, O_U32, F(ntasks_per_node), 1, 4096, "N", false,
 	 BOTH},
+	{"tasks-per-node", 0, O_U32, F(ntasks_per_node), 1, 4096, "N", false,
+	 BOTH},
 	{"cpus-per-task", 'c', O_U32, F(cpus_per_task), 1, 4096, "N", false,
 	 BOTH},
 	{"mem", 0, O_MEM, F(mem_mb), 0, 0, "SIZE", false, BOTH},
+	{"mem-per-cpu", 0, O_MEM, F(mem_per_cpu), 0, 0, "SIZE", false, MB},
 	{"gpus", 'G', O_GPUS, F(gpus), 0, 0, "[TYPE:]N", false, BOTH},
 	{"gpus-per-node", 0, O_GPN, F(gpus_per_node), 0, 0, "[TYPE:]N", false,
 	 BOTH},
@@ -107,6 +113,14 @@ static const struct optdef opts[] = {
 	 false, MB},
 	{"kill-on-invalid-dep", 0, O_CHOICE, F(kill_on_invalid_dep), 0, 0,
 	 "yes|no", false, MB},
+	{"exclusive", 0, O_FLAG, F(exclusive), 0, 0, NULL, false, MB},
+	{"nodelist", 'w', O_HOSTS, F(nodelist), 0, 0, "NODES", false, MB},
+	{"exclude", 'x', O_HOSTS, F(exclude), 0, 0, "NODES", false, MB},
+	{"comment", 0, O_STR, F(comment), 0, 0, "TEXT", false, MB},
+	{"open-mode", 0, O_CHOICE, F(open_mode), 0, 0, "append|truncate", false,
+	 MB},
+	{"begin", 'b', O_BEGIN, F(begin), 0, 0, "TIME", false, MB},
+	{"wait", 'W', O_FLAG, F(wait), 0, 0, NULL, false, MB},
 	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false, MB},
 	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false, MB},
 	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true, MB},
@@ -158,11 +172,22 @@ static const char help_text[] =
 	"      --ntasks-per-node=N    tasks on each node\n"
 	"  -c, --cpus-per-task=N      CPUs for each task\n"
 	"      --mem=SIZE             memory per node: MiB, or with K/M/G/T\n"
+	"      --mem-per-cpu=SIZE     memory per CPU (instead of --mem)\n"
 	"  -G, --gpus=[TYPE:]N        GPUs for the job, of one model if TYPE\n"
 	"      --gpus-per-node=[TYPE:]N  GPUs on each node\n"
 	"      --gres=gpu[:TYPE]:N    GPUs on each node, Slurm's form\n"
 	"  -t, --time=TIME            time limit: MINUTES, MM:SS, HH:MM:SS,\n"
 	"                             D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED\n"
+	"      --exclusive            whole nodes, shared with no other job\n"
+	"  -w, --nodelist=NODES       on these nodes (a hostlist: n[1-4])\n"
+	"  -x, --exclude=NODES        never on these nodes\n"
+	"  -b, --begin=TIME           not before TIME: now+1hour, 16:00,\n"
+	"                             2026-12-24T08:00, tomorrow ...\n"
+	"      --comment=TEXT         a comment kept with the job\n"
+	"      --open-mode=append|truncate\n"
+	"                             output files (default truncate)\n"
+	"  -W, --wait                 return when the job ends, with its\n"
+	"                             exit code\n"
 	"      --export=NONE|ALL|[ALL,]VAR[=VALUE],...\n"
 	"                             environment the job gets (default ALL)\n"
 	"      --max-price=DOLLARS    highest price per GPU-hour, e.g. 2.50\n"
@@ -304,7 +329,7 @@ void jobopt_free(struct jobopt *o)
 		if (opts[i].kind == O_STR || opts[i].kind == O_EXPORT ||
 		    opts[i].kind == O_CHOICE || opts[i].kind == O_NAME ||
 		    opts[i].kind == O_NAMES || opts[i].kind == O_COUNTRY ||
-		    opts[i].kind == O_DEP)
+		    opts[i].kind == O_DEP || opts[i].kind == O_HOSTS)
 			free(*(char **)((char *)o + opts[i].off));
 	free(o->gpu_type);
 	jobopt_init(o);
@@ -701,6 +726,29 @@ static int set_dep(struct jobopt *o, const struct optdef *d, const char *what,
 	return set_str(o, d, what, v, err);
 }
 
+static int set_begin(struct jobopt *o, const struct optdef *d, const char *what,
+		     const char *v, struct mer_error *err)
+{
+	return parse_begin(v, what, mer_now(), field(o, d), err);
+}
+
+/* A hostlist ("n[1-4],m2"): expanded once to check it, kept as written. */
+static int set_hosts(struct jobopt *o, const struct optdef *d, const char *what,
+		     const char *v, struct mer_error *err)
+{
+	struct mer_error e = {""};
+	char **names;
+	size_t n;
+
+	if (hostlist_expand(v, &names, &n, &e) < 0)
+		return mer_error_set(err, "%s: %s", what, e.text);
+	hostlist_free(names, n);
+	if (!n)
+		return mer_error_set(err, "%s is empty, expected %s=NODES",
+				     what, what);
+	return set_str(o, d, what, v, err);
+}
+
 static const setter_fn setters[] = {
 	[O_STR] = set_str,	   [O_U32] = set_u32,
 	[O_MEM] = set_mem,	   [O_TIME] = set_time,
@@ -711,7 +759,8 @@ static const setter_fn setters[] = {
 	[O_NAME] = set_name,	   [O_NAMES] = set_names,
 	[O_COUNTRY] = set_country, [O_CHOICE] = set_choice,
 	[O_OPTBOOL] = set_optbool, [O_COUNT] = set_count,
-	[O_DEP] = set_dep,
+	[O_DEP] = set_dep,	   [O_BEGIN] = set_begin,
+	[O_HOSTS] = set_hosts,
 };
 
 /* ------------------------------------------------------------------ */

@@ -61,6 +61,14 @@ struct jobopt {
 	char *countries;	   /* --country=DE,FR: upper case */
 	char *dependency;	   /* -d/--dependency, as written (checked) */
 	char *kill_on_invalid_dep; /* --kill-on-invalid-dep: "yes", "no" */
+	bool exclusive;		   /* --exclusive */
+	char *nodelist;		   /* -w/--nodelist, a hostlist */
+	char *exclude;		   /* -x/--exclude */
+	uint64_t mem_per_cpu;	   /* --mem-per-cpu MiB, 0 unset */
+	char *comment;		   /* --comment */
+	char *open_mode;	   /* --open-mode: "append", "truncate" */
+	int64_t begin;		   /* --begin, epoch seconds, 0 unset */
+	bool wait;		   /* -W/--wait: until the job ends */
 	bool help;		   /* -h/--help (command line only) */
 	bool usage;		   /* --usage */
 	bool version;		   /* -V/--version */

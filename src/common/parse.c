@@ -197,7 +197,9 @@ int parse_size_mb(const char *s, const char *what, uint64_t *mb,
 	default:
 		goto bad;
 	}
-	if (*p && p[1] != '\0')
+	/* "1gb", "500MB": Slurm's scripts write the B too */
+	if (*p && p[1] != '\0' &&
+	    !(toupper((unsigned char)p[1]) == 'B' && p[2] == '\0'))
 		goto bad;
 	if (shift < 0) {
 		v = v / 1024 + (v % 1024 != 0); /* K rounds up to a MiB */
@@ -223,6 +225,164 @@ bad:
 			     "%s=%.*s: expected a size in MiB or with a "
 			     "K, M, G or T suffix, such as 4096, 500M or 4G",
 			     what, ECHO_MAX, s ? s : "");
+}
+
+/* n digits of s as a number, -1 when they are not all digits. */
+static long digits(const char *s, size_t n)
+{
+	long v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return n ? v : -1;
+}
+
+/* mktime of tm at h:m:s; false when it does not exist. */
+static bool at_time(struct tm *tm, int h, int m, int sec, int64_t *out)
+{
+	time_t t;
+
+	if (h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60)
+		return false;
+	tm->tm_hour = h;
+	tm->tm_min = m;
+	tm->tm_sec = sec;
+	tm->tm_isdst = -1;
+	t = mktime(tm);
+	if (t == (time_t)-1)
+		return false;
+	*out = (int64_t)t;
+	return true;
+}
+
+/* "HH:MM[:SS]" into h, m, sec. */
+static bool clock_of(const char *s, int *h, int *m, int *sec)
+{
+	size_t n = strlen(s);
+
+	*sec = 0;
+	if (n == 5 && s[2] == ':') {
+		*h = (int)digits(s, 2);
+		*m = (int)digits(s + 3, 2);
+	} else if (n == 8 && s[2] == ':' && s[5] == ':') {
+		*h = (int)digits(s, 2);
+		*m = (int)digits(s + 3, 2);
+		*sec = (int)digits(s + 6, 2);
+	} else {
+		return false;
+	}
+	return *h >= 0 && *m >= 0 && *sec >= 0;
+}
+
+int parse_begin(const char *s, const char *what, int64_t now, int64_t *when,
+		struct mer_error *err)
+{
+	time_t tnow = (time_t)now;
+	struct tm tm;
+	int h, m, sec;
+
+	if (!s || !*s)
+		goto bad;
+	localtime_r(&tnow, &tm);
+	if (strncasecmp(s, "now", 3) == 0) {
+		static const struct {
+			const char *name;
+			int64_t secs;
+		} units[] = {
+			{"", 1},       {"s", 1},	 {"sec", 1},
+			{"second", 1}, {"seconds", 1},	 {"m", 60},
+			{"min", 60},   {"minute", 60},	 {"minutes", 60},
+			{"h", 3600},   {"hour", 3600},	 {"hours", 3600},
+			{"d", 86400},  {"day", 86400},	 {"days", 86400},
+			{"w", 604800}, {"week", 604800}, {"weeks", 604800},
+		};
+		const char *p = s + 3, *u;
+		long n;
+
+		if (!*p) {
+			*when = now;
+			return 0;
+		}
+		if (*p != '+')
+			goto bad;
+		p++;
+		u = p + strspn(p, "0123456789");
+		n = digits(p, (size_t)(u - p));
+		if (n < 0 || u - p > 9)
+			goto bad;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strcasecmp(u, units[i].name) == 0) {
+				*when = now + n * units[i].secs;
+				return 0;
+			}
+		goto bad;
+	}
+	if (strcasecmp(s, "today") == 0 || strcasecmp(s, "midnight") == 0 ||
+	    strcasecmp(s, "tomorrow") == 0) {
+		if (strcasecmp(s, "today") != 0)
+			tm.tm_mday++;
+		if (!at_time(&tm, 0, 0, 0, when))
+			goto bad;
+		if (strcasecmp(s, "today") == 0)
+			*when = now; /* today: at once */
+		return 0;
+	}
+	if (strcasecmp(s, "noon") == 0 || strcasecmp(s, "teatime") == 0 ||
+	    clock_of(s, &h, &m, &sec)) {
+		if (strcasecmp(s, "noon") == 0)
+			h = 12, m = 0, sec = 0;
+		else if (strcasecmp(s, "teatime") == 0)
+			h = 16, m = 0, sec = 0;
+		if (!at_time(&tm, h, m, sec, when))
+			goto bad;
+		if (*when < now) { /* its next time: tomorrow */
+			tm.tm_mday++;
+			if (!at_time(&tm, h, m, sec, when))
+				goto bad;
+		}
+		return 0;
+	}
+	if (strlen(s) >= 10 && s[4] == '-' && s[7] == '-') {
+		long y = digits(s, 4), mo = digits(s + 5, 2),
+		     d = digits(s + 8, 2);
+
+		if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31)
+			goto bad;
+		h = m = sec = 0;
+		if (s[10] && (s[10] != 'T' || !clock_of(s + 11, &h, &m, &sec)))
+			goto bad;
+		tm.tm_year = (int)y - 1900;
+		tm.tm_mon = (int)mo - 1;
+		tm.tm_mday = (int)d;
+		if (!at_time(&tm, h, m, sec, when) || tm.tm_mday != (int)d)
+			goto bad;
+		return 0;
+	}
+	if ((strlen(s) == 5 || strlen(s) == 8) && s[2] == '/') {
+		long mo = digits(s, 2), d = digits(s + 3, 2), y = -1;
+
+		if (strlen(s) == 8) {
+			if (s[5] != '/' || (y = digits(s + 6, 2)) < 0)
+				goto bad;
+			tm.tm_year = (int)(100 + y);
+		}
+		if (mo < 1 || mo > 12 || d < 1 || d > 31)
+			goto bad;
+		tm.tm_mon = (int)mo - 1;
+		tm.tm_mday = (int)d;
+		if (!at_time(&tm, 0, 0, 0, when) || tm.tm_mday != (int)d)
+			goto bad;
+		return 0;
+	}
+bad:
+	return mer_error_set(err,
+			     "%s=%.*s: expected now[+N[s|m|h|d|w]], "
+			     "HH:MM[:SS], YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY],"
+			     " midnight, noon, teatime or tomorrow",
+			     what, 24, s ? s : "");
 }
 
 int parse_u32(const char *s, const char *what, uint32_t min, uint32_t max,

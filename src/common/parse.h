@@ -26,6 +26,14 @@ void format_timestamp(int64_t t, char *buf, size_t n);
 int parse_size_mb(const char *s, const char *what, uint64_t *mb,
 		  struct mer_error *err);
 
+/* sbatch's --begin: "now", "now+N[seconds|minutes|hours|days|weeks]"
+ * (s, m, h, d, w too), "HH:MM[:SS]" (its next time), "YYYY-MM-DD",
+ * "YYYY-MM-DDTHH:MM[:SS]", "MM/DD[/YY]", "midnight", "noon", "teatime"
+ * (16:00), "today", "tomorrow"; local time, from now.  *when in epoch
+ * seconds. */
+int parse_begin(const char *s, const char *what, int64_t now, int64_t *when,
+		struct mer_error *err);
+
 /* Unsigned decimal in [min, max]. */
 int parse_u32(const char *s, const char *what, uint32_t min, uint32_t max,
 	      uint32_t *out, struct mer_error *err);

@@ -103,6 +103,7 @@ void job_free(struct job *j)
 		return;
 	if (j->rec)
 		protobuf_c_message_free_unpacked(&j->rec->base, NULL);
+	free(j->node_ok);
 	free(j);
 }
 
@@ -401,7 +402,134 @@ int job_res_compute(const Meridian__JobDesc *d, struct job_res *r,
 				     r->gpus_per_node, MER_SELECT_MAX_GPUS);
 	}
 	r->mem_per_node = d->mem_mb;
+	if (!d->mem_mb && d->mem_per_cpu) {
+		if (d->mem_per_cpu >
+		    UINT64_MAX / 4096 / (r->cpus_per_node + 1)) {
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "--mem-per-cpu=%llu MB x %u CPUs "
+					     "per node: too much memory",
+					     (unsigned long long)d->mem_per_cpu,
+					     r->cpus_per_node);
+		}
+		r->mem_per_node = d->mem_per_cpu * r->cpus_per_node;
+	}
 	return 0;
+}
+
+/* The nodes -w and -x leave a job (job->node_ok); names checked at
+ * submit, so a name gone from meridian.conf since is left out. */
+static void job_set_nodes(struct mctld *ctx, struct job *j)
+{
+	const Meridian__JobDesc *d = j->rec->desc;
+	size_t nn = node_mgr_count(ctx);
+	char **names;
+	size_t n;
+
+	free(j->node_ok);
+	j->node_ok = NULL;
+	if ((!d->nodelist || !*d->nodelist) && (!d->exclude || !*d->exclude))
+		return;
+	j->node_ok = xcalloc(nn ? nn : 1, sizeof(*j->node_ok));
+	for (size_t i = 0; i < nn; i++)
+		j->node_ok[i] = !d->nodelist || !*d->nodelist;
+	if (d->nodelist && *d->nodelist &&
+	    hostlist_expand(d->nodelist, &names, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct node *nd = node_find(ctx, names[i]);
+
+			if (nd)
+				j->node_ok[nd->index] = true;
+		}
+		hostlist_free(names, n);
+	}
+	if (d->exclude && *d->exclude &&
+	    hostlist_expand(d->exclude, &names, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct node *nd = node_find(ctx, names[i]);
+
+			if (nd)
+				j->node_ok[nd->index] = false;
+		}
+		hostlist_free(names, n);
+	}
+}
+
+/* -w and -x name nodes of meridian.conf (and -w those of the partition);
+ * -w without -N sets the job's node count. */
+static int check_nodes(struct mctld *ctx, Meridian__JobDesc *d,
+		       const struct conf_partition *part, struct mer_error *err)
+{
+	const char *lists[2] = {d->nodelist, d->exclude};
+	const char *opt[2] = {"-w/--nodelist", "-x/--exclude"};
+
+	for (int l = 0; l < 2; l++) {
+		struct mer_error e = {""};
+		char **names;
+		size_t n;
+
+		if (!lists[l] || !*lists[l])
+			continue;
+		if (hostlist_expand(lists[l], &names, &n, &e) < 0) {
+			errno = EINVAL;
+			return mer_error_set(err, "%s: %s", opt[l], e.text);
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct node *nd = node_find(ctx, names[i]);
+			bool in = false;
+
+			for (size_t p = 0; nd && l == 0 && p < nd->nparts; p++)
+				in |= nd->parts[p] == part;
+			if (!nd || (l == 0 && !in)) {
+				errno = EINVAL;
+				mer_error_set(err, "%s: node %.40s is not %s",
+					      opt[l], names[i],
+					      nd ? "in the job's partition"
+						 : "in meridian.conf");
+				hostlist_free(names, n);
+				return -1;
+			}
+		}
+		if (l == 0 && !d->min_nodes && !d->ntasks_per_node)
+			d->min_nodes = (uint32_t)n;
+		/* every node named is the job's, and only they (Slurm
+		 * would add others to reach -N: not yet) */
+		if (l == 0 && d->min_nodes != n) {
+			errno = EINVAL;
+			mer_error_set(err,
+				      "-w/--nodelist names %zu nodes, the job "
+				      "asks for %u: name %u nodes or give "
+				      "-N %zu",
+				      n, d->min_nodes, d->min_nodes, n);
+			hostlist_free(names, n);
+			return -1;
+		}
+		hostlist_free(names, n);
+	}
+	return 0;
+}
+
+/* -n without -N on tasks that no one node holds: as many nodes as the
+ * partition's largest node needs (sbatch spreads them likewise). */
+static void spread_tasks(struct mctld *ctx, Meridian__JobDesc *d,
+			 const struct conf_partition *part)
+{
+	uint32_t cpt = d->cpus_per_task ? d->cpus_per_task : 1, max = 0, tpn;
+	struct node **nodes;
+	size_t n;
+
+	if (d->min_nodes || d->ntasks_per_node || d->ntasks < 2)
+		return;
+	nodes = node_mgr_partition(ctx, part, &n);
+	for (size_t i = 0; i < n; i++)
+		if (node_cpus_known(nodes[i]) && nodes[i]->cpus > max)
+			max = nodes[i]->cpus;
+	tpn = max / cpt;
+	if (!tpn || (uint64_t)d->ntasks * cpt <= max)
+		return;
+	d->min_nodes = (d->ntasks + tpn - 1) / tpn;
+	if (d->min_nodes > n)
+		d->min_nodes = 0; /* refused below, naming the CPUs */
 }
 
 static void job_set_res(struct job *j, const struct job_res *r)
@@ -713,7 +841,7 @@ static int check_comm(const Meridian__JobDesc *d, uint32_t num_nodes,
 	return 0;
 }
 
-int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *d,
+int job_mgr_validate(struct mctld *ctx, Meridian__JobDesc *d,
 		     const struct conf_partition **partp, struct job_res *res,
 		     uint32_t *time_limit, struct mer_error *err)
 {
@@ -749,6 +877,22 @@ int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *d,
 				     "meridian.conf) and takes no jobs",
 				     part->name);
 	}
+	if (d->mem_mb && d->mem_per_cpu) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "--mem and --mem-per-cpu are mutually "
+				     "exclusive: give one of them");
+	}
+	if (d->open_mode > MERIDIAN__OPEN_MODE__OPEN_APPEND) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "open mode %d is not one of truncate, "
+				     "append",
+				     (int)d->open_mode);
+	}
+	if (check_nodes(ctx, d, part, err) < 0)
+		return -1;
+	spread_tasks(ctx, d, part);
 	if (job_res_compute(d, res, err) < 0)
 		return -1;
 	if (d->time_limit && part->max_time && d->time_limit > part->max_time) {
@@ -1068,11 +1212,15 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	dep_list_free(&deps);
 	if (rec->n_deps && d->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
 		pb_set_str(&rec->reason, "Dependency");
+	else if (d->begin_time > rec->submit_time &&
+		 d->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
+		pb_set_str(&rec->reason, "BeginTime");
 
 	j = xcalloc(1, sizeof(*j));
 	j->rec = rec;
 	j->part = part;
 	job_set_res(j, &res);
+	job_set_nodes(ctx, j);
 	j->uncommitted = true;
 	job_insert(jm, j);
 	TAILQ_INSERT_TAIL(&jm->pending, j, state_entry);
@@ -1718,6 +1866,7 @@ void job_mgr_load(struct mctld *ctx, Meridian__JobRecord *rec, int64_t now)
 		res.mem_per_node = 0;
 	}
 	job_set_res(j, &res);
+	job_set_nodes(ctx, j);
 	job_insert(jm, j);
 	switch (rec->state) {
 	case JS(PENDING):

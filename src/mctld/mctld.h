@@ -132,6 +132,8 @@ struct job {
 	uint32_t cpus_per_node;
 	uint32_t gpus_per_node;
 	uint64_t mem_per_node;
+	/* -w/-x: per node index, true where the job may run; NULL anywhere */
+	bool *node_ok;
 	bool dirty;
 	bool uncommitted; /* submitted, not yet on disk */
 };
@@ -328,8 +330,10 @@ struct job_list *job_mgr_all(struct mctld *ctx);
 struct job_list *job_mgr_pending(struct mctld *ctx);
 struct job_list *job_mgr_running(struct mctld *ctx);
 /* Check desc against the config: the partition, its limits and the
- * nodes it could ever give.  Fills res and *part. */
-int job_mgr_validate(struct mctld *ctx, const Meridian__JobDesc *desc,
+ * nodes it could ever give.  Fills res and *part.  What is derived from
+ * the partition's nodes (the node count of -w, or of -n spread over
+ * nodes) is written into desc, so that a reload derives the same. */
+int job_mgr_validate(struct mctld *ctx, Meridian__JobDesc *desc,
 		     const struct conf_partition **part, struct job_res *res,
 		     uint32_t *time_limit, struct mer_error *err);
 /* Submit: takes req->desc (set to NULL); the packed spec is queued for the

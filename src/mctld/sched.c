@@ -389,7 +389,10 @@ static Meridian__JobNodeAlloc **build_alloc(const struct sched *s,
 
 		meridian__job_node_alloc__init(a);
 		pb_set_str(&a->node, s->view_nodes[res->node_index[i]]->name);
-		a->cpus = j->cpus_per_node;
+		/* --exclusive: every CPU of the node, so nothing shares it */
+		a->cpus = j->rec->desc->exclusive
+				  ? s->view_nodes[res->node_index[i]]->cpus
+				  : j->cpus_per_node;
 		a->mem_mb = j->mem_per_node;
 		a->ntasks = 1 + add;
 		rem -= add;
@@ -722,7 +725,14 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		const struct conf_region *r;
 		struct mer_select_node *v;
 
-		if (!node_usable(n) || !tier_ok(ctx, n, min_tier))
+		if (!node_usable(n) || !tier_ok(ctx, n, min_tier) ||
+		    (j->node_ok && !j->node_ok[n->index]))
+			continue;
+		/* --exclusive: only a node nothing else holds at t */
+		if (j->rec->desc->exclusive &&
+		    (av->cpus < n->cpus ||
+		     (av->mask & all_gpus(n->gpus)) != all_gpus(n->gpus) ||
+		     (node_mem_known(n) && av->mem_mb < n->real_memory)))
 			continue;
 		r = conf_find_region(ctx->conf, n->cn->region);
 		if (region_ok && (!r || !region_ok[r - ctx->conf->regions]))
@@ -1215,6 +1225,12 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 		next = TAILQ_NEXT(j, state_entry);
 		if (j->rec->desc->hold != MERIDIAN__HOLD_KIND__HOLD_NONE)
 			continue;
+		if (j->rec->desc->begin_time > s->now) {
+			job_mgr_set_reason(j, "BeginTime");
+			if (!dep_wake || j->rec->desc->begin_time < dep_wake)
+				dep_wake = j->rec->desc->begin_time;
+			continue;
+		}
 		if (j->rec->n_deps) {
 			enum job_deps d = job_mgr_deps(ctx, j, s->now,
 						       &dep_wake, &on_start);

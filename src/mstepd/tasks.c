@@ -36,6 +36,7 @@ struct child_plan {
 	struct child_cred cred;
 	const char *work_dir;
 	const char *in, *out, *err; /* err NULL: same file as out */
+	int out_flags;		    /* --open-mode: O_TRUNC or not */
 	const char *script;
 	int script_fd;
 	char **argv;
@@ -81,11 +82,11 @@ static void __attribute__((noreturn)) child_run(const struct child_plan *p)
 	if (open_as(p->in, O_RDONLY, 0) < 0)
 		child_fail(sfd, 1, "cannot open input file %s: %s", p->in,
 			   strerror(errno));
-	if (open_as(p->out, O_WRONLY | O_CREAT | O_APPEND, 1) < 0)
+	if (open_as(p->out, p->out_flags, 1) < 0)
 		child_fail(sfd, 1, "cannot open output file %s: %s", p->out,
 			   strerror(errno));
 	if (p->err) {
-		if (open_as(p->err, O_WRONLY | O_CREAT | O_APPEND, 2) < 0)
+		if (open_as(p->err, p->out_flags, 2) < 0)
 			child_fail(sfd, 1, "cannot open error file %s: %s",
 				   p->err, strerror(errno));
 	} else if (dup2(1, 2) < 0) {
@@ -226,6 +227,11 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	p.in = in;
 	p.out = out;
 	p.err = errf;
+	/* sbatch truncates unless --open-mode=append; O_APPEND either way,
+	 * so that -o and -e naming one file do not write over each other */
+	p.out_flags = O_WRONLY | O_CREAT | O_APPEND;
+	if (!desc || desc->open_mode != MERIDIAN__OPEN_MODE__OPEN_APPEND)
+		p.out_flags |= O_TRUNC;
 
 	/* The script belongs to the user (they may read their own script);
 	 * the directory stays root's, traversable so they can reach it. */

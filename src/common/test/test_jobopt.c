@@ -249,7 +249,7 @@ static void test_command_line_errors(void)
 					 "see mbatch --help");
 	expect_cmd_error("mbatch --foo=3 x", "command line: unknown option "
 					     "--foo: see mbatch --help");
-	expect_cmd_error("mbatch -x", "command line: unknown option -x: see "
+	expect_cmd_error("mbatch -y", "command line: unknown option -y: see "
 				      "mbatch --help");
 	expect_cmd_error("mbatch -t", "command line: option --time needs a "
 				      "value, expected --time=TIME");
@@ -275,8 +275,8 @@ static void test_command_line_errors(void)
 	expect_cmd_error("mbatch -c x", "command line: --cpus-per-task=x: "
 					"expected a whole number from 1 to "
 					"4096");
-	expect_cmd_error("mbatch --mem=4GB",
-			 "command line: --mem=4GB: expected "
+	expect_cmd_error("mbatch --mem=4GiB",
+			 "command line: --mem=4GiB: expected "
 			 "a size in MiB or with a K, M, G "
 			 "or T suffix, such as 4096, 500M "
 			 "or 4G");
@@ -1132,6 +1132,54 @@ static void test_export_env(void)
 			      "[ALL,]VAR[=VALUE],...");
 }
 
+/* The sbatch options real scripts use (issue 10, point 7). */
+static void test_slurm_options(void)
+{
+	struct jobopt o;
+	struct mer_error e = {{0}};
+	int first = -1;
+	int64_t now = mer_now();
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(
+		parse_line(&o,
+			   "mbatch --exclusive -w n[1-2] -x n3 --comment=hi "
+			   "--mem-per-cpu=2gb --tasks-per-node=4 "
+			   "--open-mode=append --begin=now+1hour -W "
+			   "-d afterok:4 x.sh",
+			   &first, &e),
+		0);
+	CU_ASSERT_TRUE(o.exclusive);
+	CU_ASSERT_STRING_EQUAL(o.nodelist, "n[1-2]");
+	CU_ASSERT_STRING_EQUAL(o.exclude, "n3");
+	CU_ASSERT_STRING_EQUAL(o.comment, "hi");
+	CU_ASSERT_EQUAL(o.mem_per_cpu, 2048);
+	CU_ASSERT_EQUAL(o.ntasks_per_node, 4);
+	CU_ASSERT_STRING_EQUAL(o.open_mode, "append");
+	CU_ASSERT(o.begin >= now + 3600 && o.begin <= now + 3602);
+	CU_ASSERT_TRUE(o.wait);
+	CU_ASSERT_STRING_EQUAL(o.dependency, "afterok:4");
+	CU_ASSERT_STRING_EQUAL(first_word, "x.sh");
+	jobopt_free(&o);
+
+	expect_cmd_error("mbatch -w n[3-1]",
+			 "command line: --nodelist: n[3-1]: range goes down, "
+			 "expected LOW-HIGH with LOW <= HIGH");
+	expect_cmd_error("mbatch -x", "command line: option --exclude needs a "
+				      "value, expected --exclude=NODES");
+	expect_cmd_error("mbatch --open-mode=overwrite",
+			 "command line: --open-mode=overwrite: expected append "
+			 "or truncate");
+	expect_cmd_error("mbatch --begin=someday",
+			 "command line: --begin=someday: expected "
+			 "now[+N[s|m|h|d|w]], HH:MM[:SS], "
+			 "YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], midnight, "
+			 "noon, teatime or tomorrow");
+	expect_cmd_error("mbatch -d afterok:x",
+			 "command line: --dependency: afterok:'x': not a job "
+			 "id, expected a number from 1");
+}
+
 static CU_TestInfo tests[] = {
 	{"init and free", test_init_free},
 	{"command line", test_command_line},
@@ -1150,6 +1198,7 @@ static CU_TestInfo tests[] = {
 	{"placement options", test_placement},
 	{"--region and --country", test_region_country},
 	{"--export's environment", test_export_env},
+	{"sbatch options of real scripts", test_slurm_options},
 	CU_TEST_INFO_NULL,
 };
 

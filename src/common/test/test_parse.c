@@ -157,9 +157,17 @@ static uint64_t mb_of(const char *s)
 static void test_sizes(void)
 {
 	static const char *const bad[] = {
-		"",	     "G",    "4GB",
-		"4 G",	     "-4G",  "4X",
-		"1.5G",	     "0x10", "99999999999999999999",
+		"",
+		"G",
+		"4GiB",
+		"4BG",
+		"4GBB",
+		"4 G",
+		"-4G",
+		"4X",
+		"1.5G",
+		"0x10",
+		"99999999999999999999",
 		"20000000T",
 	};
 	struct mer_error e;
@@ -176,6 +184,10 @@ static void test_sizes(void)
 	CU_ASSERT_EQUAL(mb_of("2049K"), 3); /* K rounds up */
 	CU_ASSERT_EQUAL(mb_of("1K"), 1);
 	CU_ASSERT_EQUAL(mb_of("0K"), 0);
+	/* as scripts write them for sbatch */
+	CU_ASSERT_EQUAL(mb_of("4GB"), 4096);
+	CU_ASSERT_EQUAL(mb_of("1gb"), 1024);
+	CU_ASSERT_EQUAL(mb_of("500mb"), 500);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0, sizeof(e));
 		CU_ASSERT_EQUAL(parse_size_mb(bad[i], "--mem", &mb, &e), -1);
@@ -183,11 +195,11 @@ static void test_sizes(void)
 		CU_ASSERT_PTR_NOT_NULL(strstr(e.text, "expected"));
 	}
 	CU_ASSERT_EQUAL(mb, 9);
-	parse_size_mb("4GB", "RealMemory", &mb, &e);
-	CU_ASSERT_STRING_EQUAL(e.text,
-			       "RealMemory=4GB: expected a size in MiB or with "
-			       "a K, M, G or T suffix, such as 4096, 500M or "
-			       "4G");
+	parse_size_mb("4GiB", "RealMemory", &mb, &e);
+	CU_ASSERT_STRING_EQUAL(
+		e.text, "RealMemory=4GiB: expected a size in MiB or with "
+			"a K, M, G or T suffix, such as 4096, 500M or "
+			"4G");
 }
 
 static void test_u32(void)

@@ -1,0 +1,114 @@
+#!/bin/bash
+# sbatch options that real scripts use and mbatch refused (issue 10,
+# point 7), each as a user tries it, on 2 nodes of 2 CPUs: -n without -N
+# spread over nodes, --exclusive, -w and -x, --mem-per-cpu and sizes such
+# as 1gb, --tasks-per-node, --comment, --open-mode, --begin and --wait.
+. "$(dirname "$0")/lib.sh"
+mer_init
+cluster_start 2
+W=$MER_T/work
+cd "$W" || bail "cd $W"
+
+env_of() { # JOB VAR: VAR=... from the job's output
+	sed -n "s/^$2=//p" "$W/env-$1.out" 2>/dev/null | head -n 1
+}
+work_script env.sh <<'EOS'
+#!/bin/bash
+for v in SLURM_JOB_NUM_NODES SLURM_JOB_NODELIST SLURM_NTASKS SLURM_CPUS_ON_NODE \
+	SLURM_TASKS_PER_NODE SLURM_MEM_PER_NODE SLURMD_NODENAME; do
+	echo "$v=${!v}"
+done
+echo "HOST=$(hostname)"
+EOS
+
+# ---- -n 4 without -N: 2 CPUs a node, so 2 nodes
+a=$(submit -n 4 -o env-%j.out env.sh) || bail "submit -n 4"
+wait_job_end "$a" 20
+check_eq "-n 4 on 2-CPU nodes runs" COMPLETED "$(job_state "$a")"
+check_eq "spread over 2 nodes" 2 "$(env_of "$a" SLURM_JOB_NUM_NODES)"
+check_eq "4 tasks" 4 "$(env_of "$a" SLURM_NTASKS)"
+out=$(submit -n 5 --wrap=true 2>&1)
+check_match "-n 5 (more than the cluster has) is refused by its CPUs" "CPUs" "$out"
+
+# ---- -w and -x
+b=$(submit -w n2 -o env-%j.out env.sh) || bail "submit -w n2"
+c=$(submit -x n1 -o env-%j.out env.sh) || bail "submit -x n1"
+wait_job_end "$b" 20
+wait_job_end "$c" 20
+check_eq "-w n2 runs on n2" n2 "$(job_field "$b" NodeList)"
+check_eq "-x n1 runs on n2" n2 "$(job_field "$c" NodeList)"
+check_eq "mctl shows ReqNodeList" n2 "$(job_field "$b" ReqNodeList)"
+out=$(submit -w n9 --wrap=true 2>&1)
+check_match "-w of an unknown node is refused, naming it" "node n9 is not in meridian.conf" "$out"
+out=$(submit -w 'n[1-2]' -N 1 --wrap=true 2>&1)
+check_match "-w of 2 nodes with -N 1 is refused" "names 2 nodes, the job asks for 1" "$out"
+
+# ---- --exclusive: the whole node, shared with no one
+work_script hold.sh <<'EOS'
+#!/bin/bash
+while [ ! -e "gate-$1" ]; do sleep 0.2; done
+EOS
+x=$(submit --exclusive -w n1 -o x-%j.out hold.sh x) || bail "submit --exclusive"
+wait_job_state "$x" RUNNING 20 || bail "exclusive job not running"
+check_eq "--exclusive holds every CPU of its node" 2 "$(job_field "$x" NumCPUs)"
+check_eq "mctl shows OverSubscribe=NO" NO "$(job_field "$x" OverSubscribe)"
+y=$(submit -w n1 -o y-%j.out --wrap=true) || bail "submit y"
+sleep 1
+check_eq "a 1-CPU job does not share its node" PENDING "$(job_state "$y")"
+touch "$W/gate-x"
+wait_job_end "$y" 20
+check_eq "and runs once it ends" COMPLETED "$(job_state "$y")"
+# an exclusive job waits for a node nobody uses
+z=$(submit -w n2 -o z-%j.out hold.sh z) || bail "submit z"
+wait_job_state "$z" RUNNING 20 || bail "z not running"
+ex=$(submit --exclusive -w n2 -o ex-%j.out --wrap=true) || bail "submit ex"
+sleep 1
+check_eq "--exclusive waits while another job uses the node" PENDING "$(job_state "$ex")"
+touch "$W/gate-z"
+wait_job_end "$ex" 20
+check_eq "then runs" COMPLETED "$(job_state "$ex")"
+
+# ---- memory: --mem-per-cpu, and sizes as scripts write them
+m=$(submit -c 2 --mem-per-cpu=512 -o env-%j.out env.sh) || bail "submit --mem-per-cpu"
+g=$(submit --mem=1gb -o env-%j.out env.sh) || bail "submit --mem=1gb"
+wait_job_end "$m" 20
+wait_job_end "$g" 20
+check_eq "--mem-per-cpu=512 x 2 CPUs: 1024 MB on the node" 1024 "$(env_of "$m" SLURM_MEM_PER_NODE)"
+check_eq "mctl shows MinMemoryCPU" 512M "$(job_field "$m" MinMemoryCPU)"
+check_eq "--mem=1gb is 1024 MB" 1024 "$(env_of "$g" SLURM_MEM_PER_NODE)"
+out=$(submit --mem=1G --mem-per-cpu=1G --wrap=true 2>&1)
+check_match "--mem with --mem-per-cpu is refused" "mutually exclusive" "$out"
+
+# ---- --tasks-per-node (srun's spelling), --comment
+t=$(submit -N 2 --tasks-per-node=2 -o env-%j.out env.sh) || bail "submit --tasks-per-node"
+wait_job_end "$t" 20
+check_eq "--tasks-per-node=2 on 2 nodes: 4 tasks" 4 "$(env_of "$t" SLURM_NTASKS)"
+k=$(submit --comment="run 7 of the sweep" -o k-%j.out --wrap=true) || bail "submit --comment"
+check_eq "--comment is kept" "run 7 of the sweep" "$(job_field "$k" Comment)"
+
+# ---- --open-mode: truncate by default, append when asked
+echo "old line" > "$W/o.out"
+chown "$MER_UID:$MER_GID" "$W/o.out"
+o1=$(submit -o o.out --wrap='echo new') || bail "submit o1"
+wait_job_end "$o1" 20
+check_eq "an existing output file is truncated (sbatch's default)" new "$(cat "$W/o.out")"
+o2=$(submit -o o.out --open-mode=append --wrap='echo more') || bail "submit o2"
+wait_job_end "$o2" 20
+check_eq "--open-mode=append appends" "new more" "$(tr '\n' ' ' <"$W/o.out" | sed 's/ $//')"
+
+# ---- --begin
+t0=$(date +%s)
+bg=$(submit --begin=now+3 -o bg-%j.out --wrap='date +%s') || bail "submit --begin"
+check_eq "--begin: waits with reason BeginTime" BeginTime "$(job_field "$bg" Reason)"
+wait_job_end "$bg" 20
+started=$(cat "$W/bg-$bg.out" 2>/dev/null)
+check "and starts no sooner (after $((started - t0)) s)" test "$((started - t0))" -ge 3
+out=$(submit --begin=someday --wrap=true 2>&1)
+check_match "a bad --begin is refused with the forms" "expected now\[\+N" "$out"
+
+# ---- --wait
+as_user mbatch --wait -o w-%j.out --wrap='exit 3' >/dev/null 2>&1
+check_eq "--wait returns the job's exit code" 3 "$?"
+as_user mbatch --wait -o w-%j.out --wrap='true' >/dev/null 2>&1
+check_eq "--wait: 0 for a job that completed" 0 "$?"
+finish
