@@ -476,61 +476,15 @@ int cmd_parse_users(const char *list, uint32_t **uids, size_t *n,
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int num;
-} signals[] = {
-	{"HUP", SIGHUP},     {"INT", SIGINT},	    {"QUIT", SIGQUIT},
-	{"ILL", SIGILL},     {"TRAP", SIGTRAP},	    {"ABRT", SIGABRT},
-	{"IOT", SIGIOT},     {"BUS", SIGBUS},	    {"FPE", SIGFPE},
-	{"KILL", SIGKILL},   {"USR1", SIGUSR1},	    {"SEGV", SIGSEGV},
-	{"USR2", SIGUSR2},   {"PIPE", SIGPIPE},	    {"ALRM", SIGALRM},
-	{"TERM", SIGTERM},   {"CHLD", SIGCHLD},	    {"CONT", SIGCONT},
-	{"STOP", SIGSTOP},   {"TSTP", SIGTSTP},	    {"TTIN", SIGTTIN},
-	{"TTOU", SIGTTOU},   {"URG", SIGURG},	    {"XCPU", SIGXCPU},
-	{"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-	{"WINCH", SIGWINCH}, {"IO", SIGIO},	    {"PWR", SIGPWR},
-	{"SYS", SIGSYS},
-};
-#define N_SIGNALS (sizeof(signals) / sizeof(signals[0]))
-
+/* The names live in parse.c, shared with --signal (jobopt.c). */
 int cmd_parse_signal(const char *s, int *sig, struct mer_error *err)
 {
-	const char *name = s;
-	uint32_t num;
-	size_t i;
-
-	if (parse_uint32(s, &num)) {
-		if (num < 1 || num > 64)
-			return mer_error_set(err,
-					     "Invalid signal: %s (expected "
-					     "a number 1-64 or a name "
-					     "such as USR1)",
-					     s);
-		*sig = (int)num;
-		return 0;
-	}
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (i = 0; i < N_SIGNALS; i++)
-		if (str_eq_nocase(name, signals[i].name)) {
-			*sig = signals[i].num;
-			return 0;
-		}
-	return mer_error_set(err,
-			     "Invalid signal: %s (expected a name such as "
-			     "TERM, USR1, SIGKILL or a number 1-64)",
-			     s);
+	return parse_signal(s, sig, err);
 }
 
 const char *cmd_signal_name(int sig)
 {
-	size_t i;
-
-	for (i = 0; i < N_SIGNALS; i++)
-		if (signals[i].num == sig && strcmp(signals[i].name, "IOT"))
-			return signals[i].name;
-	return NULL;
+	return signal_name(sig);
 }
 
 char *cmd_expand_std_path(const char *pattern, const char *default_pattern,

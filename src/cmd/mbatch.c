@@ -431,6 +431,9 @@ int main(int argc, char **argv)
 				 ? MERIDIAN__OPEN_MODE__OPEN_APPEND
 				 : MERIDIAN__OPEN_MODE__OPEN_TRUNCATE;
 	desc.begin_time = o.begin;
+	desc.signal = o.signal;
+	desc.signal_secs = o.signal_secs;
+	desc.signal_batch = o.signal_batch;
 	if (o.mem_mb && o.mem_per_cpu) {
 		rc = cmd_usage_error(&c, "--mem and --mem-per-cpu are mutually "
 					 "exclusive: give one of them");

@@ -55,6 +55,7 @@ enum okind {
 	O_DEP,	   /* char *, --dependency's form (depend.h), kept as written */
 	O_BEGIN,   /* int64_t, --begin's forms (parse_begin), epoch seconds */
 	O_HOSTS,   /* char *, a hostlist of node names, kept as written */
+	O_SIGNAL,  /* --signal=[B:]SIG[@SECONDS]: signal, _secs, _batch */
 };
 
 struct optdef {
@@ -121,6 +122,8 @@ static const struct optdef opts[] = {
 	 MB},
 	{"begin", 'b', O_BEGIN, F(begin), 0, 0, "TIME", false, MB},
 	{"wait", 'W', O_FLAG, F(wait), 0, 0, NULL, false, MB},
+	{"signal", 0, O_SIGNAL, F(signal), 0, 0, "[B:]SIG[@SECONDS]", false,
+	 MB},
 	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false, MB},
 	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false, MB},
 	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true, MB},
@@ -188,6 +191,10 @@ static const char help_text[] =
 	"                             output files (default truncate)\n"
 	"  -W, --wait                 return when the job ends, with its\n"
 	"                             exit code\n"
+	"      --signal=[B:]SIG[@SECONDS]\n"
+	"                             SIG to its steps (B: the batch script)\n"
+	"                             SECONDS (default 60) before its time\n"
+	"                             limit\n"
 	"      --export=NONE|ALL|[ALL,]VAR[=VALUE],...\n"
 	"                             environment the job gets (default ALL)\n"
 	"      --max-price=DOLLARS    highest price per GPU-hour, e.g. 2.50\n"
@@ -749,6 +756,42 @@ static int set_hosts(struct jobopt *o, const struct optdef *d, const char *what,
 	return set_str(o, d, what, v, err);
 }
 
+/* --signal=[B:]SIG[@SECONDS], SECONDS 60 when absent, at most 65535 */
+static int set_signal(struct jobopt *o, const struct optdef *d,
+		      const char *what, const char *v, struct mer_error *err)
+{
+	struct mer_error e = {""};
+	const char *at = strchr(v, '@'), *sig = v;
+	char name[32];
+	uint32_t secs = 60;
+	bool batch = false;
+	int num;
+
+	(void)d;
+	if (strncasecmp(v, "B:", 2) == 0) {
+		batch = true;
+		sig += 2;
+	} else if (strchr(v, ':')) {
+		return mer_error_set(err,
+				     "%s=%.40s: only B: may come before the "
+				     "signal, expected %s=[B:]SIG[@SECONDS]",
+				     what, v, what);
+	}
+	if ((size_t)(at ? at - sig : (ptrdiff_t)strlen(sig)) >= sizeof(name))
+		return mer_error_set(
+			err, "%s=%.40s: expected [B:]SIG[@SECONDS]", what, v);
+	snprintf(name, sizeof(name), "%.*s",
+		 (int)(at ? at - sig : (ptrdiff_t)strlen(sig)), sig);
+	if (parse_signal(name, &num, &e) < 0)
+		return mer_error_set(err, "%s: %s", what, e.text);
+	if (at && parse_u32(at + 1, what, 0, 65535, &secs, err) < 0)
+		return -1;
+	o->signal = num;
+	o->signal_secs = secs;
+	o->signal_batch = batch;
+	return 0;
+}
+
 static const setter_fn setters[] = {
 	[O_STR] = set_str,	   [O_U32] = set_u32,
 	[O_MEM] = set_mem,	   [O_TIME] = set_time,
@@ -760,7 +803,7 @@ static const setter_fn setters[] = {
 	[O_COUNTRY] = set_country, [O_CHOICE] = set_choice,
 	[O_OPTBOOL] = set_optbool, [O_COUNT] = set_count,
 	[O_DEP] = set_dep,	   [O_BEGIN] = set_begin,
-	[O_HOSTS] = set_hosts,
+	[O_HOSTS] = set_hosts,	   [O_SIGNAL] = set_signal,
 };
 
 /* ------------------------------------------------------------------ */

@@ -69,6 +69,9 @@ struct jobopt {
 	char *open_mode;	   /* --open-mode: "append", "truncate" */
 	int64_t begin;		   /* --begin, epoch seconds, 0 unset */
 	bool wait;		   /* -W/--wait: until the job ends */
+	int signal;		   /* --signal=[B:]SIG[@SECONDS]: 0 none */
+	uint32_t signal_secs;	   /* its SECONDS (default 60) */
+	bool signal_batch;	   /* B: */
 	bool help;		   /* -h/--help (command line only) */
 	bool usage;		   /* --usage */
 	bool version;		   /* -V/--version */

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,4 +541,65 @@ bad:
 			     "%s=%.*s: expected gpu[:TYPE]:N, such as "
 			     "gpu:2 or gpu:a100:4",
 			     what, ECHO_MAX, s ? s : "");
+}
+
+/* ---- signals, by name or number ---- */
+
+static const struct {
+	const char *name;
+	int num;
+} signals[] = {
+	{"HUP", SIGHUP},     {"INT", SIGINT},	    {"QUIT", SIGQUIT},
+	{"ILL", SIGILL},     {"TRAP", SIGTRAP},	    {"ABRT", SIGABRT},
+	{"IOT", SIGIOT},     {"BUS", SIGBUS},	    {"FPE", SIGFPE},
+	{"KILL", SIGKILL},   {"USR1", SIGUSR1},	    {"SEGV", SIGSEGV},
+	{"USR2", SIGUSR2},   {"PIPE", SIGPIPE},	    {"ALRM", SIGALRM},
+	{"TERM", SIGTERM},   {"CHLD", SIGCHLD},	    {"CONT", SIGCONT},
+	{"STOP", SIGSTOP},   {"TSTP", SIGTSTP},	    {"TTIN", SIGTTIN},
+	{"TTOU", SIGTTOU},   {"URG", SIGURG},	    {"XCPU", SIGXCPU},
+	{"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+	{"WINCH", SIGWINCH}, {"IO", SIGIO},	    {"PWR", SIGPWR},
+	{"SYS", SIGSYS},
+};
+#define N_SIGNALS (sizeof(signals) / sizeof(signals[0]))
+
+int parse_signal(const char *s, int *sig, struct mer_error *err)
+{
+	const char *name = s;
+	uint32_t num;
+	size_t i;
+
+	if (*s >= '0' && *s <= '9' && strspn(s, "0123456789") == strlen(s) &&
+	    strlen(s) < 10) {
+		num = (uint32_t)atoi(s);
+		if (num < 1 || num > 64)
+			return mer_error_set(err,
+					     "Invalid signal: %s (expected "
+					     "a number 1-64 or a name "
+					     "such as USR1)",
+					     s);
+		*sig = (int)num;
+		return 0;
+	}
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < N_SIGNALS; i++)
+		if (strcasecmp(name, signals[i].name) == 0) {
+			*sig = signals[i].num;
+			return 0;
+		}
+	return mer_error_set(err,
+			     "Invalid signal: %s (expected a name such as "
+			     "TERM, USR1, SIGKILL or a number 1-64)",
+			     s);
+}
+
+const char *signal_name(int sig)
+{
+	size_t i;
+
+	for (i = 0; i < N_SIGNALS; i++)
+		if (signals[i].num == sig && strcmp(signals[i].name, "IOT"))
+			return signals[i].name;
+	return NULL;
 }

@@ -34,6 +34,11 @@ int parse_size_mb(const char *s, const char *what, uint64_t *mb,
 int parse_begin(const char *s, const char *what, int64_t now, int64_t *when,
 		struct mer_error *err);
 
+/* A signal: a number 1-64 or a name, with or without SIG ("USR1"). */
+int parse_signal(const char *s, int *sig, struct mer_error *err);
+/* "USR1" for SIGUSR1, NULL for a number without a name. */
+const char *signal_name(int sig);
+
 /* Unsigned decimal in [min, max]. */
 int parse_u32(const char *s, const char *what, uint32_t min, uint32_t max,
 	      uint32_t *out, struct mer_error *err);

@@ -1920,6 +1920,26 @@ static void give_up(struct mctld *ctx, struct job *j, int64_t now,
 	job_mgr_end(ctx, j, JS(NODE_FAIL), 0, 0, now, why);
 }
 
+/* --signal=[B:]SIG@SECONDS: SECONDS before the limit, SIG to the batch
+ * script (B:) or to the job's steps, once. */
+static void warn_signal(struct mctld *ctx, struct job *j)
+{
+	Meridian__JobRecord *rec = j->rec;
+	struct node *bh = node_find(ctx, rec->batch_host);
+
+	rec->signal_sent = true;
+	job_mark_lazy(ctx, j);
+	log_info("job %u: signal %d, %u s before its time limit (--signal)",
+		 rec->job_id, rec->desc->signal, rec->desc->signal_secs);
+	if (rec->desc->signal_batch) {
+		if (bh && !rec->desc->interactive)
+			outbox_signal(ctx, bh->name, rec->job_id, -1,
+				      rec->desc->signal, false, "");
+		return;
+	}
+	step_signal_nodes(ctx, j, rec->desc->signal, false, "", NULL);
+}
+
 /* NodeLostTimeout: the running jobs of every node silent that long. */
 static void lost_nodes(struct mctld *ctx, int64_t now)
 {
@@ -1979,6 +1999,10 @@ void job_mgr_tick(struct mctld *ctx, int64_t now)
 		next = TAILQ_NEXT(j, state_entry);
 		if (!rec->time_limit)
 			continue;
+		if (rec->desc->signal && !rec->signal_sent &&
+		    now >= rec->start_time + (int64_t)rec->time_limit * 60 -
+				    (int64_t)rec->desc->signal_secs)
+			warn_signal(ctx, j);
 		if (rec->desc->interactive &&
 		    now >= rec->start_time + (int64_t)rec->time_limit * 60) {
 			/* mctld is the only one keeping its time. */

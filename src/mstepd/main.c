@@ -345,6 +345,7 @@ static int run_batch(struct mstepd *s, const char *node, bool mnoded_fd,
 	meridian__launch_job__free_unpacked(s->launch, NULL);
 	free(s->setup_error);
 	free(s->kill_reason);
+	free(s->err_path);
 	return s->finished ? 0 : 1;
 }
 

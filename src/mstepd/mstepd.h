@@ -90,6 +90,7 @@ struct mstepd {
 	char *setup_error; /* why the child could not exec, or NULL */
 	enum task_kill kill;
 	char *kill_reason;
+	char *err_path; /* the script's stderr file, for the end's notice */
 	int64_t start_time;
 	struct event *limit_ev; /* time limit */
 	struct event *kill_ev;	/* KillWait after SIGTERM */

@@ -18,12 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mstepd.h"
+#include "parse.h"
 
 /* How long the clean-up waits for the job's last processes to die after
  * SIGKILL before it writes the end anyway. */
@@ -286,6 +288,8 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	s->status_fd = sp[0];
 	set_nonblock(s->status_fd);
 	s->start_time = mer_now();
+	free(s->err_path);
+	s->err_path = xstrdup(errf ? errf : out);
 	log_info("job %u: started script as %s (uid %u) in %s, pid %ld, "
 		 "output %s%s%s",
 		 s->job_id, pw.pw_name, p.cred.uid, p.work_dir, (long)pid, out,
@@ -317,12 +321,58 @@ void tasks_signal(struct mstepd *s, int sig)
 		kill(s->pid, sig);
 }
 
+/*
+ * The line sbatch's users and their scripts look for in a job's error
+ * file when it is killed:
+ *   slurmstepd: error: *** JOB 12 ON n1 CANCELLED AT 2026-12-02T18:57:00
+ *   DUE TO TIME LIMIT ***
+ * (one line; without DUE TO for a plain cancel).  The file is opened with
+ * the job user's file-system identity and never through a link, so that
+ * root writes only where the user could.
+ */
+static void end_notice(struct mstepd *s, enum task_kill why, const char *reason)
+{
+	const char *due = why == TASK_KILL_TIMEOUT ? " DUE TO TIME LIMIT"
+			  : reason && strcmp(reason, "NodeFail") == 0
+				  ? " DUE TO NODE FAILURE"
+				  : "";
+	char when[32], *line;
+	int fd;
+	uid_t ouid = 0;
+	gid_t ogid = 0;
+	bool switched = geteuid() == 0 && s->job;
+
+	if (!s->err_path)
+		return;
+	format_timestamp(mer_now(), when, sizeof(when));
+	line = xasprintf("slurmstepd: error: *** JOB %u ON %s CANCELLED AT "
+			 "%s%s ***\n",
+			 s->job_id, s->node ? s->node : "?", when, due);
+	if (switched) {
+		ogid = (gid_t)setfsgid(s->job->group_id);
+		ouid = (uid_t)setfsuid(s->job->user_id);
+	}
+	fd = open(s->err_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (switched) {
+		setfsuid(ouid);
+		setfsgid(ogid);
+	}
+	if (fd >= 0) {
+		if (write_all(fd, line, strlen(line)) < 0)
+			log_warn("job %u: writing the end notice to %s",
+				 s->job_id, s->err_path);
+		close(fd);
+	}
+	free(line);
+}
+
 void tasks_terminate(struct mstepd *s, enum task_kill why, const char *reason)
 {
 	struct timeval tv = {.tv_sec = s->launch ? s->launch->kill_wait : 0};
 
 	if (s->pid <= 0 || s->reaped || s->kill != TASK_KILL_NONE)
 		return;
+	end_notice(s, why, reason);
 	s->kill = why;
 	s->kill_reason = xstrdup(reason);
 	log_info("job %u: %s: SIGTERM, SIGKILL in %ld s", s->job_id, reason,
@@ -383,7 +433,7 @@ static int kill_leftovers(struct mstepd *s)
 	return tasks_kill_children();
 }
 
-static const char *signal_name(int sig)
+static const char *signal_text(int sig)
 {
 	const char *d = strsignal(sig);
 	return d ? d : "Unknown signal";
@@ -417,7 +467,7 @@ static void write_end(struct mstepd *s)
 		/* Slurm's words, which scripts and people grep for */
 		e.state = MERIDIAN__JOB_STATE__JOB_FAILED;
 		snprintf(reason, sizeof(reason), "RaisedSignal:%d(%s)",
-			 WTERMSIG(st), signal_name(WTERMSIG(st)));
+			 WTERMSIG(st), signal_text(WTERMSIG(st)));
 	} else {
 		e.state = MERIDIAN__JOB_STATE__JOB_FAILED;
 		snprintf(reason, sizeof(reason), "NonZeroExitCode");

@@ -1,7 +1,8 @@
 #!/bin/bash
 # A time limit is enforced: a job with --time=1 that runs longer ends
 # TIMEOUT about one minute after it started (SIGTERM, KillWait, SIGKILL),
-# with its whole process group gone.  The slowest test (~70 s): make check
+# with its whole process group gone, and its output says so in Slurm's
+# words.  The slowest test (~70 s): make check
 # starts it first.
 . "$(dirname "$0")/lib.sh"
 mer_init
@@ -32,6 +33,9 @@ check_eq "--time=1 -> TIMEOUT" TIMEOUT "$(job_state "$j")"
 check "not before the minute (>= 55 s)" test $((t1 - t0)) -ge 55
 check "not long after the minute + KillWait (<= 85 s)" test $((t1 - t0)) -le 85
 check_match "the script got SIGTERM first" "^TERM at" "$(grep TERM "long-$j.out" 2>/dev/null)"
+check_match "its output says so as Slurm writes it" \
+	"^slurmstepd: error: \*\*\* JOB $j ON n1 CANCELLED AT [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8} DUE TO TIME LIMIT \*\*\*$" \
+	"$(grep CANCELLED "long-$j.out" 2>/dev/null)"
 check "the script is gone" wait_for 10 "pid $spid gone" eval "! pid_alive $spid"
 check "its background sleep is gone" wait_for 10 "pid $cpid gone" eval "! pid_alive $cpid"
 check_eq "no job process left" "" "$(job_procs_left_ps)"

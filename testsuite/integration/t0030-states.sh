@@ -42,6 +42,9 @@ check "the background child is in the script's process group" \
 check "mcancel as the owner" as_user mcancel "$c"
 wait_job_end "$c" 20
 check_eq "mcancel -> CANCELLED" CANCELLED "$(job_state "$c")"
+check_match "its output has Slurm's cancel line" \
+	"^slurmstepd: error: \*\*\* JOB $c ON n[0-9] CANCELLED AT [0-9T:-]+ \*\*\*$" \
+	"$(grep CANCELLED "group-$c.out" 2>/dev/null)"
 group_gone() { [ -z "$(ps -o pid= -g "$1")" ]; }
 check "cancel: the script is gone" wait_for 10 "pid $spid gone" eval "! pid_alive $spid"
 check "cancel: its background child is gone" wait_for 10 "pid $cpid gone" eval "! pid_alive $cpid"

@@ -2,7 +2,8 @@
 # sbatch options that real scripts use and mbatch refused (issue 10,
 # point 7), each as a user tries it, on 2 nodes of 2 CPUs: -n without -N
 # spread over nodes, --exclusive, -w and -x, --mem-per-cpu and sizes such
-# as 1gb, --tasks-per-node, --comment, --open-mode, --begin and --wait.
+# as 1gb, --tasks-per-node, --comment, --open-mode, --begin, --signal and
+# --wait.
 . "$(dirname "$0")/lib.sh"
 mer_init
 cluster_start 2
@@ -105,6 +106,31 @@ started=$(cat "$W/bg-$bg.out" 2>/dev/null)
 check "and starts no sooner (after $((started - t0)) s)" test "$((started - t0))" -ge 3
 out=$(submit --begin=someday --wrap=true 2>&1)
 check_match "a bad --begin is refused with the forms" "expected now\[\+N" "$out"
+
+# ---- --signal: B: to the batch script, else to the steps, SECONDS before
+# the time limit (1 minute here, so 58 s before it is 2 s after the start)
+work_script sig.sh <<'EOS'
+#!/bin/bash
+trap 'echo "script got USR1 at $(date +%s)"' USR1
+mrun -n1 bash -c 'trap "echo step got USR2; exit 0" USR2; for i in $(seq 40); do sleep 0.2; done' &
+echo "start at $(date +%s)"
+for i in $(seq 100); do sleep 0.1; done
+wait
+EOS
+s1=$(submit -t 1 --signal=B:USR1@58 -o sig1-%j.out sig.sh) || bail "submit --signal=B:"
+s2=$(submit -t 1 --signal=USR2@58 -o sig2-%j.out sig.sh) || bail "submit --signal"
+wait_job_end "$s1" 30
+wait_job_end "$s2" 30
+check_match "--signal=B:USR1@58 reaches the batch script" "^script got USR1" \
+	"$(grep USR1 "sig1-$s1.out" 2>/dev/null)"
+check_nomatch "and not its step" "step got" "$(cat "sig1-$s1.out" 2>/dev/null)"
+check_match "--signal=USR2@58 reaches the step" "^step got USR2" \
+	"$(cat "sig2-$s2.out" 2>/dev/null)"
+check_nomatch "and not the batch script" "script got" "$(cat "sig2-$s2.out" 2>/dev/null)"
+out=$(submit --signal=R:USR1 --wrap=true 2>&1)
+check_match "R: is refused, naming what is allowed" "only B: may come before the signal" "$out"
+out=$(submit --signal=FOO --wrap=true 2>&1)
+check_match "an unknown signal is refused" "Invalid signal: FOO" "$out"
 
 # ---- --wait
 as_user mbatch --wait -o w-%j.out --wrap='exit 3' >/dev/null 2>&1
