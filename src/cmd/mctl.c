@@ -1158,6 +1158,8 @@ static const struct {
 	{"IDLE", MERIDIAN__NODE_ACTION__NODE_ACTION_RESUME, false},
 };
 
+static int update_job(struct mctl *m, int argc, char **argv);
+
 static int do_update(struct mctl *m, int argc, char **argv)
 {
 	Meridian__UpdateNodeRequest req = MERIDIAN__UPDATE_NODE_REQUEST__INIT;
@@ -1168,6 +1170,9 @@ static int do_update(struct mctl *m, int argc, char **argv)
 	int a, rc = MER_EXIT_OK;
 	size_t i;
 
+	for (a = 1; a < argc; a++)
+		if (strncasecmp(argv[a], "JobId=", 6) == 0)
+			return update_job(m, argc, argv);
 	for (a = 1; a < argc; a++) {
 		const char *eq = strchr(argv[a], '=');
 		size_t klen = eq ? (size_t)(eq - argv[a]) : strlen(argv[a]);
@@ -1186,12 +1191,7 @@ static int do_update(struct mctl *m, int argc, char **argv)
 			slot = &state;
 		else if (klen == 6 && strncasecmp(argv[a], "Reason", 6) == 0)
 			slot = &reason;
-		else if (klen == 5 && strncasecmp(argv[a], "JobId", 5) == 0) {
-			rc = cmd_usage_error(&m->c,
-					     "job updates are not supported "
-					     "yet; use mctl hold/release ID");
-			goto out;
-		} else {
+		else {
 			rc = cmd_usage_error(&m->c,
 					     "Update of this parameter is not "
 					     "supported: %s (expected "
@@ -1265,32 +1265,21 @@ out:
 	return rc;
 }
 
-/* --- hold / release -------------------------------------------------- */
+/* --- hold / release, and update JobId= ------------------------------- */
 
-static int job_action(struct mctl *m, int argc, char **argv,
-		      Meridian__JobAction action, const char *what)
+/* Send req; each job's failure said.  Takes req->job_ids. */
+static int job_update_send(struct mctl *m, Meridian__UpdateJobRequest *req,
+			   const char *what)
 {
-	Meridian__UpdateJobRequest req = MERIDIAN__UPDATE_JOB_REQUEST__INIT;
 	Meridian__JobActionReply *reply = NULL;
 	struct mer_error err = {{0}};
-	uint32_t *ids = NULL;
-	size_t nids = 0, i;
-	int rc, a;
+	size_t i;
+	int rc;
 
-	for (a = 1; a < argc; a++)
-		if (cmd_parse_job_ids(argv[a], &ids, &nids, &err)) {
-			free(ids);
-			return cmd_usage_error(&m->c, "%s", err.text);
-		}
-	if (!nids)
-		return cmd_usage_error(&m->c, "%s needs job ids", what);
-	req.job_ids = ids;
-	req.n_job_ids = nids;
-	req.action = action;
 	rc = cmd_connect(&m->c);
 	if (!rc)
 		rc = cmd_call(&m->c, MERIDIAN__MSG_TYPE__MSG_UPDATE_JOB,
-			      &req.base, (ProtobufCMessage **)&reply, &err);
+			      &req->base, (ProtobufCMessage **)&reply, &err);
 	if (rc == MER_EXIT_ERROR)
 		cmd_error(&m->c, "%s: %s", what, err.text);
 	if (!rc)
@@ -1305,8 +1294,88 @@ static int job_action(struct mctl *m, int argc, char **argv,
 		}
 	if (reply)
 		protobuf_c_message_free_unpacked(&reply->base, NULL);
-	free(ids);
+	free(req->job_ids);
+	req->job_ids = NULL;
 	return rc;
+}
+
+static int job_action(struct mctl *m, int argc, char **argv,
+		      Meridian__JobAction action, const char *what)
+{
+	Meridian__UpdateJobRequest req = MERIDIAN__UPDATE_JOB_REQUEST__INIT;
+	struct mer_error err = {{0}};
+	uint32_t *ids = NULL;
+	size_t nids = 0;
+
+	for (int a = 1; a < argc; a++)
+		if (cmd_parse_job_ids(argv[a], &ids, &nids, &err)) {
+			free(ids);
+			return cmd_usage_error(&m->c, "%s", err.text);
+		}
+	if (!nids)
+		return cmd_usage_error(&m->c, "%s needs job ids", what);
+	req.job_ids = ids;
+	req.n_job_ids = nids;
+	req.action = action;
+	return job_update_send(m, &req, what);
+}
+
+/* update JobId=ID[,ID...] Priority=N Nice=N */
+static int update_job(struct mctl *m, int argc, char **argv)
+{
+	Meridian__UpdateJobRequest req = MERIDIAN__UPDATE_JOB_REQUEST__INIT;
+	struct mer_error err = {{0}};
+	uint32_t *ids = NULL;
+	size_t nids = 0;
+
+	for (int a = 1; a < argc; a++) {
+		const char *eq = strchr(argv[a], '=');
+		size_t klen = eq ? (size_t)(eq - argv[a]) : 0;
+		long long v;
+		char *end;
+
+		if (!eq || !eq[1]) {
+			free(ids);
+			return cmd_usage_error(&m->c,
+					       "bad update argument \"%s\" "
+					       "(expected Key=Value)",
+					       argv[a]);
+		}
+		if (klen == 5 && strncasecmp(argv[a], "JobId", 5) == 0) {
+			if (cmd_parse_job_ids(eq + 1, &ids, &nids, &err)) {
+				free(ids);
+				return cmd_usage_error(&m->c, "%s", err.text);
+			}
+			continue;
+		}
+		errno = 0;
+		v = strtoll(eq + 1, &end, 10);
+		if (klen == 8 && strncasecmp(argv[a], "Priority", 8) == 0 &&
+		    !*end && !errno && v >= 1 && v <= 4294967294LL) {
+			req.has_priority = true;
+			req.priority = (uint32_t)v;
+		} else if (klen == 4 && strncasecmp(argv[a], "Nice", 4) == 0 &&
+			   !*end && !errno && v >= -2147483645LL &&
+			   v <= 2147483645LL) {
+			req.has_nice = true;
+			req.nice = (int32_t)v;
+		} else {
+			free(ids);
+			return cmd_usage_error(
+				&m->c,
+				"update %s: expected JobId=ID[,ID...] with "
+				"Priority=N (1-4294967294) or Nice=N",
+				argv[a]);
+		}
+	}
+	if (!nids || (!req.has_priority && !req.has_nice)) {
+		free(ids);
+		return cmd_usage_error(&m->c, "update needs JobId=ID and "
+					      "Priority=N or Nice=N");
+	}
+	req.job_ids = ids;
+	req.n_job_ids = nids;
+	return job_update_send(m, &req, "update");
 }
 
 static int do_hold(struct mctl *m, int argc, char **argv)

@@ -32,6 +32,7 @@ struct mqueue_opts {
 	bool long_format;   /* -l */
 	bool steps;	    /* -s, --steps */
 	bool start;	    /* --start: pending jobs' expected starts */
+	bool prio;	    /* --priority: pending jobs' priority factors */
 	bool noheader;
 	uint32_t *job_ids;
 	size_t njob_ids;
@@ -325,6 +326,55 @@ static const struct cmd_column mqueue_columns[] = {
 	{0, NULL, NULL},
 };
 
+/* --- --priority: sprio's view of the pending jobs ------------------- */
+
+#define MQUEUE_FORMAT_PRIO "%.15i %.9P %.8u %.10Q %.10a %.10f %.10s %.10p %.8n"
+
+static const Meridian__PriorityFactors no_factors =
+	MERIDIAN__PRIORITY_FACTORS__INIT;
+
+static const Meridian__PriorityFactors *factors_of(const void *row)
+{
+	const Meridian__JobRecord *j = JOB(row);
+
+	return j->factors ? j->factors : &no_factors;
+}
+
+static void col_f_age(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, factors_of(row)->age);
+}
+
+static void col_f_fs(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, factors_of(row)->fairshare);
+}
+
+static void col_f_size(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, factors_of(row)->job_size);
+}
+
+static void col_f_part(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, factors_of(row)->partition);
+}
+
+static void col_f_nice(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRId32, desc_of(JOB(row))->nice);
+}
+
+/* sprio's columns: %a age, %f fair-share, %s job size, %p partition,
+ * %n nice (weighted, as PriorityType=priority/multifactor makes them). */
+static const struct cmd_column prio_columns[] = {
+	{'i', "JOBID", col_id},	      {'P', "PARTITION", col_partition},
+	{'u', "USER", col_user},      {'Q', "PRIORITY", col_priority},
+	{'a', "AGE", col_f_age},      {'f', "FAIRSHARE", col_f_fs},
+	{'s', "JOBSIZE", col_f_size}, {'p', "PARTITION", col_f_part},
+	{'n', "NICE", col_f_nice},    {0, NULL, NULL},
+};
+
 /* --- steps -------------------------------------------------------- */
 
 /* One line of --steps: a step and the job it belongs to. */
@@ -570,6 +620,13 @@ static void usage(FILE *out)
 		"                              job's) in any state\n"
 		"  -o, --format=FORMAT         columns, squeue style (below)\n"
 		"  -l, --long                  the long format\n"
+		"      --priority              pending jobs' priority and its\n"
+		"                              factors, as sprio shows them\n"
+		"                              (-o letters: %%i %%P %%u %%Q, "
+		"%%a\n"
+		"                              age, %%f fair-share, %%s job "
+		"size,\n"
+		"                              %%p partition, %%n nice)\n"
 		"      --start                 pending jobs, when and where "
 		"the\n"
 		"                              scheduler expects them to "
@@ -681,6 +738,8 @@ static const char *pick_format(const struct mqueue_opts *o)
 				      : MQUEUE_STEPS_DEFAULT;
 	if (o->start)
 		return MQUEUE_FORMAT_START;
+	if (o->prio)
+		return MQUEUE_FORMAT_PRIO;
 	if (o->long_format)
 		return MQUEUE_FORMAT_LONG;
 	return env && *env ? env : MQUEUE_FORMAT_DEFAULT;
@@ -718,7 +777,10 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 	int rc;
 
 	fmt = cmd_fmt_parse(pick_format(o),
-			    o->steps ? step_columns : mqueue_columns, &err);
+			    o->steps  ? step_columns
+			    : o->prio ? prio_columns
+				      : mqueue_columns,
+			    &err);
 	if (!fmt)
 		return cmd_usage_error(c, "%s", err.text);
 
@@ -726,7 +788,7 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 	 * do steps asked for by id; otherwise the running ones. */
 	active = o->steps ? CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_RUNNING)
 			  : CMD_STATES_ACTIVE;
-	if (o->start && !o->states)
+	if ((o->start || o->prio) && !o->states)
 		o->states = CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_PENDING);
 	if (!o->states)
 		o->states =
@@ -787,7 +849,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ME = 256, OPT_START };
+	enum { OPT_ME = 256, OPT_START, OPT_PRIO };
 	static const struct option longopts[] = {
 		{"all", no_argument, NULL, 'a'},
 		{"format", required_argument, NULL, 'o'},
@@ -801,6 +863,7 @@ int main(int argc, char **argv)
 		{"states", required_argument, NULL, 't'},
 		{"state", required_argument, NULL, 't'},
 		{"start", no_argument, NULL, OPT_START},
+		{"priority", no_argument, NULL, OPT_PRIO},
 		{"steps", optional_argument, NULL, 's'},
 		{"user", required_argument, NULL, 'u'},
 		CMD_LONGOPT_CONFIG,
@@ -867,6 +930,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_START:
 			o.start = true;
+			break;
+		case OPT_PRIO:
+			o.prio = true;
 			break;
 		case OPT_ME:
 			o.uids = xrealloc(o.uids,

@@ -176,7 +176,15 @@ enum gkind {
 	G_U32,	    /* parse_u32 in [min, max] */
 	G_PORT,	    /* uint16_t in [min, max] */
 	G_TIERS,    /* NAME:MBITS,... increasing (parse_tiers) */
+	G_TIME,	    /* parse_time_minutes: uint32_t minutes, UNLIMITED 0 */
+	G_PRIOTYPE, /* priority/basic | priority/multifactor: a bool */
 };
+
+/* Kept in a number field, not a string. */
+static bool gkind_is_number(enum gkind k)
+{
+	return k == G_U32 || k == G_PORT || k == G_TIME || k == G_PRIOTYPE;
+}
 
 struct gkey {
 	const char *name;
@@ -236,6 +244,17 @@ static const struct gkey gkeys[] = {
 	NUM("ProbeStreams", probe_streams, G_U32, 4, 1, 16),
 	NUM("ProbeMaxMB", probe_max_mb, G_U32, 1024, 1, 4096),
 	NUM("ProbePort", probe_port, G_U32, 0, 0, 65535),
+	NUM("PriorityType", priority_multifactor, G_PRIOTYPE, 0, 0, 1),
+	NUM("PriorityWeightAge", prio_weight_age, G_U32, 1000, 0, 1000000000),
+	NUM("PriorityWeightFairshare", prio_weight_fairshare, G_U32, 10000, 0,
+	    1000000000),
+	NUM("PriorityWeightJobSize", prio_weight_jobsize, G_U32, 0, 0,
+	    1000000000),
+	NUM("PriorityWeightPartition", prio_weight_partition, G_U32, 1000, 0,
+	    1000000000),
+	NUM("PriorityMaxAge", prio_max_age, G_TIME, 10080, 0, 0),
+	NUM("PriorityDecayHalfLife", prio_decay_half_life, G_TIME, 10080, 0, 0),
+	NUM("FairShareGpuWeight", fairshare_gpu_weight, G_U32, 16, 0, 100000),
 };
 
 #undef STR
@@ -384,7 +403,11 @@ static void set_defaults(struct conf *c)
 		const struct gkey *k = &gkeys[i];
 		switch (k->kind) {
 		case G_U32:
+		case G_TIME:
 			*(uint32_t *)field(c, k) = k->def_num;
+			break;
+		case G_PRIOTYPE:
+			*(bool *)field(c, k) = k->def_num != 0;
 			break;
 		case G_PORT:
 			*(uint16_t *)field(c, k) = (uint16_t)k->def_num;
@@ -477,7 +500,7 @@ static const char *const node_key_names =
 	"NodeAddr, Port, CPUs, RealMemory, Gres, Features, Region, "
 	"TopologyFile, Weight, State";
 static const char *const part_key_names =
-	"Nodes, Default, MaxTime, DefaultTime, State";
+	"Nodes, Default, MaxTime, DefaultTime, State, PriorityJobFactor";
 static const char *const region_key_names = "Description, UtcOffset, Country";
 
 static bool is_stanza_key(const char *stanza_keys, const char *key)
@@ -564,6 +587,23 @@ static int set_global(struct loader *l, const struct token *t)
 			return lerr_parse(l, &e);
 		*(uint16_t *)field(c, k) = (uint16_t)n;
 		break;
+	case G_TIME:
+		if (parse_time_minutes(v, k->name, &n, &e) < 0)
+			return lerr_parse(l, &e);
+		*(uint32_t *)field(c, k) = n;
+		break;
+	case G_PRIOTYPE:
+		if (strcasecmp(v, "priority/basic") == 0)
+			*(bool *)field(c, k) = false;
+		else if (strcasecmp(v, "priority/multifactor") == 0)
+			*(bool *)field(c, k) = true;
+		else
+			return lerr(l,
+				    "%s=%.*s: expected priority/basic (first "
+				    "come, first served) or "
+				    "priority/multifactor",
+				    k->name, ECHO_MAX, v);
+		break;
 	case G_TIERS: {
 		char why[160];
 
@@ -579,8 +619,7 @@ static int set_global(struct loader *l, const struct token *t)
 		 * compared, so keep them so. */
 		free(*(char **)field(c, k));
 		*(char **)field(c, k) = lower_dup(v);
-	} else if (k->kind != G_U32 && k->kind != G_PORT &&
-		   k->kind != G_USERS) {
+	} else if (!gkind_is_number(k->kind) && k->kind != G_USERS) {
 		set_str((char **)field(c, k), v);
 	}
 	kv_set(l->cp, k->name, false, v, l->line);
@@ -904,6 +943,10 @@ static int part_apply(struct loader *l, struct conf_partition *p,
 		} else if (strcasecmp(k, "DefaultTime") == 0) {
 			if (parse_time_minutes(v, "DefaultTime",
 					       &p->default_time, &e) < 0)
+				return lerr_parse(l, &e);
+		} else if (strcasecmp(k, "PriorityJobFactor") == 0) {
+			if (parse_u32(v, "PriorityJobFactor", 0, 65533,
+				      &p->priority_job_factor, &e) < 0)
 				return lerr_parse(l, &e);
 		} else if (strcasecmp(k, "State") == 0) {
 			if (strcasecmp(v, "UP") == 0)
@@ -1532,6 +1575,7 @@ static struct conf *parse(const char *name, const char *data, size_t size,
 	node_template_init(&l.node_def);
 	memset(&l.part_def, 0, sizeof(l.part_def));
 	l.part_def.up = true;
+	l.part_def.priority_job_factor = 1;
 	l.part_def.nodes_expr = xstrdup("");
 
 	rc = read_lines(&l, data, size);
@@ -1588,7 +1632,7 @@ void conf_free(struct conf *c)
 		return;
 	for (size_t i = 0; i < NGKEYS; i++) {
 		const struct gkey *k = &gkeys[i];
-		if (k->kind != G_U32 && k->kind != G_PORT && k->kind != G_USERS)
+		if (!gkind_is_number(k->kind) && k->kind != G_USERS)
 			free(*(char **)field(c, k));
 	}
 	for (size_t i = 0; i < c->nadmin_users; i++)

@@ -52,10 +52,11 @@ struct conf_partition {
 	char *nodes_expr; /* Nodes= as written */
 	char **nodes;	  /* expanded; ALL: every node */
 	size_t nnodes;
-	bool is_default;       /* Default=YES */
-	uint32_t max_time;     /* MaxTime= minutes, 0 UNLIMITED */
-	uint32_t default_time; /* DefaultTime= minutes, 0: MaxTime */
-	bool up;	       /* State=UP (default) or DOWN/INACTIVE */
+	bool is_default;	      /* Default=YES */
+	uint32_t max_time;	      /* MaxTime= minutes, 0 UNLIMITED */
+	uint32_t default_time;	      /* DefaultTime= minutes, 0: MaxTime */
+	bool up;		      /* State=UP (default) or DOWN/INACTIVE */
+	uint32_t priority_job_factor; /* PriorityJobFactor=, default 1 */
 	int line;
 };
 
@@ -119,6 +120,13 @@ struct conf {
 				  * 1024 */
 	uint32_t probe_port;	 /* mctld's probe port, 0 (default): none;
 				  * nodes' up/down come from their links */
+	/* priority (src/mctld/priority.c) */
+	bool priority_multifactor; /* PriorityType=priority/multifactor */
+	uint32_t prio_weight_age, prio_weight_fairshare, prio_weight_jobsize,
+		prio_weight_partition;
+	uint32_t prio_max_age;	       /* minutes the age factor takes to 1 */
+	uint32_t prio_decay_half_life; /* minutes; 0: usage never decays */
+	uint32_t fairshare_gpu_weight; /* a GPU-second is this many CPU's */
 	struct conf_tier {
 		char name[CONF_TIER_NAME_MAX + 1];
 		uint32_t min_mbps;

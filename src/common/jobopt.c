@@ -56,6 +56,7 @@ enum okind {
 	O_BEGIN,   /* int64_t, --begin's forms (parse_begin), epoch seconds */
 	O_HOSTS,   /* char *, a hostlist of node names, kept as written */
 	O_SIGNAL,  /* --signal=[B:]SIG[@SECONDS]: signal, _secs, _batch */
+	O_NICE,	   /* int32_t, --nice[=N]: 100 without a value */
 };
 
 struct optdef {
@@ -122,6 +123,7 @@ static const struct optdef opts[] = {
 	 MB},
 	{"begin", 'b', O_BEGIN, F(begin), 0, 0, "TIME", false, MB},
 	{"wait", 'W', O_FLAG, F(wait), 0, 0, NULL, false, MB},
+	{"nice", 0, O_NICE, F(nice), 0, 0, "N", false, MB},
 	{"signal", 0, O_SIGNAL, F(signal), 0, 0, "[B:]SIG[@SECONDS]", false,
 	 MB},
 	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false, MB},
@@ -191,6 +193,7 @@ static const char help_text[] =
 	"                             output files (default truncate)\n"
 	"  -W, --wait                 return when the job ends, with its\n"
 	"                             exit code\n"
+	"      --nice[=N]             N (default 100) less priority\n"
 	"      --signal=[B:]SIG[@SECONDS]\n"
 	"                             SIG to its steps (B: the batch script)\n"
 	"                             SECONDS (default 60) before its time\n"
@@ -792,6 +795,30 @@ static int set_signal(struct jobopt *o, const struct optdef *d,
 	return 0;
 }
 
+/* --nice[=N]: sbatch's default adjustment is 100; negative for admins
+ * (mctld checks who). */
+static int set_nice(struct jobopt *o, const struct optdef *d, const char *what,
+		    const char *v, struct mer_error *err)
+{
+	char *end;
+	long n;
+
+	(void)d;
+	if (!*v) {
+		o->nice = 100;
+		return 0;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n < -2147483645L || n > 2147483645L)
+		return mer_error_set(err,
+				     "%s=%.*s: expected a whole number from "
+				     "-2147483645 to 2147483645",
+				     what, ECHO_MAX, v);
+	o->nice = (int32_t)n;
+	return 0;
+}
+
 static const setter_fn setters[] = {
 	[O_STR] = set_str,	   [O_U32] = set_u32,
 	[O_MEM] = set_mem,	   [O_TIME] = set_time,
@@ -804,6 +831,7 @@ static const setter_fn setters[] = {
 	[O_OPTBOOL] = set_optbool, [O_COUNT] = set_count,
 	[O_DEP] = set_dep,	   [O_BEGIN] = set_begin,
 	[O_HOSTS] = set_hosts,	   [O_SIGNAL] = set_signal,
+	[O_NICE] = set_nice,
 };
 
 /* ------------------------------------------------------------------ */
@@ -846,10 +874,12 @@ static int parse_argv(struct jobopt *o, enum jobopt_cmd cmd, int argc,
 	*q++ = '+';
 	*q++ = ':';
 	for (size_t i = 0; i < NOPTS; i++) {
-		int has_arg = opts[i].kind == O_FLAG || opts[i].kind == O_COUNT
-				      ? no_argument
-			      : opts[i].kind == O_OPTBOOL ? optional_argument
-							  : required_argument;
+		int has_arg =
+			opts[i].kind == O_FLAG || opts[i].kind == O_COUNT
+				? no_argument
+			: opts[i].kind == O_OPTBOOL || opts[i].kind == O_NICE
+				? optional_argument
+				: required_argument;
 
 		if (!(opts[i].cmds & cmd))
 			continue;

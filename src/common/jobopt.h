@@ -72,6 +72,7 @@ struct jobopt {
 	int signal;		   /* --signal=[B:]SIG[@SECONDS]: 0 none */
 	uint32_t signal_secs;	   /* its SECONDS (default 60) */
 	bool signal_batch;	   /* B: */
+	int32_t nice;		   /* --nice[=N], 0 unset */
 	bool help;		   /* -h/--help (command line only) */
 	bool usage;		   /* --usage */
 	bool version;		   /* -V/--version */

@@ -1178,6 +1178,16 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 				   "an mrun allocation starts at once or not");
 		return NULL;
 	}
+	if (d->nice < -2147483645 || d->nice > 2147483645 ||
+	    (d->nice < 0 && !mctld_is_admin(ctx, uid))) {
+		errno = d->nice < 0 ? EPERM : EINVAL;
+		mer_error_set(err, "--nice=%d: %s", d->nice,
+			      d->nice < 0 && d->nice >= -2147483645
+				      ? "only an admin may raise a job's "
+					"priority; expected 0 or more"
+				      : "expected -2147483645 to 2147483645");
+		return NULL;
+	}
 	if (deps_check(ctx, d, &deps, err) < 0)
 		return NULL;
 
@@ -1202,7 +1212,10 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 		   : d->hold == MERIDIAN__HOLD_KIND__HOLD_ADMIN ? "JobHeldAdmin"
 								: "None");
 	rec->submit_time = mer_now();
-	rec->priority = MCTLD_DEFAULT_PRIORITY;
+	rec->priority =
+		(uint32_t)((int64_t)MCTLD_DEFAULT_PRIORITY - d->nice > 1
+				   ? (int64_t)MCTLD_DEFAULT_PRIORITY - d->nice
+				   : 1);
 	if (req->submit_host && *req->submit_host)
 		pb_set_str(&rec->submit_host, req->submit_host);
 	rec->time_limit = tl;
@@ -1238,6 +1251,63 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	if (d->hold == MERIDIAN__HOLD_KIND__HOLD_NONE)
 		mctld_want_sched(ctx, false);
 	return j;
+}
+
+/* --- priority ---------------------------------------------------------- */
+
+int job_mgr_set_priority(struct mctld *ctx, struct job *j, bool admin,
+			 bool has_priority, uint32_t priority, bool has_nice,
+			 int32_t nice, struct mer_error *err)
+{
+	Meridian__JobRecord *rec = j->rec;
+
+	if (rec->state != JS(PENDING)) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "job %u is %s; only a pending job's "
+				     "priority can change",
+				     rec->job_id, job_state_name(rec->state));
+	}
+	if (has_priority && !admin) {
+		errno = EPERM;
+		return mer_error_set(err, "only an admin may set a job's "
+					  "Priority=; give it Nice= instead");
+	}
+	if (has_nice && (nice < -2147483645 || nice > 2147483645)) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "Nice=%d: expected -2147483645 to "
+				     "2147483645",
+				     nice);
+	}
+	if (has_nice && nice < 0 && !admin) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "Nice=%d: only an admin may raise a "
+				     "job's priority; expected 0 or more",
+				     nice);
+	}
+	if (has_priority && priority == 0) {
+		errno = EINVAL;
+		return mer_error_set(err, "Priority=0: expected 1 or more "
+					  "(to hold a job: mctl hold ID)");
+	}
+	if (has_nice) {
+		int64_t p = (int64_t)rec->priority + rec->desc->nice - nice;
+
+		if (!rec->priority_fixed)
+			rec->priority = p < 1		     ? 1
+					: p > UINT32_MAX - 1 ? UINT32_MAX - 1
+							     : (uint32_t)p;
+		rec->desc->nice = nice;
+	}
+	if (has_priority) {
+		rec->priority = priority;
+		rec->priority_fixed = true;
+	}
+	job_mark_dirty(ctx, j);
+	mctld_want_sched(ctx, true);
+	return 0;
 }
 
 /* --- dependencies ------------------------------------------------------ */
@@ -1532,6 +1602,24 @@ void job_mgr_queue_launch(struct mctld *ctx, uint32_t job_id)
 	outbox_call(ctx, send_launch, job_id);
 }
 
+/* What a job used, into its user's fair-share usage (usage.c). */
+static void charge(struct mctld *ctx, const struct job *j, int64_t end)
+{
+	const Meridian__JobRecord *rec = j->rec;
+	double cpus = 0, gpus = 0;
+
+	if (!rec->start_time || end <= rec->start_time)
+		return;
+	for (size_t i = 0; i < rec->n_alloc; i++) {
+		cpus += rec->alloc[i]->cpus;
+		gpus += (double)rec->alloc[i]->n_gpus;
+	}
+	usage_charge(ctx, rec->user_id,
+		     (cpus + gpus * ctx->conf->fairshare_gpu_weight) *
+			     (double)(end - rec->start_time),
+		     end);
+}
+
 /* release: give back what the allocation holds on its nodes (false only
  * for an allocation that was never charged). */
 static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
@@ -1550,6 +1638,8 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 	}
 	if (was_running && release)
 		job_release_nodes(ctx, j);
+	if (was_running)
+		charge(ctx, j, end_time ? end_time : mer_now());
 	if (was_running && step_any_running(j)) {
 		/* Steps do not outlive their job: stop them on every node
 		 * (the batch host's mnoded also does so on its own). */

@@ -71,8 +71,10 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 		goto fail;
 	if (!(ctx->state = state_open(conf->state_dir, err)))
 		goto fail;
-	/* Nodes first: a running job's allocation is charged to them. */
-	if (node_mgr_open_state(ctx, err) < 0 || job_store_open(ctx, err) < 0)
+	/* Nodes first: a running job's allocation is charged to them; usage
+	 * before jobs: a job that ends while loading is charged. */
+	if (usage_open(ctx, err) < 0 || node_mgr_open_state(ctx, err) < 0 ||
+	    job_store_open(ctx, err) < 0)
 		goto fail;
 	if (probe_open(ctx, err) < 0)
 		goto fail;
@@ -122,6 +124,7 @@ void mctld_destroy(struct mctld *ctx)
 	sched_destroy(ctx->sched);
 	price_destroy(ctx->price);
 	probe_close(ctx);
+	usage_close(ctx);
 	if (ctx->jobs)
 		job_mgr_destroy(ctx->jobs);
 	job_store_close(ctx);

@@ -105,6 +105,7 @@ struct mctld {
 	struct sched *sched;
 	struct price *price;
 	struct probes *probes;
+	struct usage *usage; /* usage.c: decayed usage per user */
 	/* a scheduling pass is wanted: this turn (now) or soon; set by the
 	 * managers (mctld_want_sched), read and cleared by sched.c */
 	bool sched_want_now, sched_want_soon;
@@ -342,6 +343,11 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 			   uid_t uid, gid_t gid, struct mer_error *err);
 int job_mgr_set_state(struct mctld *ctx, struct job *j, Meridian__JobState to);
 void job_mgr_set_reason(struct job *j, const char *reason);
+/* mctl update job Priority= (admins: fixed from then on) and Nice= (the
+ * owner >= 0, admins any): 0, or -1 with errno and err. */
+int job_mgr_set_priority(struct mctld *ctx, struct job *j, bool admin,
+			 bool has_priority, uint32_t priority, bool has_nice,
+			 int32_t nice, struct mer_error *err);
 /* Where pending job j's --dependency stands (MET for a job without one):
  * its elements' states are updated (and kept with the job), its reason
  * set to Dependency or DependencyNeverSatisfied when not met.  *wake is
@@ -561,6 +567,35 @@ bool probe_graph_has(const struct probe_graph *g, size_t i, size_t j);
  * epoch numbers the interval, lat may be NULL. */
 void probe_graph_fill(struct probe_graph *g, const struct probe_graph_node *nd,
 		      uint64_t epoch, const struct probe_graph_lat *lat);
+
+/* usage.c: each user's decayed usage (CPU-seconds, GPUs weighted), the
+ * "usage" table */
+int usage_open(struct mctld *ctx, struct mer_error *err);
+void usage_close(struct mctld *ctx); /* accepts a context without one */
+/* A job's usage (CPU-seconds) for uid, as of now. */
+void usage_charge(struct mctld *ctx, uint32_t uid, double amount, int64_t now);
+/* uid's usage decayed to now, 0 none. */
+double usage_of(const struct mctld *ctx, uint32_t uid, int64_t now);
+/* Every user's, up to max, into uids and usage; how many. */
+size_t usage_users(const struct mctld *ctx, uint32_t *uids, double *usage,
+		   size_t max, int64_t now);
+size_t usage_count(const struct mctld *ctx);
+
+/* priority.c: PriorityType=priority/multifactor over the pending jobs */
+struct prio_in {
+	int64_t now, eligible; /* eligible: submit or --begin */
+	uint32_t num_nodes, total_nodes;
+	uint32_t part_factor, max_part_factor; /* PriorityJobFactor= */
+	double usage, total_usage;	       /* the user's, everyone's */
+	uint32_t nusers;		       /* users sharing the cluster */
+	int32_t nice;
+};
+/* The weighted factors and their sum less nice (at least 1). */
+uint32_t priority_factors(const struct conf *c, const struct prio_in *in,
+			  Meridian__PriorityFactors *out);
+/* Every pending job's priority and factors, now (multifactor only; a
+ * priority an admin fixed stays). */
+void priority_pass(struct mctld *ctx, int64_t now);
 
 /* probe.c: the link probes mctld plans, the matrix they fill (the
  * "probes" table) */

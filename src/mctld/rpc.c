@@ -1158,7 +1158,9 @@ static int h_update_job(struct rpc_req *r, ProtobufCMessage *msg,
 	Meridian__JobActionReply rep = MERIDIAN__JOB_ACTION_REPLY__INIT;
 	size_t i;
 
-	if (req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_HOLD &&
+	bool set = req->has_priority || req->has_nice;
+
+	if (!set && req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_HOLD &&
 	    req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_RELEASE) {
 		errno = EINVAL;
 		return mer_error_set(err,
@@ -1174,8 +1176,16 @@ static int h_update_job(struct rpc_req *r, ProtobufCMessage *msg,
 
 		meridian__job_action_result__init(res);
 		res->job_id = req->job_ids[i];
-		if (!j || job_mgr_hold(r->ctx, j, r->uid, r->admin, req->action,
-				       &e) < 0) {
+		if (set && j &&
+		    job_mgr_set_priority(r->ctx, j, r->admin, req->has_priority,
+					 req->priority, req->has_nice,
+					 req->nice, &e) < 0) {
+			res->code = errno ? errno : EINVAL;
+			res->text = xstrdup(e.text);
+		} else if (set && j) {
+			/* done */
+		} else if (!j || job_mgr_hold(r->ctx, j, r->uid, r->admin,
+					      req->action, &e) < 0) {
 			res->code = errno ? errno : EINVAL;
 			res->text = xstrdup(e.text);
 		}

@@ -1219,6 +1219,7 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 	s->now = mer_now();
 	s->nresv = 0;
 	s->wake_req = 0;
+	priority_pass(ctx, s->now);
 	for (j = TAILQ_FIRST(job_mgr_pending(ctx)); j; j = next) {
 		struct mer_sched_job *sj;
 

@@ -766,7 +766,7 @@ static void test_errors_stanzas(void)
 		     "State=OPEN: expected UP, DOWN or INACTIVE");
 	expect_error(BASE "PartitionName=a Gres=gpu:1\n", 3,
 		     "unknown PartitionName key 'Gres', expected Nodes, "
-		     "Default, MaxTime, DefaultTime, State");
+		     "Default, MaxTime, DefaultTime, State, PriorityJobFactor");
 	expect_error(BASE "PartitionName=a\nPartitionName=a\n", 4,
 		     "duplicate PartitionName 'a' (first at line 3), expected "
 		     "each partition once");
