@@ -477,6 +477,8 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		rec_kv(&r, "ReqNodeList", "%s", d->nodelist);
 	if (d->exclude && *d->exclude)
 		rec_kv(&r, "ExcNodeList", "%s", d->exclude);
+	if (d->constraint && *d->constraint)
+		rec_kv(&r, "Features", "%s", d->constraint);
 	if (d->ntasks_per_node)
 		rec_kv(&r, "NtasksPerNode", "%" PRIu32, d->ntasks_per_node);
 	rec_nl(&r, m);

@@ -116,6 +116,7 @@ static const struct optdef opts[] = {
 	{"kill-on-invalid-dep", 0, O_CHOICE, F(kill_on_invalid_dep), 0, 0,
 	 "yes|no", false, MB},
 	{"exclusive", 0, O_FLAG, F(exclusive), 0, 0, NULL, false, MB},
+	{"constraint", 'C', O_STR, F(constraint), 0, 0, "FEATURES", false, MB},
 	{"nodelist", 'w', O_HOSTS, F(nodelist), 0, 0, "NODES", false, MB},
 	{"exclude", 'x', O_HOSTS, F(exclude), 0, 0, "NODES", false, MB},
 	{"comment", 0, O_STR, F(comment), 0, 0, "TEXT", false, MB},
@@ -184,6 +185,8 @@ static const char help_text[] =
 	"  -t, --time=TIME            time limit: MINUTES, MM:SS, HH:MM:SS,\n"
 	"                             D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED\n"
 	"      --exclusive            whole nodes, shared with no other job\n"
+	"  -C, --constraint=FEATURES  nodes with these Features=: a&b (or\n"
+	"                             a,b) all of them, a|b any\n"
 	"  -w, --nodelist=NODES       on these nodes (a hostlist: n[1-4])\n"
 	"  -x, --exclude=NODES        never on these nodes\n"
 	"  -b, --begin=TIME           not before TIME: now+1hour, 16:00,\n"

@@ -73,6 +73,7 @@ struct jobopt {
 	uint32_t signal_secs;	   /* its SECONDS (default 60) */
 	bool signal_batch;	   /* B: */
 	int32_t nice;		   /* --nice[=N], 0 unset */
+	char *constraint;	   /* -C/--constraint */
 	bool help;		   /* -h/--help (command line only) */
 	bool usage;		   /* --usage */
 	bool version;		   /* -V/--version */

@@ -417,7 +417,51 @@ int job_res_compute(const Meridian__JobDesc *d, struct job_res *r,
 	return 0;
 }
 
-/* The nodes -w and -x leave a job (job->node_ok); names checked at
+/* Node n has feature f (f[0..len)) among its Features=. */
+static bool has_feature(const struct node *n, const char *f, size_t len)
+{
+	const char *p = n->cn->features;
+
+	while (p && *p) {
+		size_t k = strcspn(p, ",");
+
+		if (k == len && strncasecmp(p, f, len) == 0)
+			return true;
+		p += k;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+/* --constraint: alternatives joined by '|', each of features joined by
+ * '&' or ','; n matches one alternative whole. */
+static bool constraint_ok(const struct node *n, const char *c)
+{
+	while (*c) {
+		size_t alt = strcspn(c, "|");
+		bool all = true;
+
+		for (const char *p = c; p < c + alt;) {
+			size_t k = strcspn(p, "&,|");
+
+			if (k > (size_t)(c + alt - p))
+				k = (size_t)(c + alt - p);
+			all &= has_feature(n, p, k);
+			p += k;
+			if (p < c + alt)
+				p++;
+		}
+		if (all)
+			return true;
+		c += alt;
+		if (*c)
+			c++;
+	}
+	return false;
+}
+
+/* The nodes -w, -x and -C leave a job (job->node_ok); names checked at
  * submit, so a name gone from meridian.conf since is left out. */
 static void job_set_nodes(struct mctld *ctx, struct job *j)
 {
@@ -428,7 +472,8 @@ static void job_set_nodes(struct mctld *ctx, struct job *j)
 
 	free(j->node_ok);
 	j->node_ok = NULL;
-	if ((!d->nodelist || !*d->nodelist) && (!d->exclude || !*d->exclude))
+	if ((!d->nodelist || !*d->nodelist) && (!d->exclude || !*d->exclude) &&
+	    (!d->constraint || !*d->constraint))
 		return;
 	j->node_ok = xcalloc(nn ? nn : 1, sizeof(*j->node_ok));
 	for (size_t i = 0; i < nn; i++)
@@ -443,6 +488,11 @@ static void job_set_nodes(struct mctld *ctx, struct job *j)
 		}
 		hostlist_free(names, n);
 	}
+	if (d->constraint && *d->constraint)
+		for (size_t i = 0; i < nn; i++)
+			if (j->node_ok[i] &&
+			    !constraint_ok(node_at(ctx, i), d->constraint))
+				j->node_ok[i] = false;
 	if (d->exclude && *d->exclude &&
 	    hostlist_expand(d->exclude, &names, &n, NULL) == 0) {
 		for (size_t i = 0; i < n; i++) {
@@ -505,6 +555,66 @@ static int check_nodes(struct mctld *ctx, Meridian__JobDesc *d,
 			return -1;
 		}
 		hostlist_free(names, n);
+	}
+	return 0;
+}
+
+/* --constraint's form, and each feature is one some node of the
+ * partition has (Slurm: "Invalid feature specification"). */
+static int check_constraint(struct mctld *ctx, const Meridian__JobDesc *d,
+			    const struct conf_partition *part,
+			    struct mer_error *err)
+{
+	const char *c = d->constraint, *p;
+	struct node **nodes;
+	size_t n;
+
+	if (!c || !*c)
+		return 0;
+	if (strlen(c) > 1024 || strspn(c, "abcdefghijklmnopqrstuvwxyz"
+					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+					  "._-&,|") != strlen(c)) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "--constraint=%.40s: expected features "
+				     "joined by & (or ,) and |, such as "
+				     "a100&ib or v100|a100",
+				     c);
+	}
+	nodes = node_mgr_partition(ctx, part, &n);
+	for (p = c; *p;) {
+		size_t k = strcspn(p, "&,|");
+		bool some = false;
+
+		if (!k) {
+			errno = EINVAL;
+			return mer_error_set(err,
+					     "--constraint=%.40s: an empty "
+					     "feature, expected a&b or a|b",
+					     c);
+		}
+		for (size_t i = 0; i < n && !some; i++)
+			some = has_feature(nodes[i], p, k);
+		if (!some) {
+			errno = EINVAL;
+			return mer_error_set(
+				err,
+				"--constraint: no node of partition "
+				"%s has feature '%.*s' (Features= in "
+				"meridian.conf)",
+				part->name, (int)(k < 40 ? k : 40), p);
+		}
+		p += k;
+		if (*p && !p[1]) {
+			errno = EINVAL;
+			return mer_error_set(
+				err,
+				"--constraint=%.40s: ends with "
+				"'%c', expected a feature after it",
+				c, *p);
+		}
+		if (*p)
+			p++;
 	}
 	return 0;
 }
@@ -890,7 +1000,8 @@ int job_mgr_validate(struct mctld *ctx, Meridian__JobDesc *d,
 				     "append",
 				     (int)d->open_mode);
 	}
-	if (check_nodes(ctx, d, part, err) < 0)
+	if (check_nodes(ctx, d, part, err) < 0 ||
+	    check_constraint(ctx, d, part, err) < 0)
 		return -1;
 	spread_tasks(ctx, d, part);
 	if (job_res_compute(d, res, err) < 0)
@@ -2023,11 +2134,17 @@ static void warn_signal(struct mctld *ctx, struct job *j)
 		 rec->job_id, rec->desc->signal, rec->desc->signal_secs);
 	if (rec->desc->signal_batch) {
 		if (bh && !rec->desc->interactive)
-			outbox_signal(ctx, bh->name, rec->job_id, -1,
-				      rec->desc->signal, false, "");
+			outbox_signal_scope(
+				ctx, bh->name, rec->job_id, -1,
+				rec->desc->signal, false, "",
+				MERIDIAN__SIGNAL_SCOPE__SIGNAL_BATCH);
 		return;
 	}
-	step_signal_nodes(ctx, j, rec->desc->signal, false, "", NULL);
+	/* every node of the job: those without a step ignore it */
+	for (size_t i = 0; i < rec->n_alloc; i++)
+		outbox_signal_scope(ctx, rec->alloc[i]->node, rec->job_id, -1,
+				    rec->desc->signal, false, "",
+				    MERIDIAN__SIGNAL_SCOPE__SIGNAL_STEPS);
 }
 
 /* NodeLostTimeout: the running jobs of every node silent that long. */

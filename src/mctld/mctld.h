@@ -700,6 +700,10 @@ void outbox_push(struct mctld *ctx, const char *node, uint16_t type,
 /* SIGNAL_JOB for the job (step_id < 0) or one step on node. */
 void outbox_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 		   int64_t step_id, int sig, bool cancel, const char *reason);
+/* The same, for the batch script only or the steps only (SignalScope). */
+void outbox_signal_scope(struct mctld *ctx, const char *node, uint32_t job_id,
+			 int64_t step_id, int sig, bool cancel,
+			 const char *reason, int scope);
 /* fn(ctx, id) after the next successful commit. */
 void outbox_call(struct mctld *ctx, outbox_call_fn fn, uint32_t id);
 /* From an outbox_call_fn only: send msg to node now. */

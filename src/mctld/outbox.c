@@ -143,6 +143,14 @@ void outbox_push(struct mctld *ctx, const char *node, uint16_t type,
 void outbox_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 		   int64_t step_id, int sig, bool cancel, const char *reason)
 {
+	outbox_signal_scope(ctx, node, job_id, step_id, sig, cancel, reason,
+			    MERIDIAN__SIGNAL_SCOPE__SIGNAL_ALL);
+}
+
+void outbox_signal_scope(struct mctld *ctx, const char *node, uint32_t job_id,
+			 int64_t step_id, int sig, bool cancel,
+			 const char *reason, int scope)
+{
 	Meridian__SignalJob sj = MERIDIAN__SIGNAL_JOB__INIT;
 	struct out_item *o;
 	size_t len;
@@ -152,6 +160,7 @@ void outbox_signal(struct mctld *ctx, const char *node, uint32_t job_id,
 	sj.signal = sig;
 	sj.cancel = cancel;
 	sj.reason = (char *)(reason ? reason : "");
+	sj.scope = (Meridian__SignalScope)scope;
 	if (step_id >= 0) {
 		sj.has_step = true;
 		sj.step_id = (uint32_t)step_id;

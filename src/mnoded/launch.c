@@ -110,8 +110,13 @@ int launch_signal(struct mnoded *d, const Meridian__SignalJob *sj,
 		return steps_signal(d, sj, err);
 	u = launch_find(d, sj->job_id);
 	/* Every step here too: a multi-node job's other nodes, and an mrun
-	 * allocation, have steps and no batch script. */
-	nsteps = steps_signal_job(d, sj);
+	 * allocation, have steps and no batch script.  --signal names one
+	 * of the two. */
+	nsteps = sj->scope == MERIDIAN__SIGNAL_SCOPE__SIGNAL_BATCH
+			 ? 0
+			 : steps_signal_job(d, sj);
+	if (sj->scope == MERIDIAN__SIGNAL_SCOPE__SIGNAL_STEPS)
+		return 0;
 	if (!u) {
 		if (nsteps)
 			return 0;

@@ -175,15 +175,25 @@ static bool v_tasks_per_node(const struct env_ctx *c, struct strbuf *b)
 	return per_node_counts(c, b, true);
 }
 
+/* SLURM_MEM_PER_NODE, or with --mem-per-cpu SLURM_MEM_PER_CPU alone, as
+ * Slurm sets one of them. */
 static bool v_mem(const struct env_ctx *c, struct strbuf *b)
 {
 	uint64_t mb = c->alloc && c->alloc->mem_mb ? c->alloc->mem_mb
 		      : c->desc			   ? c->desc->mem_mb
 						   : 0;
 
-	if (!mb)
+	if (!mb || (c->desc && c->desc->mem_per_cpu && !c->desc->mem_mb))
 		return false;
 	strbuf_addf(b, "%llu", (unsigned long long)mb);
+	return true;
+}
+
+static bool v_mem_per_cpu(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->desc || !c->desc->mem_per_cpu || c->desc->mem_mb)
+		return false;
+	strbuf_addf(b, "%llu", (unsigned long long)c->desc->mem_per_cpu);
 	return true;
 }
 
@@ -277,6 +287,7 @@ static const struct env_var {
 	{"SLURM_JOB_CPUS_PER_NODE", NULL, v_cpus_per_node},
 	{"SLURM_TASKS_PER_NODE", NULL, v_tasks_per_node},
 	{"SLURM_MEM_PER_NODE", NULL, v_mem},
+	{"SLURM_MEM_PER_CPU", NULL, v_mem_per_cpu},
 	{"SLURM_JOB_PARTITION", "MERIDIAN_JOB_PARTITION", v_partition},
 	{"SLURM_JOB_ACCOUNT", "MERIDIAN_JOB_ACCOUNT", v_account},
 	{"SLURM_NODEID", "MERIDIAN_NODEID", v_zero},

@@ -2,10 +2,12 @@
 # sbatch options that real scripts use and mbatch refused (issue 10,
 # point 7), each as a user tries it, on 2 nodes of 2 CPUs: -n without -N
 # spread over nodes, --exclusive, -w and -x, --mem-per-cpu and sizes such
-# as 1gb, --tasks-per-node, --comment, --open-mode, --begin, --signal and
-# --wait.
+# as 1gb, --tasks-per-node, --comment, --open-mode, --begin, --signal,
+# --constraint and --wait.
 . "$(dirname "$0")/lib.sh"
 mer_init
+MER_NODE_LINES="NodeName=n1 NodeAddr=127.0.0.1 CPUs=2 RealMemory=2048 Gres=gpu:a100:2 Region=eu-west Features=a100,ib
+NodeName=n2 NodeAddr=127.0.0.1 CPUs=2 RealMemory=2048 Gres=gpu:a100:2 Region=eu-west Features=v100"
 cluster_start 2
 W=$MER_T/work
 cd "$W" || bail "cd $W"
@@ -16,7 +18,7 @@ env_of() { # JOB VAR: VAR=... from the job's output
 work_script env.sh <<'EOS'
 #!/bin/bash
 for v in SLURM_JOB_NUM_NODES SLURM_JOB_NODELIST SLURM_NTASKS SLURM_CPUS_ON_NODE \
-	SLURM_TASKS_PER_NODE SLURM_MEM_PER_NODE SLURMD_NODENAME; do
+	SLURM_TASKS_PER_NODE SLURM_MEM_PER_NODE SLURM_MEM_PER_CPU SLURMD_NODENAME; do
 	echo "$v=${!v}"
 done
 echo "HOST=$(hostname)"
@@ -43,6 +45,22 @@ out=$(submit -w n9 --wrap=true 2>&1)
 check_match "-w of an unknown node is refused, naming it" "node n9 is not in meridian.conf" "$out"
 out=$(submit -w 'n[1-2]' -N 1 --wrap=true 2>&1)
 check_match "-w of 2 nodes with -N 1 is refused" "names 2 nodes, the job asks for 1" "$out"
+
+# ---- -C/--constraint on node Features
+f1=$(submit -C 'a100&ib' -o env-%j.out env.sh) || bail "submit -C a100&ib"
+f2=$(submit -C v100 -o env-%j.out env.sh) || bail "submit -C v100"
+f3=$(submit -N 2 -C 'v100|a100' -o env-%j.out env.sh) || bail "submit -C v100|a100"
+wait_job_end "$f1" 20
+wait_job_end "$f2" 20
+wait_job_end "$f3" 20
+check_eq "-C a100&ib: the node with both" n1 "$(job_field "$f1" NodeList)"
+check_eq "-C v100" n2 "$(job_field "$f2" NodeList)"
+check_eq "-C v100|a100 on 2 nodes: either" "n[1-2]" "$(job_field "$f3" NodeList)"
+check_eq "mctl shows Features=" "a100&ib" "$(job_field "$f1" Features)"
+out=$(submit -C h100 --wrap=true 2>&1)
+check_match "a feature no node has is refused, naming it" "no node of partition main has feature 'h100'" "$out"
+out=$(submit -C 'a100&' --wrap=true 2>&1)
+check_match "a dangling & is refused" "ends with '&'" "$out"
 
 # ---- --exclusive: the whole node, shared with no one
 work_script hold.sh <<'EOS'
@@ -74,7 +92,8 @@ m=$(submit -c 2 --mem-per-cpu=512 -o env-%j.out env.sh) || bail "submit --mem-pe
 g=$(submit --mem=1gb -o env-%j.out env.sh) || bail "submit --mem=1gb"
 wait_job_end "$m" 20
 wait_job_end "$g" 20
-check_eq "--mem-per-cpu=512 x 2 CPUs: 1024 MB on the node" 1024 "$(env_of "$m" SLURM_MEM_PER_NODE)"
+check_eq "--mem-per-cpu=512: SLURM_MEM_PER_CPU" 512 "$(env_of "$m" SLURM_MEM_PER_CPU)"
+check_eq "and no SLURM_MEM_PER_NODE, as Slurm" "" "$(env_of "$m" SLURM_MEM_PER_NODE)"
 check_eq "mctl shows MinMemoryCPU" 512M "$(job_field "$m" MinMemoryCPU)"
 check_eq "--mem=1gb is 1024 MB" 1024 "$(env_of "$g" SLURM_MEM_PER_NODE)"
 out=$(submit --mem=1G --mem-per-cpu=1G --wrap=true 2>&1)
