@@ -436,6 +436,8 @@ int main(int argc, char **argv)
 	desc.signal_batch = o.signal_batch;
 	desc.nice = o.nice;
 	desc.constraint = o.constraint ? o.constraint : (char *)"";
+	/* jobopt's numbers are RequeuePolicy's */
+	desc.requeue = (Meridian__RequeuePolicy)o.requeue;
 	if (o.mem_mb && o.mem_per_cpu) {
 		rc = cmd_usage_error(&c, "--mem and --mem-per-cpu are mutually "
 					 "exclusive: give one of them");

@@ -471,6 +471,10 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	rec_kv(&r, "NumTasks", "%" PRIu32, tasks ? tasks : nodes);
 	rec_kv(&r, "CPUs/Task", "%" PRIu32,
 	       d->cpus_per_task ? d->cpus_per_task : 1);
+	rec_nl(&r, m);
+	rec_kv(&r, "Requeue", "%d",
+	       d->requeue == MERIDIAN__REQUEUE_POLICY__REQUEUE_NO ? 0 : 1);
+	rec_kv(&r, "Restarts", "%" PRIu32, j->restart_count);
 	if (d->exclusive)
 		rec_kv(&r, "OverSubscribe", "NO");
 	if (d->nodelist && *d->nodelist)
@@ -1392,6 +1396,12 @@ static int do_release(struct mctl *m, int argc, char **argv)
 			  MERIDIAN__JOB_ACTION__JOB_ACTION_RELEASE, "release");
 }
 
+static int do_requeue(struct mctl *m, int argc, char **argv)
+{
+	return job_action(m, argc, argv,
+			  MERIDIAN__JOB_ACTION__JOB_ACTION_REQUEUE, "requeue");
+}
+
 /* --- write batch_script ---------------------------------------------- */
 
 static int do_write(struct mctl *m, int argc, char **argv)
@@ -1517,6 +1527,9 @@ static void usage(FILE *out)
 		"  hold ID...                  keep pending jobs from "
 		"starting\n"
 		"  release ID...               let held jobs start\n"
+		"  requeue ID...               run batch jobs again from the\n"
+		"                              start (a running one is ended\n"
+		"                              first)\n"
 		"  write batch_script ID [FILE|-]\n"
 		"                              save a job's script (default "
 		"meridian-ID.sh,\n"
@@ -1557,9 +1570,11 @@ static int do_version(struct mctl *m, int argc, char **argv)
 }
 
 static const struct mctl_verb verbs[] = {
-	{"show", do_show},	 {"update", do_update},	  {"hold", do_hold},
-	{"release", do_release}, {"write", do_write},	  {"ping", do_ping},
-	{"help", do_help},	 {"version", do_version}, {NULL, NULL},
+	{"show", do_show},	 {"update", do_update},
+	{"hold", do_hold},	 {"release", do_release},
+	{"write", do_write},	 {"ping", do_ping},
+	{"requeue", do_requeue}, {"help", do_help},
+	{"version", do_version}, {NULL, NULL},
 };
 
 /* Long options without a letter: past any char getopt returns. */

@@ -91,18 +91,19 @@ struct conf {
 	char *mstepd_path;	  /* MstepdPath=, default the installed one */
 	char **admin_users;	  /* AdminUsers=alice,bob (root always is) */
 	size_t nadmin_users;
-	uint32_t heartbeat_interval;   /* s, default 30 */
-	uint32_t node_timeout;	       /* s, default 300 */
-	uint32_t node_lost_timeout;    /* s DOWN before its jobs end, 0 never */
-	uint32_t kill_wait;	       /* s, default 30 */
-	uint32_t finalize_timeout;     /* s a step's rank may live after PMI
-					* finalize, default 30 */
-	uint32_t min_job_age;	       /* s, default 300 */
-	uint32_t max_job_count;	       /* jobs kept in memory, default 100000 */
-	uint32_t frame_timeout;	       /* s a request may take to arrive once it
-					* starts, default 30 */
-	uint32_t max_connections;      /* mctld's, 0 (default): what its
-					* descriptor limit allows */
+	uint32_t heartbeat_interval; /* s, default 30 */
+	uint32_t node_timeout;	     /* s, default 300 */
+	uint32_t node_lost_timeout;  /* s DOWN before its jobs end, 0 never */
+	uint32_t job_requeue;	     /* 1: jobs lost with a node are requeued */
+	uint32_t kill_wait;	     /* s, default 30 */
+	uint32_t finalize_timeout;   /* s a step's rank may live after PMI
+				      * finalize, default 30 */
+	uint32_t min_job_age;	     /* s, default 300 */
+	uint32_t max_job_count;	     /* jobs kept in memory, default 100000 */
+	uint32_t frame_timeout;	     /* s a request may take to arrive once it
+				      * starts, default 30 */
+	uint32_t max_connections;    /* mctld's, 0 (default): what its
+				      * descriptor limit allows */
 	uint32_t max_user_connections; /* one user's, default 128 */
 	/* BandwidthTiers=NAME:MBITS,... : a node is in the highest tier whose
 	 * minimum down rate (Mbit/s) it reaches, none below the first;

@@ -57,6 +57,7 @@ enum okind {
 	O_HOSTS,   /* char *, a hostlist of node names, kept as written */
 	O_SIGNAL,  /* --signal=[B:]SIG[@SECONDS]: signal, _secs, _batch */
 	O_NICE,	   /* int32_t, --nice[=N]: 100 without a value */
+	O_REQUEUE, /* int set to min: --requeue 1, --no-requeue 2 */
 };
 
 struct optdef {
@@ -125,6 +126,8 @@ static const struct optdef opts[] = {
 	{"begin", 'b', O_BEGIN, F(begin), 0, 0, "TIME", false, MB},
 	{"wait", 'W', O_FLAG, F(wait), 0, 0, NULL, false, MB},
 	{"nice", 0, O_NICE, F(nice), 0, 0, "N", false, MB},
+	{"requeue", 0, O_REQUEUE, F(requeue), 1, 0, NULL, false, MB},
+	{"no-requeue", 0, O_REQUEUE, F(requeue), 2, 0, NULL, false, MB},
 	{"signal", 0, O_SIGNAL, F(signal), 0, 0, "[B:]SIG[@SECONDS]", false,
 	 MB},
 	{"hold", 'H', O_FLAG, F(hold), 0, 0, NULL, false, MB},
@@ -197,6 +200,9 @@ static const char help_text[] =
 	"  -W, --wait                 return when the job ends, with its\n"
 	"                             exit code\n"
 	"      --nice[=N]             N (default 100) less priority\n"
+	"      --requeue, --no-requeue\n"
+	"                             run it again when a node of it is lost\n"
+	"                             (default JobRequeue=), or never\n"
 	"      --signal=[B:]SIG[@SECONDS]\n"
 	"                             SIG to its steps (B: the batch script)\n"
 	"                             SECONDS (default 60) before its time\n"
@@ -822,6 +828,16 @@ static int set_nice(struct jobopt *o, const struct optdef *d, const char *what,
 	return 0;
 }
 
+static int set_requeue(struct jobopt *o, const struct optdef *d,
+		       const char *what, const char *v, struct mer_error *err)
+{
+	(void)what;
+	(void)v;
+	(void)err;
+	*(int *)field(o, d) = (int)d->min;
+	return 0;
+}
+
 static const setter_fn setters[] = {
 	[O_STR] = set_str,	   [O_U32] = set_u32,
 	[O_MEM] = set_mem,	   [O_TIME] = set_time,
@@ -834,7 +850,7 @@ static const setter_fn setters[] = {
 	[O_OPTBOOL] = set_optbool, [O_COUNT] = set_count,
 	[O_DEP] = set_dep,	   [O_BEGIN] = set_begin,
 	[O_HOSTS] = set_hosts,	   [O_SIGNAL] = set_signal,
-	[O_NICE] = set_nice,
+	[O_NICE] = set_nice,	   [O_REQUEUE] = set_requeue,
 };
 
 /* ------------------------------------------------------------------ */
@@ -878,7 +894,8 @@ static int parse_argv(struct jobopt *o, enum jobopt_cmd cmd, int argc,
 	*q++ = ':';
 	for (size_t i = 0; i < NOPTS; i++) {
 		int has_arg =
-			opts[i].kind == O_FLAG || opts[i].kind == O_COUNT
+			opts[i].kind == O_FLAG || opts[i].kind == O_COUNT ||
+					opts[i].kind == O_REQUEUE
 				? no_argument
 			: opts[i].kind == O_OPTBOOL || opts[i].kind == O_NICE
 				? optional_argument

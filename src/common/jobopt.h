@@ -74,9 +74,10 @@ struct jobopt {
 	bool signal_batch;	   /* B: */
 	int32_t nice;		   /* --nice[=N], 0 unset */
 	char *constraint;	   /* -C/--constraint */
-	bool help;		   /* -h/--help (command line only) */
-	bool usage;		   /* --usage */
-	bool version;		   /* -V/--version */
+	int requeue;  /* 1 --requeue, 2 --no-requeue (the later wins), 0 */
+	bool help;    /* -h/--help (command line only) */
+	bool usage;   /* --usage */
+	bool version; /* -V/--version */
 
 	/* mrun only */
 	uint32_t gpus_per_task; /* --gpus-per-task, 0 unset */

@@ -39,14 +39,16 @@
 static const unsigned job_next[] = {
 	[MERIDIAN__JOB_STATE__JOB_STATE_NONE] = BIT(JS(PENDING)),
 	[JS(PENDING)] = BIT(JS(RUNNING)) | BIT(JS(CANCELLED)),
+	/* PENDING again: requeued (a node lost, mctl requeue) */
 	[JS(RUNNING)] = BIT(JS(COMPLETED)) | BIT(JS(FAILED)) |
 			BIT(JS(CANCELLED)) | BIT(JS(TIMEOUT)) |
-			BIT(JS(NODE_FAIL)),
-	[JS(COMPLETED)] = 0,
-	[JS(FAILED)] = 0,
-	[JS(CANCELLED)] = 0,
-	[JS(TIMEOUT)] = 0,
-	[JS(NODE_FAIL)] = 0,
+			BIT(JS(NODE_FAIL)) | BIT(JS(PENDING)),
+	/* mctl requeue of a batch job still in memory */
+	[JS(COMPLETED)] = BIT(JS(PENDING)),
+	[JS(FAILED)] = BIT(JS(PENDING)),
+	[JS(CANCELLED)] = BIT(JS(PENDING)),
+	[JS(TIMEOUT)] = BIT(JS(PENDING)),
+	[JS(NODE_FAIL)] = BIT(JS(PENDING)),
 };
 #define NSTATES (sizeof(job_next) / sizeof(job_next[0]))
 
@@ -303,6 +305,8 @@ void job_mgr_committed(struct mctld *ctx)
 }
 
 static void job_release_nodes(struct mctld *ctx, struct job *j);
+static int job_requeue(struct mctld *ctx, struct job *j, int64_t now,
+		       const char *why);
 
 void job_mgr_drop_uncommitted(struct mctld *ctx)
 {
@@ -1886,6 +1890,48 @@ int job_mgr_complete(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 			   term_signal, 0, ok ? "None" : "NonZeroExitCode");
 }
 
+int job_mgr_requeue(struct mctld *ctx, struct job *j, struct mer_error *err)
+{
+	Meridian__JobRecord *rec = j->rec;
+	struct node *bh;
+
+	if (rec->desc->interactive) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "job %u is an mrun allocation; only a "
+				     "batch job can be requeued",
+				     rec->job_id);
+	}
+	if (rec->desc->requeue == MERIDIAN__REQUEUE_POLICY__REQUEUE_NO) {
+		errno = EPERM;
+		return mer_error_set(err,
+				     "job %u was submitted --no-requeue: it "
+				     "is never requeued",
+				     rec->job_id);
+	}
+	if (rec->state == JS(PENDING)) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "job %u is pending: nothing to requeue",
+				     rec->job_id);
+	}
+	if (rec->state != JS(RUNNING))
+		return job_requeue(ctx, j, mer_now(), "mctl requeue");
+	if (rec->requeue_asked)
+		return 0;
+	bh = node_find(ctx, rec->batch_host);
+	if (!bh || !bh->peer || bh->not_responding)
+		return job_requeue(ctx, j, mer_now(), "mctl requeue");
+	/* as a cancel, and requeued when its end comes (job_mgr_node_end) */
+	rec->requeue_asked = true;
+	pb_set_str(&rec->cancel_reason, "Requeued");
+	job_mark_dirty(ctx, j);
+	outbox_signal(ctx, bh->name, rec->job_id, -1, SIGTERM, true,
+		      "Requeued");
+	step_signal_nodes(ctx, j, SIGTERM, true, "Requeued", bh->name);
+	return 0;
+}
+
 int job_mgr_hold(struct mctld *ctx, struct job *j, uid_t uid, bool admin,
 		 Meridian__JobAction action, struct mer_error *err)
 {
@@ -1967,6 +2013,15 @@ void job_mgr_node_end(struct mctld *ctx, const char *node,
 			  end->job_id);
 		return;
 	}
+	if (j->rec->state != JS(RUNNING) ||
+	    strcmp(j->rec->batch_host, node) != 0) {
+		/* an earlier run's, on a node that held it: it may take the
+		 * job again */
+		struct node *n = node_find(ctx, node);
+
+		if (n)
+			node_orphan_del(n, end->job_id);
+	}
 	if (j->rec->state != JS(RUNNING))
 		return; /* already recorded: a resend */
 	if (strcmp(j->rec->batch_host, node) != 0) {
@@ -1988,6 +2043,10 @@ void job_mgr_node_end(struct mctld *ctx, const char *node,
 			 : default_end_reason(st);
 	if (end->start_time && !j->rec->start_time)
 		j->rec->start_time = end->start_time;
+	if (j->rec->requeue_asked &&
+	    job_requeue(ctx, j, end->end_time ? end->end_time : mer_now(),
+			"mctl requeue") == 0)
+		return;
 	job_mgr_end(ctx, j, st, end->exit_code, end->term_signal, end->end_time,
 		    reason);
 }
@@ -2097,6 +2156,68 @@ void job_mgr_load(struct mctld *ctx, Meridian__JobRecord *rec, int64_t now)
 	}
 }
 
+/* Whether a job lost with a node runs again (--requeue, JobRequeue=). */
+static bool may_requeue(const struct mctld *ctx, const struct job *j)
+{
+	const Meridian__JobDesc *d = j->rec->desc;
+
+	if (d->interactive ||
+	    d->requeue == MERIDIAN__REQUEUE_POLICY__REQUEUE_NO)
+		return false;
+	return d->requeue == MERIDIAN__REQUEUE_POLICY__REQUEUE_YES ||
+	       ctx->conf->job_requeue;
+}
+
+/*
+ * Back to PENDING, to run again from its start: what it held is given
+ * back, its steps end, and the nodes that may still run its batch script
+ * (orphans, node_orphan_add) take no new run of it until they have said
+ * that it ended there (a node runs one instance of a job).
+ */
+static int job_requeue(struct mctld *ctx, struct job *j, int64_t now,
+		       const char *why)
+{
+	Meridian__JobRecord *rec = j->rec;
+	bool was_running = rec->state == JS(RUNNING);
+
+	if (!job_state_allowed(rec->state, JS(PENDING)))
+		return -1;
+	if (was_running) {
+		struct node *bh = node_find(ctx, rec->batch_host);
+
+		if (bh && !rec->desc->interactive && !rec->requeue_asked)
+			node_orphan_add(bh, rec->job_id);
+		if (step_any_running(j)) {
+			step_signal_nodes(ctx, j, SIGKILL, true, why, NULL);
+			step_end_all(rec, why);
+		}
+		charge(ctx, j, now);
+		job_release_nodes(ctx, j);
+	}
+	for (size_t i = 0; i < rec->n_alloc; i++)
+		protobuf_c_message_free_unpacked(&rec->alloc[i]->base, NULL);
+	free(rec->alloc);
+	rec->alloc = NULL;
+	rec->n_alloc = 0;
+	pb_free_str(&rec->nodes);
+	pb_free_str(&rec->batch_host);
+	pb_free_str(&rec->cancel_reason);
+	rec->launched = false;
+	rec->requeue_asked = false;
+	rec->signal_sent = false;
+	rec->start_time = 0;
+	rec->end_time = 0;
+	rec->exit_code = 0;
+	rec->term_signal = 0;
+	rec->restart_count++;
+	pb_set_str(&rec->reason, "None");
+	job_mgr_set_state(ctx, j, JS(PENDING));
+	log_info("job %u requeued (run %u next): %s", rec->job_id,
+		 rec->restart_count + 1, why);
+	mctld_want_sched(ctx, true);
+	return 0;
+}
+
 /* Job j has lost node `lost` (why says how): it ends NODE_FAIL; its
  * batch script is killed where its batch host is still up (job_end kills
  * its steps), and every lost node of it is told to kill what it still
@@ -2118,6 +2239,14 @@ static void give_up(struct mctld *ctx, struct job *j, int64_t now,
 			outbox_signal(ctx, n->name, rec->job_id, -1, SIGKILL,
 				      true, why);
 	}
+	job_mgr_lost(ctx, j, now, why);
+}
+
+void job_mgr_lost(struct mctld *ctx, struct job *j, int64_t now,
+		  const char *why)
+{
+	if (may_requeue(ctx, j) && job_requeue(ctx, j, now, why) == 0)
+		return;
 	job_mgr_end(ctx, j, JS(NODE_FAIL), 0, 0, now, why);
 }
 

@@ -343,6 +343,13 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 			   uid_t uid, gid_t gid, struct mer_error *err);
 int job_mgr_set_state(struct mctld *ctx, struct job *j, Meridian__JobState to);
 void job_mgr_set_reason(struct job *j, const char *reason);
+/* A running job lost with a node: requeued when it may be (--requeue,
+ * JobRequeue=), else NODE_FAIL. */
+void job_mgr_lost(struct mctld *ctx, struct job *j, int64_t now,
+		  const char *why);
+/* mctl requeue: a finished batch job back to pending; a running one is
+ * cancelled and requeued when its end comes. */
+int job_mgr_requeue(struct mctld *ctx, struct job *j, struct mer_error *err);
 /* mctl update job Priority= (admins: fixed from then on) and Nice= (the
  * owner >= 0, admins any): 0, or -1 with errno and err. */
 int job_mgr_set_priority(struct mctld *ctx, struct job *j, bool admin,
@@ -463,6 +470,9 @@ int64_t node_lost_since(const struct mctld *ctx, const struct node *n,
 /* job_id ended while n was not responding: kill it there when n is heard
  * from again (node_seen), unless n registers first (reconcile). */
 void node_orphan_add(struct node *n, uint32_t job_id);
+/* n said job_id ended there, or does not run it. */
+void node_orphan_del(struct node *n, uint32_t job_id);
+bool node_has_orphan(const struct node *n, uint32_t job_id);
 Meridian__NodeState node_state(const struct node *n);
 const char *node_state_name(const struct node *n); /* its states.c name */
 /* Capacity known (configured, or reported at registration)? */

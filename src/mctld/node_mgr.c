@@ -602,12 +602,30 @@ void node_orphan_add(struct node *n, uint32_t job_id)
 	n->orphans[n->norphans++] = job_id;
 }
 
+void node_orphan_del(struct node *n, uint32_t job_id)
+{
+	for (size_t i = 0; i < n->norphans; i++)
+		if (n->orphans[i] == job_id) {
+			n->orphans[i] = n->orphans[--n->norphans];
+			return;
+		}
+}
+
+bool node_has_orphan(const struct node *n, uint32_t job_id)
+{
+	for (size_t i = 0; i < n->norphans; i++)
+		if (n->orphans[i] == job_id)
+			return true;
+	return false;
+}
+
 void node_seen(struct mctld *ctx, struct node *n)
 {
 	n->last_seen = mer_now();
 	if (node_link(n) == NODE_LINK_LOST && node_link_set(n, NODE_LINK_UP)) {
 		log_info("node %s responds again", n->name);
-		/* what it still runs of the jobs given up meanwhile */
+		/* what it still runs of the jobs given up meanwhile; they
+		 * stay orphans until it says they ended */
 		for (size_t i = 0; i < n->norphans; i++) {
 			log_info("node %s: job %u ended while it was not "
 				 "responding: told to kill it",
@@ -615,7 +633,6 @@ void node_seen(struct mctld *ctx, struct node *n)
 			outbox_signal(ctx, n->name, n->orphans[i], -1, SIGKILL,
 				      true, "NodeFail");
 		}
-		n->norphans = 0;
 		mctld_want_sched(ctx, true);
 	}
 }
@@ -850,7 +867,7 @@ void node_mgr_register(struct mctld *ctx, struct node *n,
 	n->boot_time = reg->boot_time;
 	node_link_set(n, NODE_LINK_UP);
 	n->last_seen = mer_now();
-	n->norphans = 0; /* reconcile_node compares what it runs */
+	/* orphans stay: reconcile_node drops those it does not run */
 	log_info("node %s registered: %u CPUs, %llu MB, %u GPUs%s%s, %zu "
 		 "jobs",
 		 n->name, n->cpus, (unsigned long long)n->real_memory, n->gpus,

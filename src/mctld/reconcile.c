@@ -72,6 +72,12 @@ void reconcile_node(struct mctld *ctx, struct node *n,
 		kill[nkill++] = js->job_id;
 	}
 	qsort(listed, nlisted, sizeof(*listed), u32_cmp);
+	/* an orphan it does not list is gone from it; one it lists is being
+	 * killed (kill_jobs) and stays until its end comes */
+	for (i = n->norphans; i-- > 0;)
+		if (!bsearch(&n->orphans[i], listed, nlisted, sizeof(*listed),
+			     u32_cmp))
+			node_orphan_del(n, n->orphans[i]);
 	/* Running jobs whose batch host is this node and that it did not
 	 * list: never launched -> launch again; launched -> lost. */
 	nmine = n->njobs;
@@ -93,8 +99,10 @@ void reconcile_node(struct mctld *ctx, struct node *n,
 				 n->name);
 			job_mgr_queue_launch(ctx, mine[i]);
 		} else {
-			job_mgr_end(ctx, j, MERIDIAN__JOB_STATE__JOB_NODE_FAIL,
-				    0, 0, 0, "batch host lost the job");
+			job_mgr_lost(ctx, j, mer_now(),
+				     "batch host lost the job");
+			/* it just said it does not run it */
+			node_orphan_del(n, mine[i]);
 		}
 	}
 	free(mine);

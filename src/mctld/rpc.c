@@ -1161,10 +1161,12 @@ static int h_update_job(struct rpc_req *r, ProtobufCMessage *msg,
 	bool set = req->has_priority || req->has_nice;
 
 	if (!set && req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_HOLD &&
-	    req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_RELEASE) {
+	    req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_RELEASE &&
+	    req->action != MERIDIAN__JOB_ACTION__JOB_ACTION_REQUEUE) {
 		errno = EINVAL;
 		return mer_error_set(err,
-				     "job action %d is not hold or release",
+				     "job action %d is not hold, release or "
+				     "requeue",
 				     (int)req->action);
 	}
 	rep.results = xcalloc(req->n_job_ids + 1, sizeof(*rep.results));
@@ -1184,6 +1186,13 @@ static int h_update_job(struct rpc_req *r, ProtobufCMessage *msg,
 			res->text = xstrdup(e.text);
 		} else if (set && j) {
 			/* done */
+		} else if (j &&
+			   req->action ==
+				   MERIDIAN__JOB_ACTION__JOB_ACTION_REQUEUE) {
+			if (job_mgr_requeue(r->ctx, j, &e) < 0) {
+				res->code = errno ? errno : EINVAL;
+				res->text = xstrdup(e.text);
+			}
 		} else if (!j || job_mgr_hold(r->ctx, j, r->uid, r->admin,
 					      req->action, &e) < 0) {
 			res->code = errno ? errno : EINVAL;

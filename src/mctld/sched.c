@@ -728,6 +728,9 @@ static size_t build_views(struct sched *s, const struct job *j, int64_t t)
 		if (!node_usable(n) || !tier_ok(ctx, n, min_tier) ||
 		    (j->node_ok && !j->node_ok[n->index]))
 			continue;
+		/* an earlier run of it may still be there (requeued) */
+		if (n->norphans && node_has_orphan(n, j->rec->job_id))
+			continue;
 		/* --exclusive: only a node nothing else holds at t */
 		if (j->rec->desc->exclusive &&
 		    (av->cpus < n->cpus ||

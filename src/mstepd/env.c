@@ -227,6 +227,15 @@ static bool v_cluster(const struct env_ctx *c, struct strbuf *b)
 	return true;
 }
 
+/* Set once the job has been requeued, as Slurm does. */
+static bool v_restarts(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->job->restart_count)
+		return false;
+	strbuf_addf(b, "%u", (unsigned)c->job->restart_count);
+	return true;
+}
+
 static bool v_gpus_on_node(const struct env_ctx *c, struct strbuf *b)
 {
 	strbuf_addf(b, "%zu", c->alloc ? c->alloc->n_gpus : 0);
@@ -294,6 +303,7 @@ static const struct env_var {
 	{"SLURM_PROCID", NULL, v_zero},
 	{"SLURM_LOCALID", NULL, v_zero},
 	{"SLURM_CLUSTER_NAME", "MERIDIAN_CLUSTER_NAME", v_cluster},
+	{"SLURM_RESTART_COUNT", NULL, v_restarts},
 	{"SLURM_GPUS_ON_NODE", "MERIDIAN_GPUS_ON_NODE", v_gpus_on_node},
 	{"SLURM_JOB_GPUS", "MERIDIAN_JOB_GPUS", v_gpu_list},
 	{"CUDA_VISIBLE_DEVICES", NULL, v_gpu_list},

@@ -87,8 +87,9 @@ check "when mnoded returns the job is killed" wait_for 20 "pid $epid gone" eval 
 check "and ends CANCELLED" wait_job_state "$e" CANCELLED 20
 
 # 6. the node comes back without the job (rebooted: processes and spool
-#    gone): the job ends NODE_FAIL
-g=$(submit -o g-%j.out --wrap='sleep 300') || bail "submit"
+#    gone): a --no-requeue job ends NODE_FAIL (t0116: one that may be is
+#    requeued)
+g=$(submit --no-requeue -o g-%j.out --wrap='sleep 300') || bail "submit"
 wait_job_state "$g" RUNNING 20 || bail "job $g not running"
 sleep 0.5
 node_kill9 n1

@@ -22,12 +22,13 @@ static void test_transitions(void)
 	static const bool allowed[8][8] = {
 		/* NONE */ {0, 1, 0, 0, 0, 0, 0, 0},
 		/* PENDING */ {0, 0, 1, 0, 0, 1, 0, 0},
-		/* RUNNING */ {0, 0, 0, 1, 1, 1, 1, 1},
-		/* COMPLETED */ {0},
-		/* FAILED */ {0},
-		/* CANCELLED */ {0},
-		/* TIMEOUT */ {0},
-		/* NODE_FAIL */ {0},
+		/* RUNNING (to PENDING: requeued) */ {0, 1, 0, 1, 1, 1, 1, 1},
+		/* final states: to PENDING only, by mctl requeue */
+		/* COMPLETED */ {0, 1},
+		/* FAILED */ {0, 1},
+		/* CANCELLED */ {0, 1},
+		/* TIMEOUT */ {0, 1},
+		/* NODE_FAIL */ {0, 1},
 	};
 	size_t f, t;
 
