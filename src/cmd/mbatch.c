@@ -438,6 +438,8 @@ int main(int argc, char **argv)
 	desc.constraint = o.constraint ? o.constraint : (char *)"";
 	/* jobopt's numbers are RequeuePolicy's */
 	desc.requeue = (Meridian__RequeuePolicy)o.requeue;
+	desc.mail_type = o.mail_type;
+	desc.mail_user = o.mail_user ? o.mail_user : (char *)"";
 	if (o.mem_mb && o.mem_per_cpu) {
 		rc = cmd_usage_error(&c, "--mem and --mem-per-cpu are mutually "
 					 "exclusive: give one of them");

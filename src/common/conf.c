@@ -229,6 +229,7 @@ static const struct gkey gkeys[] = {
 	NUM("NodeTimeout", node_timeout, G_U32, 300, 2, 86400),
 	NUM("NodeLostTimeout", node_lost_timeout, G_U32, 300, 0, 31536000),
 	NUM("JobRequeue", job_requeue, G_U32, 1, 0, 1),
+	STR("MailProg", mail_prog, G_STR, "/usr/bin/mail"),
 	NUM("KillWait", kill_wait, G_U32, 30, 0, 65533),
 	NUM("FinalizeTimeout", finalize_timeout, G_U32, 30, 1, 86400),
 	NUM("MinJobAge", min_job_age, G_U32, 300, 0, 31536000),

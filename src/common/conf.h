@@ -95,6 +95,7 @@ struct conf {
 	uint32_t node_timeout;	     /* s, default 300 */
 	uint32_t node_lost_timeout;  /* s DOWN before its jobs end, 0 never */
 	uint32_t job_requeue;	     /* 1: jobs lost with a node are requeued */
+	char *mail_prog;	     /* MailProg=, "" none */
 	uint32_t kill_wait;	     /* s, default 30 */
 	uint32_t finalize_timeout;   /* s a step's rank may live after PMI
 				      * finalize, default 30 */

@@ -58,6 +58,7 @@ enum okind {
 	O_SIGNAL,  /* --signal=[B:]SIG[@SECONDS]: signal, _secs, _batch */
 	O_NICE,	   /* int32_t, --nice[=N]: 100 without a value */
 	O_REQUEUE, /* int set to min: --requeue 1, --no-requeue 2 */
+	O_MAIL,	   /* uint32_t, --mail-type's words to bits */
 };
 
 struct optdef {
@@ -126,6 +127,9 @@ static const struct optdef opts[] = {
 	{"begin", 'b', O_BEGIN, F(begin), 0, 0, "TIME", false, MB},
 	{"wait", 'W', O_FLAG, F(wait), 0, 0, NULL, false, MB},
 	{"nice", 0, O_NICE, F(nice), 0, 0, "N", false, MB},
+	{"mail-type", 0, O_MAIL, F(mail_type), 0, 0, "TYPE[,TYPE...]", false,
+	 MB},
+	{"mail-user", 0, O_STR, F(mail_user), 0, 0, "USER", false, MB},
 	{"requeue", 0, O_REQUEUE, F(requeue), 1, 0, NULL, false, MB},
 	{"no-requeue", 0, O_REQUEUE, F(requeue), 2, 0, NULL, false, MB},
 	{"signal", 0, O_SIGNAL, F(signal), 0, 0, "[B:]SIG[@SECONDS]", false,
@@ -200,6 +204,10 @@ static const char help_text[] =
 	"  -W, --wait                 return when the job ends, with its\n"
 	"                             exit code\n"
 	"      --nice[=N]             N (default 100) less priority\n"
+	"      --mail-type=TYPE[,TYPE...]\n"
+	"                             mail at BEGIN, END, FAIL, REQUEUE or\n"
+	"                             ALL of them (MailProg= sends it)\n"
+	"      --mail-user=USER       to USER (default: the job's user)\n"
 	"      --requeue, --no-requeue\n"
 	"                             run it again when a node of it is lost\n"
 	"                             (default JobRequeue=), or never\n"
@@ -828,6 +836,42 @@ static int set_nice(struct jobopt *o, const struct optdef *d, const char *what,
 	return 0;
 }
 
+/* NONE, BEGIN, END, FAIL, REQUEUE, ALL, commas between; Slurm's others
+ * (TIME_LIMIT, ARRAY_TASKS, ...) are refused by name. */
+static int set_mail(struct jobopt *o, const struct optdef *d, const char *what,
+		    const char *v, struct mer_error *err)
+{
+	static const struct {
+		const char *name;
+		uint32_t bits;
+	} types[] = {
+		{"NONE", 0}, {"BEGIN", 1},   {"END", 2},
+		{"FAIL", 4}, {"REQUEUE", 8}, {"ALL", 15},
+	};
+	uint32_t bits = 0;
+
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (strlen(types[i].name) == n &&
+			    strncasecmp(types[i].name, p, n) == 0)
+				break;
+		if (i == sizeof(types) / sizeof(types[0]))
+			return mer_error_set(err,
+					     "%s: '%.*s' is not supported, "
+					     "expected NONE, BEGIN, END, FAIL, "
+					     "REQUEUE or ALL",
+					     what, (int)(n < 30 ? n : 30), p);
+		bits = types[i].bits ? bits | types[i].bits : 0;
+		p += n;
+		if (*p)
+			p++;
+	}
+	*(uint32_t *)field(o, d) = bits;
+	return 0;
+}
+
 static int set_requeue(struct jobopt *o, const struct optdef *d,
 		       const char *what, const char *v, struct mer_error *err)
 {
@@ -851,6 +895,7 @@ static const setter_fn setters[] = {
 	[O_DEP] = set_dep,	   [O_BEGIN] = set_begin,
 	[O_HOSTS] = set_hosts,	   [O_SIGNAL] = set_signal,
 	[O_NICE] = set_nice,	   [O_REQUEUE] = set_requeue,
+	[O_MAIL] = set_mail,
 };
 
 /* ------------------------------------------------------------------ */

@@ -74,10 +74,12 @@ struct jobopt {
 	bool signal_batch;	   /* B: */
 	int32_t nice;		   /* --nice[=N], 0 unset */
 	char *constraint;	   /* -C/--constraint */
-	int requeue;  /* 1 --requeue, 2 --no-requeue (the later wins), 0 */
-	bool help;    /* -h/--help (command line only) */
-	bool usage;   /* --usage */
-	bool version; /* -V/--version */
+	int requeue; /* 1 --requeue, 2 --no-requeue (the later wins), 0 */
+	uint32_t mail_type; /* --mail-type: BEGIN 1, END 2, FAIL 4, REQUEUE 8 */
+	char *mail_user;    /* --mail-user */
+	bool help;	    /* -h/--help (command line only) */
+	bool usage;	    /* --usage */
+	bool version;	    /* -V/--version */
 
 	/* mrun only */
 	uint32_t gpus_per_task; /* --gpus-per-task, 0 unset */

@@ -1303,6 +1303,15 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 				      : "expected -2147483645 to 2147483645");
 		return NULL;
 	}
+	if (d->mail_user && *d->mail_user && !mail_user_ok(d->mail_user)) {
+		errno = EINVAL;
+		mer_error_set(err,
+			      "--mail-user=%.40s: expected a user name or "
+			      "address (letters, digits, ._@+-, not "
+			      "starting with -)",
+			      d->mail_user);
+		return NULL;
+	}
 	if (deps_check(ctx, d, &deps, err) < 0)
 		return NULL;
 
@@ -1656,6 +1665,7 @@ int job_mgr_start(struct mctld *ctx, struct job *j,
 	pb_set_str(&rec->reason, "None");
 	job_mgr_set_state(ctx, j, JS(RUNNING));
 	log_info("job %u started on %s", rec->job_id, rec->nodes);
+	mail_job(ctx, j, MAIL_BEGIN);
 	if (rec->desc->interactive)
 		rec->launched = true; /* mrun starts its steps itself */
 	else
@@ -1775,6 +1785,8 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 	log_info("job %u ended %s (exit %d:%d)%s%s", rec->job_id,
 		 job_state_name(state), exit_code, term_signal,
 		 reason && *reason ? ": " : "", reason ? reason : "");
+	if (was_running)
+		mail_job(ctx, j, state == JS(COMPLETED) ? MAIL_END : MAIL_FAIL);
 	/* a pending job's end may meet another's dependency */
 	mctld_want_sched(ctx, was_running);
 	return 0;
@@ -2214,6 +2226,7 @@ static int job_requeue(struct mctld *ctx, struct job *j, int64_t now,
 	job_mgr_set_state(ctx, j, JS(PENDING));
 	log_info("job %u requeued (run %u next): %s", rec->job_id,
 		 rec->restart_count + 1, why);
+	mail_job(ctx, j, MAIL_REQUEUE);
 	mctld_want_sched(ctx, true);
 	return 0;
 }

@@ -591,6 +591,11 @@ size_t usage_users(const struct mctld *ctx, uint32_t *uids, double *usage,
 		   size_t max, int64_t now);
 size_t usage_count(const struct mctld *ctx);
 
+/* mail.c: --mail-type's mails through MailProg (never waited for) */
+enum { MAIL_BEGIN = 1, MAIL_END = 2, MAIL_FAIL = 4, MAIL_REQUEUE = 8 };
+bool mail_user_ok(const char *user); /* no leading '-', plain chars */
+void mail_job(struct mctld *ctx, const struct job *j, unsigned event);
+
 /* priority.c: PriorityType=priority/multifactor over the pending jobs */
 struct prio_in {
 	int64_t now, eligible; /* eligible: submit or --begin */

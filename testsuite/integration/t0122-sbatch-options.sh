@@ -8,6 +8,7 @@
 mer_init
 MER_NODE_LINES="NodeName=n1 NodeAddr=127.0.0.1 CPUs=2 RealMemory=2048 Gres=gpu:a100:2 Region=eu-west Features=a100,ib
 NodeName=n2 NodeAddr=127.0.0.1 CPUs=2 RealMemory=2048 Gres=gpu:a100:2 Region=eu-west Features=v100"
+MER_EXTRA_CONF="MailProg=$MER_T/fakemail.sh"
 cluster_start 2
 W=$MER_T/work
 cd "$W" || bail "cd $W"
@@ -150,6 +151,32 @@ out=$(submit --signal=R:USR1 --wrap=true 2>&1)
 check_match "R: is refused, naming what is allowed" "only B: may come before the signal" "$out"
 out=$(submit --signal=FOO --wrap=true 2>&1)
 check_match "an unknown signal is refused" "Invalid signal: FOO" "$out"
+
+# ---- --mail-type/--mail-user: MailProg gets slurmctld's subject lines
+cat >"$MER_T/fakemail.sh" <<EOS
+#!/bin/bash
+printf '%s|' "\$@" >> "$MER_T/mail.log"
+echo >> "$MER_T/mail.log"
+EOS
+chmod 0755 "$MER_T/fakemail.sh"
+m1=$(submit -J mailme --mail-type=BEGIN,END --mail-user=ada@example.org -o m1-%j.out --wrap=true) ||
+	bail "submit --mail-type"
+m2=$(submit -J mailfail --mail-type=FAIL -o m2-%j.out --wrap='exit 2') || bail "submit m2"
+m3=$(submit -J quiet --mail-type=FAIL -o m3-%j.out --wrap=true) || bail "submit m3"
+wait_job_end "$m1" 20
+wait_job_end "$m2" 20
+wait_job_end "$m3" 20
+check "the mails went out" wait_for 10 "3 mails" eval '[ "$(wc -l < "$MER_T/mail.log" 2>/dev/null)" -ge 3 ]'
+mails=$(cat "$MER_T/mail.log" 2>/dev/null)
+note "$mails"
+check_match "BEGIN: Began, to --mail-user" "^-s\|Slurm Job_id=$m1 Name=mailme Began, Queued time [0-9]{2}:[0-9]{2}:[0-9]{2}\|ada@example.org\|$" "$mails"
+check_match "END: Ended with the state and exit code" "^-s\|Slurm Job_id=$m1 Name=mailme Ended, Run time [0-9]{2}:[0-9]{2}:[0-9]{2}, COMPLETED, ExitCode 0\|ada@example.org\|$" "$mails"
+check_match "FAIL: Failed, to the job's user" "^-s\|Slurm Job_id=$m2 Name=mailfail Failed, Run time [0-9]{2}:[0-9]{2}:[0-9]{2}, FAILED, ExitCode 2\|$MERIDIAN_TEST_USER\|$" "$mails"
+check_nomatch "FAIL alone: none for a job that completed" "Job_id=$m3 " "$mails"
+out=$(submit --mail-type=TIME_LIMIT_90 --wrap=true 2>&1)
+check_match "a mail type not supported is refused by name" "'TIME_LIMIT_90' is not supported" "$out"
+out=$(submit --mail-user=-oProxyCommand=x --wrap=true 2>&1)
+check_match "a --mail-user that looks like an option is refused" "not starting with -" "$out"
 
 # ---- --wait
 as_user mbatch --wait -o w-%j.out --wrap='exit 3' >/dev/null 2>&1

@@ -563,8 +563,11 @@ static void test_reconcile(void)
 	size_t k;
 
 	dir = th_tmpdir();
+	/* JobRequeue=0: a job its node lost ends NODE_FAIL (with the
+	 * default it is requeued: t0116, t0075) */
 	ctx = th_ctx(dir, "NodeName=n[1-2] CPUs=4\n"
-			  "PartitionName=main Nodes=ALL Default=YES\n");
+			  "PartitionName=main Nodes=ALL Default=YES\n"
+			  "JobRequeue=0\n");
 	user = th_peer(ctx, "user");
 	n1 = up_node("n1");
 	d.ntasks = 1;
