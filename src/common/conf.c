@@ -502,7 +502,8 @@ static const char *const node_key_names =
 	"NodeAddr, Port, CPUs, RealMemory, Gres, Features, Region, "
 	"TopologyFile, Weight, State";
 static const char *const part_key_names =
-	"Nodes, Default, MaxTime, DefaultTime, State, PriorityJobFactor";
+	"Nodes, Default, MaxTime, DefaultTime, State, PriorityJobFactor, "
+	"MaxNodes, AllowAccounts, Regions";
 static const char *const region_key_names = "Description, UtcOffset, Country";
 
 static bool is_stanza_key(const char *stanza_keys, const char *key)
@@ -892,6 +893,8 @@ static void part_clear(struct conf_partition *p)
 {
 	free(p->name);
 	free(p->nodes_expr);
+	free(p->allow_accounts);
+	free(p->regions);
 	hostlist_free(p->nodes, p->nnodes);
 	memset(p, 0, sizeof(*p));
 }
@@ -902,6 +905,9 @@ static void part_copy(struct conf_partition *dst,
 	*dst = *src;
 	dst->name = src->name ? xstrdup(src->name) : NULL;
 	dst->nodes_expr = xstrdup(src->nodes_expr);
+	dst->allow_accounts =
+		src->allow_accounts ? xstrdup(src->allow_accounts) : NULL;
+	dst->regions = src->regions ? xstrdup(src->regions) : NULL;
 	dst->nodes = NULL;
 	dst->nnodes = 0;
 	if (src->nnodes) {
@@ -946,6 +952,23 @@ static int part_apply(struct loader *l, struct conf_partition *p,
 			if (parse_time_minutes(v, "DefaultTime",
 					       &p->default_time, &e) < 0)
 				return lerr_parse(l, &e);
+		} else if (strcasecmp(k, "MaxNodes") == 0) {
+			if (strcasecmp(v, "UNLIMITED") == 0)
+				p->max_nodes = 0;
+			else if (parse_u32(v, "MaxNodes", 1, 65536,
+					   &p->max_nodes, &e) < 0)
+				return lerr_parse(l, &e);
+		} else if (strcasecmp(k, "AllowAccounts") == 0) {
+			if (!*v)
+				return lerr(l,
+					    "AllowAccounts is empty, expected "
+					    "ALL or ACCOUNT[,ACCOUNT...]");
+			set_str(&p->allow_accounts, v);
+		} else if (strcasecmp(k, "Regions") == 0) {
+			if (!*v)
+				return lerr(l, "Regions is empty, expected "
+					       "REGION[,REGION...]");
+			set_str(&p->regions, v);
 		} else if (strcasecmp(k, "PriorityJobFactor") == 0) {
 			if (parse_u32(v, "PriorityJobFactor", 0, 65533,
 				      &p->priority_job_factor, &e) < 0)
@@ -963,9 +986,10 @@ static int part_apply(struct loader *l, struct conf_partition *p,
 					    ECHO_MAX, v);
 		} else {
 			return lerr(l,
-				    "unknown PartitionName key '%.*s', "
-				    "expected %s",
-				    ECHO_MAX, k, part_key_names);
+				    /* the line number says it is a
+				     * partition's, and the keys are many */
+				    "unknown key '%.*s', expected %s", ECHO_MAX,
+				    k, part_key_names);
 		}
 	}
 	return 0;
@@ -1369,6 +1393,51 @@ static int check_nodes(struct loader *l)
 	return 0;
 }
 
+/* Regions=: the partition keeps its nodes of those regions, each of
+ * which a RegionName line defines. */
+static int part_by_regions(struct loader *l, struct conf_partition *p)
+{
+	struct conf *c = &l->cp->pub;
+	size_t kept = 0;
+
+	for (const char *r = p->regions; *r;) {
+		size_t n = strcspn(r, ",");
+		bool known = false;
+
+		for (size_t i = 0; i < c->nregions && !known; i++)
+			known = strlen(c->regions[i].name) == n &&
+				strncmp(c->regions[i].name, r, n) == 0;
+		if (!known)
+			return lerr_at(l, p->line,
+				       "partition '%s': Regions= names '%.*s', "
+				       "which no RegionName line defines",
+				       p->name, (int)(n < 40 ? n : 40), r);
+		r += n;
+		if (*r)
+			r++;
+	}
+	for (size_t k = 0; k < p->nnodes; k++) {
+		const struct conf_node *nd = conf_find_node(c, p->nodes[k]);
+		const char *reg = nd && nd->region ? nd->region : "";
+		bool in = false;
+
+		for (const char *r = p->regions; *r && !in;) {
+			size_t n = strcspn(r, ",");
+
+			in = strlen(reg) == n && strncmp(reg, r, n) == 0;
+			r += n;
+			if (*r)
+				r++;
+		}
+		if (in)
+			p->nodes[kept++] = p->nodes[k];
+		else
+			free(p->nodes[k]);
+	}
+	p->nnodes = kept;
+	return 0;
+}
+
 static int check_partitions(struct loader *l)
 {
 	struct conf *c = &l->cp->pub;
@@ -1376,13 +1445,13 @@ static int check_partitions(struct loader *l)
 	for (size_t i = 0; i < c->npartitions; i++) {
 		struct conf_partition *p = &c->partitions[i];
 
-		if (p->nodes_expr && strcasecmp(p->nodes_expr, "ALL") == 0) {
+		if ((p->nodes_expr && strcasecmp(p->nodes_expr, "ALL") == 0) ||
+		    (p->regions && (!p->nodes_expr || !*p->nodes_expr))) {
 			hostlist_free(p->nodes, p->nnodes);
 			p->nodes = xcalloc(c->nnodes, sizeof(char *));
 			for (size_t k = 0; k < c->nnodes; k++)
 				p->nodes[k] = xstrdup(c->nodes[k].name);
 			p->nnodes = c->nnodes;
-			continue;
 		}
 		for (size_t k = 0; k < p->nnodes; k++)
 			if (!conf_find_node(c, p->nodes[k]))
@@ -1391,6 +1460,8 @@ static int check_partitions(struct loader *l)
 					       "that no NodeName line defines, "
 					       "expected defined nodes or ALL",
 					       p->name, p->nodes[k]);
+		if (p->regions && part_by_regions(l, p) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -57,6 +57,9 @@ struct conf_partition {
 	uint32_t default_time;	      /* DefaultTime= minutes, 0: MaxTime */
 	bool up;		      /* State=UP (default) or DOWN/INACTIVE */
 	uint32_t priority_job_factor; /* PriorityJobFactor=, default 1 */
+	uint32_t max_nodes;	      /* MaxNodes=, 0 UNLIMITED */
+	char *allow_accounts; /* AllowAccounts=a,b; NULL or "ALL": any */
+	char *regions;	      /* Regions=a,b: only their nodes; NULL any */
 	int line;
 };
 

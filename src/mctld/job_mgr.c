@@ -623,6 +623,36 @@ static int check_constraint(struct mctld *ctx, const Meridian__JobDesc *d,
 	return 0;
 }
 
+/* AllowAccounts=: the job's account is one of them. */
+static int check_account(const char *account, const struct conf_partition *part,
+			 struct mer_error *err)
+{
+	const char *l = part->allow_accounts;
+	size_t n = account ? strlen(account) : 0;
+
+	if (!l || strcasecmp(l, "ALL") == 0)
+		return 0;
+	for (const char *p = l; n && *p;) {
+		size_t k = strcspn(p, ",");
+
+		if (k == n && strncmp(p, account, n) == 0)
+			return 0;
+		p += k;
+		if (*p)
+			p++;
+	}
+	errno = EPERM;
+	if (!n)
+		return mer_error_set(err,
+				     "partition %s takes jobs of accounts "
+				     "%.60s only: give -A ACCOUNT",
+				     part->name, l);
+	return mer_error_set(err,
+			     "account %.40s may not use partition %s "
+			     "(AllowAccounts=%.60s)",
+			     account, part->name, l);
+}
+
 /* -n without -N on tasks that no one node holds: as many nodes as the
  * partition's largest node needs (sbatch spreads them likewise). */
 static void spread_tasks(struct mctld *ctx, Meridian__JobDesc *d,
@@ -1009,6 +1039,16 @@ int job_mgr_validate(struct mctld *ctx, Meridian__JobDesc *d,
 		return -1;
 	spread_tasks(ctx, d, part);
 	if (job_res_compute(d, res, err) < 0)
+		return -1;
+	if (part->max_nodes && res->num_nodes > part->max_nodes) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "Requested %u nodes, over partition %s's "
+				     "MaxNodes=%u",
+				     res->num_nodes, part->name,
+				     part->max_nodes);
+	}
+	if (check_account(d->account, part, err) < 0)
 		return -1;
 	if (d->time_limit && part->max_time && d->time_limit > part->max_time) {
 		char want[32], max[32];

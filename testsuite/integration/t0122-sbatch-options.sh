@@ -8,7 +8,11 @@
 mer_init
 MER_NODE_LINES="NodeName=n1 NodeAddr=127.0.0.1 CPUs=2 RealMemory=2048 Gres=gpu:a100:2 Region=eu-west Features=a100,ib
 NodeName=n2 NodeAddr=127.0.0.1 CPUs=2 RealMemory=2048 Gres=gpu:a100:2 Region=eu-west Features=v100"
-MER_EXTRA_CONF="MailProg=$MER_T/fakemail.sh"
+MER_EXTRA_CONF="MailProg=$MER_T/fakemail.sh
+PartitionName=small Nodes=ALL MaxNodes=1 MaxTime=60
+PartitionName=proj Nodes=ALL AllowAccounts=physics,bio MaxTime=60
+PartitionName=eu Regions=eu-west MaxTime=60
+PartitionName=us Regions=us-east MaxTime=60"
 cluster_start 2
 W=$MER_T/work
 cd "$W" || bail "cd $W"
@@ -177,6 +181,22 @@ out=$(submit --mail-type=TIME_LIMIT_90 --wrap=true 2>&1)
 check_match "a mail type not supported is refused by name" "'TIME_LIMIT_90' is not supported" "$out"
 out=$(submit --mail-user=-oProxyCommand=x --wrap=true 2>&1)
 check_match "a --mail-user that looks like an option is refused" "not starting with -" "$out"
+
+# ---- partition limits: MaxNodes, AllowAccounts, Regions
+out=$(submit -p small -N 2 --wrap=true 2>&1)
+check_match "over MaxNodes is refused, naming it" "Requested 2 nodes, over partition small's MaxNodes=1" "$out"
+out=$(submit -p proj --wrap=true 2>&1)
+check_match "AllowAccounts: no -A is refused, naming the accounts" "partition proj takes jobs of accounts physics,bio only: give -A" "$out"
+out=$(submit -p proj -A chem --wrap=true 2>&1)
+check_match "another account is refused" "account chem may not use partition proj \(AllowAccounts=physics,bio\)" "$out"
+pa=$(submit -p proj -A bio -o pa-%j.out --wrap=true) || bail "submit -p proj -A bio"
+wait_job_end "$pa" 20
+check_eq "an allowed account runs" COMPLETED "$(job_state "$pa")"
+pe=$(submit -p eu -N 2 -o pe-%j.out --wrap=true) || bail "submit -p eu"
+wait_job_end "$pe" 20
+check_eq "Regions=eu-west: its nodes" "n[1-2]" "$(job_field "$pe" NodeList)"
+out=$(submit -p us --wrap=true 2>&1)
+check_match "Regions=us-east has none of them" "partition us has 0" "$out"
 
 # ---- --wait
 as_user mbatch --wait -o w-%j.out --wrap='exit 3' >/dev/null 2>&1

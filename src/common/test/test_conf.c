@@ -765,8 +765,9 @@ static void test_errors_stanzas(void)
 	expect_error(BASE "PartitionName=a State=OPEN\n", 3,
 		     "State=OPEN: expected UP, DOWN or INACTIVE");
 	expect_error(BASE "PartitionName=a Gres=gpu:1\n", 3,
-		     "unknown PartitionName key 'Gres', expected Nodes, "
-		     "Default, MaxTime, DefaultTime, State, PriorityJobFactor");
+		     "unknown key 'Gres', expected Nodes, Default, MaxTime, "
+		     "DefaultTime, State, PriorityJobFactor, MaxNodes, "
+		     "AllowAccounts, Regions");
 	expect_error(BASE "PartitionName=a\nPartitionName=a\n", 4,
 		     "duplicate PartitionName 'a' (first at line 3), expected "
 		     "each partition once");
@@ -949,10 +950,50 @@ static void test_plugin_keys(void)
 			     "keys in meridian.conf(5)");
 }
 
+/* MaxNodes=, AllowAccounts=, Regions= (issue 10, point 3). */
+static void test_partition_limits(void)
+{
+	struct mer_error e;
+	struct conf *c = load_text(
+		BASE "RegionName=eu\nRegionName=us\n"
+		     "NodeName=e[1-2] Region=eu\nNodeName=u1 Region=us\n"
+		     "NodeName=x1\n"
+		     "PartitionName=all Nodes=ALL Default=YES MaxNodes=2 "
+		     "AllowAccounts=phys,bio\n"
+		     "PartitionName=eu Regions=eu\n"
+		     "PartitionName=mixed Nodes=e1,u1,x1 Regions=us,eu "
+		     "MaxNodes=UNLIMITED\n",
+		&e);
+	const struct conf_partition *p;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	p = conf_find_partition(c, "all");
+	CU_ASSERT_EQUAL(p->max_nodes, 2);
+	CU_ASSERT_STRING_EQUAL(p->allow_accounts, "phys,bio");
+	CU_ASSERT_EQUAL(p->nnodes, 4);
+	p = conf_find_partition(c, "eu");
+	CU_ASSERT_EQUAL_FATAL(p->nnodes, 2);
+	CU_ASSERT_STRING_EQUAL(p->nodes[0], "e1");
+	CU_ASSERT_STRING_EQUAL(p->nodes[1], "e2");
+	CU_ASSERT_PTR_NULL(p->allow_accounts);
+	p = conf_find_partition(c, "mixed");
+	CU_ASSERT_EQUAL(p->max_nodes, 0);
+	CU_ASSERT_EQUAL_FATAL(p->nnodes, 2); /* x1 has no region */
+	CU_ASSERT_STRING_EQUAL(p->nodes[0], "e1");
+	CU_ASSERT_STRING_EQUAL(p->nodes[1], "u1");
+	conf_free(c);
+	expect_error(BASE "NodeName=n1\nPartitionName=p Regions=mars\n", 4,
+		     "partition 'p': Regions= names 'mars', which no "
+		     "RegionName line defines");
+	expect_error(BASE "NodeName=n1\nPartitionName=p MaxNodes=0\n", 4,
+		     "MaxNodes=0: expected a whole number from 1 to 65536");
+}
+
 static CU_TestInfo tests[] = {
 	{"example file loads", test_example},
 	{"defaults", test_defaults},
 	{"bandwidth tiers", test_tiers},
+	{"partition limits", test_partition_limits},
 	{"global keys", test_globals},
 	{"nodes", test_nodes},
 	{"many nodes", test_many_nodes},
