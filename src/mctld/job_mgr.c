@@ -1768,21 +1768,25 @@ void job_mgr_queue_launch(struct mctld *ctx, uint32_t job_id)
 }
 
 /* What a job used, into its user's fair-share usage (usage.c). */
-static void charge(struct mctld *ctx, const struct job *j, int64_t end)
+double job_mgr_usage(const struct mctld *ctx, const struct job *j,
+		     int64_t until)
 {
 	const Meridian__JobRecord *rec = j->rec;
 	double cpus = 0, gpus = 0;
 
-	if (!rec->start_time || end <= rec->start_time)
-		return;
+	if (!rec->start_time || until <= rec->start_time)
+		return 0;
 	for (size_t i = 0; i < rec->n_alloc; i++) {
 		cpus += rec->alloc[i]->cpus;
 		gpus += (double)rec->alloc[i]->n_gpus;
 	}
-	usage_charge(ctx, rec->user_id,
-		     (cpus + gpus * ctx->conf->fairshare_gpu_weight) *
-			     (double)(end - rec->start_time),
-		     end);
+	return (cpus + gpus * ctx->conf->fairshare_gpu_weight) *
+	       (double)(until - rec->start_time);
+}
+
+static void charge(struct mctld *ctx, const struct job *j, int64_t end)
+{
+	usage_charge(ctx, j->rec->user_id, job_mgr_usage(ctx, j, end), end);
 }
 
 /* release: give back what the allocation holds on its nodes (false only

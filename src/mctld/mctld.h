@@ -343,6 +343,11 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 			   uid_t uid, gid_t gid, struct mer_error *err);
 int job_mgr_set_state(struct mctld *ctx, struct job *j, Meridian__JobState to);
 void job_mgr_set_reason(struct job *j, const char *reason);
+/* What job j has used from its start until `until`: its CPUs, each GPU
+ * FairShareGpuWeight of them, times the seconds (what its end charges to
+ * its user's fair-share usage). */
+double job_mgr_usage(const struct mctld *ctx, const struct job *j,
+		     int64_t until);
 /* A running job lost with a node: requeued when it may be (--requeue,
  * JobRequeue=), else NODE_FAIL. */
 void job_mgr_lost(struct mctld *ctx, struct job *j, int64_t now,

@@ -85,23 +85,6 @@ static struct puser *pfind(struct puser *u, size_t n, uint32_t uid)
 	return bsearch(&key, u, n, sizeof(*u), puser_cmp);
 }
 
-/* A running job's usage so far (what its end will charge). */
-static double running_usage(const struct mctld *ctx, const struct job *j,
-			    int64_t now)
-{
-	const Meridian__JobRecord *rec = j->rec;
-	double cpus = 0, gpus = 0;
-
-	if (!rec->start_time || now <= rec->start_time)
-		return 0;
-	for (size_t i = 0; i < rec->n_alloc; i++) {
-		cpus += rec->alloc[i]->cpus;
-		gpus += (double)rec->alloc[i]->n_gpus;
-	}
-	return (cpus + gpus * ctx->conf->fairshare_gpu_weight) *
-	       (double)(now - rec->start_time);
-}
-
 void priority_pass(struct mctld *ctx, int64_t now)
 {
 	const struct conf *c = ctx->conf;
@@ -133,7 +116,7 @@ void priority_pass(struct mctld *ctx, int64_t now)
 	}
 	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry) {
 		u[n].uid = j->rec->user_id;
-		u[n].usage = running_usage(ctx, j, now);
+		u[n].usage = job_mgr_usage(ctx, j, now);
 		n++;
 	}
 	TAILQ_FOREACH(j, job_mgr_pending(ctx), state_entry) {

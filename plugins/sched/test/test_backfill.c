@@ -35,7 +35,7 @@ struct fake {
 	char reason[JOBS + 1][32]; /* by job id */
 	int64_t expected[JOBS + 1];
 	int64_t wake;
-	unsigned trials;
+	unsigned trials, tries; /* trial() and try_start() calls */
 	struct mer_sched_view view;
 	struct mer_sched_node vn[NODES];
 };
@@ -67,6 +67,7 @@ static int fake_try_start(void *core, const struct mer_sched_job *j,
 	int64_t end = end_of(F.now, j->time_limit);
 
 	(void)core;
+	F.tries++;
 	for (size_t n = 0; n < F.nnodes && got < j->num_nodes; n++)
 		if (free_at(n, F.now, end, j->job_id))
 			pick[got++] = n;
@@ -211,6 +212,7 @@ static void pass(void *st, struct mer_sched_job *jobs, size_t n)
 	F.nresv = 0;
 	F.nstarted = 0;
 	F.wake = 0;
+	F.tries = 0;
 	meridian_plugin.schedule(st, jobs, n, &api);
 }
 
@@ -349,44 +351,19 @@ static void test_unlimited(void)
 /* Where no node has a job's CPUs free, try_start is not asked at all:
  * the job waits with reason Resources, and the top one still gets its
  * reservation. */
-static unsigned tries;
-
-static int counting_try_start(void *core, const struct mer_sched_job *j,
-			      struct mer_error *err)
-{
-	tries++;
-	return fake_try_start(core, j, err);
-}
-
 static void test_full_cluster(void)
 {
 	int64_t t0 = 6000000;
 	void *st = start(NULL, t0);
 	struct mer_sched_job jobs[3];
-	struct mer_sched_api api;
 
 	F.busy_until[0] = t0 + 300;
 	F.busy_until[1] = t0 + 600;
 	jobs[0] = job(2, 1, 60, 10);
 	jobs[1] = job(3, 1, 10, 1);
 	jobs[2] = job(4, 2, 10, 1);
-	memset(&api, 0, sizeof(api));
-	api.try_start = counting_try_start;
-	api.set_reason = fake_set_reason;
-	api.trial = fake_trial;
-	api.reserve = fake_reserve;
-	api.wake_at = fake_wake_at;
-	api.view = &F.view;
-	F.view.now = F.now;
-	F.view.nodes = F.vn;
-	F.view.nnodes = F.nnodes;
-	for (size_t n = 0; n < F.nnodes; n++) {
-		F.vn[n].usable = true;
-		F.vn[n].cpus = 1;
-	}
-	tries = 0;
-	meridian_plugin.schedule(st, jobs, 3, &api);
-	CU_ASSERT_EQUAL(tries, 0);
+	pass(st, jobs, 3);
+	CU_ASSERT_EQUAL(F.tries, 0);
 	CU_ASSERT_STRING_EQUAL(F.reason[3], "Resources");
 	CU_ASSERT_EQUAL(F.nresv, 1);
 	CU_ASSERT_EQUAL(F.resv[0].job, 2);
