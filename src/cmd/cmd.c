@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "cmd.h"
 #include "iopath.h"
 #include "parse.h"
@@ -487,6 +488,38 @@ const char *cmd_signal_name(int sig)
 	return signal_name(sig);
 }
 
+void cmd_array_tasks_str(const Meridian__JobRecord *j, struct strbuf *out)
+{
+	char *f;
+
+	if (!j->array_job_id)
+		return;
+	if (j->array_job_id != j->job_id || !j->array_pending.len) {
+		strbuf_addf(out, "%" PRIu32, j->array_task_id);
+		return;
+	}
+	f = array_fold(j->array_pending.data, j->array_pending.len);
+	strbuf_add(out, f, strlen(f));
+	if (j->array_max_running)
+		strbuf_addf(out, "%%%" PRIu32, j->array_max_running);
+	free(f);
+}
+
+void cmd_job_id_str(const Meridian__JobRecord *j, struct strbuf *out)
+{
+	bool pending = j->array_job_id && j->array_job_id == j->job_id &&
+		       j->array_pending.len;
+
+	if (!j->array_job_id) {
+		strbuf_addf(out, "%" PRIu32, j->job_id);
+		return;
+	}
+	strbuf_addf(out, "%" PRIu32 "_%s", j->array_job_id, pending ? "[" : "");
+	cmd_array_tasks_str(j, out);
+	if (pending)
+		strbuf_addc(out, ']');
+}
+
 char *cmd_expand_std_path(const char *pattern, const char *default_pattern,
 			  const Meridian__JobRecord *job)
 {
@@ -499,6 +532,9 @@ char *cmd_expand_std_path(const char *pattern, const char *default_pattern,
 		/* before it has a batch host the job's %N is still unknown */
 		.node = job->batch_host && *job->batch_host ? job->batch_host
 							    : "%N",
+		.in_array = job->array_job_id != 0,
+		.array_job_id = job->array_job_id,
+		.array_task_id = job->array_task_id,
 	};
 
 	if (!n.user || !*n.user) {

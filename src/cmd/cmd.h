@@ -158,6 +158,12 @@ const char *cmd_signal_name(int sig);
  * has one), %% and the zero padded form %5j expanded, made absolute
  * against the job's work dir.  malloc'd.
  */
+/* A job's id as squeue writes it: "12", a task of an array "10_3", an
+ * array's tasks still pending "10_[4-99%5]" (appended to out). */
+void cmd_job_id_str(const Meridian__JobRecord *j, struct strbuf *out);
+/* An array's task ids, "3" or the pending ranges "4-99%5"; "" outside an
+ * array. */
+void cmd_array_tasks_str(const Meridian__JobRecord *j, struct strbuf *out);
 char *cmd_expand_std_path(const char *pattern, const char *default_pattern,
 			  const Meridian__JobRecord *job);
 

@@ -421,6 +421,7 @@ int main(int argc, char **argv)
 	desc.regions = o.regions ? o.regions : (char *)"";
 	desc.countries = o.countries ? o.countries : (char *)"";
 	desc.dependency = o.dependency ? o.dependency : (char *)"";
+	desc.array = o.array ? o.array : (char *)"";
 	desc.exclusive = o.exclusive;
 	desc.nodelist = o.nodelist ? o.nodelist : (char *)"";
 	desc.exclude = o.exclude ? o.exclude : (char *)"";

@@ -19,6 +19,8 @@ struct mcancel_opts {
 	size_t njob_ids;
 	Meridian__JobStepId *steps; /* JOB.STEP */
 	size_t nsteps;
+	Meridian__ArrayTasks *arrays; /* ID_TASKS */
+	size_t narrays;
 	bool has_user;
 	uint32_t user_id;
 	int signal;	 /* 0: cancel */
@@ -36,7 +38,10 @@ static void usage(FILE *out)
 		"  JOB_ID...                   the jobs (12 13 or 12,13), or "
 		"steps of\n"
 		"                              jobs (12.3: step 3 of job 12, "
-		"which goes on)\n"
+		"which goes on),\n"
+		"                              or tasks of an array (12_3, "
+		"12_[1-5,9];\n"
+		"                              12 alone: the whole array)\n"
 		"  -u, --user=USER             every job of USER (name or "
 		"uid)\n"
 		"      --me                    every job of mine\n"
@@ -73,6 +78,7 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 	Meridian__JobState states[8];
 	struct mer_error err = {{0}};
 	Meridian__JobStepId **steps;
+	Meridian__ArrayTasks **arrays;
 	size_t i, nstates = 0;
 	int rc, s;
 
@@ -81,6 +87,11 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 		steps[i] = &o->steps[i];
 	req.steps = steps;
 	req.n_steps = o->nsteps;
+	arrays = xcalloc(o->narrays + 1, sizeof(*arrays));
+	for (i = 0; i < o->narrays; i++)
+		arrays[i] = &o->arrays[i];
+	req.arrays = arrays;
+	req.n_arrays = o->narrays;
 	req.n_job_ids = o->njob_ids;
 	req.job_ids = o->job_ids;
 	req.has_user = o->has_user;
@@ -101,6 +112,7 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 		rc = cmd_call(c, MERIDIAN__MSG_TYPE__MSG_CANCEL_JOB, &req.base,
 			      (ProtobufCMessage **)&reply, &err);
 	free(steps);
+	free(arrays);
 	if (rc == MER_EXIT_ERROR && reply == NULL && err.text[0]) {
 		if (o->njob_ids == 1)
 			cmd_error(c, "Kill job error on job id %" PRIu32 ": %s",
@@ -157,36 +169,75 @@ static int run(struct cmd *c, const struct mcancel_opts *o)
 	return rc;
 }
 
-/* One argument: job ids and JOB.STEP ids, comma separated. */
+/* ID_TASKS: tasks of an array ("10_3", "10_[1-5,9]"). */
+static int parse_array(const char *tok, struct mcancel_opts *o,
+		       struct mer_error *err)
+{
+	const char *us = strchr(tok, '_'), *t = us + 1;
+	size_t len = strlen(t);
+	char *end;
+	unsigned long id = strtoul(tok, &end, 10);
+
+	if (end != us || us == tok || id == 0 || id > UINT32_MAX || !len ||
+	    (*t == '[') != (t[len - 1] == ']') || (*t == '[' && len < 3))
+		return mer_error_set(err,
+				     "Invalid job id: %s (expected JOB_TASK "
+				     "such as 12_3, or 12_[1-5,9])",
+				     tok);
+	if (*t == '[') {
+		t++;
+		len -= 2;
+	}
+	o->arrays = xrealloc(o->arrays, (o->narrays + 1) * sizeof(*o->arrays));
+	meridian__array_tasks__init(&o->arrays[o->narrays]);
+	o->arrays[o->narrays].array_job_id = (uint32_t)id;
+	o->arrays[o->narrays++].tasks = xstrndup(t, len);
+	return 0;
+}
+
+/* One argument: job ids, JOB.STEP and JOB_TASK ids, comma separated
+ * (not inside an array's brackets). */
 static int parse_ids(const char *arg, struct mcancel_opts *o,
 		     struct mer_error *err)
 {
-	char *copy = xstrdup(arg), *save = NULL, *tok;
-	int rc = 0;
+	char *copy = xstrdup(arg), *tok = copy, *p;
+	int rc = 0, depth = 0;
 
-	for (tok = strtok_r(copy, ",", &save); tok && rc == 0;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (p = copy;; p++) {
 		struct cmd_step_ref ref;
+		bool last = *p == '\0';
 
-		if (!strchr(tok, '.')) {
+		if (*p == '[')
+			depth++;
+		else if (*p == ']')
+			depth--;
+		if (!last && (*p != ',' || depth > 0))
+			continue;
+		*p = '\0';
+		if (!*tok) {
+			/* an empty element: skipped, as before */
+		} else if (strchr(tok, '_')) {
+			rc = parse_array(tok, o, err);
+		} else if (!strchr(tok, '.')) {
 			rc = cmd_parse_job_ids(tok, &o->job_ids, &o->njob_ids,
 					       err);
-			continue;
-		}
-		if (!cmd_parse_step_ref(tok, &ref) || ref.any_step) {
+		} else if (!cmd_parse_step_ref(tok, &ref) || ref.any_step) {
 			rc = mer_error_set(err,
 					   "Invalid job step id: %s (expected "
 					   "JOB.STEP such as 12.3)",
 					   tok);
-			break;
+		} else {
+			o->steps = xrealloc(
+				o->steps, (o->nsteps + 1) * sizeof(*o->steps));
+			meridian__job_step_id__init(&o->steps[o->nsteps]);
+			o->steps[o->nsteps].job_id = ref.job_id;
+			o->steps[o->nsteps++].step_id = ref.step_id;
 		}
-		o->steps =
-			xrealloc(o->steps, (o->nsteps + 1) * sizeof(*o->steps));
-		meridian__job_step_id__init(&o->steps[o->nsteps]);
-		o->steps[o->nsteps].job_id = ref.job_id;
-		o->steps[o->nsteps++].step_id = ref.step_id;
+		if (rc || last)
+			break;
+		tok = p + 1;
 	}
-	if (rc == 0 && !o->njob_ids && !o->nsteps)
+	if (rc == 0 && !o->njob_ids && !o->nsteps && !o->narrays)
 		rc = mer_error_set(err,
 				   "Invalid job id: \"%s\" (expected a job "
 				   "number such as 12)",
@@ -273,7 +324,7 @@ int main(int argc, char **argv)
 	for (i = optind; i < argc; i++)
 		if (parse_ids(argv[i], &o, &err))
 			return cmd_usage_error(&c, "%s", err.text);
-	if (!o.njob_ids && !o.nsteps && !o.has_user)
+	if (!o.njob_ids && !o.nsteps && !o.narrays && !o.has_user)
 		return cmd_usage_error(&c, "No job identification provided "
 					   "(give job ids, --user or --me)");
 
@@ -281,5 +332,8 @@ int main(int argc, char **argv)
 	cmd_fini(&c);
 	free(o.job_ids);
 	free(o.steps);
+	for (size_t k = 0; k < o.narrays; k++)
+		free(o.arrays[k].tasks);
+	free(o.arrays);
 	return rc;
 }

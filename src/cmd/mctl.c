@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "iopath.h"
 #include "cmd_json.h"
 #include "depend.h"
 #include "hostlist.h"
@@ -413,6 +414,15 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	size_t i;
 
 	rec_kv(&r, "JobId", "%" PRIu32, j->job_id);
+	if (j->array_job_id) {
+		struct strbuf t = {0};
+
+		strbuf_add(&t, "", 0);
+		cmd_array_tasks_str(j, &t);
+		rec_kv(&r, "ArrayJobId", "%" PRIu32, j->array_job_id);
+		rec_kv(&r, "ArrayTaskId", "%s", t.s);
+		strbuf_free(&t);
+	}
 	rec_kv(&r, "JobName", "%s", d->name);
 	rec_nl(&r, m);
 	rec_kv(&r, "UserId", "%s(%" PRIu32 ")", job_user_name(j, a, sizeof(a)),
@@ -560,7 +570,10 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	}
 	rec_nl(&r, m);
 	rec_kv(&r, "WorkDir", "%s", d->work_dir);
-	out = cmd_expand_std_path(d->std_out, "meridian-%j.out", j);
+	out = cmd_expand_std_path(d->std_out,
+				  j->array_job_id ? IOPATH_DEFAULT_ARRAY
+						  : IOPATH_DEFAULT_OUTPUT,
+				  j);
 	err = cmd_expand_std_path(d->std_err, out, j);
 	in = cmd_expand_std_path(d->std_in, "/dev/null", j);
 	rec_nl(&r, m);

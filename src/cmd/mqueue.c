@@ -85,7 +85,28 @@ static void add_str(struct strbuf *out, const char *s)
 
 static void col_id(const void *row, const void *ctx, struct strbuf *out)
 {
+	cmd_job_id_str(JOB(row), out);
+}
+
+static void col_plain_id(const void *row, const void *ctx, struct strbuf *out)
+{
 	strbuf_addf(out, "%" PRIu32, JOB(row)->job_id);
+}
+
+static void col_array_job(const void *row, const void *ctx, struct strbuf *out)
+{
+	const Meridian__JobRecord *j = JOB(row);
+
+	strbuf_addf(out, "%" PRIu32,
+		    j->array_job_id ? j->array_job_id : j->job_id);
+}
+
+static void col_array_task(const void *row, const void *ctx, struct strbuf *out)
+{
+	if (!JOB(row)->array_job_id)
+		add_str(out, "N/A");
+	else
+		cmd_array_tasks_str(JOB(row), out);
 }
 
 static void col_name(const void *row, const void *ctx, struct strbuf *out)
@@ -297,7 +318,9 @@ static void col_submit_host(const void *row, const void *ctx,
 
 static const struct cmd_column mqueue_columns[] = {
 	{'i', "JOBID", col_id},
-	{'A', "JOBID", col_id},
+	{'A', "JOBID", col_plain_id},
+	{'F', "ARRAY_JOB_ID", col_array_job},
+	{'K', "ARRAY_TASK_ID", col_array_task},
 	{'j', "NAME", col_name},
 	{'u', "USER", col_user},
 	{'U', "UID", col_uid},
@@ -643,7 +666,10 @@ static void usage(FILE *out)
 		"  -V, --version               print the version\n"
 		"\n"
 		"FORMAT fields are %%[.][WIDTH]LETTER ('.' right justifies):\n"
-		"  %%i job id     %%j name        %%u user      %%U uid\n"
+		"  %%i job id (an array's task 10_3, its tasks pending "
+		"10_[4-99%%5])\n"
+		"  %%A job id alone  %%F array job id  %%K array task id(s)\n"
+		"  %%j name        %%u user      %%U uid\n"
 		"  %%t state code %%T state       %%M time used %%l time "
 		"limit\n"
 		"  %%L time left  %%D nodes       %%C CPUs      %%R nodes or "
@@ -674,8 +700,11 @@ static bool job_matches(const struct mqueue_opts *o,
 	size_t i;
 
 	if (o->njob_ids) {
+		/* an array's id stands for its tasks too, as with squeue */
 		for (i = 0; i < o->njob_ids; i++)
-			if (o->job_ids[i] == j->job_id)
+			if (o->job_ids[i] == j->job_id ||
+			    (j->array_job_id &&
+			     o->job_ids[i] == j->array_job_id))
 				break;
 		if (i == o->njob_ids)
 			return false;

@@ -104,6 +104,7 @@ struct conf {
 				      * finalize, default 30 */
 	uint32_t min_job_age;	     /* s, default 300 */
 	uint32_t max_job_count;	     /* jobs kept in memory, default 100000 */
+	uint32_t max_array_size;     /* --array task ids below, default 10001 */
 	uint32_t frame_timeout;	     /* s a request may take to arrive once it
 				      * starts, default 30 */
 	uint32_t max_connections;    /* mctld's, 0 (default): what its

@@ -43,8 +43,11 @@ char *iopath_expand(const char *pattern, const struct iopath_names *n)
 			width = 64;
 		switch (*p) {
 		case 'j':
-		case 'A':
 			add_number(&b, width, n->job_id);
+			break;
+		case 'A':
+			add_number(&b, width,
+				   n->in_array ? n->array_job_id : n->job_id);
 			break;
 		case 'J':
 			add_number(&b, width, n->job_id);
@@ -52,7 +55,9 @@ char *iopath_expand(const char *pattern, const struct iopath_names *n)
 				strbuf_addf(&b, ".%u", n->step_id);
 			break;
 		case 'a':
-			add_number(&b, width, 0);
+			add_number(&b, width,
+				   n->in_array ? n->array_task_id
+					       : 4294967294u);
 			break;
 		case 'n':
 			add_number(&b, width, n->node_index);

@@ -21,10 +21,13 @@ struct iopath_names {
 	uint32_t step_id;
 	uint32_t node_index; /* the node's place in the step */
 	uint32_t task;	     /* the rank */
+	bool in_array;	     /* a task of a job array (mbatch --array) */
+	uint32_t array_job_id, array_task_id;
 };
 
 /* Expand an output pattern: %j job id, %x job name, %u user, %N node,
- * %A array master (the job id: no arrays yet), %a array index (0),
+ * %A the array's job id (the job id outside an array), %a the task id
+ * (4294967294 outside an array, as Slurm writes it),
  * %J job id (with ".STEP" for a step, as Slurm), %s step id ("batch"
  * for the batch script), %n node index, %t task (rank), %% a percent
  * sign; a number after % zero-pads (%5j, %3t).  An unknown %c is kept as
@@ -35,5 +38,6 @@ char *iopath_expand(const char *pattern, const struct iopath_names *n);
 char *iopath_path(const char *pattern, const char *dflt, const char *work_dir,
 		  const struct iopath_names *n);
 #define IOPATH_DEFAULT_OUTPUT "meridian-%j.out"
+#define IOPATH_DEFAULT_ARRAY  "meridian-%A_%a.out" /* a task's */
 
 #endif

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "array.h"
 #include "depend.h"
 #include "hostlist.h"
 #include "jobopt.h"
@@ -59,6 +60,7 @@ enum okind {
 	O_NICE,	   /* int32_t, --nice[=N]: 100 without a value */
 	O_REQUEUE, /* int set to min: --requeue 1, --no-requeue 2 */
 	O_MAIL,	   /* uint32_t, --mail-type's words to bits */
+	O_ARRAY,   /* char *, --array's form (array.h), kept as written */
 };
 
 struct optdef {
@@ -113,6 +115,7 @@ static const struct optdef opts[] = {
 	{"region", 0, O_NAMES, F(regions), 0, 0, "NAME[,NAME...]", false, BOTH},
 	{"country", 0, O_COUNTRY, F(countries), 0, 0, "CC[,CC...]", false,
 	 BOTH},
+	{"array", 'a', O_ARRAY, F(array), 0, 0, "INDEXES", false, MB},
 	{"dependency", 'd', O_DEP, F(dependency), 0, 0, "TYPE:JOBID[:JOBID...]",
 	 false, MB},
 	{"kill-on-invalid-dep", 0, O_CHOICE, F(kill_on_invalid_dep), 0, 0,
@@ -232,6 +235,9 @@ static const char help_text[] =
 	"                             (RegionName=)\n"
 	"      --country=CC[,CC...]   only nodes of regions in these\n"
 	"                             countries (ISO 3166 codes, such as DE)\n"
+	"  -a, --array=INDEXES        a job array: one task per index, such\n"
+	"                             as 0-99, 1,3,5-9 or 0-99:4; %N runs at\n"
+	"                             most N at once (SLURM_ARRAY_TASK_ID)\n"
 	"  -d, --dependency=TYPE:JOBID[:JOBID...][,|?...]\n"
 	"                             start only after other jobs: TYPE\n"
 	"                             after (started; after:ID+MIN minutes\n"
@@ -356,7 +362,8 @@ void jobopt_free(struct jobopt *o)
 		if (opts[i].kind == O_STR || opts[i].kind == O_EXPORT ||
 		    opts[i].kind == O_CHOICE || opts[i].kind == O_NAME ||
 		    opts[i].kind == O_NAMES || opts[i].kind == O_COUNTRY ||
-		    opts[i].kind == O_DEP || opts[i].kind == O_HOSTS)
+		    opts[i].kind == O_DEP || opts[i].kind == O_HOSTS ||
+		    opts[i].kind == O_ARRAY)
 			free(*(char **)((char *)o + opts[i].off));
 	free(o->gpu_type);
 	jobopt_init(o);
@@ -753,6 +760,18 @@ static int set_dep(struct jobopt *o, const struct optdef *d, const char *what,
 	return set_str(o, d, what, v, err);
 }
 
+/* Checked here against the largest MaxArraySize; mctld checks its own. */
+static int set_array(struct jobopt *o, const struct optdef *d, const char *what,
+		     const char *v, struct mer_error *err)
+{
+	struct array_spec a;
+
+	if (array_parse(v, what, 4000001, &a, err) < 0)
+		return -1;
+	array_spec_free(&a);
+	return set_str(o, d, what, v, err);
+}
+
 static int set_begin(struct jobopt *o, const struct optdef *d, const char *what,
 		     const char *v, struct mer_error *err)
 {
@@ -895,7 +914,7 @@ static const setter_fn setters[] = {
 	[O_DEP] = set_dep,	   [O_BEGIN] = set_begin,
 	[O_HOSTS] = set_hosts,	   [O_SIGNAL] = set_signal,
 	[O_NICE] = set_nice,	   [O_REQUEUE] = set_requeue,
-	[O_MAIL] = set_mail,
+	[O_MAIL] = set_mail,	   [O_ARRAY] = set_array,
 };
 
 /* ------------------------------------------------------------------ */

@@ -60,6 +60,7 @@ struct jobopt {
 	char *regions;		   /* --region=A,B: RegionName= names */
 	char *countries;	   /* --country=DE,FR: upper case */
 	char *dependency;	   /* -d/--dependency, as written (checked) */
+	char *array;		   /* -a/--array, as written (checked) */
 	char *kill_on_invalid_dep; /* --kill-on-invalid-dep: "yes", "no" */
 	bool exclusive;		   /* --exclusive */
 	char *nodelist;		   /* -w/--nodelist, a hostlist */

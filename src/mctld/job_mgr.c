@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "array.h"
 #include "depend.h"
 #include "hostlist.h"
 #include "jobopt.h"
@@ -1262,9 +1263,26 @@ static void deps_attach(Meridian__JobRecord *rec, const struct dep_list *l)
 	rec->deps_any = l->any;
 }
 
+uint32_t job_mgr_take_id(struct mctld *ctx)
+{
+	struct job_mgr *jm = ctx->jobs;
+
+	if (jm->next_id == 0)
+		jm->next_id = 1; /* after 2^32 jobs */
+	return jm->next_id++;
+}
+
+void job_mgr_adopt(struct mctld *ctx, struct job *j)
+{
+	job_insert(ctx->jobs, j);
+	TAILQ_INSERT_TAIL(&ctx->jobs->pending, j, state_entry);
+	job_mark_dirty(ctx, j);
+}
+
 struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 			   uid_t uid, gid_t gid, struct mer_error *err)
 {
+	struct array_spec array;
 	struct dep_list deps;
 	struct job_mgr *jm = ctx->jobs;
 	const struct conf_partition *part;
@@ -1355,13 +1373,17 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	if (deps_check(ctx, d, &deps, err) < 0)
 		return NULL;
 
+	if (job_array_check(ctx, d, &array, err) < 0) {
+		dep_list_free(&deps);
+		return NULL;
+	}
+
 	rec = xmalloc(sizeof(*rec));
 	meridian__job_record__init(rec);
 	rec->desc = d;
 	req->desc = NULL; /* taken */
-	if (jm->next_id == 0)
-		jm->next_id = 1; /* after 2^32 jobs */
-	rec->job_id = jm->next_id++;
+	rec->job_id = job_mgr_take_id(ctx);
+	job_array_attach(rec, &array);
 	rec->user_id = uid;
 	rec->group_id = gid;
 	who(jm, uid, name, sizeof(name));
@@ -1504,6 +1526,33 @@ static bool singleton_blocked(struct mctld *ctx, const struct job *j)
 }
 
 /* One element's state now. */
+/* A dependency on a job array, as Slurm's: after, once every task has
+ * started; afterany once every task ended; afterok (and aftercorr, for
+ * want of a per-task form) once every task COMPLETED, never once one did
+ * not; afternotok once every task ended and one did not. */
+static Meridian__DepState
+array_dep_state(const struct job *t, const Meridian__JobDep *dp, bool *on_start)
+{
+	bool ok, done = job_array_done(t->rec, &ok);
+
+	switch (dp->kind) {
+	case DK(AFTER):
+		if (job_array_started(t->rec))
+			return DS(MET);
+		*on_start = true;
+		return DS(WAITING);
+	case DK(AFTERANY):
+		return done ? DS(MET) : DS(WAITING);
+	case DK(AFTEROK):
+	case DK(AFTERCORR):
+		return !ok ? DS(NEVER) : done ? DS(MET) : DS(WAITING);
+	case DK(AFTERNOTOK):
+		return !done ? DS(WAITING) : ok ? DS(NEVER) : DS(MET);
+	default:
+		return DS(NEVER);
+	}
+}
+
 static Meridian__DepState dep_state(struct mctld *ctx, const struct job *j,
 				    const Meridian__JobDep *dp, int64_t now,
 				    int64_t *wake, bool *on_start)
@@ -1522,6 +1571,8 @@ static Meridian__DepState dep_state(struct mctld *ctx, const struct job *j,
 			       ? DS(MET)
 			       : DS(NEVER);
 	}
+	if (t->rec->array_job_id == dp->job_id)
+		return array_dep_state(t, dp, on_start);
 	st = t->rec->state;
 	switch (dp->kind) {
 	case DK(AFTER):
@@ -1797,6 +1848,7 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 {
 	Meridian__JobRecord *rec = j->rec;
 	bool was_running = rec->state == JS(RUNNING);
+	size_t npending = job_array_npending(rec);
 
 	if (!job_state_is_final(state) ||
 	    !job_state_allowed(rec->state, state)) {
@@ -1826,6 +1878,7 @@ static int job_end(struct mctld *ctx, struct job *j, Meridian__JobState state,
 		rec->end_time = rec->start_time;
 	pb_set_reason(&rec->reason, reason && *reason ? reason : "None");
 	job_mgr_set_state(ctx, j, state);
+	job_array_ended(ctx, j, npending);
 	log_info("job %u ended %s (exit %d:%d)%s%s", rec->job_id,
 		 job_state_name(state), exit_code, term_signal,
 		 reason && *reason ? ": " : "", reason ? reason : "");
@@ -2234,7 +2287,10 @@ static int job_requeue(struct mctld *ctx, struct job *j, int64_t now,
 		       const char *why)
 {
 	Meridian__JobRecord *rec = j->rec;
-	bool was_running = rec->state == JS(RUNNING);
+	bool was_running = rec->state == JS(RUNNING),
+	     was_final = job_state_is_final(rec->state),
+	     was_ok = rec->state == JS(COMPLETED) && rec->exit_code == 0 &&
+		      rec->term_signal == 0;
 
 	if (!job_state_allowed(rec->state, JS(PENDING)))
 		return -1;
@@ -2268,6 +2324,7 @@ static int job_requeue(struct mctld *ctx, struct job *j, int64_t now,
 	rec->restart_count++;
 	pb_set_str(&rec->reason, "None");
 	job_mgr_set_state(ctx, j, JS(PENDING));
+	job_array_requeued(ctx, j, was_final, was_ok);
 	log_info("job %u requeued (run %u next): %s", rec->job_id,
 		 rec->restart_count + 1, why);
 	mail_job(ctx, j, MAIL_REQUEUE);
@@ -2378,6 +2435,17 @@ void job_mgr_tick(struct mctld *ctx, int64_t now)
 	while ((j = TAILQ_FIRST(&jm->finished)) && j->purge_at <= now) {
 		if (j->dirty)
 			break; /* write it first; purge next tick */
+		if (j->rec->array_job_id == j->rec->job_id &&
+		    j->rec->array_tasks_left) {
+			/* an array's record outlives its tasks: dependencies
+			 * on the array read it */
+			TAILQ_REMOVE(&jm->finished, j, state_entry);
+			j->purge_at = now + (ctx->conf->min_job_age
+						     ? ctx->conf->min_job_age
+						     : 1);
+			finished_insert(jm, j);
+			continue;
+		}
 		log_debug("job %u leaves memory (MinJobAge)", j->rec->job_id);
 		job_store_queue_spec_delete(ctx, j->rec->job_id);
 		job_unlink(jm, j);

@@ -136,6 +136,47 @@ Meridian__JobSpec *job_store_get_spec(struct mctld *ctx, uint32_t id,
 	return spec;
 }
 
+struct raw {
+	uint8_t *buf;
+	size_t len;
+};
+
+static int copy_raw(const void *v, size_t len, void *arg)
+{
+	struct raw *r = arg;
+
+	r->buf = xmalloc(len ? len : 1);
+	memcpy(r->buf, v, len);
+	r->len = len;
+	return 0;
+}
+
+int job_store_copy_spec(struct mctld *ctx, uint32_t from, uint32_t to,
+			struct mer_error *err)
+{
+	struct job_store *js = ctx->job_store;
+	const struct spec_op *op = queued_spec(js, from);
+	struct raw r = {NULL, 0};
+	uint8_t key[4];
+
+	if (op) {
+		copy_raw(op->buf, op->len, &r);
+	} else {
+		state_u32_key(from, key);
+		if (state_get(ctx->state, js->specs, key, 4, copy_raw, &r,
+			      err) < 0) {
+			if (errno == ENOENT)
+				mer_error_set(err,
+					      "the script of job %u is no "
+					      "longer kept",
+					      from);
+			return -1;
+		}
+	}
+	job_store_queue_spec(ctx, to, r.buf, r.len);
+	return 0;
+}
+
 /* --- the commit source ---------------------------------------------------- */
 
 static bool src_pending(void *arg)

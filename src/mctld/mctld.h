@@ -137,6 +137,9 @@ struct job {
 	bool *node_ok;
 	bool dirty;
 	bool uncommitted; /* submitted, not yet on disk */
+	/* an array's record: its tasks running, counted by the pass gen */
+	uint32_t array_running;
+	uint64_t array_gen;
 };
 TAILQ_HEAD(job_list, job);
 
@@ -373,6 +376,42 @@ void job_mark_dirty(struct mctld *ctx, struct job *j);
  * tick). */
 void job_mark_lazy(struct mctld *ctx, struct job *j);
 void job_mgr_flush_lazy(struct mctld *ctx);
+/* A new id for a job (submit, an array's task). */
+uint32_t job_mgr_take_id(struct mctld *ctx);
+/* Take a new PENDING job j (rec set) into the table, dirty. */
+void job_mgr_adopt(struct mctld *ctx, struct job *j);
+
+/* job_array.c: job arrays (mbatch --array) */
+struct array_spec;
+/* The array's record with tasks still to start. */
+bool job_array_pending(const Meridian__JobRecord *r);
+size_t job_array_npending(const Meridian__JobRecord *r);
+/* --array of d parsed against MaxArraySize into a (empty when none). */
+int job_array_check(struct mctld *ctx, const Meridian__JobDesc *d,
+		    struct array_spec *a, struct mer_error *err);
+/* The new record rec (job id set) becomes the array a (a is freed). */
+void job_array_attach(Meridian__JobRecord *rec, struct array_spec *a);
+/* The job to start for the array meta: a new record for its lowest
+ * pending task, or meta itself for its last one (or a job not in an
+ * array); NULL when the task could not be made (logged). */
+struct job *job_array_split(struct mctld *ctx, struct job *meta);
+/* Cancel the tasks of which still pending in meta; the number.  The
+ * record ends CANCELLED (reason) when none is left to start. */
+int job_array_cancel_pending(struct mctld *ctx, struct job *meta,
+			     const struct array_spec *which,
+			     const char *reason);
+
+/* j ended: counted in its array's record (npending: j is the array's
+ * record and ended with that many tasks never started). */
+void job_array_ended(struct mctld *ctx, struct job *j, size_t npending);
+/* j, a task, is pending again: no longer counted as ended. */
+void job_array_requeued(struct mctld *ctx, struct job *j, bool was_final,
+			bool was_ok);
+/* An array's record: every task ended (*ok: all COMPLETED 0:0). */
+bool job_array_done(const Meridian__JobRecord *r, bool *ok);
+/* Every task has started. */
+bool job_array_started(const Meridian__JobRecord *r);
+
 /* Allocation committed by the scheduler: PENDING -> RUNNING. */
 int job_mgr_start(struct mctld *ctx, struct job *j,
 		  Meridian__JobNodeAlloc **alloc, size_t nalloc);
@@ -797,6 +836,9 @@ void job_store_close(struct mctld *ctx);
 void job_store_queue_spec(struct mctld *ctx, uint32_t id, uint8_t *packed,
 			  size_t len);
 void job_store_queue_spec_delete(struct mctld *ctx, uint32_t id);
+/* Queue a copy of job from's spec as job to's.  0, or -1 with err. */
+int job_store_copy_spec(struct mctld *ctx, uint32_t from, uint32_t to,
+			struct mer_error *err);
 /* NULL with errno ENOENT when absent; free with
  * meridian__job_spec__free_unpacked. */
 Meridian__JobSpec *job_store_get_spec(struct mctld *ctx, uint32_t id,

@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "hostlist.h"
 #include "log.h"
+#include "array.h"
 #include "mctld.h"
 #include "util.h"
 
@@ -961,6 +962,43 @@ static bool job_info_wanted(const Meridian__JobInfoRequest *req,
 	return by_id || req->all_states || !job_state_is_final(j->rec->state);
 }
 
+/* An array's job id stands for the array's record and every task of
+ * it (squeue -j and scancel of an array job id): ids[0..*n) with the
+ * tasks' ids added, malloc'd.  One walk over the jobs when an id is an
+ * array's. */
+static uint32_t *array_ids(struct mctld *ctx, const uint32_t *ids, size_t *n)
+{
+	size_t cap = *n + 8, k = *n;
+	uint32_t *out = xmalloc(cap * sizeof(*out));
+	bool any = false;
+	struct job *j;
+
+	memcpy(out, ids, *n * sizeof(*out));
+	for (size_t i = 0; i < *n && !any; i++) {
+		j = job_find(ctx, ids[i]);
+		any = !j || j->rec->array_job_id == ids[i];
+	}
+	if (!any)
+		return out;
+	TAILQ_FOREACH(j, job_mgr_all(ctx), all_entry) {
+		uint32_t a = j->rec->array_job_id;
+
+		if (!a || a == j->rec->job_id)
+			continue;
+		for (size_t i = 0; i < *n; i++)
+			if (ids[i] == a) {
+				if (k == cap) {
+					cap *= 2;
+					out = xrealloc(out, cap * sizeof(*out));
+				}
+				out[k++] = j->rec->job_id;
+				break;
+			}
+	}
+	*n = k;
+	return out;
+}
+
 static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 		      struct mer_error *err)
 {
@@ -974,11 +1012,11 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 	struct job *j;
 
 	(void)err;
+	if (nids)
+		ids = array_ids(ctx, req->job_ids, &nids);
 	cap = nids ? nids : job_mgr_count(ctx);
 	rep.jobs = xcalloc(cap ? cap : 1, sizeof(*rep.jobs));
 	if (nids) {
-		ids = xmalloc(nids * sizeof(*ids));
-		memcpy(ids, req->job_ids, nids * sizeof(*ids));
 		if (req->paged) {
 			/* pages follow the ids in order, each once */
 			size_t k = 0;
@@ -1054,6 +1092,68 @@ static int h_job_script(struct rpc_req *r, ProtobufCMessage *msg,
 	return 0;
 }
 
+/*
+ * scancel ID_TASKS: the tasks still pending leave the array's record;
+ * those started are cancelled (or signalled) as jobs.  One result for
+ * the whole selection.
+ */
+static void cancel_tasks(struct rpc_req *r, const Meridian__ArrayTasks *at,
+			 int sig, Meridian__JobActionReply *rep)
+{
+	struct mctld *ctx = r->ctx;
+	Meridian__JobActionResult *res = xmalloc(sizeof(*res));
+	struct job *meta = job_find(ctx, at->array_job_id), *j, *next;
+	struct array_spec which;
+	struct mer_error e = {""};
+	size_t done = 0;
+	char who[64], why[96];
+
+	meridian__job_action_result__init(res);
+	res->job_id = at->array_job_id;
+	rep->results[rep->n_results++] = res;
+	r->owner_checked = true; /* each job is checked below */
+	if (array_parse(at->tasks, "task ids", ctx->conf->max_array_size,
+			&which, &e) < 0) {
+		res->code = EINVAL;
+		res->text = xstrdup(e.text);
+		return;
+	}
+	if (meta && job_array_pending(meta->rec) && !sig) {
+		if (owner_check(r, meta, "cancel its tasks", &e) < 0) {
+			res->code = errno ? errno : EPERM;
+			res->text = xstrdup(e.text);
+			array_spec_free(&which);
+			return;
+		}
+		job_mgr_who(ctx, r->uid, who, sizeof(who));
+		snprintf(why, sizeof(why), "Cancelled by %s", who);
+		done += (size_t)job_array_cancel_pending(ctx, meta, &which,
+							 why);
+	}
+	for (j = TAILQ_FIRST(job_mgr_all(ctx)); j; j = next) {
+		next = TAILQ_NEXT(j, all_entry);
+		if (j->rec->array_job_id != at->array_job_id ||
+		    job_array_pending(j->rec) ||
+		    job_state_is_final(j->rec->state) ||
+		    !array_bit(which.bits, which.nbytes, j->rec->array_task_id))
+			continue;
+		if (owner_check(r, j, "cancel or signal it", &e) < 0 ||
+		    job_mgr_cancel(ctx, j, r->uid, r->admin, sig, &e) < 0) {
+			res->code = errno ? errno : EINVAL;
+			res->text = xstrdup(e.text);
+			break;
+		}
+		done++;
+	}
+	array_spec_free(&which);
+	if (!done && !res->code) {
+		res->code = ENOENT;
+		res->text = xasprintf("job %u has no task %s left to %s",
+				      at->array_job_id, at->tasks,
+				      sig ? "signal" : "cancel");
+	}
+}
+
 static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 		    struct mer_error *err)
 {
@@ -1061,19 +1161,24 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 	Meridian__JobActionReply rep = MERIDIAN__JOB_ACTION_REPLY__INIT;
 	struct mctld *ctx = r->ctx;
 	struct job **targets;
-	size_t ntargets = 0, cap, i, k;
+	size_t ntargets = 0, cap, i, k, nids = req->n_job_ids;
+	uint32_t *ids = NULL;
 	struct job *j;
 
-	if (!req->n_job_ids && !req->has_user && !req->n_steps) {
+	if (!req->n_job_ids && !req->has_user && !req->n_steps &&
+	    !req->n_arrays) {
 		errno = EINVAL;
 		return mer_error_set(err, "give job ids, step ids or a user "
 					  "whose jobs to cancel");
 	}
-	cap = req->n_job_ids  ? req->n_job_ids
-	      : req->has_user ? job_mgr_count(ctx)
-			      : 0;
-	targets = xcalloc(cap ? cap : 1, sizeof(*targets));
-	rep.results = xcalloc(cap + req->n_steps + 1, sizeof(*rep.results));
+	if (req->n_job_ids)
+		ids = array_ids(ctx, req->job_ids, &nids);
+	cap = nids ? nids : req->has_user ? job_mgr_count(ctx) : 0;
+	targets = xcalloc(cap + 1, sizeof(*targets));
+	rep.results = xcalloc(cap + req->n_steps + req->n_arrays + 1,
+			      sizeof(*rep.results));
+	for (i = 0; i < req->n_arrays; i++)
+		cancel_tasks(r, req->arrays[i], req->signal, &rep);
 	for (i = 0; i < req->n_steps; i++) {
 		Meridian__JobActionResult *res = xmalloc(sizeof(*res));
 		const Meridian__JobStepId *sid = req->steps[i];
@@ -1091,22 +1196,23 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 		}
 		rep.results[rep.n_results++] = res;
 	}
-	if (req->n_job_ids) {
-		for (i = 0; i < req->n_job_ids; i++) {
+	if (nids) {
+		for (i = 0; i < nids; i++) {
 			Meridian__JobActionResult *res;
 
-			j = job_find(ctx, req->job_ids[i]);
+			j = job_find(ctx, ids[i]);
 			if (j) {
 				targets[ntargets++] = j;
 				continue;
 			}
+			if (i >= req->n_job_ids)
+				continue;	 /* a task gone meanwhile */
 			r->owner_checked = true; /* nothing to act on */
 			res = xmalloc(sizeof(*res));
 			meridian__job_action_result__init(res);
-			res->job_id = req->job_ids[i];
+			res->job_id = ids[i];
 			res->code = ENOENT;
-			res->text = xasprintf("job %u does not exist",
-					      req->job_ids[i]);
+			res->text = xasprintf("job %u does not exist", ids[i]);
 			rep.results[rep.n_results++] = res;
 		}
 	} else if (req->has_user) {
@@ -1148,6 +1254,7 @@ static int h_cancel(struct rpc_req *r, ProtobufCMessage *msg,
 		protobuf_c_message_free_unpacked(&rep.results[i]->base, NULL);
 	free(rep.results);
 	free(targets);
+	free(ids);
 	return 0;
 }
 

@@ -1007,13 +1007,26 @@ static int try_start(void *core, const struct mer_sched_job *sj,
 		job_mgr_set_reason(j, "SelectError");
 		return mer_error_set(err, "SelectError");
 	}
+	if (job_array_pending(j->rec)) {
+		/* one task of the array: a record of its own from now on */
+		struct job *meta = j;
+
+		if (!(j = job_array_split(ctx, meta))) {
+			job_mgr_set_reason(meta, "SelectError");
+			return mer_error_set(err, "SelectError");
+		}
+		if (j != meta &&
+		    ++meta->array_running >= meta->rec->array_max_running &&
+		    meta->rec->array_max_running)
+			job_mgr_set_reason(meta, "JobArrayTaskLimit");
+	}
 	alloc = build_alloc(s, j, &res);
 	if (job_mgr_start(ctx, j, alloc, res.nnodes) < 0) {
 		free_alloc(alloc, res.nnodes);
 		job_mgr_set_reason(j, "SelectError");
 		return mer_error_set(err, "SelectError");
 	}
-	resv_drop(s, j->rec->job_id);
+	resv_drop(s, sj->job_id);
 	s->started++;
 	if (s->in_pass)
 		view_add_running(s, j);
@@ -1205,6 +1218,58 @@ static void arm_wake(struct sched *s)
 	}
 }
 
+/* Each array's running tasks, into its record's array_running (for
+ * this pass, gen): one walk over the running jobs.  The cluster's CPUs. */
+static uint64_t count_array_tasks(struct mctld *ctx, uint64_t gen)
+{
+	struct job *j, *meta;
+	uint64_t cpus = 0;
+	size_t nn = node_mgr_count(ctx);
+
+	for (size_t i = 0; i < nn; i++)
+		cpus += node_at(ctx, i)->cpus;
+
+	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry) {
+		uint32_t a = j->rec->array_job_id;
+
+		if (!a || a == j->rec->job_id || !(meta = job_find(ctx, a)) ||
+		    !job_array_pending(meta->rec))
+			continue;
+		if (meta->array_gen != gen) {
+			meta->array_gen = gen;
+			meta->array_running = 0;
+		}
+		meta->array_running++;
+	}
+	return cpus;
+}
+
+/* The entries an array's record gets in this pass: its tasks pending, no
+ * more than its %N throttle leaves room for nor than the cluster's CPUs
+ * could hold at once; 0 with the reason when the throttle is reached. */
+static size_t array_copies(struct job *meta, uint64_t gen, uint64_t cpus)
+{
+	uint64_t per =
+		(uint64_t)(meta->cpus_per_node ? meta->cpus_per_node : 1) *
+		(meta->rec->num_nodes ? meta->rec->num_nodes : 1);
+	size_t n = job_array_npending(meta->rec),
+	       fit = (size_t)(cpus / per) + 1;
+	uint32_t running = meta->array_gen == gen ? meta->array_running : 0,
+		 most = meta->rec->array_max_running;
+
+	meta->array_gen = gen;
+	meta->array_running = running;
+	if (most) {
+		if (running >= most) {
+			job_mgr_set_reason(meta, "JobArrayTaskLimit");
+			return 0;
+		}
+		if (n > most - running)
+			n = most - running;
+	}
+	return n < fit ? n : fit;
+}
+
 void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 		    void *state)
 {
@@ -1214,7 +1279,7 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 	size_t n = 0, nodes = 0;
 	int64_t dep_wake = 0;
 	bool on_start = false;
-	uint64_t started = s->started;
+	uint64_t started = s->started, cpus;
 
 	ctx->sched_want_now = ctx->sched_want_soon = false;
 	s->passes++;
@@ -1223,8 +1288,10 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 	s->nresv = 0;
 	s->wake_req = 0;
 	priority_pass(ctx, s->now);
+	cpus = count_array_tasks(ctx, s->gen);
 	for (j = TAILQ_FIRST(job_mgr_pending(ctx)); j; j = next) {
 		struct mer_sched_job *sj;
+		size_t copies = 1;
 
 		next = TAILQ_NEXT(j, state_entry);
 		if (j->rec->desc->hold != MERIDIAN__HOLD_KIND__HOLD_NONE)
@@ -1248,8 +1315,11 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 			if (d != JOB_DEPS_MET)
 				continue;
 		}
-		if (n + 1 > s->cap_jobs) {
-			s->cap_jobs = grown(n + 1);
+		if (job_array_pending(j->rec) &&
+		    !(copies = array_copies(j, s->gen, cpus)))
+			continue;
+		if (n + copies > s->cap_jobs) {
+			s->cap_jobs = grown(n + copies);
 			s->jobs = xrealloc(s->jobs,
 					   s->cap_jobs * sizeof(*s->jobs));
 		}
@@ -1270,6 +1340,13 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 		sj->gpus_per_node = j->gpus_per_node;
 		sj->max_price = j->rec->desc->max_price;
 		nodes += j->rec->num_nodes;
+		/* an array's tasks: as many entries as could start now,
+		 * each try_start of one starting its next task */
+		for (size_t c = 1; c < copies; c++) {
+			s->jobs[n] = *sj;
+			sj = &s->jobs[n++];
+			nodes += j->rec->num_nodes;
+		}
 	}
 	if (n) {
 		view_build(s, nodes, n);

@@ -236,6 +236,55 @@ static bool v_restarts(const struct env_ctx *c, struct strbuf *b)
 	return true;
 }
 
+/* A task of a job array: its figures, as Slurm sets them. */
+static bool v_array_job(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->job->array_job_id)
+		return false;
+	strbuf_addf(b, "%u", (unsigned)c->job->array_job_id);
+	return true;
+}
+
+static bool v_array_task(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->job->array_job_id)
+		return false;
+	strbuf_addf(b, "%u", (unsigned)c->job->array_task_id);
+	return true;
+}
+
+static bool v_array_count(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->job->array_job_id)
+		return false;
+	strbuf_addf(b, "%u", (unsigned)c->job->array_task_count);
+	return true;
+}
+
+static bool v_array_min(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->job->array_job_id)
+		return false;
+	strbuf_addf(b, "%u", (unsigned)c->job->array_task_min);
+	return true;
+}
+
+static bool v_array_max(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->job->array_job_id)
+		return false;
+	strbuf_addf(b, "%u", (unsigned)c->job->array_task_max);
+	return true;
+}
+
+static bool v_array_step(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->job->array_job_id)
+		return false;
+	strbuf_addf(b, "%u", (unsigned)c->job->array_task_step);
+	return true;
+}
+
 static bool v_gpus_on_node(const struct env_ctx *c, struct strbuf *b)
 {
 	strbuf_addf(b, "%zu", c->alloc ? c->alloc->n_gpus : 0);
@@ -304,6 +353,12 @@ static const struct env_var {
 	{"SLURM_LOCALID", NULL, v_zero},
 	{"SLURM_CLUSTER_NAME", "MERIDIAN_CLUSTER_NAME", v_cluster},
 	{"SLURM_RESTART_COUNT", NULL, v_restarts},
+	{"SLURM_ARRAY_JOB_ID", "MERIDIAN_ARRAY_JOB_ID", v_array_job},
+	{"SLURM_ARRAY_TASK_ID", "MERIDIAN_ARRAY_TASK_ID", v_array_task},
+	{"SLURM_ARRAY_TASK_COUNT", NULL, v_array_count},
+	{"SLURM_ARRAY_TASK_MIN", NULL, v_array_min},
+	{"SLURM_ARRAY_TASK_MAX", NULL, v_array_max},
+	{"SLURM_ARRAY_TASK_STEP", NULL, v_array_step},
 	{"SLURM_GPUS_ON_NODE", "MERIDIAN_GPUS_ON_NODE", v_gpus_on_node},
 	{"SLURM_JOB_GPUS", "MERIDIAN_JOB_GPUS", v_gpu_list},
 	{"CUDA_VISIBLE_DEVICES", NULL, v_gpu_list},

@@ -350,6 +350,9 @@ static char *rank_file(const struct step *st, const struct step_rank *r,
 	n.step_id = st->s->step_id;
 	n.node_index = st->node_index;
 	n.task = r->rank;
+	n.in_array = st->ls->job->array_job_id != 0;
+	n.array_job_id = st->ls->job->array_job_id;
+	n.array_task_id = st->ls->job->array_task_id;
 	return iopath_path(pattern, "", st->work_dir, &n);
 }
 

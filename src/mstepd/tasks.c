@@ -218,7 +218,12 @@ int tasks_start(struct mstepd *s, struct mer_error *err)
 	names.job_name = env_job_name(job);
 	names.user = pw.pw_name;
 	names.node = s->node;
-	out = iopath_path(desc ? desc->std_out : "", IOPATH_DEFAULT_OUTPUT,
+	names.in_array = job->array_job_id != 0;
+	names.array_job_id = job->array_job_id;
+	names.array_task_id = job->array_task_id;
+	out = iopath_path(desc ? desc->std_out : "",
+			  names.in_array ? IOPATH_DEFAULT_ARRAY
+					 : IOPATH_DEFAULT_OUTPUT,
 			  p.work_dir, &names);
 	if (desc && *desc->std_err)
 		errf = iopath_path(desc->std_err, IOPATH_DEFAULT_OUTPUT,

@@ -11,7 +11,11 @@
 #   4. mctld's VmRSS before and after 10,000 held pending jobs (a fresh
 #      controller state), KiB per job;
 #   5. the median latency of mqueue (empty queue, then with those
-#      10,000 pending jobs) and of mctl show job.
+#      10,000 pending jobs) and of mctl show job;
+#   6. the wall time of one mbatch --array of 10,000 tasks (held), the
+#      client's start included, and mqueue with five of them pending;
+#   7. end-to-end jobs/s with 2,000 and with 16,000 trivial jobs queued at
+#      once (no throughput cliff: the second at least 90% of the first).
 # It prints a summary table.  It asserts nothing about speed: it fails only
 # on errors (a refused submit, a job that does not complete).
 #
@@ -21,7 +25,8 @@
 # can be read against them.
 #
 #   BENCH_SEQ=2000 BENCH_PAR_CLIENTS=8 BENCH_PAR_TOTAL=4000 BENCH_E2E=500
-#   BENCH_NODES=64 BENCH_PENDING=10000   (sizes, for quick runs)
+#   BENCH_NODES=64 BENCH_PENDING=10000 BENCH_ARRAY=10000
+#   (sizes, for quick runs)
 set -uo pipefail
 export MERIDIAN_BUILDDIR=${1:-${MERIDIAN_BUILDDIR:-$(pwd)}}
 export MERIDIAN_SRCDIR=${2:-${MERIDIAN_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}}
@@ -34,6 +39,9 @@ PINGS=${BENCH_PINGS:-1000}
 E2E=${BENCH_E2E:-500}
 NODES=${BENCH_NODES:-64}
 PENDING=${BENCH_PENDING:-10000}
+ARRAY=${BENCH_ARRAY:-10000}
+CLIFF_LO=${BENCH_CLIFF_LO:-2000}
+CLIFF_HI=${BENCH_CLIFF_HI:-16000}
 CLIENTS=$MERIDIAN_SRCDIR/testsuite/bench/submit-clients.sh
 SUBMIT_LIB=$MERIDIAN_BUILDDIR/testsuite/bench/submit_lib
 
@@ -219,6 +227,38 @@ echo "# 5. mqueue and mctl show job latency with $pend_n pending jobs"
 mq_full_ms=$(median_ms 21 mqueue -h)
 show_full_ms=$(median_ms 21 mctl show job)
 
+# ---- 7. no throughput cliff: jobs/s with CLIFF_LO and CLIFF_HI queued
+# (trivial jobs submitted through the library as fast as it goes, the
+# rate from the first submit to the last end)
+cliff() { # N: sets cl_rate
+	local t0 out
+	t0=$(now_ms)
+	libclients "$PAR_CLIENTS" "$1"
+	out=$l_n
+	wait_for 900 "all $out jobs ended" eval '[ -z "$(mqueue -h -t PD,R 2>/dev/null)" ]' ||
+		err "cliff: jobs still queued after 900 s"
+	cl_rate=$(rate "$out" $(( $(now_ms) - t0 )))
+	rm -f "$l_ids"
+}
+echo "# 7. throughput with $CLIFF_LO and with $CLIFF_HI jobs queued at once"
+mcancel -u root >/dev/null 2>&1 || mcancel -u "$(id -un)" >/dev/null 2>&1
+wait_for 60 "held jobs cancelled" eval '[ -z "$(mqueue -h -t PD,R 2>/dev/null)" ]' ||
+	err "the held jobs were not all cancelled"
+cliff "$CLIFF_LO"
+cliff_lo=$cl_rate
+cliff "$CLIFF_HI"
+cliff_hi=$cl_rate
+cliff_ratio=$(awk -v a="$cliff_lo" -v b="$cliff_hi" 'BEGIN { if (a > 0) printf "%.0f", b * 100 / a; else print "n/a" }')
+
+# ---- 6. a job array: one submit of ARRAY tasks, one record
+echo "# 6. a $ARRAY-task array, held: submit, then mqueue"
+mcancel -u root >/dev/null 2>&1 || mcancel -u "$(id -un)" >/dev/null 2>&1
+arr_ms=$(median_ms 5 mbatch -H --parsable --array=0-$((ARRAY - 1)) --wrap=true)
+arr_lines=$(mqueue -h -t PD 2>/dev/null | wc -l)
+[ "$arr_lines" -eq 5 ] || err "mqueue shows $arr_lines lines for 5 held arrays, expected 5"
+mq_arr_ms=$(median_ms 21 mqueue -h)
+mcancel -u root >/dev/null 2>&1 || mcancel -u "$(id -un)" >/dev/null 2>&1
+
 echo
 echo "Meridian benchmark results ($(nproc) CPUs; targets from issue 2 for reference, not asserted)"
 printf '%-52s %12s %12s\n' "measure" "result" "target"
@@ -242,6 +282,11 @@ printf '%-52s %8s j/s %12s\n' "   ($PAR_CLIENTS-client submit rate while 0 -> $p
 printf '%-52s %8s ms  %12s\n' "5. mqueue, empty queue (median of 101)" "$mq_empty_ms" ""
 printf '%-52s %8s ms  %12s\n' "   mqueue, $pend_n pending jobs (median of 21)" "$mq_full_ms" ""
 printf '%-52s %8s ms  %12s\n' "   mctl show job, $pend_n pending jobs (median of 21)" "$show_full_ms" ""
+printf '%-52s %8s ms  %12s\n' "6. mbatch --array of $ARRAY tasks (median of 5)" "$arr_ms" "< 50"
+printf '%-52s %8s j/s %12s\n' "7. end to end, $CLIFF_LO jobs queued at once" "$cliff_lo" ""
+printf '%-52s %8s j/s %12s\n' "   end to end, $CLIFF_HI jobs queued at once" "$cliff_hi" ""
+printf '%-52s %8s %%   %12s\n' "   the second over the first" "$cliff_ratio" ">= 90"
+printf '%-52s %8s ms  %12s\n' "   mqueue, 5 such arrays pending (median of 21)" "$mq_arr_ms" ""
 echo "(end to end: submits took $e2e_submit_ms ms of the $e2e_ms ms)"
 if [ "$errors" -ne 0 ]; then
 	echo "bench: $errors errors (see above)" >&2

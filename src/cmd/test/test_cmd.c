@@ -179,9 +179,17 @@ static void test_std_path(void)
 	p = cmd_expand_std_path("/tmp/%x-%u-%5j.%%.log", "x", &j);
 	CU_ASSERT_STRING_EQUAL(p, "/tmp/train-alice-00012.%.log");
 	free(p);
+	/* outside an array %a is Slurm's NO_VAL */
 	p = cmd_expand_std_path("out/%N-%A_%a", "x", &j);
-	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/out/%N-12_0");
+	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/out/%N-12_4294967294");
 	free(p);
+	/* a task of array 10 */
+	j.array_job_id = 10;
+	j.array_task_id = 3;
+	p = cmd_expand_std_path("out/%A_%a-%j", "x", &j);
+	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/out/10_3-12");
+	free(p);
+	j.array_job_id = 0;
 	j.batch_host = "n1";
 	p = cmd_expand_std_path("%N.%q%", "x", &j);
 	CU_ASSERT_STRING_EQUAL(p, "/home/alice/run/n1.%q%");

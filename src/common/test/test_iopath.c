@@ -28,7 +28,8 @@ static void test_expand(void)
 	expect("meridian-%j.out", "meridian-42.out");
 	expect("%x-%j.log", "train-42.log");
 	expect("%u/%N/%j", "alice/gpu07/42");
-	expect("slurm-%A_%a.out", "slurm-42_0.out");
+	/* outside an array: %A the job id, %a Slurm's NO_VAL */
+	expect("slurm-%A_%a.out", "slurm-42_4294967294.out");
 	expect("%J.%s", "42.batch");
 	expect("n%n-t%t", "n0-t0");
 	expect("100%%", "100%");
@@ -39,8 +40,25 @@ static void test_expand(void)
 static void test_padding(void)
 {
 	expect("job-%5j", "job-00042");
-	expect("%3a", "000");
 	expect("%1j", "42");
+}
+
+/* A task of an array: %A the array's job id, %a the task's; %j its
+ * own job id. */
+static void test_array(void)
+{
+	struct iopath_names t = names;
+	char *got;
+
+	t.in_array = true;
+	t.array_job_id = 40;
+	t.array_task_id = 7;
+	got = iopath_expand("out-%A_%a-%j-%3a", &t);
+	CU_ASSERT_STRING_EQUAL(got, "out-40_7-42-007");
+	free(got);
+	got = iopath_path("", IOPATH_DEFAULT_ARRAY, "/w", &t);
+	CU_ASSERT_STRING_EQUAL(got, "/w/meridian-40_7.out");
+	free(got);
 }
 
 static void test_unknown_kept(void)
@@ -101,6 +119,7 @@ static void test_paths(void)
 }
 
 static CU_TestInfo tests[] = {
+	{"a task of an array", test_array},
 	{"expand", test_expand},
 	{"zero padding", test_padding},
 	{"unknown kept", test_unknown_kept},
