@@ -51,6 +51,8 @@
 #define PG_WALK 16
 /* Pairs between every two regions before the nodes choose their own. */
 #define PG_COVER 2
+/* Nodes looked at per region for a node left short of pairs. */
+#define PG_SHORT_SCAN 256
 
 static uint64_t mix(uint64_t x)
 {
@@ -277,6 +279,26 @@ static void cover_regions(struct probe_graph *g,
 	free(rp);
 }
 
+/* Step 5: node i, region index own, up to `want` pairs with nodes that
+ * accept and have room, its own region first. */
+static void top_up(struct probe_graph *g, const struct probe_graph_node *nd,
+		   const struct keyed *k, const size_t *first, size_t nr,
+		   size_t own, uint32_t i, uint32_t want, uint64_t epoch)
+{
+	for (size_t t = 0; t < nr && g->deg[i] < want; t++) {
+		size_t r = (own + t) % nr, m = first[r + 1] - first[r],
+		       at = draw(epoch, i, 0x2000 + r) % m;
+
+		for (size_t w = 0;
+		     w < m && w < PG_SHORT_SCAN && g->deg[i] < want; w++) {
+			uint32_t j = k[first[r] + (at + w) % m].node;
+
+			if (nd[j].accepts)
+				(void)add_cap(g, nd, i, j, g->budget);
+		}
+	}
+}
+
 void probe_graph_fill(struct probe_graph *g, const struct probe_graph_node *nd,
 		      uint64_t epoch, const struct probe_graph_lat *lat)
 {
@@ -315,7 +337,7 @@ void probe_graph_fill(struct probe_graph *g, const struct probe_graph_node *nd,
 			     best);
 	}
 	if (nr < 2)
-		goto out;
+		goto short_ones;
 	cover_regions(g, nd, k, first, nr, epoch);
 	/* across regions, the nodes in the interval's order */
 	{
@@ -355,6 +377,12 @@ void probe_graph_fill(struct probe_graph *g, const struct probe_graph_node *nd,
 		}
 		free(o);
 	}
+short_ones:
+	for (size_t r = 0; r < nr; r++)
+		for (size_t a = first[r]; a < first[r + 1]; a++)
+			if (g->deg[k[a].node] < (B / 4 ? B / 4 : 1))
+				top_up(g, nd, k, first, nr, r, k[a].node,
+				       B / 4 ? B / 4 : 1, epoch);
 out:
 	free(k);
 	free(first);
