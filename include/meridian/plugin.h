@@ -38,7 +38,7 @@ struct mer_plugin_header {
 
 /* The text a user reads when a call fails: what was wrong, what is expected. */
 struct mer_error {
-	char text[160];
+	char text[256];
 };
 
 /*

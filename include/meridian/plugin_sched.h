@@ -41,6 +41,9 @@ struct mer_sched_job {
 	uint64_t mem_mb_per_node; /* 0: memory not requested */
 	uint32_t gpus_per_node;
 	int64_t max_price; /* micro-dollars per GPU-hour, 0 no limit */
+	/* its partition's PriorityTier=: a higher tier's jobs go first,
+	 * whatever their priority */
+	uint32_t priority_tier;
 };
 
 /* A node as the scheduler sees it: every node of meridian.conf, in its

@@ -6,13 +6,12 @@
  * Two kinds of pass, as Slurm's main scheduler and its backfill thread:
  *
  *   main      every pass (a job was submitted or ended, a node came up):
- *             as sched/fifo, in (priority descending, job id) order, until
- *             the first job of a partition that cannot start; the later
- *             ones of that partition wait with reason Priority.  O(jobs
- *             until blocked), so a stream of submits stays cheap.
- *   backfill  at most every BackfillInterval seconds (a timer asks for
- *             it while jobs wait): every job in order is tried; the first
- *             BackfillReservations that cannot start now get a
+ *             as sched/fifo, in (PriorityTier, priority, job id)
+ *             order, until the first job of a partition that cannot start; the
+ * later ones of that partition wait with reason Priority.  O(jobs until
+ * blocked), so a stream of submits stays cheap. backfill  at most every
+ * BackfillInterval seconds (a timer asks for it while jobs wait): every job in
+ * order is tried; the first BackfillReservations that cannot start now get a
  *             reservation at the earliest time the core's trial() finds
  *             (when running jobs end, by their time limits), so that no
  *             later job is placed in their way; every other job that
@@ -159,6 +158,8 @@ static int job_cmp(const void *a, const void *b)
 {
 	const struct mer_sched_job *x = a, *y = b;
 
+	if (x->priority_tier != y->priority_tier)
+		return x->priority_tier > y->priority_tier ? -1 : 1;
 	if (x->priority != y->priority)
 		return x->priority > y->priority ? -1 : 1;
 	return x->job_id < y->job_id ? -1 : x->job_id > y->job_id;

@@ -1,8 +1,9 @@
 /*
  * sched/fifo - strict first in, first out.
  *
- * Jobs are tried in (priority descending, job id ascending) order.  Once a
- * job of a partition cannot start, every later job of that partition waits
+ * Jobs are tried in (partition PriorityTier descending, priority
+ * descending, job id ascending) order.  Once a job of a partition cannot
+ * start, every later job of that partition waits
  * with reason "Priority" (as Slurm's builtin scheduler does: nothing jumps
  * the queue), while the first blocked job keeps the reason try_start gave
  * it ("Resources", "ReqNodeNotAvail", ...).  Other partitions go on.
@@ -48,6 +49,8 @@ static int job_cmp(const void *a, const void *b)
 {
 	const struct mer_sched_job *x = a, *y = b;
 
+	if (x->priority_tier != y->priority_tier)
+		return x->priority_tier > y->priority_tier ? -1 : 1;
 	if (x->priority != y->priority)
 		return x->priority > y->priority ? -1 : 1;
 	return x->job_id < y->job_id ? -1 : x->job_id > y->job_id;

@@ -259,7 +259,7 @@ int cmd_job_states_parse(const char *list, uint32_t *mask,
 			mer_error_set(
 				err,
 				"Invalid job state specified: %s (expected "
-				"PD,R,CD,F,CA,TO,NF, their names such as "
+				"PD,R,CD,F,CA,TO,NF,DL, their names such as "
 				"PENDING, or all)",
 				tok);
 			free(copy);

@@ -103,7 +103,7 @@ int cmd_job_states_parse(const char *list, uint32_t *mask,
 #define CMD_STATES_ACTIVE                                                      \
 	(CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_PENDING) |                     \
 	 CMD_STATE_BIT(MERIDIAN__JOB_STATE__JOB_RUNNING))
-#define CMD_STATES_ALL 0xfeu /* PENDING .. NODE_FAIL */
+#define CMD_STATES_ALL 0x1feu /* PENDING .. DEADLINE */
 
 /*
  * A node's state name ("IDLE", "DRAINING", ...): its node_state, or, when

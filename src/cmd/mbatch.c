@@ -393,6 +393,7 @@ int main(int argc, char **argv)
 
 	desc.name = o.name ? o.name : (char *)base_name(script_name);
 	desc.account = o.account ? o.account : (char *)"";
+	desc.qos = o.qos ? o.qos : (char *)"";
 	desc.partition = o.partition ? o.partition : (char *)"";
 	desc.work_dir = wd;
 	submit_dir = getcwd(NULL, 0);
@@ -401,6 +402,7 @@ int main(int argc, char **argv)
 	desc.std_err = o.std_err ? o.std_err : (char *)"";
 	desc.std_in = o.std_in ? o.std_in : (char *)"";
 	desc.min_nodes = o.nodes;
+	desc.max_nodes = o.max_nodes;
 	desc.ntasks = o.ntasks;
 	desc.ntasks_per_node = o.ntasks_per_node;
 	desc.cpus_per_task = o.cpus_per_task;
@@ -432,6 +434,7 @@ int main(int argc, char **argv)
 				 ? MERIDIAN__OPEN_MODE__OPEN_APPEND
 				 : MERIDIAN__OPEN_MODE__OPEN_TRUNCATE;
 	desc.begin_time = o.begin;
+	desc.deadline = o.deadline;
 	desc.signal = o.signal;
 	desc.signal_secs = o.signal_secs;
 	desc.signal_batch = o.signal_batch;

@@ -432,6 +432,7 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	rec_nl(&r, m);
 	rec_kv(&r, "Priority", "%" PRIu32, j->priority);
 	rec_kv(&r, "Account", "%s", str_or(d->account, "(null)"));
+	rec_kv(&r, "QOS", "%s", str_or(d->qos, "(null)"));
 	rec_nl(&r, m);
 	cmd_format_exit_code(j->exit_code, j->term_signal, a, sizeof(a));
 	rec_kv(&r, "JobState", "%s", mer_job_state_name(j->state));
@@ -465,9 +466,15 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		rec_kv(&r, "Comment", "%s", d->comment);
 		rec_nl(&r, m);
 	}
-	if (d->begin_time) {
-		time_str(d->begin_time, a, sizeof(a));
-		rec_kv(&r, "EligibleTime", "%s", a);
+	if (d->begin_time || d->deadline) {
+		if (d->begin_time) {
+			time_str(d->begin_time, a, sizeof(a));
+			rec_kv(&r, "EligibleTime", "%s", a);
+		}
+		if (d->deadline) {
+			time_str(d->deadline, a, sizeof(a));
+			rec_kv(&r, "Deadline", "%s", a);
+		}
 		rec_nl(&r, m);
 	}
 	rec_kv(&r, "Partition", "%s", str_or(d->partition, "(null)"));
@@ -476,7 +483,11 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	rec_kv(&r, "NodeList", "%s", str_or(j->nodes, "(null)"));
 	rec_kv(&r, "BatchHost", "%s", str_or(j->batch_host, "(null)"));
 	rec_nl(&r, m);
-	rec_kv(&r, "NumNodes", "%" PRIu32, nodes);
+	if (d->max_nodes && j->state == MERIDIAN__JOB_STATE__JOB_PENDING)
+		rec_kv(&r, "NumNodes", "%" PRIu32 "-%" PRIu32, nodes,
+		       d->max_nodes);
+	else
+		rec_kv(&r, "NumNodes", "%" PRIu32, nodes);
 	rec_kv(&r, "NumCPUs", "%" PRIu32, cpus);
 	rec_kv(&r, "NumTasks", "%" PRIu32, tasks ? tasks : nodes);
 	rec_kv(&r, "CPUs/Task", "%" PRIu32,

@@ -192,6 +192,7 @@ static void col_nodelist_reason(const void *row, const void *ctx,
 	bool failed = j->state == MERIDIAN__JOB_STATE__JOB_FAILED ||
 		      j->state == MERIDIAN__JOB_STATE__JOB_TIMEOUT ||
 		      j->state == MERIDIAN__JOB_STATE__JOB_NODE_FAIL ||
+		      j->state == MERIDIAN__JOB_STATE__JOB_DEADLINE ||
 		      j->state == MERIDIAN__JOB_STATE__JOB_CANCELLED;
 
 	bool has_reason = j->reason && *j->reason && strcmp(j->reason, "None");
@@ -221,6 +222,11 @@ static void col_nodelist(const void *row, const void *ctx, struct strbuf *out)
 static void col_account(const void *row, const void *ctx, struct strbuf *out)
 {
 	add_str(out, str_or(desc_of(JOB(row))->account, "(null)"));
+}
+
+static void col_qos(const void *row, const void *ctx, struct strbuf *out)
+{
+	add_str(out, str_or(desc_of(JOB(row))->qos, "(null)"));
 }
 
 static void col_gres(const void *row, const void *ctx, struct strbuf *out)
@@ -336,6 +342,7 @@ static const struct cmd_column mqueue_columns[] = {
 	{'P', "PARTITION", col_partition},
 	{'N', "NODELIST", col_nodelist},
 	{'a', "ACCOUNT", col_account},
+	{'q', "QOS", col_qos},
 	{'b', "TRES_PER_NODE", col_gres},
 	{'V', "SUBMIT_TIME", col_submit},
 	{'S', "START_TIME", col_start},
@@ -351,7 +358,8 @@ static const struct cmd_column mqueue_columns[] = {
 
 /* --- --priority: sprio's view of the pending jobs ------------------- */
 
-#define MQUEUE_FORMAT_PRIO "%.15i %.9P %.8u %.10Q %.10a %.10f %.10s %.10p %.8n"
+#define MQUEUE_FORMAT_PRIO                                                     \
+	"%.15i %.9P %.8u %.10Q %.10a %.10f %.10s %.10p %.10q %.8n"
 
 static const Meridian__PriorityFactors no_factors =
 	MERIDIAN__PRIORITY_FACTORS__INIT;
@@ -383,19 +391,31 @@ static void col_f_part(const void *row, const void *ctx, struct strbuf *out)
 	strbuf_addf(out, "%" PRIu32, factors_of(row)->partition);
 }
 
+static void col_f_qos(const void *row, const void *ctx, struct strbuf *out)
+{
+	strbuf_addf(out, "%" PRIu32, factors_of(row)->qos);
+}
+
 static void col_f_nice(const void *row, const void *ctx, struct strbuf *out)
 {
 	strbuf_addf(out, "%" PRId32, desc_of(JOB(row))->nice);
 }
 
 /* sprio's columns: %a age, %f fair-share, %s job size, %p partition,
- * %n nice (weighted, as PriorityType=priority/multifactor makes them). */
+ * %q QOS, %n nice (weighted, as PriorityType=priority/multifactor makes them).
+ */
 static const struct cmd_column prio_columns[] = {
-	{'i', "JOBID", col_id},	      {'P', "PARTITION", col_partition},
-	{'u', "USER", col_user},      {'Q', "PRIORITY", col_priority},
-	{'a', "AGE", col_f_age},      {'f', "FAIRSHARE", col_f_fs},
-	{'s', "JOBSIZE", col_f_size}, {'p', "PARTITION", col_f_part},
-	{'n', "NICE", col_f_nice},    {0, NULL, NULL},
+	{'i', "JOBID", col_id},
+	{'P', "PARTITION", col_partition},
+	{'u', "USER", col_user},
+	{'Q', "PRIORITY", col_priority},
+	{'a', "AGE", col_f_age},
+	{'f', "FAIRSHARE", col_f_fs},
+	{'s', "JOBSIZE", col_f_size},
+	{'p', "PARTITION", col_f_part},
+	{'q', "QOS", col_f_qos},
+	{'n', "NICE", col_f_nice},
+	{0, NULL, NULL},
 };
 
 /* --- steps -------------------------------------------------------- */
@@ -627,12 +647,13 @@ static void usage(FILE *out)
 		"  -j, --jobs=ID[,ID...]       only these jobs (any state)\n"
 		"  -u, --user=USER[,USER...]   only jobs of these users\n"
 		"      --me                    only my jobs\n"
-		"  -t, --states=STATES         PD,R,CD,F,CA,TO,NF or PENDING,"
+		"  -t, --states=STATES         PD,R,CD,F,CA,TO,NF,DL or "
+		"PENDING,"
 		"RUNNING,\n"
 		"                              COMPLETED,FAILED,CANCELLED,"
 		"TIMEOUT,\n"
-		"                              NODE_FAIL, or all (default "
-		"PD,R)\n"
+		"                              NODE_FAIL,DEADLINE, or all "
+		"(default PD,R)\n"
 		"  -p, --partition=PART[,...]  only jobs in these partitions\n"
 		"  -n, --name=NAME[,...]       only jobs (steps) with these "
 		"names\n"

@@ -72,6 +72,12 @@ int mrun_step_desc(const struct jobopt *o, char **argv, size_t argc, char **env,
 	if (argc == 0 || !argv[0] || !*argv[0])
 		return mer_error_set(err, "no program to run: expected mrun "
 					  "[OPTIONS] PROGRAM [ARGS...]");
+	if (o->max_nodes)
+		return mer_error_set(err,
+				     "--nodes=%" PRIu32 "-%" PRIu32
+				     ": mrun's steps take a number of nodes, "
+				     "expected --nodes=N (MIN-MAX is mbatch's)",
+				     o->nodes, o->max_nodes);
 	d->ntasks = o->ntasks;
 	d->min_nodes = o->nodes;
 	d->ntasks_per_node = o->ntasks_per_node;
@@ -132,6 +138,7 @@ void mrun_job_desc(const struct jobopt *o, const char *program,
 {
 	d->name = o->name ? o->name : (char *)mrun_base_name(program);
 	d->account = o->account ? o->account : (char *)"";
+	d->qos = o->qos ? o->qos : (char *)"";
 	d->partition = o->partition ? o->partition : (char *)"";
 	d->work_dir = work_dir ? (char *)work_dir : (char *)"";
 	d->submit_dir = submit_dir ? (char *)submit_dir : d->work_dir;
@@ -139,6 +146,7 @@ void mrun_job_desc(const struct jobopt *o, const char *program,
 	d->std_err = (char *)"";
 	d->std_in = (char *)"";
 	d->min_nodes = o->nodes;
+	d->max_nodes = o->max_nodes;
 	d->ntasks = o->ntasks;
 	d->ntasks_per_node = o->ntasks_per_node;
 	d->cpus_per_task = o->cpus_per_task;

@@ -255,6 +255,7 @@ static const struct gkey gkeys[] = {
 	    1000000000),
 	NUM("PriorityWeightPartition", prio_weight_partition, G_U32, 1000, 0,
 	    1000000000),
+	NUM("PriorityWeightQOS", prio_weight_qos, G_U32, 0, 0, 1000000000),
 	NUM("PriorityMaxAge", prio_max_age, G_TIME, 10080, 0, 0),
 	NUM("PriorityDecayHalfLife", prio_decay_half_life, G_TIME, 10080, 0, 0),
 	NUM("FairShareGpuWeight", fairshare_gpu_weight, G_U32, 16, 0, 100000),
@@ -504,8 +505,14 @@ static const char *const node_key_names =
 	"TopologyFile, Weight, State";
 static const char *const part_key_names =
 	"Nodes, Default, MaxTime, DefaultTime, State, PriorityJobFactor, "
-	"MaxNodes, AllowAccounts, Regions";
+	"MaxNodes, AllowAccounts, Regions, PriorityTier";
 static const char *const region_key_names = "Description, UtcOffset, Country";
+static const char *const qos_key_names =
+	"Priority, MaxWall, MaxGPUsPerJob, MaxNodesPerJob, "
+	"MaxSubmitJobsPerUser, MaxJobsPerUser, MaxGPUsPerUser, "
+	"MaxJobsPerAccount, MaxGPUsPerAccount";
+static const char *const account_key_names =
+	"Users, QOS, DefaultQOS, GrpJobs, GrpGPUs, MaxJobs, MaxSubmitJobs";
 
 static bool is_stanza_key(const char *stanza_keys, const char *key)
 {
@@ -545,6 +552,16 @@ static int set_global(struct loader *l, const struct token *t)
 			return lerr(l,
 				    "%s= belongs in a RegionName line, "
 				    "expected RegionName=NAME %s=...",
+				    t->key, t->key);
+		if (is_stanza_key(qos_key_names, t->key))
+			return lerr(l,
+				    "%s= belongs in a QosName line, "
+				    "expected QosName=NAME %s=...",
+				    t->key, t->key);
+		if (is_stanza_key(account_key_names, t->key))
+			return lerr(l,
+				    "%s= belongs in an AccountName line, "
+				    "expected AccountName=NAME %s=...",
 				    t->key, t->key);
 		/* Perhaps a plugin's: kept, and checked once every plugin
 		 * that could own it is known (conf_check_keys). */
@@ -974,6 +991,10 @@ static int part_apply(struct loader *l, struct conf_partition *p,
 			if (parse_u32(v, "PriorityJobFactor", 0, 65533,
 				      &p->priority_job_factor, &e) < 0)
 				return lerr_parse(l, &e);
+		} else if (strcasecmp(k, "PriorityTier") == 0) {
+			if (parse_u32(v, "PriorityTier", 0, 65533,
+				      &p->priority_tier, &e) < 0)
+				return lerr_parse(l, &e);
 		} else if (strcasecmp(k, "State") == 0) {
 			if (strcasecmp(v, "UP") == 0)
 				p->up = true;
@@ -1246,6 +1267,256 @@ static int tokenize(struct loader *l, const char *s, struct token **out,
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* QosName= and AccountName= */
+
+/* A limit: a count, or UNLIMITED (0). */
+static int parse_limit(struct loader *l, const char *key, const char *v,
+		       uint32_t *out)
+{
+	struct mer_error e;
+
+	if (strcasecmp(v, "UNLIMITED") == 0 || strcmp(v, "-1") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (parse_u32(v, key, 0, 10000000, out, &e) < 0)
+		return lerr_parse(l, &e);
+	return 0;
+}
+
+/* A comma list of names (QOS=, Users=), each a plain name. */
+static int check_name_list(struct loader *l, const char *key, const char *v)
+{
+	if (!*v)
+		return lerr(l, "%s is empty, expected NAME[,NAME...]", key);
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, ",");
+		char *name = xstrndup(p, n);
+		bool ok = n > 0 && is_plain_name(name);
+
+		free(name);
+		if (!ok)
+			return lerr(l,
+				    "%s=%.*s: expected names of letters, "
+				    "digits, '.', '_' and '-' separated by "
+				    "commas",
+				    key, ECHO_MAX, v);
+		p += n;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
+static int qos_stanza(struct loader *l, const struct token *toks, size_t ntoks)
+{
+	struct conf *c = &l->cp->pub;
+	struct conf_qos q = {0};
+	const char *name = toks[0].value;
+	static const struct {
+		const char *key;
+		size_t off;
+	} lim[] = {
+		{"MaxGPUsPerJob", offsetof(struct conf_qos, max_gpus_pj)},
+		{"MaxNodesPerJob", offsetof(struct conf_qos, max_nodes_pj)},
+		{"MaxSubmitJobsPerUser",
+		 offsetof(struct conf_qos, max_submit_pu)},
+		{"MaxJobsPerUser", offsetof(struct conf_qos, max_jobs_pu)},
+		{"MaxGPUsPerUser", offsetof(struct conf_qos, max_gpus_pu)},
+		{"MaxJobsPerAccount", offsetof(struct conf_qos, max_jobs_pa)},
+		{"MaxGPUsPerAccount", offsetof(struct conf_qos, max_gpus_pa)},
+	};
+
+	if (strcasecmp(name, "DEFAULT") == 0)
+		return lerr(l, "QosName=DEFAULT is not supported, expected a "
+			       "QOS name such as normal");
+	if (check_name(l, "QosName", name) < 0)
+		return -1;
+	for (size_t i = 0; i < c->nqos; i++)
+		if (strcmp(c->qos[i].name, name) == 0)
+			return lerr(l,
+				    "duplicate QosName '%s' (first at line "
+				    "%d), expected each QOS once",
+				    name, c->qos[i].line);
+	for (size_t i = 1; i < ntoks; i++) {
+		const char *k = toks[i].key, *v = toks[i].value;
+		struct mer_error e;
+		size_t x;
+
+		for (x = 0; x < sizeof(lim) / sizeof(lim[0]); x++)
+			if (strcasecmp(k, lim[x].key) == 0)
+				break;
+		if (x < sizeof(lim) / sizeof(lim[0])) {
+			if (parse_limit(l, lim[x].key, v,
+					(uint32_t *)((char *)&q + lim[x].off)) <
+			    0)
+				return -1;
+		} else if (strcasecmp(k, "Priority") == 0) {
+			if (parse_u32(v, "Priority", 0, 1000000, &q.priority,
+				      &e) < 0)
+				return lerr_parse(l, &e);
+		} else if (strcasecmp(k, "MaxWall") == 0) {
+			if (strcasecmp(v, "UNLIMITED") == 0)
+				q.max_wall = 0;
+			else if (parse_time_minutes(v, "MaxWall", &q.max_wall,
+						    &e) < 0)
+				return lerr_parse(l, &e);
+		} else {
+			return lerr(l,
+				    "unknown QosName key '%.*s', expected %s",
+				    ECHO_MAX, k, qos_key_names);
+		}
+	}
+	q.name = xstrdup(name);
+	q.line = l->line;
+	c->qos = xrealloc(c->qos, (c->nqos + 1) * sizeof(*c->qos));
+	c->qos[c->nqos++] = q;
+	if (q.max_jobs_pu || q.max_gpus_pu || q.max_jobs_pa || q.max_gpus_pa)
+		c->run_limits = true;
+	return 0;
+}
+
+static void account_clear(struct conf_account *a)
+{
+	for (size_t i = 0; i < a->nusers; i++)
+		free(a->users[i]);
+	free(a->users);
+	free(a->name);
+	free(a->qos);
+	free(a->default_qos);
+	memset(a, 0, sizeof(*a));
+}
+
+static int account_apply(struct loader *l, struct conf_account *a,
+			 const struct token *toks, size_t ntoks)
+{
+	for (size_t i = 1; i < ntoks; i++) {
+		const char *k = toks[i].key, *v = toks[i].value;
+
+		if (strcasecmp(k, "Users") == 0) {
+			if (check_name_list(l, "Users", v) < 0)
+				return -1;
+			for (const char *p = v; *p;) {
+				size_t n = strcspn(p, ",");
+
+				if (n == 3 && strncasecmp(p, "ALL", 3) == 0) {
+					a->all_users = true;
+				} else {
+					a->users = xrealloc(
+						a->users, (a->nusers +
+							   1) * sizeof(char *));
+					a->users[a->nusers++] = xstrndup(p, n);
+				}
+				p += n;
+				if (*p)
+					p++;
+			}
+		} else if (strcasecmp(k, "QOS") == 0) {
+			if (check_name_list(l, "QOS", v) < 0)
+				return -1;
+			set_str(&a->qos, v);
+		} else if (strcasecmp(k, "DefaultQOS") == 0) {
+			if (check_name(l, "DefaultQOS", v) < 0)
+				return -1;
+			set_str(&a->default_qos, v);
+		} else if (strcasecmp(k, "GrpJobs") == 0) {
+			if (parse_limit(l, "GrpJobs", v, &a->grp_jobs) < 0)
+				return -1;
+		} else if (strcasecmp(k, "GrpGPUs") == 0) {
+			if (parse_limit(l, "GrpGPUs", v, &a->grp_gpus) < 0)
+				return -1;
+		} else if (strcasecmp(k, "MaxJobs") == 0) {
+			if (parse_limit(l, "MaxJobs", v, &a->max_jobs) < 0)
+				return -1;
+		} else if (strcasecmp(k, "MaxSubmitJobs") == 0) {
+			if (parse_limit(l, "MaxSubmitJobs", v, &a->max_submit) <
+			    0)
+				return -1;
+		} else {
+			return lerr(l,
+				    "unknown AccountName key '%.*s', "
+				    "expected %s",
+				    ECHO_MAX, k, account_key_names);
+		}
+	}
+	return 0;
+}
+
+static int account_stanza(struct loader *l, const struct token *toks,
+			  size_t ntoks)
+{
+	struct conf *c = &l->cp->pub;
+	struct conf_account a = {0};
+	const char *name = toks[0].value;
+
+	if (strcasecmp(name, "DEFAULT") == 0)
+		return lerr(l, "AccountName=DEFAULT is not supported, expected "
+			       "an account name such as physics");
+	if (check_name(l, "AccountName", name) < 0)
+		return -1;
+	for (size_t i = 0; i < c->naccounts; i++)
+		if (strcmp(c->accounts[i].name, name) == 0)
+			return lerr(l,
+				    "duplicate AccountName '%s' (first at "
+				    "line %d), expected each account once",
+				    name, c->accounts[i].line);
+	if (account_apply(l, &a, toks, ntoks) < 0) {
+		account_clear(&a);
+		return -1;
+	}
+	a.name = xstrdup(name);
+	a.line = l->line;
+	c->accounts = xrealloc(c->accounts,
+			       (c->naccounts + 1) * sizeof(*c->accounts));
+	c->accounts[c->naccounts++] = a;
+	if (a.grp_jobs || a.grp_gpus || a.max_jobs)
+		c->run_limits = true;
+	return 0;
+}
+
+/* Every QOS an account names is a QosName line, its DefaultQOS one it
+ * may use. */
+static int check_accounts(struct loader *l)
+{
+	struct conf *c = &l->cp->pub;
+
+	for (size_t i = 0; i < c->naccounts; i++) {
+		const struct conf_account *a = &c->accounts[i];
+
+		for (const char *p = a->qos; p && *p;) {
+			size_t n = strcspn(p, ",");
+			bool known = false;
+
+			for (size_t q = 0; q < c->nqos && !known; q++)
+				known = strlen(c->qos[q].name) == n &&
+					strncmp(c->qos[q].name, p, n) == 0;
+			if (!known)
+				return lerr_at(l, a->line,
+					       "account '%s': QOS= names "
+					       "'%.*s', which no QosName line "
+					       "defines",
+					       a->name, (int)(n < 40 ? n : 40),
+					       p);
+			p += n;
+			if (*p)
+				p++;
+		}
+		if (a->default_qos && !conf_find_qos(c, a->default_qos))
+			return lerr_at(l, a->line,
+				       "account '%s': DefaultQOS=%s, which "
+				       "no QosName line defines",
+				       a->name, a->default_qos);
+		if (a->default_qos && a->qos &&
+		    !conf_list_has(a->qos, a->default_qos))
+			return lerr_at(l, a->line,
+				       "account '%s': DefaultQOS=%s is not "
+				       "in its QOS=%s, expected one of them",
+				       a->name, a->default_qos, a->qos);
+	}
+	return 0;
+}
+
 static int do_line(struct loader *l, const char *s)
 {
 	struct token *t = NULL;
@@ -1262,11 +1533,17 @@ static int do_line(struct loader *l, const char *s)
 		rc = part_stanza(l, t, n);
 	} else if (strcasecmp(t[0].key, "RegionName") == 0) {
 		rc = region_stanza(l, t, n);
+	} else if (strcasecmp(t[0].key, "QosName") == 0) {
+		rc = qos_stanza(l, t, n);
+	} else if (strcasecmp(t[0].key, "AccountName") == 0) {
+		rc = account_stanza(l, t, n);
 	} else {
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			if (strcasecmp(t[i].key, "NodeName") == 0 ||
 			    strcasecmp(t[i].key, "PartitionName") == 0 ||
-			    strcasecmp(t[i].key, "RegionName") == 0)
+			    strcasecmp(t[i].key, "RegionName") == 0 ||
+			    strcasecmp(t[i].key, "QosName") == 0 ||
+			    strcasecmp(t[i].key, "AccountName") == 0)
 				rc = lerr(l,
 					  "%s= must start its line, expected "
 					  "it on a line of its own",
@@ -1661,6 +1938,8 @@ static struct conf *parse(const char *name, const char *data, size_t size,
 		rc = check_nodes(&l);
 	if (rc == 0)
 		rc = check_partitions(&l);
+	if (rc == 0)
+		rc = check_accounts(&l);
 
 	node_clear(&l.node_def);
 	part_clear(&l.part_def);
@@ -1723,6 +2002,12 @@ void conf_free(struct conf *c)
 		free(c->regions[i].description);
 	}
 	free(c->regions);
+	for (size_t i = 0; i < c->nqos; i++)
+		free(c->qos[i].name);
+	free(c->qos);
+	for (size_t i = 0; i < c->naccounts; i++)
+		account_clear(&c->accounts[i]);
+	free(c->accounts);
 	for (size_t i = 0; i < cp->nkv; i++) {
 		free(cp->kv[i].value);
 		free(cp->kv[i].own);
@@ -1785,6 +2070,66 @@ const struct conf_region *conf_find_region(const struct conf *c,
 		if (strcmp(c->regions[i].name, name) == 0)
 			return &c->regions[i];
 	return NULL;
+}
+
+const struct conf_qos *conf_find_qos(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; c && name && i < c->nqos; i++)
+		if (strcmp(c->qos[i].name, name) == 0)
+			return &c->qos[i];
+	return NULL;
+}
+
+const struct conf_account *conf_find_account(const struct conf *c,
+					     const char *name)
+{
+	for (size_t i = 0; c && name && i < c->naccounts; i++)
+		if (strcmp(c->accounts[i].name, name) == 0)
+			return &c->accounts[i];
+	return NULL;
+}
+
+bool conf_account_has_user(const struct conf_account *a, const char *user)
+{
+	if (a->all_users)
+		return true;
+	for (size_t i = 0; user && i < a->nusers; i++)
+		if (strcmp(a->users[i], user) == 0)
+			return true;
+	return false;
+}
+
+const struct conf_account *conf_user_account(const struct conf *c,
+					     const char *user)
+{
+	const struct conf_account *any = NULL;
+
+	for (size_t i = 0; user && i < c->naccounts; i++) {
+		const struct conf_account *a = &c->accounts[i];
+
+		for (size_t u = 0; u < a->nusers; u++)
+			if (strcmp(a->users[u], user) == 0)
+				return a;
+		if (a->all_users && !any)
+			any = a;
+	}
+	return any;
+}
+
+bool conf_list_has(const char *list, const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	for (const char *p = list; p && *p && len;) {
+		size_t n = strcspn(p, ",");
+
+		if (n == len && strncmp(p, name, n) == 0)
+			return true;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return false;
 }
 
 bool conf_is_admin(const struct conf *c, unsigned uid)

@@ -58,8 +58,42 @@ struct conf_partition {
 	bool up;		      /* State=UP (default) or DOWN/INACTIVE */
 	uint32_t priority_job_factor; /* PriorityJobFactor=, default 1 */
 	uint32_t max_nodes;	      /* MaxNodes=, 0 UNLIMITED */
-	char *allow_accounts; /* AllowAccounts=a,b; NULL or "ALL": any */
-	char *regions;	      /* Regions=a,b: only their nodes; NULL any */
+	char *allow_accounts;	/* AllowAccounts=a,b; NULL or "ALL": any */
+	char *regions;		/* Regions=a,b: only their nodes; NULL any */
+	uint32_t priority_tier; /* PriorityTier=: higher tiers first */
+	int line;
+};
+
+/* QosName=: a quality of service, the limits and priority a job asks for
+ * with --qos (sacctmgr's QOS, kept in meridian.conf).  0: no limit. */
+struct conf_qos {
+	char *name;
+	uint32_t priority;	/* Priority=, PriorityWeightQOS's factor */
+	uint32_t max_wall;	/* MaxWall= minutes: refused at submit */
+	uint32_t max_gpus_pj;	/* MaxGPUsPerJob=: refused at submit */
+	uint32_t max_nodes_pj;	/* MaxNodesPerJob=: refused at submit */
+	uint32_t max_submit_pu; /* MaxSubmitJobsPerUser=: pending and
+				 * running, refused at submit */
+	uint32_t max_jobs_pu;	/* MaxJobsPerUser=: running, waits */
+	uint32_t max_gpus_pu;	/* MaxGPUsPerUser=: running, waits */
+	uint32_t max_jobs_pa;	/* MaxJobsPerAccount=: running, waits */
+	uint32_t max_gpus_pa;	/* MaxGPUsPerAccount=: running, waits */
+	int line;
+};
+
+/* AccountName=: an account, its users and its limits (sacctmgr's
+ * associations).  With no AccountName line any account is taken. */
+struct conf_account {
+	char *name;
+	char **users; /* Users=a,b (names); ALL: anyone */
+	size_t nusers;
+	bool all_users;
+	char *qos;	     /* QOS=a,b: the QOS its jobs may ask; NULL any */
+	char *default_qos;   /* DefaultQOS=, NULL: "normal" if defined */
+	uint32_t grp_jobs;   /* GrpJobs=: its running jobs, waits */
+	uint32_t grp_gpus;   /* GrpGPUs=: its running jobs' GPUs, waits */
+	uint32_t max_jobs;   /* MaxJobs=: each user's running jobs in it */
+	uint32_t max_submit; /* MaxSubmitJobs=: each user's, refused */
 	int line;
 };
 
@@ -129,7 +163,7 @@ struct conf {
 	/* priority (src/mctld/priority.c) */
 	bool priority_multifactor; /* PriorityType=priority/multifactor */
 	uint32_t prio_weight_age, prio_weight_fairshare, prio_weight_jobsize,
-		prio_weight_partition;
+		prio_weight_partition, prio_weight_qos;
 	uint32_t prio_max_age;	       /* minutes the age factor takes to 1 */
 	uint32_t prio_decay_half_life; /* minutes; 0: usage never decays */
 	uint32_t fairshare_gpu_weight; /* a GPU-second is this many CPU's */
@@ -145,6 +179,12 @@ struct conf {
 	size_t npartitions;
 	struct conf_region *regions;
 	size_t nregions;
+	struct conf_qos *qos;
+	size_t nqos;
+	struct conf_account *accounts;
+	size_t naccounts;
+	/* some QOS or account limits running jobs: the scheduler counts */
+	bool run_limits;
 };
 
 /* Load and check path.  Returns NULL with err holding
@@ -185,6 +225,17 @@ const struct conf_partition *conf_find_partition(const struct conf *c,
 const struct conf_partition *conf_default_partition(const struct conf *c);
 const struct conf_region *conf_find_region(const struct conf *c,
 					   const char *name);
+const struct conf_qos *conf_find_qos(const struct conf *c, const char *name);
+const struct conf_account *conf_find_account(const struct conf *c,
+					     const char *name);
+/* Whether user (a name) is one of a's Users=. */
+bool conf_account_has_user(const struct conf_account *a, const char *user);
+/* The first AccountName line listing user by name (then one with
+ * Users=ALL), NULL none. */
+const struct conf_account *conf_user_account(const struct conf *c,
+					     const char *user);
+/* Whether name is one of a comma list ("" or NULL: none). */
+bool conf_list_has(const char *list, const char *name);
 bool conf_is_admin(const struct conf *c, unsigned uid);
 /* The bandwidth tier of a node whose measured down rate is mbps: a name
  * in c->tiers (lives as long as c), NULL below the first tier. */

@@ -284,7 +284,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		evbuffer_copyout(in, hb, sizeof(hb));
 		if (frame_hdr_decode(hb, &h, &err) < 0) {
-			char why[200];
+			char why[sizeof(err.text) + 16];
 			snprintf(why, sizeof(why), "bad frame: %s", err.text);
 			conn_die(c, why);
 			break;

@@ -61,6 +61,7 @@ enum okind {
 	O_REQUEUE, /* int set to min: --requeue 1, --no-requeue 2 */
 	O_MAIL,	   /* uint32_t, --mail-type's words to bits */
 	O_ARRAY,   /* char *, --array's form (array.h), kept as written */
+	O_NODES,   /* -N: N or MIN-MAX into nodes and max_nodes */
 };
 
 struct optdef {
@@ -84,12 +85,13 @@ struct optdef {
 static const struct optdef opts[] = {
 	{"job-name", 'J', O_STR, F(name), 0, 0, "NAME", false, BOTH},
 	{"account", 'A', O_STR, F(account), 0, 0, "ACCOUNT", false, BOTH},
+	{"qos", 'q', O_STR, F(qos), 0, 0, "QOS", false, BOTH},
 	{"partition", 'p', O_STR, F(partition), 0, 0, "PARTITION", false, BOTH},
 	{"chdir", 'D', O_STR, F(work_dir), 0, 0, "DIR", false, BOTH},
 	{"output", 'o', O_STR, F(std_out), 0, 0, "PATTERN", false, BOTH},
 	{"error", 'e', O_STR, F(std_err), 0, 0, "PATTERN", false, BOTH},
 	{"input", 'i', O_STR, F(std_in), 0, 0, "FILE", false, MB},
-	{"nodes", 'N', O_U32, F(nodes), 1, 65536, "N", false, BOTH},
+	{"nodes", 'N', O_NODES, F(nodes), 1, 65536, "N[-MAX]", false, BOTH},
 	{"ntasks", 'n', O_U32, F(ntasks), 1, 1048576, "N", false, BOTH},
 	{"ntasks-per-node", 0, O_U32, F(ntasks_per_node), 1, 4096, "N", false,
 	 BOTH},
@@ -128,6 +130,7 @@ static const struct optdef opts[] = {
 	{"open-mode", 0, O_CHOICE, F(open_mode), 0, 0, "append|truncate", false,
 	 MB},
 	{"begin", 'b', O_BEGIN, F(begin), 0, 0, "TIME", false, MB},
+	{"deadline", 0, O_BEGIN, F(deadline), 0, 0, "TIME", false, MB},
 	{"wait", 'W', O_FLAG, F(wait), 0, 0, NULL, false, MB},
 	{"nice", 0, O_NICE, F(nice), 0, 0, "N", false, MB},
 	{"mail-type", 0, O_MAIL, F(mail_type), 0, 0, "TYPE[,TYPE...]", false,
@@ -175,6 +178,7 @@ static const char help_text[] =
 	"\n"
 	"  -J, --job-name=NAME        name of the job (default: script name)\n"
 	"  -A, --account=ACCOUNT      account to charge\n"
+	"  -q, --qos=QOS              quality of service (QosName=)\n"
 	"  -p, --partition=PARTITION  partition (default: the Default=YES "
 	"one)\n"
 	"  -D, --chdir=DIR            working directory of the script\n"
@@ -183,7 +187,8 @@ static const char help_text[] =
 	"                             %A array master id, %a array index\n"
 	"  -e, --error=PATTERN        stderr file (default: with stdout)\n"
 	"  -i, --input=FILE           stdin file (default /dev/null)\n"
-	"  -N, --nodes=N              number of nodes\n"
+	"  -N, --nodes=N[-MAX]        number of nodes: N, or from N up to MAX\n"
+	"                             as many as are free when it starts\n"
 	"  -n, --ntasks=N             number of tasks\n"
 	"      --ntasks-per-node=N    tasks on each node\n"
 	"  -c, --cpus-per-task=N      CPUs for each task\n"
@@ -201,6 +206,8 @@ static const char help_text[] =
 	"  -x, --exclude=NODES        never on these nodes\n"
 	"  -b, --begin=TIME           not before TIME: now+1hour, 16:00,\n"
 	"                             2026-12-24T08:00, tomorrow ...\n"
+	"      --deadline=TIME        ended (DEADLINE) if it cannot finish\n"
+	"                             by TIME (a time as --begin takes)\n"
 	"      --comment=TEXT         a comment kept with the job\n"
 	"      --open-mode=append|truncate\n"
 	"                             output files (default truncate)\n"
@@ -301,6 +308,7 @@ static const char mrun_help_text[] =
 	"  -p, --partition=PARTITION  partition (default: the Default=YES "
 	"one)\n"
 	"  -A, --account=ACCOUNT      account to charge\n"
+	"  -q, --qos=QOS              quality of service (QosName=)\n"
 	"      --mem=SIZE             memory per node: MiB, or with K/M/G/T\n"
 	"  -G, --gpus=[TYPE:]N        GPUs for the job, of one model if TYPE\n"
 	"      --gres=gpu[:TYPE]:N    GPUs on each node, Slurm's form\n"
@@ -772,6 +780,38 @@ static int set_array(struct jobopt *o, const struct optdef *d, const char *what,
 	return set_str(o, d, what, v, err);
 }
 
+/* -N N, or MIN-MAX: as many nodes as are free when it starts, from MIN
+ * up to MAX. */
+static int set_nodes(struct jobopt *o, const struct optdef *d, const char *what,
+		     const char *v, struct mer_error *err)
+{
+	const char *dash = strchr(v, '-');
+	char lo[16];
+	uint32_t hi;
+
+	o->max_nodes = 0;
+	if (!dash)
+		return parse_u32(v, what, d->min, d->max, &o->nodes, err);
+	if ((size_t)(dash - v) >= sizeof(lo) || dash == v)
+		return mer_error_set(err,
+				     "%s=%.40s: expected N or MIN-MAX, such "
+				     "as 2-4",
+				     what, v);
+	memcpy(lo, v, (size_t)(dash - v));
+	lo[dash - v] = '\0';
+	if (parse_u32(lo, what, d->min, d->max, &o->nodes, err) < 0 ||
+	    parse_u32(dash + 1, what, d->min, d->max, &hi, err) < 0)
+		return -1;
+	if (hi < o->nodes)
+		return mer_error_set(err,
+				     "%s=%.40s: the most nodes is below the "
+				     "least, expected MIN-MAX with MIN <= MAX",
+				     what, v);
+	if (hi > o->nodes)
+		o->max_nodes = hi;
+	return 0;
+}
+
 static int set_begin(struct jobopt *o, const struct optdef *d, const char *what,
 		     const char *v, struct mer_error *err)
 {
@@ -915,6 +955,7 @@ static const setter_fn setters[] = {
 	[O_HOSTS] = set_hosts,	   [O_SIGNAL] = set_signal,
 	[O_NICE] = set_nice,	   [O_REQUEUE] = set_requeue,
 	[O_MAIL] = set_mail,	   [O_ARRAY] = set_array,
+	[O_NODES] = set_nodes,
 };
 
 /* ------------------------------------------------------------------ */

@@ -33,12 +33,14 @@ enum jobopt_comm {
 struct jobopt {
 	char *name;		  /* -J */
 	char *account;		  /* -A */
+	char *qos;		  /* -q/--qos */
 	char *partition;	  /* -p */
 	char *work_dir;		  /* -D/--chdir */
 	char *std_out;		  /* -o */
 	char *std_err;		  /* -e */
 	char *std_in;		  /* -i */
-	uint32_t nodes;		  /* -N, 0 unset */
+	uint32_t nodes;		  /* -N, 0 unset; MIN of MIN-MAX */
+	uint32_t max_nodes;	  /* -N MIN-MAX: MAX, 0 none */
 	uint32_t ntasks;	  /* -n, 0 unset */
 	uint32_t ntasks_per_node; /* --ntasks-per-node */
 	uint32_t cpus_per_task;	  /* -c, 0 unset (1) */
@@ -69,6 +71,7 @@ struct jobopt {
 	char *comment;		   /* --comment */
 	char *open_mode;	   /* --open-mode: "append", "truncate" */
 	int64_t begin;		   /* --begin, epoch seconds, 0 unset */
+	int64_t deadline;	   /* --deadline, epoch seconds, 0 unset */
 	bool wait;		   /* -W/--wait: until the job ends */
 	int signal;		   /* --signal=[B:]SIG[@SECONDS]: 0 none */
 	uint32_t signal_secs;	   /* its SECONDS (default 60) */

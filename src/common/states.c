@@ -30,6 +30,7 @@ static const struct {
 	[JS(CANCELLED)] = {"CANCELLED", "CA", true},
 	[JS(TIMEOUT)] = {"TIMEOUT", "TO", true},
 	[JS(NODE_FAIL)] = {"NODE_FAIL", "NF", true},
+	[JS(DEADLINE)] = {"DEADLINE", "DL", true},
 };
 #define N_JOB_STATES (sizeof(job_states) / sizeof(job_states[0]))
 

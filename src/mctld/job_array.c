@@ -187,6 +187,8 @@ struct job *job_array_split(struct mctld *ctx, struct job *meta)
 	t = xcalloc(1, sizeof(*t));
 	t->rec = rec;
 	t->part = meta->part;
+	t->qos = meta->qos;
+	t->acct = meta->acct;
 	t->tasks_per_node = meta->tasks_per_node;
 	t->cpus_per_node = meta->cpus_per_node;
 	t->gpus_per_node = meta->gpus_per_node;

@@ -39,7 +39,8 @@
  */
 static const unsigned job_next[] = {
 	[MERIDIAN__JOB_STATE__JOB_STATE_NONE] = BIT(JS(PENDING)),
-	[JS(PENDING)] = BIT(JS(RUNNING)) | BIT(JS(CANCELLED)),
+	[JS(PENDING)] =
+		BIT(JS(RUNNING)) | BIT(JS(CANCELLED)) | BIT(JS(DEADLINE)),
 	/* PENDING again: requeued (a node lost, mctl requeue) */
 	[JS(RUNNING)] = BIT(JS(COMPLETED)) | BIT(JS(FAILED)) |
 			BIT(JS(CANCELLED)) | BIT(JS(TIMEOUT)) |
@@ -50,6 +51,7 @@ static const unsigned job_next[] = {
 	[JS(CANCELLED)] = BIT(JS(PENDING)),
 	[JS(TIMEOUT)] = BIT(JS(PENDING)),
 	[JS(NODE_FAIL)] = BIT(JS(PENDING)),
+	[JS(DEADLINE)] = BIT(JS(PENDING)),
 };
 #define NSTATES (sizeof(job_next) / sizeof(job_next[0]))
 
@@ -654,8 +656,9 @@ static int check_account(const char *account, const struct conf_partition *part,
 			     account, part->name, l);
 }
 
-/* -n without -N on tasks that no one node holds: as many nodes as the
- * partition's largest node needs (sbatch spreads them likewise). */
+/* -n without -N (or with -N MIN-MAX) on tasks that no one node holds: as
+ * many nodes as the partition's largest node needs (sbatch spreads them
+ * likewise). */
 static void spread_tasks(struct mctld *ctx, Meridian__JobDesc *d,
 			 const struct conf_partition *part)
 {
@@ -663,7 +666,8 @@ static void spread_tasks(struct mctld *ctx, Meridian__JobDesc *d,
 	struct node **nodes;
 	size_t n;
 
-	if (d->min_nodes || d->ntasks_per_node || d->ntasks < 2)
+	if ((d->min_nodes && !d->max_nodes) || d->ntasks_per_node ||
+	    d->ntasks < 2)
 		return;
 	nodes = node_mgr_partition(ctx, part, &n);
 	for (size_t i = 0; i < n; i++)
@@ -672,6 +676,14 @@ static void spread_tasks(struct mctld *ctx, Meridian__JobDesc *d,
 	tpn = max / cpt;
 	if (!tpn || (uint64_t)d->ntasks * cpt <= max)
 		return;
+	if (d->min_nodes) {
+		/* -N MIN-MAX: MIN raised to what the tasks need, within it */
+		uint32_t need = (d->ntasks + tpn - 1) / tpn;
+
+		if (need > d->min_nodes && need <= d->max_nodes)
+			d->min_nodes = need;
+		return;
+	}
 	d->min_nodes = (d->ntasks + tpn - 1) / tpn;
 	if (d->min_nodes > n)
 		d->min_nodes = 0; /* refused below, naming the CPUs */
@@ -986,6 +998,69 @@ static int check_comm(const Meridian__JobDesc *d, uint32_t num_nodes,
 	return 0;
 }
 
+/* -N MIN-MAX: MAX at least MIN, cut to what the partition allows (its
+ * nodes, MaxNodes=) and to one task a node; 0 when that leaves only MIN. */
+static int check_node_range(struct mctld *ctx, Meridian__JobDesc *d,
+			    const struct conf_partition *part,
+			    const struct job_res *res, struct mer_error *err)
+{
+	size_t n;
+
+	if (!d->max_nodes)
+		return 0;
+	if (d->max_nodes < res->num_nodes) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "--nodes=%u-%u: the most nodes is below "
+				     "the least, expected MIN-MAX with MIN "
+				     "<= MAX",
+				     res->num_nodes, d->max_nodes);
+	}
+	(void)node_mgr_partition(ctx, part, &n);
+	if (d->max_nodes > n)
+		d->max_nodes = (uint32_t)n;
+	if (part->max_nodes && d->max_nodes > part->max_nodes)
+		d->max_nodes = part->max_nodes;
+	if (d->ntasks && d->max_nodes > d->ntasks)
+		d->max_nodes = d->ntasks;
+	if (d->max_nodes <= res->num_nodes)
+		d->max_nodes = 0;
+	return 0;
+}
+
+/* --deadline: a job that could not end by it even if it started now (or
+ * at its --begin) is refused; one that waits too long ends DEADLINE
+ * (sched.c). */
+static int check_deadline(const Meridian__JobDesc *d, uint32_t tl,
+			  struct mer_error *err)
+{
+	int64_t start = mer_now();
+	char lim[32];
+
+	if (!d->deadline)
+		return 0;
+	if (d->begin_time > start)
+		start = d->begin_time;
+	if (!tl) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "--deadline with no time limit: give -t, "
+				     "so that it is known whether the job can "
+				     "end by then");
+	}
+	if (start + (int64_t)tl * 60 > d->deadline) {
+		format_time_minutes(tl, lim, sizeof(lim));
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "a job of time limit %s cannot end by its "
+				     "--deadline, %lld s from %s",
+				     lim, (long long)(d->deadline - start),
+				     d->begin_time > mer_now() ? "its --begin"
+							       : "now");
+	}
+	return 0;
+}
+
 int job_mgr_validate(struct mctld *ctx, Meridian__JobDesc *d,
 		     const struct conf_partition **partp, struct job_res *res,
 		     uint32_t *time_limit, struct mer_error *err)
@@ -1049,7 +1124,8 @@ int job_mgr_validate(struct mctld *ctx, Meridian__JobDesc *d,
 				     res->num_nodes, part->name,
 				     part->max_nodes);
 	}
-	if (check_account(d->account, part, err) < 0)
+	if (check_account(d->account, part, err) < 0 ||
+	    check_node_range(ctx, d, part, res, err) < 0)
 		return -1;
 	if (d->time_limit && part->max_time && d->time_limit > part->max_time) {
 		char want[32], max[32];
@@ -1067,6 +1143,8 @@ int job_mgr_validate(struct mctld *ctx, Meridian__JobDesc *d,
 				  : part->max_time;
 	if (part->max_time && tl > part->max_time)
 		tl = part->max_time;
+	if (check_deadline(d, tl, err) < 0)
+		return -1;
 	if (d->hold != MERIDIAN__HOLD_KIND__HOLD_NONE &&
 	    d->hold != MERIDIAN__HOLD_KIND__HOLD_USER &&
 	    d->hold != MERIDIAN__HOLD_KIND__HOLD_ADMIN) {
@@ -1140,6 +1218,7 @@ static int check_strings(const Meridian__JobDesc *d, struct mer_error *err)
 	} f[] = {
 		{"job name", d->name},
 		{"account", d->account},
+		{"QOS", d->qos},
 		{"partition", d->partition},
 		{"working directory", d->work_dir},
 		{"stdout path", d->std_out},
@@ -1339,7 +1418,9 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 			      ctx->conf->max_job_count);
 		return NULL;
 	}
-	if (job_mgr_validate(ctx, d, &part, &res, &tl, err) < 0)
+	who(jm, uid, name, sizeof(name));
+	if (limits_account(ctx, d, name, mctld_is_admin(ctx, uid), err) < 0 ||
+	    job_mgr_validate(ctx, d, &part, &res, &tl, err) < 0)
 		return NULL;
 	/* the spec's size, for the check and the packing below */
 	len = req->spec ? meridian__job_spec__get_packed_size(req->spec) : 0;
@@ -1377,6 +1458,12 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 		dep_list_free(&deps);
 		return NULL;
 	}
+	if (limits_submit(ctx, d, name, uid, mctld_is_admin(ctx, uid), &res,
+			  &tl, array.count ? array.count : 1, err) < 0) {
+		dep_list_free(&deps);
+		array_spec_free(&array);
+		return NULL;
+	}
 
 	rec = xmalloc(sizeof(*rec));
 	meridian__job_record__init(rec);
@@ -1386,7 +1473,6 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	job_array_attach(rec, &array);
 	rec->user_id = uid;
 	rec->group_id = gid;
-	who(jm, uid, name, sizeof(name));
 	pb_set_str(&rec->user_name, name);
 	pb_set_str(&d->partition, part->name);
 	if (d->hold == MERIDIAN__HOLD_KIND__HOLD_ADMIN &&
@@ -1418,6 +1504,7 @@ struct job *job_mgr_submit(struct mctld *ctx, Meridian__SubmitJobRequest *req,
 	j = xcalloc(1, sizeof(*j));
 	j->rec = rec;
 	j->part = part;
+	limits_bind(ctx, j);
 	job_set_res(j, &res);
 	job_set_nodes(ctx, j);
 	j->uncommitted = true;
@@ -2228,6 +2315,7 @@ void job_mgr_load(struct mctld *ctx, Meridian__JobRecord *rec, int64_t now)
 	j = xcalloc(1, sizeof(*j));
 	j->rec = rec;
 	j->part = conf_find_partition(ctx->conf, rec->desc->partition);
+	limits_bind(ctx, j);
 	if (job_res_compute(rec->desc, &res, &err) < 0) {
 		res.tasks_per_node = 1;
 		res.cpus_per_node = 1;
@@ -2322,6 +2410,17 @@ static int job_requeue(struct mctld *ctx, struct job *j, int64_t now,
 	rec->exit_code = 0;
 	rec->term_signal = 0;
 	rec->restart_count++;
+	if (rec->desc->max_nodes) {
+		/* -N MIN-MAX: its next run picks its count again */
+		struct job_res res;
+		struct mer_error e;
+
+		if (job_res_compute(rec->desc, &res, &e) == 0) {
+			job_set_res(j, &res);
+			rec->num_nodes = res.num_nodes;
+			rec->ntasks = res.ntasks;
+		}
+	}
 	pb_set_str(&rec->reason, "None");
 	job_mgr_set_state(ctx, j, JS(PENDING));
 	job_array_requeued(ctx, j, was_final, was_ok);

@@ -125,6 +125,7 @@ void mctld_destroy(struct mctld *ctx)
 	price_destroy(ctx->price);
 	probe_close(ctx);
 	usage_close(ctx);
+	limits_free(ctx);
 	if (ctx->jobs)
 		job_mgr_destroy(ctx->jobs);
 	job_store_close(ctx);

@@ -105,7 +105,8 @@ struct mctld {
 	struct sched *sched;
 	struct price *price;
 	struct probes *probes;
-	struct usage *usage; /* usage.c: decayed usage per user */
+	struct usage *usage;   /* usage.c: decayed usage per user */
+	struct limits *limits; /* limits.c: running jobs per QOS, account */
 	/* a scheduling pass is wanted: this turn (now) or soon; set by the
 	 * managers (mctld_want_sched), read and cleared by sched.c */
 	bool sched_want_now, sched_want_soon;
@@ -137,6 +138,9 @@ struct job {
 	bool *node_ok;
 	bool dirty;
 	bool uncommitted; /* submitted, not yet on disk */
+	/* its QOS= and AccountName= lines (limits.c), NULL none */
+	const struct conf_qos *qos;
+	const struct conf_account *acct;
 	/* an array's record: its tasks running, counted by the pass gen */
 	uint32_t array_running;
 	uint64_t array_gen;
@@ -645,6 +649,7 @@ struct prio_in {
 	int64_t now, eligible; /* eligible: submit or --begin */
 	uint32_t num_nodes, total_nodes;
 	uint32_t part_factor, max_part_factor; /* PriorityJobFactor= */
+	uint32_t qos_prio, max_qos_prio;       /* QosName= Priority= */
 	double usage, total_usage;	       /* the user's, everyone's */
 	uint32_t nusers;		       /* users sharing the cluster */
 	int32_t nice;
@@ -655,6 +660,27 @@ uint32_t priority_factors(const struct conf *c, const struct prio_in *in,
 /* Every pending job's priority and factors, now (multifactor only; a
  * priority an admin fixed stays). */
 void priority_pass(struct mctld *ctx, int64_t now);
+
+/* limits.c: QOS and accounts, their limits */
+/* At submit, first: d's account checked, or the user's default put in
+ * d (with AccountName= lines). */
+int limits_account(struct mctld *ctx, Meridian__JobDesc *d, const char *user,
+		   bool admin, struct mer_error *err);
+/* Then, once the job is valid: d's QOS checked (the default put in d), the
+ * limits fixed per job and on jobs submitted; *time_limit cut to the
+ * QOS's MaxWall.  njobs: jobs the submit adds (an array's tasks). */
+int limits_submit(struct mctld *ctx, Meridian__JobDesc *d, const char *user,
+		  uint32_t uid, bool admin, const struct job_res *res,
+		  uint32_t *time_limit, uint32_t njobs, struct mer_error *err);
+/* j->qos and j->acct from its record, after a submit or a load. */
+void limits_bind(struct mctld *ctx, struct job *j);
+/* At the start of a pass: count the running jobs. */
+void limits_pass(struct mctld *ctx);
+/* The limit j waits for (a reason), NULL none; limits_started once it
+ * starts. */
+const char *limits_wait(struct mctld *ctx, const struct job *j);
+void limits_started(struct mctld *ctx, const struct job *j);
+void limits_free(struct mctld *ctx);
 
 /* probe.c: the link probes mctld plans, the matrix they fill (the
  * "probes" table) */

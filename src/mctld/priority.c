@@ -12,6 +12,7 @@
  *              has used anything;
  *   job_size   its nodes over the cluster's;
  *   partition  its partition's PriorityJobFactor over the largest;
+ *   qos        its QOS's Priority= over the largest (QosName= lines);
  *
  * each times its PriorityWeight*; the priority is their sum less the job's
  * nice, at least 1.  The sched plugin orders by it.  Computed once per
@@ -39,7 +40,7 @@ static uint32_t weigh(uint32_t w, double f)
 uint32_t priority_factors(const struct conf *c, const struct prio_in *in,
 			  Meridian__PriorityFactors *out)
 {
-	double age = 0, fs = 1, size = 0, part = 0;
+	double age = 0, fs = 1, size = 0, part = 0, qos = 0;
 	int64_t sum;
 
 	if (c->prio_max_age && in->now > in->eligible)
@@ -51,13 +52,16 @@ uint32_t priority_factors(const struct conf *c, const struct prio_in *in,
 		size = (double)in->num_nodes / in->total_nodes;
 	if (in->max_part_factor)
 		part = (double)in->part_factor / in->max_part_factor;
+	if (in->max_qos_prio)
+		qos = (double)in->qos_prio / in->max_qos_prio;
 	out->age = weigh(c->prio_weight_age, age);
 	out->fairshare = weigh(c->prio_weight_fairshare, fs);
 	out->job_size = weigh(c->prio_weight_jobsize, size);
 	out->partition = weigh(c->prio_weight_partition, part);
+	out->qos = weigh(c->prio_weight_qos, qos);
 	out->nice = in->nice;
 	sum = (int64_t)out->age + out->fairshare + out->job_size +
-	      out->partition - in->nice;
+	      out->partition + out->qos - in->nice;
 	if (sum < 1)
 		sum = 1;
 	if (sum > UINT32_MAX - 1)
@@ -89,7 +93,8 @@ void priority_pass(struct mctld *ctx, int64_t now)
 {
 	const struct conf *c = ctx->conf;
 	size_t nknown = usage_count(ctx), cap, n = 0, m = 0;
-	uint32_t *uids, max_pf = 0, nodes = (uint32_t)node_mgr_count(ctx);
+	uint32_t *uids, max_pf = 0, max_qp = 0,
+			nodes = (uint32_t)node_mgr_count(ctx);
 	double *use, total = 0;
 	struct puser *u;
 	struct job *j;
@@ -99,6 +104,9 @@ void priority_pass(struct mctld *ctx, int64_t now)
 	for (size_t p = 0; p < c->npartitions; p++)
 		if (c->partitions[p].priority_job_factor > max_pf)
 			max_pf = c->partitions[p].priority_job_factor;
+	for (size_t q = 0; q < c->nqos; q++)
+		if (c->qos[q].priority > max_qp)
+			max_qp = c->qos[q].priority;
 	/* every user with usage, running or pending jobs */
 	cap = nknown;
 	TAILQ_FOREACH(j, job_mgr_running(ctx), state_entry)
@@ -151,6 +159,8 @@ void priority_pass(struct mctld *ctx, int64_t now)
 		in.total_nodes = nodes;
 		in.part_factor = j->part ? j->part->priority_job_factor : 0;
 		in.max_part_factor = max_pf;
+		in.qos_prio = j->qos ? j->qos->priority : 0;
+		in.max_qos_prio = max_qp;
 		in.usage = pu ? pu->usage : 0;
 		in.total_usage = total;
 		in.nusers = (uint32_t)m;

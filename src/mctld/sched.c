@@ -976,6 +976,67 @@ static void resv_drop(struct sched *s, uint32_t job_id)
 	}
 }
 
+/* j's per-node needs and counts from res (job_res_compute's). */
+static void set_res(struct job *j, const struct job_res *r)
+{
+	j->rec->num_nodes = r->num_nodes;
+	j->rec->ntasks = r->ntasks;
+	j->tasks_per_node = r->tasks_per_node;
+	j->cpus_per_node = r->cpus_per_node;
+	j->gpus_per_node = r->gpus_per_node;
+	j->mem_per_node = r->mem_per_node;
+}
+
+static unsigned popcount64(uint64_t x)
+{
+	return (unsigned)__builtin_popcountll(x);
+}
+
+/* Where j starts now.  -N MIN-MAX: on as many of the nodes free for it
+ * now as MAX allows (its tasks and GPUs spread again over them), else on
+ * MIN. */
+static int select_now(struct sched *s, struct job *j,
+		      struct mer_select_result *res, size_t *nviews,
+		      struct mer_error *err)
+{
+	const Meridian__JobDesc *d = j->rec->desc;
+	uint32_t lo = j->rec->num_nodes, fit = 0;
+	struct job_res r, was;
+	struct mer_error e;
+
+	if (d->max_nodes <= lo || job_array_pending(j->rec))
+		return select_at(s, j, s->now, res, nviews, err);
+	*nviews = build_views(s, j, s->now);
+	for (size_t i = 0; i < *nviews; i++) {
+		const struct mer_select_node *v = &s->views[i];
+
+		fit += v->cpus_free >= j->cpus_per_node &&
+		       (!j->mem_per_node ||
+			v->mem_free_mb >= j->mem_per_node) &&
+		       popcount64(v->gpu_free_mask) >= j->gpus_per_node;
+	}
+	if (fit > d->max_nodes)
+		fit = d->max_nodes;
+	if (fit > lo) {
+		Meridian__JobDesc more = *d;
+
+		more.min_nodes = fit;
+		if (job_res_compute(&more, &r, &e) == 0) {
+			was.num_nodes = j->rec->num_nodes;
+			was.ntasks = j->rec->ntasks;
+			was.tasks_per_node = j->tasks_per_node;
+			was.cpus_per_node = j->cpus_per_node;
+			was.gpus_per_node = j->gpus_per_node;
+			was.mem_per_node = j->mem_per_node;
+			set_res(j, &r);
+			if (select_at(s, j, s->now, res, nviews, err) == 0)
+				return 0;
+			set_res(j, &was);
+		}
+	}
+	return select_at(s, j, s->now, res, nviews, err);
+}
+
 static int try_start(void *core, const struct mer_sched_job *sj,
 		     struct mer_error *err)
 {
@@ -991,11 +1052,11 @@ static int try_start(void *core, const struct mer_sched_job *sj,
 		mer_error_set(err, "Invalid");
 		return -1;
 	}
-	if ((reason = partition_problem(j))) {
+	if ((reason = partition_problem(j)) || (reason = limits_wait(ctx, j))) {
 		job_mgr_set_reason(j, reason);
 		return mer_error_set(err, "%s", reason);
 	}
-	if (select_at(s, j, s->now, &res, &nviews, err) < 0) {
+	if (select_now(s, j, &res, &nviews, err) < 0) {
 		job_mgr_set_reason(j, err->text);
 		return -1;
 	}
@@ -1026,6 +1087,7 @@ static int try_start(void *core, const struct mer_sched_job *sj,
 		job_mgr_set_reason(j, "SelectError");
 		return mer_error_set(err, "SelectError");
 	}
+	limits_started(ctx, j);
 	resv_drop(s, sj->job_id);
 	s->started++;
 	if (s->in_pass)
@@ -1288,12 +1350,28 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 	s->nresv = 0;
 	s->wake_req = 0;
 	priority_pass(ctx, s->now);
+	limits_pass(ctx);
 	cpus = count_array_tasks(ctx, s->gen);
 	for (j = TAILQ_FIRST(job_mgr_pending(ctx)); j; j = next) {
 		struct mer_sched_job *sj;
 		size_t copies = 1;
+		const char *why;
 
 		next = TAILQ_NEXT(j, state_entry);
+		if (j->rec->desc->deadline) {
+			/* --deadline: when starting now could not end by it */
+			int64_t last = j->rec->desc->deadline -
+				       (int64_t)j->rec->time_limit * 60;
+
+			if (s->now > last) {
+				job_mgr_end(ctx, j,
+					    MERIDIAN__JOB_STATE__JOB_DEADLINE,
+					    0, 0, s->now, "DeadLine");
+				continue;
+			}
+			if (!dep_wake || last + 1 < dep_wake)
+				dep_wake = last + 1;
+		}
 		if (j->rec->desc->hold != MERIDIAN__HOLD_KIND__HOLD_NONE)
 			continue;
 		if (j->rec->desc->begin_time > s->now) {
@@ -1314,6 +1392,10 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 					    "DependencyNeverSatisfied");
 			if (d != JOB_DEPS_MET)
 				continue;
+		}
+		if ((why = limits_wait(ctx, j))) {
+			job_mgr_set_reason(j, why);
+			continue;
 		}
 		if (job_array_pending(j->rec) &&
 		    !(copies = array_copies(j, s->gen, cpus)))
@@ -1339,6 +1421,7 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 		sj->mem_mb_per_node = j->mem_per_node;
 		sj->gpus_per_node = j->gpus_per_node;
 		sj->max_price = j->rec->desc->max_price;
+		sj->priority_tier = j->part ? j->part->priority_tier : 0;
 		nodes += j->rec->num_nodes;
 		/* an array's tasks: as many entries as could start now,
 		 * each try_start of one starting its next task */

@@ -402,7 +402,7 @@ static void io_on_frame(struct conn *c, const struct frame_hdr *h,
 	const struct io_handler *ih = NULL;
 	ProtobufCMessage *m;
 	struct mer_error err;
-	char b[64], why[240];
+	char b[64], why[sizeof(err.text) + 64];
 
 	if (io->ending)
 		return;

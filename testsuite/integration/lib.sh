@@ -488,7 +488,7 @@ wait_job_state() {
 
 # wait_job_end ID [TIMEOUT]: any final state.
 wait_job_end() {
-	wait_job_state "$1" 'COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL' "${2:-30}"
+	wait_job_state "$1" 'COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|DEADLINE' "${2:-30}"
 }
 
 # as_user CMD...: run as the test user with the cluster's config and

@@ -34,7 +34,7 @@ sleep 2
 out=$(mqueue --priority 2>&1)
 note "$out"
 check_match "mqueue --priority has sprio's columns" \
-	"JOBID +PARTITION +USER +PRIORITY +AGE +FAIRSHARE +JOBSIZE +PARTITION +NICE" "$out"
+	"JOBID +PARTITION +USER +PRIORITY +AGE +FAIRSHARE +JOBSIZE +PARTITION +QOS +NICE" "$out"
 fa=$(printf '%s\n' "$out" | awk -v id="$a" '$1 == id { print $6 }')
 fb=$(printf '%s\n' "$out" | awk -v id="$b" '$1 == id { print $6 }')
 pa=$(printf '%s\n' "$out" | awk -v id="$a" '$1 == id { print $4 }')

@@ -517,6 +517,84 @@ static void test_partitions_regions(void)
 	conf_free(c);
 }
 
+/* QosName= and AccountName=: the limits, the users, the checks. */
+static void test_qos_accounts(void)
+{
+	struct mer_error e;
+	const struct conf_qos *q;
+	const struct conf_account *a;
+	struct conf *c = load_text(
+		BASE "AccountName=physics Users=alice,bob QOS=normal,gpu "
+		     "DefaultQOS=gpu GrpGPUs=8 GrpJobs=UNLIMITED MaxJobs=4\n"
+		     "AccountName=everyone Users=ALL MaxSubmitJobs=100\n"
+		     "QosName=normal\n"
+		     "QosName=gpu Priority=10 MaxWall=2:00:00 MaxGPUsPerUser=4 "
+		     "MaxJobsPerUser=2 MaxSubmitJobsPerUser=-1\n"
+		     "PartitionName=p Nodes=ALL PriorityTier=3\n"
+		     "NodeName=n1\n",
+		&e);
+
+	if (!c)
+		fprintf(stderr, "\n  %s\n", e.text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->nqos, 2);
+	CU_ASSERT_EQUAL(c->naccounts, 2);
+	CU_ASSERT_TRUE(c->run_limits);
+	q = conf_find_qos(c, "gpu");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL(q->priority, 10);
+	CU_ASSERT_EQUAL(q->max_wall, 120);
+	CU_ASSERT_EQUAL(q->max_gpus_pu, 4);
+	CU_ASSERT_EQUAL(q->max_jobs_pu, 2);
+	CU_ASSERT_EQUAL(q->max_submit_pu, 0);
+	CU_ASSERT_EQUAL(conf_find_qos(c, "normal")->max_jobs_pu, 0);
+	CU_ASSERT_PTR_NULL(conf_find_qos(c, "Normal"));
+	a = conf_find_account(c, "physics");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(a->grp_gpus, 8);
+	CU_ASSERT_EQUAL(a->grp_jobs, 0);
+	CU_ASSERT_EQUAL(a->max_jobs, 4);
+	CU_ASSERT_STRING_EQUAL(a->default_qos, "gpu");
+	CU_ASSERT_TRUE(conf_account_has_user(a, "bob"));
+	CU_ASSERT_FALSE(conf_account_has_user(a, "carol"));
+	CU_ASSERT_TRUE(conf_list_has(a->qos, "normal"));
+	CU_ASSERT_FALSE(conf_list_has(a->qos, "norm"));
+	/* a user's account: the line that names them, else Users=ALL */
+	CU_ASSERT_PTR_EQUAL(conf_user_account(c, "bob"), a);
+	CU_ASSERT_STRING_EQUAL(conf_user_account(c, "carol")->name, "everyone");
+	CU_ASSERT_EQUAL(conf_find_partition(c, "p")->priority_tier, 3);
+	conf_free(c);
+
+	expect_error(BASE "QosName=a Bogus=1\n", 3,
+		     "unknown QosName key 'Bogus', expected Priority, MaxWall, "
+		     "MaxGPUsPerJob, MaxNodesPerJob, MaxSubmitJobsPerUser, "
+		     "MaxJobsPerUser, MaxGPUsPerUser, MaxJobsPerAccount, "
+		     "MaxGPUsPerAccount");
+	expect_error(BASE "QosName=a\nQosName=a\n", 4,
+		     "duplicate QosName 'a' (first at line 3), expected each "
+		     "QOS once");
+	expect_error(BASE "QosName=a MaxJobsPerUser=x\n", 3,
+		     "MaxJobsPerUser=x: expected a whole number from 0 to "
+		     "10000000");
+	expect_error(BASE "AccountName=x QOS=nope\n", 3,
+		     "account 'x': QOS= names 'nope', which no QosName line "
+		     "defines");
+	expect_error(BASE "QosName=a\nQosName=b\nAccountName=x QOS=a "
+			  "DefaultQOS=b\n",
+		     5,
+		     "account 'x': DefaultQOS=b is not in its QOS=a, "
+		     "expected one of them");
+	expect_error(BASE "AccountName=x Users=a,,b\n", 3,
+		     "Users=a,,b: expected names of letters, digits, '.', '_' "
+		     "and '-' separated by commas");
+	expect_error(BASE "GrpJobs=4\n", 3,
+		     "GrpJobs= belongs in an AccountName line, expected "
+		     "AccountName=NAME GrpJobs=...");
+	expect_error(BASE "ClusterName=x QosName=a\n", 3,
+		     "QosName= must start its line, expected it on a line of "
+		     "its own");
+}
+
 static void test_continuation(void)
 {
 	struct mer_error e;
@@ -767,7 +845,7 @@ static void test_errors_stanzas(void)
 	expect_error(BASE "PartitionName=a Gres=gpu:1\n", 3,
 		     "unknown key 'Gres', expected Nodes, Default, MaxTime, "
 		     "DefaultTime, State, PriorityJobFactor, MaxNodes, "
-		     "AllowAccounts, Regions");
+		     "AllowAccounts, Regions, PriorityTier");
 	expect_error(BASE "PartitionName=a\nPartitionName=a\n", 4,
 		     "duplicate PartitionName 'a' (first at line 3), expected "
 		     "each partition once");
@@ -998,6 +1076,7 @@ static CU_TestInfo tests[] = {
 	{"nodes", test_nodes},
 	{"many nodes", test_many_nodes},
 	{"partitions and regions", test_partitions_regions},
+	{"QOS and accounts", test_qos_accounts},
 	{"continuation lines", test_continuation},
 	{"errors in global keys", test_errors_global},
 	{"errors in stanzas", test_errors_stanzas},

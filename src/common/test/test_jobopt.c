@@ -544,6 +544,7 @@ static void test_help(void)
 		"--comm",	   "--comm-bytes",
 		"--min-tier",	   "--region",
 		"--country",	   "--hold",
+		"--qos",	   "--deadline",
 		"--parsable",	   "--wrap",
 		"--help",	   "--usage",
 		"--version",
@@ -1178,6 +1179,33 @@ static void test_slurm_options(void)
 	expect_cmd_error("mbatch -d afterok:x",
 			 "command line: --dependency: afterok:'x': not a job "
 			 "id, expected a number from 1");
+
+	/* -N MIN-MAX, --qos, --deadline */
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(parse_line(&o,
+					 "mbatch -N 2-4 -q high "
+					 "--deadline=now+2hours x.sh",
+					 &first, &e),
+			      0);
+	CU_ASSERT_EQUAL(o.nodes, 2);
+	CU_ASSERT_EQUAL(o.max_nodes, 4);
+	CU_ASSERT_STRING_EQUAL(o.qos, "high");
+	CU_ASSERT(o.deadline >= now + 7200 && o.deadline <= now + 7202);
+	jobopt_free(&o);
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL_FATAL(parse_line(&o, "mbatch -N 3-3 x.sh", &first, &e),
+			      0);
+	CU_ASSERT_EQUAL(o.nodes, 3);
+	CU_ASSERT_EQUAL(o.max_nodes, 0); /* 3-3 is 3 */
+	jobopt_free(&o);
+	expect_cmd_error("mbatch -N 4-2",
+			 "command line: --nodes=4-2: the most nodes is below "
+			 "the least, expected MIN-MAX with MIN <= MAX");
+	expect_cmd_error("mbatch -N -2",
+			 "command line: --nodes=-2: expected N or MIN-MAX, "
+			 "such as 2-4");
+	expect_cmd_error("mbatch -N 2-0", "command line: --nodes=0: expected a "
+					  "whole number from 1 to 65536");
 }
 
 static CU_TestInfo tests[] = {

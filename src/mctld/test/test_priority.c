@@ -2,7 +2,7 @@
  * test_priority.c - priority/multifactor on a simulated clock: each
  * factor against its definition, usage decaying by its half-life and
  * surviving a restart, fair-share putting the user who used less first,
- * nice, and a priority an admin fixed.
+ * nice, the QOS factor, and a priority an admin fixed.
  */
 #include "config.h"
 
@@ -23,7 +23,8 @@
 	"PriorityType=priority/multifactor\n"                                  \
 	"PriorityWeightAge=1000\nPriorityWeightFairshare=10000\n"              \
 	"PriorityWeightJobSize=400\nPriorityWeightPartition=2000\n"            \
-	"PriorityMaxAge=10\nPriorityDecayHalfLife=60\n"
+	"PriorityMaxAge=10\nPriorityDecayHalfLife=60\n"                        \
+	"PriorityWeightQOS=3000\n"
 
 static void test_factors(void)
 {
@@ -69,6 +70,16 @@ static void test_factors(void)
 	CU_ASSERT_EQUAL(f.nice, 100);
 	in.nice = 1000000;
 	CU_ASSERT_EQUAL(priority_factors(c, &in, &f), 1);
+	/* the QOS: its Priority= over the largest, times the weight */
+	in.nice = 0;
+	in.qos_prio = 10;
+	in.max_qos_prio = 40;
+	p = priority_factors(c, &in, &f);
+	CU_ASSERT_EQUAL(f.qos, 750);
+	CU_ASSERT_EQUAL(p, 1000 + 5000 + 100 + 500 + 750);
+	in.max_qos_prio = 0; /* no QOS has a priority */
+	priority_factors(c, &in, &f);
+	CU_ASSERT_EQUAL(f.qos, 0);
 	conf_free(c);
 	th_rmdir(dir);
 }
