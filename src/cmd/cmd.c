@@ -161,12 +161,85 @@ int cmd_call(struct cmd *c, Meridian__MsgType type, const ProtobufCMessage *req,
  * that is 0; every page's repeated items (at items_off, count at n_off)
  * are moved into the first reply.
  */
+/* --- an arena for large replies --------------------------------------- */
+
+/* Blocks from big chunks, all freed at once: a 10,000-job reply is some
+ * 300,000 small allocations, which malloc and free would cost more than
+ * reading the reply. */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct cmd_arena {
+	ProtobufCAllocator pb; /* first: the allocator protobuf-c sees */
+	struct arena_chunk *chunks;
+};
+
+#define ARENA_CHUNK (1u << 20)
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct cmd_arena *a = data;
+	struct arena_chunk *c = a->chunks;
+	size_t align = sizeof(max_align_t);
+
+	size = (size + align - 1) / align * align;
+	if (!c || c->size - c->used < size) {
+		size_t want = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+
+		c = xmalloc(sizeof(*c) + want);
+		c->used = 0;
+		c->size = want;
+		c->next = a->chunks;
+		a->chunks = c;
+	}
+	c->used += size;
+	return (char *)c->data + c->used - size;
+}
+
+static void arena_free_block(void *data, void *p)
+{
+	(void)data;
+	(void)p; /* with the arena */
+}
+
+struct cmd_arena *cmd_arena_new(void)
+{
+	struct cmd_arena *a = xcalloc(1, sizeof(*a));
+
+	a->pb.alloc = arena_alloc;
+	a->pb.free = arena_free_block;
+	a->pb.allocator_data = a;
+	return a;
+}
+
+ProtobufCAllocator *cmd_arena_allocator(struct cmd_arena *a)
+{
+	return &a->pb;
+}
+
+void cmd_arena_free(struct cmd_arena *a)
+{
+	if (!a)
+		return;
+	while (a->chunks) {
+		struct arena_chunk *c = a->chunks;
+
+		a->chunks = c->next;
+		free(c);
+	}
+	free(a);
+}
+
 static int call_pages(struct cmd *c, Meridian__MsgType type,
 		      const ProtobufCMessage *req, uint32_t *cursor,
 		      size_t items_off, size_t n_off, size_t next_off,
 		      ProtobufCMessage **reply, struct mer_error *err)
 {
 	ProtobufCMessage *all = NULL, *page;
+	ProtobufCAllocator *a = client_allocator(c->client);
 	int rc;
 
 #define FIELD(m, off, type) ((type *)((char *)(m) + (off)))
@@ -185,12 +258,24 @@ static int call_pages(struct cmd *c, Meridian__MsgType type,
 			     ***from = FIELD(page, items_off, void **);
 			size_t *nto = FIELD(all, n_off, size_t),
 			       *nfrom = FIELD(page, n_off, size_t);
+			void **both;
 
-			*to = xrealloc(*to, (*nto + *nfrom) * sizeof(**to));
-			memcpy(*to + *nto, *from, *nfrom * sizeof(**from));
+			/* the allocator the pages came with (cmd_arena) */
+			both = a ? a->alloc(a->allocator_data,
+					    (*nto + *nfrom) * sizeof(**to))
+				 : xmalloc((*nto + *nfrom) * sizeof(**to));
+			if (!both)
+				abort();
+			memcpy(both, *to, *nto * sizeof(**to));
+			memcpy(both + *nto, *from, *nfrom * sizeof(**from));
+			if (a)
+				a->free(a->allocator_data, *to);
+			else
+				free(*to);
+			*to = both;
 			*nto += *nfrom;
 			*nfrom = 0; /* freed with all, not with page */
-			protobuf_c_message_free_unpacked(page, NULL);
+			protobuf_c_message_free_unpacked(page, a);
 		}
 		if (!next)
 			break;
@@ -206,7 +291,7 @@ static int call_pages(struct cmd *c, Meridian__MsgType type,
 		*cursor = next;
 	}
 	if (rc && all) {
-		protobuf_c_message_free_unpacked(all, NULL);
+		protobuf_c_message_free_unpacked(all, a);
 		all = NULL;
 	}
 	if (all)
@@ -511,7 +596,7 @@ void cmd_job_id_str(const Meridian__JobRecord *j, struct strbuf *out)
 		       j->array_pending.len;
 
 	if (!j->array_job_id) {
-		strbuf_addf(out, "%" PRIu32, j->job_id);
+		strbuf_addu(out, j->job_id);
 		return;
 	}
 	strbuf_addf(out, "%" PRIu32 "_%s", j->array_job_id, pending ? "[" : "");
@@ -623,8 +708,12 @@ struct fmt_item {
 struct cmd_fmt {
 	struct fmt_item *items;
 	size_t nitems;
-	char ***rows; /* rows[r][i]: the cell of field item i, NULL literal */
-	size_t nrows;
+	/* every row's cells, each ended by its NUL, one after another:
+	 * cell[r * nitems + i] is the offset of row r's item i (unused for
+	 * a literal) */
+	struct strbuf text;
+	size_t *cell;
+	size_t nrows, cap_rows;
 };
 
 static void fmt_push(struct cmd_fmt *f, struct fmt_item it)
@@ -710,16 +799,12 @@ struct cmd_fmt *cmd_fmt_parse(const char *format, const struct cmd_column *cols,
 
 void cmd_fmt_free(struct cmd_fmt *f)
 {
-	size_t i, r;
+	size_t i;
 
 	if (!f)
 		return;
-	for (r = 0; r < f->nrows; r++) {
-		for (i = 0; i < f->nitems; i++)
-			free(f->rows[r][i]);
-		free(f->rows[r]);
-	}
-	free(f->rows);
+	strbuf_free(&f->text);
+	free(f->cell);
 	for (i = 0; i < f->nitems; i++)
 		free(f->items[i].text);
 	free(f->items);
@@ -747,14 +832,22 @@ static char *fmt_cell(const struct fmt_item *it, const void *row,
 
 void cmd_fmt_add(struct cmd_fmt *f, const void *row, const void *ctx)
 {
-	char **cells = xcalloc(f->nitems ? f->nitems : 1, sizeof(*cells));
-	size_t i;
+	size_t i, *cell;
 
-	for (i = 0; i < f->nitems; i++)
-		if (f->items[i].col)
-			cells[i] = fmt_cell(&f->items[i], row, ctx);
-	f->rows = xrealloc(f->rows, (f->nrows + 1) * sizeof(*f->rows));
-	f->rows[f->nrows++] = cells;
+	if (f->nrows == f->cap_rows) {
+		f->cap_rows = f->cap_rows ? f->cap_rows * 2 : 64;
+		f->cell = xrealloc(f->cell,
+				   f->cap_rows * (f->nitems ? f->nitems : 1) *
+					   sizeof(*f->cell));
+	}
+	cell = f->cell + f->nrows++ * f->nitems;
+	for (i = 0; i < f->nitems; i++) {
+		cell[i] = f->text.len;
+		if (!f->items[i].col)
+			continue;
+		f->items[i].col->get(row, ctx, &f->text);
+		strbuf_addc(&f->text, '\0'); /* the cell's end, kept */
+	}
 }
 
 size_t cmd_fmt_rows(const struct cmd_fmt *f)
@@ -793,13 +886,11 @@ static void fmt_put_cell(struct strbuf *line, const char *s, int width,
 	}
 	if (len > (size_t)width)
 		len = (size_t)width; /* squeue cuts, keeping the start */
-	if (right)
-		while ((int)len < width--)
-			strbuf_addc(line, ' ');
+	if (right && (int)len < width)
+		strbuf_addn(line, ' ', (size_t)width - len);
 	strbuf_add(line, s, len);
-	if (!right)
-		while ((int)len < width--)
-			strbuf_addc(line, ' ');
+	if (!right && (int)len < width)
+		strbuf_addn(line, ' ', (size_t)width - len);
 }
 
 static void fmt_put_line(struct strbuf *line, FILE *out)
@@ -828,7 +919,8 @@ void cmd_fmt_print(const struct cmd_fmt *f, bool header, FILE *out)
 			continue;
 		widths[i] = header ? (int)strlen(it->col->title) : 0;
 		for (r = 0; r < f->nrows; r++) {
-			int len = (int)strlen(f->rows[r][i]);
+			int len = (int)strlen(f->text.s +
+					      f->cell[r * f->nitems + i]);
 
 			if (len > widths[i])
 				widths[i] = len;
@@ -851,8 +943,10 @@ void cmd_fmt_print(const struct cmd_fmt *f, bool header, FILE *out)
 			const struct fmt_item *it = &f->items[i];
 
 			if (it->col)
-				fmt_put_cell(&line, f->rows[r][i], widths[i],
-					     it->right);
+				fmt_put_cell(&line,
+					     f->text.s +
+						     f->cell[r * f->nitems + i],
+					     widths[i], it->right);
 			else
 				strbuf_add(&line, it->text, strlen(it->text));
 		}

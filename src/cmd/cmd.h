@@ -47,6 +47,14 @@ struct cmd {
 };
 
 void cmd_init(struct cmd *c, const char *prog);
+
+/* An arena for a large reply: client_set_allocator(c->client,
+ * cmd_arena_allocator(a)) before the call; cmd_arena_free frees the
+ * reply and everything else the arena holds. */
+struct cmd_arena;
+struct cmd_arena *cmd_arena_new(void);
+ProtobufCAllocator *cmd_arena_allocator(struct cmd_arena *a);
+void cmd_arena_free(struct cmd_arena *a); /* accepts NULL */
 /* Frees the config and the client; the struct may be reused. */
 void cmd_fini(struct cmd *c);
 

@@ -21,7 +21,18 @@ struct client {
 	struct auth *auth;
 	int fd;
 	uint32_t next_id;
+	ProtobufCAllocator *alloc; /* replies', NULL malloc */
 };
+
+void client_set_allocator(struct client *cl, ProtobufCAllocator *a)
+{
+	cl->alloc = a;
+}
+
+ProtobufCAllocator *client_allocator(const struct client *cl)
+{
+	return cl->alloc;
+}
 
 struct client *client_create(const struct conf *c, struct mer_error *err)
 {
@@ -135,7 +146,8 @@ int client_call(struct client *cl, Meridian__MsgType type,
 	body = xmalloc(h.cred_len + h.body_len + 1);
 	if (read_deadline(cl->fd, body, h.cred_len + h.body_len, deadline) < 0)
 		goto io_error;
-	m = frame_unpack_body(&h, body + h.cred_len, h.body_len, err);
+	m = frame_unpack_body_with(&h, body + h.cred_len, h.body_len, cl->alloc,
+				   err);
 	free(body);
 	if (!m)
 		goto bad_reply;
@@ -143,7 +155,7 @@ int client_call(struct client *cl, Meridian__MsgType type,
 		Meridian__ErrorReply *er = (Meridian__ErrorReply *)m;
 		int code = er->code ? er->code : EIO;
 		mer_error_set(err, "%s", er->text);
-		protobuf_c_message_free_unpacked(m, NULL);
+		protobuf_c_message_free_unpacked(m, cl->alloc);
 		errno = code;
 		return -1;
 	}

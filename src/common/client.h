@@ -26,6 +26,11 @@ int client_call(struct client *cl, Meridian__MsgType type,
 		const ProtobufCMessage *req, ProtobufCMessage **reply,
 		int timeout, struct mer_error *err);
 
+/* Replies from now on are unpacked with a (NULL: malloc): freed with
+ * protobuf_c_message_free_unpacked(reply, a). */
+void client_set_allocator(struct client *cl, ProtobufCAllocator *a);
+ProtobufCAllocator *client_allocator(const struct client *cl);
+
 /* Exit codes every command uses. */
 #define MER_EXIT_OK	 0
 #define MER_EXIT_ERROR	 1 /* the request was refused or failed */

@@ -230,6 +230,70 @@ uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
 	return buf;
 }
 
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static size_t varint_put(uint64_t v, uint8_t *out)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		out[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	out[n++] = (uint8_t)v;
+	return n;
+}
+
+size_t frame_items_len(const ProtobufCMessage *head, unsigned field,
+		       const size_t *sizes, size_t n)
+{
+	size_t len = protobuf_c_message_get_packed_size(head),
+	       tag = varint_len((uint64_t)field << 3 | 2);
+
+	for (size_t i = 0; i < n; i++)
+		len += tag + varint_len(sizes[i]) + sizes[i];
+	return len;
+}
+
+uint8_t *frame_build_items(uint16_t type, uint32_t flags, uint32_t req_id,
+			   const ProtobufCMessage *head, unsigned field,
+			   const ProtobufCMessage *const *items,
+			   const size_t *sizes, size_t n, size_t body_len,
+			   size_t *len)
+{
+	struct frame_hdr h = {
+		.magic = MER_FRAME_MAGIC,
+		.version = MER_PROTO_VERSION,
+		.type = type,
+		.flags = flags,
+		.req_id = req_id,
+		.cred_len = 0,
+		.body_len = (uint32_t)body_len,
+	};
+	uint8_t *buf = xmalloc(MER_FRAME_HDR_LEN + body_len), *p;
+	uint64_t tag = (uint64_t)field << 3 | 2;
+
+	frame_hdr_encode(&h, buf);
+	p = buf + MER_FRAME_HDR_LEN;
+	for (size_t i = 0; i < n; i++) {
+		p += varint_put(tag, p);
+		p += varint_put(sizes[i], p);
+		p += protobuf_c_message_pack(items[i], p);
+	}
+	p += protobuf_c_message_pack(head, p);
+	*len = (size_t)(p - buf);
+	return buf;
+}
+
 uint8_t *frame_build_error(uint16_t type, uint32_t req_id, int code,
 			   const char *text, size_t *len)
 {
@@ -287,6 +351,14 @@ ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 				    const uint8_t *body, size_t len,
 				    struct mer_error *err)
 {
+	return frame_unpack_body_with(h, body, len, NULL, err);
+}
+
+ProtobufCMessage *frame_unpack_body_with(const struct frame_hdr *h,
+					 const uint8_t *body, size_t len,
+					 ProtobufCAllocator *a,
+					 struct mer_error *err)
+{
 	const struct msg_type_info *t = msg_type_lookup(h->type);
 	const ProtobufCMessageDescriptor *d;
 	ProtobufCMessage *m;
@@ -309,7 +381,7 @@ ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 		}
 	} else
 		d = t->request;
-	m = protobuf_c_message_unpack(d, NULL, len, body);
+	m = protobuf_c_message_unpack(d, a, len, body);
 	if (!m) {
 		errno = EPROTO;
 		mer_error_set(
@@ -318,7 +390,7 @@ ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 			(h->flags & MER_FRAME_REPLY) ? "reply" : "request", len,
 			d->name);
 	} else if (msg_has_field0(m)) {
-		protobuf_c_message_free_unpacked(m, NULL);
+		protobuf_c_message_free_unpacked(m, a);
 		m = NULL;
 		errno = EPROTO;
 		mer_error_set(err,

@@ -91,6 +91,18 @@ uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
 			   const ProtobufCMessage *msg, size_t body_len,
 			   size_t *len);
 
+/* The bytes of packing head with items[0..n) in its repeated message
+ * field numbered field (left empty in head), each item's packed size
+ * known already (sizes[i]): a large reply's records are sized once, not
+ * three times.  body_len: what frame_items_len returned. */
+size_t frame_items_len(const ProtobufCMessage *head, unsigned field,
+		       const size_t *sizes, size_t n);
+uint8_t *frame_build_items(uint16_t type, uint32_t flags, uint32_t req_id,
+			   const ProtobufCMessage *head, unsigned field,
+			   const ProtobufCMessage *const *items,
+			   const size_t *sizes, size_t n, size_t body_len,
+			   size_t *len);
+
 /* Build an error reply frame for a request. */
 uint8_t *frame_build_error(uint16_t type, uint32_t req_id, int code,
 			   const char *text, size_t *len);
@@ -104,5 +116,11 @@ uint8_t *frame_build_error(uint16_t type, uint32_t req_id, int code,
 ProtobufCMessage *frame_unpack_body(const struct frame_hdr *h,
 				    const uint8_t *body, size_t len,
 				    struct mer_error *err);
+/* The same with the allocator a (NULL: protobuf-c's, malloc): the
+ * message is freed with protobuf_c_message_free_unpacked(m, a). */
+ProtobufCMessage *frame_unpack_body_with(const struct frame_hdr *h,
+					 const uint8_t *body, size_t len,
+					 ProtobufCAllocator *a,
+					 struct mer_error *err);
 
 #endif

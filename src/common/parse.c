@@ -143,6 +143,10 @@ void format_duration(int64_t seconds, char *buf, size_t n)
 	/* Clocks may step back; an elapsed time never shows negative. */
 	if (seconds < 0)
 		seconds = 0;
+	if (seconds == 0 && n >= 5) {
+		memcpy(buf, "0:00", 5); /* every pending job's */
+		return;
+	}
 	d = seconds / 86400;
 	h = seconds / 3600 % 24;
 	m = seconds / 60 % 60;

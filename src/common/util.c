@@ -100,24 +100,57 @@ void strbuf_add(struct strbuf *b, const char *s, size_t n)
 
 void strbuf_addc(struct strbuf *b, char c)
 {
-	strbuf_add(b, &c, 1);
+	strbuf_grow(b, 1);
+	b->s[b->len++] = c;
+	b->s[b->len] = '\0';
+}
+
+void strbuf_addn(struct strbuf *b, char c, size_t n)
+{
+	strbuf_grow(b, n);
+	memset(b->s + b->len, c, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void strbuf_addu(struct strbuf *b, uint64_t v)
+{
+	char d[20];
+	size_t n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	strbuf_grow(b, n);
+	while (n)
+		b->s[b->len++] = d[--n];
+	b->s[b->len] = '\0';
 }
 
 void strbuf_addf(struct strbuf *b, const char *fmt, ...)
 {
-	va_list ap;
-	char *tmp;
+	va_list ap, again;
+	size_t room;
 	int n;
 
-	/* vasprintf, not vsnprintf(NULL, 0, ...) twice: gcc's sanitizer
-	 * builds flag the latter as a null format string. */
+	/* into the room there is; once more after growing when short */
+	strbuf_grow(b, 64);
+	room = b->cap - b->len;
 	va_start(ap, fmt);
-	n = vasprintf(&tmp, fmt, ap);
+	va_copy(again, ap);
+	n = vsnprintf(b->s + b->len, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		abort();
-	strbuf_add(b, tmp, (size_t)n);
-	free(tmp);
+	if ((size_t)n >= room) {
+		strbuf_grow(b, (size_t)n);
+		n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, again);
+		if (n < 0)
+			abort();
+	}
+	va_end(again);
+	b->len += (size_t)n;
 }
 
 void strbuf_free(struct strbuf *b)

@@ -28,6 +28,8 @@ void strbuf_add(struct strbuf *b, const char *s, size_t n);
 void strbuf_addf(struct strbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void strbuf_addc(struct strbuf *b, char c);
+void strbuf_addn(struct strbuf *b, char c, size_t n); /* n copies of c */
+void strbuf_addu(struct strbuf *b, uint64_t v);	      /* decimal */
 void strbuf_free(struct strbuf *b);
 
 /* Monotonic and wall clock in seconds / milliseconds. */

@@ -709,6 +709,8 @@ void rpc_reply_error(struct rpc_req *r, int code, const char *text)
 	free(buf);
 }
 
+static void reply_send(struct rpc_req *r, uint8_t *buf, size_t len);
+
 void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg)
 {
 	uint8_t *buf;
@@ -727,6 +729,36 @@ void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg)
 	}
 	buf = frame_build_sized(r->type, MER_FRAME_REPLY, r->req_id, NULL, 0,
 				msg, size, &len);
+	reply_send(r, buf, len);
+}
+
+/* rpc_reply of head with items in its repeated field numbered field,
+ * each item's packed size known (sizes[i]). */
+static void rpc_reply_items(struct rpc_req *r, const ProtobufCMessage *head,
+			    unsigned field,
+			    const ProtobufCMessage *const *items,
+			    const size_t *sizes, size_t n)
+{
+	size_t len, size = frame_items_len(head, field, sizes, n);
+	uint8_t *buf;
+
+	if (size > MER_FRAME_MAX_BODY) {
+		char text[160];
+
+		snprintf(text, sizeof(text),
+			 "the reply would be %zu bytes, over the frame limit "
+			 "of %u; ask for fewer jobs or nodes",
+			 size, MER_FRAME_MAX_BODY);
+		rpc_reply_error(r, E2BIG, text);
+		return;
+	}
+	buf = frame_build_items(r->type, MER_FRAME_REPLY, r->req_id, head,
+				field, items, sizes, n, size, &len);
+	reply_send(r, buf, len);
+}
+
+static void reply_send(struct rpc_req *r, uint8_t *buf, size_t len)
+{
 	r->replied = true;
 	if (!buf) {
 		r->replied = false;
@@ -939,17 +971,16 @@ static struct page page_start(const struct rpc_req *r, bool paged)
 	return pg;
 }
 
+/* item's packed size into *size; whether it fits in the page. */
 static bool page_fits(struct page *pg, size_t nitems,
-		      const ProtobufCMessage *item)
+		      const ProtobufCMessage *item, size_t *size)
 {
-	size_t size;
-
+	*size = protobuf_c_message_get_packed_size(item);
 	if (!pg->paged)
 		return true;
-	size = protobuf_c_message_get_packed_size(item) + 8; /* tag, length */
-	if (nitems && pg->used + size > pg->budget)
+	if (nitems && pg->used + *size + 8 > pg->budget) /* tag, length */
 		return false;
-	pg->used += size;
+	pg->used += *size + 8;
 	return true;
 }
 
@@ -1008,7 +1039,7 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 	struct page pg = page_start(r, req->paged);
 	uint32_t *ids = NULL, last = 0;
 	bool more = false;
-	size_t cap, i, nids = req->n_job_ids;
+	size_t cap, i, n, nids = req->n_job_ids, *sizes;
 	struct job *j;
 
 	(void)err;
@@ -1016,6 +1047,7 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 		ids = array_ids(ctx, req->job_ids, &nids);
 	cap = nids ? nids : job_mgr_count(ctx);
 	rep.jobs = xcalloc(cap ? cap : 1, sizeof(*rep.jobs));
+	sizes = xcalloc(cap ? cap : 1, sizeof(*sizes));
 	if (nids) {
 		if (req->paged) {
 			/* pages follow the ids in order, each once */
@@ -1033,7 +1065,8 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 			j = job_find(ctx, ids[i]);
 			if (!j || !job_info_wanted(req, j, true))
 				continue;
-			if (!page_fits(&pg, rep.n_jobs, &j->rec->base)) {
+			if (!page_fits(&pg, rep.n_jobs, &j->rec->base,
+				       &sizes[rep.n_jobs])) {
 				more = true;
 				break;
 			}
@@ -1057,7 +1090,8 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 		for (; j; j = TAILQ_NEXT(j, all_entry)) {
 			if (!job_info_wanted(req, j, false))
 				continue;
-			if (!page_fits(&pg, rep.n_jobs, &j->rec->base)) {
+			if (!page_fits(&pg, rep.n_jobs, &j->rec->base,
+				       &sizes[rep.n_jobs])) {
 				more = true;
 				break;
 			}
@@ -1067,9 +1101,14 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 	}
 	rep.now = mer_now();
 	rep.next_after_id = more ? last : 0;
-	/* The records are ours: packed in place, not copied. */
-	rpc_reply(r, &rep.base);
+	/* The records are ours: packed in place, not copied, each sized
+	 * once (page_fits) */
+	n = rep.n_jobs;
+	rep.n_jobs = 0;
+	rpc_reply_items(r, &rep.base, 1, (const ProtobufCMessage *const *)rep.jobs,
+			sizes, n);
 	free(rep.jobs);
+	free(sizes);
 	free(ids);
 	return 0;
 }
@@ -1317,6 +1356,7 @@ static int h_update_job(struct rpc_req *r, ProtobufCMessage *msg,
 static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
 		       struct mer_error *err)
 {
+	size_t size;
 	const Meridian__NodeInfoRequest *req = (const void *)msg;
 	Meridian__NodeInfoReply rep = MERIDIAN__NODE_INFO_REPLY__INIT;
 	struct mctld *ctx = r->ctx;
@@ -1381,7 +1421,8 @@ static int h_node_info(struct rpc_req *r, ProtobufCMessage *msg,
 			price_gpu_hour(ctx, sel[i], mer_now());
 		if (infos[rep.n_nodes].gpu_hour_price < 0)
 			infos[rep.n_nodes].gpu_hour_price = 0;
-		if (!page_fits(&pg, rep.n_nodes, &infos[rep.n_nodes].base)) {
+		if (!page_fits(&pg, rep.n_nodes, &infos[rep.n_nodes].base,
+			       &size)) {
 			node_mgr_info_free(&infos[rep.n_nodes]);
 			rep.next_after = (uint32_t)i;
 			break;

@@ -521,6 +521,73 @@ static void test_proto_comment_parser(void)
 	CU_ASSERT_STRING_EQUAL(b[3].reply, "Ack");
 }
 
+/* frame_build_items: the bytes of packing the reply with its records in
+ * it, each record sized once; and strbuf's formatting helpers. */
+static void test_build_items(void)
+{
+	enum { N = 300 };
+	Meridian__JobRecord recs[N], *ptrs[N];
+	Meridian__JobDesc desc = MERIDIAN__JOB_DESC__INIT;
+	Meridian__JobInfoReply rep = MERIDIAN__JOB_INFO_REPLY__INIT, *back;
+	struct frame_hdr h;
+	struct mer_error err;
+	size_t sizes[N], body, len, want;
+	uint8_t *buf, *ref;
+	struct strbuf b = {0};
+	char big[300];
+
+	desc.name = (char *)"a job name long enough to matter";
+	for (size_t i = 0; i < N; i++) {
+		meridian__job_record__init(&recs[i]);
+		recs[i].job_id = (uint32_t)(i * 977 + 1);
+		recs[i].desc = &desc;
+		recs[i].reason = (char *)(i % 2 ? "Priority" : "Resources");
+		recs[i].submit_time = 1700000000 + (int64_t)i;
+		ptrs[i] = &recs[i];
+		sizes[i] = meridian__job_record__get_packed_size(&recs[i]);
+	}
+	rep.now = 1800000000;
+	rep.next_after_id = 42;
+	body = frame_items_len(&rep.base, 1, sizes, N);
+	buf = frame_build_items(
+		MERIDIAN__MSG_TYPE__MSG_JOB_INFO, MER_FRAME_REPLY, 7, &rep.base,
+		1, (const ProtobufCMessage *const *)ptrs, sizes, N, body, &len);
+	CU_ASSERT_EQUAL_FATAL(len, MER_FRAME_HDR_LEN + body);
+	/* the same bytes as protobuf-c's own packing of the whole reply */
+	rep.jobs = ptrs;
+	rep.n_jobs = N;
+	want = meridian__job_info_reply__get_packed_size(&rep);
+	CU_ASSERT_EQUAL_FATAL(want, body);
+	ref = xmalloc(want);
+	meridian__job_info_reply__pack(&rep, ref);
+	CU_ASSERT_EQUAL(memcmp(buf + MER_FRAME_HDR_LEN, ref, want), 0);
+	CU_ASSERT_EQUAL_FATAL(frame_hdr_decode(buf, &h, &err), 0);
+	CU_ASSERT_EQUAL(h.body_len, body);
+	back = (Meridian__JobInfoReply *)frame_unpack_body(
+		&h, buf + MER_FRAME_HDR_LEN, body, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	CU_ASSERT_EQUAL(back->n_jobs, N);
+	CU_ASSERT_EQUAL(back->jobs[N - 1]->job_id, (N - 1) * 977 + 1);
+	CU_ASSERT_EQUAL(back->next_after_id, 42);
+	protobuf_c_message_free_unpacked(&back->base, NULL);
+	free(ref);
+	free(buf);
+
+	/* strbuf_addf past the room it starts with; strbuf_addu, addn */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	strbuf_addf(&b, "%s|%d", big, -5);
+	CU_ASSERT_EQUAL(b.len, sizeof(big) - 1 + 3);
+	CU_ASSERT_STRING_EQUAL(b.s + sizeof(big) - 1, "|-5");
+	b.len = 0;
+	strbuf_addu(&b, 0);
+	strbuf_addc(&b, ' ');
+	strbuf_addu(&b, 18446744073709551615ull);
+	strbuf_addn(&b, '.', 3);
+	CU_ASSERT_STRING_EQUAL(b.s, "0 18446744073709551615...");
+	strbuf_free(&b);
+}
+
 static CU_TestInfo tests[] = {
 	{"header round trip", test_header_round_trip},
 	{"header versions", test_header_versions},
@@ -528,6 +595,7 @@ static CU_TestInfo tests[] = {
 	{"message round trip", test_message_round_trip},
 	{"field 0 refused", test_field0_refused},
 	{"error reply", test_error_reply},
+	{"replies built from sized items", test_build_items},
 	{"conn: frames then garbage", test_conn_frames_then_garbage},
 	{"conn: truncated frame", test_conn_truncated},
 	{"conn: oversized body", test_conn_oversized},
