@@ -17,9 +17,11 @@ PriorityWeightQOS=1000
 QosName=normal MaxJobsPerUser=1
 QosName=high Priority=100 MaxWall=10 MaxGPUsPerJob=2 MaxSubmitJobsPerUser=3
 QosName=gpu MaxGPUsPerUser=2
+QosName=free
 AccountName=physics Users=$U QOS=normal,gpu
 AccountName=chem Users=$U,nobody QOS=gpu DefaultQOS=gpu GrpJobs=1
 AccountName=ops Users=root QOS=high,normal
+AccountName=lab Users=$U QOS=free DefaultQOS=free GrpGPUs=2
 PartitionName=urgent Nodes=ALL PriorityTier=10 MaxTime=60"
 cluster_start 2
 W=$MER_T/work
@@ -44,11 +46,11 @@ wait_job_state "$a" RUNNING 20 || bail "a not running"
 out=$(submit -A ops --wrap=true 2>&1)
 check_match "an account that does not list the user" "user $U may not use account ops: not in its Users=" "$out"
 out=$(submit -A nosuch --wrap=true 2>&1)
-check_match "an unknown account, with the accounts there are" "unknown account 'nosuch' \(accounts: physics, chem, ops\)" "$out"
+check_match "an unknown account, with the accounts there are" "unknown account 'nosuch' \(accounts: physics, chem, ops, lab\)" "$out"
 out=$(submit --qos=high --wrap=true 2>&1)
 check_match "a QOS the account may not use" "account physics may not use QOS high: expected one of its QOS=normal,gpu" "$out"
 out=$(submit --qos=bogus --wrap=true 2>&1)
-check_match "an unknown QOS" "unknown QOS 'bogus' \(QOS: normal, high, gpu\)" "$out"
+check_match "an unknown QOS" "unknown QOS 'bogus' \(QOS: normal, high, gpu, free\)" "$out"
 out=$(submit_root -A ops --qos=high -t 20 --wrap=true 2>&1)
 check_match "a time limit over MaxWall" "time limit 00:20:00 is over QOS high's MaxWall 00:10:00 \(QOSMaxWallDurationPerJobLimit\)" "$out"
 out=$(submit_root -A ops --qos=high -G 4 -N 2 --wrap=true 2>&1)
@@ -99,6 +101,17 @@ wait_job_end "$g2" 20
 wait_job_end "$c2" 20
 check_eq "then the GPU job runs" COMPLETED "$(job_state "$g2")"
 check_eq "and the account's" COMPLETED "$(job_state "$c2")"
+
+l1=$(submit -A lab -G 2 -o /dev/null gate.sh l) || bail "submit l1"
+wait_job_state "$l1" RUNNING 20 || bail "l1 not running"
+l2=$(submit -A lab -G 1 -o /dev/null --wrap=true) || bail "submit l2"
+wait_reason "$l2" AssocGrpGRES
+check_eq "GrpGPUs=2: the account's next GPU job waits, 2 GPUs free" AssocGrpGRES "$(reason "$l2")"
+out=$(submit -A lab -N 2 --gpus-per-node=2 --wrap=true 2>&1)
+check_match "a job alone over GrpGPUs is refused" "4 GPUs, over account lab's GrpGPUs=2: it could never run" "$out"
+touch "$W/gate-l"
+wait_job_end "$l2" 20
+check_eq "it runs once the first ends" COMPLETED "$(job_state "$l2")"
 
 # ---- the QOS's priority factor
 p1=$(submit_root -A ops --qos=high --begin=now+1hour --wrap=true) || bail "submit p1"
