@@ -939,6 +939,13 @@ int main(int argc, char **argv)
 	int ch, rc;
 
 	cmd_init(&c, "mqueue");
+	{
+		/* slurm-compat's sprio is a link to mqueue: --priority */
+		const char *slash = argv[0] ? strrchr(argv[0], '/') : NULL,
+			   *name = slash ? slash + 1 : argv[0];
+
+		o.prio = name && strcmp(name, "sprio") == 0;
+	}
 	opterr = 0;
 	/* -s takes no value (-sh is -s -h); --steps=LIST does */
 	while ((ch = getopt_long(argc, argv, ":af:hj:ln:o:p:st:u:V", longopts,

@@ -1,0 +1,76 @@
+# meridian.bash - bash completion for Meridian's commands and for
+# slurm-compat's Slurm names of them.
+#
+# Options come from each command's own --help (read once per shell), so
+# what is offered is what the command takes.  mctl/scontrol complete
+# their subcommands and what show takes; mbatch/sbatch a script; mrun/srun
+# a program.  Installed by make install as
+# DATADIR/bash-completion/completions/NAME for every command, which
+# bash-completion loads the first time NAME is completed; or source it.
+
+# The options of command $1 (as typed: a path or a name on PATH).
+_meridian_opts()
+{
+	local key=${1##*/} var
+	key=${key//[^A-Za-z0-9]/_}
+	var=_meridian_opts_$key
+	if [[ -z ${!var-} ]]; then
+		printf -v "$var" '%s' "$(
+			"$1" --help 2>/dev/null |
+				grep -oE '(^|[[:space:],])--?[A-Za-z][-A-Za-z0-9_]*' |
+				tr -d ' \t,' | sort -u | tr '\n' ' '
+		)"
+	fi
+	printf '%s' "${!var}"
+}
+
+_meridian()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[0]##*/}
+	local prev=""
+	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+	COMPREPLY=()
+	if [[ $cur == -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$(_meridian_opts "${COMP_WORDS[0]}")" -- "$cur")
+		return 0
+	fi
+	case $prev in
+	-o | --output | -e | --error | -i | --input | -D | --chdir | -f | --config)
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return 0
+		;;
+	esac
+	case $cmd in
+	mctl | scontrol)
+		local words=() i
+		for ((i = 1; i < COMP_CWORD; i++)); do
+			[[ ${COMP_WORDS[i]} == -* ]] || words+=("${COMP_WORDS[i]}")
+		done
+		if ((${#words[@]} == 0)); then
+			mapfile -t COMPREPLY < <(compgen -W "show update hold release requeue write ping version help" -- "$cur")
+		elif ((${#words[@]} == 1)); then
+			case ${words[0]} in
+			sh | sho | show)
+				mapfile -t COMPREPLY < <(compgen -W "job step node partition hostnames hostlist" -- "$cur")
+				;;
+			update)
+				mapfile -t COMPREPLY < <(compgen -W "JobId= NodeName=" -- "$cur")
+				;;
+			write)
+				mapfile -t COMPREPLY < <(compgen -W "batch_script" -- "$cur")
+				;;
+			esac
+		fi
+		;;
+	mbatch | sbatch | mquote)
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		;;
+	mrun | srun)
+		mapfile -t COMPREPLY < <(compgen -c -- "$cur")
+		;;
+	esac
+	return 0
+}
+
+complete -F _meridian -o bashdefault mbatch mqueue mcancel mnodes mctl mrun \
+	mquote mctld mnoded sbatch srun squeue scancel sinfo scontrol sprio
