@@ -21,8 +21,12 @@
  *             ordered (exactly up to RING_EXACT_MAX, else by ring.h's
  *             local search); the fastest wins, ties to the cheaper.
  *             Seeds are fewer for large jobs (TOPO_WORK bounds the work
- *             per region), so 1,024 ranks among 10,000 nodes take well
- *             under a second.
+ *             per region); where the regions with room hold more links
+ *             than TOPO_REGIONS_WORK, they are ranked first by a sample
+ *             of each one's links (the job's share of its best-connected
+ *             members) and taken best first while the work allows, two
+ *             at least.  So 1,024 ranks among 10,000 nodes take under a
+ *             second.
  *
  *             When no region has room, the regions are chosen before the
  *             nodes: each pair's cheapest crossing (over up to TOPO_PORTS
@@ -82,7 +86,11 @@
 #define TOPO_BLOCK_MAX 2048
 /* Members a region is sampled at: to narrow it, and for its crossings. */
 #define TOPO_SAMPLE 32
-#define TOPO_PORTS  64
+/* The links read in blocks for a job one region holds: past it, the
+ * regions with room are ranked by a sampled estimate and the best taken
+ * until it is spent (two at least). */
+#define TOPO_REGIONS_WORK 5000000.0
+#define TOPO_PORTS	  64
 /* Sets of regions ordered exactly (Held-Karp over every set); region
  * sets tried node by node when the job spans regions. */
 #define TOPO_DP_REGIONS 14
@@ -1043,6 +1051,89 @@ out:
 
 /* Choose and order the nodes into order (candidates); the predicted
  * time, INFINITY when nothing could be placed. */
+/* A region's promise for k ranks, from TOPO_SAMPLE of its members: each
+ * one's median link cost to the others sampled; the job's share of them,
+ * best first, its last.  O(TOPO_SAMPLE^2) links. */
+static double region_estimate(const struct plan *p, const struct group *g,
+			      size_t k)
+{
+	size_t n = g->n, ns = n < TOPO_SAMPLE ? n : TOPO_SAMPLE, q;
+	double key[TOPO_SAMPLE], tmp[TOPO_SAMPLE];
+
+	if (ns < 2)
+		return 0;
+	for (size_t i = 0; i < ns; i++) {
+		uint32_t a = g->mem[i * n / ns];
+		size_t m = 0;
+
+		for (size_t j = 0; j < ns; j++) {
+			uint32_t b = g->mem[j * n / ns];
+
+			if (j != i)
+				tmp[m++] = dmax(cost(p, a, b), cost(p, b, a));
+		}
+		key[i] = nth_smallest(tmp, m, m / 2);
+	}
+	q = (k * ns + n - 1) / n; /* the job's share of the sample */
+	if (q < 1)
+		q = 1;
+	if (q > ns)
+		q = ns;
+	return nth_smallest(key, ns, q - 1);
+}
+
+struct rcand {
+	size_t g;
+	double est;
+};
+
+static int by_est(const void *a, const void *b)
+{
+	const struct rcand *x = a, *y = b;
+
+	if (x->est != y->est)
+		return x->est < y->est ? -1 : 1;
+	return x->g < y->g ? -1 : x->g > y->g;
+}
+
+/* The regions with room for k, in the order to try them, into rc; how
+ * many to try. */
+static size_t regions_to_try(const struct plan *p, size_t k, struct rcand *rc)
+{
+	size_t n = 0, take = 0;
+	double work = 0, spent = 0;
+
+	for (size_t g = 0; g < p->ng; g++) {
+		size_t m = p->g[g].n;
+
+		if (m < k)
+			continue;
+		if (m > TOPO_BLOCK_MAX)
+			m = k > TOPO_BLOCK_MAX ? k : TOPO_BLOCK_MAX;
+		rc[n].g = g;
+		rc[n].est = 0;
+		work += (double)m * (double)m;
+		n++;
+	}
+	if (work <= TOPO_REGIONS_WORK)
+		return n; /* every one, in config order */
+	for (size_t i = 0; i < n; i++)
+		rc[i].est = region_estimate(p, &p->g[rc[i].g], k);
+	qsort(rc, n, sizeof(*rc), by_est);
+	while (take < n) {
+		size_t m = p->g[rc[take].g].n;
+
+		if (m > TOPO_BLOCK_MAX)
+			m = k > TOPO_BLOCK_MAX ? k : TOPO_BLOCK_MAX;
+		if (take >= 2 &&
+		    spent + (double)m * (double)m > TOPO_REGIONS_WORK)
+			break;
+		spent += (double)m * (double)m;
+		take++;
+	}
+	return take;
+}
+
 static double place(struct plan *p, uint32_t *order)
 {
 	size_t k = p->k;
@@ -1052,14 +1143,20 @@ static double place(struct plan *p, uint32_t *order)
 	bool found = false;
 	struct crossings x = {0};
 	struct rset sets[TOPO_SETS];
-	size_t nsets;
+	size_t nsets, nrc;
+	struct rcand *rc;
 
-	if (!ord)
+	rc = malloc((p->ng ? p->ng : 1) * sizeof(*rc));
+	if (!ord || !rc) {
+		free(ord);
+		free(rc);
 		return INFINITY;
+	}
 	/* one region, when one has room: the fastest */
-	for (size_t g = 0; g < p->ng; g++) {
-		if (p->g[g].n < k)
-			continue;
+	nrc = regions_to_try(p, k, rc);
+	for (size_t r = 0; r < nrc; r++) {
+		size_t g = rc[r].g;
+
 		t = in_region(p, &p->g[g], ord);
 		if (!isfinite(t))
 			continue;
@@ -1100,6 +1197,7 @@ static double place(struct plan *p, uint32_t *order)
 out:
 	crossings_free(&x);
 	free(ord);
+	free(rc);
 	return found ? best : INFINITY;
 }
 

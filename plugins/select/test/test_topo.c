@@ -466,6 +466,75 @@ static void test_spanning_against_brute_force(void)
 	CU_ASSERT(worst <= 1 + RING_TIE + 1e-9);
 }
 
+/* Regions too large to read every one's links (their blocks pass
+ * TOPO_REGIONS_WORK): ranked by a sample, the best still found -- the
+ * last region in config order, whose links are ten times faster. */
+#define BIG_REG 4
+#define BIG_PER 1300
+static int big_link(void *core, uint32_t a, uint32_t b, struct mer_link *out)
+{
+	uint32_t ra = a / BIG_PER, rb = b / BIG_PER;
+
+	(void)core;
+	memset(out, 0, sizeof(*out));
+	out->source = MER_LINK_MEASURED;
+	out->same_region = ra == rb;
+	out->latency_us = ra == rb ? 500 : 40000;
+	out->bandwidth_mbps = ra != rb ? 100 : ra == BIG_REG - 1 ? 10000 : 1000;
+	out->age_s = 1;
+	return 0;
+}
+
+static void test_large_regions_ranked(void)
+{
+	static const struct mer_select_api big_api = {big_link, NULL};
+	static const struct mer_select_region big_regions[BIG_REG] = {
+		{"r0", "", 0}, {"r1", "", 0}, {"r2", "", 0}, {"r3", "", 0}};
+	size_t n = (size_t)BIG_REG * BIG_PER, k = 1000, in_last = 0;
+	struct mer_select_node *v = calloc(n, sizeof(*v));
+	uint32_t *idx = calloc(k, sizeof(*idx));
+	uint64_t *mask = calloc(k, sizeof(*mask));
+	struct mer_select_job job = {0};
+	struct mer_select_request req = {0};
+	struct mer_select_result res = {0};
+	struct mer_error err = {""};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(idx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mask);
+	for (size_t i = 0; i < n; i++) {
+		v[i].name = "n";
+		v[i].region = big_regions[i / BIG_PER].name;
+		v[i].region_index = (int32_t)(i / BIG_PER);
+		v[i].gpu_model = "";
+		v[i].cpus = v[i].cpus_free = 8;
+		v[i].mem_mb = v[i].mem_free_mb = 8192;
+		v[i].id = (uint32_t)i;
+	}
+	job.job_id = 1;
+	job.num_nodes = (uint32_t)k;
+	job.cpus_per_node = 1;
+	job.comm_pattern = MER_COMM_RING;
+	job.comm_bytes = (uint64_t)SBYTES;
+	req.job = &job;
+	req.nodes = v;
+	req.nnodes = n;
+	req.regions = big_regions;
+	req.nregions = BIG_REG;
+	req.api = &big_api;
+	res.node_index = idx;
+	res.gpu_mask = mask;
+	CU_ASSERT_EQUAL_FATAL(meridian_plugin.select(NULL, &req, &res, &err),
+			      0);
+	CU_ASSERT_EQUAL(res.nnodes, k);
+	for (size_t i = 0; i < res.nnodes; i++)
+		in_last += v[idx[i]].region_index == BIG_REG - 1;
+	CU_ASSERT_EQUAL(in_last, k);
+	free(v);
+	free(idx);
+	free(mask);
+}
+
 static CU_TestInfo tests[] = {
 	{"the fast pair", test_fast_pair},
 	{"one region, or regions contiguous", test_regions_contiguous},
@@ -478,6 +547,7 @@ static CU_TestInfo tests[] = {
 	{"node choice against brute force", test_against_brute_force},
 	{"jobs spanning regions against brute force",
 	 test_spanning_against_brute_force},
+	{"large regions ranked by a sample", test_large_regions_ranked},
 	CU_TEST_INFO_NULL,
 };
 
