@@ -5,8 +5,11 @@
 #define MER_CMD_JSON_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
+
+#include "meridian.pb-c.h"
 
 /* A string, null when absent or empty. */
 static inline json_t *json_str_or_null(const char *s)
@@ -19,5 +22,13 @@ static inline json_t *json_time_or_null(int64_t t)
 {
 	return t ? json_integer((json_int_t)t) : json_null();
 }
+
+/* cmd_json.c (mqueue and mctl link it): a job (its steps in it) and a step, as
+ * JSON objects. */
+json_t *cmd_job_json(const Meridian__JobRecord *j, int64_t now);
+json_t *cmd_step_json(const Meridian__JobRecord *j,
+		      const Meridian__StepRecord *s);
+/* doc, indented, and a newline: 0, or -1 when the write failed. */
+int cmd_json_print(json_t *doc, FILE *out);
 
 #endif

@@ -3,7 +3,7 @@
  * steps, nodes and partitions in Key=Value form, drain/resume/down nodes,
  * hold and release jobs, fetch a job's batch script, ping the controller.
  * show node also says what the link probes found (tier, rates), and has a
- * --json form for scripts.
+ * --json form for scripts (show job, step and node).
  */
 #include "config.h"
 
@@ -31,7 +31,7 @@ struct mctl {
 	struct cmd c;
 	bool oneliner; /* -o: one line per record */
 	bool details;  /* -d: GPUs of each node */
-	bool json;     /* --json: show node as one JSON document */
+	bool json;     /* --json: show job|step|node as one JSON document */
 };
 
 /* A subcommand (or show's entity); names may be shortened while unique. */
@@ -307,9 +307,33 @@ static int fetch_jobs(struct mctl *m, uint32_t *ids, size_t n, const char *what,
 
 /* show step [JOB[.STEP]...]: the steps asked for, in that order, else
  * every step of every job mctld keeps. */
+/* {"meridian_version": 1, "now": T, KEY: items} on stdout. */
+static void print_json_doc(const char *key, json_t *items, int64_t now)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "meridian_version", json_integer(1));
+	json_object_set_new(doc, "now", json_integer((json_int_t)now));
+	json_object_set_new(doc, key, items);
+	(void)cmd_json_print(doc, stdout); /* main checks the flush */
+	json_decref(doc);
+}
+
+/* A step: its record, or (--json) its object into steps. */
+static void show_step(const struct mctl *m, json_t *steps,
+		      const Meridian__JobRecord *j,
+		      const Meridian__StepRecord *st, int64_t now)
+{
+	if (steps)
+		json_array_append_new(steps, cmd_step_json(j, st));
+	else
+		print_step(m, j, st, now);
+}
+
 static int do_show_step(struct mctl *m, int argc, char **argv)
 {
 	Meridian__JobInfoReply *reply = NULL;
+	json_t *steps = NULL;
 	struct cmd_step_ref *refs = NULL;
 	uint32_t *ids = NULL;
 	size_t nrefs = 0, i, k;
@@ -317,9 +341,15 @@ static int do_show_step(struct mctl *m, int argc, char **argv)
 	int rc, a;
 
 	for (a = 1; a < argc; a++) {
-		char *copy = xstrdup(argv[a]), *save = NULL, *tok;
+		char *copy, *save = NULL, *tok;
 		size_t before = nrefs;
 		bool bad = false;
+
+		if (strcmp(argv[a], "--json") == 0) {
+			m->json = true;
+			continue;
+		}
+		copy = xstrdup(argv[a]);
 
 		for (tok = strtok_r(copy, ",", &save); tok && !bad;
 		     tok = strtok_r(NULL, ",", &save)) {
@@ -346,6 +376,8 @@ static int do_show_step(struct mctl *m, int argc, char **argv)
 	if (rc)
 		goto out;
 	now = reply->now ? reply->now : mer_now();
+	if (m->json)
+		steps = json_array();
 	for (i = 0; i < reply->n_jobs; i++)
 		sort_steps(reply->jobs[i]);
 	if (!nrefs) {
@@ -353,9 +385,9 @@ static int do_show_step(struct mctl *m, int argc, char **argv)
 
 		for (i = 0; i < reply->n_jobs; i++)
 			for (k = 0; k < reply->jobs[i]->n_steps; k++, shown++)
-				print_step(m, reply->jobs[i],
-					   reply->jobs[i]->steps[k], now);
-		if (!shown)
+				show_step(m, steps, reply->jobs[i],
+					  reply->jobs[i]->steps[k], now);
+		if (!shown && !steps)
 			printf("No job steps in the system\n");
 		goto out;
 	}
@@ -373,13 +405,15 @@ static int do_show_step(struct mctl *m, int argc, char **argv)
 		for (k = 0; k < j->n_steps; k++)
 			if (refs[i].any_step ||
 			    j->steps[k]->step_id == refs[i].step_id) {
-				print_step(m, j, j->steps[k], now);
+				show_step(m, steps, j, j->steps[k], now);
 				found = true;
 			}
 		if (found)
 			continue;
 		if (refs[i].any_step) {
-			printf("Job %" PRIu32 " has no steps\n", j->job_id);
+			if (!steps)
+				printf("Job %" PRIu32 " has no steps\n",
+				       j->job_id);
 			continue;
 		}
 		fflush(stdout);
@@ -388,6 +422,9 @@ static int do_show_step(struct mctl *m, int argc, char **argv)
 		rc = MER_EXIT_ERROR;
 	}
 out:
+	if (steps)
+		print_json_doc("steps", steps,
+			       reply && reply->now ? reply->now : mer_now());
 	if (reply)
 		protobuf_c_message_free_unpacked(&reply->base, NULL);
 	free(ids);
@@ -620,20 +657,42 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		putchar('\n');
 }
 
+static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
+		      int64_t now);
+
+/* A job: its record, or (--json) its object into jobs. */
+static void show_job(const struct mctl *m, json_t *jobs,
+		     const Meridian__JobRecord *j, int64_t now)
+{
+	if (jobs)
+		json_array_append_new(jobs, cmd_job_json(j, now));
+	else
+		print_job(m, j, now);
+}
+
 static int do_show_job(struct mctl *m, int argc, char **argv)
 {
 	Meridian__JobInfoReply *reply = NULL;
+	json_t *jobs = NULL;
 	struct mer_error err = {{0}};
 	uint32_t *ids = NULL;
 	size_t nids = 0, i;
 	int rc, k;
 
-	for (k = 1; k < argc; k++)
+	for (k = 1; k < argc; k++) {
+		/* "show job 12 --json": options stop at the command */
+		if (strcmp(argv[k], "--json") == 0) {
+			m->json = true;
+			continue;
+		}
 		if (cmd_parse_job_ids(argv[k], &ids, &nids, &err))
 			return cmd_usage_error(&m->c, "%s", err.text);
+	}
 	rc = fetch_jobs(m, ids, nids, "jobs", &reply);
 	if (rc)
 		goto out;
+	if (m->json)
+		jobs = json_array();
 	for (i = 0; i < reply->n_jobs; i++)
 		sort_steps(reply->jobs[i]);
 	if (nids) {
@@ -657,16 +716,21 @@ static int do_show_job(struct mctl *m, int argc, char **argv)
 				rc = MER_EXIT_ERROR;
 				continue;
 			}
-			print_job(m, j, reply->now ? reply->now : mer_now());
+			show_job(m, jobs, j,
+				 reply->now ? reply->now : mer_now());
 		}
-	} else if (!reply->n_jobs) {
+	} else if (!reply->n_jobs && !jobs) {
 		printf("No jobs in the system\n");
 	} else {
 		for (i = 0; i < reply->n_jobs; i++)
-			print_job(m, reply->jobs[i],
-				  reply->now ? reply->now : mer_now());
+			show_job(m, jobs, reply->jobs[i],
+				 reply->now ? reply->now : mer_now());
 	}
 out:
+	/* with --json the jobs found are printed even when one was not */
+	if (jobs)
+		print_json_doc("jobs", jobs,
+			       reply && reply->now ? reply->now : mer_now());
 	if (reply)
 		protobuf_c_message_free_unpacked(&reply->base, NULL);
 	free(ids);
@@ -1156,11 +1220,12 @@ static int do_show(struct mctl *m, int argc, char **argv)
 				       "partition, hostnames or hostlist)",
 				       ambiguous ? "ambiguous" : "invalid",
 				       argv[1]);
-	if (m->json && v->fn != do_show_node)
+	if (m->json && v->fn != do_show_node && v->fn != do_show_job &&
+	    v->fn != do_show_step)
 		return cmd_usage_error(&m->c,
-				       "--json: only show node has a JSON "
-				       "form (mnodes --links --json has the "
-				       "link matrix)");
+				       "--json: only show job, step and node "
+				       "have a JSON form (mnodes --links "
+				       "--json has the link matrix)");
 	return v->fn(m, argc - 1, argv + 1);
 }
 
@@ -1566,10 +1631,11 @@ static void usage(FILE *out)
 		"  -o, --oneliner              each record on one line\n"
 		"  -d, --details               also GPUs of nodes, the "
 		"allocation of jobs\n"
-		"      --json                  show node as one JSON document "
-		"(also after\n"
-		"                              show node: mctl show node n1 "
-		"--json)\n"
+		"      --json                  show job, step or node as one "
+		"JSON\n"
+		"                              document (also after them: "
+		"mctl show\n"
+		"                              job 12 --json)\n"
 		"  -f, --config=FILE           meridian.conf to read (default "
 		"$MERIDIAN_CONF,\n"
 		"                              else %s/meridian.conf)\n"
@@ -1658,8 +1724,8 @@ int main(int argc, char **argv)
 				       ambiguous ? "ambiguous" : "invalid",
 				       argv[optind]);
 	if (m.json && v->fn != do_show)
-		return cmd_usage_error(&m.c, "--json: only show node has a "
-					     "JSON form");
+		return cmd_usage_error(&m.c, "--json: only show job, step and "
+					     "node have a JSON form");
 	rc = v->fn(&m, argc - optind, argv + optind);
 	if (fflush(stdout) != 0 && !rc) {
 		cmd_error(&m.c, "writing output: %s", strerror(errno));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "cmd_json.h"
 #include "parse.h"
 
 /* squeue's own default and long formats. */
@@ -33,6 +34,7 @@ struct mqueue_opts {
 	bool steps;	    /* -s, --steps */
 	bool start;	    /* --start: pending jobs' expected starts */
 	bool prio;	    /* --priority: pending jobs' priority factors */
+	bool json;	    /* --json: one JSON document (cmd_json.c) */
 	bool noheader;
 	uint32_t *job_ids;
 	size_t njob_ids;
@@ -670,7 +672,13 @@ static void usage(FILE *out)
 		"%%a\n"
 		"                              age, %%f fair-share, %%s job "
 		"size,\n"
-		"                              %%p partition, %%n nice)\n"
+		"                              %%p partition, %%q QOS, %%n "
+		"nice)\n"
+		"      --json                  the jobs (or --steps) as one "
+		"JSON\n"
+		"                              document (mqueue(1)); -o, -l "
+		"and -h\n"
+		"                              do not apply\n"
 		"      --start                 pending jobs, when and where "
 		"the\n"
 		"                              scheduler expects them to "
@@ -815,6 +823,38 @@ static void add_step_rows(struct cmd_fmt *fmt, const struct mqueue_opts *o,
 	}
 }
 
+/* --json: {"meridian_version": 1, "now": T, "jobs": [...]} (or "steps"
+ * with --steps), the jobs or steps the options select, the keys of
+ * cmd_json.c. */
+static void print_json(const struct mqueue_opts *o,
+		       Meridian__JobInfoReply *reply, const struct row_ctx *ctx)
+{
+	json_t *doc = json_object(), *a = json_array();
+
+	json_object_set_new(doc, "meridian_version", json_integer(1));
+	json_object_set_new(doc, "now", json_integer((json_int_t)ctx->now));
+	for (size_t i = 0; i < reply->n_jobs; i++) {
+		Meridian__JobRecord *j = reply->jobs[i];
+
+		if (!o->steps) {
+			if (job_wanted(o, j))
+				json_array_append_new(
+					a, cmd_job_json(j, ctx->now));
+			continue;
+		}
+		if (!job_matches(o, j))
+			continue;
+		qsort(j->steps, j->n_steps, sizeof(*j->steps), cmd_step_cmp_id);
+		for (size_t k = 0; k < j->n_steps; k++)
+			if (step_wanted(o, j, j->steps[k]))
+				json_array_append_new(
+					a, cmd_step_json(j, j->steps[k]));
+	}
+	json_object_set_new(doc, o->steps ? "steps" : "jobs", a);
+	(void)cmd_json_print(doc, stdout); /* run() checks the flush */
+	json_decref(doc);
+}
+
 static int run(struct cmd *c, struct mqueue_opts *o)
 {
 	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
@@ -890,13 +930,18 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 		qsort(reply->jobs, reply->n_jobs, sizeof(*reply->jobs),
 		      cmp_job_id);
 	ctx.now = reply->now ? reply->now : mer_now();
-	if (o->steps)
+	if (o->json)
+		; /* print_json picks them */
+	else if (o->steps)
 		add_step_rows(fmt, o, reply, &ctx);
 	else
 		for (i = 0; i < reply->n_jobs; i++)
 			if (job_wanted(o, reply->jobs[i]))
 				cmd_fmt_add(fmt, reply->jobs[i], &ctx);
-	cmd_fmt_print(fmt, !o->noheader, stdout);
+	if (o->json)
+		print_json(o, reply, &ctx);
+	else
+		cmd_fmt_print(fmt, !o->noheader, stdout);
 	if (fflush(stdout) != 0) {
 		cmd_error(c, "writing the list: %s", strerror(errno));
 		rc = MER_EXIT_ERROR;
@@ -910,7 +955,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ME = 256, OPT_START, OPT_PRIO };
+	enum { OPT_ME = 256, OPT_START, OPT_PRIO, OPT_JSON };
 	static const struct option longopts[] = {
 		{"all", no_argument, NULL, 'a'},
 		{"format", required_argument, NULL, 'o'},
@@ -925,6 +970,7 @@ int main(int argc, char **argv)
 		{"state", required_argument, NULL, 't'},
 		{"start", no_argument, NULL, OPT_START},
 		{"priority", no_argument, NULL, OPT_PRIO},
+		{"json", no_argument, NULL, OPT_JSON},
 		{"steps", optional_argument, NULL, 's'},
 		{"user", required_argument, NULL, 'u'},
 		CMD_LONGOPT_CONFIG,
@@ -1001,6 +1047,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PRIO:
 			o.prio = true;
+			break;
+		case OPT_JSON:
+			o.json = true;
 			break;
 		case OPT_ME:
 			o.uids = xrealloc(o.uids,
