@@ -1105,8 +1105,8 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 	 * once (page_fits) */
 	n = rep.n_jobs;
 	rep.n_jobs = 0;
-	rpc_reply_items(r, &rep.base, 1, (const ProtobufCMessage *const *)rep.jobs,
-			sizes, n);
+	rpc_reply_items(r, &rep.base, 1,
+			(const ProtobufCMessage *const *)rep.jobs, sizes, n);
 	free(rep.jobs);
 	free(sizes);
 	free(ids);
