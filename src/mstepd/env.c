@@ -285,9 +285,21 @@ static bool v_array_step(const struct env_ctx *c, struct strbuf *b)
 	return true;
 }
 
+/* Only on a node where the job has GPUs, as Slurm sets it. */
 static bool v_gpus_on_node(const struct env_ctx *c, struct strbuf *b)
 {
-	strbuf_addf(b, "%zu", c->alloc ? c->alloc->n_gpus : 0);
+	if (!c->alloc || !c->alloc->n_gpus)
+		return false;
+	strbuf_addf(b, "%zu", c->alloc->n_gpus);
+	return true;
+}
+
+/* --ntasks-per-node, only when given (sbatch's). */
+static bool v_ntasks_per_node(const struct env_ctx *c, struct strbuf *b)
+{
+	if (!c->desc || !c->desc->ntasks_per_node)
+		return false;
+	strbuf_addf(b, "%u", c->desc->ntasks_per_node);
 	return true;
 }
 
@@ -344,6 +356,7 @@ static const struct env_var {
 	{"SLURM_CPUS_ON_NODE", "MERIDIAN_CPUS_ON_NODE", v_cpus_on_node},
 	{"SLURM_JOB_CPUS_PER_NODE", NULL, v_cpus_per_node},
 	{"SLURM_TASKS_PER_NODE", NULL, v_tasks_per_node},
+	{"SLURM_NTASKS_PER_NODE", NULL, v_ntasks_per_node},
 	{"SLURM_MEM_PER_NODE", NULL, v_mem},
 	{"SLURM_MEM_PER_CPU", NULL, v_mem_per_cpu},
 	{"SLURM_JOB_PARTITION", "MERIDIAN_JOB_PARTITION", v_partition},
@@ -614,7 +627,14 @@ static void env_step_devices(struct envv *e, const Meridian__LaunchStep *ls,
 		envv_unset(e, "CUDA_VISIBLE_DEVICES");
 		envv_unset(e, "CUDA_DEVICE_ORDER");
 	}
-	envv_num(e, "SLURM_GPUS_ON_NODE", "MERIDIAN_GPUS_ON_NODE", me->n_gpus);
+	if (me->n_gpus) {
+		envv_num(e, "SLURM_GPUS_ON_NODE", "MERIDIAN_GPUS_ON_NODE",
+			 me->n_gpus);
+	} else {
+		/* none here: Slurm sets no SLURM_GPUS_ON_NODE */
+		envv_unset(e, "SLURM_GPUS_ON_NODE");
+		envv_unset(e, "MERIDIAN_GPUS_ON_NODE");
+	}
 	/* A user who named the interface knows better than a route. */
 	if (r->ifname)
 		envv_set(e, "NCCL_SOCKET_IFNAME", r->ifname, false);

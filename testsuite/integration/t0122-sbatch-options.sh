@@ -23,8 +23,9 @@ env_of() { # JOB VAR: VAR=... from the job's output
 work_script env.sh <<'EOS'
 #!/bin/bash
 for v in SLURM_JOB_NUM_NODES SLURM_JOB_NODELIST SLURM_NTASKS SLURM_CPUS_ON_NODE \
-	SLURM_TASKS_PER_NODE SLURM_MEM_PER_NODE SLURM_MEM_PER_CPU SLURMD_NODENAME; do
-	echo "$v=${!v}"
+	SLURM_TASKS_PER_NODE SLURM_MEM_PER_NODE SLURM_MEM_PER_CPU SLURMD_NODENAME \
+	SLURM_NTASKS_PER_NODE SLURM_GPUS_ON_NODE; do
+	echo "$v=${!v-<unset>}"
 done
 echo "HOST=$(hostname)"
 EOS
@@ -98,7 +99,7 @@ g=$(submit --mem=1gb -o env-%j.out env.sh) || bail "submit --mem=1gb"
 wait_job_end "$m" 20
 wait_job_end "$g" 20
 check_eq "--mem-per-cpu=512: SLURM_MEM_PER_CPU" 512 "$(env_of "$m" SLURM_MEM_PER_CPU)"
-check_eq "and no SLURM_MEM_PER_NODE, as Slurm" "" "$(env_of "$m" SLURM_MEM_PER_NODE)"
+check_eq "and no SLURM_MEM_PER_NODE, as Slurm" "<unset>" "$(env_of "$m" SLURM_MEM_PER_NODE)"
 check_eq "mctl shows MinMemoryCPU" 512M "$(job_field "$m" MinMemoryCPU)"
 check_eq "--mem=1gb is 1024 MB" 1024 "$(env_of "$g" SLURM_MEM_PER_NODE)"
 out=$(submit --mem=1G --mem-per-cpu=1G --wrap=true 2>&1)
@@ -108,6 +109,9 @@ check_match "--mem with --mem-per-cpu is refused" "mutually exclusive" "$out"
 t=$(submit -N 2 --tasks-per-node=2 -o env-%j.out env.sh) || bail "submit --tasks-per-node"
 wait_job_end "$t" 20
 check_eq "--tasks-per-node=2 on 2 nodes: 4 tasks" 4 "$(env_of "$t" SLURM_NTASKS)"
+check_eq "SLURM_NTASKS_PER_NODE, as sbatch sets it" 2 "$(env_of "$t" SLURM_NTASKS_PER_NODE)"
+check_eq "without --ntasks-per-node, none" "<unset>" "$(env_of "$a" SLURM_NTASKS_PER_NODE)"
+check_eq "no GPUs asked: no SLURM_GPUS_ON_NODE, as Slurm" "<unset>" "$(env_of "$t" SLURM_GPUS_ON_NODE)"
 k=$(submit --comment="run 7 of the sweep" -o k-%j.out --wrap=true) || bail "submit --comment"
 check_eq "--comment is kept" "run 7 of the sweep" "$(job_field "$k" Comment)"
 

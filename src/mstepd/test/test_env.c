@@ -189,7 +189,9 @@ static void test_gpus(void)
 	 * CUDA_VISIBLE_DEVICES as the job's environment had it */
 	fixture_init(&f, false);
 	env = env_build(&f.lj, "gpu07", &alice);
-	EXPECT(env, "SLURM_GPUS_ON_NODE", "0");
+	/* as Slurm: no SLURM_GPUS_ON_NODE without GPUs */
+	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_GPUS_ON_NODE"));
+	CU_ASSERT_PTR_NULL(env_get(env, "MERIDIAN_GPUS_ON_NODE"));
 	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_JOB_GPUS"));
 	CU_ASSERT_PTR_NULL(env_get(env, "CUDA_DEVICE_ORDER"));
 	EXPECT(env, "CUDA_VISIBLE_DEVICES", "0,1,2,3");
@@ -249,6 +251,12 @@ static void test_compressed_counts(void)
 	EXPECT(env, "SLURM_JOB_CPUS_PER_NODE", "4(x2)");
 	EXPECT(env, "SLURM_TASKS_PER_NODE", "2(x2)");
 	EXPECT(env, "SLURMD_NODENAME", "gpu08");
+	/* no --ntasks-per-node given: sbatch sets no SLURM_NTASKS_PER_NODE */
+	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_NTASKS_PER_NODE"));
+	env_free(env);
+	f.desc.ntasks_per_node = 2;
+	env = env_build(&f.lj, "gpu08", &alice);
+	EXPECT(env, "SLURM_NTASKS_PER_NODE", "2");
 	env_free(env);
 }
 
@@ -387,7 +395,7 @@ static void test_step_rank_bare(void)
 	EXPECT(env, "LOCAL_WORLD_SIZE", "1");
 	EXPECT(env, "SLURM_STEP_NODELIST", "gpu07,gpu08");
 	EXPECT(env, "NCCL_SOCKET_IFNAME", "eth1");
-	EXPECT(env, "SLURM_GPUS_ON_NODE", "0");
+	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_GPUS_ON_NODE"));
 	EXPECT(env, "SLURMD_NODENAME", "gpu08");
 	CU_ASSERT_PTR_NULL(env_get(env, "CUDA_VISIBLE_DEVICES"));
 	CU_ASSERT_PTR_NULL(env_get(env, "CUDA_DEVICE_ORDER"));
