@@ -4,10 +4,10 @@
 # namespaces, each node's link rate limited with tc tbf, up (out of its
 # namespace) and down (into it), the regions interleaved in config order:
 #
-#   n1  eu-west   25 Mbit/s up and down
-#   n2  us-east  100 Mbit/s
-#   n3  eu-west   50 Mbit/s
-#   n4  us-east  100 Mbit/s, no Port=: it accepts nothing (as behind
+#   n1  eu-west   40 Mbit/s up and down
+#   n2  us-east  160 Mbit/s
+#   n3  eu-west   80 Mbit/s
+#   n4  us-east  160 Mbit/s, no Port=: it accepts nothing (as behind
 #                NAT) and is probed by dialing out from it
 #
 # (rates kept modest: a loaded 2-core machine still fills them) so the
@@ -19,7 +19,7 @@
 #   - mnodes --links --json: every ordered pair measured, each rate within
 #     15% of min(up_i, down_j) (TCP's headers cost about 5%);
 #   - each node's up and down rates to the controller within 15%, and its
-#     tier (BandwidthTiers=slow:12,mid:35,fast:75);
+#     tier (BandwidthTiers=slow:20,mid:60,fast:120);
 #   - n4's links measured although it accepts nothing;
 #   - mctl show node: its Tier, Up, Down and LastProbe;
 #   - mquote -N 2 (text and --json): the fast pair, the bottleneck link
@@ -37,9 +37,9 @@ mer_init
 need_cmd python3 timeout
 . "$(dirname "$0")/netns.sh"
 netns_make 4
-# (halved from 50/200/100/200: under make check -j2 the 200 Mbit/s pair
-# measured 161-187 beside another test)
-declare -A UP=([1]=25 [2]=100 [3]=50 [4]=100)
+# (not 50/200/100/200: under make check -j2 the 200 Mbit/s pair measured
+# 161-187 beside another test; slower links make the probes take longer)
+declare -A UP=([1]=40 [2]=160 [3]=80 [4]=160)
 for k in 1 2 3 4; do netns_shape "$k" "${UP[$k]}" "${UP[$k]}"; done
 note "namespaces ${NS[*]:1}, bridge $BR $CTL/24, nodes at $NET.11-14"
 
@@ -53,7 +53,7 @@ MER_CONF=$MER_T/meridian.conf
 MER_EXTRA_CONF="ProbePort=$PROBE_PORT
 ProbeDuration=1500
 ProbeInterval=3600
-BandwidthTiers=slow:12,mid:35,fast:75"
+BandwidthTiers=slow:20,mid:60,fast:120"
 MER_NODE_LINES="NodeName=n1 NodeAddr=$NET.11 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
 NodeName=n2 NodeAddr=$NET.12 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=us-east
 NodeName=n3 NodeAddr=$NET.13 Port=$NODE_PORT CPUs=2 RealMemory=2048 Region=eu-west
