@@ -155,12 +155,6 @@ int cmd_call(struct cmd *c, Meridian__MsgType type, const ProtobufCMessage *req,
 	return MER_EXIT_ERROR;
 }
 
-/*
- * The pages of a paged request: the request's cursor (*cursor) starts at
- * 0 and takes each reply's next cursor (at next_off in the reply) until
- * that is 0; every page's repeated items (at items_off, count at n_off)
- * are moved into the first reply.
- */
 /* --- an arena for large replies --------------------------------------- */
 
 /* Blocks from big chunks, all freed at once: a 10,000-job reply is some
@@ -233,6 +227,13 @@ void cmd_arena_free(struct cmd_arena *a)
 	free(a);
 }
 
+/*
+ * The pages of a paged request: the request's cursor (*cursor) starts at
+ * 0 and takes each reply's next cursor (at next_off in the reply) until
+ * that is 0; every page's repeated items (at items_off, count at n_off)
+ * are moved into the first reply, with the allocator the client unpacks
+ * replies with (cmd_arena).
+ */
 static int call_pages(struct cmd *c, Meridian__MsgType type,
 		      const ProtobufCMessage *req, uint32_t *cursor,
 		      size_t items_off, size_t n_off, size_t next_off,
