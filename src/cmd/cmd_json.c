@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +28,8 @@ static json_t *exit_json(int32_t code, int32_t sig)
 	return o;
 }
 
-static const char *desc_str(const Meridian__JobDesc *d, size_t off)
-{
-	return d ? *(char *const *)((const char *)d + off) : NULL;
-}
-
-#define DSTR(d, field) desc_str((d), offsetof(Meridian__JobDesc, field))
+/* A string of the job's description (NULL without one). */
+#define DSTR(d, field) ((d) ? (d)->field : NULL)
 
 json_t *cmd_step_json(const Meridian__JobRecord *j,
 		      const Meridian__StepRecord *s)

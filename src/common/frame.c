@@ -204,10 +204,9 @@ uint8_t *frame_build(uint16_t type, uint32_t flags, uint32_t req_id,
 		msg ? protobuf_c_message_get_packed_size(msg) : 0, len);
 }
 
-uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
-			   const void *cred, size_t cred_len,
-			   const ProtobufCMessage *msg, size_t body_len,
-			   size_t *len)
+/* A frame's buffer with its header written; cred and body to follow. */
+static uint8_t *frame_start(uint16_t type, uint32_t flags, uint32_t req_id,
+			    size_t cred_len, size_t body_len)
 {
 	struct frame_hdr h = {
 		.magic = MER_FRAME_MAGIC,
@@ -221,6 +220,16 @@ uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
 	uint8_t *buf = xmalloc(MER_FRAME_HDR_LEN + cred_len + body_len);
 
 	frame_hdr_encode(&h, buf);
+	return buf;
+}
+
+uint8_t *frame_build_sized(uint16_t type, uint32_t flags, uint32_t req_id,
+			   const void *cred, size_t cred_len,
+			   const ProtobufCMessage *msg, size_t body_len,
+			   size_t *len)
+{
+	uint8_t *buf = frame_start(type, flags, req_id, cred_len, body_len);
+
 	if (cred_len)
 		memcpy(buf + MER_FRAME_HDR_LEN, cred, cred_len);
 	if (msg)
@@ -270,19 +279,9 @@ uint8_t *frame_build_items(uint16_t type, uint32_t flags, uint32_t req_id,
 			   const size_t *sizes, size_t n, size_t body_len,
 			   size_t *len)
 {
-	struct frame_hdr h = {
-		.magic = MER_FRAME_MAGIC,
-		.version = MER_PROTO_VERSION,
-		.type = type,
-		.flags = flags,
-		.req_id = req_id,
-		.cred_len = 0,
-		.body_len = (uint32_t)body_len,
-	};
-	uint8_t *buf = xmalloc(MER_FRAME_HDR_LEN + body_len), *p;
+	uint8_t *buf = frame_start(type, flags, req_id, 0, body_len), *p;
 	uint64_t tag = (uint64_t)field << 3 | 2;
 
-	frame_hdr_encode(&h, buf);
 	p = buf + MER_FRAME_HDR_LEN;
 	for (size_t i = 0; i < n; i++) {
 		p += varint_put(tag, p);

@@ -697,6 +697,23 @@ static void job_set_res(struct job *j, const struct job_res *r)
 	j->mem_per_node = r->mem_per_node;
 }
 
+void job_mgr_res_of(const struct job *j, struct job_res *r)
+{
+	r->num_nodes = j->rec->num_nodes;
+	r->ntasks = j->rec->ntasks;
+	r->tasks_per_node = j->tasks_per_node;
+	r->cpus_per_node = j->cpus_per_node;
+	r->gpus_per_node = j->gpus_per_node;
+	r->mem_per_node = j->mem_per_node;
+}
+
+void job_mgr_set_res(struct job *j, const struct job_res *r)
+{
+	job_set_res(j, r);
+	j->rec->num_nodes = r->num_nodes;
+	j->rec->ntasks = r->ntasks;
+}
+
 /* --- submit validation ------------------------------------------------- */
 
 static void partition_names(const struct conf *c, char *buf, size_t n)
@@ -2415,11 +2432,8 @@ static int job_requeue(struct mctld *ctx, struct job *j, int64_t now,
 		struct job_res res;
 		struct mer_error e;
 
-		if (job_res_compute(rec->desc, &res, &e) == 0) {
-			job_set_res(j, &res);
-			rec->num_nodes = res.num_nodes;
-			rec->ntasks = res.ntasks;
-		}
+		if (job_res_compute(rec->desc, &res, &e) == 0)
+			job_mgr_set_res(j, &res);
 	}
 	pb_set_str(&rec->reason, "None");
 	job_mgr_set_state(ctx, j, JS(PENDING));

@@ -320,6 +320,10 @@ static inline bool job_state_is_final(Meridian__JobState s)
 }
 /* Whether the state machine allows from -> to (the one table). */
 bool job_state_allowed(Meridian__JobState from, Meridian__JobState to);
+/* A job's needs and counts in force (its record's num_nodes, ntasks and
+ * the per-node needs), out of it and back in. */
+void job_mgr_res_of(const struct job *j, struct job_res *r);
+void job_mgr_set_res(struct job *j, const struct job_res *r);
 int job_res_compute(const Meridian__JobDesc *d, struct job_res *r,
 		    struct mer_error *err);
 /* Arguments and environment a job or step may carry: counts, bytes, and

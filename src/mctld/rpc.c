@@ -711,22 +711,28 @@ void rpc_reply_error(struct rpc_req *r, int code, const char *text)
 
 static void reply_send(struct rpc_req *r, uint8_t *buf, size_t len);
 
+/* A reply body of size bytes fits in a frame; else r is answered E2BIG. */
+static bool reply_fits(struct rpc_req *r, size_t size)
+{
+	char text[160];
+
+	if (size <= MER_FRAME_MAX_BODY)
+		return true;
+	snprintf(text, sizeof(text),
+		 "the reply would be %zu bytes, over the frame limit of %u; "
+		 "ask for fewer jobs or nodes",
+		 size, MER_FRAME_MAX_BODY);
+	rpc_reply_error(r, E2BIG, text);
+	return false;
+}
+
 void rpc_reply(struct rpc_req *r, const ProtobufCMessage *msg)
 {
 	uint8_t *buf;
 	size_t len, size = msg ? protobuf_c_message_get_packed_size(msg) : 0;
 
-	if (size > MER_FRAME_MAX_BODY) {
-		char text[160];
-
-		snprintf(
-			text, sizeof(text),
-			"the reply would be %zu bytes, over the frame limit of "
-			"%u; ask for fewer jobs or nodes",
-			size, MER_FRAME_MAX_BODY);
-		rpc_reply_error(r, E2BIG, text);
+	if (!reply_fits(r, size))
 		return;
-	}
 	buf = frame_build_sized(r->type, MER_FRAME_REPLY, r->req_id, NULL, 0,
 				msg, size, &len);
 	reply_send(r, buf, len);
@@ -742,16 +748,8 @@ static void rpc_reply_items(struct rpc_req *r, const ProtobufCMessage *head,
 	size_t len, size = frame_items_len(head, field, sizes, n);
 	uint8_t *buf;
 
-	if (size > MER_FRAME_MAX_BODY) {
-		char text[160];
-
-		snprintf(text, sizeof(text),
-			 "the reply would be %zu bytes, over the frame limit "
-			 "of %u; ask for fewer jobs or nodes",
-			 size, MER_FRAME_MAX_BODY);
-		rpc_reply_error(r, E2BIG, text);
+	if (!reply_fits(r, size))
 		return;
-	}
 	buf = frame_build_items(r->type, MER_FRAME_REPLY, r->req_id, head,
 				field, items, sizes, n, size, &len);
 	reply_send(r, buf, len);

@@ -976,17 +976,6 @@ static void resv_drop(struct sched *s, uint32_t job_id)
 	}
 }
 
-/* j's per-node needs and counts from res (job_res_compute's). */
-static void set_res(struct job *j, const struct job_res *r)
-{
-	j->rec->num_nodes = r->num_nodes;
-	j->rec->ntasks = r->ntasks;
-	j->tasks_per_node = r->tasks_per_node;
-	j->cpus_per_node = r->cpus_per_node;
-	j->gpus_per_node = r->gpus_per_node;
-	j->mem_per_node = r->mem_per_node;
-}
-
 static unsigned popcount64(uint64_t x)
 {
 	return (unsigned)__builtin_popcountll(x);
@@ -1022,16 +1011,11 @@ static int select_now(struct sched *s, struct job *j,
 
 		more.min_nodes = fit;
 		if (job_res_compute(&more, &r, &e) == 0) {
-			was.num_nodes = j->rec->num_nodes;
-			was.ntasks = j->rec->ntasks;
-			was.tasks_per_node = j->tasks_per_node;
-			was.cpus_per_node = j->cpus_per_node;
-			was.gpus_per_node = j->gpus_per_node;
-			was.mem_per_node = j->mem_per_node;
-			set_res(j, &r);
+			job_mgr_res_of(j, &was);
+			job_mgr_set_res(j, &r);
 			if (select_at(s, j, s->now, res, nviews, err) == 0)
 				return 0;
-			set_res(j, &was);
+			job_mgr_set_res(j, &was);
 		}
 	}
 	return select_at(s, j, s->now, res, nviews, err);
