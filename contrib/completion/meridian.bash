@@ -4,7 +4,8 @@
 # Options come from each command's own --help (read once per shell), so
 # what is offered is what the command takes.  mctl/scontrol complete
 # their subcommands and what show takes; mbatch/sbatch a script; mrun/srun
-# a program.  Installed by make install as
+# a program; macct/sacct the fields of --format and the states of -s.
+# Installed by make install as
 # DATADIR/bash-completion/completions/NAME for every command, which
 # bash-completion loads the first time NAME is completed; or source it.
 
@@ -34,6 +35,7 @@ _meridian()
 		mapfile -t COMPREPLY < <(compgen -W "$(_meridian_opts "${COMP_WORDS[0]}")" -- "$cur")
 		return 0
 	fi
+	[[ $cmd == macct || $cmd == sacct ]] ||
 	case $prev in
 	-o | --output | -e | --error | -i | --input | -D | --chdir | -f | --config)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
@@ -41,6 +43,22 @@ _meridian()
 		;;
 	esac
 	case $cmd in
+	macct | sacct)
+		# --format FIELD,FIELD: the fields --helpformat lists
+		case $prev in
+		-o | --format)
+			local done_part="" last=$cur
+			if [[ $cur == *,* ]]; then
+				done_part=${cur%,*},
+				last=${cur##*,}
+			fi
+			mapfile -t COMPREPLY < <(compgen -P "$done_part" -W "$("${COMP_WORDS[0]}" --helpformat 2>/dev/null)" -- "$last")
+			;;
+		-s | --state)
+			mapfile -t COMPREPLY < <(compgen -W "CD CA F TO NF DL PD R COMPLETED CANCELLED FAILED TIMEOUT NODE_FAIL DEADLINE PENDING RUNNING" -- "$cur")
+			;;
+		esac
+		;;
 	mctl | scontrol)
 		local words=() i
 		for ((i = 1; i < COMP_CWORD; i++)); do
@@ -73,4 +91,5 @@ _meridian()
 }
 
 complete -F _meridian -o bashdefault mbatch mqueue mcancel mnodes mctl mrun \
-	mquote mctld mnoded sbatch srun squeue scancel sinfo scontrol sprio
+	mquote macct mctld mnoded sbatch srun squeue scancel sinfo scontrol \
+	sprio sacct

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "array.h"
 #include "cmd.h"
@@ -560,6 +562,56 @@ int cmd_parse_users(const char *list, uint32_t **uids, size_t *n,
 				     "Invalid user: \"%s\" (expected a "
 				     "user name or a numeric uid)",
 				     list);
+	return 0;
+}
+
+/* "HH:MM" or "HH:MM:SS". */
+static bool time_of_day(const char *s, int *h, int *m, int *sec)
+{
+	char extra;
+
+	*sec = 0;
+	if (sscanf(s, "%2d:%2d:%2d%c", h, m, sec, &extra) != 3 &&
+	    sscanf(s, "%2d:%2d%c", h, m, &extra) != 2)
+		return false;
+	return *h >= 0 && *h <= 23 && *m >= 0 && *m <= 59 && *sec >= 0 &&
+	       *sec <= 59;
+}
+
+int cmd_parse_past_time(const char *s, const char *what, int64_t now,
+			int64_t *when, struct mer_error *err)
+{
+	time_t t = (time_t)now;
+	struct tm tm;
+	int h, m = 0, sec = 0;
+
+	if (!s)
+		s = "";
+	if (strncasecmp(s, "now-", 4) == 0) {
+		/* parse_begin knows now+N in every unit: mirror it */
+		char plus[64];
+		int64_t ahead;
+
+		if (snprintf(plus, sizeof(plus), "now+%s", s + 4) >=
+			    (int)sizeof(plus) ||
+		    parse_begin(plus, what, now, &ahead, err) < 0)
+			return -1;
+		*when = now - (ahead - now);
+		return 0;
+	}
+	if (str_eq_nocase(s, "midnight") || str_eq_nocase(s, "today"))
+		h = 0;
+	else if (str_eq_nocase(s, "noon"))
+		h = 12;
+	else if (!time_of_day(s, &h, &m, &sec))
+		return parse_begin(s, what, now, when, err);
+	/* sacct: a time of day is today's, even one still to come */
+	localtime_r(&t, &tm);
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	tm.tm_isdst = -1;
+	*when = (int64_t)mktime(&tm);
 	return 0;
 }
 

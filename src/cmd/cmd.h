@@ -153,6 +153,11 @@ int cmd_parse_job_ids(const char *list, uint32_t **ids, size_t *n,
  * ("Invalid user: bob"). */
 int cmd_parse_users(const char *list, uint32_t **uids, size_t *n,
 		    struct mer_error *err);
+/* sacct's -S/-E TIME: as --begin's absolute forms (parse_begin), and
+ * now-N[unit], HH:MM[:SS], midnight, today and noon meaning today's, in
+ * the past or not.  0, or -1 with err. */
+int cmd_parse_past_time(const char *s, const char *what, int64_t now,
+			int64_t *when, struct mer_error *err);
 /* A signal by name ("USR1", "SIGUSR1", "usr1") or number (1..64). */
 int cmd_parse_signal(const char *s, int *sig, struct mer_error *err);
 /* The name of a signal without "SIG" ("TERM"), or NULL when not known. */

@@ -234,6 +234,8 @@ static const struct gkey gkeys[] = {
 	NUM("FinalizeTimeout", finalize_timeout, G_U32, 30, 1, 86400),
 	NUM("MinJobAge", min_job_age, G_U32, 300, 0, 31536000),
 	NUM("MaxJobCount", max_job_count, G_U32, 100000, 1, 10000000),
+	NUM("JobHistoryDays", job_history_days, G_U32, 30, 0, 36500),
+	NUM("JobHistoryMax", job_history_max, G_U32, 1000000, 0, 100000000),
 	NUM("MaxArraySize", max_array_size, G_U32, 10001, 1, 4000001),
 	NUM("FrameTimeout", frame_timeout, G_U32, 30, 1, 3600),
 	NUM("MaxConnections", max_connections, G_U32, 0, 0, 1048576),

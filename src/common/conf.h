@@ -138,6 +138,8 @@ struct conf {
 				      * finalize, default 30 */
 	uint32_t min_job_age;	     /* s, default 300 */
 	uint32_t max_job_count;	     /* jobs kept in memory, default 100000 */
+	uint32_t job_history_days;   /* macct keeps ended jobs, default 30 */
+	uint32_t job_history_max;    /* and at most this many, default 1M */
 	uint32_t max_array_size;     /* --array task ids below, default 10001 */
 	uint32_t frame_timeout;	     /* s a request may take to arrive once it
 				      * starts, default 30 */

@@ -50,6 +50,8 @@ static const struct msg_type_info msg_types[] = {
 	 D(step_create_request), D(step_create_reply)},
 	{MERIDIAN__MSG_TYPE__MSG_JOB_COMPLETE, "JOB_COMPLETE",
 	 D(job_complete_request), D(job_action_reply)},
+	{MERIDIAN__MSG_TYPE__MSG_JOB_HISTORY, "JOB_HISTORY",
+	 D(job_history_request), D(job_history_reply)},
 	{MERIDIAN__MSG_TYPE__MSG_STEP_END, "STEP_END", D(step_end), D(ack)},
 	{MERIDIAN__MSG_TYPE__MSG_LAUNCH_STEP, "LAUNCH_STEP", D(launch_step),
 	 D(ack)},

@@ -2318,6 +2318,10 @@ void job_mgr_load(struct mctld *ctx, Meridian__JobRecord *rec, int64_t now)
 		jm->next_id = rec->job_id + 1;
 	if (job_state_is_final(rec->state) &&
 	    rec->end_time + (int64_t)ctx->conf->min_job_age <= now) {
+		/* aged out while mctld was down (or kept by a mctld that had
+		 * no history): it moves to the history now */
+		job_store_queue_delete(ctx, rec->job_id);
+		history_add(ctx, rec);
 		meridian__job_record__free_unpacked(rec, NULL);
 		return;
 	}
@@ -2560,8 +2564,9 @@ void job_mgr_tick(struct mctld *ctx, int64_t now)
 			continue;
 		}
 		log_debug("job %u leaves memory (MinJobAge)", j->rec->job_id);
-		job_store_queue_spec_delete(ctx, j->rec->job_id);
+		job_store_queue_delete(ctx, j->rec->job_id);
 		job_unlink(jm, j);
+		history_add(ctx, j->rec);
 		job_free(j);
 	}
 	lost_nodes(ctx, now);

@@ -10,7 +10,8 @@
  * it, so ids never repeat.  A JobSpec (script, environment) is written once
  * at submit, read only to launch or show it, deleted when its job leaves
  * memory: it is never kept in memory, so the writes of a turn are queued
- * here until the commit.
+ * here until the commit.  A job that leaves memory leaves both tables in
+ * the commit that puts it in the history (history.c).
  */
 #include "config.h"
 
@@ -27,6 +28,7 @@
 struct spec_op {
 	uint32_t id;
 	bool del;
+	bool del_job; /* the job's record too */
 	uint8_t *buf;
 	size_t len;
 	struct spec_op *next;
@@ -76,6 +78,16 @@ void job_store_queue_spec_delete(struct mctld *ctx, uint32_t id)
 
 	op->id = id;
 	op->del = true;
+	queue_op(ctx->job_store, op);
+}
+
+void job_store_queue_delete(struct mctld *ctx, uint32_t id)
+{
+	struct spec_op *op = xcalloc(1, sizeof(*op));
+
+	op->id = id;
+	op->del = true;
+	op->del_job = true;
 	queue_op(ctx->job_store, op);
 }
 
@@ -211,6 +223,11 @@ static long src_collect(struct state *st, void *arg, struct mer_error *err)
 					err))
 			return -1;
 		writes++;
+		if (op->del_job) {
+			if (state_del(st, js->jobs, key, 4, err) < 0)
+				return -1;
+			writes++;
+		}
 	}
 	js->committing_id = job_mgr_next_id(ctx->jobs);
 	if (js->committing_id != js->stored_next_id) {

@@ -72,9 +72,11 @@ struct mctld *mctld_create(struct conf *conf, const struct mctld_opts *opts,
 	if (!(ctx->state = state_open(conf->state_dir, err)))
 		goto fail;
 	/* Nodes first: a running job's allocation is charged to them; usage
-	 * before jobs: a job that ends while loading is charged. */
+	 * before jobs: a job that ends while loading is charged; the
+	 * history before jobs: a job aged out while mctld was down moves
+	 * there. */
 	if (usage_open(ctx, err) < 0 || node_mgr_open_state(ctx, err) < 0 ||
-	    job_store_open(ctx, err) < 0)
+	    history_open(ctx, err) < 0 || job_store_open(ctx, err) < 0)
 		goto fail;
 	if (probe_open(ctx, err) < 0)
 		goto fail;
@@ -129,6 +131,7 @@ void mctld_destroy(struct mctld *ctx)
 	if (ctx->jobs)
 		job_mgr_destroy(ctx->jobs);
 	job_store_close(ctx);
+	history_close(ctx);
 	if (ctx->nodes)
 		node_mgr_destroy(ctx->nodes);
 	outbox_destroy(ctx->outbox);

@@ -24,7 +24,8 @@
  *   rpc.c                   transport, the RPC table, handlers
  *   sched.c price.c         the plugin drivers, above the managers
  *   reconcile.c step_mgr.c  what a node reports; job steps
- *   job_mgr.c job_store.c   jobs and their tables
+ *   job_mgr.c job_store.c   jobs and their tables (history.c: those
+ *                           gone from memory, for macct)
  *   probe.c                 link probes and the link matrix
  *   node_mgr.c              nodes, capacity, liveness
  *   step_rec.c              steps inside a job's record
@@ -77,6 +78,7 @@
 
 struct auth;
 struct job_mgr;
+struct history;
 struct job_store;
 struct outbox;
 struct node_mgr;
@@ -99,6 +101,7 @@ struct mctld {
 	struct state *state;
 	struct outbox *outbox;
 	struct job_store *job_store;
+	struct history *history; /* history.c: jobs gone from memory */
 	struct job_mgr *jobs;
 	struct node_mgr *nodes;
 	struct rpc *rpc;
@@ -820,6 +823,15 @@ int state_each(struct state *st, unsigned db,
 	       int (*fn)(const void *k, size_t klen, const void *v, size_t vlen,
 			 void *arg),
 	       void *arg, struct mer_error *err);
+/* As state_each, from the first key >= from (flen 0: the first key);
+ * inside a commit (a source's collect) it sees the commit's writes. */
+int state_range(struct state *st, unsigned db, const void *from, size_t flen,
+		int (*fn)(const void *k, size_t klen, const void *v,
+			  size_t vlen, void *arg),
+		void *arg, struct mer_error *err);
+/* How many records db holds. */
+int state_count(struct state *st, unsigned db, size_t *n,
+		struct mer_error *err);
 /* fn on the value of key (pointers live for the call); -1 with errno
  * ENOENT when absent.  Returns what fn returns. */
 int state_get(struct state *st, unsigned db, const void *key, size_t klen,
@@ -866,6 +878,8 @@ void job_store_close(struct mctld *ctx);
 void job_store_queue_spec(struct mctld *ctx, uint32_t id, uint8_t *packed,
 			  size_t len);
 void job_store_queue_spec_delete(struct mctld *ctx, uint32_t id);
+/* The job's record and spec leave the tables with the next commit. */
+void job_store_queue_delete(struct mctld *ctx, uint32_t id);
 /* Queue a copy of job from's spec as job to's.  0, or -1 with err. */
 int job_store_copy_spec(struct mctld *ctx, uint32_t from, uint32_t to,
 			struct mer_error *err);
@@ -873,6 +887,38 @@ int job_store_copy_spec(struct mctld *ctx, uint32_t from, uint32_t to,
  * meridian__job_spec__free_unpacked. */
 Meridian__JobSpec *job_store_get_spec(struct mctld *ctx, uint32_t id,
 				      struct mer_error *err);
+
+/* history.c: the records of jobs gone from memory (macct) */
+int history_open(struct mctld *ctx, struct mer_error *err);
+void history_close(struct mctld *ctx);
+/* Keep rec (a job leaving memory, about to be freed: what history does
+ * not keep is stripped from it) with the next commit. */
+void history_add(struct mctld *ctx, Meridian__JobRecord *rec);
+size_t history_count(const struct mctld *ctx); /* records committed */
+/* Whether rec passes every filter of req (at now: the window's default
+ * end). */
+bool history_match(const Meridian__JobHistoryRequest *req,
+		   const Meridian__JobRecord *rec, int64_t now);
+/* A page of a JOB_HISTORY reply: records up to budget bytes (the first
+ * always fits); owned ones are freed with the page, borrowed ones are
+ * the job table's. */
+struct history_page {
+	Meridian__JobRecord **jobs;
+	size_t *sizes; /* each one's packed size */
+	bool *owned;
+	size_t n, cap, used, budget;
+	uint8_t next[16]; /* where the next page starts, next_len 0: done */
+	size_t next_len;
+};
+/* Add to pg the history's records that match req, from cursor from
+ * (flen 0: the window's start); sets pg->next when the page filled.
+ * 0, or -1 with err. */
+int history_scan(struct mctld *ctx, const Meridian__JobHistoryRequest *req,
+		 const void *from, size_t flen, struct history_page *pg,
+		 struct mer_error *err);
+void history_page_borrow(struct history_page *pg, Meridian__JobRecord *rec,
+			 size_t size);
+void history_page_free(struct history_page *pg);
 
 /* pbstr.c: string fields of records (malloc'd or protobuf_c_empty_string),
  * for every layer. */

@@ -1111,6 +1111,65 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 	return 0;
 }
 
+/*
+ * macct: the jobs in memory (any state) and the history's, in pages.  The
+ * cursor says where a page starts: empty, the first job in memory; 4
+ * bytes, the job in memory after that id; 16, that history key on.
+ */
+static int h_job_history(struct rpc_req *r, ProtobufCMessage *msg,
+			 struct mer_error *err)
+{
+	const Meridian__JobHistoryRequest *req = (const void *)msg;
+	Meridian__JobHistoryReply rep = MERIDIAN__JOB_HISTORY_REPLY__INIT;
+	struct history_page pg = {0};
+	struct mctld *ctx = r->ctx;
+	int64_t now = mer_now();
+	struct job *j = TAILQ_FIRST(job_mgr_all(ctx));
+	uint8_t idkey[4];
+	int rc = 0;
+
+	pg.budget = page_start(r, true).budget;
+	if (req->after.len == 4) {
+		uint32_t after = state_key_u32(req->after.data, 4);
+
+		while (j && j->rec->job_id <= after)
+			j = TAILQ_NEXT(j, all_entry);
+	} else if (req->after.len) {
+		j = NULL; /* the memory's part was sent */
+	}
+	for (; j && req->after.len != 16; j = TAILQ_NEXT(j, all_entry)) {
+		size_t size;
+
+		if (!history_match(req, j->rec, now))
+			continue;
+		size = protobuf_c_message_get_packed_size(&j->rec->base);
+		if (pg.n && pg.used + size + 8 > pg.budget) {
+			/* the next page goes on after the last one sent */
+			state_u32_key(pg.jobs[pg.n - 1]->job_id, idkey);
+			memcpy(pg.next, idkey, 4);
+			pg.next_len = 4;
+			break;
+		}
+		history_page_borrow(&pg, j->rec, size);
+	}
+	if (!pg.next_len) {
+		const void *from =
+			req->after.len == 16 ? req->after.data : NULL;
+
+		rc = history_scan(ctx, req, from, from ? 16 : 0, &pg, err);
+	}
+	if (rc == 0) {
+		rep.now = now;
+		rep.next_after.data = pg.next;
+		rep.next_after.len = pg.next_len;
+		rpc_reply_items(r, &rep.base, 1,
+				(const ProtobufCMessage *const *)pg.jobs,
+				pg.sizes, pg.n);
+	}
+	history_page_free(&pg);
+	return rc;
+}
+
 static int h_job_script(struct rpc_req *r, ProtobufCMessage *msg,
 			struct mer_error *err)
 {
@@ -1689,6 +1748,7 @@ static int h_quote(struct rpc_req *r, ProtobufCMessage *msg,
 static const struct rpc_entry rpc_table[] = {
 	{MT(SUBMIT_JOB), h_submit, MSG_ACCESS_ANY, true},
 	{MT(JOB_INFO), h_job_info, MSG_ACCESS_ANY, false},
+	{MT(JOB_HISTORY), h_job_history, MSG_ACCESS_ANY, false},
 	{MT(CANCEL_JOB), h_cancel, MSG_ACCESS_OWNER, true},
 	{MT(UPDATE_JOB), h_update_job, MSG_ACCESS_OWNER, true},
 	{MT(JOB_SCRIPT), h_job_script, MSG_ACCESS_OWNER, false},

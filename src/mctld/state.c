@@ -477,6 +477,71 @@ int state_each(struct state *st, unsigned db,
 	return 0;
 }
 
+/* Inside a commit, reads see its writes: they use its transaction. */
+static int read_txn(struct state *st, MDB_txn **txn, struct mer_error *err)
+{
+	int rc;
+
+	if (st->txn) {
+		*txn = st->txn;
+		return 0;
+	}
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn)) != 0)
+		return mdb_fail(err, rc, "txn_begin");
+	return 0;
+}
+
+static void read_done(struct state *st, MDB_txn *txn)
+{
+	if (txn != st->txn)
+		mdb_txn_abort(txn);
+}
+
+int state_range(struct state *st, unsigned db, const void *from, size_t flen,
+		int (*fn)(const void *k, size_t klen, const void *v,
+			  size_t vlen, void *arg),
+		void *arg, struct mer_error *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k = {flen, (void *)from}, v;
+	int rc;
+
+	if (read_txn(st, &txn, err) < 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, db, &cur)) != 0) {
+		read_done(st, txn);
+		return mdb_fail(err, rc, "cursor_open");
+	}
+	rc = mdb_cursor_get(cur, &k, &v, flen ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0) {
+		if (fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg) < 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	read_done(st, txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_fail(err, rc, "cursor_get");
+	return 0;
+}
+
+int state_count(struct state *st, unsigned db, size_t *n, struct mer_error *err)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	int rc;
+
+	if (read_txn(st, &txn, err) < 0)
+		return -1;
+	rc = mdb_stat(txn, db, &ms);
+	read_done(st, txn);
+	if (rc != 0)
+		return mdb_fail(err, rc, "stat");
+	*n = ms.ms_entries;
+	return 0;
+}
+
 int state_get(struct state *st, unsigned db, const void *key, size_t klen,
 	      int (*fn)(const void *v, size_t vlen, void *arg), void *arg,
 	      struct mer_error *err)

@@ -23,14 +23,14 @@ complete_words() {
 	printf '%s\n' "${COMPREPLY[@]}"
 }
 
-for c in mbatch mqueue mcancel mnodes mctl mrun mquote mctld mnoded \
-	sbatch srun squeue scancel sinfo scontrol sprio; do
+for c in mbatch mqueue mcancel mnodes mctl mrun mquote macct mctld mnoded \
+	sbatch srun squeue scancel sinfo scontrol sprio sacct; do
 	fn=$(complete -p "$c" 2>/dev/null)
 	check_match "$c has a completion" "-F _meridian" "$fn"
 done
 
 # every long option of each command's --help, offered from its "--"
-for c in mbatch mqueue mcancel mnodes mctl mrun mquote; do
+for c in mbatch mqueue mcancel mnodes mctl mrun mquote macct; do
 	want=$("$c" --help 2>/dev/null | grep -oE '(^|[[:space:],])--[A-Za-z][-A-Za-z0-9_]*' |
 		tr -d ' \t,' | sort -u)
 	got=$(complete_words "$c" -- | sort -u)
@@ -43,6 +43,12 @@ check_eq "mbatch --arr completes to --array" "--array" "$(complete_words mbatch 
 check_eq "sbatch, the same" "--array" "$(complete_words sbatch --arr)"
 check_eq "mbatch --qo: --qos" "--qos" "$(complete_words mbatch --qo)"
 check_eq "mqueue --pri: --priority" "--priority" "$(complete_words mqueue --pri)"
+check_eq "macct --format=...: the fields" "JobID JobIDRaw JobName" \
+	"$(complete_words macct --format Job | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "sacct -o after a comma" "JobID,State JobID,Submit" \
+	"$(complete_words sacct -o JobID,S | grep -E 'State$|Submit$' | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "sacct -s C: the states" "CA CANCELLED CD COMPLETED" \
+	"$(complete_words sacct -s C | sort | tr '\n' ' ' | sed 's/ $//')"
 check_eq "mctl s: show" "show" "$(complete_words mctl s)"
 check_eq "scontrol sh: show" "show" "$(complete_words scontrol sh)"
 check_eq "mctl show ho: hostnames, hostlist" "hostlist hostnames" \

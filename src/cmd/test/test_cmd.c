@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "cunit_main.h"
@@ -332,6 +333,63 @@ static void test_fmt(void)
 	cmd_fmt_free(NULL);
 }
 
+/* sacct's -S/-E: times of today, now-N, and --begin's absolute forms. */
+static void test_past_time(void)
+{
+	struct mer_error err;
+	struct tm tm;
+	time_t t;
+	int64_t now, when;
+
+	/* 2026-03-10 15:30:00 local time */
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = 126;
+	tm.tm_mon = 2;
+	tm.tm_mday = 10;
+	tm.tm_hour = 15;
+	tm.tm_min = 30;
+	tm.tm_isdst = -1;
+	now = (int64_t)mktime(&tm);
+
+	CU_ASSERT_EQUAL(cmd_parse_past_time("now", "-S", now, &when, &err), 0);
+	CU_ASSERT_EQUAL(when, now);
+	CU_ASSERT_EQUAL(cmd_parse_past_time("now-1day", "-S", now, &when, &err),
+			0);
+	CU_ASSERT_EQUAL(when, now - 86400);
+	CU_ASSERT_EQUAL(cmd_parse_past_time("now-90m", "-S", now, &when, &err),
+			0);
+	CU_ASSERT_EQUAL(when, now - 5400);
+	/* a time of day is today's, also one still to come */
+	CU_ASSERT_EQUAL(cmd_parse_past_time("16:00", "-S", now, &when, &err),
+			0);
+	CU_ASSERT_EQUAL(when, now + 1800);
+	CU_ASSERT_EQUAL(cmd_parse_past_time("08:15:30", "-S", now, &when, &err),
+			0);
+	t = (time_t)when;
+	localtime_r(&t, &tm);
+	CU_ASSERT(tm.tm_mday == 10 && tm.tm_hour == 8 && tm.tm_min == 15 &&
+		  tm.tm_sec == 30);
+	CU_ASSERT_EQUAL(cmd_parse_past_time("midnight", "-S", now, &when, &err),
+			0);
+	CU_ASSERT_EQUAL(when, now - 15 * 3600 - 1800);
+	CU_ASSERT_EQUAL(cmd_parse_past_time("noon", "-E", now, &when, &err), 0);
+	CU_ASSERT_EQUAL(when, now - 3 * 3600 - 1800);
+	CU_ASSERT_EQUAL(
+		cmd_parse_past_time("2026-03-01T10:00", "-S", now, &when, &err),
+		0);
+	t = (time_t)when;
+	localtime_r(&t, &tm);
+	CU_ASSERT(tm.tm_mon == 2 && tm.tm_mday == 1 && tm.tm_hour == 10);
+	CU_ASSERT_EQUAL(cmd_parse_past_time("25:00", "-S", now, &when, &err),
+			-1);
+	CU_ASSERT_EQUAL(cmd_parse_past_time("now-x", "-S", now, &when, &err),
+			-1);
+	CU_ASSERT_EQUAL(cmd_parse_past_time("yesterdayish", "--starttime", now,
+					    &when, &err),
+			-1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "--starttime=yesterdayish"));
+}
+
 static CU_TestInfo tests[] = {
 	{"job state lists", test_state_parse},
 	{"node state: enum, else string", test_node_state},
@@ -342,6 +400,7 @@ static CU_TestInfo tests[] = {
 	{"output paths", test_std_path},
 	{"job nodes, CPUs, GPUs, run time", test_job_helpers},
 	{"format printer", test_fmt},
+	{"sacct times", test_past_time},
 	CU_TEST_INFO_NULL,
 };
 
