@@ -1103,3 +1103,14 @@ void cmd_step_exit_str(const Meridian__StepRecord *s, char *buf, size_t n)
 	cmd_format_exit_code(s->term_signal ? 0 : s->exit_code, s->term_signal,
 			     buf, n);
 }
+
+/* Where a node's Up and Down come from: probes to the controller, the
+ * best of its links to other nodes, or nowhere yet.  NULL for nowhere. */
+const char *cmd_node_rates_from(const Meridian__NodeInfo *n)
+{
+	if (n->rates_measured)
+		return "controller";
+	if (n->up_bps || n->down_bps)
+		return "links";
+	return NULL;
+}

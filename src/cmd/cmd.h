@@ -120,6 +120,9 @@ int cmd_job_states_parse(const char *list, uint32_t *mask,
  * that is empty too.  Static or the reply's storage.
  */
 const char *cmd_node_state(const Meridian__NodeInfo *n);
+/* Where a node's Up and Down rates come from: "controller" (probes to
+ * it), "links" (the best of its links), NULL nowhere yet. */
+const char *cmd_node_rates_from(const Meridian__NodeInfo *n);
 
 /* --- values ---------------------------------------------------------- */
 

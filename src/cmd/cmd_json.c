@@ -1,9 +1,9 @@
 /*
- * cmd_json.c - jobs and steps as JSON (mqueue --json, mctl show job|step
- * --json): one object each, its keys Slurm's data_parser names where
- * Slurm has one (job_id, job_state, state_reason, node_count ...), so
- * that a tool written for squeue --json finds what it looks for.  Times
- * are unix seconds (null: never), time limits minutes (null: none).
+ * cmd_json.c - jobs, steps and nodes as JSON (mqueue, macct, mnodes --json,
+ * mctl show job|step|node --json): one object each, its keys Slurm's
+ * data_parser names where Slurm has one (job_id, job_state, state_reason,
+ * node_count ...), so that a tool written for squeue --json finds what it looks
+ * for.  Times are unix seconds (null: never), time limits minutes (null: none).
  * The document's "meridian_version" says which form this is; a key is
  * only ever added to it.
  */
@@ -26,6 +26,11 @@ static json_t *exit_json(int32_t code, int32_t sig)
 	json_object_set_new(o, "return_code", json_integer(code));
 	json_object_set_new(o, "signal", json_integer(sig));
 	return o;
+}
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s && *s ? s : dflt;
 }
 
 /* A string of the job's description (NULL without one). */
@@ -160,4 +165,110 @@ int cmd_json_print(json_t *doc, FILE *out)
 	if (fputc('\n', out) == EOF)
 		rc = -1;
 	return rc;
+}
+
+static const char *gpu_link_name(Meridian__GpuLinkKind k)
+{
+	switch (k) {
+	case MERIDIAN__GPU_LINK_KIND__GPU_LINK_NVLINK:
+		return "nvlink";
+	case MERIDIAN__GPU_LINK_KIND__GPU_LINK_PCI:
+		return "pci";
+	case MERIDIAN__GPU_LINK_KIND__GPU_LINK_SMP:
+		return "smp";
+	default:
+		return "unknown";
+	}
+}
+
+/* [{"gpu": 1, "link": "nvlink", "bandwidth_mbs": 25000}, ...] */
+static json_t *gpu_peers_json(const Meridian__Gpu *g)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; k < g->n_peers; k++) {
+		const Meridian__GpuPeer *p = g->peers[k];
+		json_t *po = json_object();
+
+		json_object_set_new(po, "gpu", json_integer(p->gpu));
+		json_object_set_new(po, "link",
+				    json_string(gpu_link_name(p->link)));
+		json_object_set_new(po, "bandwidth_mbs",
+				    json_integer(p->bandwidth_mbs));
+		json_array_append_new(a, po);
+	}
+	return a;
+}
+
+json_t *cmd_node_json(const Meridian__NodeInfo *n)
+{
+	json_t *o = json_object(), *a;
+	size_t i;
+
+	json_object_set_new(o, "name", json_string(n->name));
+	json_object_set_new(o, "addr", json_string(str_or(n->addr, n->name)));
+	json_object_set_new(o, "version", json_str_or_null(n->version));
+	json_object_set_new(o, "state", json_string(cmd_node_state(n)));
+	json_object_set_new(o, "cpus", json_integer(n->cpus));
+	json_object_set_new(o, "cpus_alloc", json_integer(n->cpus_alloc));
+	json_object_set_new(o, "real_memory_mb",
+			    json_integer((json_int_t)n->real_memory));
+	json_object_set_new(o, "mem_alloc_mb",
+			    json_integer((json_int_t)n->mem_alloc));
+	json_object_set_new(o, "gres", json_str_or_null(n->gres));
+	json_object_set_new(o, "gpus_total",
+			    json_integer((json_int_t)n->n_gpus));
+	json_object_set_new(o, "gpus_alloc", json_integer(n->gpus_alloc));
+	json_object_set_new(o, "region", json_str_or_null(n->region));
+	/* dollars per GPU-hour; micro-dollars are exact in a double */
+	json_object_set_new(o, "gpu_hour_price",
+			    json_real((double)n->gpu_hour_price / 1e6));
+	json_object_set_new(o, "features", json_str_or_null(n->features));
+	a = json_array();
+	for (i = 0; i < n->n_partitions; i++)
+		json_array_append_new(a, json_string(n->partitions[i]));
+	json_object_set_new(o, "partitions", a);
+	a = json_array();
+	for (i = 0; i < n->n_job_ids; i++)
+		json_array_append_new(a, json_integer(n->job_ids[i]));
+	json_object_set_new(o, "job_ids", a);
+	json_object_set_new(o, "boot_time", json_time_or_null(n->boot_time));
+	json_object_set_new(o, "last_seen", json_time_or_null(n->last_seen));
+	json_object_set_new(o, "reason", json_str_or_null(n->reason));
+	json_object_set_new(o, "reason_user",
+			    n->reason && *n->reason
+				    ? json_str_or_null(n->reason_user)
+				    : json_null());
+	json_object_set_new(o, "reason_time",
+			    n->reason && *n->reason
+				    ? json_time_or_null(n->reason_time)
+				    : json_null());
+	json_object_set_new(o, "tier", json_str_or_null(n->tier));
+	json_object_set_new(o, "up_bps", json_integer((json_int_t)n->up_bps));
+	json_object_set_new(o, "down_bps",
+			    json_integer((json_int_t)n->down_bps));
+	json_object_set_new(o, "rates_measured",
+			    json_boolean(n->rates_measured));
+	json_object_set_new(o, "rates_from",
+			    json_str_or_null(cmd_node_rates_from(n)));
+	json_object_set_new(o, "last_probe", json_time_or_null(n->last_probe));
+	a = json_array();
+	for (i = 0; i < n->n_gpus; i++) {
+		const Meridian__Gpu *g = n->gpus[i];
+		json_t *go = json_object();
+
+		json_object_set_new(go, "index", json_integer(g->index));
+		json_object_set_new(go, "model", json_str_or_null(g->model));
+		json_object_set_new(go, "pci_bus_id",
+				    json_str_or_null(g->pci_bus_id));
+		json_object_set_new(go, "cpus", json_str_or_null(g->cpuset));
+		json_object_set_new(go, "numa_node",
+				    json_integer(g->numa_node));
+		json_object_set_new(go, "memory_mb",
+				    json_integer((json_int_t)g->memory_mb));
+		json_object_set_new(go, "peers", gpu_peers_json(g));
+		json_array_append_new(a, go);
+	}
+	json_object_set_new(o, "gpus", a);
+	return o;
 }

@@ -28,6 +28,9 @@ static inline json_t *json_time_or_null(int64_t t)
 json_t *cmd_job_json(const Meridian__JobRecord *j, int64_t now);
 json_t *cmd_step_json(const Meridian__JobRecord *j,
 		      const Meridian__StepRecord *s);
+/* A node as mctl show node --json and mnodes --json show it (what
+ * scontrol show node shows, numbers as numbers; layout in mctl(1)). */
+json_t *cmd_node_json(const Meridian__NodeInfo *n);
 /* doc, indented, and a newline: 0, or -1 when the write failed. */
 int cmd_json_print(json_t *doc, FILE *out);
 

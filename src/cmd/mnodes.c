@@ -51,7 +51,7 @@ struct mnodes_opts {
 	size_t nstates;
 	bool links;	  /* --links: the link matrix instead */
 	bool regions;	  /* --links=regions / --regions */
-	bool json;	  /* --json (with --links) */
+	bool json;	  /* --json */
 	char *link_nodes; /* --links NODELIST, -n: compressed; NULL all */
 };
 
@@ -708,9 +708,11 @@ static void usage(FILE *out)
 		"      --links[=regions]       the link matrix (below) instead "
 		"of the nodes\n"
 		"      --regions               the same as --links=regions\n"
-		"      --json                  with --links: one JSON document "
-		"(mnodes(1)\n"
-		"                              describes its fields)\n"
+		"      --json                  the nodes and partitions (or "
+		"the "
+		"links) as\n"
+		"                              one JSON document (mnodes(1) "
+		"describes it)\n"
 		"  -f, --config=FILE           meridian.conf to read (default "
 		"$MERIDIAN_CONF,\n"
 		"                              else %s/meridian.conf)\n"
@@ -886,6 +888,47 @@ static void build_groups(const struct mnodes_opts *o,
 	}
 }
 
+/* --json without --links: {"meridian_version": 1, "now": T, "nodes":
+ * [...], "partitions": [...]}, the nodes -n/-p/-t keep as mctl show node
+ * --json shows them, the partitions -p keeps (layout in mnodes(1)). */
+static int print_json(const struct mnodes_opts *o,
+		      const Meridian__NodeInfoReply *r)
+{
+	json_t *doc = json_object(), *nodes = json_array(),
+	       *parts = json_array();
+	int rc;
+
+	for (size_t i = 0; i < r->n_nodes; i++)
+		if (node_wanted(o, r->nodes[i]))
+			json_array_append_new(nodes,
+					      cmd_node_json(r->nodes[i]));
+	for (size_t i = 0; i < r->n_partitions; i++) {
+		const Meridian__PartitionInfo *p = r->partitions[i];
+		json_t *po;
+
+		if (o->npartitions &&
+		    !cmd_list_has(o->partitions, o->npartitions, p->name))
+			continue;
+		po = json_object();
+		json_object_set_new(po, "name", json_string(p->name));
+		json_object_set_new(po, "nodes", json_str_or_null(p->nodes));
+		json_object_set_new(po, "default", json_boolean(p->is_default));
+		json_object_set_new(po, "state",
+				    json_string(p->up ? "UP" : "DOWN"));
+		json_object_set_new(po, "max_time",
+				    p->max_time ? json_integer(p->max_time)
+						: json_null());
+		json_array_append_new(parts, po);
+	}
+	json_object_set_new(doc, "meridian_version", json_integer(1));
+	json_object_set_new(doc, "now", json_integer((json_int_t)r->now));
+	json_object_set_new(doc, "nodes", nodes);
+	json_object_set_new(doc, "partitions", parts);
+	rc = cmd_json_print(doc, stdout);
+	json_decref(doc);
+	return rc;
+}
+
 static int run(struct cmd *c, struct mnodes_opts *o)
 {
 	Meridian__NodeInfoRequest req = MERIDIAN__NODE_INFO_REQUEST__INIT;
@@ -909,6 +952,13 @@ static int run(struct cmd *c, struct mnodes_opts *o)
 	if (rc)
 		goto out;
 
+	if (o->json) {
+		if (print_json(o, reply) < 0) {
+			cmd_error(c, "writing the list: %s", strerror(errno));
+			rc = MER_EXIT_ERROR;
+		}
+		goto out;
+	}
 	build_groups(o, reply, fmt, &gs);
 	for (i = 0; i < gs.n; i++)
 		cmd_fmt_add(fmt, &gs.g[i], NULL);
@@ -1082,10 +1132,9 @@ int main(int argc, char **argv)
 		}
 		if (o.nnames)
 			o.link_nodes = hostlist_compress(o.names, o.nnames);
-	} else if (o.json) {
-		return cmd_usage_error(&c, "--json goes with --links (the "
-					   "other views print sinfo's "
-					   "columns: -o FORMAT)");
+	} else if (o.json && (format || o.long_format || o.reasons)) {
+		return cmd_usage_error(&c, "--json prints every field: -o, -l "
+					   "and -R do not go with it");
 	}
 	if (optind < argc)
 		return cmd_usage_error(&c, "unexpected argument \"%s\"",

@@ -1,8 +1,8 @@
 #!/bin/bash
 # --json (issue 11, point 5) as a tool reads it: mqueue --json, mqueue
-# --steps --json, mctl show job|step --json parse as JSON, carry
-# "meridian_version" and Slurm's key names, and say what the text forms
-# say about the same jobs.
+# --steps --json, mctl show job|step --json and mnodes --json parse as
+# JSON, carry "meridian_version" and Slurm's key names, and say what the
+# text forms say about the same jobs.
 . "$(dirname "$0")/lib.sh"
 mer_init
 need_test_user
@@ -66,5 +66,16 @@ out=$(mqueue --json -t all -j "$r")
 check_eq "a finished job: COMPLETED, exit code 0" "COMPLETED 0 0" \
 	"$(py '" ".join(str(x) for x in [d["jobs"][0]["job_state"], d["jobs"][0]["exit_code"]["return_code"], d["jobs"][0]["exit_code"]["signal"]])' <<<"$out")"
 check "with its end_time" test "$(py 'd["jobs"][0]["end_time"]' <<<"$out")" -ge "$held_submit"
+
+# mnodes --json: the nodes, as mctl show node --json, and the partitions
+out=$(mnodes --json)
+check_eq "mnodes --json: every node, and the partition" "n1,n2 main True UP 60" \
+	"$(py '" ".join([",".join(n["name"] for n in d["nodes"])] + [str(d["partitions"][0][k]) for k in ("name", "default", "state", "max_time")])' <<<"$out")"
+check_eq "a node as mctl show node --json shows it" \
+	"$(mctl show node n1 --json | py 'sorted(d["nodes"][0].keys())')" \
+	"$(py 'sorted([n for n in d["nodes"] if n["name"] == "n1"][0].keys())' <<<"$out")"
+check_eq "mnodes --json -n n2: only n2" "['n2']" \
+	"$(mnodes --json -n n2 | py '[n["name"] for n in d["nodes"]]')"
+check_match "mnodes --json -o: refused, saying why" "do not go with it" "$(mnodes --json -o %N 2>&1)"
 mcancel "$p"
 finish
