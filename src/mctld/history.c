@@ -177,42 +177,24 @@ static bool src_pending(void *arg)
 	return h->ops || h->span != h->span_saved || trim_due(h);
 }
 
-static int put_ids(struct state *st, struct history *h, const uint8_t *key,
-		   struct mer_error *err)
+/* The history_ids entries of the record at key: put (del false) or
+ * deleted.  The count of writes, or -1 with err. */
+static int ids_update(struct state *st, struct history *h, const uint8_t *key,
+		      bool del, struct mer_error *err)
 {
 	uint32_t job = state_key_u32(key + 8, 4),
-		 array = state_key_u32(key + 12, 4);
+		 array = state_key_u32(key + 12, 4), under[2] = {job, array};
+	int n = array && array != job ? 2 : 1;
 	uint8_t ik[8];
 
-	state_u32_key(job, ik);
 	state_u32_key(job, ik + 4);
-	if (state_put(st, h->ids, ik, 8, key, HIST_KEY_LEN, err) < 0)
-		return -1;
-	if (!array || array == job)
-		return 1;
-	state_u32_key(array, ik);
-	if (state_put(st, h->ids, ik, 8, key, HIST_KEY_LEN, err) < 0)
-		return -1;
-	return 2;
-}
-
-static int del_ids(struct state *st, struct history *h, const uint8_t *key,
-		   struct mer_error *err)
-{
-	uint32_t job = state_key_u32(key + 8, 4),
-		 array = state_key_u32(key + 12, 4);
-	uint8_t ik[8];
-
-	state_u32_key(job, ik);
-	state_u32_key(job, ik + 4);
-	if (state_del(st, h->ids, ik, 8, err) < 0)
-		return -1;
-	if (array && array != job) {
-		state_u32_key(array, ik);
-		if (state_del(st, h->ids, ik, 8, err) < 0)
+	for (int i = 0; i < n; i++) {
+		state_u32_key(under[i], ik);
+		if (del ? state_del(st, h->ids, ik, 8, err)
+			: state_put(st, h->ids, ik, 8, key, HIST_KEY_LEN, err))
 			return -1;
 	}
-	return 0;
+	return n;
 }
 
 struct trim_walk {
@@ -256,7 +238,7 @@ static long trim(struct state *st, struct history *h, struct mer_error *err)
 		goto fail;
 	for (size_t i = 0; i < w.n; i++) {
 		if (state_del(st, h->db, w.keys[i], HIST_KEY_LEN, err) < 0 ||
-		    del_ids(st, h, w.keys[i], err) < 0)
+		    ids_update(st, h, w.keys[i], true, err) < 0)
 			goto fail;
 		writes++;
 	}
@@ -282,7 +264,7 @@ static long src_collect(struct state *st, void *arg, struct mer_error *err)
 	for (op = h->ops; op; op = op->next) {
 		if (state_put(st, h->db, op->key, HIST_KEY_LEN, op->buf,
 			      op->len, err) < 0 ||
-		    (n = put_ids(st, h, op->key, err)) < 0)
+		    (n = ids_update(st, h, op->key, false, err)) < 0)
 			return -1;
 		writes += 1 + n;
 	}

@@ -30,22 +30,7 @@ MER_NAME=bench-macct
 : "${MERIDIAN_LOGLEVEL:=warn}"
 MER_NODE_LINES="NodeName=g[001-064] NodeAddr=127.0.0.1 CPUs=4 Region=eu-west"
 . "$MERIDIAN_SRCDIR/testsuite/integration/lib.sh"
-
-errors=0
-err() {
-	printf 'bench: error: %s\n' "$*" >&2
-	errors=$((errors + 1))
-}
-median_ms() {
-	local n=$1 i t0 t1
-	shift
-	for ((i = 0; i < n; i++)); do
-		t0=$(date +%s%N)
-		"$@" >/dev/null 2>&1 || err "$* failed"
-		t1=$(date +%s%N)
-		echo $((t1 - t0))
-	done | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m / 1e6 }'
-}
+. "$MERIDIAN_SRCDIR/testsuite/bench/bench_lib.sh"
 
 # pair_ms N A B: A and B run in turns N times (the machine's drift hits
 # both alike); prints the median of each, in ms

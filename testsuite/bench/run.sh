@@ -52,29 +52,13 @@ MER_HEARTBEAT=5
 MER_NODE_TIMEOUT=60
 MER_NODE_LINES="NodeName=n[1-$NODES] NodeAddr=127.0.0.1 CPUs=2 RealMemory=2048 Region=eu-west"
 . "$MERIDIAN_SRCDIR/testsuite/integration/lib.sh"
-
-errors=0
-err() {
-	printf 'bench: error: %s\n' "$*" >&2
-	errors=$((errors + 1))
-}
+. "$MERIDIAN_SRCDIR/testsuite/bench/bench_lib.sh"
 rate() { awk -v n="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.0f", n * 1000 / ms; else print "inf" }'; }
 rss_kib() { awk -v k="${1:-VmRSS}:" '$1 == k {print $2}' "/proc/$MER_CTLD_PID/status"; }
 # CPU time (ms) a process has used: utime + stime
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' "/proc/$1/stat"; }
 munged_pid() { cat "$MER_T/munge.pid"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# median_ms N CMD...: the median wall time of N runs of CMD, in ms (0.01)
-median_ms() {
-	local n=$1 i t0 t1
-	shift
-	for ((i = 0; i < n; i++)); do
-		t0=$(date +%s%N)
-		"$@" >/dev/null 2>&1 || err "$* failed"
-		t1=$(date +%s%N)
-		echo $((t1 - t0))
-	done | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m / 1e6 }'
-}
 
 # parse "submitted=N errors=E elapsed_ms=T ids=FILE"
 clients() { # CLIENTS TOTAL ARGS...
