@@ -68,6 +68,8 @@ _Static_assert(RPC_USER_HELD_MAX >= MER_FRAME_HDR_LEN + MER_FRAME_MAX_CRED +
 #define RPC_PAGE_BYTES	     (4u << 20)
 #define RPC_PAGE_SMALL_BYTES (1u << 20)
 #define RPC_PAGE_FULL_CONNS  4
+/* What one JOB_HISTORY request may list in each of its filters. */
+#define RPC_HISTORY_MAX_IDS 4096
 /* Lines about strangers' connections: at most a burst per interval. */
 #define RPC_STRANGER_LOG_BURST	    20
 #define RPC_STRANGER_LOG_INTERVAL_S 10
@@ -1128,6 +1130,28 @@ static int h_job_history(struct rpc_req *r, ProtobufCMessage *msg,
 	uint8_t idkey[4];
 	int rc = 0;
 
+	if (req->n_job_ids > RPC_HISTORY_MAX_IDS ||
+	    req->n_user_ids > RPC_HISTORY_MAX_IDS ||
+	    req->n_accounts > RPC_HISTORY_MAX_IDS ||
+	    req->n_partitions > RPC_HISTORY_MAX_IDS ||
+	    req->n_names > RPC_HISTORY_MAX_IDS ||
+	    req->n_states > RPC_HISTORY_MAX_IDS) {
+		errno = E2BIG;
+		return mer_error_set(err,
+				     "a history request names at most %u "
+				     "jobs, users, accounts, partitions, "
+				     "names and states each",
+				     RPC_HISTORY_MAX_IDS);
+	}
+	if (req->after.len != 0 && req->after.len != 4 &&
+	    req->after.len != 16) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "a history page cursor of %zu bytes; "
+				     "0, 4 or 16 expected (the reply's "
+				     "next_after)",
+				     req->after.len);
+	}
 	pg.budget = page_start(r, true).budget;
 	if (req->after.len == 4) {
 		uint32_t after = state_key_u32(req->after.data, 4);

@@ -137,6 +137,23 @@ static void test_moves_and_survives(void)
 	CU_ASSERT(has_job(r, c));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 
+	/* bounded before it is trusted: a cursor not of ours, too many ids */
+	{
+		Meridian__JobHistoryRequest bad =
+			MERIDIAN__JOB_HISTORY_REQUEST__INIT;
+		uint32_t *many = xcalloc(5000, sizeof(*many));
+		uint8_t cur[3] = {1, 2, 3};
+
+		bad.after.data = cur;
+		bad.after.len = 3;
+		CU_ASSERT_PTR_NULL(ask(&bad));
+		bad.after.len = 0;
+		bad.job_ids = many;
+		bad.n_job_ids = 5000;
+		CU_ASSERT_PTR_NULL(ask(&bad));
+		free(many);
+	}
+
 	/* a window that ended before they were submitted holds none */
 	req.n_accounts = 0;
 	req.start = 1000;
