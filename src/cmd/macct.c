@@ -735,30 +735,30 @@ static int job_cmp(const void *a, const void *b)
 	return x->job_id < y->job_id ? -1 : x->job_id > y->job_id;
 }
 
-/* -j ID_TASK: only that task of the array. */
+/* Whether j is one of the -j list: JOB (an array's id: all its tasks),
+ * or JOB_TASK (that task, started or pending). */
 static bool task_wanted(const struct macct_opts *o,
 			const Meridian__JobRecord *j)
 {
-	bool any = false;
-
 	for (size_t i = 0; i < o->njob_ids; i++) {
-		if (o->job_ids[i] != j->job_id &&
-		    o->job_ids[i] != j->array_job_id)
-			continue;
-		if (o->task_ids[i] == UINT32_MAX || o->job_ids[i] == j->job_id)
-			return true;
-		any = true;
-		if (j->array_job_id == j->job_id && j->array_pending.len) {
-			uint32_t t = o->task_ids[i];
+		uint32_t id = o->job_ids[i], t = o->task_ids[i];
 
+		if (t == UINT32_MAX) {
+			if (id == j->job_id || id == j->array_job_id)
+				return true;
+			continue;
+		}
+		if (id != j->array_job_id)
+			continue;
+		if (j->array_job_id == j->job_id && j->array_pending.len) {
 			if (t / 8 < j->array_pending.len &&
 			    (j->array_pending.data[t / 8] >> (t % 8) & 1))
 				return true;
-		} else if (j->array_task_id == o->task_ids[i]) {
+		} else if (j->array_task_id == t) {
 			return true;
 		}
 	}
-	return !any && !o->njob_ids;
+	return !o->njob_ids;
 }
 
 /* "12", "12_7", "12.batch", "12.3" (the step part is ignored: a job

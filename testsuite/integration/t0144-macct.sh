@@ -26,11 +26,14 @@ acct=$(submit -o /dev/null -J acctjob -A physics --comment=phys --wrap=true) ||
 	bail "submit acct"
 long=$(submit -o /dev/null -J longjob --wrap='sleep 300') || bail "submit long"
 mine=$(submit_root -o /dev/null -J rootjob --wrap=true) || bail "submit root"
+arr=$(submit_root -o /dev/null -J arr --array=0-2 --wrap=true) || bail "submit array"
 wait_job_state "$long" RUNNING 20
 check "mcancel the long job" as_user mcancel "$long"
 for j in $ok $bad $acct $long $mine; do
 	wait_job_end "$j" 30
 done
+arr_done() { [ -z "$(mqueue -h -j "$arr" 2>/dev/null)" ]; }
+wait_for 30 "the array's tasks to end" arr_done || fail "array $arr still running"
 
 # each leaves memory a MinJobAge (1 s) after its end; the tick purges
 gone() { ! mctl show job "$1" >/dev/null 2>&1; }
@@ -63,12 +66,18 @@ out=$(as_user macct -X -n -P -j "$ok" --format=JobID,Start,End,AllocTRES 2>&1)
 check_match "Start, End and AllocTRES" \
 	"^$ok\\|20[0-9-]{8}T[0-9:]{8}\\|20[0-9-]{8}T[0-9:]{8}\\|billing=[0-9]+,cpu=[0-9]+(,mem=[0-9]+[MG])?,node=2$" "$out"
 
+# an array's tasks, each its own record once run: by the array's id
+out=$(macct -X -n -P -j "$arr" --format=JobID,JobName,State 2>&1 | tr '\n' ' ')
+check_eq "-j ARRAY: every task, in task order" "${arr}_0|arr|COMPLETED ${arr}_1|arr|COMPLETED ${arr}_2|arr|COMPLETED " "$out"
+check_eq "-j ARRAY_TASK: that task" "${arr}_1" "$(macct -X -n -P -j "${arr}_1" --format=JobID 2>&1)"
+
 # ---- filters: sacct's
 ids() { as_user macct -X -n -P --format=JobID "$@" 2>&1 | tr '\n' ' '; }
 check_eq "a user sees their own jobs" "$ok $bad $acct $long " "$(ids)"
-check_eq "root sees everyone's" "$ok $bad $acct $long $mine " "$(macct -X -n -P --format=JobID 2>&1 | tr '\n' ' ')"
-check_eq "-a: every user's" "$ok $bad $acct $long $mine " "$(ids -a)"
-check_eq "-u root" "$mine " "$(ids -u root)"
+A="${arr}_0 ${arr}_1 ${arr}_2"
+check_eq "root sees everyone's" "$ok $bad $acct $long $mine $A " "$(macct -X -n -P --format=JobID 2>&1 | tr '\n' ' ')"
+check_eq "-a: every user's" "$ok $bad $acct $long $mine $A " "$(ids -a)"
+check_eq "-u root" "$mine $A " "$(ids -u root)"
 check_eq "-s F" "$bad " "$(ids -s F)"
 check_eq "-s CA,CD" "$ok $acct $long " "$(ids -s CA,COMPLETED)"
 check_eq "-A physics" "$acct " "$(ids -A physics)"
