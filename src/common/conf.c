@@ -214,6 +214,7 @@ static const struct gkey gkeys[] = {
 	NUM("ControllerPort", controller_port, G_PORT, 6917, 1, 65535),
 	STR("StateDir", state_dir, G_NONEMPTY, "/var/lib/meridian"),
 	STR("SpoolDir", spool_dir, G_NONEMPTY, "/var/spool/meridian/%n"),
+	STR("TmpFS", tmp_fs, G_NONEMPTY, "/tmp"),
 	STR("LogFile", log_file, G_STR, ""),
 	STR("NodeLogFile", node_log_file, G_STR, ""),
 	STR("LogLevel", log_level, G_LOGLEVEL, "info"),

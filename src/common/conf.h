@@ -116,6 +116,7 @@ struct conf {
 	uint16_t controller_port; /* ControllerPort=, default 6917 */
 	char *state_dir;	  /* StateDir= */
 	char *spool_dir;	  /* SpoolDir=, %n expands to the node name */
+	char *tmp_fs;		  /* TmpFS=, where jobs' TMPDIRs go, %n */
 	char *log_file;		  /* LogFile= mctld, "" stderr */
 	char *node_log_file;	  /* NodeLogFile= mnoded, %n, "" stderr */
 	char *log_level;	  /* LogLevel= error|warn|info|debug */

@@ -377,6 +377,8 @@ static Meridian__JobNodeAlloc **build_alloc(const struct sched *s,
 	Meridian__JobNodeAlloc **alloc;
 	uint32_t i, rem, n = res->nnodes;
 	uint32_t tpn = j->tasks_per_node ? j->tasks_per_node : 1;
+	uint32_t cpt =
+		j->rec->desc->cpus_per_task ? j->rec->desc->cpus_per_task : 1;
 
 	alloc = xcalloc(n, sizeof(*alloc));
 	/* Every node gets one task, then the rest fill nodes in order up to
@@ -389,13 +391,16 @@ static Meridian__JobNodeAlloc **build_alloc(const struct sched *s,
 
 		meridian__job_node_alloc__init(a);
 		pb_set_str(&a->node, s->view_nodes[res->node_index[i]]->name);
-		/* --exclusive: every CPU of the node, so nothing shares it */
-		a->cpus = j->rec->desc->exclusive
-				  ? s->view_nodes[res->node_index[i]]->cpus
-				  : j->cpus_per_node;
 		a->mem_mb = j->mem_per_node;
 		a->ntasks = 1 + add;
 		rem -= add;
+		/* Its tasks' CPUs, as Slurm counts them (-N2 -n3: 2 and 1, 3
+		 * in all; cpus_per_node, the most a node may need, is what
+		 * the node had to have free); --exclusive: every CPU of the
+		 * node, so nothing shares it */
+		a->cpus = j->rec->desc->exclusive
+				  ? s->view_nodes[res->node_index[i]]->cpus
+				  : a->ntasks * cpt;
 		/* local rank k takes a->gpus[k] (mstepd) */
 		a->gpus = gpu_order_of(res, i, &a->n_gpus);
 		alloc[i] = a;

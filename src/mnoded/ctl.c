@@ -11,6 +11,11 @@
  * Every request we send carries a fresh credential; replies carry none.
  * Requests mctld pushes carry mctld's credential, which must belong to
  * root or to the user mnoded runs as.
+ *
+ * Nothing tells a node that a job it has no unit of any more has ended
+ * (its batch script ran elsewhere), yet its TMPDIR here must stay until
+ * then: with each heartbeat, mnoded asks mctld about those jobs in one
+ * JOB_INFO (tmpdir_unsure), one question at a time.
  */
 #include "config.h"
 
@@ -52,6 +57,8 @@ struct pending {
 	uint32_t step_id; /* STEP_END */
 	uint32_t *ended;  /* NODE_REGISTER: the ended jobs it listed */
 	size_t nended;
+	uint32_t *asked; /* JOB_INFO: the jobs asked about */
+	size_t nasked;
 	struct pending *next;
 };
 
@@ -70,6 +77,7 @@ struct ctl {
 	uint32_t next_req_id;
 	uint32_t hb_interval;
 	struct pending *pending;
+	bool asking; /* a JOB_INFO about TMPDIRs' jobs is on its way */
 };
 
 static void ctl_dial(struct ctl *c);
@@ -103,6 +111,7 @@ static struct pending *pending_take(struct ctl *c, uint32_t req_id)
 static void pending_free(struct pending *p)
 {
 	free(p->ended);
+	free(p->asked);
 	free(p);
 }
 
@@ -155,6 +164,7 @@ static void ctl_drop(struct ctl *c, const char *why)
 		c->pending = p->next;
 		pending_free(p);
 	}
+	c->asking = false;
 	/* Ends not acknowledged go again with the next registration. */
 	TAILQ_FOREACH(u, &c->d->units, link)
 		u->end_in_flight = false;
@@ -275,6 +285,27 @@ static void ctl_register(struct ctl *c)
 	free(st);
 }
 
+/* Ask mctld whether the jobs with a TMPDIR here and no unit running
+ * still run here (reply_job_info). */
+static void ctl_ask_jobs(struct ctl *c)
+{
+	Meridian__JobInfoRequest req = MERIDIAN__JOB_INFO_REQUEST__INIT;
+	struct pending *p;
+	uint32_t *ids;
+	size_t n;
+
+	if (c->state != CTL_UP || c->asking || !(ids = tmpdir_unsure(c->d, &n)))
+		return;
+	p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO);
+	p->asked = ids;
+	p->nasked = n;
+	req.job_ids = ids;
+	req.n_job_ids = n;
+	c->asking = true;
+	if (ctl_send(c, p, &req.base) < 0)
+		ctl_drop(c, "cannot send JOB_INFO");
+}
+
 static void ctl_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ctl *c = arg;
@@ -286,8 +317,11 @@ static void ctl_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	hb.name = (char *)c->d->name;
 	hb.running_jobs = (uint32_t)launch_running_count(c->d);
 	p = pending_add(c, MERIDIAN__MSG_TYPE__MSG_NODE_HEARTBEAT);
-	if (ctl_send(c, p, &hb.base) < 0)
+	if (ctl_send(c, p, &hb.base) < 0) {
 		ctl_drop(c, "cannot send a heartbeat");
+		return;
+	}
+	ctl_ask_jobs(c);
 }
 
 static void ctl_watchdog_cb(evutil_socket_t fd, short what, void *arg)
@@ -351,6 +385,7 @@ static void reply_register(struct ctl *c, struct pending *p,
 		log_info("job %u: mctld has ended it: cancelling", sj.job_id);
 		if (launch_signal(d, &sj, &err) < 0)
 			log_warnx("%s", err.text);
+		tmpdir_job_over(d, sj.job_id);
 	}
 	tv.tv_sec = c->hb_interval;
 	tv.tv_usec = 0;
@@ -366,6 +401,28 @@ static void reply_heartbeat(struct ctl *c, struct pending *p,
 	if (h->flags & MER_FRAME_ERROR)
 		log_warnx("mctld refused a heartbeat: %s",
 			  ((const Meridian__ErrorReply *)m)->text);
+}
+
+static void reply_job_info(struct ctl *c, struct pending *p,
+			   const struct frame_hdr *h, const ProtobufCMessage *m)
+{
+	const Meridian__JobInfoReply *r = (const void *)m;
+
+	c->asking = false;
+	if (h->flags & MER_FRAME_ERROR) {
+		log_warnx("mctld refused JOB_INFO about the jobs of TMPDIRs "
+			  "here (asked again at the next heartbeat): %s",
+			  ((const Meridian__ErrorReply *)m)->text);
+		return;
+	}
+	for (size_t i = 0; i < p->nasked; i++) {
+		const Meridian__JobRecord *rec = NULL;
+
+		for (size_t k = 0; k < r->n_jobs && !rec; k++)
+			if (r->jobs[k]->job_id == p->asked[i])
+				rec = r->jobs[k];
+		tmpdir_job_state(c->d, p->asked[i], rec);
+	}
 }
 
 static void reply_probe_result(struct ctl *c, struct pending *p,
@@ -450,6 +507,7 @@ static const struct reply_handler {
 	{MERIDIAN__MSG_TYPE__MSG_JOB_END, reply_job_end},
 	{MERIDIAN__MSG_TYPE__MSG_STEP_END, reply_step_end},
 	{MERIDIAN__MSG_TYPE__MSG_PROBE_RESULT, reply_probe_result},
+	{MERIDIAN__MSG_TYPE__MSG_JOB_INFO, reply_job_info},
 };
 
 static void ctl_on_reply(struct ctl *c, const struct frame_hdr *h,

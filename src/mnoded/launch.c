@@ -72,6 +72,8 @@ static void job_ended(struct unit *u)
 	ctl_job_ended(u->d->ctl, u);
 	/* Like Slurm: steps do not outlive their batch script. */
 	steps_cancel_job(u->d, u->job_id, "the job's batch script ended");
+	/* nor does its TMPDIR, once they are gone too */
+	tmpdir_job_over(u->d, u->job_id);
 }
 
 const struct unit_ops launch_unit_ops = {
@@ -88,13 +90,31 @@ int launch_job(struct mnoded *d, const Meridian__LaunchJob *lj,
 	       const uint8_t *body, size_t len, struct mer_error *err)
 {
 	uint32_t id = lj->job->job_id;
+	Meridian__LaunchJob filled;
+	const char *tmpdir;
 	struct unit *u;
+	uint8_t *packed;
+	size_t plen;
 
 	if (launch_find(d, id)) {
 		log_debug("job %u: LAUNCH_JOB again, already here", id);
 		return 0;
 	}
-	if (!(u = unit_start(d, UNIT_JOB, id, 0, body, len, err)))
+	if (!(tmpdir = tmpdir_for(d, lj->job, err)))
+		return -1;
+	if (!*tmpdir) {
+		u = unit_start(d, UNIT_JOB, id, 0, body, len, err);
+	} else {
+		/* as received, with the TMPDIR mstepd exports */
+		filled = *lj;
+		filled.tmpdir = (char *)tmpdir;
+		plen = meridian__launch_job__get_packed_size(&filled);
+		packed = xmalloc(plen ? plen : 1);
+		meridian__launch_job__pack(&filled, packed);
+		u = unit_start(d, UNIT_JOB, id, 0, packed, plen, err);
+		free(packed);
+	}
+	if (!u)
 		return -1;
 	log_info("job %u: started mstepd (%s)", id, u->dir);
 	return 0;

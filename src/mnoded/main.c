@@ -247,6 +247,8 @@ int main(int argc, char **argv)
 	}
 	lock_spool(&d);
 	check_socket_path(&d);
+	if (tmpdir_init(&d, &err) < 0)
+		fatalx("%s", err.text);
 
 	/* mnoded runs mstepd long after start-up: a wrong path must show
 	 * now, not as every job failing. */
@@ -300,7 +302,7 @@ int main(int argc, char **argv)
 	if (probes_open(&d, &err) < 0)
 		fatalx("%s", err.text);
 	d.ctl = ctl_create(&d);
-	if (unit_scan_spool(&d) < 0)
+	if (unit_scan_spool(&d) < 0 || tmpdir_scan(&d) < 0)
 		fatal("cannot read SpoolDir %s", d.spool);
 	ctl_start(d.ctl);
 
@@ -309,6 +311,7 @@ int main(int argc, char **argv)
 	ctl_destroy(d.ctl);
 	probes_close(&d);
 	unit_free_all(&d);
+	tmpdir_free_all(&d);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_chld);

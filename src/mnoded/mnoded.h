@@ -3,9 +3,11 @@
  *
  * mnoded reads its node's topology (hwloc), dials out to mctld and keeps
  * one connection, starts one mstepd per batch job and one per job step
- * (mrun) that has ranks on this node, and reports their ends.  It owns
- * nothing a job needs to keep running: each mstepd is a separate session,
- * and everything mnoded knows about it is in the spool directory:
+ * (mrun) that has ranks on this node, and reports their ends; it makes
+ * each job's TMPDIR here and removes it once the job ended (tmpdir.c).
+ * It owns nothing a job needs to keep running: each mstepd is a separate
+ * session, and everything mnoded knows about it is in the spool
+ * directory:
  *
  *   SPOOL/                     SpoolDir= with %n = the node name (0755)
  *     mnoded.lock              flock()ed while an mnoded serves this node
@@ -20,6 +22,10 @@
  *       launch                 the LaunchStep, topology_file filled (0600)
  *       stepd.sock, pgid, mstepd.log as for a job (pgid: the ranks')
  *       end                    the packed StepEnd, written once (0600)
+ *     tmpdir.<job>.<run>       the path of the job's TMPDIR here (0600)
+ *
+ *   TMPFS/meridian.<job>.XXXXXX  the job's TMPDIR (its user, 0700), from
+ *                              its first unit here until it ended here
  *
  * The files mnoded and mstepd both know (launch, pgid, end) have their
  * one writer and one reader in src/common/spool.h.  Both a job and a step
@@ -94,6 +100,7 @@ struct topo {
 struct unit;
 struct ctl;
 struct probes;
+struct tmpdirs;
 TAILQ_HEAD(unit_list, unit);
 
 struct mnoded {
@@ -108,9 +115,10 @@ struct mnoded {
 	struct auth *auth;
 	struct event_base *base;
 	struct ctl *ctl;
-	struct probes *probes;	/* probes.c */
-	struct unit_list units; /* batch jobs and step shares, in
-				 * the order they came */
+	struct probes *probes;	 /* probes.c */
+	struct tmpdirs *tmpdirs; /* tmpdir.c; NULL: jobs get no TMPDIR */
+	struct unit_list units;	 /* batch jobs and step shares, in
+				  * the order they came */
 	int64_t boot_time;
 	char hostname[256];
 	int lock_fd;
@@ -251,8 +259,9 @@ extern const struct unit_ops launch_unit_ops;
 struct unit *launch_find(struct mnoded *d, uint32_t id);
 size_t launch_running_count(const struct mnoded *d);
 /* Start a job from a LAUNCH_JOB: body/len are the packed LaunchJob as
- * received (written to the spool as is).  Returns 0 once mstepd was
- * forked, or when the job is already here (idempotent); -1 with err. */
+ * received (written to the spool as is, but for the tmpdir filled in
+ * when jobs get one, tmpdir_for).  Returns 0 once mstepd was forked, or
+ * when the job is already here (idempotent); -1 with err. */
 int launch_job(struct mnoded *d, const Meridian__LaunchJob *lj,
 	       const uint8_t *body, size_t len, struct mer_error *err);
 /*
@@ -269,9 +278,10 @@ int launch_signal(struct mnoded *d, const Meridian__SignalJob *sj,
 extern const struct unit_ops steps_unit_ops;
 /*
  * Start this node's share of a step from a LAUNCH_STEP: checks that
- * step.nodes[node_index] is this node, fills topology_file, writes the
- * launch file and starts `mstepd -s DIR -j JOB -S STEP -N NODE`.  0 once
- * started or when the step is already here (idempotent); -1 with err.
+ * step.nodes[node_index] is this node, fills topology_file and tmpdir
+ * (tmpdir_for), writes the launch file and starts `mstepd -s DIR -j JOB
+ * -S STEP -N NODE`.  0 once started or when the step is already here
+ * (idempotent); -1 with err.
  */
 int steps_launch(struct mnoded *d, const Meridian__LaunchStep *ls,
 		 struct mer_error *err);
@@ -288,6 +298,41 @@ size_t steps_signal_job(struct mnoded *d, const Meridian__SignalJob *sj);
 /* The job's batch script ended: cancel its steps still running here
  * (once per step). */
 void steps_cancel_job(struct mnoded *d, uint32_t job_id, const char *reason);
+
+/* tmpdir.c: each job's TMPDIR on this node, under TmpFS= */
+/* Check TmpFS= (%n expanded; absolute, a directory) and set d->tmpdirs.
+ * -1 with err (what to fix). */
+int tmpdir_init(struct mnoded *d, struct mer_error *err);
+/* At start-up, after unit_scan_spool: the TMPDIRs the spool records;
+ * those of batch jobs that ended meanwhile are removed. */
+int tmpdir_scan(struct mnoded *d);
+void tmpdir_free_all(struct mnoded *d); /* accepts d without */
+/* The TMPDIR of this run of job here (made now, for its first unit, as
+ * TmpFS/meridian.JOB.XXXXXX owned by the job's user, mode 0700, and
+ * recorded in the spool); "" without TMPDIRs (d->tmpdirs NULL); NULL
+ * with err.  Valid until the job's directory is removed. */
+const char *tmpdir_for(struct mnoded *d, const Meridian__JobRecord *job,
+		       struct mer_error *err);
+/* The job has ended on this node (its batch script ended, mctld says so):
+ * its TMPDIR goes once none of its units runs here. */
+void tmpdir_job_over(struct mnoded *d, uint32_t job_id);
+/* A unit ended: remove the TMPDIRs of the jobs ended here that no unit
+ * runs for any more.  Accepts d without. */
+void tmpdir_sweep(struct mnoded *d);
+/* The jobs that have a TMPDIR here, no unit running and no known end:
+ * malloc'd, *n of them, NULL when none.  For ctl.c to ask mctld. */
+uint32_t *tmpdir_unsure(struct mnoded *d, size_t *n);
+/* What mctld says of job_id (its record, NULL: it knows none): unless
+ * that run is RUNNING with this node, it has ended here. */
+void tmpdir_job_state(struct mnoded *d, uint32_t job_id,
+		      const Meridian__JobRecord *rec);
+/* pid was reaped: true when it was a child removing a TMPDIR (its
+ * outcome is logged).  Accepts d NULL. */
+bool tmpdir_reaped(struct mnoded *d, pid_t pid, int status);
+/* Remove the tree at path as root may in a tree others wrote: nothing is
+ * followed out of it (see tmpdir.c).  0 (also when there is none), or -1
+ * with errno when something in it could not go. */
+int tmpdir_remove_tree(const char *path);
 
 /* probes.c: this node's end of the link probes */
 /* Listen on the stanza's Port= for probes (none without it). */

@@ -86,6 +86,7 @@ int steps_launch(struct mnoded *d, const Meridian__LaunchStep *ls,
 	Meridian__LaunchStep filled;
 	const Meridian__StepNode *me;
 	uint32_t job_id, step_id;
+	const char *tmpdir;
 	struct unit *u;
 	uint8_t *body;
 	size_t len;
@@ -120,9 +121,13 @@ int steps_launch(struct mnoded *d, const Meridian__LaunchStep *ls,
 		return 0;
 	}
 
-	/* mstepd binds ranks from the topology mnoded was told to use */
+	if (!(tmpdir = tmpdir_for(d, ls->job, err)))
+		return -1;
+	/* mstepd binds ranks from the topology mnoded was told to use, and
+	 * exports the job's TMPDIR here */
 	filled = *ls;
 	filled.topology_file = d->topology_file;
+	filled.tmpdir = (char *)tmpdir;
 	len = meridian__launch_step__get_packed_size(&filled);
 	body = xmalloc(len ? len : 1);
 	meridian__launch_step__pack(&filled, body);

@@ -200,6 +200,8 @@ static void unit_gone(struct unit *u, const char *why)
 		u->end.msg = u->ops->end_failed(u, "mstepd died");
 	}
 	u->ops->ended(u);
+	/* perhaps the last of its job here: its TMPDIR may go */
+	tmpdir_sweep(u->d);
 }
 
 /* ---- the connection to mstepd --------------------------------------- */
@@ -455,9 +457,9 @@ void unit_reap(struct mnoded *d)
 	int status;
 	pid_t pid;
 
-	(void)d;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		if (!tmpdir_reaped(d, pid, status) &&
+		    (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 			log_warnx("launcher process %ld failed (status 0x%x)",
 				  (long)pid, status);
 }

@@ -12,6 +12,11 @@
  * --export), then gets the names that place it in the step: the step's
  * ids and counts, torchrun's RANK/WORLD_SIZE/MASTER_*, its GPUs, NCCL's
  * interface and the PMI connection.
+ *
+ * Both get TMPDIR, the job's directory on this node that mnoded made
+ * (LaunchJob/LaunchStep.tmpdir), and SLURM_TASK_PID, which only the task
+ * itself knows: its process sets it between fork and exec
+ * (env_set_task_pid), in a slot the environment keeps free for it.
  */
 #include "config.h"
 
@@ -107,14 +112,18 @@ static bool v_num_nodes(const struct env_ctx *c, struct strbuf *b)
 	return true;
 }
 
+/* sbatch sets SLURM_NTASKS only when -n (or --ntasks-per-node, which
+ * gives the count with the nodes) was asked for; a step's are its own
+ * (env_step_place). */
 static bool v_ntasks(const struct env_ctx *c, struct strbuf *b)
 {
 	uint32_t n = c->job->ntasks;
 
-	if (!n && c->desc)
-		n = c->desc->ntasks;
+	if (!c->desc || (!c->desc->ntasks && !c->desc->ntasks_per_node))
+		return false;
 	if (!n)
-		n = num_nodes(c);
+		n = c->desc->ntasks ? c->desc->ntasks
+				    : c->desc->ntasks_per_node * num_nodes(c);
 	strbuf_addf(b, "%u", n);
 	return true;
 }
@@ -217,6 +226,13 @@ static bool v_zero(const struct env_ctx *c, struct strbuf *b)
 {
 	strbuf_addc(b, '0');
 	return true;
+}
+
+/* Not known when the environment is built: env_set_task_pid sets it in
+ * the task's process; here it only drops the submitting shell's. */
+static bool v_later(const struct env_ctx *c, struct strbuf *b)
+{
+	return false;
 }
 
 static bool v_cluster(const struct env_ctx *c, struct strbuf *b)
@@ -364,6 +380,8 @@ static const struct env_var {
 	{"SLURM_NODEID", "MERIDIAN_NODEID", v_zero},
 	{"SLURM_PROCID", NULL, v_zero},
 	{"SLURM_LOCALID", NULL, v_zero},
+	{"SLURM_GTIDS", NULL, v_zero}, /* the batch script is task 0 */
+	{"SLURM_TASK_PID", NULL, v_later},
 	{"SLURM_CLUSTER_NAME", "MERIDIAN_CLUSTER_NAME", v_cluster},
 	{"SLURM_RESTART_COUNT", NULL, v_restarts},
 	{"SLURM_ARRAY_JOB_ID", "MERIDIAN_ARRAY_JOB_ID", v_array_job},
@@ -500,7 +518,21 @@ static void env_fill(struct envv *e_out, const Meridian__LaunchJob *lj,
 	envv_set(&e, "SHELL", u->shell && *u->shell ? u->shell : "/bin/sh",
 		 false);
 	envv_set(&e, "PATH", "/usr/local/bin:/usr/bin:/bin", false);
+	/* mnoded made it for the job: the submitting shell's is another
+	 * machine's */
+	if (lj->tmpdir && *lj->tmpdir)
+		envv_set(&e, "TMPDIR", lj->tmpdir, true);
 	*e_out = e;
+}
+
+/* Room for env_set_task_pid's entry after the last one. */
+static void envv_reserve_task_pid(struct envv *e)
+{
+	if (e->n + 2 > e->cap) {
+		e->cap = e->n + 2;
+		e->v = xrealloc(e->v, e->cap * sizeof(*e->v));
+	}
+	e->v[e->n] = e->v[e->n + 1] = NULL;
 }
 
 char **env_build(const Meridian__LaunchJob *lj, const char *node,
@@ -509,16 +541,43 @@ char **env_build(const Meridian__LaunchJob *lj, const char *node,
 	struct envv e;
 
 	env_fill(&e, lj, node, u);
+	envv_reserve_task_pid(&e);
 	return e.v;
 }
+
+/* env_set_task_pid's entry: each forked task has its own copy. */
+static char task_pid_entry[sizeof("SLURM_TASK_PID=") + 20] = "SLURM_TASK_PID=";
 
 void env_free(char **env)
 {
 	if (!env)
 		return;
 	for (char **p = env; *p; p++)
-		free(*p);
+		if (*p != task_pid_entry)
+			free(*p);
 	free(env);
+}
+
+void env_set_task_pid(char **env, pid_t pid)
+{
+	char *entry = task_pid_entry; /* nothing here may allocate */
+	const size_t pre = sizeof("SLURM_TASK_PID=") - 1;
+	char digits[20];
+	size_t n = 0, i = 0;
+	unsigned long v = pid > 0 ? (unsigned long)pid : 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < sizeof(digits));
+	while (n)
+		entry[pre + i++] = digits[--n];
+	entry[pre + i] = '\0';
+	for (i = 0; env[i]; i++)
+		if (!strncmp(env[i], entry, pre))
+			break;
+	if (!env[i])
+		env[i + 1] = NULL; /* the slot env_build left free */
+	env[i] = entry;
 }
 
 const char *env_get(char *const *env, const char *name)
@@ -569,6 +628,18 @@ uint32_t env_step_ntasks(const Meridian__StepRecord *st)
 	return n;
 }
 
+/* SLURM_GTIDS: the step's ranks on this node, "2,3". */
+static void env_step_gtids(struct envv *e, const Meridian__StepNode *me)
+{
+	struct strbuf b = {0};
+
+	strbuf_add(&b, "", 0);
+	for (uint32_t i = 0; i < me->ntasks; i++)
+		strbuf_addf(&b, "%s%u", i ? "," : "", me->first_rank + i);
+	envv_set(e, "SLURM_GTIDS", b.s, true);
+	strbuf_free(&b);
+}
+
 /* The names that say where the rank is in the step. */
 static void env_step_place(struct envv *e, const Meridian__LaunchStep *ls,
 			   const struct env_rank *r)
@@ -590,9 +661,14 @@ static void env_step_place(struct envv *e, const Meridian__LaunchStep *ls,
 		 st->n_nodes);
 	envv_set(e, "SLURM_STEP_NODELIST", nodelist, true);
 	envv_set(e, "MERIDIAN_STEP_NODELIST", nodelist, true);
+	env_step_gtids(e, me);
 	/* inside a step, Slurm's task count is the step's */
 	envv_num(e, "SLURM_NTASKS", "MERIDIAN_NTASKS", ntasks);
 	envv_num(e, "SLURM_NPROCS", NULL, ntasks);
+	/* and its --ntasks-per-node, as srun exports it (else the job's) */
+	if (st->desc->ntasks_per_node)
+		envv_num(e, "SLURM_NTASKS_PER_NODE", NULL,
+			 st->desc->ntasks_per_node);
 	if (cpt) {
 		envv_num(e, "SLURM_CPUS_PER_TASK", "MERIDIAN_CPUS_PER_TASK",
 			 cpt);
@@ -665,8 +741,10 @@ char **env_build_step(const Meridian__LaunchStep *ls, const char *node,
 	lj.spec = &spec;
 	lj.cluster = ls->cluster;
 	lj.kill_wait = ls->kill_wait;
+	lj.tmpdir = ls->tmpdir;
 	env_fill(&e, &lj, node, u);
 	env_step_place(&e, ls, r);
 	env_step_devices(&e, ls, r);
+	envv_reserve_task_pid(&e);
 	return e.v;
 }

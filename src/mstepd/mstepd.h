@@ -186,8 +186,8 @@ struct step {
 /* env.c: the job's environment */
 /* JobSpec.env plus the SLURM_* and MERIDIAN_* names scripts read, for the
  * batch script on node `node`.  HOME, USER, LOGNAME, SHELL (and PATH) are
- * set from u when the job's environment lacks them.  NULL terminated,
- * malloc'd (env_free). */
+ * set from u when the job's environment lacks them; TMPDIR is lj->tmpdir
+ * when mnoded made one.  NULL terminated, malloc'd (env_free). */
 char **env_build(const Meridian__LaunchJob *lj, const char *node,
 		 const struct env_user *u);
 void env_free(char **env);
@@ -195,6 +195,11 @@ void env_free(char **env);
 const char *env_job_name(const Meridian__JobRecord *job);
 /* The value of name in env, or NULL. */
 const char *env_get(char *const *env, const char *name);
+/* In the task's process between fork and exec: SLURM_TASK_PID=pid in env
+ * (from env_build or env_build_step, which leave room for it; a second
+ * call replaces the first).  Only writes memory, allocates nothing (the
+ * entry is static; env_free knows it). */
+void env_set_task_pid(char **env, pid_t pid);
 
 /* Where a rank of a step is, for its environment. */
 struct env_rank {

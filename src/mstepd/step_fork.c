@@ -154,6 +154,7 @@ static void __attribute__((noreturn)) rank_child(const struct rank_plan *p)
 #endif
 	if (p->pmi_fd >= 0 && fcntl(p->pmi_fd, F_SETFD, 0) < 0)
 		child_fail(sfd, 1, "PMI_FD %d: %s", p->pmi_fd, strerror(errno));
+	env_set_task_pid(p->env, getpid()); /* the rank's own pid */
 	/* execvp looks the command up in the rank's own PATH */
 	environ = p->env;
 	execvp(p->argv[0], p->argv);

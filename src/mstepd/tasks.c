@@ -98,6 +98,7 @@ static void __attribute__((noreturn)) child_run(const struct child_plan *p)
 #ifdef SYS_close_range
 	syscall(SYS_close_range, 3u, ~0U, 4u /* CLOSE_RANGE_CLOEXEC */);
 #endif
+	env_set_task_pid(p->env, getpid()); /* the script's own pid */
 	execve(p->script, p->argv, p->env);
 	if (errno == EACCES && p->script_fd >= 0) {
 		/* The spool is not traversable for the user (a SpoolDir

@@ -124,7 +124,9 @@ mer_init() {
 	# munged refuses group/world-writable directories; the job user must
 	# reach the socket and the config: 0755.
 	chmod 0755 "$MER_T"
-	mkdir -p "$MER_T/log" "$MER_T/state" "$MER_T/spool" "$MER_T/work"
+	# jobs' TMPDIRs (TmpFS=) in the temp dir, not in the machine's /tmp
+	mkdir -p "$MER_T/log" "$MER_T/state" "$MER_T/spool" "$MER_T/work" \
+		"$MER_T/tmp"
 	[ $noroot = 0 ] && chown "$MER_UID:$MER_GID" "$MER_T/work"
 	trap _mer_exit EXIT
 	trap 'exit 130' INT
@@ -306,6 +308,7 @@ HeartbeatInterval=${MER_HEARTBEAT:-1}
 NodeTimeout=${MER_NODE_TIMEOUT:-4}
 KillWait=${MER_KILLWAIT:-2}
 MinJobAge=300
+TmpFS=$MER_T/tmp
 $MER_EXTRA_CONF
 RegionName=eu-west Description="Europe (test)" UtcOffset=+01:00
 RegionName=us-east Description="US East (test)" UtcOffset=-05:00

@@ -342,6 +342,28 @@ static void test_globals(void)
 	conf_free(c);
 }
 
+/* TmpFS=: where mnoded makes each job's TMPDIR; /tmp as Slurm's. */
+static void test_tmp_fs(void)
+{
+	struct mer_error e;
+	struct conf *c = load_text(BASE, &e);
+	char *s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->tmp_fs, "/tmp");
+	CU_ASSERT_PTR_NULL(conf_get(c, "TmpFS"));
+	conf_free(c);
+	c = load_text(BASE "tmpfs=\"/scratch/job tmp/%n\"\n", &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->tmp_fs, "/scratch/job tmp/%n");
+	s = conf_expand_node(c->tmp_fs, "n2");
+	CU_ASSERT_STRING_EQUAL(s, "/scratch/job tmp/n2");
+	free(s);
+	conf_free(c);
+	expect_error(BASE "TmpFS=\"\"\n", 3,
+		     "TmpFS is empty, expected a value");
+}
+
 static void test_nodes(void)
 {
 	struct mer_error e;
@@ -1073,6 +1095,7 @@ static CU_TestInfo tests[] = {
 	{"bandwidth tiers", test_tiers},
 	{"partition limits", test_partition_limits},
 	{"global keys", test_globals},
+	{"TmpFS", test_tmp_fs},
 	{"nodes", test_nodes},
 	{"many nodes", test_many_nodes},
 	{"partitions and regions", test_partitions_regions},

@@ -30,6 +30,8 @@ static char *base_env[] = {
 	"NOEQUALS",
 	"SLURM_JOB_ACCOUNT=stale", /* mbatch run inside another job */
 	"SLURM_JOB_ID=999",
+	"SLURM_TASK_PID=777", /* and its task's pid */
+	"TMPDIR=/tmp/login1",
 	"CUDA_VISIBLE_DEVICES=0,1,2,3",
 };
 
@@ -54,6 +56,7 @@ static void fixture_init(struct fixture *f, bool gpus)
 	f->desc.partition = "gpu";
 	f->desc.work_dir = "/home/alice/run";
 	f->desc.submit_dir = "/home/alice/run";
+	f->desc.ntasks = 3; /* -n 3 */
 	f->desc.cpus_per_task = 2;
 	f->desc.mem_mb = 4096;
 	f->job.job_id = 42;
@@ -137,6 +140,7 @@ static void test_slurm_names(void)
 	EXPECT(env, "SLURM_MEM_PER_NODE", "4096");
 	EXPECT(env, "SLURM_JOB_PARTITION", "gpu");
 	EXPECT(env, "SLURM_NODEID", "0");
+	EXPECT(env, "SLURM_GTIDS", "0");
 	EXPECT(env, "SLURM_CLUSTER_NAME", "meridian");
 	EXPECT(env, "SLURMD_NODENAME", "gpu07");
 	EXPECT(env, "ENVIRONMENT", "BATCH");
@@ -226,13 +230,11 @@ static void test_export_none(void)
 	f.spec.n_env = 0; /* --export=NONE */
 	f.desc.cpus_per_task = 0;
 	f.desc.name = "";
-	f.job.ntasks = 0;
 	f.job.nodes = "";
 	env = env_build(&f.lj, "gpu07", &alice);
 	EXPECT(env, "HOME", "/home/alice");
 	EXPECT(env, "PATH", "/usr/local/bin:/usr/bin:/bin");
 	EXPECT(env, "SLURM_JOB_NAME", "mbatch");
-	EXPECT(env, "SLURM_NTASKS", "2"); /* one per node */
 	EXPECT(env, "SLURM_JOB_NODELIST", "gpu07");
 	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_CPUS_PER_TASK"));
 	CU_ASSERT_PTR_NULL(env_get(env, "CUDA_VISIBLE_DEVICES"));
@@ -257,6 +259,87 @@ static void test_compressed_counts(void)
 	f.desc.ntasks_per_node = 2;
 	env = env_build(&f.lj, "gpu08", &alice);
 	EXPECT(env, "SLURM_NTASKS_PER_NODE", "2");
+	env_free(env);
+}
+
+/* sbatch exports SLURM_NTASKS and SLURM_NPROCS only when -n or
+ * --ntasks-per-node was given. */
+static void test_ntasks_given(void)
+{
+	struct fixture f;
+	char **env;
+
+	fixture_init(&f, false);
+	f.desc.ntasks = 0; /* -N2 alone: one task per node in force */
+	f.job.ntasks = 2;
+	f.spec.env = (char *[]){"SLURM_NTASKS=9", "MERIDIAN_NTASKS=9",
+				"SLURM_NPROCS=9"}; /* the submitting shell's */
+	f.spec.n_env = 3;
+	env = env_build(&f.lj, "gpu07", &alice);
+	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_NTASKS"));
+	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_NPROCS"));
+	CU_ASSERT_PTR_NULL(env_get(env, "MERIDIAN_NTASKS"));
+	/* the rest that a -N2 job has stays */
+	EXPECT(env, "SLURM_JOB_NUM_NODES", "2");
+	EXPECT(env, "SLURM_TASKS_PER_NODE", "2,1");
+	env_free(env);
+
+	/* --ntasks-per-node=2 -N2: the count follows from it */
+	f.desc.ntasks_per_node = 2;
+	f.job.ntasks = 4;
+	env = env_build(&f.lj, "gpu07", &alice);
+	EXPECT(env, "SLURM_NTASKS", "4");
+	EXPECT(env, "SLURM_NPROCS", "4");
+	EXPECT(env, "MERIDIAN_NTASKS", "4");
+	env_free(env);
+	/* a record from before ntasks was kept: from the request */
+	f.job.ntasks = 0;
+	env = env_build(&f.lj, "gpu07", &alice);
+	EXPECT(env, "SLURM_NTASKS", "4");
+	env_free(env);
+
+	/* -n 3 */
+	fixture_init(&f, false);
+	env = env_build(&f.lj, "gpu07", &alice);
+	EXPECT(env, "SLURM_NTASKS", "3");
+	EXPECT(env, "SLURM_NPROCS", "3");
+	env_free(env);
+}
+
+/* TMPDIR is the directory mnoded made, whatever the job's environment
+ * said; without one (an older mnoded) the job's own stays. */
+static void test_tmpdir(void)
+{
+	struct fixture f;
+	char **env;
+
+	fixture_init(&f, false);
+	f.lj.tmpdir = "/scratch/meridian.42.Xy12Ab";
+	env = env_build(&f.lj, "gpu07", &alice);
+	EXPECT(env, "TMPDIR", "/scratch/meridian.42.Xy12Ab");
+	CU_ASSERT_EQUAL(count(env, "TMPDIR"), 1);
+	env_free(env);
+	f.lj.tmpdir = "";
+	env = env_build(&f.lj, "gpu07", &alice);
+	EXPECT(env, "TMPDIR", "/tmp/login1");
+	env_free(env);
+}
+
+/* SLURM_TASK_PID: none until the task's process sets its own, once. */
+static void test_task_pid(void)
+{
+	struct fixture f;
+	char **env;
+
+	fixture_init(&f, false);
+	env = env_build(&f.lj, "gpu07", &alice);
+	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_TASK_PID"));
+	env_set_task_pid(env, 4194304);
+	EXPECT(env, "SLURM_TASK_PID", "4194304");
+	env_set_task_pid(env, 7);
+	EXPECT(env, "SLURM_TASK_PID", "7");
+	CU_ASSERT_EQUAL(count(env, "SLURM_TASK_PID"), 1);
+	EXPECT(env, "SLURM_JOB_ID", "42"); /* nothing else moved */
 	env_free(env);
 }
 
@@ -316,6 +399,8 @@ static void step_fixture_init(struct step_fixture *s, struct fixture *f,
 	s->ls.step = &s->rec;
 	s->ls.node_index = node_index;
 	s->ls.cluster = "meridian";
+	s->ls.tmpdir =
+		node_index ? "/tmp/meridian.42.n1" : "/tmp/meridian.42.n0";
 }
 
 static void test_step_rank(void)
@@ -351,6 +436,8 @@ static void test_step_rank(void)
 	EXPECT(env, "MERIDIAN_STEP_NODELIST", "gpu[07-08]");
 	EXPECT(env, "SLURM_NTASKS", "3");
 	EXPECT(env, "SLURM_NPROCS", "3");
+	EXPECT(env, "SLURM_GTIDS", "0,1");
+	EXPECT(env, "TMPDIR", "/tmp/meridian.42.n0");
 	EXPECT(env, "SLURM_CPUS_PER_TASK", "4");
 	EXPECT(env, "RANK", "1");
 	EXPECT(env, "WORLD_SIZE", "3");
@@ -369,6 +456,9 @@ static void test_step_rank(void)
 	EXPECT(env, "SLURM_JOB_NAME", "train");
 	CU_ASSERT_EQUAL(count(env, "SLURM_PROCID"), 1);
 	CU_ASSERT_EQUAL(count(env, "CUDA_VISIBLE_DEVICES"), 1);
+	CU_ASSERT_PTR_NULL(env_get(env, "SLURM_TASK_PID"));
+	env_set_task_pid(env, 31337);
+	EXPECT(env, "SLURM_TASK_PID", "31337");
 	env_free(env);
 }
 
@@ -383,8 +473,10 @@ static void test_step_rank_bare(void)
 			     .pmi_fd = -1};
 	char **env;
 
-	/* node 1, no GPUs, no PMI, no -c, the user named no interface */
+	/* node 1, no GPUs, no PMI, no -c, the user named no interface; the
+	 * job was given no -n, which a step's task count does not need */
 	fixture_init(&f, false);
+	f.desc.ntasks = 0;
 	step_fixture_init(&s, &f, 1);
 	s.desc.n_env = 1;
 	s.n1.cpus_per_task = 0;
@@ -392,6 +484,10 @@ static void test_step_rank_bare(void)
 	env = env_build_step(&s.ls, "gpu08", &alice, &r);
 	EXPECT(env, "SLURM_PROCID", "2");
 	EXPECT(env, "SLURM_NODEID", "1");
+	EXPECT(env, "SLURM_GTIDS", "2");
+	EXPECT(env, "SLURM_NTASKS", "3");
+	EXPECT(env, "SLURM_NPROCS", "3");
+	EXPECT(env, "TMPDIR", "/tmp/meridian.42.n1");
 	EXPECT(env, "LOCAL_WORLD_SIZE", "1");
 	EXPECT(env, "SLURM_STEP_NODELIST", "gpu07,gpu08");
 	EXPECT(env, "NCCL_SOCKET_IFNAME", "eth1");
@@ -411,6 +507,9 @@ static CU_TestInfo tests[] = {
 	{"job environment kept", test_job_env_kept},
 	{"export none", test_export_none},
 	{"compressed per-node counts", test_compressed_counts},
+	{"SLURM_NTASKS only when given", test_ntasks_given},
+	{"TMPDIR", test_tmpdir},
+	{"SLURM_TASK_PID", test_task_pid},
 	{"a step's rank", test_step_rank},
 	{"a step's rank without GPUs or PMI", test_step_rank_bare},
 	CU_TEST_INFO_NULL,
