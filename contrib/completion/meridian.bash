@@ -4,7 +4,8 @@
 # Options come from each command's own --help (read once per shell), so
 # what is offered is what the command takes.  mctl/scontrol complete
 # their subcommands and what show takes; mbatch/sbatch a script; mrun/srun
-# a program; macct/sacct the fields of --format and the states of -s.
+# a program and the values of --mpi= and --cpu-bind=; macct/sacct the
+# fields of --format and the states of -s.
 # Installed by make install as
 # DATADIR/bash-completion/completions/NAME for every command, which
 # bash-completion loads the first time NAME is completed; or source it.
@@ -25,12 +26,39 @@ _meridian_opts()
 	printf '%s' "${!var}"
 }
 
+# mrun/srun: the values of --mpi= and --cpu-bind= (--cpu_bind=), typed
+# as --mpi=VALUE (one word, or three when COMP_WORDBREAKS holds '=') or
+# --mpi VALUE.  Returns 1 when the word is no such value.
+_meridian_mrun_value()
+{
+	local opt="" val=$cur pre="" vals
+	if [[ $cur == --*=* ]]; then
+		opt=${cur%%=*}
+		val=${cur#*=}
+		pre=$opt=
+	elif [[ $prev == = ]] && ((COMP_CWORD > 1)); then
+		opt=${COMP_WORDS[COMP_CWORD - 2]}
+	elif [[ $cur != -* ]]; then
+		opt=$prev
+	fi
+	case $opt in
+	--mpi) vals="pmi1 pmi2 none list" ;;
+	--cpu-bind | --cpu_bind) vals="none cores gpu-local" ;;
+	*) return 1 ;;
+	esac
+	mapfile -t COMPREPLY < <(compgen -P "$pre" -W "$vals" -- "$val")
+	return 0
+}
+
 _meridian()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[0]##*/}
 	local prev=""
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
 	COMPREPLY=()
+	if [[ $cmd == mrun || $cmd == srun ]] && _meridian_mrun_value; then
+		return 0
+	fi
 	if [[ $cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "$(_meridian_opts "${COMP_WORDS[0]}")" -- "$cur")
 		return 0

@@ -48,6 +48,44 @@ static void leave_loop(struct mrun *m, int rc)
 
 /* --- the step -------------------------------------------------------- */
 
+/* How often an --exclusive step asks again while the CPUs it needs are
+ * held by the job's other exclusive steps (srun waits as well). */
+#define STEP_RETRY_MS 1000
+
+static int step_create(struct mrun *m);
+
+static void step_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mrun *m = arg;
+	int rc = step_create(m);
+
+	if (rc)
+		leave_loop(m, rc);
+}
+
+/* The job's CPUs are busy with its other exclusive steps (EBUSY): say so
+ * once, as srun does, and ask again later.  Interrupting mrun ends the
+ * wait (on_signal: no step yet). */
+static int step_wait(struct mrun *m, const char *why)
+{
+	struct timeval tv = {STEP_RETRY_MS / 1000,
+			     (STEP_RETRY_MS % 1000) * 1000};
+
+	if (!m->step_waiting)
+		fprintf(stderr,
+			"%s: job %" PRIu32 " step creation temporarily "
+			"disabled, retrying (%s)\n",
+			m->cmd.prog, m->job_id, why);
+	m->step_waiting = true;
+	if (!m->retry_ev)
+		m->retry_ev = evtimer_new(m->base, step_retry_cb, m);
+	if (!m->retry_ev || evtimer_add(m->retry_ev, &tv) < 0) {
+		cmd_error(&m->cmd, "cannot set up the wait for a step");
+		return MER_EXIT_ERROR;
+	}
+	return MER_EXIT_OK;
+}
+
 static int step_create(struct mrun *m)
 {
 	Meridian__StepCreateRequest req = MERIDIAN__STEP_CREATE_REQUEST__INIT;
@@ -63,6 +101,8 @@ static int step_create(struct mrun *m)
 	req.io_key.len = sizeof(m->io_key);
 	rc = cmd_call(&m->cmd, MERIDIAN__MSG_TYPE__MSG_STEP_CREATE, &req.base,
 		      (ProtobufCMessage **)&m->reply, &err);
+	if (rc == MER_EXIT_ERROR && errno == EBUSY && m->desc.exclusive)
+		return step_wait(m, err.text);
 	if (rc == MER_EXIT_ERROR)
 		cmd_error(&m->cmd, "cannot start a step in job %" PRIu32 ": %s",
 			  m->job_id, err.text);
@@ -76,6 +116,9 @@ static int step_create(struct mrun *m)
 	}
 	m->step_id = st->step_id;
 	m->step_created = true;
+	if (m->step_waiting)
+		fprintf(stderr, "%s: step created for job %" PRIu32 "\n",
+			m->cmd.prog, m->job_id);
 	mrun_verbose(
 		m, 1, "step %" PRIu32 ".%" PRIu32 ": %" PRIu32 " task%s on %s",
 		m->job_id, m->step_id, st->ntasks, st->ntasks == 1 ? "" : "s",
@@ -316,6 +359,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 		m->interrupted = true;
+		if (m->step_waiting)
+			cmd_error(&m->cmd,
+				  "interrupted while waiting for CPUs for a "
+				  "step of job %" PRIu32,
+				  m->job_id);
 		if (m->allocated)
 			cmd_error(&m->cmd,
 				  "interrupted while waiting for job %" PRIu32
@@ -366,6 +414,11 @@ static int setup(struct mrun *m, int argc, char **argv, bool *in_job)
 	}
 	if (m->opt.version) {
 		cmd_print_version(&m->cmd);
+		return -1;
+	}
+	if (m->opt.mpi && !strcmp(m->opt.mpi, "list")) {
+		/* srun --mpi=list: no program, no controller needed */
+		fputs(mrun_mpi_list, stdout);
 		return -1;
 	}
 	m->cmd.conf_path = m->opt.conf_path;
@@ -503,6 +556,8 @@ out:
 		protobuf_c_message_free_unpacked(&m.reply->base, NULL);
 	if (m.poll_ev)
 		event_free(m.poll_ev);
+	if (m.retry_ev)
+		event_free(m.retry_ev);
 	for (size_t i = 0; i < m.nsig; i++)
 		event_free(m.sig_ev[i]);
 	if (m.base)

@@ -75,6 +75,9 @@ int mrun_step_desc(const struct jobopt *o, char **argv, size_t argc, char **env,
 		   size_t nenv, const char *work_dir, bool in_job,
 		   Meridian__StepDesc *d, struct mer_error *err);
 
+/* What --mpi=list prints (the types --mpi= takes), as srun does. */
+extern const char mrun_mpi_list[];
+
 /*
  * Fill d (MERIDIAN__JOB_DESC__INIT'ed) for mrun's own allocation: the
  * options' nodes, tasks and GPUs (GPUs per task times the tasks when only
@@ -214,6 +217,8 @@ struct mrun {
 	Meridian__StepCreateReply *reply;
 	uint32_t step_id;
 	bool step_created;
+	bool step_waiting;	/* --exclusive: for CPUs to be free */
+	struct event *retry_ev; /* asks for the step again */
 	char io_host[64];
 	uint16_t io_port;
 	uint8_t io_key[MRUN_IO_KEY_LEN];

@@ -120,8 +120,15 @@ int mrun_step_desc(const struct jobopt *o, char **argv, size_t argc, char **env,
 	d->pty = o->pty;
 	d->name = o->name ? o->name : (char *)"";
 	d->finalize_timeout = o->finalize_timeout;
+	d->exclusive = o->exclusive;
 	return 0;
 }
+
+/* srun --mpi=list's answer, in srun's words. */
+const char mrun_mpi_list[] = "MPI plugin types are...\n"
+			     "\tnone\n"
+			     "\tpmi1\n"
+			     "\tpmi2\n";
 
 /* mrun and mbatch copy --comm into JobDesc.comm as it is. */
 #define SAME_COMM(x)                                                           \
@@ -175,6 +182,8 @@ void mrun_job_desc(const struct jobopt *o, const char *program,
 	d->min_tier = o->min_tier ? o->min_tier : (char *)"";
 	d->regions = o->regions ? o->regions : (char *)"";
 	d->countries = o->countries ? o->countries : (char *)"";
+	/* srun --exclusive outside a job: whole nodes, as sbatch's */
+	d->exclusive = o->exclusive;
 	d->interactive = true;
 }
 

@@ -62,6 +62,7 @@ enum okind {
 	O_MAIL,	   /* uint32_t, --mail-type's words to bits */
 	O_ARRAY,   /* char *, --array's form (array.h), kept as written */
 	O_NODES,   /* -N: N or MIN-MAX into nodes and max_nodes */
+	O_CPUBIND, /* char *, --cpu-bind: Slurm's words mapped, or refused */
 };
 
 struct optdef {
@@ -122,7 +123,7 @@ static const struct optdef opts[] = {
 	 false, MB},
 	{"kill-on-invalid-dep", 0, O_CHOICE, F(kill_on_invalid_dep), 0, 0,
 	 "yes|no", false, MB},
-	{"exclusive", 0, O_FLAG, F(exclusive), 0, 0, NULL, false, MB},
+	{"exclusive", 0, O_FLAG, F(exclusive), 0, 0, NULL, false, BOTH},
 	{"constraint", 'C', O_STR, F(constraint), 0, 0, "FEATURES", false, MB},
 	{"nodelist", 'w', O_HOSTS, F(nodelist), 0, 0, "NODES", false, MB},
 	{"exclude", 'x', O_HOSTS, F(exclude), 0, 0, "NODES", false, MB},
@@ -144,10 +145,13 @@ static const struct optdef opts[] = {
 	{"parsable", 0, O_FLAG, F(parsable), 0, 0, NULL, false, MB},
 	{"wrap", 0, O_STR, F(wrap), 0, 0, "COMMAND", true, MB},
 	{"gpus-per-task", 0, O_U32, F(gpus_per_task), 1, 65536, "N", false, MR},
-	{"cpu-bind", 0, O_CHOICE, F(cpu_bind), 0, 0, "none|cores|gpu-local",
+	{"cpu-bind", 0, O_CPUBIND, F(cpu_bind), 0, 0, "none|cores|gpu-local",
+	 false, MR},
+	/* srun's older spelling, which it still takes */
+	{"cpu_bind", 0, O_CPUBIND, F(cpu_bind), 0, 0, "none|cores|gpu-local",
 	 false, MR},
 	{"label", 'l', O_FLAG, F(label), 0, 0, NULL, false, MR},
-	{"mpi", 0, O_CHOICE, F(mpi), 0, 0, "pmi1|none", false, MR},
+	{"mpi", 0, O_CHOICE, F(mpi), 0, 0, "pmi1|pmi2|none|list", false, MR},
 	{"pty", 0, O_FLAG, F(pty), 0, 0, NULL, false, MR},
 	{"kill-on-bad-exit", 'K', O_OPTBOOL, F(kill_on_bad_exit), 0, 1, "0|1",
 	 false, MR},
@@ -281,8 +285,17 @@ static const char mrun_help_text[] =
 	"      --gpus-per-node=[TYPE:]N  GPUs on each node\n"
 	"      --cpu-bind=none|cores|gpu-local\n"
 	"                             how tasks are bound (default gpu-local:\n"
-	"                             the cores near each task's GPUs)\n"
-	"      --mpi=pmi1|none        serve PMI-1 to the tasks (default pmi1)\n"
+	"                             the cores near each task's GPUs); also\n"
+	"                             srun's --cpu_bind, \"no\" and \"quiet\"\n"
+	"      --mpi=pmi1|pmi2|none|list\n"
+	"                             serve PMI-1 to the tasks (default "
+	"pmi1),\n"
+	"                             PMI-2 (and PMI-1 to a PMI-1 client), or\n"
+	"                             no PMI; list: the types, then exit\n"
+	"      --exclusive            CPUs of its own: no other --exclusive\n"
+	"                             step shares them (the step waits until\n"
+	"                             enough are free); outside a job, whole\n"
+	"                             nodes too\n"
 	"  -l, --label                prefix each output line with \"RANK: \"\n"
 	"  -o, --output=PATTERN       each task's stdout to a file (default:\n"
 	"                             to mrun); %t task, %n node index, %j\n"
@@ -371,8 +384,13 @@ void jobopt_free(struct jobopt *o)
 		    opts[i].kind == O_CHOICE || opts[i].kind == O_NAME ||
 		    opts[i].kind == O_NAMES || opts[i].kind == O_COUNTRY ||
 		    opts[i].kind == O_DEP || opts[i].kind == O_HOSTS ||
-		    opts[i].kind == O_ARRAY)
-			free(*(char **)((char *)o + opts[i].off));
+		    opts[i].kind == O_ARRAY || opts[i].kind == O_CPUBIND) {
+			/* NULL after: two spellings may share a field */
+			char **f = (char **)((char *)o + opts[i].off);
+
+			free(*f);
+			*f = NULL;
+		}
 	free(o->gpu_type);
 	jobopt_init(o);
 }
@@ -941,6 +959,83 @@ static int set_requeue(struct jobopt *o, const struct optdef *d,
 	return 0;
 }
 
+/*
+ * --cpu-bind (and srun's old --cpu_bind): srun's comma-separated words.
+ * One binding type: none (also Slurm's "no"), cores, or Meridian's
+ * gpu-local; "quiet" is what Meridian does anyway (it never reports the
+ * binding) and changes nothing.  Slurm's other words are refused by name,
+ * so that a script written for srun learns what it does not get.
+ */
+static const char *const cpu_bind_slurm_only[] = {
+	"verbose", "threads", "sockets",  "ldoms",    "rank",	   "rank_ldom",
+	"boards",  "map_cpu", "mask_cpu", "map_ldom", "mask_ldom", "help",
+};
+
+static int set_cpu_bind(struct jobopt *o, const struct optdef *d,
+			const char *what, const char *v, struct mer_error *err)
+{
+	char *copy = xstrdup(v), *save = NULL, *w;
+	const char *type = NULL;
+	char **f = field(o, d);
+	bool quiet = false;
+	int rc = 0;
+
+	for (w = strtok_r(copy, ",", &save); w && !rc;
+	     w = strtok_r(NULL, ",", &save)) {
+		const char *t = NULL;
+		size_t n = strcspn(w, ":=");
+
+		if (!strcasecmp(w, "quiet")) {
+			quiet = true;
+			continue;
+		}
+		if (!strcasecmp(w, "none") || !strcasecmp(w, "no"))
+			t = "none";
+		else if (!strcasecmp(w, "cores"))
+			t = "cores";
+		else if (!strcasecmp(w, "gpu-local"))
+			t = "gpu-local";
+		for (size_t i = 0;
+		     !t && i < sizeof(cpu_bind_slurm_only) /
+					   sizeof(*cpu_bind_slurm_only);
+		     i++)
+			if (strlen(cpu_bind_slurm_only[i]) == n &&
+			    !strncasecmp(w, cpu_bind_slurm_only[i], n))
+				rc = mer_error_set(
+					err,
+					"%s=%.*s: Slurm's %.*s is not "
+					"supported by Meridian; expected "
+					"none, cores or gpu-local (quiet is "
+					"taken and changes nothing)",
+					what, ECHO_MAX, v, (int)n, w);
+		if (rc)
+			break;
+		if (!t)
+			rc = mer_error_set(err,
+					   "%s=%.*s: expected none, cores or "
+					   "gpu-local",
+					   what, ECHO_MAX, v);
+		else if (type && strcmp(type, t))
+			rc = mer_error_set(err,
+					   "%s=%.*s: both %s and %s; expected "
+					   "one binding type",
+					   what, ECHO_MAX, v, type, t);
+		else
+			type = t;
+	}
+	if (!rc && !type && !quiet)
+		rc = mer_error_set(err,
+				   "%s=%.*s: expected none, cores or "
+				   "gpu-local",
+				   what, ECHO_MAX, v);
+	if (!rc && type) { /* quiet alone: the default binding, quietly */
+		free(*f);
+		*f = xstrdup(type);
+	}
+	free(copy);
+	return rc;
+}
+
 static const setter_fn setters[] = {
 	[O_STR] = set_str,	   [O_U32] = set_u32,
 	[O_MEM] = set_mem,	   [O_TIME] = set_time,
@@ -955,7 +1050,7 @@ static const setter_fn setters[] = {
 	[O_HOSTS] = set_hosts,	   [O_SIGNAL] = set_signal,
 	[O_NICE] = set_nice,	   [O_REQUEUE] = set_requeue,
 	[O_MAIL] = set_mail,	   [O_ARRAY] = set_array,
-	[O_NODES] = set_nodes,
+	[O_NODES] = set_nodes,	   [O_CPUBIND] = set_cpu_bind,
 };
 
 /* ------------------------------------------------------------------ */

@@ -88,7 +88,7 @@ struct jobopt {
 	/* mrun only */
 	uint32_t gpus_per_task; /* --gpus-per-task, 0 unset */
 	char *cpu_bind;		/* --cpu-bind: "none", "cores", "gpu-local" */
-	char *mpi;		/* --mpi: "pmi1", "none" */
+	char *mpi;		/* --mpi: "pmi1", "pmi2", "none", "list" */
 	bool label;		/* -l/--label */
 	bool pty;		/* --pty */
 	int kill_on_bad_exit; /* -K/--kill-on-bad-exit[=0|1]: 0, 1; -1 unset */

@@ -12,7 +12,12 @@
  *
  * Steps share the job's resources: mctld does not account CPUs per step
  * (like srun --overlap), but GPUs asked per task or per node must exist in
- * the job's allocation on each node.
+ * the job's allocation on each node.  An --exclusive step is the
+ * exception: on each of its nodes it takes tasks x cpus-per-task of the
+ * job's CPUs there (StepNode.cpu_slots) that no other running exclusive
+ * step of the job holds, or it is refused with EBUSY while they are held
+ * (mrun then waits and asks again, as srun does) and with EINVAL when the
+ * job has too few CPUs there for it ever to run.
  */
 #include "config.h"
 
@@ -81,9 +86,11 @@ static int check_desc(struct mctld *ctx, Meridian__StepDesc *d,
 	}
 	if (!*d->mpi) {
 		pb_set_str(&d->mpi, "pmi1");
-	} else if (strcmp(d->mpi, "pmi1") != 0 && strcmp(d->mpi, "none") != 0) {
+	} else if (strcmp(d->mpi, "pmi1") != 0 && strcmp(d->mpi, "pmi2") != 0 &&
+		   strcmp(d->mpi, "none") != 0) {
 		errno = EINVAL;
-		return mer_error_set(err, "--mpi=%.40s: expected pmi1 or none",
+		return mer_error_set(err,
+				     "--mpi=%.40s: expected pmi1, pmi2 or none",
 				     d->mpi);
 	}
 	if (!d->finalize_timeout)
@@ -200,6 +207,86 @@ static int layout_gpus(const Meridian__JobNodeAlloc *a,
 	return 0;
 }
 
+/* The job's CPUs on node a that running exclusive steps of the job hold:
+ * held[0 .. a->cpus - 1]; the first holder of each, for messages. */
+static void slots_held(const Meridian__JobRecord *rec,
+		       const Meridian__JobNodeAlloc *a, bool *held,
+		       uint32_t *holder)
+{
+	for (size_t i = 0; i < rec->n_steps; i++) {
+		const Meridian__StepRecord *o = rec->steps[i];
+
+		if (!step_is_running(o) || !o->desc || !o->desc->exclusive)
+			continue;
+		for (size_t k = 0; k < o->n_nodes; k++) {
+			const Meridian__StepNode *on = o->nodes[k];
+
+			if (strcmp(on->node, a->node) || on->ended)
+				continue;
+			for (size_t c = 0; c < on->n_cpu_slots; c++)
+				if (on->cpu_slots[c] < a->cpus &&
+				    !held[on->cpu_slots[c]]) {
+					held[on->cpu_slots[c]] = true;
+					holder[on->cpu_slots[c]] = o->step_id;
+				}
+		}
+	}
+}
+
+/* An --exclusive step's CPUs on node a, into sn->cpu_slots: the lowest
+ * ones no other running exclusive step of the job holds. */
+static int layout_cpus(const Meridian__JobRecord *rec,
+		       const Meridian__JobNodeAlloc *a,
+		       const Meridian__StepDesc *d, Meridian__StepNode *sn,
+		       struct mer_error *err)
+{
+	uint64_t want = (uint64_t)sn->ntasks * sn->cpus_per_task;
+	bool *held;
+	uint32_t *holder, nfree = 0, last = 0;
+	int rc = 0;
+
+	if (!d->exclusive)
+		return 0;
+	if (want > a->cpus) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "--exclusive: the step needs %llu CPUs "
+				     "on %s (%u tasks x %u CPUs) and job %u "
+				     "has %u there: ask for fewer tasks or "
+				     "CPUs per task",
+				     (unsigned long long)want, a->node,
+				     sn->ntasks, sn->cpus_per_task, rec->job_id,
+				     a->cpus);
+	}
+	held = xcalloc(a->cpus ? a->cpus : 1, sizeof(*held));
+	holder = xcalloc(a->cpus ? a->cpus : 1, sizeof(*holder));
+	slots_held(rec, a, held, holder);
+	for (uint32_t c = 0; c < a->cpus; c++)
+		if (!held[c])
+			nfree++;
+		else
+			last = holder[c];
+	if (nfree < want) {
+		errno = EBUSY;
+		rc = mer_error_set(err,
+				   "--exclusive: %u of job %u's %u CPUs on %s "
+				   "are free of its other exclusive steps "
+				   "(step %u.%u holds some) and the step needs "
+				   "%llu",
+				   nfree, rec->job_id, a->cpus, a->node,
+				   rec->job_id, last, (unsigned long long)want);
+	} else {
+		sn->cpu_slots =
+			xcalloc(want ? want : 1, sizeof(*sn->cpu_slots));
+		for (uint32_t c = 0; c < a->cpus && sn->n_cpu_slots < want; c++)
+			if (!held[c])
+				sn->cpu_slots[sn->n_cpu_slots++] = c;
+	}
+	free(held);
+	free(holder);
+	return rc;
+}
+
 static void step_nodes_free(Meridian__StepNode **nodes, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -218,6 +305,8 @@ static int step_layout(struct mctld *ctx, const struct job *j,
 	Meridian__StepNode **nodes;
 	char **names;
 	size_t i, nn = 0;
+	struct mer_error busy_err;
+	bool busy = false;
 	int rc = 0;
 
 	if (rec->n_alloc == 0) {
@@ -259,6 +348,23 @@ static int step_layout(struct mctld *ctx, const struct job *j,
 		rank += counts[i];
 		names[nn - 1] = sn->node;
 		rc = layout_gpus(a, d, sn, err);
+		if (rc == 0 && layout_cpus(rec, a, d, sn, &busy_err) < 0) {
+			/* busy here: the step waits, unless another node
+			 * says it can never run */
+			if (errno != EBUSY) {
+				if (err)
+					*err = busy_err;
+				rc = -1;
+			} else if (!busy) {
+				busy = true;
+				if (err)
+					*err = busy_err;
+			}
+		}
+	}
+	if (rc == 0 && busy) {
+		errno = EBUSY;
+		rc = -1;
 	}
 	if (rc == 0) {
 		s->nodes = nodes;

@@ -723,6 +723,17 @@ static void env_step_devices(struct envv *e, const Meridian__LaunchStep *ls,
 		envv_unset(e, "PMI_RANK");
 		envv_unset(e, "PMI_SIZE");
 	}
+	if (r->pmi_fd >= 0 && !strcmp(ls->step->desc->mpi, "pmi2")) {
+		/* Slurm's mpi/pmi2: JOB.STEP, which libpmi2 sends in fullinit
+		 * and job-getid answers */
+		char id[32];
+
+		snprintf(id, sizeof(id), "%u.%u", ls->job->job_id,
+			 ls->step->step_id);
+		envv_set(e, "PMI_JOBID", id, true);
+	} else {
+		envv_unset(e, "PMI_JOBID");
+	}
 }
 
 char **env_build_step(const Meridian__LaunchStep *ls, const char *node,

@@ -154,7 +154,8 @@ struct step {
 	uint32_t node_index;
 	uint32_t nnodes;
 	uint32_t ntasks;	   /* in the whole step */
-	bool pmi;		   /* --mpi=pmi1 */
+	bool pmi;		   /* --mpi=pmi1 or pmi2 */
+	bool pmi2;		   /* --mpi=pmi2: PMI-2 served too */
 	uint32_t finalize_timeout; /* s */
 
 	/* who runs the ranks, and where */

@@ -31,65 +31,11 @@
 #include <string.h>
 
 #include "pmi.h"
+#include "pmi_impl.h"
 #include "util.h"
 
 /* Tokens in one request: a put has four; spawn's lines are not split. */
 #define PMI_MAX_FIELDS 16
-
-struct kvs_entry {
-	char *key;
-	char *value;
-	size_t cost;	   /* pmi_kv_cost() of key and value */
-	size_t local_cost; /* cost when a local rank put the value, else 0 */
-	bool pending;	   /* put by a local rank since the last barrier */
-	struct kvs_entry *next;
-};
-
-struct pmi_rank {
-	int rank;
-	bool in_barrier; /* entered the current barrier, not answered yet */
-	bool unblocked;	 /* entered it and was let go early (unblock) */
-	bool next_in;	 /* unblocked, and already in the next barrier */
-	char *held_key;	 /* an unblocked rank's get, answered later */
-	bool finalized;
-	bool aborted;
-	bool closed;
-	bool skipping;		/* discarding the rest of an over-long line */
-	bool in_mcmd;		/* between mcmd=spawn and endcmd */
-	unsigned nputs;		/* puts accepted, at most PMI_RANK_PUTS_MAX */
-	unsigned long refusals; /* requests refused */
-	unsigned reported;	/* of them reported through ops->error */
-	char *buf; /* a partial line, PMI_LINE_MAX bytes once used */
-	size_t len;
-};
-
-struct pmi_server {
-	struct pmi_server_ops ops;
-	void *arg;
-	char *kvsname;
-	int size;
-	int appnum;
-	int universe_size;
-
-	struct pmi_rank **by_rank; /* size slots, NULL for remote ranks */
-	struct pmi_rank **local;   /* the local ranks, in the order added */
-	size_t nlocal;
-
-	struct kvs_entry **buckets;
-	size_t nbuckets;
-	size_t nentries;
-	size_t bytes;	    /* what every entry costs, <= PMI_KVS_BYTES_MAX */
-	size_t local_bytes; /* the entries' local_cost, <= the node's share */
-	struct kvs_entry **pending;
-	size_t npending, pending_cap;
-
-	size_t nin;	      /* local ranks that entered the barrier */
-	size_t nheld;	      /* ranks with a held get */
-	bool barrier_waiting; /* barrier_ready called, release not yet */
-	bool barrier_begun;   /* some barrier_in arrived: no more add_rank */
-	unsigned barriers;
-	unsigned reported; /* refusals reported, every rank's */
-};
 
 /* One parsed request: fields point into the (modified) line. */
 struct request {
@@ -115,7 +61,7 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
-static struct kvs_entry *kvs_find(const struct pmi_server *srv, const char *key)
+struct kvs_entry *pmi_kvs_find(const struct pmi_server *srv, const char *key)
 {
 	struct kvs_entry *e;
 
@@ -176,7 +122,7 @@ static void kvs_disown(struct pmi_server *srv, struct kvs_entry *e)
 static int kvs_set(struct pmi_server *srv, const char *key, const char *value,
 		   bool from_rank)
 {
-	struct kvs_entry *e = kvs_find(srv, key);
+	struct kvs_entry *e = pmi_kvs_find(srv, key);
 	size_t cost = pmi_kv_cost(strlen(key), strlen(value));
 
 	if (e) {
@@ -238,8 +184,8 @@ static void kvs_free(struct pmi_server *srv)
 /* A key or value the wire can carry: printable, no space (the token
  * separator) and, for keys and names, no '=' (the key/value separator).
  * Returns NULL when fine, else the reason as a msg token. */
-static const char *check_token(const char *s, size_t max, bool allow_eq,
-			       bool allow_empty)
+const char *pmi_check_token(const char *s, size_t max, bool allow_eq,
+			    bool allow_empty)
 {
 	size_t n = 0;
 
@@ -283,10 +229,7 @@ static int reply(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
 	return srv->ops.send(srv->arg, r->rank, buf, (size_t)n);
 }
 
-static void report(struct pmi_server *srv, int rank, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void report(struct pmi_server *srv, int rank, const char *fmt, ...)
+void pmi_report(struct pmi_server *srv, int rank, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -303,11 +246,8 @@ static void report(struct pmi_server *srv, int rank, const char *fmt, ...)
  * reported often enough already (pmi.h: PMI_RANK_REFUSALS_REPORTED): then
  * it is only counted, and pmi_conn_closed() reports the count.  A rank
  * that sends garbage in a loop makes a bounded number of log lines. */
-static void refusal(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
-		    ...) __attribute__((format(printf, 3, 4)));
-
-static void refusal(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
-		    ...)
+void pmi_refusal(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
+		 ...)
 {
 	char buf[512];
 	const char *more = "";
@@ -336,7 +276,7 @@ static void refusal(struct pmi_server *srv, struct pmi_rank *r, const char *fmt,
 
 /* The start of a line for messages (n - 1 bytes at most), control
  * characters shown as '?'. */
-static const char *excerpt(const char *line, char *buf, size_t n)
+const char *pmi_excerpt(const char *line, char *buf, size_t n)
 {
 	size_t len = strlen(line);
 
@@ -359,8 +299,8 @@ static int refuse(struct pmi_server *srv, struct pmi_rank *r,
 {
 	char ex[84];
 
-	refusal(srv, r, "PMI rank %d: refused \"%s\": %s", r->rank,
-		excerpt(q->line, ex, sizeof(ex)), msg);
+	pmi_refusal(srv, r, "PMI rank %d: refused \"%s\": %s", r->rank,
+		    pmi_excerpt(q->line, ex, sizeof(ex)), msg);
 	return reply(srv, r, "cmd=error rc=-1 msg=%s", msg);
 }
 
@@ -371,8 +311,8 @@ static int refuse_rc(struct pmi_server *srv, struct pmi_rank *r,
 {
 	char ex[84];
 
-	refusal(srv, r, "PMI rank %d: refused \"%s\": %s", r->rank,
-		excerpt(q->line, ex, sizeof(ex)), msg);
+	pmi_refusal(srv, r, "PMI rank %d: refused \"%s\": %s", r->rank,
+		    pmi_excerpt(q->line, ex, sizeof(ex)), msg);
 	return reply(srv, r, "cmd=%s rc=-1 msg=%s", result, msg);
 }
 
@@ -384,7 +324,7 @@ static const char *field(const struct request *q, const char *key)
 	return NULL;
 }
 
-static bool parse_int(const char *s, int *v)
+bool pmi_parse_int(const char *s, int *v)
 {
 	char *end;
 	long l;
@@ -406,19 +346,32 @@ static int cmd_init(struct pmi_server *srv, struct pmi_rank *r,
 {
 	int ver, sub;
 
-	if (!parse_int(field(q, "pmi_version"), &ver) ||
-	    !parse_int(field(q, "pmi_subversion"), &sub))
+	if (!pmi_parse_int(field(q, "pmi_version"), &ver) ||
+	    !pmi_parse_int(field(q, "pmi_subversion"), &sub))
 		return refuse_rc(srv, r, q,
 				 "response_to_init pmi_version=1 "
 				 "pmi_subversion=1",
 				 "expected_pmi_version_and_pmi_subversion");
+	if (ver == 2 && srv->pmi2) {
+		/* MPICH's and Slurm's PMI2_Init: this one PMI-1 line, then
+		 * PMI-2's wire protocol (pmi2.c) from the next byte on. */
+		if (reply(srv, r,
+			  "cmd=response_to_init pmi_version=2 "
+			  "pmi_subversion=0 rc=0") < 0)
+			return -1;
+		r->wire = PMI_WIRE_2;
+		return 0;
+	}
 	if (ver != 1 || sub < 0 || sub > 1)
 		/* A PMI-2 client (MPICH built --with-pmi=pmi2) starts with
-		 * version 2: tell it plainly we speak PMI-1 only. */
+		 * version 2: tell it plainly we speak PMI-1 only (mrun
+		 * --mpi=pmi2 serves PMI-2). */
 		return refuse_rc(srv, r, q,
 				 "response_to_init pmi_version=1 "
 				 "pmi_subversion=1",
-				 "only_pmi_version_1_is_served");
+				 srv->pmi2 ? "expected_pmi_version_1_or_2"
+					   : "only_pmi_version_1_is_served");
+	r->wire = PMI_WIRE_1;
 	return reply(srv, r,
 		     "cmd=response_to_init pmi_version=1 pmi_subversion=1 "
 		     "rc=0");
@@ -476,7 +429,7 @@ static const char *check_put_limits(const struct pmi_server *srv,
 				    const char *value)
 {
 	static char msg[96];
-	const struct kvs_entry *e = kvs_find(srv, key);
+	const struct kvs_entry *e = pmi_kvs_find(srv, key);
 	size_t cost = pmi_kv_cost(strlen(key), strlen(value));
 	size_t share = pmi_kvs_share(srv->nlocal, (size_t)srv->size);
 	bool same = e && !strcmp(e->value, value);
@@ -508,8 +461,8 @@ static const char *check_put_limits(const struct pmi_server *srv,
 
 /* The msg refusing a key or value (what) for check_token's why: a length
  * names its limit, max. */
-static const char *token_msg(char *msg, size_t n, const char *what,
-			     const char *why, int max)
+const char *pmi_token_msg(char *msg, size_t n, const char *what,
+			  const char *why, int max)
 {
 	if (!strcmp(why, "too_long"))
 		snprintf(msg, n, "%s_too_long_max_%d_bytes", what, max);
@@ -518,11 +471,36 @@ static const char *token_msg(char *msg, size_t n, const char *what,
 	return msg;
 }
 
+const char *pmi_put_refusal(struct pmi_server *srv, const struct pmi_rank *r,
+			    const char *key, const char *value, char *msg,
+			    size_t n)
+{
+	const char *why;
+
+	/* the rules pmi_server_barrier_release() applies on other nodes:
+	 * a put they would refuse must not enter the exchange */
+	if ((why = pmi_check_token(key, PMI_KEYLEN_MAX, true, false)))
+		return pmi_token_msg(msg, n, "key", why, PMI_KEYLEN_MAX);
+	if ((why = pmi_check_token(value, PMI_VALLEN_MAX, true, true)))
+		return pmi_token_msg(msg, n, "value", why, PMI_VALLEN_MAX);
+	if ((r->in_barrier && !r->unblocked) || r->next_in)
+		/* its puts would miss the exchange under way */
+		return "put_during_barrier";
+	return check_put_limits(srv, r, key, value);
+}
+
+void pmi_put_commit(struct pmi_server *srv, struct pmi_rank *r, const char *key,
+		    const char *value)
+{
+	r->nputs++;
+	(void)kvs_set(srv, key, value, true);
+}
+
 static int cmd_put(struct pmi_server *srv, struct pmi_rank *r,
 		   const struct request *q)
 {
 	const char *key = field(q, "key"), *value = field(q, "value"), *why;
-	char msg[64];
+	char msg[96];
 
 	if ((why = check_kvsname(srv, q)))
 		return refuse_rc(srv, r, q, "put_result", why);
@@ -530,48 +508,20 @@ static int cmd_put(struct pmi_server *srv, struct pmi_rank *r,
 		return refuse_rc(srv, r, q, "put_result", "missing_key");
 	if (!value)
 		return refuse_rc(srv, r, q, "put_result", "missing_value");
-	/* the rules pmi_server_barrier_release() applies on other nodes:
-	 * a put they would refuse must not enter the exchange */
-	if ((why = check_token(key, PMI_KEYLEN_MAX, true, false)))
-		return refuse_rc(srv, r, q, "put_result",
-				 token_msg(msg, sizeof(msg), "key", why,
-					   PMI_KEYLEN_MAX));
-	if ((why = check_token(value, PMI_VALLEN_MAX, true, true)))
-		return refuse_rc(srv, r, q, "put_result",
-				 token_msg(msg, sizeof(msg), "value", why,
-					   PMI_VALLEN_MAX));
-	if ((r->in_barrier && !r->unblocked) || r->next_in)
-		/* its puts would miss the exchange under way */
-		return refuse_rc(srv, r, q, "put_result", "put_during_barrier");
-	if ((why = check_put_limits(srv, r, key, value)))
+	if ((why = pmi_put_refusal(srv, r, key, value, msg, sizeof(msg))))
 		return refuse_rc(srv, r, q, "put_result", why);
 	/* reply first: answering held gets may fail on another rank */
 	if (reply(srv, r, "cmd=put_result rc=0") < 0)
 		return -1;
-	r->nputs++;
-	(void)kvs_set(srv, key, value, true);
+	pmi_put_commit(srv, r, key, value);
 	return 0;
 }
 
-static int cmd_get(struct pmi_server *srv, struct pmi_rank *r,
-		   const struct request *q)
+int pmi_get_or_hold(struct pmi_server *srv, struct pmi_rank *r, const char *key,
+		    const char **value)
 {
-	const char *key = field(q, "key"), *why;
-	const struct kvs_entry *e;
+	const struct kvs_entry *e = pmi_kvs_find(srv, key);
 
-	if ((why = check_kvsname(srv, q)))
-		return refuse_rc(srv, r, q, "get_result", why);
-	if (!key)
-		return refuse_rc(srv, r, q, "get_result", "missing_key");
-	if (strlen(key) > PMI_KEYLEN_MAX) {
-		/* no put can make it, and a held get must stay small */
-		char msg[64];
-
-		return refuse_rc(srv, r, q, "get_result",
-				 token_msg(msg, sizeof(msg), "key", "too_long",
-					   PMI_KEYLEN_MAX));
-	}
-	e = kvs_find(srv, key);
 	if (!e && r->unblocked) {
 		/* The barrier this rank was let out of is not over: the key
 		 * may still come from a rank that has not entered it.  Answer
@@ -583,11 +533,48 @@ static int cmd_get(struct pmi_server *srv, struct pmi_rank *r,
 		r->held_key = xstrdup(key);
 		return 0;
 	}
-	if (!e)
-		/* not an error worth reporting: MPICH probes optional keys
-		 * such as PMI_dead_processes */
+	*value = e ? e->value : NULL;
+	return 1;
+}
+
+static int cmd_get(struct pmi_server *srv, struct pmi_rank *r,
+		   const struct request *q)
+{
+	const char *key = field(q, "key"), *why, *value;
+
+	if ((why = check_kvsname(srv, q)))
+		return refuse_rc(srv, r, q, "get_result", why);
+	if (!key)
+		return refuse_rc(srv, r, q, "get_result", "missing_key");
+	if (strlen(key) > PMI_KEYLEN_MAX) {
+		/* no put can make it, and a held get must stay small */
+		char msg[64];
+
+		return refuse_rc(srv, r, q, "get_result",
+				 pmi_token_msg(msg, sizeof(msg), "key",
+					       "too_long", PMI_KEYLEN_MAX));
+	}
+	if (!pmi_get_or_hold(srv, r, key, &value))
+		return 0;
+	/* not found is not an error worth reporting: MPICH probes optional
+	 * keys such as PMI_dead_processes */
+	return pmi_send_get(srv, r, value);
+}
+
+int pmi_send_get(struct pmi_server *srv, struct pmi_rank *r, const char *value)
+{
+	if (r->wire == PMI_WIRE_2)
+		return pmi2_send_get(srv, r, value);
+	if (!value)
 		return reply(srv, r, "cmd=get_result rc=-1 msg=key_not_found");
-	return reply(srv, r, "cmd=get_result rc=0 value=%s", e->value);
+	return reply(srv, r, "cmd=get_result rc=0 value=%s", value);
+}
+
+int pmi_send_barrier_done(struct pmi_server *srv, struct pmi_rank *r)
+{
+	if (r->wire == PMI_WIRE_2)
+		return pmi2_send_fence_done(srv, r);
+	return reply(srv, r, "cmd=barrier_out");
 }
 
 /* Answer the held gets for key (every held get when key is NULL: the
@@ -602,18 +589,13 @@ static int answer_held(struct pmi_server *srv, const char *key)
 		int sent;
 		if (!r->held_key || (key && strcmp(r->held_key, key)))
 			continue;
-		e = kvs_find(srv, r->held_key);
+		e = pmi_kvs_find(srv, r->held_key);
 		free(r->held_key);
 		r->held_key = NULL;
 		srv->nheld--;
 		if (r->closed || r->aborted)
 			continue;
-		if (e)
-			sent = reply(srv, r, "cmd=get_result rc=0 value=%s",
-				     e->value);
-		else
-			sent = reply(srv, r,
-				     "cmd=get_result rc=-1 msg=key_not_found");
+		sent = pmi_send_get(srv, r, e ? e->value : NULL);
 		if (sent < 0 && !rc) {
 			rc = -1;
 			saved = errno;
@@ -642,24 +624,31 @@ static void barrier_ready(struct pmi_server *srv)
 	free(puts);
 }
 
-static int cmd_barrier_in(struct pmi_server *srv, struct pmi_rank *r,
-			  const struct request *q)
+const char *pmi_barrier_enter(struct pmi_server *srv, struct pmi_rank *r)
 {
 	if (r->unblocked) {
 		/* let out of a barrier that is not over: this is the next
 		 * one, counted once the current one ends */
 		if (r->next_in)
-			return refuse(srv, r, q, "already_in_barrier");
+			return "already_in_barrier";
 		r->next_in = true;
-		return 0;
+		return NULL;
 	}
 	if (r->in_barrier)
-		return refuse(srv, r, q, "already_in_barrier");
+		return "already_in_barrier";
 	r->in_barrier = true;
 	srv->barrier_begun = true;
 	if (++srv->nin == srv->nlocal)
 		barrier_ready(srv);
-	return 0;
+	return NULL;
+}
+
+static int cmd_barrier_in(struct pmi_server *srv, struct pmi_rank *r,
+			  const struct request *q)
+{
+	const char *why = pmi_barrier_enter(srv, r);
+
+	return why ? refuse(srv, r, q, why) : 0;
 }
 
 static int cmd_finalize(struct pmi_server *srv, struct pmi_rank *r,
@@ -683,7 +672,7 @@ static int cmd_abort(struct pmi_server *srv, struct pmi_rank *r,
 
 	/* A rank asking to abort is aborted even when it garbles the
 	 * request: exit code 1 then. */
-	if (!parse_int(field(q, "exitcode"), &code))
+	if (!pmi_parse_int(field(q, "exitcode"), &code))
 		code = 1;
 	r->aborted = true;
 	srv->ops.abort(srv->arg, r->rank, code,
@@ -789,7 +778,8 @@ static int mcmd_line(struct pmi_server *srv, struct pmi_rank *r,
 	if (strcmp(line, "endcmd"))
 		return 0;
 	r->in_mcmd = false;
-	refusal(srv, r,
+	pmi_refusal(
+		srv, r,
 		"PMI rank %d: refused spawn: MPI_Comm_spawn is not supported",
 		r->rank);
 	return reply(srv, r, "cmd=spawn_result rc=-1 msg=spawn_not_supported");
@@ -845,6 +835,16 @@ int pmi_conn_input(struct pmi_server *srv, int rank, const char *data,
 		errno = EINVAL;
 		return -1;
 	}
+	if (len)
+		srv->input_begun = true;
+	if (r->wire == PMI_WIRE_UNKNOWN && len)
+		/* PMI-2 served: a length header is PMI-2 from the start,
+		 * anything else a PMI-1 line (maybe init pmi_version=2) */
+		r->wire = (data[0] >= '0' && data[0] <= '9') || data[0] == ' '
+				  ? PMI_WIRE_2
+				  : PMI_WIRE_1;
+	if (r->wire == PMI_WIRE_2)
+		return r->aborted ? 0 : pmi2_input(srv, r, data, len);
 	while (len && !r->aborted) {
 		const char *nl = memchr(data, '\n', len);
 		size_t n = nl ? (size_t)(nl - data) : len;
@@ -885,6 +885,9 @@ int pmi_conn_input(struct pmi_server *srv, int rank, const char *data,
 		}
 		if (handle_line(srv, r, r->buf) < 0)
 			return -1;
+		if (r->wire == PMI_WIRE_2)
+			/* init pmi_version=2: the rest is PMI-2 */
+			return r->aborted ? 0 : pmi2_input(srv, r, data, len);
 	}
 	return 0;
 }
@@ -905,16 +908,19 @@ void pmi_conn_closed(struct pmi_server *srv, int rank)
 		r->held_key = NULL;
 		srv->nheld--;
 	}
+	pmi2_rank_reset(r);
 	if (r->refusals > r->reported)
-		report(srv, rank,
-		       "PMI rank %d: %lu more refused requests not reported "
-		       "(%lu in all)",
-		       rank, r->refusals - r->reported, r->refusals);
+		pmi_report(
+			srv, rank,
+			"PMI rank %d: %lu more refused requests not reported "
+			"(%lu in all)",
+			rank, r->refusals - r->reported, r->refusals);
 	if (!r->finalized && !r->aborted)
-		report(srv, rank,
-		       "PMI rank %d closed its PMI connection without "
-		       "finalize (it exited or crashed before MPI_Finalize)",
-		       rank);
+		pmi_report(
+			srv, rank,
+			"PMI rank %d closed its PMI connection without "
+			"finalize (it exited or crashed before MPI_Finalize)",
+			rank);
 }
 
 /* ---- the server ---- */
@@ -933,8 +939,8 @@ struct pmi_server *pmi_server_create(const struct pmi_server_ops *ops,
 				   "abort callbacks are required");
 		return NULL;
 	}
-	if (!kvsname ||
-	    (why = check_token(kvsname, PMI_KVSNAME_MAX - 1, false, false))) {
+	if (!kvsname || (why = pmi_check_token(kvsname, PMI_KVSNAME_MAX - 1,
+					       false, false))) {
 		errno = EINVAL;
 		mer_error_set(err,
 			      "PMI server: KVS name \"%.40s\" is %s: expected "
@@ -969,10 +975,12 @@ void pmi_server_destroy(struct pmi_server *srv)
 	if (!srv)
 		return;
 	for (size_t i = 0; i < srv->nlocal; i++) {
+		pmi2_rank_reset(srv->local[i]);
 		free(srv->local[i]->buf);
 		free(srv->local[i]->held_key);
 		free(srv->local[i]);
 	}
+	pmi2_server_free(srv);
 	free(srv->local);
 	free(srv->by_rank);
 	kvs_free(srv);
@@ -1006,10 +1014,40 @@ int pmi_server_add_rank(struct pmi_server *srv, int rank, struct mer_error *err)
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->rank = rank;
+	r->wire = srv->pmi2 ? PMI_WIRE_UNKNOWN : PMI_WIRE_1;
 	srv->by_rank[rank] = r;
 	srv->local =
 		xrealloc(srv->local, (srv->nlocal + 1) * sizeof(*srv->local));
 	srv->local[srv->nlocal++] = r;
+	return 0;
+}
+
+int pmi_server_enable_pmi2(struct pmi_server *srv, const char *jobid,
+			   struct mer_error *err)
+{
+	const char *why;
+
+	if (!jobid ||
+	    (why = pmi_check_token(jobid, PMI_KVSNAME_MAX - 1, false, false)) ||
+	    strchr(jobid, ';')) {
+		errno = EINVAL;
+		return mer_error_set(err,
+				     "PMI server: PMI-2 job id \"%.40s\": "
+				     "expected 1 to %d printable characters "
+				     "without spaces, '=' or ';'",
+				     jobid ? jobid : "(null)",
+				     PMI_KVSNAME_MAX - 1);
+	}
+	if (srv->input_begun) {
+		errno = EBUSY;
+		return mer_error_set(err, "PMI server: PMI-2 enabled after "
+					  "ranks began to talk");
+	}
+	free(srv->jobid);
+	srv->jobid = xstrdup(jobid);
+	srv->pmi2 = true;
+	for (size_t i = 0; i < srv->nlocal; i++)
+		srv->local[i]->wire = PMI_WIRE_UNKNOWN;
 	return 0;
 }
 
@@ -1031,7 +1069,7 @@ int pmi_kv_check(const struct pmi_kv *e, struct mer_error *err)
 		return mer_error_set(err, "PMI KVS entry with no %s",
 				     e->key ? "value" : "key");
 	}
-	if ((why = check_token(e->key, PMI_KEYLEN_MAX, true, false))) {
+	if ((why = pmi_check_token(e->key, PMI_KEYLEN_MAX, true, false))) {
 		errno = EINVAL;
 		return mer_error_set(err,
 				     "PMI KVS key \"%.40s\" (%zu bytes) is %s: "
@@ -1040,7 +1078,7 @@ int pmi_kv_check(const struct pmi_kv *e, struct mer_error *err)
 				     e->key, strlen(e->key), why,
 				     PMI_KEYLEN_MAX);
 	}
-	if ((why = check_token(e->value, PMI_VALLEN_MAX, true, true))) {
+	if ((why = pmi_check_token(e->value, PMI_VALLEN_MAX, true, true))) {
 		errno = EINVAL;
 		return mer_error_set(err,
 				     "PMI KVS value of key \"%.40s\" (%zu "
@@ -1063,7 +1101,7 @@ static int check_room(const struct pmi_server *srv,
 	size_t grow = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct kvs_entry *e = kvs_find(srv, entries[i].key);
+		const struct kvs_entry *e = pmi_kvs_find(srv, entries[i].key);
 		size_t cost = pmi_kv_cost(strlen(entries[i].key),
 					  strlen(entries[i].value));
 		if (!e)
@@ -1117,7 +1155,7 @@ int pmi_server_barrier_release(struct pmi_server *srv,
 		r->next_in = false;
 		if (!blocked || r->closed || r->aborted)
 			continue;
-		if (reply(srv, r, "cmd=barrier_out") < 0 && !rc) {
+		if (pmi_send_barrier_done(srv, r) < 0 && !rc) {
 			rc = -1;
 			saved = errno;
 		}
@@ -1177,7 +1215,7 @@ int pmi_server_barrier_unblock(struct pmi_server *srv, struct mer_error *err)
 		n++;
 		if (r->closed || r->aborted)
 			continue;
-		if (reply(srv, r, "cmd=barrier_out") < 0 && !rc) {
+		if (pmi_send_barrier_done(srv, r) < 0 && !rc) {
 			rc = -1;
 			saved = errno;
 		}
@@ -1194,7 +1232,7 @@ int pmi_server_barrier_unblock(struct pmi_server *srv, struct mer_error *err)
 
 const char *pmi_server_kvs_get(const struct pmi_server *srv, const char *key)
 {
-	const struct kvs_entry *e = key ? kvs_find(srv, key) : NULL;
+	const struct kvs_entry *e = key ? pmi_kvs_find(srv, key) : NULL;
 
 	return e ? e->value : NULL;
 }

@@ -1,7 +1,8 @@
 /*
  * pmi.h - a PMI-1 server ("simple PMI", the wire protocol MPICH's
- * src/pmi/simple speaks over PMI_FD), for the ranks of one job step on one
- * node.
+ * src/pmi/simple speaks over PMI_FD), and on demand PMI-2 (pmi2.c, the
+ * wire protocol of MPICH's and Slurm's libpmi2), for the ranks of one job
+ * step on one node.
  *
  * The server knows nothing of sockets or of the event loop.  The step
  * layer (mstepd) gives each local rank a socketpair, hands the bytes it
@@ -45,6 +46,35 @@
  * not read (a second barrier_in, anything after finalize, an unknown or
  * malformed line) is answered "cmd=error rc=-1 msg=WHY", whose cmd no
  * client expects: the client fails instead of taking it for success.
+ *
+ * PMI-2 (after pmi_server_enable_pmi2(); see pmi2.c for the details):
+ * every command and reply is a 6-character decimal length, space padded,
+ * then that many bytes of "key=value;" pairs, the first "cmd=NAME;"; a
+ * ';' in a value is written ";;".  A client may open with the PMI-1 line
+ * "cmd=init pmi_version=2 pmi_subversion=0" (MPICH's PMI2_Init does),
+ * answered in PMI-1 ("cmd=response_to_init pmi_version=2
+ * pmi_subversion=0 rc=0"), and speaks PMI-2 after it:
+ *
+ *   fullinit [pmijobid=J] [pmirank=R] [threaded=B]
+ *       -> fullinit-response rc=0 pmi-version=2 pmi-subversion=0 rank=R
+ *          size=N appnum=A debugged=FALSE pmiverbose=FALSE
+ *   job-getid              -> job-getid-response rc=0 jobid=J
+ *   kvs-put key=K value=V  -> kvs-put-response rc=0 (the limits of PMI-1)
+ *   kvs-fence              -> kvs-fence-response rc=0 (the barrier)
+ *   kvs-get [jobid=J] [srcid=S] key=K
+ *       -> kvs-get-response rc=0 found=TRUE value=V | found=FALSE
+ *   info-putnodeattr key=K value=V -> info-putnodeattr-response rc=0
+ *   info-getnodeattr key=K [wait=TRUE]
+ *       -> info-getnodeattr-response rc=0 found=... (wait: held until a
+ *          rank of this node puts K)
+ *   info-getjobattr key=PMI_process_mapping|universeSize|...
+ *       -> info-getjobattr-response rc=0 found=TRUE value=V | found=FALSE
+ *   finalize               -> finalize-response rc=0
+ *   abort [isworld=TRUE] [msg=TEXT]   no reply: the step is killed
+ *   spawn, name-*, job-connect, job-disconnect
+ *       -> NAME-response rc=-1 errmsg=... (not supported)
+ * Every reply carries rc (MPICH's client requires it); a refusal is
+ * rc=-1 with errmsg saying why, in the reply the client waits for.
  *
  * Callbacks may call pmi_server_barrier_release(), pmi_server_kvs_put(),
  * pmi_server_barrier_unblock() and the query functions, but never
@@ -149,7 +179,8 @@ size_t pmi_kvs_share(size_t nranks, size_t size);
 int pmi_kv_check(const struct pmi_kv *e, struct mer_error *err);
 
 struct pmi_server_ops {
-	/* Queue len bytes (one or more whole reply lines) for rank.  Return
+	/* Queue len bytes (one or more whole replies: PMI-1 lines, or
+	 * PMI-2 commands behind their length header) for rank.  Return
 	 * 0, or -1 with errno when the rank's connection is gone; the server
 	 * does not retry.  Required. */
 	int (*send)(void *arg, int rank, const char *buf, size_t len);
@@ -193,6 +224,13 @@ struct pmi_server *pmi_server_create(const struct pmi_server_ops *ops,
 				     struct mer_error *err);
 /* Free the server and every buffered byte.  Accepts NULL. */
 void pmi_server_destroy(struct pmi_server *srv);
+
+/* Serve PMI-2 too (mrun --mpi=pmi2): a rank may then speak PMI-2 (its
+ * job-getid answer is jobid: printable, no spaces, '=' or ';'), or PMI-1
+ * as before.  Call before any input.  -1 with err (EINVAL) for a bad
+ * jobid, (EBUSY) once a rank has sent something. */
+int pmi_server_enable_pmi2(struct pmi_server *srv, const char *jobid,
+			   struct mer_error *err);
 
 /* Declare that global rank `rank` (0 <= rank < size) runs on this node:
  * the barrier waits for it.  Call for every local rank before any input

@@ -707,10 +707,13 @@ static int setup_mode(struct step *st, struct mer_error *err)
 
 	if (!*mpi || !strcmp(mpi, "pmi1")) {
 		st->pmi = true;
+	} else if (!strcmp(mpi, "pmi2")) {
+		st->pmi = true;
+		st->pmi2 = true;
 	} else if (strcmp(mpi, "none")) {
 		errno = EINVAL;
-		return mer_error_set(err, "--mpi=%.40s: expected pmi1 or none",
-				     mpi);
+		return mer_error_set(
+			err, "--mpi=%.40s: expected pmi1, pmi2 or none", mpi);
 	}
 	if (st->desc->n_argv == 0 || !*st->desc->argv[0]) {
 		errno = EINVAL;

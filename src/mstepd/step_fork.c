@@ -216,10 +216,48 @@ static void set_rank_cpus(const struct step *st, struct step_rank *r,
 	hwloc_bitmap_free(set);
 }
 
-/* Plan every local rank's CPUs on the node's topology.  Binding is a
- * service, not a condition: a topology or plan that fails leaves the
- * ranks unbound, with a warning. */
-static void plan_binding(struct step *st, enum bind_mode mode)
+/* An --exclusive step's own CPUs here (mctld's StepNode.cpu_slots: the
+ * slot-th online CPUs by OS index, so that the job's exclusive steps,
+ * holding different slots, run on different CPUs), as a list; NULL when
+ * the step is not exclusive or this machine has too few CPUs. */
+static char *exclusive_cpus(const struct step *st)
+{
+	hwloc_bitmap_t online = bind_online_cpus(), set;
+	char *list = NULL;
+	int n = online ? hwloc_bitmap_weight(online) : -1;
+
+	if (!st->me->n_cpu_slots || n <= 0) {
+		if (online)
+			hwloc_bitmap_free(online);
+		return NULL;
+	}
+	if (!(set = hwloc_bitmap_alloc()))
+		abort();
+	for (size_t i = 0; i < st->me->n_cpu_slots; i++) {
+		uint32_t slot = st->me->cpu_slots[i];
+		int cpu = hwloc_bitmap_first(online);
+
+		for (uint32_t k = 0; k < slot && cpu >= 0; k++)
+			cpu = hwloc_bitmap_next(online, cpu);
+		if (cpu < 0) {
+			log_warnx("step %u.%u: --exclusive CPU slot %u: this "
+				  "machine has %d CPUs online",
+				  st->s->job_id, st->s->step_id, slot, n);
+			continue;
+		}
+		hwloc_bitmap_set(set, (unsigned)cpu);
+	}
+	if (!hwloc_bitmap_iszero(set))
+		hwloc_bitmap_list_asprintf(&list, set);
+	hwloc_bitmap_free(set);
+	hwloc_bitmap_free(online);
+	return list;
+}
+
+/* Plan within allowed (NULL: every CPU of the topology).  true when the
+ * ranks' CPUs were planned. */
+static bool plan_within(struct step *st, enum bind_mode mode,
+			const char *allowed)
 {
 	struct bind_task *tasks;
 	struct bind_set *sets = NULL;
@@ -229,13 +267,14 @@ static void plan_binding(struct step *st, enum bind_mode mode)
 	const char *file = st->ls->topology_file;
 	unsigned cpus = st->me->cpus_per_task ? st->me->cpus_per_task
 					      : st->desc->cpus_per_task;
+	bool ok = false;
 
 	if (mode == BIND_NONE || !st->nranks)
-		return;
+		return false;
 	if (!(topo = bind_topo_load(file, &err))) {
 		log_warnx("step %u.%u: %s: the ranks run unbound",
 			  st->s->job_id, st->s->step_id, err.text);
-		return;
+		return false;
 	}
 	tasks = xcalloc(st->nranks, sizeof(*tasks));
 	for (size_t i = 0; i < st->nranks; i++) {
@@ -243,7 +282,8 @@ static void plan_binding(struct step *st, enum bind_mode mode)
 		tasks[i].gpus = st->ranks[i].gpus;
 		tasks[i].ngpus = st->ranks[i].ngpus;
 	}
-	if (bind_plan(topo, mode, NULL, tasks, st->nranks, &sets, &err) < 0) {
+	if (bind_plan(topo, mode, allowed, tasks, st->nranks, &sets, &err) <
+	    0) {
 		log_warnx("step %u.%u: --cpu-bind=%s: %s: the ranks run "
 			  "unbound",
 			  st->s->job_id, st->s->step_id, bind_mode_name(mode),
@@ -257,9 +297,31 @@ static void plan_binding(struct step *st, enum bind_mode mode)
 		if (online)
 			hwloc_bitmap_free(online);
 		bind_sets_free(sets, st->nranks);
+		ok = true;
 	}
 	free(tasks);
 	bind_topo_destroy(topo);
+	return ok;
+}
+
+/* Plan every local rank's CPUs on the node's topology.  Binding is a
+ * service, not a condition: a topology or plan that fails leaves the
+ * ranks unbound, with a warning; an exclusive step's ranks then still
+ * stay on the step's own CPUs, as under --cpu-bind=none. */
+static void plan_binding(struct step *st, enum bind_mode mode)
+{
+	char *own = exclusive_cpus(st);
+
+	if (!own) {
+		plan_within(st, mode, NULL);
+		return;
+	}
+	if (!plan_within(st, mode, own))
+		for (size_t i = 0; i < st->nranks; i++) {
+			free(st->ranks[i].cpus);
+			st->ranks[i].cpus = xstrdup(own);
+		}
+	free(own);
 }
 
 int fork_prepare(struct step *st, struct mer_error *err)

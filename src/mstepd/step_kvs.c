@@ -1,7 +1,8 @@
 /*
- * step_kvs.c - PMI-1 for a step's ranks on this node (pmi.h's server over
- * one socketpair per rank), and the exchange of the key-value space
- * between the step's mstepds at each PMI barrier.
+ * step_kvs.c - PMI-1 (and with --mpi=pmi2 PMI-2) for a step's ranks on
+ * this node (pmi.h's server over one socketpair per rank), and the
+ * exchange of the key-value space between the step's mstepds at each PMI
+ * barrier.
  *
  * The exchange: node 0 listens (its hello carries the port, mrun passes it
  * on in STEP_GO) and every other node connects at its first barrier.
@@ -1307,7 +1308,11 @@ struct step_kvs *kvs_create(struct step *st, struct mer_error *err)
 		 st->s->step_id);
 	kvs->srv = pmi_server_create(&kvs_ops, kvs, name, (int)st->ntasks, 0,
 				     (int)st->ntasks, err);
-	if (!kvs->srv || set_mapping(kvs, err) < 0 || add_ranks(kvs, err) < 0 ||
+	/* PMI-2's job id is Slurm's mpi/pmi2 one, JOB.STEP (PMI_JOBID) */
+	snprintf(name, sizeof(name), "%u.%u", st->s->job_id, st->s->step_id);
+	if (!kvs->srv ||
+	    (st->pmi2 && pmi_server_enable_pmi2(kvs->srv, name, err) < 0) ||
+	    set_mapping(kvs, err) < 0 || add_ranks(kvs, err) < 0 ||
 	    (st->nnodes > 1 && st->node_index == 0 &&
 	     listen_start(kvs, err) < 0)) {
 		kvs_destroy(kvs);

@@ -556,10 +556,52 @@ static void test_task_reason(void)
 				    "killed after 5 s");
 }
 
+/* srun's spellings into the step and the allocation: --mpi=pmi2,
+ * --cpu_bind=, --exclusive; what --mpi=list prints. */
+static void test_slurm_spellings(void)
+{
+	Meridian__StepDesc d = MERIDIAN__STEP_DESC__INIT;
+	Meridian__JobDesc j = MERIDIAN__JOB_DESC__INIT;
+	struct mer_error e = {{0}};
+	struct jobopt o;
+	char **argv;
+	int argc, first;
+
+	CU_ASSERT_EQUAL_FATAL(parse(&o,
+				    "-n 2 --mpi=pmi2 --cpu_bind=no "
+				    "--exclusive ./a.out",
+				    &argv, &argc, &first, &e),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(mrun_step_desc(&o, argv + first, 1, NULL, 0, NULL,
+					     true, &d, &e),
+			      0);
+	CU_ASSERT_STRING_EQUAL(d.mpi, "pmi2");
+	CU_ASSERT_STRING_EQUAL(d.cpu_bind, "none");
+	CU_ASSERT_TRUE(d.exclusive);
+	mrun_job_desc(&o, argv[first], "/w", "/w", &j);
+	CU_ASSERT_TRUE(j.exclusive); /* srun --exclusive: whole nodes too */
+	argv_free(argv);
+	jobopt_free(&o);
+
+	d = (Meridian__StepDesc)MERIDIAN__STEP_DESC__INIT;
+	CU_ASSERT_EQUAL_FATAL(parse(&o, "x", &argv, &argc, &first, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(mrun_step_desc(&o, argv + first, 1, NULL, 0, NULL,
+					     true, &d, &e),
+			      0);
+	CU_ASSERT_FALSE(d.exclusive);
+	argv_free(argv);
+	jobopt_free(&o);
+
+	CU_ASSERT_STRING_EQUAL(mrun_mpi_list, "MPI plugin types are...\n"
+					      "\tnone\n\tpmi1\n\tpmi2\n");
+}
+
 static CU_TestInfo tests[] = {
 	{"options into a StepDesc", test_step_desc},
 	{"--pty and GPUs in a StepDesc", test_step_desc_pty_and_gpus},
 	{"options into an allocation's JobDesc", test_job_desc},
+	{"srun's spellings: --mpi, --cpu_bind, --exclusive",
+	 test_slurm_spellings},
 	{"job id from the environment, directories", test_env_and_dirs},
 	{"io_key check", test_key},
 	{"--label lines", test_lines_label},

@@ -677,11 +677,33 @@ static void test_mrun_options(void)
 	CU_ASSERT_STRING_EQUAL(first_word, "-prog");
 	jobopt_free(&o);
 
-	expect_mrun_error("mrun --mpi=pmi2 x", "command line: --mpi=pmi2: "
-					       "expected pmi1 or none");
-	expect_mrun_error("mrun --cpu-bind=sockets x",
-			  "command line: --cpu-bind=sockets: expected none, "
+	expect_mrun_error("mrun --mpi=pmix x", "command line: --mpi=pmix: "
+					       "expected pmi1, pmi2, none or "
+					       "list");
+	expect_mrun_error("mrun --cpu-bind=bogus x",
+			  "command line: --cpu-bind=bogus: expected none, "
 			  "cores or gpu-local");
+	/* Slurm's binding words Meridian does not have: refused by name */
+	expect_mrun_error("mrun --cpu-bind=sockets x",
+			  "command line: --cpu-bind=sockets: Slurm's sockets "
+			  "is not supported by Meridian; expected none, cores "
+			  "or gpu-local (quiet is taken and changes nothing)");
+	expect_mrun_error("mrun --cpu_bind=verbose,cores x",
+			  "command line: --cpu_bind=verbose,cores: Slurm's "
+			  "verbose is not supported by Meridian; expected "
+			  "none, cores or gpu-local (quiet is taken and "
+			  "changes nothing)");
+	expect_mrun_error("mrun --cpu-bind=map_cpu:0,2 x",
+			  "command line: --cpu-bind=map_cpu:0,2: Slurm's "
+			  "map_cpu is not supported by Meridian; expected "
+			  "none, cores or gpu-local (quiet is taken and "
+			  "changes nothing)");
+	expect_mrun_error("mrun --cpu-bind=none,cores x",
+			  "command line: --cpu-bind=none,cores: both none "
+			  "and cores; expected one binding type");
+	expect_mrun_error("mrun --cpu-bind=, x", "command line: --cpu-bind=,: "
+						 "expected none, cores or "
+						 "gpu-local");
 	expect_mrun_error("mrun --cpu-bind= x", "command line: --cpu-bind=: "
 						"expected none, cores or "
 						"gpu-local");
@@ -696,7 +718,8 @@ static void test_mrun_options(void)
 			  "command line: --finalize-timeout=x: expected a "
 			  "whole number from 1 to 86400");
 	expect_mrun_error("mrun --mpi", "command line: option --mpi needs a "
-					"value, expected --mpi=pmi1|none");
+					"value, expected "
+					"--mpi=pmi1|pmi2|none|list");
 	expect_mrun_error("mrun --pty=1 bash", "command line: option --pty "
 					       "takes no value, expected --pty "
 					       "alone");
@@ -722,6 +745,47 @@ static void test_mrun_options(void)
 			    "--help");
 }
 
+/* srun's spellings: --cpu_bind, its "no" and "quiet", --mpi=pmi2 and
+ * list, --exclusive for steps. */
+static void test_mrun_slurm_spellings(void)
+{
+	struct jobopt o;
+	struct mer_error e;
+	int first = -1;
+
+	jobopt_init(&o);
+	CU_ASSERT_EQUAL(parse_mrun(&o, "--cpu_bind=cores x", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(o.cpu_bind, "cores");
+	CU_ASSERT_EQUAL(parse_mrun(&o, "--cpu_bind=no x", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(o.cpu_bind, "none");
+	CU_ASSERT_EQUAL(parse_mrun(&o, "--cpu-bind=quiet,CORES x", &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.cpu_bind, "cores");
+	CU_ASSERT_EQUAL(
+		parse_mrun(&o, "--cpu-bind=gpu-local,quiet x", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(o.cpu_bind, "gpu-local");
+	/* quiet alone: whatever binding was in force */
+	CU_ASSERT_EQUAL(parse_mrun(&o, "--cpu_bind=quiet x", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(o.cpu_bind, "gpu-local");
+	/* both spellings share one field, freed once */
+	CU_ASSERT_EQUAL(parse_mrun(&o, "--cpu-bind=none --cpu_bind=cores x",
+				   &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.cpu_bind, "cores");
+	CU_ASSERT_EQUAL(parse_mrun(&o, "--mpi=pmi2 --exclusive x", &first, &e),
+			0);
+	CU_ASSERT_STRING_EQUAL(o.mpi, "pmi2");
+	CU_ASSERT_TRUE(o.exclusive);
+	CU_ASSERT_EQUAL(parse_mrun(&o, "--mpi=LIST", &first, &e), 0);
+	CU_ASSERT_STRING_EQUAL(o.mpi, "list");
+	jobopt_free(&o);
+	CU_ASSERT_PTR_NULL(o.cpu_bind);
+	CU_ASSERT_PTR_NULL(o.mpi);
+	expect_mrun_error("mrun --exclusive=user x",
+			  "command line: option --exclusive takes no value, "
+			  "expected --exclusive alone");
+}
+
 static void test_mrun_help(void)
 {
 	static const char *const names[] = {
@@ -732,7 +796,9 @@ static void test_mrun_help(void)
 		"--gpus-per-task",
 		"--gpus-per-node",
 		"--cpu-bind",
+		"--cpu_bind",
 		"--mpi",
+		"--exclusive",
 		"--label",
 		"--output",
 		"--error",
@@ -1222,6 +1288,7 @@ static CU_TestInfo tests[] = {
 	{"script edges", test_script_edges},
 	{"help lists every option", test_help},
 	{"mrun's options", test_mrun_options},
+	{"mrun: srun's spellings", test_mrun_slurm_spellings},
 	{"mrun's help lists every option", test_mrun_help},
 	{"placement options", test_placement},
 	{"--region and --country", test_region_country},

@@ -268,7 +268,8 @@ static void test_refused(void)
 		       "--cpu-bind=sockets: expected none, cores or gpu-local");
 	meridian__step_desc__init(&d);
 	d.mpi = "pmix";
-	expect_refused(job, TH_ALICE, &d, "--mpi=pmix: expected pmi1 or none");
+	expect_refused(job, TH_ALICE, &d,
+		       "--mpi=pmix: expected pmi1, pmi2 or none");
 	meridian__step_desc__init(&d);
 	d.pty = true;
 	d.ntasks = 2;
@@ -634,10 +635,92 @@ static void test_cancel_step(void)
 	teardown();
 }
 
+/* --exclusive: CPUs of the step's own among the job's on each node, the
+ * job's other exclusive steps' refused (EBUSY: mrun waits) until they
+ * end; a step needing more than the job has, refused for good. */
+static void test_exclusive(void)
+{
+	Meridian__StepDesc d = MERIDIAN__STEP_DESC__INIT;
+	Meridian__StepCreateReply *r;
+	uint32_t job, cpus, a = 0;
+	char err[300], want[200];
+
+	setup();
+	job = running_job(false);
+	cpus = job_find(ctx, job)->rec->alloc[0]->cpus;
+	CU_ASSERT_FATAL(cpus >= 2);
+	/* one exclusive step per CPU of n1 */
+	for (uint32_t c = 0; c < cpus; c++) {
+		meridian__step_desc__init(&d);
+		d.min_nodes = 1;
+		d.ntasks = 1;
+		d.exclusive = true;
+		d.mpi = "pmi2";
+		r = create(job, TH_ALICE, &d, err, sizeof(err));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		CU_ASSERT_STRING_EQUAL(r->step->desc->mpi, "pmi2");
+		CU_ASSERT_TRUE(r->step->desc->exclusive);
+		CU_ASSERT_EQUAL_FATAL(r->step->nodes[0]->n_cpu_slots, 1);
+		CU_ASSERT_EQUAL(r->step->nodes[0]->cpu_slots[0], c);
+		if (c == 0)
+			a = r->step->step_id;
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+	}
+	/* n1's CPUs are all held: the next one is told to wait */
+	meridian__step_desc__init(&d);
+	d.min_nodes = 1;
+	d.ntasks = 1;
+	d.exclusive = true;
+	snprintf(want, sizeof(want),
+		 "--exclusive: 0 of job %u's %u CPUs on n1 are free of its "
+		 "other exclusive steps",
+		 job, cpus);
+	expect_refused(job, TH_ALICE, &d, want);
+	/* a step that does not ask shares them, as before */
+	meridian__step_desc__init(&d);
+	d.min_nodes = 1;
+	d.ntasks = 1;
+	r = create(job, TH_ALICE, &d, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->step->nodes[0]->n_cpu_slots, 0);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* more than the job has there: refused for good, whatever is busy */
+	meridian__step_desc__init(&d);
+	d.min_nodes = 1;
+	d.ntasks = 1;
+	d.cpus_per_task = cpus + 1;
+	d.exclusive = true;
+	snprintf(want, sizeof(want),
+		 "--exclusive: the step needs %u CPUs on n1 (1 tasks x %u "
+		 "CPUs) and job %u has %u there",
+		 cpus + 1, cpus + 1, job, cpus);
+	expect_refused(job, TH_ALICE, &d, want);
+	/* the first one ends: its CPU is the next exclusive step's */
+	node_end(0, job, a, JS(COMPLETED), 0, -1, "");
+	meridian__step_desc__init(&d);
+	d.min_nodes = 1;
+	d.ntasks = 1;
+	d.exclusive = true;
+	r = create(job, TH_ALICE, &d, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL_FATAL(r->step->nodes[0]->n_cpu_slots, 1);
+	CU_ASSERT_EQUAL(r->step->nodes[0]->cpu_slots[0], 0);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* the other nodes are free: a step over all three waits for n1
+	 * alone, and names it */
+	meridian__step_desc__init(&d);
+	d.exclusive = true;
+	d.ntasks = 3;
+	snprintf(want, sizeof(want), "CPUs on n1 are free");
+	expect_refused(job, TH_ALICE, &d, want);
+	teardown();
+}
+
 static CU_TestInfo tests[] = {
 	{"cancel one step", test_cancel_step},
 	{"layout and launch", test_layout_and_launch},
 	{"refused steps", test_refused},
+	{"--exclusive steps", test_exclusive},
 	{"node ends folded", test_ends},
 	{"interactive allocation", test_interactive},
 	{"finished steps kept bounded", test_keep_bounded},

@@ -58,7 +58,13 @@ static int fake_send(void *arg, int rank, const char *buf, size_t len)
 	struct fake *f = arg;
 
 	CU_ASSERT_FATAL(rank >= 0 && rank < MAX_RANKS);
-	CU_ASSERT(len > 0 && buf[len - 1] == '\n' && strlen(buf) == len);
+	CU_ASSERT(len > 0 && strlen(buf) == len);
+	if (len > 0 && buf[0] != 'c') {
+		/* PMI-2: one command behind its length header, exactly */
+		CU_ASSERT(len > 6 && (size_t)atoi(buf) == len - 6);
+	} else {
+		CU_ASSERT(len > 0 && buf[len - 1] == '\n');
+	}
 	if (rank == f->send_fail_rank) {
 		errno = EPIPE;
 		return -1;
@@ -1576,6 +1582,488 @@ static void test_real_mpich(void)
 	printf("\n  (%d barriers unblocked under tcp) ", unblocks);
 }
 
+/* ---- PMI-2 ---- */
+
+/* A PMI-2 command as the client writes it: its length in 6 characters,
+ * space padded, then the command (static storage, rotating so that two
+ * may be in use). */
+static const char *p2(const char *body)
+{
+	static char buf[4][8192];
+	static int i;
+	char *b = buf[i++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%-6zu%s", strlen(body), body);
+	return b;
+}
+
+/* A server for size ranks, ranks [first, first + nlocal) here, PMI-2
+ * served with job id 42.0. */
+static void fake_init2(struct fake *f, int size, int first, int nlocal)
+{
+	struct mer_error err = {""};
+
+	fake_init(f, size, first, nlocal);
+	CU_ASSERT_FATAL(pmi_server_enable_pmi2(f->srv, "42.0", &err) == 0);
+}
+
+/* MPICH's PMI2_Init: the PMI-1 init line, then fullinit. */
+static void pmi2_init(struct fake *f, int rank, int size)
+{
+	char req[128], want[256];
+
+	CU_ASSERT_STRING_EQUAL(
+		talk(f, rank, "cmd=init pmi_version=2 pmi_subversion=0\n"),
+		"cmd=response_to_init pmi_version=2 pmi_subversion=0 rc=0\n");
+	snprintf(req, sizeof(req),
+		 "cmd=fullinit;pmijobid=42.0;pmirank=%d;threaded=FALSE;", rank);
+	snprintf(want, sizeof(want),
+		 "cmd=fullinit-response;rc=0;pmi-version=2;pmi-subversion=0;"
+		 "rank=%d;size=%d;appnum=0;debugged=FALSE;pmiverbose=FALSE;",
+		 rank, size);
+	CU_ASSERT_STRING_EQUAL(talk(f, rank, p2(req)), p2(want));
+}
+
+/* Two of a step's four ranks here: rank 0 as MPICH starts (PMI-1 init
+ * line first), rank 1 straight into PMI-2; puts, the fence and the
+ * exchange with the other node, gets, job attributes, finalize. */
+static void test_pmi2_conversation(void)
+{
+	struct fake f;
+	int counts[2] = {2, 2};
+	struct pmi_kv remote[2] = {{"bc-2", "card;of;2"}, {"bc-3", "x=3"}};
+
+	fake_init2(&f, 4, 0, 2);
+	CU_ASSERT(pmi_server_set_process_mapping(f.srv, counts, 2, NULL) == 0);
+	pmi2_init(&f, 0, 4);
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 1,
+		     p2("cmd=fullinit;pmijobid=42.0;pmirank=1;threaded="
+			"FALSE;")),
+		p2("cmd=fullinit-response;rc=0;pmi-version=2;"
+		   "pmi-subversion=0;rank=1;size=4;appnum=0;debugged=FALSE;"
+		   "pmiverbose=FALSE;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=job-getid;")),
+			       p2("cmd=job-getid-response;rc=0;jobid=42.0;"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=info-getjobattr;key=PMI_process_mapping;")),
+		p2("cmd=info-getjobattr-response;rc=0;found=TRUE;"
+		   "value=(vector,(0,2,2));"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 1, p2("cmd=info-getjobattr;key=universeSize;")),
+		p2("cmd=info-getjobattr-response;rc=0;found=TRUE;value=4;"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 1, p2("cmd=info-getjobattr;key=PMI_dead_processes;")),
+		p2("cmd=info-getjobattr-response;rc=0;found=FALSE;"));
+	/* a value with an escaped ';' and an '=' */
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=kvs-put;key=bc-0;value=a;;b=c;")),
+		p2("cmd=kvs-put-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=kvs-put;key=bc-1;value=1;")),
+			       p2("cmd=kvs-put-response;rc=0;"));
+	/* this node's puts are seen at once, and come back escaped */
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 1, p2("cmd=kvs-get;jobid=42.0;srcid=-1;key=bc-0;")),
+		p2("cmd=kvs-get-response;rc=0;found=TRUE;value=a;;b=c;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-fence;")), "");
+	CU_ASSERT_EQUAL(f.ready_calls, 0);
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=kvs-fence;")), "");
+	/* the same barrier as PMI-1's: this node's puts go to the others */
+	CU_ASSERT_EQUAL(f.ready_calls, 1);
+	CU_ASSERT_EQUAL_FATAL(f.nputs, 2);
+	CU_ASSERT_STRING_EQUAL(f.puts[0].key, "bc-0");
+	CU_ASSERT_STRING_EQUAL(f.puts[0].value, "a;b=c");
+	CU_ASSERT(pmi_server_barrier_release(f.srv, remote, 2, NULL) == 0);
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0),
+			       p2("cmd=kvs-fence-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(pending(&f, 1),
+			       p2("cmd=kvs-fence-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=kvs-get;jobid=42.0;srcid=-1;key=bc-2;")),
+		p2("cmd=kvs-get-response;rc=0;found=TRUE;value=card;;of;;2;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-get;key=bc-3;")),
+			       p2("cmd=kvs-get-response;rc=0;found=TRUE;"
+				  "value=x=3;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-get;key=nope;")),
+			       p2("cmd=kvs-get-response;rc=0;found=FALSE;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=finalize;")),
+			       p2("cmd=finalize-response;rc=0;"));
+	CU_ASSERT(!pmi_server_all_finalized(f.srv));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=finalize;")),
+			       p2("cmd=finalize-response;rc=0;"));
+	CU_ASSERT(pmi_server_all_finalized(f.srv));
+	CU_ASSERT_EQUAL(f.finalized_calls, 2);
+	pmi_conn_closed(f.srv, 0);
+	pmi_conn_closed(f.srv, 1);
+	CU_ASSERT_EQUAL(f.errors, 0);
+	CU_ASSERT_EQUAL(f.aborts, 0);
+	fake_fini(&f);
+}
+
+/* A PMI-1 rank and a PMI-2 rank in one step: one KVS, one barrier, each
+ * answered in its own protocol. */
+static void test_pmi2_mixed_with_pmi1(void)
+{
+	struct fake f;
+
+	fake_init2(&f, 2, 0, 2);
+	f.release_at_once = true;
+	mpich_init(&f, 0, 2);
+	pmi2_init(&f, 1, 2);
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, "cmd=put kvsname=kvs_42_0 key=one value=1\n"),
+		"cmd=put_result rc=0\n");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=kvs-put;key=two;value=2;")),
+			       p2("cmd=kvs-put-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "cmd=barrier_in\n"), "");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=kvs-fence;")),
+			       p2("cmd=kvs-fence-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0), "cmd=barrier_out\n");
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, "cmd=get kvsname=kvs_42_0 key=two\n"),
+		"cmd=get_result rc=0 value=2\n");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=kvs-get;key=one;")),
+			       p2("cmd=kvs-get-response;rc=0;found=TRUE;"
+				  "value=1;"));
+	CU_ASSERT_EQUAL(f.errors, 0);
+	fake_fini(&f);
+}
+
+/* Node attributes: this node's, a wait held until a rank puts the key. */
+static void test_pmi2_nodeattr(void)
+{
+	struct fake f;
+
+	fake_init2(&f, 3, 0, 3);
+	for (int r = 0; r < 3; r++)
+		pmi2_init(&f, r, 3);
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 1, p2("cmd=info-getnodeattr;key=shm;wait=FALSE;")),
+		p2("cmd=info-getnodeattr-response;rc=0;found=FALSE;"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 1, p2("cmd=info-getnodeattr;key=shm;wait=TRUE;")), "");
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 2, p2("cmd=info-getnodeattr;key=shm;wait=TRUE;")), "");
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=info-putnodeattr;key=shm;value=/seg;;1;")),
+		p2("cmd=info-putnodeattr-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(pending(&f, 1),
+			       p2("cmd=info-getnodeattr-response;rc=0;"
+				  "found=TRUE;value=/seg;;1;"));
+	CU_ASSERT_STRING_EQUAL(pending(&f, 2),
+			       p2("cmd=info-getnodeattr-response;rc=0;"
+				  "found=TRUE;value=/seg;;1;"));
+	/* not a KVS entry: no barrier ever carries it */
+	CU_ASSERT(pmi_server_kvs_get(f.srv, "shm") == NULL);
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-get;key=shm;")),
+			       p2("cmd=kvs-get-response;rc=0;found=FALSE;"));
+	/* a waiting rank that goes away leaves nothing behind */
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 2, p2("cmd=info-getnodeattr;key=late;wait=TRUE;")),
+		"");
+	pmi_conn_closed(f.srv, 2);
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=info-putnodeattr;key=late;value=1;")),
+		p2("cmd=info-putnodeattr-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(pending(&f, 2), "");
+	fake_fini(&f);
+}
+
+/* What is refused, each in the reply its client waits for, with rc=-1
+ * and errmsg; the server goes on. */
+static void test_pmi2_refusals(void)
+{
+	struct fake f;
+	char big[80];
+
+	fake_init2(&f, 2, 0, 2);
+	/* before fullinit */
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=kvs-put;key=k;value=v;")),
+		p2("cmd=kvs-put-response;rc=-1;errmsg=fullinit first "
+		   "(PMI2_Init);"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=fullinit;pmirank=1;threaded=FALSE;")),
+		p2("cmd=fullinit-response;rc=-1;errmsg=pmirank 1 is not this "
+		   "connection's rank (0): was PMI_RANK changed?;"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=fullinit;pmirank=0;threaded=FALSE;")),
+		p2("cmd=fullinit-response;rc=0;pmi-version=2;"
+		   "pmi-subversion=0;rank=0;size=2;appnum=0;debugged=FALSE;"
+		   "pmiverbose=FALSE;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=fullinit;pmirank=0;")),
+			       p2("cmd=fullinit-response;rc=-1;"
+				  "errmsg=fullinit sent twice;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=frobnicate;")),
+			       p2("cmd=frobnicate-response;rc=-1;"
+				  "errmsg=unknown command;"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0,
+		     p2("cmd=spawn;ncmds=1;preputcount=0;subcmd=a.out;"
+			"maxprocs=2;argc=0;")),
+		p2("cmd=spawn-response;rc=-1;errmsg=spawn is not supported "
+		   "by Meridian: MPI_Comm_spawn cannot add ranks to a step;"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=name-publish;name=svc;port=p;")),
+		p2("cmd=name-publish-response;rc=-1;errmsg=the name service "
+		   "(MPI_Publish_name, MPI_Lookup_name) is not supported by "
+		   "Meridian;"));
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=kvs-put;key=has space;value=v;")),
+		p2("cmd=kvs-put-response;rc=-1;"
+		   "errmsg=key_space_or_control_character;"));
+	memset(big, 'k', 65);
+	big[65] = '\0';
+	{
+		char req[256];
+
+		snprintf(req, sizeof(req), "cmd=kvs-put;key=%s;value=v;", big);
+		CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2(req)),
+				       p2("cmd=kvs-put-response;rc=-1;"
+					  "errmsg=key_too_long_max_64_bytes;"));
+		snprintf(req, sizeof(req), "cmd=kvs-get;key=%s;", big);
+		CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2(req)),
+				       p2("cmd=kvs-get-response;rc=-1;"
+					  "errmsg=key_too_long_max_64_bytes;"));
+	}
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, p2("cmd=kvs-get;jobid=7.1;key=k;")),
+		p2("cmd=kvs-get-response;rc=-1;errmsg=unknown jobid 7.1 "
+		   "(this step's is 42.0);"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-put;novalue;")),
+			       p2("cmd=kvs-put-response;rc=-1;"
+				  "errmsg=expected key=value pairs;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("key=v;cmd=kvs-fence;")),
+			       p2("cmd=error;rc=-1;errmsg=expected cmd= "
+				  "first;"));
+	/* a fence twice */
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-fence;")), "");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-fence;")),
+			       p2("cmd=kvs-fence-response;rc=-1;"
+				  "errmsg=already_in_barrier;"));
+	/* a NUL inside a command */
+	CU_ASSERT(pmi_conn_input(f.srv, 0, "10    cmd=a\0b;;x", 16) == 0);
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0),
+			       p2("cmd=error;rc=-1;errmsg=a NUL byte in the "
+				  "command;"));
+	/* a command too long is dropped unread, and the next one served */
+	{
+		struct strbuf b = {0};
+
+		strbuf_addf(&b, "%-6d", 100000);
+		for (int i = 0; i < 100000; i++)
+			strbuf_addc(&b, 'x');
+		strbuf_addf(&b, "%s", p2("cmd=job-getid;"));
+		CU_ASSERT(pmi_conn_input(f.srv, 0, b.s, b.len) == 0);
+		strbuf_free(&b);
+	}
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "%s%s",
+			 p2("cmd=error;rc=-1;errmsg=command too long: 100000 "
+			    "bytes, at most 2624;"),
+			 p2("cmd=job-getid-response;rc=0;jobid=42.0;"));
+		CU_ASSERT_STRING_EQUAL(pending(&f, 0), want);
+	}
+	CU_ASSERT(f.errors > 0);
+	CU_ASSERT(strstr(f.all_errors.s, "PMI-2 rank 0: refused "
+					 "\"cmd=frobnicate;\": unknown "
+					 "command") != NULL);
+	/* after finalize: refused, abort still heard */
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 1, p2("cmd=fullinit;pmirank=1;threaded=FALSE;")),
+		p2("cmd=fullinit-response;rc=0;pmi-version=2;"
+		   "pmi-subversion=0;rank=1;size=2;appnum=0;debugged=FALSE;"
+		   "pmiverbose=FALSE;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=finalize;")),
+			       p2("cmd=finalize-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=job-getid;")),
+			       p2("cmd=job-getid-response;rc=-1;"
+				  "errmsg=rank already finalized;"));
+	fake_fini(&f);
+
+	/* a length header that is no number: refused once, the rest of
+	 * that rank's input ignored, the others served */
+	fake_init2(&f, 2, 0, 2);
+	pmi2_init(&f, 0, 2);
+	pmi2_init(&f, 1, 2);
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, "12x456cmd=job-getid;"),
+			       p2("cmd=error;rc=-1;errmsg=expected a "
+				  "6-character length header;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=job-getid;")), "");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=job-getid;")),
+			       p2("cmd=job-getid-response;rc=0;jobid=42.0;"));
+	CU_ASSERT(strstr(f.all_errors.s, "is not a length header") != NULL);
+	fake_fini(&f);
+}
+
+/* abort: isworld=TRUE ends the step (no reply), isworld=FALSE only this
+ * process (reported, no step abort). */
+static void test_pmi2_abort(void)
+{
+	struct fake f;
+
+	fake_init2(&f, 2, 0, 2);
+	pmi2_init(&f, 0, 2);
+	pmi2_init(&f, 1, 2);
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 1, p2("cmd=abort;isworld=FALSE;msg=only me;")), "");
+	CU_ASSERT_EQUAL(f.aborts, 0);
+	CU_ASSERT(strstr(f.last_error, "aborted itself (isworld=FALSE): "
+				       "only me") != NULL);
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0,
+		     p2("cmd=abort;isworld=TRUE;msg=Fatal error in "
+			"MPI_Send;;other;")),
+		"");
+	CU_ASSERT_EQUAL(f.aborts, 1);
+	CU_ASSERT_EQUAL(f.abort_rank, 0);
+	CU_ASSERT_EQUAL(f.abort_code, 1);
+	CU_ASSERT_STRING_EQUAL(f.abort_msg, "Fatal error in MPI_Send;other");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=job-getid;")), "");
+	fake_fini(&f);
+}
+
+/* Input in pieces of every size (one byte at a time included), and many
+ * commands in one read: the same replies. */
+static void test_pmi2_partial_input(void)
+{
+	const char *reqs[] = {"cmd=fullinit;pmirank=0;threaded=FALSE;",
+			      "cmd=job-getid;", "cmd=kvs-put;key=a;value=1;",
+			      "cmd=kvs-get;key=a;", "cmd=finalize;"};
+	struct strbuf all = {0}, want = {0};
+	struct fake f;
+
+	for (size_t i = 0; i < 5; i++)
+		strbuf_addf(&all, "%s", p2(reqs[i]));
+	strbuf_addf(&want, "%s",
+		    p2("cmd=fullinit-response;rc=0;pmi-version=2;"
+		       "pmi-subversion=0;rank=0;size=1;appnum=0;"
+		       "debugged=FALSE;pmiverbose=FALSE;"));
+	strbuf_addf(&want, "%s", p2("cmd=job-getid-response;rc=0;jobid=42.0;"));
+	strbuf_addf(&want, "%s", p2("cmd=kvs-put-response;rc=0;"));
+	strbuf_addf(&want, "%s",
+		    p2("cmd=kvs-get-response;rc=0;found=TRUE;value=1;"));
+	strbuf_addf(&want, "%s", p2("cmd=finalize-response;rc=0;"));
+	for (size_t step = 1; step <= all.len; step += step < 8 ? 1 : 37) {
+		fake_init2(&f, 1, 0, 1);
+		for (size_t off = 0; off < all.len; off += step) {
+			size_t n = all.len - off < step ? all.len - off : step;
+			CU_ASSERT(pmi_conn_input(f.srv, 0, all.s + off, n) ==
+				  0);
+		}
+		CU_ASSERT_STRING_EQUAL(f.out[0].s ? f.out[0].s : "", want.s);
+		CU_ASSERT_EQUAL(f.errors, 0);
+		fake_fini(&f);
+	}
+	strbuf_free(&all);
+	strbuf_free(&want);
+}
+
+/* An unblocked PMI-2 rank's get of a key not here yet is held and
+ * answered when the barrier ends, in PMI-2. */
+static void test_pmi2_unblock(void)
+{
+	struct fake f;
+	struct pmi_kv late = {"late", "v"};
+
+	fake_init2(&f, 3, 0, 2);
+	pmi2_init(&f, 0, 3);
+	pmi2_init(&f, 1, 3);
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-fence;")), "");
+	CU_ASSERT(pmi_server_barrier_unblock(f.srv, NULL) == 1);
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0),
+			       p2("cmd=kvs-fence-response;rc=0;"));
+	CU_ASSERT_STRING_EQUAL(talk(&f, 0, p2("cmd=kvs-get;key=late;")), "");
+	CU_ASSERT_STRING_EQUAL(talk(&f, 1, p2("cmd=kvs-fence;")), "");
+	CU_ASSERT_EQUAL(f.ready_calls, 1);
+	CU_ASSERT(pmi_server_barrier_release(f.srv, &late, 1, NULL) == 0);
+	CU_ASSERT_STRING_EQUAL(pending(&f, 0),
+			       p2("cmd=kvs-get-response;rc=0;found=TRUE;"
+				  "value=v;"));
+	CU_ASSERT_STRING_EQUAL(pending(&f, 1),
+			       p2("cmd=kvs-fence-response;rc=0;"));
+	fake_fini(&f);
+}
+
+/* Random bytes after a valid start: never a crash, every reply framed,
+ * the reports bounded. */
+static void test_pmi2_garbage(void)
+{
+	struct fake f;
+	unsigned seed = 12345;
+	char buf[512];
+
+	for (int round = 0; round < 200; round++) {
+		fake_init2(&f, 1, 0, 1);
+		pmi2_init(&f, 0, 1);
+		for (int k = 0; k < 20; k++) {
+			size_t n = (size_t)(rand_r(&seed) % sizeof(buf));
+
+			for (size_t i = 0; i < n; i++) {
+				int c = rand_r(&seed) % 6;
+				/* mostly what a header or pair is made of */
+				buf[i] = c == 0	  ? (char)(rand_r(&seed) % 256)
+					 : c == 1 ? ';'
+					 : c == 2 ? '='
+					 : c == 3 ? (char)('0' +
+							   rand_r(&seed) % 10)
+					 : c == 4 ? ' '
+						  : (char)('a' +
+							   rand_r(&seed) % 26);
+			}
+			if (round % 2) {
+				/* behind a valid header: the parser's turn */
+				char body[sizeof(buf) + 1];
+
+				memcpy(body, buf, n);
+				body[n] = '\0';
+				CU_ASSERT(pmi_conn_input(f.srv, 0, p2(body),
+							 6 + strlen(body)) ==
+					  0);
+				continue;
+			}
+			CU_ASSERT(pmi_conn_input(f.srv, 0, buf, n) == 0);
+		}
+		CU_ASSERT(f.errors <= PMI_REFUSALS_REPORTED + 2);
+		pmi_conn_closed(f.srv, 0);
+		fake_fini(&f);
+	}
+}
+
+/* PMI-2 on, and off: what init says, and the API's refusals. */
+static void test_pmi2_enable(void)
+{
+	struct mer_error err = {""};
+	struct fake f;
+
+	/* off (--mpi=pmi1): a PMI-2 client is told PMI-1 only */
+	fake_init(&f, 1, 0, 1);
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, "cmd=init pmi_version=2 pmi_subversion=0\n"),
+		"cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=-1 "
+		"msg=only_pmi_version_1_is_served\n");
+	/* too late to turn on once a rank talked */
+	CU_ASSERT(pmi_server_enable_pmi2(f.srv, "1.0", &err) == -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	fake_fini(&f);
+
+	fake_init(&f, 1, 0, 1);
+	CU_ASSERT(pmi_server_enable_pmi2(f.srv, "bad;id", &err) == -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT(strstr(err.text, "PMI-2 job id") != NULL);
+	CU_ASSERT(pmi_server_enable_pmi2(f.srv, "", &err) == -1);
+	CU_ASSERT(pmi_server_enable_pmi2(f.srv, "42.0", &err) == 0);
+	/* on: version 3 is refused, version 1 still served as PMI-1 */
+	CU_ASSERT_STRING_EQUAL(
+		talk(&f, 0, "cmd=init pmi_version=3 pmi_subversion=0\n"),
+		"cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=-1 "
+		"msg=expected_pmi_version_1_or_2\n");
+	mpich_init(&f, 0, 1);
+	fake_fini(&f);
+}
+
 static CU_TestInfo tests[] = {
 	{"one rank: MPICH's whole conversation", test_one_rank},
 	{"three ranks, one barrier", test_three_ranks},
@@ -1599,6 +2087,15 @@ static CU_TestInfo tests[] = {
 	{"limits: a node's whole KVS", test_limits_whole_kvs},
 	{"limits: shares", test_limits_share_math},
 	{"PMI_process_mapping", test_mapping},
+	{"PMI-2: a conversation over two nodes", test_pmi2_conversation},
+	{"PMI-2: beside a PMI-1 rank", test_pmi2_mixed_with_pmi1},
+	{"PMI-2: node attributes", test_pmi2_nodeattr},
+	{"PMI-2: refusals", test_pmi2_refusals},
+	{"PMI-2: abort", test_pmi2_abort},
+	{"PMI-2: partial and batched input", test_pmi2_partial_input},
+	{"PMI-2: unblocked barrier, held get", test_pmi2_unblock},
+	{"PMI-2: random garbage", test_pmi2_garbage},
+	{"PMI-2: on and off", test_pmi2_enable},
 	{"real MPICH ranks", test_real_mpich},
 	CU_TEST_INFO_NULL,
 };
