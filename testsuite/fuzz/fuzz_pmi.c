@@ -1,12 +1,13 @@
 /*
- * fuzz_pmi.c - PMI-1 requests, as the ranks of a step send them to
+ * fuzz_pmi.c - PMI-1 and PMI-2 requests, as the ranks of a step send them to
  * mstepd's server (pmi.c), with barriers released the way mstepd's KVS
  * exchange releases them.
  *
  * The input: a byte for the layout (bits 0-2: the step's size - 1, bits
  * 3-5: this node's ranks - 1, bit 6: they are the last ranks, not the
  * first; a step with every rank here releases its barriers at once, as a
- * one-node step does), then operations, each a byte whose bits 0-2 pick
+ * one-node step does; bit 7: PMI-2 is served too, as with mrun
+ * --mpi=pmi2), then operations, each a byte whose bits 0-2 pick
  * a local rank and bits 3-7 the operation:
  *   0-19  bytes from the rank: a length byte, then that many bytes
  *   20-21 the rank's connection closes
@@ -17,7 +18,9 @@
  *   28    the rank's connection fails: sends to it fail from now on
  *   29-31 bytes from the rank, as 0-19
  * What the server sends must be whole lines an MPICH client can read
- * ("cmd=...\n", no NUL), and nothing goes to a rank after its abort.
+ * ("cmd=...\n", no NUL), or with PMI-2 whole frames libpmi2 can read
+ * (a 6-byte length, then "cmd=..." of that length), and nothing goes to
+ * a rank after its abort.
  */
 #include "config.h"
 
@@ -35,6 +38,7 @@ struct fuzz_step {
 	struct pmi_server *srv;
 	int size, first_local, nlocal;
 	bool one_node;
+	bool pmi2; /* the server speaks PMI-2 too (mrun --mpi=pmi2) */
 	bool aborted[MAX_RANKS];
 	bool send_fails[MAX_RANKS];
 	bool waiting; /* barrier_ready came, no release yet */
@@ -53,7 +57,30 @@ static int fz_send(void *arg, int rank, const char *buf, size_t len)
 
 	if (!is_local(st, rank) || st->aborted[rank])
 		abort(); /* a reply to a rank that is not here or aborted */
-	if (len == 0 || buf[len - 1] != '\n' || memchr(buf, '\0', len))
+	if (len == 0 || memchr(buf, '\0', len))
+		abort();
+	if (st->pmi2 && strncmp(buf, "cmd=", 4) != 0) {
+		/* PMI-2: frames of a 6-byte length (digits, then spaces)
+		 * and a command of that length */
+		while (p < end) {
+			size_t n = 0, i;
+
+			if (end - p < 6 || p[0] < '0' || p[0] > '9')
+				abort();
+			for (i = 0; i < 6 && p[i] >= '0' && p[i] <= '9'; i++)
+				n = n * 10 + (size_t)(p[i] - '0');
+			for (; i < 6; i++)
+				if (p[i] != ' ')
+					abort();
+			p += 6;
+			if (n < 5 || (size_t)(end - p) < n ||
+			    strncmp(p, "cmd=", 4) != 0)
+				abort(); /* a reply libpmi2 cannot read */
+			p += n;
+		}
+		goto sent;
+	}
+	if (buf[len - 1] != '\n')
 		abort();
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -62,6 +89,7 @@ static int fz_send(void *arg, int rank, const char *buf, size_t len)
 			abort(); /* a line an MPICH client cannot read */
 		p = nl + 1;
 	}
+sent:
 	if (st->send_fails[rank]) {
 		errno = EPIPE;
 		return -1;
@@ -152,6 +180,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.srv = pmi_server_create(&ops, &st, "kvs_7_0", st.size, 0, st.size,
 				   &err);
 	if (!st.srv)
+		abort();
+	st.pmi2 = layout & 0x80;
+	if (st.pmi2 && pmi_server_enable_pmi2(st.srv, "7.0", &err) < 0)
 		abort();
 	for (int r = st.first_local; r < st.first_local + st.nlocal; r++)
 		if (pmi_server_add_rank(st.srv, r, &err) < 0)
