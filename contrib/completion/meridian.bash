@@ -111,7 +111,7 @@ _meridian()
 	mbatch | sbatch | mquote)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		;;
-	mrun | srun)
+	mrun | srun | salloc)
 		mapfile -t COMPREPLY < <(compgen -c -- "$cur")
 		;;
 	esac
@@ -119,5 +119,5 @@ _meridian()
 }
 
 complete -F _meridian -o bashdefault mbatch mqueue mcancel mnodes mctl mrun \
-	mquote macct mctld mnoded sbatch srun squeue scancel sinfo scontrol \
-	sprio sacct
+	mquote macct mctld mnoded sbatch srun salloc squeue scancel sinfo \
+	scontrol sprio sacct

@@ -249,7 +249,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 				m->cmd.prog, id);
 		mrun_verbose(m, 1, "job %" PRIu32 ": running on %s", id,
 			     job->nodes && *job->nodes ? job->nodes : "?");
-		rc = step_create(m);
+		rc = m->salloc ? mrun_alloc_start(m, job) : step_create(m);
 		if (rc)
 			leave_loop(m, rc);
 	} else {
@@ -357,6 +357,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		mrun_io_signal(m, (int)sig);
 		return;
 	}
+	if (m->alloc_pid > 0) {
+		mrun_alloc_signal(m, (int)sig);
+		return;
+	}
 	if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 		m->interrupted = true;
 		if (m->step_waiting)
@@ -422,12 +426,24 @@ static int setup(struct mrun *m, int argc, char **argv, bool *in_job)
 		return -1;
 	}
 	m->cmd.conf_path = m->opt.conf_path;
-	if (first >= argc)
+	if (first >= argc && m->salloc) {
+		/* salloc without a command: the user's shell, as
+		 * SallocDefaultCommand-less Slurm runs it */
+		static char *shell[2];
+
+		shell[0] = getenv("SHELL") && *getenv("SHELL")
+				   ? getenv("SHELL")
+				   : (char *)"/bin/sh";
+		m->argv = shell;
+		m->argc = 1;
+	} else if (first >= argc) {
 		return cmd_usage_error(&m->cmd,
 				       "no program to run: expected mrun "
 				       "[OPTIONS] PROGRAM [ARGS...]");
-	m->argv = argv + first;
-	m->argc = (size_t)(argc - first);
+	} else {
+		m->argv = argv + first;
+		m->argc = (size_t)(argc - first);
+	}
 	if (m->opt.kill_on_bad_exit < 0)
 		m->opt.kill_on_bad_exit = 1;
 
@@ -437,7 +453,8 @@ static int setup(struct mrun *m, int argc, char **argv, bool *in_job)
 		cmd_error(&m->cmd, "%s", err.text);
 		return MER_EXIT_ERROR;
 	}
-	*in_job = r == 1;
+	/* salloc inside a job makes an allocation of its own */
+	*in_job = r == 1 && !m->salloc;
 
 	if (jobopt_export_env(m->opt.export_spec, environ, &m->env, &m->nenv,
 			      &err) < 0)
@@ -483,7 +500,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	cmd_init(&m.cmd, "mrun");
+	/* slurm-compat's salloc is a link to mrun */
+	m.salloc = argv[0] && !strcmp(mrun_base_name(argv[0]), "salloc");
+	cmd_init(&m.cmd, m.salloc ? "salloc" : "mrun");
 	jobopt_init(&m.opt);
 	mrun_status_init(&m.status);
 	meridian__step_desc__init(&m.desc);
@@ -545,6 +564,17 @@ out:
 	ran = m.step_created && rc == MER_EXIT_OK;
 	/* the terminal back, the last partial lines out, before any word */
 	mrun_io_stop(&m);
+	if (m.salloc) {
+		/* salloc's status is its command's */
+		mrun_alloc_end(&m);
+		if (m.alloc_done && rc == MER_EXIT_OK)
+			rc = m.alloc_exit;
+		if (m.alloc_done && m.alloc_signal)
+			job_give_back(&m, 0, m.alloc_signal);
+		else
+			job_give_back(&m, m.alloc_done ? m.alloc_exit : rc, 0);
+		goto freed;
+	}
 	if (ran)
 		rc = step_report(&m);
 	/* a rank's death by a signal is ExitCode=0:SIG, as for a script */
@@ -552,6 +582,7 @@ out:
 		job_give_back(&m, 0, m.status.term_signal);
 	else
 		job_give_back(&m, rc, 0);
+freed:
 	if (m.reply)
 		protobuf_c_message_free_unpacked(&m.reply->base, NULL);
 	if (m.poll_ev)

@@ -212,6 +212,14 @@ struct mrun {
 	bool queued_said;
 	struct event *poll_ev;
 
+	/* salloc (mrun_alloc.c): a command here, in the allocation */
+	bool salloc;
+	pid_t alloc_pid; /* the command, 0 when not running */
+	bool alloc_done; /* it ran and ended */
+	int alloc_exit;	 /* its exit status (128 + signal) */
+	int alloc_signal;
+	struct event *chld_ev, *watch_alloc_ev;
+
 	/* the step */
 	Meridian__StepDesc desc;
 	Meridian__StepCreateReply *reply;
@@ -268,6 +276,14 @@ int mrun_io_start(struct mrun *m);
 void mrun_io_signal(struct mrun *m, int sig);
 /* Leave the terminal as it was, close everything; idempotent. */
 void mrun_io_stop(struct mrun *m);
+/* mrun_alloc.c: salloc.  Start the command (m->argv) with the job's
+ * environment (mrun_alloc_env, NULL terminated, malloc'd); pass a signal
+ * on; stop watching it and say the allocation goes. */
+int mrun_alloc_start(struct mrun *m, const Meridian__JobRecord *job);
+char **mrun_alloc_env(const struct mrun *m, const Meridian__JobRecord *job);
+void mrun_alloc_signal(struct mrun *m, int sig);
+void mrun_alloc_end(struct mrun *m);
+
 /* "mrun: ..." on stderr when -v was given at least level times. */
 void mrun_verbose(const struct mrun *m, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

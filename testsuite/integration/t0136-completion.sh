@@ -24,7 +24,7 @@ complete_words() {
 }
 
 for c in mbatch mqueue mcancel mnodes mctl mrun mquote macct mctld mnoded \
-	sbatch srun squeue scancel sinfo scontrol sprio sacct; do
+	sbatch srun salloc squeue scancel sinfo scontrol sprio sacct; do
 	fn=$(complete -p "$c" 2>/dev/null)
 	check_match "$c has a completion" "-F _meridian" "$fn"
 done

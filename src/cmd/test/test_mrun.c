@@ -596,6 +596,67 @@ static void test_slurm_spellings(void)
 					      "\tnone\n\tpmi1\n\tpmi2\n");
 }
 
+static const char *env_of(char **env, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (char **e = env; *e; e++)
+		if (!strncmp(*e, name, len) && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+/* salloc's command gets the job's variables, as salloc sets them. */
+static void test_salloc_env(void)
+{
+	Meridian__JobRecord job = MERIDIAN__JOB_RECORD__INIT;
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	Meridian__JobNodeAlloc a[3], *ap[3] = {&a[0], &a[1], &a[2]};
+	struct mrun m;
+	char **env;
+
+	memset(&m, 0, sizeof(m));
+	jobopt_init(&m.opt);
+	m.submit_dir = (char *)"/home/u";
+	m.host = (char *)"login1";
+	for (int i = 0; i < 3; i++) {
+		meridian__job_node_alloc__init(&a[i]);
+		a[i].cpus = i < 2 ? 4 : 2;
+	}
+	job.job_id = 42;
+	job.desc = &d;
+	d.name = (char *)"interactive";
+	d.partition = (char *)"gpu";
+	job.nodes = (char *)"n[1-3]";
+	job.alloc = ap;
+	job.n_alloc = 3;
+	setenv("SLURM_JOB_ID", "7", 1); /* an outer job's: replaced */
+	env = mrun_alloc_env(&m, &job);
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_JOB_ID"), "42");
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_JOBID"), "42");
+	CU_ASSERT_STRING_EQUAL(env_of(env, "MERIDIAN_JOB_ID"), "42");
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_JOB_NODELIST"), "n[1-3]");
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_NNODES"), "3");
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_JOB_CPUS_PER_NODE"),
+			       "4(x2),2");
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_JOB_PARTITION"), "gpu");
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_SUBMIT_HOST"), "login1");
+	/* no -n: no SLURM_NTASKS, as salloc */
+	CU_ASSERT_PTR_NULL(env_of(env, "SLURM_NTASKS"));
+	for (char **e = env; *e; e++)
+		free(*e);
+	free(env);
+	m.opt.ntasks_per_node = 2;
+	env = mrun_alloc_env(&m, &job);
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_NTASKS"), "6");
+	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_NTASKS_PER_NODE"), "2");
+	for (char **e = env; *e; e++)
+		free(*e);
+	free(env);
+	unsetenv("SLURM_JOB_ID");
+	jobopt_free(&m.opt);
+}
+
 static CU_TestInfo tests[] = {
 	{"options into a StepDesc", test_step_desc},
 	{"--pty and GPUs in a StepDesc", test_step_desc_pty_and_gpus},
@@ -608,6 +669,7 @@ static CU_TestInfo tests[] = {
 	{"lines without labels, long lines", test_lines_plain_and_long},
 	{"worst status", test_status},
 	{"task reasons", test_task_reason},
+	{"salloc's environment", test_salloc_env},
 	CU_TEST_INFO_NULL,
 };
 
