@@ -16,6 +16,7 @@ work_script env.sh <<'EOS'
 #!/bin/bash
 echo "NN=$SLURM_JOB_NUM_NODES"
 echo "NT=$SLURM_NTASKS"
+echo "TPN=$SLURM_TASKS_PER_NODE"
 EOS
 work_script gate.sh <<'EOS'
 #!/bin/bash
@@ -23,13 +24,15 @@ while [ ! -e "gate-$1" ]; do sleep 0.2; done
 EOS
 nn_of() { sed -n 's/^NN=//p' "$W/env-$1.out" 2>/dev/null; }
 nt_of() { sed -n 's/^NT=//p' "$W/env-$1.out" 2>/dev/null; }
+tpn_of() { sed -n 's/^TPN=//p' "$W/env-$1.out" 2>/dev/null; }
 
 # ---- -N MIN-MAX
 a=$(submit -N 1-2 -o env-%j.out env.sh) || bail "submit -N 1-2"
 wait_job_end "$a" 20
 check_eq "-N 1-2 with both nodes free runs" COMPLETED "$(job_state "$a")"
 check_eq "on 2 nodes" 2 "$(nn_of "$a")"
-check_eq "a task each" 2 "$(nt_of "$a")"
+check_eq "a task each" "1(x2)" "$(tpn_of "$a")"
+check_eq "and no SLURM_NTASKS without -n, as sbatch" "" "$(nt_of "$a")"
 check_eq "mctl show job says 2" 2 "$(job_field "$a" NumNodes)"
 
 g=$(submit -w n1 -c 2 -o /dev/null gate.sh g) || bail "submit gate"
