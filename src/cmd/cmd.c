@@ -229,17 +229,23 @@ void cmd_arena_free(struct cmd_arena *a)
 	free(a);
 }
 
+/* A repeated message field of a paged reply: its array and count. */
+struct page_items {
+	size_t items_off, n_off;
+};
+
 /*
  * The pages of a paged request: the request's cursor (*cursor) starts at
  * 0 and takes each reply's next cursor (at next_off in the reply) until
- * that is 0; every page's repeated items (at items_off, count at n_off)
- * are moved into the first reply, with the allocator the client unpacks
+ * that is 0; every page's repeated items (each of fields[0..nfields)) are
+ * moved into the first reply, with the allocator the client unpacks
  * replies with (cmd_arena).
  */
 static int call_pages(struct cmd *c, Meridian__MsgType type,
 		      const ProtobufCMessage *req, uint32_t *cursor,
-		      size_t items_off, size_t n_off, size_t next_off,
-		      ProtobufCMessage **reply, struct mer_error *err)
+		      const struct page_items *fields, size_t nfields,
+		      size_t next_off, ProtobufCMessage **reply,
+		      struct mer_error *err)
 {
 	ProtobufCMessage *all = NULL, *page;
 	ProtobufCAllocator *a = client_allocator(c->client);
@@ -257,27 +263,40 @@ static int call_pages(struct cmd *c, Meridian__MsgType type,
 		if (!all) {
 			all = page;
 		} else {
-			void ***to = FIELD(all, items_off, void **),
-			     ***from = FIELD(page, items_off, void **);
-			size_t *nto = FIELD(all, n_off, size_t),
-			       *nfrom = FIELD(page, n_off, size_t);
-			void **both;
+			for (size_t f = 0; f < nfields; f++) {
+				void ***to = FIELD(all, fields[f].items_off,
+						   void **),
+				     ***from = FIELD(page, fields[f].items_off,
+						     void **);
+				size_t *nto = FIELD(all, fields[f].n_off,
+						    size_t),
+				       *nfrom = FIELD(page, fields[f].n_off,
+						      size_t);
+				void **both;
 
-			/* the allocator the pages came with (cmd_arena) */
-			both = a ? a->alloc(a->allocator_data,
-					    (*nto + *nfrom) * sizeof(**to))
-				 : xmalloc((*nto + *nfrom) * sizeof(**to));
-			if (!both)
-				abort();
-			memcpy(both, *to, *nto * sizeof(**to));
-			memcpy(both + *nto, *from, *nfrom * sizeof(**from));
-			if (a)
-				a->free(a->allocator_data, *to);
-			else
-				free(*to);
-			*to = both;
-			*nto += *nfrom;
-			*nfrom = 0; /* freed with all, not with page */
+				if (!*nfrom)
+					continue;
+				/* the allocator the pages came with
+				 * (cmd_arena) */
+				both = a ? a->alloc(a->allocator_data,
+						    (*nto + *nfrom) *
+							    sizeof(**to))
+					 : xmalloc((*nto + *nfrom) *
+						   sizeof(**to));
+				if (!both)
+					abort();
+				if (*nto)
+					memcpy(both, *to, *nto * sizeof(**to));
+				memcpy(both + *nto, *from,
+				       *nfrom * sizeof(**from));
+				if (a)
+					a->free(a->allocator_data, *to);
+				else
+					free(*to);
+				*to = both;
+				*nto += *nfrom;
+				*nfrom = 0; /* freed with all, not with page */
+			}
 			protobuf_c_message_free_unpacked(page, a);
 		}
 		if (!next)
@@ -307,11 +326,17 @@ static int call_pages(struct cmd *c, Meridian__MsgType type,
 int cmd_job_info(struct cmd *c, Meridian__JobInfoRequest *req,
 		 Meridian__JobInfoReply **reply, struct mer_error *err)
 {
+	/* briefs when asked for and the controller knows them, else jobs */
+	static const struct page_items fields[] = {
+		{offsetof(Meridian__JobInfoReply, jobs),
+		 offsetof(Meridian__JobInfoReply, n_jobs)},
+		{offsetof(Meridian__JobInfoReply, briefs),
+		 offsetof(Meridian__JobInfoReply, n_briefs)},
+	};
+
 	req->paged = true;
 	return call_pages(c, MERIDIAN__MSG_TYPE__MSG_JOB_INFO, &req->base,
-			  &req->after_id,
-			  offsetof(Meridian__JobInfoReply, jobs),
-			  offsetof(Meridian__JobInfoReply, n_jobs),
+			  &req->after_id, fields, 2,
 			  offsetof(Meridian__JobInfoReply, next_after_id),
 			  (ProtobufCMessage **)reply, err);
 }
@@ -319,10 +344,14 @@ int cmd_job_info(struct cmd *c, Meridian__JobInfoRequest *req,
 int cmd_node_info(struct cmd *c, Meridian__NodeInfoRequest *req,
 		  Meridian__NodeInfoReply **reply, struct mer_error *err)
 {
+	static const struct page_items fields[] = {
+		{offsetof(Meridian__NodeInfoReply, nodes),
+		 offsetof(Meridian__NodeInfoReply, n_nodes)},
+	};
+
 	req->paged = true;
 	return call_pages(c, MERIDIAN__MSG_TYPE__MSG_NODE_INFO, &req->base,
-			  &req->after, offsetof(Meridian__NodeInfoReply, nodes),
-			  offsetof(Meridian__NodeInfoReply, n_nodes),
+			  &req->after, fields, 1,
 			  offsetof(Meridian__NodeInfoReply, next_after),
 			  (ProtobufCMessage **)reply, err);
 }
@@ -754,6 +783,7 @@ int64_t cmd_job_run_secs(const Meridian__JobRecord *job, int64_t now)
 struct fmt_item {
 	const struct cmd_column *col; /* NULL: literal text */
 	char *text;		      /* the literal */
+	size_t len;		      /* its length */
 	int width;		      /* -1 none, -2 auto ('#') */
 	bool right;
 };
@@ -761,9 +791,12 @@ struct fmt_item {
 struct cmd_fmt {
 	struct fmt_item *items;
 	size_t nitems;
-	/* every row's cells, each ended by its NUL, one after another:
-	 * cell[r * nitems + i] is the offset of row r's item i (unused for
-	 * a literal) */
+	/* with a '#' field, every row's cells, each ended by its NUL, one
+	 * after another: cell[r * nitems + i] is the offset of row r's item
+	 * i (unused for a literal); else (lines) every row's line as it
+	 * prints, each ended by '\n': each width is known before a row is
+	 * added, so a row is laid out once, as it comes */
+	bool lines;
 	struct strbuf text;
 	size_t *cell;
 	size_t nrows, cap_rows;
@@ -777,20 +810,21 @@ static void fmt_push(struct cmd_fmt *f, struct fmt_item it)
 
 static void fmt_push_literal(struct cmd_fmt *f, const char *s, size_t n)
 {
-	struct fmt_item it = {NULL, NULL, -1, false};
+	struct fmt_item it = {NULL, NULL, 0, -1, false};
 
 	if (!n)
 		return;
 	if (f->nitems && !f->items[f->nitems - 1].col) {
 		struct fmt_item *last = &f->items[f->nitems - 1];
-		size_t old = strlen(last->text);
 
-		last->text = xrealloc(last->text, old + n + 1);
-		memcpy(last->text + old, s, n);
-		last->text[old + n] = '\0';
+		last->text = xrealloc(last->text, last->len + n + 1);
+		memcpy(last->text + last->len, s, n);
+		last->len += n;
+		last->text[last->len] = '\0';
 		return;
 	}
 	it.text = xstrndup(s, n);
+	it.len = n;
 	fmt_push(f, it);
 }
 
@@ -801,7 +835,7 @@ struct cmd_fmt *cmd_fmt_parse(const char *format, const struct cmd_column *cols,
 	const char *p = format;
 
 	while (*p) {
-		struct fmt_item it = {NULL, NULL, -1, false};
+		struct fmt_item it = {NULL, NULL, 0, -1, false};
 		const char *start = p;
 		size_t i;
 
@@ -847,6 +881,10 @@ struct cmd_fmt *cmd_fmt_parse(const char *format, const struct cmd_column *cols,
 		fmt_push(f, it);
 		p++;
 	}
+	f->lines = true;
+	for (size_t i = 0; i < f->nitems; i++)
+		if (f->items[i].width == -2)
+			f->lines = false;
 	return f;
 }
 
@@ -874,6 +912,14 @@ bool cmd_fmt_uses(const struct cmd_fmt *f, char spec)
 	return false;
 }
 
+bool cmd_fmt_uses_only(const struct cmd_fmt *f, const char *specs)
+{
+	for (size_t i = 0; i < f->nitems; i++)
+		if (f->items[i].col && !strchr(specs, f->items[i].col->spec))
+			return false;
+	return true;
+}
+
 static char *fmt_cell(const struct fmt_item *it, const void *row,
 		      const void *ctx)
 {
@@ -883,10 +929,62 @@ static char *fmt_cell(const struct fmt_item *it, const void *row,
 	return b.s ? b.s : xstrdup("");
 }
 
+/* Pad or cut the cell that starts at start in b to width (-1: as is). */
+static void fmt_fit_cell(struct strbuf *b, size_t start, int width, bool right)
+{
+	size_t len = b->len - start, pad;
+
+	if (width < 0 || len == (size_t)width)
+		return;
+	if (len > (size_t)width) {
+		/* squeue cuts, keeping the start */
+		b->len = start + (size_t)width;
+		b->s[b->len] = '\0';
+		return;
+	}
+	pad = (size_t)width - len;
+	strbuf_addn(b, ' ', pad);
+	if (right) {
+		memmove(b->s + start + pad, b->s + start, len);
+		memset(b->s + start, ' ', pad);
+	}
+}
+
+/* The row's line at the end of f->text, as cmd_fmt_print would lay it
+ * out (fmt_put_cell, fmt_put_line). */
+static void fmt_add_line(struct cmd_fmt *f, const void *row, const void *ctx)
+{
+	struct strbuf *b = &f->text;
+	size_t line = b->len;
+
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct fmt_item *it = &f->items[i];
+		size_t start = b->len;
+
+		if (!it->col) {
+			if (it->len == 1) /* mostly: a blank between */
+				strbuf_addc(b, it->text[0]);
+			else
+				strbuf_add(b, it->text, it->len);
+			continue;
+		}
+		it->col->get(row, ctx, b);
+		fmt_fit_cell(b, start, it->width, it->right);
+	}
+	while (b->len > line && b->s[b->len - 1] == ' ')
+		b->len--;
+	strbuf_addc(b, '\n');
+}
+
 void cmd_fmt_add(struct cmd_fmt *f, const void *row, const void *ctx)
 {
 	size_t i, *cell;
 
+	if (f->lines) {
+		fmt_add_line(f, row, ctx);
+		f->nrows++;
+		return;
+	}
 	if (f->nrows == f->cap_rows) {
 		f->cap_rows = f->cap_rows ? f->cap_rows * 2 : 64;
 		f->cell = xrealloc(f->cell,
@@ -991,7 +1089,9 @@ void cmd_fmt_print(const struct cmd_fmt *f, bool header, FILE *out)
 		}
 		fmt_put_line(&line, out);
 	}
-	for (r = 0; r < f->nrows; r++) {
+	if (f->lines && f->text.len)
+		fwrite(f->text.s, 1, f->text.len, out); /* laid out already */
+	for (r = 0; !f->lines && r < f->nrows; r++) {
 		for (i = 0; i < f->nitems; i++) {
 			const struct fmt_item *it = &f->items[i];
 

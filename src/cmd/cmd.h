@@ -91,6 +91,8 @@ int cmd_call(struct cmd *c, Meridian__MsgType type, const ProtobufCMessage *req,
  * JOB_INFO and NODE_INFO as cmd_call, asked for in pages (req->paged and
  * the cursor are set here), so that any number of jobs or nodes can be
  * listed: every page's jobs or nodes are gathered in the one *reply.
+ * With req->brief a controller that knows it sends briefs, an older one
+ * jobs: *reply holds one or the other.
  */
 int cmd_job_info(struct cmd *c, Meridian__JobInfoRequest *req,
 		 Meridian__JobInfoReply **reply, struct mer_error *err);
@@ -231,6 +233,8 @@ struct cmd_fmt *cmd_fmt_parse(const char *format, const struct cmd_column *cols,
 			      struct mer_error *err);
 void cmd_fmt_free(struct cmd_fmt *f); /* accepts NULL */
 bool cmd_fmt_uses(const struct cmd_fmt *f, char spec);
+/* Whether every field of f has its letter in specs. */
+bool cmd_fmt_uses_only(const struct cmd_fmt *f, const char *specs);
 /* Render one row now (row need not outlive the call). */
 void cmd_fmt_add(struct cmd_fmt *f, const void *row, const void *ctx);
 size_t cmd_fmt_rows(const struct cmd_fmt *f);

@@ -200,9 +200,11 @@ static void col_nodelist_reason(const void *row, const void *ctx,
 	bool has_reason = j->reason && *j->reason && strcmp(j->reason, "None");
 
 	if (j->state == MERIDIAN__JOB_STATE__JOB_PENDING ||
-	    (failed && has_reason) || !j->nodes || !*j->nodes)
-		strbuf_addf(out, "(%s)", str_or(j->reason, "None"));
-	else
+	    (failed && has_reason) || !j->nodes || !*j->nodes) {
+		strbuf_addc(out, '(');
+		add_str(out, str_or(j->reason, "None"));
+		strbuf_addc(out, ')');
+	} else
 		add_str(out, j->nodes);
 }
 
@@ -295,7 +297,7 @@ static void col_end(const void *row, const void *ctx, struct strbuf *out)
 
 static void col_priority(const void *row, const void *ctx, struct strbuf *out)
 {
-	strbuf_addf(out, "%" PRIu32, JOB(row)->priority);
+	strbuf_addu(out, JOB(row)->priority);
 }
 
 static void col_workdir(const void *row, const void *ctx, struct strbuf *out)
@@ -357,6 +359,84 @@ static const struct cmd_column mqueue_columns[] = {
 	{'h', "SUBMIT_HOST", col_submit_host},
 	{0, NULL, NULL},
 };
+
+/*
+ * The letters whose getters read only what a JobBriefs carries (see
+ * record_of_brief): a format of these alone is listed from briefs, a
+ * tenth of the records' bytes to send and unpack.  Filters (job_wanted)
+ * read only those fields too.
+ */
+#define MQUEUE_BRIEF_LETTERS "iAFKjuUtTMlLDRrPNVSYeQ"
+
+/* The string columns of a JobBriefs: indexes into its strings. */
+#define BRIEF_STRING_COLUMNS(X)                                                \
+	X(user_name) X(name) X(partition) X(reason) X(nodes) X(sched_nodes)
+
+/* What record_of_brief may rely on (JobBriefs): every column as long as
+ * job_id or empty, every string index in strings.  0, or -1 with err. */
+static int briefs_check(const Meridian__JobBriefs *t, struct mer_error *err)
+{
+	const ProtobufCMessageDescriptor *d = t->base.descriptor;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		size_t n = *(const size_t *)((const char *)t +
+					     f->quantifier_offset);
+
+		if (n && n != t->n_job_id && f->type != PROTOBUF_C_TYPE_STRING)
+			return mer_error_set(err,
+					     "the controller's job list is "
+					     "malformed: %zu %s for %zu jobs",
+					     n, f->name, t->n_job_id);
+	}
+#define CHECK(f)                                                               \
+	for (size_t k = 0; k < t->n_##f; k++)                                  \
+		if (t->f[k] >= t->n_strings)                                   \
+			return mer_error_set(err,                              \
+					     "the controller's job list is "   \
+					     "malformed: " #f " %u of %zu "    \
+					     "strings",                        \
+					     t->f[k], t->n_strings);
+	BRIEF_STRING_COLUMNS(CHECK)
+#undef CHECK
+	return 0;
+}
+
+/* Row k of t as a record for the getters: j's fields that a JobBriefs
+ * has, the rest as record_init left them (j->desc among them); the
+ * strings are t's.  A column with no entries is every job's 0 or "". */
+static void record_of_brief(const Meridian__JobBriefs *t, size_t k,
+			    Meridian__JobRecord *j)
+{
+	static const ProtobufCBinaryData none = {0, NULL};
+	char *empty = (char *)protobuf_c_empty_string;
+	Meridian__JobDesc *d = j->desc;
+
+#define COL(f, dflt) (t->n_##f ? t->f[k] : (dflt))
+#define STR(f)	     (t->n_##f ? t->strings[t->f[k]] : empty)
+	j->job_id = t->job_id[k];
+	j->state = COL(state, 0);
+	j->user_id = COL(user_id, 0);
+	j->user_name = STR(user_name);
+	d->name = STR(name);
+	d->partition = STR(partition);
+	j->reason = STR(reason);
+	j->nodes = STR(nodes);
+	j->num_nodes = COL(num_nodes, 0); /* 0: cmd_job_nodes says 1 */
+	j->time_limit = COL(time_limit, 0);
+	j->submit_time = COL(submit_time, 0);
+	j->start_time = COL(start_time, 0);
+	j->end_time = COL(end_time, 0);
+	j->priority = COL(priority, 0);
+	j->expected_start = COL(expected_start, 0);
+	j->sched_nodes = STR(sched_nodes);
+	j->array_job_id = COL(array_job_id, 0);
+	j->array_task_id = COL(array_task_id, 0);
+	j->array_pending = COL(array_pending, none);
+	j->array_max_running = COL(array_max_running, 0);
+#undef STR
+#undef COL
+}
 
 /* --- --priority: sprio's view of the pending jobs ------------------- */
 
@@ -780,7 +860,51 @@ static bool reply_has_any(const Meridian__JobInfoReply *r, const uint32_t *ids,
 		for (k = 0; k < n; k++)
 			if (r->jobs[i]->job_id == ids[k])
 				return true;
+	for (i = 0; i < r->n_briefs; i++)
+		for (size_t row = 0; row < r->briefs[i]->n_job_id; row++)
+			for (k = 0; k < n; k++)
+				if (r->briefs[i]->job_id[row] == ids[k])
+					return true;
 	return false;
+}
+
+/* mctld sends them in id order: sorted only when not */
+static void sort_by_id(void **items, size_t n,
+		       int (*cmp)(const void *, const void *))
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (cmp(&items[i - 1], &items[i]) > 0)
+			break;
+	if (i < n)
+		qsort(items, n, sizeof(*items), cmp);
+}
+
+/* One row per wanted job, from the records or from the briefs (the
+ * reply holds one or the other; briefs come in id order, as the pages
+ * do). */
+static void add_job_rows(struct cmd_fmt *fmt, const struct mqueue_opts *o,
+			 const Meridian__JobInfoReply *reply,
+			 const struct row_ctx *ctx)
+{
+	Meridian__JobRecord j = MERIDIAN__JOB_RECORD__INIT;
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	size_t i;
+
+	for (i = 0; i < reply->n_jobs; i++)
+		if (job_wanted(o, reply->jobs[i]))
+			cmd_fmt_add(fmt, reply->jobs[i], ctx);
+	j.desc = &d;
+	for (i = 0; i < reply->n_briefs; i++) {
+		const Meridian__JobBriefs *t = reply->briefs[i];
+
+		for (size_t k = 0; k < t->n_job_id; k++) {
+			record_of_brief(t, k, &j);
+			if (job_wanted(o, &j))
+				cmd_fmt_add(fmt, &j, ctx);
+		}
+	}
 }
 
 /* -o, else the mode's -l or default format; $MQUEUE_FORMAT is for jobs
@@ -892,6 +1016,8 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 		ids[nids++] = o->step_ids[i].job_id;
 	req.n_job_ids = nids;
 	req.job_ids = ids;
+	req.brief = !o->json && !o->steps && !o->prio &&
+		    cmd_fmt_uses_only(fmt, MQUEUE_BRIEF_LETTERS);
 	/* a finished step may be in a running job or a finished one */
 	req.all_states = (o->states & ~active) != 0;
 	if (o->nuids == 1) {
@@ -916,28 +1042,26 @@ static int run(struct cmd *c, struct mqueue_opts *o)
 	}
 	if (rc)
 		goto out;
+	for (i = 0; i < reply->n_briefs; i++)
+		if (briefs_check(reply->briefs[i], &err)) {
+			cmd_error(c, "cannot list jobs: %s", err.text);
+			rc = MER_EXIT_ERROR;
+			goto out;
+		}
 	if (nids && !reply_has_any(reply, ids, nids)) {
 		cmd_error(c, "Invalid job id specified");
 		rc = MER_EXIT_ERROR;
 		goto out;
 	}
 
-	/* mctld sends them in id order: sorted only when not */
-	for (i = 1; i < reply->n_jobs; i++)
-		if (cmp_job_id(&reply->jobs[i - 1], &reply->jobs[i]) > 0)
-			break;
-	if (i < reply->n_jobs)
-		qsort(reply->jobs, reply->n_jobs, sizeof(*reply->jobs),
-		      cmp_job_id);
+	sort_by_id((void **)reply->jobs, reply->n_jobs, cmp_job_id);
 	ctx.now = reply->now ? reply->now : mer_now();
 	if (o->json)
 		; /* print_json picks them */
 	else if (o->steps)
 		add_step_rows(fmt, o, reply, &ctx);
 	else
-		for (i = 0; i < reply->n_jobs; i++)
-			if (job_wanted(o, reply->jobs[i]))
-				cmd_fmt_add(fmt, reply->jobs[i], &ctx);
+		add_job_rows(fmt, o, reply, &ctx);
 	if (o->json)
 		print_json(o, reply, &ctx);
 	else

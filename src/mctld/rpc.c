@@ -971,17 +971,23 @@ static struct page page_start(const struct rpc_req *r, bool paged)
 	return pg;
 }
 
+/* Whether an item of size bytes fits in the page (taken if so). */
+static bool page_take(struct page *pg, size_t nitems, size_t size)
+{
+	if (!pg->paged)
+		return true;
+	if (nitems && pg->used + size + 8 > pg->budget) /* tag, length */
+		return false;
+	pg->used += size + 8;
+	return true;
+}
+
 /* item's packed size into *size; whether it fits in the page. */
 static bool page_fits(struct page *pg, size_t nitems,
 		      const ProtobufCMessage *item, size_t *size)
 {
 	*size = protobuf_c_message_get_packed_size(item);
-	if (!pg->paged)
-		return true;
-	if (nitems && pg->used + *size + 8 > pg->budget) /* tag, length */
-		return false;
-	pg->used += *size + 8;
-	return true;
+	return page_take(pg, nitems, *size);
 }
 
 static bool job_info_wanted(const Meridian__JobInfoRequest *req,
@@ -1030,24 +1036,272 @@ static uint32_t *array_ids(struct mctld *ctx, const uint32_t *ids, size_t *n)
 	return out;
 }
 
+/*
+ * JOB_INFO's briefs (proto: JobBriefs): the jobs of a page as columns,
+ * in one block, and the page's strings, each once (pointers into the
+ * records, packed before the handler returns).  Every record is read
+ * once, as the job is added: packing reads only the columns and the
+ * strings, not 10,000 records scattered over the heap again.
+ */
+enum {
+	BRIEF_USER,
+	BRIEF_NAME,
+	BRIEF_PART,
+	BRIEF_REASON,
+	BRIEF_NODES,
+	BRIEF_SCHED,
+	BRIEF_NSTR
+};
+
+struct brief_page {
+	Meridian__JobBriefs t;
+	void *block;	/* the columns */
+	uint32_t *slot; /* a hash of t.strings: index + 1, 0 free */
+	size_t nslots, cap_strings;
+	/* each string column's last string: a listing's jobs come in runs
+	 * of one user, partition, name, reason */
+	uint32_t last[BRIEF_NSTR];
+};
+
+static size_t brief_elem_size(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT64:
+		return sizeof(int64_t);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default: /* uint32, JobState */
+		return sizeof(uint32_t);
+	}
+}
+
+/* A column's bytes, rounded up so that the next one is aligned. */
+static size_t brief_column_bytes(const ProtobufCFieldDescriptor *f, size_t n)
+{
+	return (n * brief_elem_size(f->type) + 7) & ~(size_t)7;
+}
+
+#define BRIEF_COLUMN(t, f) ((char *)(t) + (f)->offset)
+#define BRIEF_COUNT(t, f)  ((size_t *)((char *)(t) + (f)->quantifier_offset))
+
+/* Every column room for n jobs; strings[0] "". */
+static void brief_page_init(struct brief_page *bp, size_t n)
+{
+	const ProtobufCMessageDescriptor *d = &meridian__job_briefs__descriptor;
+	size_t all = 8;
+	char *p;
+
+	memset(bp, 0, sizeof(*bp));
+	meridian__job_briefs__init(&bp->t);
+	for (unsigned i = 0; i < d->n_fields; i++)
+		if (d->fields[i].type != PROTOBUF_C_TYPE_STRING)
+			all += brief_column_bytes(&d->fields[i], n);
+	p = bp->block = xmalloc(all);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if (f->type == PROTOBUF_C_TYPE_STRING)
+			continue; /* strings */
+		*(void **)BRIEF_COLUMN(&bp->t, f) = p;
+		p += brief_column_bytes(f, n);
+	}
+	bp->cap_strings = 64;
+	bp->t.strings = xmalloc(bp->cap_strings * sizeof(*bp->t.strings));
+	bp->t.strings[bp->t.n_strings++] = (char *)protobuf_c_empty_string;
+	bp->nslots = 2 * bp->cap_strings;
+	bp->slot = xcalloc(bp->nslots, sizeof(*bp->slot));
+}
+
+static void brief_page_free(struct brief_page *bp)
+{
+	free(bp->block);
+	free(bp->t.strings);
+	free(bp->slot);
+}
+
+static uint32_t brief_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+/* The free slot of s, or the one that holds it. */
+static uint32_t *brief_slot(struct brief_page *bp, const char *s)
+{
+	size_t mask = bp->nslots - 1, i = brief_hash(s) & mask;
+
+	while (bp->slot[i] && strcmp(bp->t.strings[bp->slot[i] - 1], s))
+		i = (i + 1) & mask;
+	return &bp->slot[i];
+}
+
+/* s's index in the page's strings, for string column col; *bytes grows
+ * by what a new one adds to the reply (its tag and length at most 7). */
+static uint32_t brief_string(struct brief_page *bp, int col, char *s,
+			     size_t *bytes)
+{
+	uint32_t *slot, *last = &bp->last[col];
+
+	if (!s || !*s)
+		return 0;
+	if (*last && strcmp(bp->t.strings[*last], s) == 0)
+		return *last;
+	slot = brief_slot(bp, s);
+	if (*slot)
+		return *last = *slot - 1;
+	if (bp->t.n_strings == bp->cap_strings) {
+		/* twice the room, the hash at most half full */
+		bp->cap_strings *= 2;
+		bp->t.strings =
+			xrealloc(bp->t.strings,
+				 bp->cap_strings * sizeof(*bp->t.strings));
+		free(bp->slot);
+		bp->nslots = 2 * bp->cap_strings;
+		bp->slot = xcalloc(bp->nslots, sizeof(*bp->slot));
+		for (size_t k = 1; k < bp->t.n_strings; k++)
+			*brief_slot(bp, bp->t.strings[k]) = (uint32_t)k + 1;
+		slot = brief_slot(bp, s);
+	}
+	*bytes += strlen(s) + 7;
+	bp->t.strings[bp->t.n_strings] = s;
+	*slot = (uint32_t)++bp->t.n_strings;
+	return *last = *slot - 1;
+}
+
+/* Row k of bp: rec's brief.  What it adds to the reply at most: 10 bytes
+ * a number, a new string its own. */
+static size_t brief_fill(struct brief_page *bp, size_t k,
+			 const Meridian__JobRecord *rec)
+{
+	static const Meridian__JobDesc no_desc = MERIDIAN__JOB_DESC__INIT;
+	const Meridian__JobDesc *d = rec->desc ? rec->desc : &no_desc;
+	Meridian__JobBriefs *t = &bp->t;
+	size_t bytes = 20 * 10 + rec->array_pending.len;
+
+	t->job_id[k] = rec->job_id;
+	t->state[k] = rec->state;
+	t->user_id[k] = rec->user_id;
+	t->user_name[k] = brief_string(bp, BRIEF_USER, rec->user_name, &bytes);
+	t->name[k] = brief_string(bp, BRIEF_NAME, d->name, &bytes);
+	t->partition[k] = brief_string(bp, BRIEF_PART, d->partition, &bytes);
+	t->reason[k] = brief_string(bp, BRIEF_REASON, rec->reason, &bytes);
+	t->nodes[k] = brief_string(bp, BRIEF_NODES, rec->nodes, &bytes);
+	t->num_nodes[k] = rec->num_nodes ? rec->num_nodes
+			  : rec->n_alloc ? (uint32_t)rec->n_alloc
+					 : d->min_nodes;
+	t->time_limit[k] = rec->time_limit ? rec->time_limit : d->time_limit;
+	t->submit_time[k] = rec->submit_time;
+	t->start_time[k] = rec->start_time;
+	t->end_time[k] = rec->end_time;
+	t->priority[k] = rec->priority;
+	t->expected_start[k] = rec->expected_start;
+	t->sched_nodes[k] =
+		brief_string(bp, BRIEF_SCHED, rec->sched_nodes, &bytes);
+	t->array_job_id[k] = rec->array_job_id;
+	t->array_task_id[k] = rec->array_task_id;
+	t->array_pending[k] = rec->array_pending;
+	t->array_max_running[k] = rec->array_max_running;
+	return bytes;
+}
+
+/* Every column k entries long, but one of zeros goes as none
+ * (JobBriefs): most of a listing's are (no nodes yet, no arrays). */
+static void brief_page_end(struct brief_page *bp, size_t k)
+{
+	const ProtobufCMessageDescriptor *d = bp->t.base.descriptor;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *col = *(char **)BRIEF_COLUMN(&bp->t, f);
+		size_t n;
+
+		if (f->type == PROTOBUF_C_TYPE_STRING)
+			continue;
+		for (n = 0; n < k; n++)
+			if (f->type == PROTOBUF_C_TYPE_INT64
+				    ? ((const int64_t *)col)[n] != 0
+			    : f->type == PROTOBUF_C_TYPE_BYTES
+				    ? ((const ProtobufCBinaryData *)col)[n].len
+				    : ((const uint32_t *)col)[n] != 0)
+				break;
+		*BRIEF_COUNT(&bp->t, f) = n < k ? k : 0;
+	}
+}
+
+/* The jobs of a JOB_INFO reply: their records (packed in place, not
+ * copied, each sized once), or their briefs. */
+struct job_info_out {
+	struct page pg;
+	struct brief_page *bp; /* briefs: the page's, else NULL */
+	const ProtobufCMessage **recs;
+	size_t *sizes, n;
+};
+
+/* j into the reply; false when the page is full. */
+static bool job_info_add(struct job_info_out *o, const struct job *j)
+{
+	if (!o->bp) {
+		if (!page_fits(&o->pg, o->n, &j->rec->base, &o->sizes[o->n]))
+			return false;
+		o->recs[o->n++] = &j->rec->base;
+		return true;
+	}
+	/* a row left out keeps its new strings: a few unused bytes */
+	if (!page_take(&o->pg, o->n, brief_fill(o->bp, o->n, j->rec)))
+		return false;
+	o->n++;
+	return true;
+}
+
+/* The reply of o's jobs: JobInfoReply's jobs (field 1), or briefs. */
+static void job_info_reply(struct rpc_req *r, Meridian__JobInfoReply *rep,
+			   struct job_info_out *o)
+{
+	Meridian__JobBriefs *t;
+
+	if (!o->bp) {
+		rpc_reply_items(r, &rep->base, 1, o->recs, o->sizes, o->n);
+		return;
+	}
+	brief_page_end(o->bp, o->n);
+	t = &o->bp->t;
+	rep->n_briefs = 1;
+	rep->briefs = &t;
+	rpc_reply(r, &rep->base);
+	rep->n_briefs = 0;
+	rep->briefs = NULL;
+}
+
 static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 		      struct mer_error *err)
 {
 	const Meridian__JobInfoRequest *req = (const void *)msg;
 	Meridian__JobInfoReply rep = MERIDIAN__JOB_INFO_REPLY__INIT;
 	struct mctld *ctx = r->ctx;
-	struct page pg = page_start(r, req->paged);
+	struct job_info_out o = {page_start(r, req->paged), NULL, NULL, NULL,
+				 0};
+	struct brief_page bp;
 	uint32_t *ids = NULL, last = 0;
 	bool more = false;
-	size_t cap, i, n, nids = req->n_job_ids, *sizes;
+	size_t cap, i, nids = req->n_job_ids;
 	struct job *j;
 
 	(void)err;
 	if (nids)
 		ids = array_ids(ctx, req->job_ids, &nids);
 	cap = nids ? nids : job_mgr_count(ctx);
-	rep.jobs = xcalloc(cap ? cap : 1, sizeof(*rep.jobs));
-	sizes = xcalloc(cap ? cap : 1, sizeof(*sizes));
+	if (!cap)
+		cap = 1;
+	if (req->brief) {
+		brief_page_init(&bp, cap);
+		o.bp = &bp;
+	} else {
+		o.recs = xcalloc(cap, sizeof(*o.recs));
+		o.sizes = xcalloc(cap, sizeof(*o.sizes));
+	}
 	if (nids) {
 		if (req->paged) {
 			/* pages follow the ids in order, each once */
@@ -1065,12 +1319,10 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 			j = job_find(ctx, ids[i]);
 			if (!j || !job_info_wanted(req, j, true))
 				continue;
-			if (!page_fits(&pg, rep.n_jobs, &j->rec->base,
-				       &sizes[rep.n_jobs])) {
+			if (!job_info_add(&o, j)) {
 				more = true;
 				break;
 			}
-			rep.jobs[rep.n_jobs++] = j->rec;
 			last = ids[i];
 		}
 	} else {
@@ -1090,25 +1342,20 @@ static int h_job_info(struct rpc_req *r, ProtobufCMessage *msg,
 		for (; j; j = TAILQ_NEXT(j, all_entry)) {
 			if (!job_info_wanted(req, j, false))
 				continue;
-			if (!page_fits(&pg, rep.n_jobs, &j->rec->base,
-				       &sizes[rep.n_jobs])) {
+			if (!job_info_add(&o, j)) {
 				more = true;
 				break;
 			}
-			rep.jobs[rep.n_jobs++] = j->rec;
 			last = j->rec->job_id;
 		}
 	}
 	rep.now = mer_now();
 	rep.next_after_id = more ? last : 0;
-	/* The records are ours: packed in place, not copied, each sized
-	 * once (page_fits) */
-	n = rep.n_jobs;
-	rep.n_jobs = 0;
-	rpc_reply_items(r, &rep.base, 1,
-			(const ProtobufCMessage *const *)rep.jobs, sizes, n);
-	free(rep.jobs);
-	free(sizes);
+	job_info_reply(r, &rep, &o);
+	if (o.bp)
+		brief_page_free(o.bp);
+	free(o.recs);
+	free(o.sizes);
 	free(ids);
 	return 0;
 }

@@ -325,6 +325,34 @@ static void test_fmt(void)
 	free(k2);
 	cmd_fmt_free(f);
 
+	/* without '#' each row is laid out as it is added: the same cuts,
+	 * pads and dropped trailing blanks as the '#' layout's */
+	{
+		struct pair r3 = {"", "y"};
+
+		f = cmd_fmt_parse("[%4j] %.3i  -- %5j  ", cols, &err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		cmd_fmt_add(f, &r1, NULL);
+		cmd_fmt_add(f, &r3, NULL);
+		s = render(f, true);
+		CU_ASSERT_STRING_EQUAL(s, "[NAME] JOB  -- NAME\n"
+					  "[trai]  12  -- train\n"
+					  "[y   ]      -- y\n");
+		free(s);
+		CU_ASSERT_TRUE(cmd_fmt_uses_only(f, "ij"));
+		CU_ASSERT_FALSE(cmd_fmt_uses_only(f, "i"));
+		cmd_fmt_free(f);
+		f = cmd_fmt_parse("[%4j] %.3i  -- %5j  %#i", cols, &err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		cmd_fmt_add(f, &r1, NULL);
+		cmd_fmt_add(f, &r3, NULL);
+		s = render(f, false);
+		CU_ASSERT_STRING_EQUAL(s, "[trai]  12  -- train  12\n"
+					  "[y   ]      -- y\n");
+		free(s);
+		cmd_fmt_free(f);
+	}
+
 	f = cmd_fmt_parse("%i %z", cols, &err);
 	CU_ASSERT_PTR_NULL(f);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.text, "%z"));

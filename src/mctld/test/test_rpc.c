@@ -923,9 +923,75 @@ static void test_paged_info(void)
 	teardown();
 }
 
+/* mqueue's briefs (JobInfoRequest.brief) in pages: 1200 jobs whose
+ * names are 4 KiB each and all different fill more than one, each job
+ * comes once, in order, its strings in its own page. */
+static void test_paged_briefs(void)
+{
+	Meridian__JobDesc d = MERIDIAN__JOB_DESC__INIT;
+	Meridian__JobInfoRequest jr = MERIDIAN__JOB_INFO_REQUEST__INIT;
+	struct peer *user;
+	char name[4097];
+	uint32_t last = 0, got = 0, pages = 0;
+	int i;
+
+	dir = th_tmpdir();
+	ctx = th_ctx(dir, NODES "MaxJobCount=2000\n");
+	user = th_peer(ctx, "user");
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	d.name = name;
+	d.hold = MERIDIAN__HOLD_KIND__HOLD_USER;
+	for (i = 1; i <= 1200; i++) {
+		char num[8];
+
+		snprintf(num, sizeof(num), "%05d", i);
+		memcpy(name, num, 5);
+		CU_ASSERT_FATAL(th_submit(ctx, user, TH_ALICE, &d, NULL, 0) >
+				0);
+	}
+	jr.paged = true;
+	jr.brief = true;
+	do {
+		Meridian__JobInfoReply *rep;
+		const Meridian__JobBriefs *b;
+
+		th_forget_frames(user);
+		th_request(ctx, user, MT(JOB_INFO), 2, TH_ALICE, &jr.base);
+		rep = (void *)reply(user, MT(JOB_INFO), false);
+		CU_ASSERT_EQUAL(rep->n_jobs, 0);
+		CU_ASSERT_EQUAL_FATAL(rep->n_briefs, 1);
+		b = rep->briefs[0];
+		CU_ASSERT_EQUAL_FATAL(b->n_name, b->n_job_id);
+		for (size_t k = 0; k < b->n_job_id; k++) {
+			char num[8];
+
+			CU_ASSERT(b->job_id[k] > last);
+			last = b->job_id[k];
+			CU_ASSERT_FATAL(b->name[k] < b->n_strings);
+			snprintf(num, sizeof(num), "%05u", last);
+			CU_ASSERT(strncmp(b->strings[b->name[k]], num, 5) == 0);
+		}
+		got += (uint32_t)b->n_job_id;
+		pages++;
+		jr.after_id = rep->next_after_id;
+		if (rep->next_after_id)
+			CU_ASSERT_EQUAL(rep->next_after_id, last);
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	} while (jr.after_id && pages < 100);
+	CU_ASSERT_EQUAL(got, 1200);
+	CU_ASSERT_EQUAL(last, 1200);
+	CU_ASSERT(pages >= 2 && pages <= 3);
+	th_close(user);
+	mctld_destroy(ctx);
+	th_rmdir(dir);
+	ctx = NULL;
+}
+
 static CU_TestInfo tests[] = {
 	{"group commit", test_group_commit},
 	{"paged job and node info", test_paged_info},
+	{"paged briefs (mqueue)", test_paged_briefs},
 	{"register bounds", test_register_bounds},
 	{"commit failure", test_commit_failure},
 	{"bad input", test_bad_input},
