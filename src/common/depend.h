@@ -4,9 +4,10 @@
  *   TYPE:JOBID[:JOBID...] joined by ',' (all must hold) or '?' (any one),
  *   TYPE one of after (started or cancelled; "after:ID+MIN" MIN minutes
  *   after that), afterany (ended), afterok (ended COMPLETED), afternotok
- *   (ended in any other way), aftercorr (as afterok: Meridian has no
- *   arrays yet); or singleton (no other job of the same name and user
- *   runs, nor waits with a lower id).
+ *   (ended in any other way), aftercorr (task i of an array after task
+ *   i of the array named ended COMPLETED; a job not in an array, or on
+ *   one that is not, as afterok); or singleton (no other job of the same
+ *   name and user runs, nor waits with a lower id).
  *
  * The kinds' numbers are meridian.proto's DepKind.  Bounded: at most
  * DEP_MAX elements, DEP_TEXT_MAX bytes of text.

@@ -10,6 +10,12 @@
  * end and be purged while tasks still run); the last task to start takes
  * the array's record itself, as Slurm's does.  Each task is from then on
  * an ordinary job: it runs, ends, is requeued and purged alone.
+ *
+ * The array's record also keeps which tasks ended ok and which did not
+ * (array_ok, array_bad), for an array that depends on this one with
+ * aftercorr: its task i may start once task i here ended COMPLETED, so
+ * it starts its tasks in the order their counterparts end, not in id
+ * order.
  */
 #include "config.h"
 
@@ -76,6 +82,30 @@ static bool ended_ok(const Meridian__JobRecord *r)
 	       r->exit_code == 0 && r->term_signal == 0;
 }
 
+static void clear_bit(ProtobufCBinaryData *b, uint32_t i);
+
+/* Task task of meta's array ended, ok or not (aftercorr reads it).
+ * Bitmaps as long as the array's task ids need, at most. */
+static void mark_task(struct mctld *ctx, struct job *meta, uint32_t task,
+		      bool ok)
+{
+	Meridian__JobRecord *m = meta->rec;
+	ProtobufCBinaryData *set = ok ? &m->array_ok : &m->array_bad,
+			    *other = ok ? &m->array_bad : &m->array_ok;
+	size_t need = (size_t)task / 8 + 1;
+
+	if (task > m->array_task_max)
+		return;
+	if (set->len < need) {
+		set->data = xrealloc(set->data, need);
+		memset(set->data + set->len, 0, need - set->len);
+		set->len = need;
+	}
+	set->data[task / 8] |= (uint8_t)(1u << (task % 8));
+	clear_bit(other, task);
+	job_mark_dirty(ctx, meta);
+}
+
 /* n tasks of the array of meta ended, failed of them not ok. */
 static void count_ended(struct mctld *ctx, struct job *meta, size_t n,
 			size_t failed)
@@ -95,10 +125,20 @@ void job_array_ended(struct mctld *ctx, struct job *j, size_t npending)
 	if (!j->rec->array_job_id ||
 	    !(meta = job_find(ctx, j->rec->array_job_id)))
 		return;
-	if (npending) /* the array's record: its tasks will never start */
+	if (npending) { /* the array's record: its tasks will never start */
+		const Meridian__JobRecord *r = j->rec;
+
+		for (uint32_t i = array_next(r->array_pending.data,
+					     r->array_pending.len, 0);
+		     i != UINT32_MAX;
+		     i = array_next(r->array_pending.data, r->array_pending.len,
+				    i + 1))
+			mark_task(ctx, meta, i, false);
 		count_ended(ctx, meta, npending, npending);
-	else
+	} else {
+		mark_task(ctx, meta, j->rec->array_task_id, ended_ok(j->rec));
 		count_ended(ctx, meta, 1, !ended_ok(j->rec));
+	}
 }
 
 void job_array_requeued(struct mctld *ctx, struct job *j, bool was_final,
@@ -112,6 +152,8 @@ void job_array_requeued(struct mctld *ctx, struct job *j, bool was_final,
 	meta->rec->array_tasks_left++;
 	if (!was_ok && meta->rec->array_tasks_failed)
 		meta->rec->array_tasks_failed--;
+	clear_bit(&meta->rec->array_ok, j->rec->array_task_id);
+	clear_bit(&meta->rec->array_bad, j->rec->array_task_id);
 	job_mark_dirty(ctx, meta);
 }
 
@@ -124,6 +166,90 @@ bool job_array_done(const Meridian__JobRecord *r, bool *ok)
 bool job_array_started(const Meridian__JobRecord *r)
 {
 	return !job_array_pending(r);
+}
+
+/* --- aftercorr ---------------------------------------------------------- */
+
+Meridian__DepState job_array_corr(const Meridian__JobRecord *target,
+				  uint32_t task)
+{
+	if (array_bit(target->array_ok.data, target->array_ok.len, task))
+		return MERIDIAN__DEP_STATE__DEP_MET;
+	if (array_bit(target->array_bad.data, target->array_bad.len, task))
+		return MERIDIAN__DEP_STATE__DEP_NEVER;
+	/* every task ended and none was this one: nothing to wait for */
+	return target->array_tasks_left ? MERIDIAN__DEP_STATE__DEP_WAITING
+					: MERIDIAN__DEP_STATE__DEP_MET;
+}
+
+/* The array record an aftercorr dependency names, when it is one in
+ * memory; NULL: the dependency is afterok on a whole job. */
+static const Meridian__JobRecord *corr_target(struct mctld *ctx,
+					      const Meridian__JobDep *dp)
+{
+	const struct job *t;
+
+	if (dp->kind != MERIDIAN__DEP_KIND__DEP_AFTERCORR)
+		return NULL;
+	t = job_find(ctx, dp->job_id);
+	return t && t->rec->array_job_id == dp->job_id ? t->rec : NULL;
+}
+
+/* Whether every aftercorr of meta is met for its task. */
+static bool task_corr_met(struct mctld *ctx, const Meridian__JobRecord *m,
+			  uint32_t task)
+{
+	for (size_t k = 0; k < m->n_deps; k++) {
+		const Meridian__JobRecord *t = corr_target(ctx, m->deps[k]);
+
+		if (t &&
+		    job_array_corr(t, task) != MERIDIAN__DEP_STATE__DEP_MET)
+			return false;
+	}
+	return true;
+}
+
+uint32_t job_array_next_task(struct mctld *ctx, const struct job *meta,
+			     size_t *eligible)
+{
+	const Meridian__JobRecord *m = meta->rec;
+	uint32_t first = UINT32_MAX;
+	size_t n = 0;
+
+	for (uint32_t i =
+		     array_next(m->array_pending.data, m->array_pending.len, 0);
+	     i != UINT32_MAX; i = array_next(m->array_pending.data,
+					     m->array_pending.len, i + 1)) {
+		if (!task_corr_met(ctx, m, i))
+			continue;
+		if (first == UINT32_MAX)
+			first = i;
+		if (!eligible)
+			break;
+		n++;
+	}
+	if (eligible)
+		*eligible = n;
+	return first;
+}
+
+Meridian__DepState job_array_corr_dep(const Meridian__JobRecord *m,
+				      const Meridian__JobRecord *target)
+{
+	bool waiting = false;
+
+	for (uint32_t i =
+		     array_next(m->array_pending.data, m->array_pending.len, 0);
+	     i != UINT32_MAX; i = array_next(m->array_pending.data,
+					     m->array_pending.len, i + 1)) {
+		Meridian__DepState s = job_array_corr(target, i);
+
+		if (s == MERIDIAN__DEP_STATE__DEP_MET)
+			return s;
+		waiting |= s == MERIDIAN__DEP_STATE__DEP_WAITING;
+	}
+	return waiting ? MERIDIAN__DEP_STATE__DEP_WAITING
+		       : MERIDIAN__DEP_STATE__DEP_NEVER;
 }
 
 /* A deep copy of a record, through its packed form. */
@@ -161,7 +287,11 @@ struct job *job_array_split(struct mctld *ctx, struct job *meta)
 
 	if (!job_array_pending(m))
 		return meta;
-	task = array_next(m->array_pending.data, m->array_pending.len, 0);
+	task = job_array_next_task(ctx, meta, NULL);
+	if (task == UINT32_MAX) {
+		log_warnx("job %u: no task whose aftercorr is met", m->job_id);
+		return NULL;
+	}
 	clear_bit(&m->array_pending, task);
 	job_mark_dirty(ctx, meta);
 	if (!job_array_pending(m)) {
@@ -220,6 +350,7 @@ int job_array_cancel_pending(struct mctld *ctx, struct job *meta,
 		if (!array_bit(m->array_pending.data, m->array_pending.len, i))
 			continue;
 		clear_bit(&m->array_pending, i);
+		mark_task(ctx, meta, i, false);
 		last = i;
 		n++;
 	}

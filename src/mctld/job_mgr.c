@@ -1631,9 +1631,10 @@ static bool singleton_blocked(struct mctld *ctx, const struct job *j)
 
 /* One element's state now. */
 /* A dependency on a job array, as Slurm's: after, once every task has
- * started; afterany once every task ended; afterok (and aftercorr, for
- * want of a per-task form) once every task COMPLETED, never once one did
- * not; afternotok once every task ended and one did not. */
+ * started; afterany once every task ended; afterok (and aftercorr of a
+ * job not in an array) once every task COMPLETED, never once one did
+ * not; afternotok once every task ended and one did not.  An array's
+ * aftercorr on an array is per task (job_array_corr_dep). */
 static Meridian__DepState
 array_dep_state(const struct job *t, const Meridian__JobDep *dp, bool *on_start)
 {
@@ -1675,8 +1676,12 @@ static Meridian__DepState dep_state(struct mctld *ctx, const struct job *j,
 			       ? DS(MET)
 			       : DS(NEVER);
 	}
-	if (t->rec->array_job_id == dp->job_id)
+	if (t->rec->array_job_id == dp->job_id) {
+		/* an array's task i after task i of the array named */
+		if (dp->kind == DK(AFTERCORR) && job_array_pending(j->rec))
+			return job_array_corr_dep(j->rec, t->rec);
 		return array_dep_state(t, dp, on_start);
+	}
 	st = t->rec->state;
 	switch (dp->kind) {
 	case DK(AFTER):
@@ -1726,8 +1731,10 @@ enum job_deps job_mgr_deps(struct mctld *ctx, struct job *j, int64_t now,
 		Meridian__DepState s = dp->state;
 
 		/* a job's end is final: what it decided stays (singleton
-		 * is asked again each time) */
-		if (s == DS(WAITING) || dp->kind == DK(SINGLETON))
+		 * is asked again each time, and an array's aftercorr: met
+		 * for one task is not met for the next) */
+		if (s == DS(WAITING) || dp->kind == DK(SINGLETON) ||
+		    (dp->kind == DK(AFTERCORR) && job_array_pending(rec)))
 			s = dep_state(ctx, j, dp, now, wake, on_start);
 		if (s != dp->state) {
 			dp->state = s;
@@ -2542,6 +2549,24 @@ static void lost_nodes(struct mctld *ctx, int64_t now)
 	}
 }
 
+/* Whether an array still waiting has an aftercorr on the array a: its
+ * record tells which of a's tasks ended ok.  Asked once a MinJobAge per
+ * array record due to go. */
+static bool corr_needed(struct job_mgr *jm, const struct job *a)
+{
+	const struct job *j;
+
+	TAILQ_FOREACH(j, &jm->pending, state_entry) {
+		if (!job_array_pending(j->rec))
+			continue;
+		for (size_t k = 0; k < j->rec->n_deps; k++)
+			if (j->rec->deps[k]->kind == DK(AFTERCORR) &&
+			    j->rec->deps[k]->job_id == a->rec->job_id)
+				return true;
+	}
+	return false;
+}
+
 void job_mgr_tick(struct mctld *ctx, int64_t now)
 {
 	struct job_mgr *jm = ctx->jobs;
@@ -2553,9 +2578,9 @@ void job_mgr_tick(struct mctld *ctx, int64_t now)
 		if (j->dirty)
 			break; /* write it first; purge next tick */
 		if (j->rec->array_job_id == j->rec->job_id &&
-		    j->rec->array_tasks_left) {
+		    (j->rec->array_tasks_left || corr_needed(jm, j))) {
 			/* an array's record outlives its tasks: dependencies
-			 * on the array read it */
+			 * on the array read it, an aftercorr task by task */
 			TAILQ_REMOVE(&jm->finished, j, state_entry);
 			j->purge_at = now + (ctx->conf->min_job_age
 						     ? ctx->conf->min_job_age

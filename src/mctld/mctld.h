@@ -403,8 +403,9 @@ int job_array_check(struct mctld *ctx, const Meridian__JobDesc *d,
 /* The new record rec (job id set) becomes the array a (a is freed). */
 void job_array_attach(Meridian__JobRecord *rec, struct array_spec *a);
 /* The job to start for the array meta: a new record for its lowest
- * pending task, or meta itself for its last one (or a job not in an
- * array); NULL when the task could not be made (logged). */
+ * pending task whose aftercorr is met, or meta itself for its last one
+ * (or a job not in an array); NULL when the task could not be made
+ * (logged). */
 struct job *job_array_split(struct mctld *ctx, struct job *meta);
 /* Cancel the tasks of which still pending in meta; the number.  The
  * record ends CANCELLED (reason) when none is left to start. */
@@ -422,6 +423,19 @@ void job_array_requeued(struct mctld *ctx, struct job *j, bool was_final,
 bool job_array_done(const Meridian__JobRecord *r, bool *ok);
 /* Every task has started. */
 bool job_array_started(const Meridian__JobRecord *r);
+/* aftercorr on the array target, for task: MET (it ended COMPLETED 0:0,
+ * or the array ended without such a task), NEVER (it ended otherwise),
+ * WAITING. */
+Meridian__DepState job_array_corr(const Meridian__JobRecord *target,
+				  uint32_t task);
+/* aftercorr of the pending array m on the array target: MET when one of
+ * m's pending tasks may start, NEVER when none ever may. */
+Meridian__DepState job_array_corr_dep(const Meridian__JobRecord *m,
+				      const Meridian__JobRecord *target);
+/* The lowest pending task of meta whose every aftercorr is met, and how
+ * many are (eligible may be NULL); UINT32_MAX none. */
+uint32_t job_array_next_task(struct mctld *ctx, const struct job *meta,
+			     size_t *eligible);
 
 /* Allocation committed by the scheduler: PENDING -> RUNNING. */
 int job_mgr_start(struct mctld *ctx, struct job *j,

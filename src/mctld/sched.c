@@ -1298,18 +1298,28 @@ static uint64_t count_array_tasks(struct mctld *ctx, uint64_t gen)
 /* The entries an array's record gets in this pass: its tasks pending, no
  * more than its %N throttle leaves room for nor than the cluster's CPUs
  * could hold at once; 0 with the reason when the throttle is reached. */
-static size_t array_copies(struct job *meta, uint64_t gen, uint64_t cpus)
+static size_t array_copies(struct mctld *ctx, struct job *meta, uint64_t gen,
+			   uint64_t cpus)
 {
 	uint64_t per =
 		(uint64_t)(meta->cpus_per_node ? meta->cpus_per_node : 1) *
 		(meta->rec->num_nodes ? meta->rec->num_nodes : 1);
 	size_t n = job_array_npending(meta->rec),
-	       fit = (size_t)(cpus / per) + 1;
+	       fit = (size_t)(cpus / per) + 1, eligible;
 	uint32_t running = meta->array_gen == gen ? meta->array_running : 0,
 		 most = meta->rec->array_max_running;
 
 	meta->array_gen = gen;
 	meta->array_running = running;
+	for (size_t k = 0; k < meta->rec->n_deps; k++)
+		if (meta->rec->deps[k]->kind ==
+		    MERIDIAN__DEP_KIND__DEP_AFTERCORR) {
+			/* only the tasks whose counterparts ended ok */
+			job_array_next_task(ctx, meta, &eligible);
+			if (n > eligible)
+				n = eligible;
+			break;
+		}
 	if (most) {
 		if (running >= most) {
 			job_mgr_set_reason(meta, "JobArrayTaskLimit");
@@ -1387,7 +1397,7 @@ void sched_run_with(struct mctld *ctx, const struct mer_sched_ops *ops,
 			continue;
 		}
 		if (job_array_pending(j->rec) &&
-		    !(copies = array_copies(j, s->gen, cpus)))
+		    !(copies = array_copies(ctx, j, s->gen, cpus)))
 			continue;
 		if (n + copies > s->cap_jobs) {
 			s->cap_jobs = grown(n + copies);
