@@ -545,14 +545,12 @@ static int scan_ids(struct history *h, struct scan *s)
 			return -1;
 		}
 		for (size_t k = 0; k < w.n; k++) {
-			/* a task found by its own id and its array's: once */
+			/* a task under its array's id that is asked for by
+			 * its own id too: found there */
 			uint32_t job = state_key_u32(w.keys[k] + 8, 4);
-			bool seen = false;
 
-			for (size_t p = 0; p < s->pg->n && !seen; p++)
-				seen = s->pg->owned[p] &&
-				       s->pg->jobs[p]->job_id == job;
-			if (seen)
+			if (job != w.id &&
+			    has_u32(s->req->job_ids, s->req->n_job_ids, job))
 				continue;
 			if (state_get(st, h->db, w.keys[k], HIST_KEY_LEN,
 				      fetch_one, s, s->err) < 0 &&
