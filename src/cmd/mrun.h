@@ -278,9 +278,11 @@ void mrun_io_signal(struct mrun *m, int sig);
 void mrun_io_stop(struct mrun *m);
 /* mrun_alloc.c: salloc.  Start the command (m->argv) with the job's
  * environment (mrun_alloc_env, NULL terminated, malloc'd); pass a signal
- * on; stop watching it and say the allocation goes. */
+ * on; stop watching it and say the allocation goes.  The environment has
+ * *nenv entries (jobopt_env_free). */
 int mrun_alloc_start(struct mrun *m, const Meridian__JobRecord *job);
-char **mrun_alloc_env(const struct mrun *m, const Meridian__JobRecord *job);
+char **mrun_alloc_env(const struct mrun *m, const Meridian__JobRecord *job,
+		      size_t *nenv);
 void mrun_alloc_signal(struct mrun *m, int sig);
 void mrun_alloc_end(struct mrun *m);
 

@@ -79,7 +79,8 @@ static void env_put_u(char ***env, size_t *n, const char *name, uint64_t v)
 }
 
 /* The command's environment: ours and the job's, as salloc sets it. */
-char **mrun_alloc_env(const struct mrun *m, const Meridian__JobRecord *job)
+char **mrun_alloc_env(const struct mrun *m, const Meridian__JobRecord *job,
+		      size_t *nenv)
 {
 	const Meridian__JobDesc *d = job->desc;
 	struct strbuf b = {0};
@@ -127,14 +128,8 @@ char **mrun_alloc_env(const struct mrun *m, const Meridian__JobRecord *job)
 	env_put(&env, &n, "SLURM_SUBMIT_DIR",
 		m->submit_dir ? m->submit_dir : "");
 	env_put(&env, &n, "SLURM_SUBMIT_HOST", m->host ? m->host : "");
+	*nenv = n;
 	return env;
-}
-
-static void env_free_all(char **env)
-{
-	for (char **e = env; e && *e; e++)
-		free(*e);
-	free(env);
 }
 
 static void finish(struct mrun *m)
@@ -220,6 +215,7 @@ int mrun_alloc_start(struct mrun *m, const Meridian__JobRecord *job)
 	struct timeval tv = {ALLOC_WATCH_MS / 1000,
 			     (ALLOC_WATCH_MS % 1000) * 1000};
 	char **env;
+	size_t nenv;
 	pid_t pid;
 
 	fprintf(stderr, "%s: Granted job allocation %" PRIu32 "\n", prog(m),
@@ -233,13 +229,13 @@ int mrun_alloc_start(struct mrun *m, const Meridian__JobRecord *job)
 		cmd_error(&m->cmd, "cannot watch the command");
 		return MER_EXIT_ERROR;
 	}
-	env = mrun_alloc_env(m, job);
+	env = mrun_alloc_env(m, job, &nenv);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		cmd_error(&m->cmd, "cannot start %s: %s", m->argv[0],
 			  strerror(errno));
-		env_free_all(env);
+		jobopt_env_free(env, nenv);
 		return MER_EXIT_ERROR;
 	}
 	if (pid == 0) {
@@ -257,7 +253,7 @@ int mrun_alloc_start(struct mrun *m, const Meridian__JobRecord *job)
 			m->argv[0], strerror(errno));
 		_exit(127);
 	}
-	env_free_all(env);
+	jobopt_env_free(env, nenv);
 	m->alloc_pid = pid;
 	evtimer_add(m->watch_alloc_ev, &tv);
 	return MER_EXIT_OK;

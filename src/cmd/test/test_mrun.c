@@ -614,6 +614,7 @@ static void test_salloc_env(void)
 	Meridian__JobNodeAlloc a[3], *ap[3] = {&a[0], &a[1], &a[2]};
 	struct mrun m;
 	char **env;
+	size_t n;
 
 	memset(&m, 0, sizeof(m));
 	jobopt_init(&m.opt);
@@ -631,7 +632,7 @@ static void test_salloc_env(void)
 	job.alloc = ap;
 	job.n_alloc = 3;
 	setenv("SLURM_JOB_ID", "7", 1); /* an outer job's: replaced */
-	env = mrun_alloc_env(&m, &job);
+	env = mrun_alloc_env(&m, &job, &n);
 	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_JOB_ID"), "42");
 	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_JOBID"), "42");
 	CU_ASSERT_STRING_EQUAL(env_of(env, "MERIDIAN_JOB_ID"), "42");
@@ -643,16 +644,12 @@ static void test_salloc_env(void)
 	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_SUBMIT_HOST"), "login1");
 	/* no -n: no SLURM_NTASKS, as salloc */
 	CU_ASSERT_PTR_NULL(env_of(env, "SLURM_NTASKS"));
-	for (char **e = env; *e; e++)
-		free(*e);
-	free(env);
+	jobopt_env_free(env, n);
 	m.opt.ntasks_per_node = 2;
-	env = mrun_alloc_env(&m, &job);
+	env = mrun_alloc_env(&m, &job, &n);
 	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_NTASKS"), "6");
 	CU_ASSERT_STRING_EQUAL(env_of(env, "SLURM_NTASKS_PER_NODE"), "2");
-	for (char **e = env; *e; e++)
-		free(*e);
-	free(env);
+	jobopt_env_free(env, n);
 	unsetenv("SLURM_JOB_ID");
 	jobopt_free(&m.opt);
 }
