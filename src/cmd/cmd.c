@@ -403,6 +403,24 @@ const char *cmd_node_state(const Meridian__NodeInfo *n)
 
 /* --- values ---------------------------------------------------------- */
 
+void cmd_add_str(struct strbuf *out, const char *s)
+{
+	if (s)
+		strbuf_add(out, s, strlen(s));
+}
+
+void cmd_add_time(struct strbuf *out, int64_t t, const char *none)
+{
+	char buf[64];
+
+	if (!t) {
+		cmd_add_str(out, none);
+		return;
+	}
+	format_timestamp(t, buf, sizeof(buf));
+	cmd_add_str(out, buf);
+}
+
 void cmd_format_exit_code(int32_t code, int32_t sig, char *buf, size_t n)
 {
 	snprintf(buf, n, "%" PRId32 ":%" PRId32, code, sig);

@@ -128,6 +128,16 @@ const char *cmd_node_rates_from(const Meridian__NodeInfo *n);
 
 /* --- values ---------------------------------------------------------- */
 
+/* s, or dflt when s is NULL or empty. */
+static inline const char *cmd_str_or(const char *s, const char *dflt)
+{
+	return s && *s ? s : dflt;
+}
+/* Append s to out (NULL: nothing). */
+void cmd_add_str(struct strbuf *out, const char *s);
+/* Append time t as YYYY-MM-DDTHH:MM:SS (local), or none when it is 0. */
+void cmd_add_time(struct strbuf *out, int64_t t, const char *none);
+
 /* Slurm's ExitCode "code:signal". */
 void cmd_format_exit_code(int32_t code, int32_t sig, char *buf, size_t n);
 /*

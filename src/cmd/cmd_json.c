@@ -28,11 +28,6 @@ static json_t *exit_json(int32_t code, int32_t sig)
 	return o;
 }
 
-static const char *str_or(const char *s, const char *dflt)
-{
-	return s && *s ? s : dflt;
-}
-
 /* A string of the job's description (NULL without one). */
 #define DSTR(d, field) ((d) ? (d)->field : NULL)
 
@@ -206,7 +201,8 @@ json_t *cmd_node_json(const Meridian__NodeInfo *n)
 	size_t i;
 
 	json_object_set_new(o, "name", json_string(n->name));
-	json_object_set_new(o, "addr", json_string(str_or(n->addr, n->name)));
+	json_object_set_new(o, "addr",
+			    json_string(cmd_str_or(n->addr, n->name)));
 	json_object_set_new(o, "version", json_str_or_null(n->version));
 	json_object_set_new(o, "state", json_string(cmd_node_state(n)));
 	json_object_set_new(o, "cpus", json_integer(n->cpus));

@@ -39,11 +39,6 @@ struct field {
 	void (*get)(const struct row *r, struct strbuf *out);
 };
 
-static const char *str_or(const char *s, const char *dflt)
-{
-	return s && *s ? s : dflt;
-}
-
 static const Meridian__JobDesc empty_desc = MERIDIAN__JOB_DESC__INIT;
 
 static const Meridian__JobDesc *desc(const struct row *r)
@@ -51,30 +46,12 @@ static const Meridian__JobDesc *desc(const struct row *r)
 	return r->j->desc ? r->j->desc : &empty_desc;
 }
 
-static void add_str(struct strbuf *out, const char *s)
-{
-	if (s)
-		strbuf_add(out, s, strlen(s));
-}
-
-static void add_date(struct strbuf *out, int64_t t)
-{
-	char buf[64];
-
-	if (!t) {
-		add_str(out, "Unknown");
-		return;
-	}
-	format_timestamp(t, buf, sizeof(buf));
-	add_str(out, buf);
-}
-
 static void add_secs(struct strbuf *out, int64_t secs)
 {
 	char buf[64];
 
 	cmd_format_secs(secs, true, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static Meridian__JobState row_state(const struct row *r)
@@ -186,7 +163,7 @@ static void f_jobid(const struct row *r, struct strbuf *out)
 {
 	cmd_job_id_str(r->j, out);
 	if (r->batch)
-		add_str(out, ".batch");
+		cmd_add_str(out, ".batch");
 	else if (r->s)
 		strbuf_addf(out, ".%" PRIu32, r->s->step_id);
 }
@@ -195,7 +172,7 @@ static void f_jobidraw(const struct row *r, struct strbuf *out)
 {
 	strbuf_addu(out, r->j->job_id);
 	if (r->batch)
-		add_str(out, ".batch");
+		cmd_add_str(out, ".batch");
 	else if (r->s)
 		strbuf_addf(out, ".%" PRIu32, r->s->step_id);
 }
@@ -203,28 +180,28 @@ static void f_jobidraw(const struct row *r, struct strbuf *out)
 static void f_jobname(const struct row *r, struct strbuf *out)
 {
 	if (r->batch)
-		add_str(out, "batch");
+		cmd_add_str(out, "batch");
 	else if (r->s)
-		add_str(out, cmd_step_name(r->s));
+		cmd_add_str(out, cmd_step_name(r->s));
 	else
-		add_str(out, desc(r)->name);
+		cmd_add_str(out, desc(r)->name);
 }
 
 static void f_partition(const struct row *r, struct strbuf *out)
 {
 	if (!r->s && !r->batch)
-		add_str(out, desc(r)->partition);
+		cmd_add_str(out, desc(r)->partition);
 }
 
 static void f_account(const struct row *r, struct strbuf *out)
 {
-	add_str(out, desc(r)->account);
+	cmd_add_str(out, desc(r)->account);
 }
 
 static void f_qos(const struct row *r, struct strbuf *out)
 {
 	if (!r->s && !r->batch)
-		add_str(out, desc(r)->qos);
+		cmd_add_str(out, desc(r)->qos);
 }
 
 static void f_alloccpus(const struct row *r, struct strbuf *out)
@@ -239,7 +216,7 @@ static void f_reqcpus(const struct row *r, struct strbuf *out)
 
 static void f_state(const struct row *r, struct strbuf *out)
 {
-	add_str(out, mer_job_state_name(row_state(r)));
+	cmd_add_str(out, mer_job_state_name(row_state(r)));
 }
 
 static void f_exitcode(const struct row *r, struct strbuf *out)
@@ -251,7 +228,7 @@ static void f_exitcode(const struct row *r, struct strbuf *out)
 	else
 		cmd_format_exit_code(r->j->exit_code, r->j->term_signal, buf,
 				     sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void f_elapsed(const struct row *r, struct strbuf *out)
@@ -276,7 +253,8 @@ static void f_cputimeraw(const struct row *r, struct strbuf *out)
 
 static void f_submit(const struct row *r, struct strbuf *out)
 {
-	add_date(out, r->s ? r->s->start_time : r->j->submit_time);
+	cmd_add_time(out, r->s ? r->s->start_time : r->j->submit_time,
+		     "Unknown");
 }
 
 static void f_eligible(const struct row *r, struct strbuf *out)
@@ -288,29 +266,30 @@ static void f_eligible(const struct row *r, struct strbuf *out)
 	} else if (desc(r)->begin_time > t) {
 		t = desc(r)->begin_time;
 	}
-	add_date(out, t);
+	cmd_add_time(out, t, "Unknown");
 }
 
 static void f_start(const struct row *r, struct strbuf *out)
 {
-	add_date(out, row_start(r));
+	cmd_add_time(out, row_start(r), "Unknown");
 }
 
 static void f_end(const struct row *r, struct strbuf *out)
 {
-	add_date(out, mer_job_state_final(row_state(r)) ? row_end(r) : 0);
+	cmd_add_time(out, mer_job_state_final(row_state(r)) ? row_end(r) : 0,
+		     "Unknown");
 }
 
 static void f_nodelist(const struct row *r, struct strbuf *out)
 {
 	if (r->s)
-		add_str(out, r->s->nodelist);
+		cmd_add_str(out, r->s->nodelist);
 	else if (r->batch)
-		add_str(out, r->j->batch_host);
+		cmd_add_str(out, r->j->batch_host);
 	else if (r->j->nodes && *r->j->nodes)
-		add_str(out, r->j->nodes);
+		cmd_add_str(out, r->j->nodes);
 	else
-		add_str(out, "None assigned");
+		cmd_add_str(out, "None assigned");
 }
 
 static void f_nnodes(const struct row *r, struct strbuf *out)
@@ -396,7 +375,7 @@ static void f_user(const struct row *r, struct strbuf *out)
 	if (r->s || r->batch)
 		return;
 	if (r->j->user_name && *r->j->user_name)
-		add_str(out, r->j->user_name);
+		cmd_add_str(out, r->j->user_name);
 	else
 		strbuf_addu(out, r->j->user_id);
 }
@@ -417,7 +396,7 @@ static void f_group(const struct row *r, struct strbuf *out)
 	if (getgrgid_r((gid_t)r->j->group_id, &gr, buf, sizeof(buf), &res) ==
 		    0 &&
 	    res)
-		add_str(out, gr.gr_name);
+		cmd_add_str(out, gr.gr_name);
 	else
 		strbuf_addu(out, r->j->group_id);
 }
@@ -433,7 +412,7 @@ static void f_timelimit(const struct row *r, struct strbuf *out)
 	if (r->s || r->batch)
 		return;
 	if (!r->j->time_limit)
-		add_str(out, "UNLIMITED");
+		cmd_add_str(out, "UNLIMITED");
 	else
 		add_secs(out, (int64_t)r->j->time_limit * 60);
 }
@@ -443,7 +422,7 @@ static void f_timelimitraw(const struct row *r, struct strbuf *out)
 	if (r->s || r->batch)
 		return;
 	if (!r->j->time_limit)
-		add_str(out, "UNLIMITED");
+		cmd_add_str(out, "UNLIMITED");
 	else
 		strbuf_addu(out, r->j->time_limit);
 }
@@ -451,19 +430,19 @@ static void f_timelimitraw(const struct row *r, struct strbuf *out)
 static void f_workdir(const struct row *r, struct strbuf *out)
 {
 	if (!r->s && !r->batch)
-		add_str(out, desc(r)->work_dir);
+		cmd_add_str(out, desc(r)->work_dir);
 }
 
 static void f_comment(const struct row *r, struct strbuf *out)
 {
 	if (!r->s && !r->batch)
-		add_str(out, desc(r)->comment);
+		cmd_add_str(out, desc(r)->comment);
 }
 
 static void f_constraints(const struct row *r, struct strbuf *out)
 {
 	if (!r->s && !r->batch)
-		add_str(out, desc(r)->constraint);
+		cmd_add_str(out, desc(r)->constraint);
 }
 
 static void f_priority(const struct row *r, struct strbuf *out)
@@ -475,9 +454,9 @@ static void f_priority(const struct row *r, struct strbuf *out)
 static void f_reason(const struct row *r, struct strbuf *out)
 {
 	if (r->s)
-		add_str(out, str_or(r->s->reason, "None"));
+		cmd_add_str(out, cmd_str_or(r->s->reason, "None"));
 	else if (!r->batch)
-		add_str(out, str_or(r->j->reason, "None"));
+		cmd_add_str(out, cmd_str_or(r->j->reason, "None"));
 }
 
 static void f_restarts(const struct row *r, struct strbuf *out)
@@ -492,7 +471,7 @@ static const char *cluster_name = "";
 static void f_cluster(const struct row *r, struct strbuf *out)
 {
 	(void)r;
-	add_str(out, cluster_name);
+	cmd_add_str(out, cluster_name);
 }
 
 static void f_reqgres(const struct row *r, struct strbuf *out)
@@ -503,7 +482,7 @@ static void f_reqgres(const struct row *r, struct strbuf *out)
 	if (r->s || r->batch)
 		return;
 	cmd_job_gres(r->j, buf, sizeof(buf), &per_node);
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 /* Slurm's names and widths (sacct --helpformat), those Meridian keeps. */
@@ -663,7 +642,7 @@ static void put_cell(struct strbuf *line, const char *s, size_t len,
 	if (o->parsable) {
 		strbuf_add(line, s, len);
 		if (!last || o->parsable == 1)
-			add_str(line, o->delimiter);
+			cmd_add_str(line, o->delimiter);
 		return;
 	}
 	if (len > w) {
@@ -1004,7 +983,7 @@ static int run(struct cmd *c, struct macct_opts *o)
 
 	if ((rc = cmd_connect(c)))
 		goto out;
-	cluster_name = str_or(c->conf->cluster_name, "");
+	cluster_name = cmd_str_or(c->conf->cluster_name, "");
 	rc = fetch(c, &req, &pages, &npages, &jobs, &njobs, &now);
 	if (rc)
 		goto out;

@@ -59,11 +59,6 @@ static const struct mctl_verb *verb_lookup(const struct mctl_verb *verbs,
 	return *ambiguous ? NULL : found;
 }
 
-static const char *str_or(const char *s, const char *dflt)
-{
-	return s && *s ? s : dflt;
-}
-
 /* --- Key=Value records ----------------------------------------------- */
 
 /* A record prints as scontrol's: first line, then "   " indented lines;
@@ -216,7 +211,7 @@ static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 	rec_kv(&r, "State", "%s", mer_job_state_name(s->state));
 	rec_kv(&r, "NumTasks", "%" PRIu32, s->ntasks);
 	rec_kv(&r, "NumNodes", "%zu", s->n_nodes);
-	rec_kv(&r, "NodeList", "%s", str_or(s->nodelist, "(null)"));
+	rec_kv(&r, "NodeList", "%s", cmd_str_or(s->nodelist, "(null)"));
 	rec_nl(&r, m);
 	time_str(s->start_time, a, sizeof(a));
 	rec_kv(&r, "StartTime", "%s", a);
@@ -231,11 +226,11 @@ static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 	rec_kv(&r, "ExitCode", "%s", a);
 	failed_rank_str(s->failed_rank, a, sizeof(a));
 	rec_kv(&r, "FailedRank", "%s", a);
-	rec_kv(&r, "Reason", "%s", str_or(s->reason, "None"));
+	rec_kv(&r, "Reason", "%s", cmd_str_or(s->reason, "None"));
 	rec_nl(&r, m);
 	rec_kv(&r, "CpuBind", "%s",
-	       str_or(s->cpu_bind, str_or(d->cpu_bind, "gpu-local")));
-	rec_kv(&r, "Mpi", "%s", str_or(d->mpi, "pmi1"));
+	       cmd_str_or(s->cpu_bind, cmd_str_or(d->cpu_bind, "gpu-local")));
+	rec_kv(&r, "Mpi", "%s", cmd_str_or(d->mpi, "pmi1"));
 	rec_kv(&r, "CPUs/Task", "%" PRIu32,
 	       d->cpus_per_task ? d->cpus_per_task : 1);
 	if (m->details)
@@ -248,7 +243,7 @@ static void print_step(const struct mctl *m, const Meridian__JobRecord *j,
 					    n->gpus[k]);
 			rec_nl(&r, m);
 			rec_kv(&r, "Node", "%s", n->node);
-			rec_kv(&r, "Addr", "%s", str_or(n->addr, n->node));
+			rec_kv(&r, "Addr", "%s", cmd_str_or(n->addr, n->node));
 			if (n->ntasks)
 				rec_kv(&r, "Ranks", "%" PRIu32 "-%" PRIu32,
 				       n->first_rank,
@@ -468,12 +463,12 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 	       j->group_id);
 	rec_nl(&r, m);
 	rec_kv(&r, "Priority", "%" PRIu32, j->priority);
-	rec_kv(&r, "Account", "%s", str_or(d->account, "(null)"));
-	rec_kv(&r, "QOS", "%s", str_or(d->qos, "(null)"));
+	rec_kv(&r, "Account", "%s", cmd_str_or(d->account, "(null)"));
+	rec_kv(&r, "QOS", "%s", cmd_str_or(d->qos, "(null)"));
 	rec_nl(&r, m);
 	cmd_format_exit_code(j->exit_code, j->term_signal, a, sizeof(a));
 	rec_kv(&r, "JobState", "%s", mer_job_state_name(j->state));
-	rec_kv(&r, "Reason", "%s", str_or(j->reason, "None"));
+	rec_kv(&r, "Reason", "%s", cmd_str_or(j->reason, "None"));
 	{
 		struct strbuf t = {0};
 
@@ -514,11 +509,11 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		}
 		rec_nl(&r, m);
 	}
-	rec_kv(&r, "Partition", "%s", str_or(d->partition, "(null)"));
-	rec_kv(&r, "SubmitHost", "%s", str_or(j->submit_host, "(null)"));
+	rec_kv(&r, "Partition", "%s", cmd_str_or(d->partition, "(null)"));
+	rec_kv(&r, "SubmitHost", "%s", cmd_str_or(j->submit_host, "(null)"));
 	rec_nl(&r, m);
-	rec_kv(&r, "NodeList", "%s", str_or(j->nodes, "(null)"));
-	rec_kv(&r, "BatchHost", "%s", str_or(j->batch_host, "(null)"));
+	rec_kv(&r, "NodeList", "%s", cmd_str_or(j->nodes, "(null)"));
+	rec_kv(&r, "BatchHost", "%s", cmd_str_or(j->batch_host, "(null)"));
 	rec_nl(&r, m);
 	if (d->max_nodes && j->state == MERIDIAN__JOB_STATE__JOB_PENDING)
 		rec_kv(&r, "NumNodes", "%" PRIu32 "-%" PRIu32, nodes,
@@ -649,7 +644,7 @@ static void print_job(const struct mctl *m, const Meridian__JobRecord *j,
 		rec_kv(&r, "ExitCode", "%s", a);
 		failed_rank_str(s->failed_rank, a, sizeof(a));
 		rec_kv(&r, "FailedRank", "%s", a);
-		rec_kv(&r, "Reason", "%s", str_or(s->reason, "None"));
+		rec_kv(&r, "Reason", "%s", cmd_str_or(s->reason, "None"));
 	}
 	rec_print(&r);
 	/* scontrol ends every record with an empty line */
@@ -798,8 +793,8 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 	size_t i;
 
 	rec_kv(&r, "NodeName", "%s", n->name);
-	rec_kv(&r, "NodeAddr", "%s", str_or(n->addr, n->name));
-	rec_kv(&r, "Version", "%s", str_or(n->version, "N/A"));
+	rec_kv(&r, "NodeAddr", "%s", cmd_str_or(n->addr, n->name));
+	rec_kv(&r, "Version", "%s", cmd_str_or(n->version, "N/A"));
 	rec_nl(&r, m);
 	rec_kv(&r, "State", "%s", cmd_node_state(n));
 	rec_kv(&r, "CPUTot", "%" PRIu32, n->cpus);
@@ -807,14 +802,15 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 	rec_kv(&r, "RealMemory", "%" PRIu64, n->real_memory);
 	rec_kv(&r, "AllocMem", "%" PRIu64, n->mem_alloc);
 	rec_nl(&r, m);
-	rec_kv(&r, "Gres", "%s", str_or(n->gres, "(null)"));
+	rec_kv(&r, "Gres", "%s", cmd_str_or(n->gres, "(null)"));
 	rec_kv(&r, "GpuTot", "%zu", n->n_gpus);
 	rec_kv(&r, "GpuAlloc", "%" PRIu32, n->gpus_alloc);
 	rec_nl(&r, m);
 	cmd_format_price(n->gpu_hour_price, true, a, sizeof(a));
-	rec_kv(&r, "Region", "%s", str_or(n->region, "(null)"));
+	rec_kv(&r, "Region", "%s", cmd_str_or(n->region, "(null)"));
 	rec_kv(&r, "Price", "%s", a);
-	rec_kv(&r, "AvailableFeatures", "%s", str_or(n->features, "(null)"));
+	rec_kv(&r, "AvailableFeatures", "%s",
+	       cmd_str_or(n->features, "(null)"));
 	rec_nl(&r, m);
 	for (i = 0; i < n->n_partitions; i++)
 		strbuf_addf(&parts, "%s%s", i ? "," : "", n->partitions[i]);
@@ -835,12 +831,13 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 	format_timestamp(n->last_seen, a, sizeof(a));
 	rec_kv(&r, "LastSeen", "%s", a);
 	rec_nl(&r, m);
-	rec_kv(&r, "Tier", "%s", str_or(n->tier, "None"));
+	rec_kv(&r, "Tier", "%s", cmd_str_or(n->tier, "None"));
 	rate_str(n->up_bps, a, sizeof(a));
 	rec_kv(&r, "Up", "%s", a);
 	rate_str(n->down_bps, a, sizeof(a));
 	rec_kv(&r, "Down", "%s", a);
-	rec_kv(&r, "RatesFrom", "%s", str_or(cmd_node_rates_from(n), "None"));
+	rec_kv(&r, "RatesFrom", "%s",
+	       cmd_str_or(cmd_node_rates_from(n), "None"));
 	if (n->last_probe)
 		format_timestamp(n->last_probe, a, sizeof(a));
 	else
@@ -850,7 +847,7 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 	if (n->reason && *n->reason) {
 		format_timestamp(n->reason_time, a, sizeof(a));
 		rec_kv(&r, "Reason", "%s [%s@%s]", n->reason,
-		       str_or(n->reason_user, "Unknown"), a);
+		       cmd_str_or(n->reason_user, "Unknown"), a);
 	} else {
 		rec_kv(&r, "Reason", "None");
 	}
@@ -860,10 +857,11 @@ static void print_node(const struct mctl *m, const Meridian__NodeInfo *n)
 
 			rec_nl(&r, m);
 			rec_kv(&r, "Gpu", "%" PRIu32, g->index);
-			rec_kv(&r, "Model", "%s", str_or(g->model, "(null)"));
+			rec_kv(&r, "Model", "%s",
+			       cmd_str_or(g->model, "(null)"));
 			rec_kv(&r, "PciBusId", "%s",
-			       str_or(g->pci_bus_id, "N/A"));
-			rec_kv(&r, "Cpus", "%s", str_or(g->cpuset, "N/A"));
+			       cmd_str_or(g->pci_bus_id, "N/A"));
+			rec_kv(&r, "Cpus", "%s", cmd_str_or(g->cpuset, "N/A"));
 			rec_kv(&r, "Numa", "%" PRId32, g->numa_node);
 			rec_kv(&r, "Memory", "%" PRIu64 "M", g->memory_mb);
 			print_nvlink(&r, g);
@@ -989,7 +987,7 @@ static void print_partition(const struct mctl *m,
 	rec_kv(&r, "State", "%s", p->up ? "UP" : "DOWN");
 	rec_kv(&r, "MaxTime", "%s", limit);
 	rec_nl(&r, m);
-	rec_kv(&r, "Nodes", "%s", str_or(p->nodes, "(null)"));
+	rec_kv(&r, "Nodes", "%s", cmd_str_or(p->nodes, "(null)"));
 	rec_nl(&r, m);
 	rec_kv(&r, "TotalNodes", "%" PRIu64, nodes);
 	rec_kv(&r, "TotalCPUs", "%" PRIu64, cpus);
@@ -1466,8 +1464,8 @@ static int do_ping(struct mctl *m, int argc, char **argv)
 	printf("mctld at %s:%u is UP (cluster %s, version %s, up since %s, "
 	       "%" PRIu32 " jobs, %" PRIu32 " nodes)\n",
 	       m->c.conf->controller_host, (unsigned)m->c.conf->controller_port,
-	       str_or(reply->cluster, "?"), str_or(reply->version, "?"), since,
-	       reply->jobs, reply->nodes);
+	       cmd_str_or(reply->cluster, "?"), cmd_str_or(reply->version, "?"),
+	       since, reply->jobs, reply->nodes);
 	protobuf_c_message_free_unpacked(&reply->base, NULL);
 	return MER_EXIT_OK;
 }

@@ -66,16 +66,6 @@ struct mnodes_opts {
 		}                                                              \
 	} while (0)
 
-static void add_str(struct strbuf *out, const char *s)
-{
-	strbuf_add(out, s, strlen(s));
-}
-
-static const char *str_or(const char *s, const char *dflt)
-{
-	return s && *s ? s : dflt;
-}
-
 /* A state (cmd_node_state()) as sinfo prints it: the compact code of
  * states.h or the name in lower case; a trailing '*' (not responding) or
  * '~' is kept, a state states.h does not know is printed in lower case. */
@@ -92,7 +82,7 @@ static void format_node_state(const char *state, bool compact,
 		len--;
 	}
 	if (!len) {
-		add_str(out, "unk");
+		cmd_add_str(out, "unk");
 		return;
 	}
 	if (len < sizeof(name)) {
@@ -106,7 +96,7 @@ static void format_node_state(const char *state, bool compact,
 	}
 	for (i = 0; i < len; i++)
 		strbuf_addc(out, (char)tolower((unsigned char)state[i]));
-	add_str(out, suffix);
+	cmd_add_str(out, suffix);
 }
 
 static bool state_matches(const char *state, const char *want)
@@ -147,10 +137,10 @@ static void col_partition(const void *row, const void *ctx, struct strbuf *out)
 	const Meridian__PartitionInfo *p = GROUP(row)->part;
 
 	if (!p) {
-		add_str(out, "n/a");
+		cmd_add_str(out, "n/a");
 		return;
 	}
-	add_str(out, p->name);
+	cmd_add_str(out, p->name);
 	if (p->is_default)
 		strbuf_addc(out, '*');
 }
@@ -160,14 +150,14 @@ static void col_partition_plain(const void *row, const void *ctx,
 {
 	const Meridian__PartitionInfo *p = GROUP(row)->part;
 
-	add_str(out, p ? p->name : "n/a");
+	cmd_add_str(out, p ? p->name : "n/a");
 }
 
 static void col_avail(const void *row, const void *ctx, struct strbuf *out)
 {
 	const Meridian__PartitionInfo *p = GROUP(row)->part;
 
-	add_str(out, !p ? "n/a" : p->up ? "up" : "down");
+	cmd_add_str(out, !p ? "n/a" : p->up ? "up" : "down");
 }
 
 static void col_timelimit(const void *row, const void *ctx, struct strbuf *out)
@@ -176,11 +166,11 @@ static void col_timelimit(const void *row, const void *ctx, struct strbuf *out)
 	char buf[32];
 
 	if (!p) {
-		add_str(out, "n/a");
+		cmd_add_str(out, "n/a");
 		return;
 	}
 	cmd_format_limit(p->max_time, true, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_count(const void *row, const void *ctx, struct strbuf *out)
@@ -210,7 +200,7 @@ static void col_nodelist(const void *row, const void *ctx, struct strbuf *out)
 	for (i = 0; i < g->n; i++)
 		names[i] = g->nodes[i]->name;
 	list = hostlist_compress(names, g->n);
-	add_str(out, list);
+	cmd_add_str(out, list);
 	free(list);
 	free(names);
 }
@@ -261,7 +251,7 @@ static void col_memory(const void *row, const void *ctx, struct strbuf *out)
 static void col_gres(const void *row, const void *ctx, struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	add_str(out, str_or(NODE(row)->gres, "(null)"));
+	cmd_add_str(out, cmd_str_or(NODE(row)->gres, "(null)"));
 }
 
 static void col_gpus(const void *row, const void *ctx, struct strbuf *out)
@@ -274,7 +264,7 @@ static void col_gpus(const void *row, const void *ctx, struct strbuf *out)
 static void col_region(const void *row, const void *ctx, struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	add_str(out, str_or(NODE(row)->region, "(null)"));
+	cmd_add_str(out, cmd_str_or(NODE(row)->region, "(null)"));
 }
 
 static void col_price(const void *row, const void *ctx, struct strbuf *out)
@@ -283,30 +273,30 @@ static void col_price(const void *row, const void *ctx, struct strbuf *out)
 
 	NEED_NODE(row, out);
 	if (!node_gpus(NODE(row)) && !NODE(row)->gpu_hour_price) {
-		add_str(out, "N/A");
+		cmd_add_str(out, "N/A");
 		return;
 	}
 	cmd_format_price(NODE(row)->gpu_hour_price, false, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_features(const void *row, const void *ctx, struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	add_str(out, str_or(NODE(row)->features, "(null)"));
+	cmd_add_str(out, cmd_str_or(NODE(row)->features, "(null)"));
 }
 
 static void col_reason(const void *row, const void *ctx, struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	add_str(out, str_or(NODE(row)->reason, "none"));
+	cmd_add_str(out, cmd_str_or(NODE(row)->reason, "none"));
 }
 
 static void col_reason_user(const void *row, const void *ctx,
 			    struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	add_str(out, str_or(NODE(row)->reason_user, "Unknown"));
+	cmd_add_str(out, cmd_str_or(NODE(row)->reason_user, "Unknown"));
 }
 
 static void col_reason_time(const void *row, const void *ctx,
@@ -316,23 +306,23 @@ static void col_reason_time(const void *row, const void *ctx,
 
 	NEED_NODE(row, out);
 	if (!NODE(row)->reason_time) {
-		add_str(out, "Unknown");
+		cmd_add_str(out, "Unknown");
 		return;
 	}
 	format_timestamp(NODE(row)->reason_time, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_addr(const void *row, const void *ctx, struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	add_str(out, str_or(NODE(row)->addr, NODE(row)->name));
+	cmd_add_str(out, cmd_str_or(NODE(row)->addr, NODE(row)->name));
 }
 
 static void col_version(const void *row, const void *ctx, struct strbuf *out)
 {
 	NEED_NODE(row, out);
-	add_str(out, str_or(NODE(row)->version, "N/A"));
+	cmd_add_str(out, cmd_str_or(NODE(row)->version, "N/A"));
 }
 
 static const struct cmd_column mnodes_columns[] = {
@@ -422,17 +412,17 @@ static void links_format_age(int64_t when, int64_t now, char *buf, size_t n)
 
 static void col_ln_node(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, LINK_NODE(row)->node);
+	cmd_add_str(out, LINK_NODE(row)->node);
 }
 
 static void col_ln_region(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, str_or(LINK_NODE(row)->region, "-"));
+	cmd_add_str(out, cmd_str_or(LINK_NODE(row)->region, "-"));
 }
 
 static void col_ln_tier(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, str_or(LINK_NODE(row)->tier, "-"));
+	cmd_add_str(out, cmd_str_or(LINK_NODE(row)->tier, "-"));
 }
 
 static void col_ln_up(const void *row, const void *ctx, struct strbuf *out)
@@ -440,7 +430,7 @@ static void col_ln_up(const void *row, const void *ctx, struct strbuf *out)
 	char buf[32];
 
 	links_format_bps((double)LINK_NODE(row)->up_bps, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_ln_down(const void *row, const void *ctx, struct strbuf *out)
@@ -448,7 +438,7 @@ static void col_ln_down(const void *row, const void *ctx, struct strbuf *out)
 	char buf[32];
 
 	links_format_bps((double)LINK_NODE(row)->down_bps, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_ln_probe(const void *row, const void *ctx, struct strbuf *out)
@@ -456,7 +446,7 @@ static void col_ln_probe(const void *row, const void *ctx, struct strbuf *out)
 	char buf[32];
 
 	if (!LINK_NODE(row)->last_probe) {
-		add_str(out, "never");
+		cmd_add_str(out, "never");
 		return;
 	}
 	links_format_age(LINK_NODE(row)->last_probe, LINKS_NOW(ctx), buf,
@@ -472,7 +462,7 @@ static void col_ln_note(const void *row, const void *ctx, struct strbuf *out)
 	bool derived = !n->rates_measured && (n->up_bps || n->down_bps);
 
 	if (derived)
-		add_str(out, "rates from its links");
+		cmd_add_str(out, "rates from its links");
 	if (n->unreachable)
 		strbuf_addf(out, "%sunreachable: dials out",
 			    derived ? ", " : "");
@@ -488,12 +478,12 @@ static const struct cmd_column link_node_columns[] = {
 
 static void col_link_from(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, LINK(row)->from);
+	cmd_add_str(out, LINK(row)->from);
 }
 
 static void col_link_to(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, LINK(row)->to);
+	cmd_add_str(out, LINK(row)->to);
 }
 
 static void col_link_latency(const void *row, const void *ctx,
@@ -502,7 +492,7 @@ static void col_link_latency(const void *row, const void *ctx,
 	char buf[32];
 
 	links_format_latency(LINK(row)->latency_s, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 /* LinkInfo's rate is in bytes per second; people read links in bits. */
@@ -511,13 +501,13 @@ static void col_link_bw(const void *row, const void *ctx, struct strbuf *out)
 	char buf[32];
 
 	links_format_bps(LINK(row)->bytes_per_s * 8, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_link_source(const void *row, const void *ctx,
 			    struct strbuf *out)
 {
-	add_str(out, LINK(row)->measured ? "measured" : "estimated");
+	cmd_add_str(out, LINK(row)->measured ? "measured" : "estimated");
 }
 
 static void col_link_age(const void *row, const void *ctx, struct strbuf *out)
@@ -525,7 +515,7 @@ static void col_link_age(const void *row, const void *ctx, struct strbuf *out)
 	char buf[32];
 
 	links_format_age(LINK(row)->when, LINKS_NOW(ctx), buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static const struct cmd_column link_columns[] = {

@@ -57,11 +57,6 @@ struct row_ctx {
 #define JOB(row) ((const Meridian__JobRecord *)(row))
 #define NOW(ctx) (((const struct row_ctx *)(ctx))->now)
 
-static const char *str_or(const char *s, const char *dflt)
-{
-	return s && *s ? s : dflt;
-}
-
 static const Meridian__JobDesc *desc_of(const Meridian__JobRecord *j)
 {
 	static const Meridian__JobDesc empty = MERIDIAN__JOB_DESC__INIT;
@@ -78,11 +73,6 @@ static bool job_is_finished(const Meridian__JobRecord *j)
 static uint32_t job_limit(const Meridian__JobRecord *j)
 {
 	return j->time_limit ? j->time_limit : desc_of(j)->time_limit;
-}
-
-static void add_str(struct strbuf *out, const char *s)
-{
-	strbuf_add(out, s, strlen(s));
 }
 
 static void col_id(const void *row, const void *ctx, struct strbuf *out)
@@ -106,14 +96,14 @@ static void col_array_job(const void *row, const void *ctx, struct strbuf *out)
 static void col_array_task(const void *row, const void *ctx, struct strbuf *out)
 {
 	if (!JOB(row)->array_job_id)
-		add_str(out, "N/A");
+		cmd_add_str(out, "N/A");
 	else
 		cmd_array_tasks_str(JOB(row), out);
 }
 
 static void col_name(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, desc_of(JOB(row))->name);
+	cmd_add_str(out, desc_of(JOB(row))->name);
 }
 
 static void col_user(const void *row, const void *ctx, struct strbuf *out)
@@ -121,7 +111,7 @@ static void col_user(const void *row, const void *ctx, struct strbuf *out)
 	const Meridian__JobRecord *j = JOB(row);
 
 	if (j->user_name && *j->user_name)
-		add_str(out, j->user_name);
+		cmd_add_str(out, j->user_name);
 	else
 		strbuf_addu(out, j->user_id);
 }
@@ -133,12 +123,12 @@ static void col_uid(const void *row, const void *ctx, struct strbuf *out)
 
 static void col_st(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, mer_job_state_code(JOB(row)->state));
+	cmd_add_str(out, mer_job_state_code(JOB(row)->state));
 }
 
 static void col_state(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, mer_job_state_name(JOB(row)->state));
+	cmd_add_str(out, mer_job_state_name(JOB(row)->state));
 }
 
 static void col_time(const void *row, const void *ctx, struct strbuf *out)
@@ -147,7 +137,7 @@ static void col_time(const void *row, const void *ctx, struct strbuf *out)
 
 	cmd_format_secs(cmd_job_run_secs(JOB(row), NOW(ctx)), false, buf,
 			sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_limit(const void *row, const void *ctx, struct strbuf *out)
@@ -155,7 +145,7 @@ static void col_limit(const void *row, const void *ctx, struct strbuf *out)
 	char buf[32];
 
 	cmd_format_limit(job_limit(JOB(row)), false, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_left(const void *row, const void *ctx, struct strbuf *out)
@@ -166,14 +156,14 @@ static void col_left(const void *row, const void *ctx, struct strbuf *out)
 	int64_t left;
 
 	if (!limit) {
-		add_str(out, "UNLIMITED");
+		cmd_add_str(out, "UNLIMITED");
 		return;
 	}
 	left = (int64_t)limit * 60 - cmd_job_run_secs(j, NOW(ctx));
 	if (job_is_finished(j))
 		left = 0;
 	cmd_format_secs(left, false, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_nodes(const void *row, const void *ctx, struct strbuf *out)
@@ -202,35 +192,35 @@ static void col_nodelist_reason(const void *row, const void *ctx,
 	if (j->state == MERIDIAN__JOB_STATE__JOB_PENDING ||
 	    (failed && has_reason) || !j->nodes || !*j->nodes) {
 		strbuf_addc(out, '(');
-		add_str(out, str_or(j->reason, "None"));
+		cmd_add_str(out, cmd_str_or(j->reason, "None"));
 		strbuf_addc(out, ')');
 	} else
-		add_str(out, j->nodes);
+		cmd_add_str(out, j->nodes);
 }
 
 static void col_reason(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, str_or(JOB(row)->reason, "None"));
+	cmd_add_str(out, cmd_str_or(JOB(row)->reason, "None"));
 }
 
 static void col_partition(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, desc_of(JOB(row))->partition);
+	cmd_add_str(out, desc_of(JOB(row))->partition);
 }
 
 static void col_nodelist(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, str_or(JOB(row)->nodes, ""));
+	cmd_add_str(out, cmd_str_or(JOB(row)->nodes, ""));
 }
 
 static void col_account(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, str_or(desc_of(JOB(row))->account, "(null)"));
+	cmd_add_str(out, cmd_str_or(desc_of(JOB(row))->account, "(null)"));
 }
 
 static void col_qos(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, str_or(desc_of(JOB(row))->qos, "(null)"));
+	cmd_add_str(out, cmd_str_or(desc_of(JOB(row))->qos, "(null)"));
 }
 
 static void col_gres(const void *row, const void *ctx, struct strbuf *out)
@@ -239,24 +229,12 @@ static void col_gres(const void *row, const void *ctx, struct strbuf *out)
 	bool per_node;
 
 	cmd_job_gres(JOB(row), buf, sizeof(buf), &per_node);
-	add_str(out, str_or(buf, "N/A"));
-}
-
-static void add_time(struct strbuf *out, int64_t t, const char *none)
-{
-	char buf[64];
-
-	if (!t) {
-		add_str(out, none);
-		return;
-	}
-	format_timestamp(t, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, cmd_str_or(buf, "N/A"));
 }
 
 static void col_submit(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_time(out, JOB(row)->submit_time, "N/A");
+	cmd_add_time(out, JOB(row)->submit_time, "N/A");
 }
 
 /* A pending job's: when the scheduler last expected it to start. */
@@ -265,9 +243,9 @@ static void col_start(const void *row, const void *ctx, struct strbuf *out)
 	const Meridian__JobRecord *j = JOB(row);
 
 	if (j->state == MERIDIAN__JOB_STATE__JOB_PENDING)
-		add_time(out, j->expected_start, "N/A");
+		cmd_add_time(out, j->expected_start, "N/A");
 	else
-		add_time(out, j->start_time, "N/A");
+		cmd_add_time(out, j->start_time, "N/A");
 }
 
 /* The nodes the scheduler expects a pending job to start on. */
@@ -276,9 +254,9 @@ static void col_sched_nodes(const void *row, const void *ctx,
 {
 	const Meridian__JobRecord *j = JOB(row);
 
-	add_str(out, j->state == MERIDIAN__JOB_STATE__JOB_PENDING
-			     ? str_or(j->sched_nodes, "(null)")
-			     : "(null)");
+	cmd_add_str(out, j->state == MERIDIAN__JOB_STATE__JOB_PENDING
+				 ? cmd_str_or(j->sched_nodes, "(null)")
+				 : "(null)");
 }
 
 /* The end of a finished job, the time limit's end of a running one. */
@@ -288,11 +266,11 @@ static void col_end(const void *row, const void *ctx, struct strbuf *out)
 	uint32_t limit = job_limit(j);
 
 	if (job_is_finished(j))
-		add_time(out, j->end_time, "N/A");
+		cmd_add_time(out, j->end_time, "N/A");
 	else if (j->start_time && limit)
-		add_time(out, j->start_time + (int64_t)limit * 60, "N/A");
+		cmd_add_time(out, j->start_time + (int64_t)limit * 60, "N/A");
 	else
-		add_str(out, j->start_time ? "NONE" : "N/A");
+		cmd_add_str(out, j->start_time ? "NONE" : "N/A");
 }
 
 static void col_priority(const void *row, const void *ctx, struct strbuf *out)
@@ -302,12 +280,12 @@ static void col_priority(const void *row, const void *ctx, struct strbuf *out)
 
 static void col_workdir(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, desc_of(JOB(row))->work_dir);
+	cmd_add_str(out, desc_of(JOB(row))->work_dir);
 }
 
 static void col_batch_host(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, str_or(JOB(row)->batch_host, "n/a"));
+	cmd_add_str(out, cmd_str_or(JOB(row)->batch_host, "n/a"));
 }
 
 static void col_mem(const void *row, const void *ctx, struct strbuf *out)
@@ -317,13 +295,13 @@ static void col_mem(const void *row, const void *ctx, struct strbuf *out)
 	if (mb)
 		strbuf_addf(out, "%" PRIu64 "M", mb);
 	else
-		add_str(out, "0");
+		cmd_add_str(out, "0");
 }
 
 static void col_submit_host(const void *row, const void *ctx,
 			    struct strbuf *out)
 {
-	add_str(out, str_or(JOB(row)->submit_host, "n/a"));
+	cmd_add_str(out, cmd_str_or(JOB(row)->submit_host, "n/a"));
 }
 
 static const struct cmd_column mqueue_columns[] = {
@@ -534,7 +512,7 @@ static void col_step_id(const void *row, const void *ctx, struct strbuf *out)
 
 static void col_step_name(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, cmd_step_name(STEP(row)));
+	cmd_add_str(out, cmd_step_name(STEP(row)));
 }
 
 static void col_step_partition(const void *row, const void *ctx,
@@ -559,7 +537,7 @@ static void col_step_time(const void *row, const void *ctx, struct strbuf *out)
 
 	cmd_format_secs(step_run_secs(STEP(row), NOW(ctx)), false, buf,
 			sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 static void col_step_nodelist(const void *row, const void *ctx,
@@ -568,7 +546,7 @@ static void col_step_nodelist(const void *row, const void *ctx,
 	const Meridian__StepRecord *s = STEP(row);
 
 	if (*s->nodelist) {
-		add_str(out, s->nodelist);
+		cmd_add_str(out, s->nodelist);
 		return;
 	}
 	for (size_t i = 0; i < s->n_nodes; i++)
@@ -592,12 +570,12 @@ static void col_step_tasks(const void *row, const void *ctx, struct strbuf *out)
 
 static void col_step_st(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, mer_job_state_code(STEP(row)->state));
+	cmd_add_str(out, mer_job_state_code(STEP(row)->state));
 }
 
 static void col_step_state(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_str(out, mer_job_state_name(STEP(row)->state));
+	cmd_add_str(out, mer_job_state_name(STEP(row)->state));
 }
 
 /* Slurm's code:signal.  A step's exit_code is the worst rank's status,
@@ -608,7 +586,7 @@ static void col_step_exit(const void *row, const void *ctx, struct strbuf *out)
 	char buf[32];
 
 	cmd_step_exit_str(s, buf, sizeof(buf));
-	add_str(out, buf);
+	cmd_add_str(out, buf);
 }
 
 /* As squeue's %R: the nodes, or "(reason)" for a step that failed or was
@@ -629,19 +607,19 @@ static void col_step_nodelist_reason(const void *row, const void *ctx,
 static void col_step_reason(const void *row, const void *ctx,
 			    struct strbuf *out)
 {
-	add_str(out, str_or(STEP(row)->reason, "None"));
+	cmd_add_str(out, cmd_str_or(STEP(row)->reason, "None"));
 }
 
 static void col_step_start(const void *row, const void *ctx, struct strbuf *out)
 {
-	add_time(out, STEP(row)->start_time, "N/A");
+	cmd_add_time(out, STEP(row)->start_time, "N/A");
 }
 
 static void col_step_end(const void *row, const void *ctx, struct strbuf *out)
 {
 	const Meridian__StepRecord *s = STEP(row);
 
-	add_time(out, step_is_running(s) ? 0 : s->end_time, "N/A");
+	cmd_add_time(out, step_is_running(s) ? 0 : s->end_time, "N/A");
 }
 
 /* squeue -s's letters where it has them; %T %t %E %r %e for the end. */
