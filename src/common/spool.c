@@ -42,13 +42,15 @@ static int path_failed(struct mer_error *err, int e, const char *what,
 
 /* ---- launch ---------------------------------------------------------- */
 
-/* O_EXCL and O_NOFOLLOW: the directory is new and root's, so anything
- * already at this path is not ours to write through.  fchmod, since the
- * umask must not decide the mode. */
-int spool_write_launch(const char *dir, const void *body, size_t len,
-		       struct mer_error *err)
+/* Create dir/name holding the len bytes of body, 0600.  O_EXCL and
+ * O_NOFOLLOW: the directory is new and root's, so anything already at
+ * this path is not ours to write through.  fchmod, since the umask must
+ * not decide the mode.  Written in place, neither fsync'ed nor renamed
+ * into place: see spool.h for why each of its files may be. */
+static int create_file(const char *dir, const char *name, const void *body,
+		       size_t len, struct mer_error *err)
 {
-	char *path = spool_path(dir, SPOOL_LAUNCH_FILE);
+	char *path = spool_path(dir, name);
 	int fd =
 		open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		     0600);
@@ -71,6 +73,12 @@ int spool_write_launch(const char *dir, const void *body, size_t len,
 		path_failed(err, e, "cannot write", path);
 	free_keep_errno(path);
 	return rc;
+}
+
+int spool_write_launch(const char *dir, const void *body, size_t len,
+		       struct mer_error *err)
+{
+	return create_file(dir, SPOOL_LAUNCH_FILE, body, len, err);
 }
 
 int spool_launch_mtime(const char *dir, time_t *mtime, struct mer_error *err)
@@ -211,20 +219,15 @@ Meridian__StepEnd *spool_read_step_end(const char *dir, uint32_t job_id,
 int spool_write_pgid(const char *dir, pid_t pgid, uid_t uid,
 		     struct mer_error *err)
 {
-	char *path, text[48];
-	int rc = 0;
+	char text[48];
 
 	if (pgid <= 1) {
 		errno = EINVAL;
 		return mer_error_set(err, "process group %ld is no job's",
 				     (long)pgid);
 	}
-	path = spool_path(dir, SPOOL_PGID_FILE);
 	snprintf(text, sizeof(text), "%ld %u\n", (long)pgid, (unsigned)uid);
-	if (write_file_atomic(path, text, strlen(text), 0600) < 0)
-		rc = path_failed(err, errno, "cannot write", path);
-	free_keep_errno(path);
-	return rc;
+	return create_file(dir, SPOOL_PGID_FILE, text, strlen(text), err);
 }
 
 /* A decimal number with no sign, blank or leading '+', up to max; *s moves

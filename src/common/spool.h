@@ -16,9 +16,15 @@
  *           mstepd that could not start or died); read by mnoded
  *
  * Every file is created 0600 (root's: launch holds the job's environment
- * and a step's io_key).  end and pgid are written atomically (a temporary
- * file, fsync, rename); launch is written whole before mstepd starts, so
- * mstepd never sees it in the making.
+ * and a step's io_key).  Only end is written atomically (a temporary
+ * file, fsync, rename): it must survive a machine crash whole, or the
+ * job would be reported lost after it ran.  launch is written whole
+ * before mstepd starts, so mstepd never sees it in the making; pgid is
+ * written in place and not synced, since a crash that loses it ended the
+ * processes it names, and a torn one is refused by its reader.  Each
+ * file a job creates here costs an inode on the spool's file system,
+ * which at hundreds of jobs a second is a measured share of the node's
+ * CPU: add none without need.
  *
  * Errors: -1 (or NULL) with errno and, when err is not NULL, a sentence
  * naming the file.  ENOENT: the file is not there; EBADMSG: it is there
@@ -90,7 +96,7 @@ Meridian__StepEnd *spool_read_step_end(const char *dir, uint32_t job_id,
 /* ---- pgid ---- */
 
 /* Record the process group pgid (> 1) whose processes run as uid, in
- * dir/pgid, atomically, 0600. */
+ * dir/pgid (which must not exist yet), 0600. */
 int spool_write_pgid(const char *dir, pid_t pgid, uid_t uid,
 		     struct mer_error *err);
 /* Read dir/pgid back; *pgid > 1.  EBADMSG for anything but what
