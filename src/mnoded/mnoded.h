@@ -300,8 +300,8 @@ size_t steps_signal_job(struct mnoded *d, const Meridian__SignalJob *sj);
 void steps_cancel_job(struct mnoded *d, uint32_t job_id, const char *reason);
 
 /* tmpdir.c: each job's TMPDIR on this node, under TmpFS= */
-/* Check TmpFS= (%n expanded; absolute, a directory) and set d->tmpdirs.
- * -1 with err (what to fix). */
+/* Check TmpFS= (%n expanded; absolute, no newline, a directory) and set
+ * d->tmpdirs.  -1 with err (what to fix). */
 int tmpdir_init(struct mnoded *d, struct mer_error *err);
 /* At start-up, after unit_scan_spool: the TMPDIRs the spool records;
  * those of batch jobs that ended meanwhile are removed. */

@@ -10,10 +10,16 @@
  * Its name is mkdtemp's, TmpFS/meridian.JOBID.XXXXXX: in a world-writable
  * /tmp nobody can take the name before us, and the mnoded of several
  * nodes (or clusters) on one machine never share one.  TmpFS is not ours,
- * so it is never scanned: a restarted mnoded finds its directories from
- * the spool, where each is recorded as SPOOL/tmpdir.JOBID.RUN (the path,
- * root's, 0600; RUN is JobRecord.restart_count: a requeued job's next run
- * starts with a fresh directory).
+ * so it is never scanned: a restarted mnoded finds its directories in
+ * SPOOL/tmpdirs (root's, 0600), a log of one line per change, each one
+ * write(): "+ JOBID RUN PATH" once a directory is made, before the job
+ * gets it, and "- JOBID RUN" once it is gone (RUN is
+ * JobRecord.restart_count: a requeued job's next run starts with a fresh
+ * directory).  One file held open for appending, not one per job: a
+ * TMPDIR costs the spool no inode.  It is emptied whenever no directory
+ * is left, rewritten whole once it is mostly dead lines, and read back at
+ * start-up, where a torn or strange line is ignored and the
+ * SPOOL/tmpdir.JOBID.RUN records of an older mnoded are taken in.
  *
  * When has the job ended here?  On its batch host, when the batch script
  * ended (its steps here are cancelled then), or when mctld says so at
@@ -32,7 +38,9 @@
  * RM_DEPTH is moved up to the top and emptied in a later pass, so neither
  * the stack nor the descriptors limit the depth.  It runs in a child
  * process: a big tree must not stall the loop; an empty one (most jobs
- * leave it so) is one rmdir, in the loop.
+ * leave it so) is one rmdir, in the loop.  The child writes nothing: the
+ * loop writes the "-" line once it exited 0; a tree it could not remove
+ * stays live in the log, for the next start to try again.
  */
 #include "config.h"
 
@@ -56,26 +64,35 @@
 /* Passes over one tree at most (each removes RM_DEPTH levels or more). */
 #define RM_PASSES_MAX (1u << 20)
 
+/* SPOOL/tmpdirs: the most read back at start-up. */
+#define LOG_READ_MAX (16u << 20)
+/* Dead lines (of directories gone) the log may hold, and 4 times the live
+ * ones, before it is rewritten. */
+#define LOG_DEAD_MAX 256
+
 struct tmpdir {
 	TAILQ_ENTRY(tmpdir) link;
 	uint32_t job_id;
 	uint32_t run; /* JobRecord.restart_count of the run it is for */
 	char *path;
 	bool over; /* that run has ended on this node */
+	/* in removing: the child removing it (reaped by unit_reap, see
+	 * tmpdir_reaped); 0: given up until mnoded starts again */
+	pid_t pid;
 };
 
-/* A child removing a directory: reaped by unit_reap (tmpdir_reaped). */
-struct tmpdir_rm {
-	pid_t pid;
-	uint32_t job_id;
-	char *path;
-	struct tmpdir_rm *next;
-};
+TAILQ_HEAD(tmpdir_list, tmpdir);
 
 struct tmpdirs {
-	char *base; /* TmpFS= with %n expanded */
-	TAILQ_HEAD(, tmpdir) list;
-	struct tmpdir_rm *removing;
+	char *base;		     /* TmpFS= with %n expanded */
+	struct tmpdir_list list;     /* the jobs' directories */
+	struct tmpdir_list removing; /* on their way out, no "-" line yet */
+	size_t live;		     /* in both lists: "+" lines without "-" */
+	char *log_path;		     /* SPOOL/tmpdirs */
+	int log_fd;		     /* open to append; -1: at the next line */
+	off_t log_size;		     /* its bytes, whole lines */
+	size_t log_lines;
+	size_t log_retry; /* log_lines when a failed rewrite is tried again */
 };
 
 /* ---- removing a tree -------------------------------------------------- */
@@ -231,7 +248,7 @@ out:
 	return rc;
 }
 
-/* ---- the list --------------------------------------------------------- */
+/* ---- the list and its log --------------------------------------------- */
 
 static char *record_path(const struct mnoded *d, uint32_t job_id, uint32_t run)
 {
@@ -253,6 +270,129 @@ static void tmpdir_add(struct tmpdirs *ts, uint32_t job_id, uint32_t run,
 	t->run = run;
 	t->path = path;
 	TAILQ_INSERT_TAIL(&ts->list, t, link);
+	ts->live++;
+}
+
+/* Open the log to append (the descriptor held, if any, closed first). */
+static int log_open(struct tmpdirs *ts)
+{
+	struct stat st;
+	int fd, e;
+
+	if (ts->log_fd >= 0)
+		close(ts->log_fd);
+	ts->log_fd = -1;
+	fd = open(ts->log_path,
+		  O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	ts->log_fd = fd;
+	ts->log_size = st.st_size;
+	return 0;
+}
+
+/* One line, len bytes with its newline, in one write(): whole or not at
+ * all. */
+static int log_append(struct tmpdirs *ts, const char *line, size_t len)
+{
+	ssize_t n;
+
+	if (ts->log_fd < 0 && log_open(ts) < 0)
+		return -1;
+	n = write(ts->log_fd, line, len);
+	if (n == (ssize_t)len) {
+		ts->log_size += n;
+		ts->log_lines++;
+		return 0;
+	}
+	if (n >= 0) {
+		/* the torn line would run into the next one */
+		if (ftruncate(ts->log_fd, ts->log_size) < 0)
+			log_warn("cannot cut a torn line off %s", ts->log_path);
+		errno = ENOSPC;
+	}
+	return -1;
+}
+
+/* Write the log as the lists say, atomically, and open it again.  The
+ * removing first: where both hold a JOB RUN, theirs is the older "+"
+ * (a "-" ends the older). */
+static int log_rewrite(struct tmpdirs *ts)
+{
+	struct strbuf b = {0};
+	struct tmpdir *t;
+	int rc;
+
+	TAILQ_FOREACH(t, &ts->removing, link)
+		strbuf_addf(&b, "+ %u %u %s\n", t->job_id, t->run, t->path);
+	TAILQ_FOREACH(t, &ts->list, link)
+		strbuf_addf(&b, "+ %u %u %s\n", t->job_id, t->run, t->path);
+	rc = write_file_atomic(ts->log_path, b.s ? b.s : "", b.len, 0600);
+	strbuf_free(&b);
+	if (rc < 0)
+		return -1;
+	ts->log_lines = ts->live;
+	ts->log_retry = 0;
+	/* the descriptor held is of the file replaced */
+	if (log_open(ts) < 0)
+		log_warn("cannot open %s", ts->log_path);
+	return 0;
+}
+
+/* After a "-": keep the log small.  Emptied once nothing is live (most
+ * of the time on a node between jobs), rewritten once it is mostly
+ * dead lines. */
+static void log_tidy(struct tmpdirs *ts)
+{
+	size_t dead = ts->log_lines > ts->live ? ts->log_lines - ts->live : 0;
+
+	if (!ts->live) {
+		if ((ts->log_lines || ts->log_size) &&
+		    (ts->log_fd >= 0 || log_open(ts) == 0) &&
+		    ftruncate(ts->log_fd, 0) == 0) {
+			ts->log_lines = 0;
+			ts->log_size = 0;
+		}
+		return;
+	}
+	if (dead <= LOG_DEAD_MAX || dead <= 4 * ts->live ||
+	    ts->log_lines < ts->log_retry)
+		return;
+	if (log_rewrite(ts) < 0) {
+		log_warn("cannot rewrite %s", ts->log_path);
+		ts->log_retry = ts->log_lines + LOG_DEAD_MAX;
+	}
+}
+
+/* t's directory is gone: its "-" line; t (in no list) is freed. */
+static void tmpdir_gone(struct tmpdirs *ts, struct tmpdir *t)
+{
+	char line[32];
+	int len = snprintf(line, sizeof(line), "- %u %u\n", t->job_id, t->run);
+	bool twin = false;
+	struct tmpdir *o;
+
+	ts->live--;
+	/* Another directory of that JOB RUN is live (a unit of the run came
+	 * while this one was being removed): the "-" would end the older of
+	 * the two, not necessarily this one, so the log is rewritten. */
+	TAILQ_FOREACH(o, &ts->removing, link)
+		twin = twin || (o->job_id == t->job_id && o->run == t->run);
+	TAILQ_FOREACH(o, &ts->list, link)
+		twin = twin || (o->job_id == t->job_id && o->run == t->run);
+	if (!(twin && log_rewrite(ts) == 0) &&
+	    log_append(ts, line, (size_t)len) < 0)
+		/* the next start finds nothing to remove */
+		log_warn("job %u: cannot note in %s that TMPDIR %s is gone",
+			 t->job_id, ts->log_path, t->path);
+	tmpdir_free(t);
+	log_tidy(ts);
 }
 
 /* Does a unit of the job (its batch script, a step share) run here? */
@@ -266,61 +406,50 @@ static bool job_runs_here(const struct mnoded *d, uint32_t job_id)
 	return false;
 }
 
-/* Remove t's directory in a child, then its record; t is freed. */
+/* Remove t's directory, t out of the list: here when it is empty (or
+ * gone), else in a child, t in removing until it is reaped (or, should
+ * that fail, until mnoded stops). */
 static void remove_start(struct mnoded *d, struct tmpdir *t)
 {
 	struct tmpdirs *ts = d->tmpdirs;
-	char *record = record_path(d, t->job_id, t->run);
-	struct tmpdir_rm *rm;
 	pid_t pid;
+	int gone;
 
 	/* Most jobs leave it empty: rmdir needs no child (and follows no
 	 * link: a name swapped for one fails ENOTDIR, a full one ENOTEMPTY,
 	 * and goes to the child) */
-	if (rmdir(t->path) == 0) {
-		unlink(record);
-		log_debug("job %u: TMPDIR %s removed (empty)", t->job_id,
-			  t->path);
-		free(record);
-		tmpdir_free(t);
+	if ((gone = rmdir(t->path)) == 0 || errno == ENOENT) {
+		log_debug("job %u: TMPDIR %s %s", t->job_id, t->path,
+			  gone == 0 ? "removed (empty)" : "gone already");
+		tmpdir_gone(ts, t);
 		return;
 	}
 	pid = fork();
 	if (pid == 0) {
 		/* nothing of mnoded's: a signal ends it, no descriptor of
-		 * the loop's (mctld's, mstepds') stays open in it */
+		 * the loop's (mctld's, mstepds', the log) stays open in it */
 		for (int sig = 1; sig < NSIG; sig++)
 			signal(sig, SIG_DFL);
 #ifdef SYS_close_range
 		syscall(SYS_close_range, 3u, ~0U, 0);
 #endif
-		if (tmpdir_remove_tree(t->path) < 0)
-			_exit(1);
-		unlink(record); /* the next start has nothing to redo */
-		_exit(0);
+		_exit(tmpdir_remove_tree(t->path) < 0 ? 1 : 0);
 	}
 	if (pid < 0) {
 		log_warn("job %u: cannot fork to remove TMPDIR %s; removing "
 			 "it here",
 			 t->job_id, t->path);
-		if (tmpdir_remove_tree(t->path) == 0)
-			unlink(record);
-		else
-			log_warn("job %u: cannot remove TMPDIR %s", t->job_id,
-				 t->path);
-		free(record);
-		tmpdir_free(t);
-		return;
+		if (tmpdir_remove_tree(t->path) == 0) {
+			tmpdir_gone(ts, t);
+			return;
+		}
+		log_warn("job %u: cannot remove TMPDIR %s: what is left stays "
+			 "until mnoded starts again",
+			 t->job_id, t->path);
+		pid = 0;
 	}
-	free(record);
-	rm = xcalloc(1, sizeof(*rm));
-	rm->pid = pid;
-	rm->job_id = t->job_id;
-	rm->path = t->path;
-	rm->next = ts->removing;
-	ts->removing = rm;
-	t->path = NULL;
-	tmpdir_free(t);
+	t->pid = pid;
+	TAILQ_INSERT_TAIL(&ts->removing, t, link);
 }
 
 void tmpdir_sweep(struct mnoded *d)
@@ -354,24 +483,26 @@ void tmpdir_job_over(struct mnoded *d, uint32_t job_id)
 
 bool tmpdir_reaped(struct mnoded *d, pid_t pid, int status)
 {
-	struct tmpdir_rm **pp, *rm;
+	struct tmpdirs *ts;
+	struct tmpdir *t;
 
-	if (!d || !d->tmpdirs)
+	if (!d || !(ts = d->tmpdirs) || pid <= 0)
 		return false;
-	for (pp = &d->tmpdirs->removing; (rm = *pp); pp = &rm->next) {
-		if (rm->pid != pid)
+	TAILQ_FOREACH(t, &ts->removing, link) {
+		if (t->pid != pid)
 			continue;
-		*pp = rm->next;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			log_debug("job %u: TMPDIR %s removed", rm->job_id,
-				  rm->path);
-		else
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			log_debug("job %u: TMPDIR %s removed", t->job_id,
+				  t->path);
+			TAILQ_REMOVE(&ts->removing, t, link);
+			tmpdir_gone(ts, t);
+		} else {
 			log_warnx("job %u: could not remove all of TMPDIR %s "
 				  "(a file system mounted in it?): what is "
 				  "left stays until mnoded starts again",
-				  rm->job_id, rm->path);
-		free(rm->path);
-		free(rm);
+				  t->job_id, t->path);
+			t->pid = 0; /* live in the log, for the next start */
+		}
 		return true;
 	}
 	return false;
@@ -418,34 +549,14 @@ static char *make_dir(const char *base, const Meridian__JobRecord *job,
 	return path;
 }
 
-static int record_write(const char *record, const char *path,
-			struct mer_error *err)
-{
-	int fd = open(record,
-		      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		      0600);
-	size_t len = strlen(path);
-	int e;
-
-	if (fd >= 0 && write(fd, path, len) == (ssize_t)len &&
-	    write(fd, "\n", 1) == 1 && close(fd) == 0)
-		return 0;
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(record);
-	mer_error_set(err, "cannot create %s: %s", record, strerror(e));
-	errno = e;
-	return -1;
-}
-
 const char *tmpdir_for(struct mnoded *d, const Meridian__JobRecord *job,
 		       struct mer_error *err)
 {
 	struct tmpdirs *ts = d->tmpdirs;
 	struct tmpdir *t;
 	bool earlier = false;
-	char *path, *record;
+	char *path, *line;
+	int rc, e;
 
 	if (!ts)
 		return "";
@@ -461,16 +572,19 @@ const char *tmpdir_for(struct mnoded *d, const Meridian__JobRecord *job,
 		tmpdir_sweep(d);
 	if (!(path = make_dir(ts->base, job, err)))
 		return NULL;
-	record = record_path(d, job->job_id, job->restart_count);
-	if (record_write(record, path, err) < 0) {
-		int e = errno;
+	line = xasprintf("+ %u %u %s\n", job->job_id, job->restart_count, path);
+	rc = log_append(ts, line, strlen(line));
+	e = errno;
+	free(line);
+	if (rc < 0) {
+		/* not handed out unless a restart would find it */
 		tmpdir_remove_tree(path);
+		mer_error_set(err, "cannot append to %s: %s", ts->log_path,
+			      strerror(e));
 		free(path);
-		free(record);
 		errno = e;
 		return NULL;
 	}
-	free(record);
 	log_info("job %u: TMPDIR %s (uid %u)", job->job_id, path, job->user_id);
 	tmpdir_add(ts, job->job_id, job->restart_count, path);
 	return path;
@@ -538,6 +652,7 @@ void tmpdir_job_state(struct mnoded *d, uint32_t job_id,
 int tmpdir_init(struct mnoded *d, struct mer_error *err)
 {
 	char *base = conf_expand_node(d->conf->tmp_fs, d->name);
+	struct tmpdirs *ts;
 	struct stat st;
 	int e = 0;
 
@@ -546,6 +661,14 @@ int tmpdir_init(struct mnoded *d, struct mer_error *err)
 			      "TmpFS=%s: expected an absolute path (where "
 			      "mnoded makes each job's TMPDIR)",
 			      base);
+		free(base);
+		errno = EINVAL;
+		return -1;
+	}
+	if (strchr(base, '\n')) {
+		mer_error_set(err,
+			      "TmpFS= holds a newline: expected a path without "
+			      "one (each TMPDIR is a line in SPOOL/tmpdirs)");
 		free(base);
 		errno = EINVAL;
 		return -1;
@@ -563,17 +686,34 @@ int tmpdir_init(struct mnoded *d, struct mer_error *err)
 		errno = e;
 		return -1;
 	}
-	d->tmpdirs = xcalloc(1, sizeof(*d->tmpdirs));
-	d->tmpdirs->base = base;
-	TAILQ_INIT(&d->tmpdirs->list);
+	ts = xcalloc(1, sizeof(*ts));
+	ts->base = base;
+	TAILQ_INIT(&ts->list);
+	TAILQ_INIT(&ts->removing);
+	ts->log_path = xasprintf("%s/tmpdirs", d->spool);
+	ts->log_fd = -1;
+	d->tmpdirs = ts;
 	return 0;
 }
 
-/* SPOOL/tmpdir.JOB.RUN's path; NULL (logged) when it is not one mnoded
- * could have written for that job. */
+/* Is path a TMPDIR mnoded could have made for job_id: /.../meridian.JOB.*
+ * with no further "/"? */
+static bool path_is_tmpdir(const char *path, uint32_t job_id)
+{
+	const char *slash = strrchr(path, '/');
+	char want[32];
+
+	snprintf(want, sizeof(want), "meridian.%u.", job_id);
+	return path[0] == '/' && slash &&
+	       strncmp(slash + 1, want, strlen(want)) == 0 &&
+	       !strchr(slash + 1 + strlen(want), '/');
+}
+
+/* SPOOL/tmpdir.JOB.RUN's path (an older mnoded's record); NULL (logged)
+ * when it is not one mnoded could have written for that job. */
 static char *record_read(const char *record, uint32_t job_id)
 {
-	char buf[4096 + 2], want[32], *nl, *slash;
+	char buf[4096 + 2], *nl;
 	ssize_t len;
 	int fd = open(record, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -587,11 +727,7 @@ static char *record_read(const char *record, uint32_t job_id)
 	nl = strchr(buf, '\n');
 	if (nl)
 		*nl = '\0';
-	snprintf(want, sizeof(want), "meridian.%u.", job_id);
-	slash = strrchr(buf, '/');
-	if (!nl || buf[0] != '/' || !slash ||
-	    strncmp(slash + 1, want, strlen(want)) != 0 ||
-	    strchr(slash + 1 + strlen(want), '/')) {
+	if (!nl || !path_is_tmpdir(buf, job_id)) {
 		log_warnx("%s: not a TMPDIR of job %u (\"%.80s\"): ignored",
 			  record, job_id, buf);
 		return NULL;
@@ -620,30 +756,203 @@ static bool record_name(const char *n, uint32_t *job_id, uint32_t *run)
 	return true;
 }
 
-int tmpdir_scan(struct mnoded *d)
+/* Decimal digits at *s, *s moved past them. */
+static bool parse_u32(const char **s, uint32_t *v)
+{
+	const char *p = *s;
+	uint64_t x = 0;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((x = x * 10 + (uint64_t)(*p - '0')) > UINT32_MAX)
+			return false;
+	*v = (uint32_t)x;
+	*s = p;
+	return true;
+}
+
+/* Replay one line of the log, len bytes, its newline made a NUL: false
+ * when it is not one mnoded writes. */
+static bool log_replay(struct tmpdirs *ts, const char *line, size_t len)
+{
+	const char *p = line + 2;
+	uint32_t job_id, run;
+	struct tmpdir *t;
+
+	if (len < 2 || memchr(line, '\0', len) ||
+	    (line[0] != '+' && line[0] != '-') || line[1] != ' ' ||
+	    !parse_u32(&p, &job_id) || !job_id || *p != ' ')
+		return false;
+	p++;
+	if (!parse_u32(&p, &run))
+		return false;
+	if (line[0] == '-') {
+		if (*p)
+			return false;
+		/* the older, should the run have two */
+		TAILQ_FOREACH(t, &ts->list, link)
+			if (t->job_id == job_id && t->run == run)
+				break;
+		if (t) {
+			TAILQ_REMOVE(&ts->list, t, link);
+			ts->live--;
+			tmpdir_free(t);
+		}
+		return true;
+	}
+	if (*p != ' ' || !path_is_tmpdir(p + 1, job_id))
+		return false;
+	tmpdir_add(ts, job_id, run, xstrdup(p + 1));
+	return true;
+}
+
+/* Replay SPOOL/tmpdirs (none is no error); *good: the bytes of the whole
+ * lines read, *lines: how many. */
+static int log_read(struct tmpdirs *ts, off_t *good, size_t *lines)
+{
+	int fd = open(ts->log_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), e;
+	size_t cap, len = 0, no = 0;
+	char *buf, *line, *nl;
+	struct stat st;
+
+	*good = 0;
+	*lines = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	cap = st.st_size > LOG_READ_MAX ? LOG_READ_MAX : (size_t)st.st_size;
+	buf = xmalloc(cap + 1);
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			close(fd);
+			free(buf);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (st.st_size > LOG_READ_MAX)
+		log_warnx("%s: %lld bytes, more than mnoded writes: only the "
+			  "first %u MiB read",
+			  ts->log_path, (long long)st.st_size,
+			  LOG_READ_MAX >> 20);
+	for (line = buf; line < buf + len; line = nl + 1) {
+		no++;
+		if (!(nl = memchr(line, '\n', (size_t)(buf + len - line)))) {
+			log_warnx("%s:%zu: a torn line (no newline): ignored",
+				  ts->log_path, no);
+			break;
+		}
+		*nl = '\0';
+		if (!log_replay(ts, line, (size_t)(nl - line)))
+			log_warnx(
+				"%s:%zu: expected \"+ JOB RUN "
+				"/.../meridian.JOB.SUFFIX\" or \"- JOB RUN\", "
+				"got \"%.80s\": ignored",
+				ts->log_path, no, line);
+		*good = nl + 1 - buf;
+		*lines = no;
+	}
+	free(buf);
+	return 0;
+}
+
+/* A record of an older mnoded's, taken into the list. */
+struct record {
+	uint32_t job_id, run;
+};
+
+/* An older mnoded's records: taken into the list, and appended to *old
+ * for unlinking once the log holds them. */
+static int records_read(struct mnoded *d, struct record **old, size_t *n)
 {
 	struct tmpdirs *ts = d->tmpdirs;
 	struct dirent *e;
-	struct tmpdir *t;
 	DIR *dir;
 
-	if (!ts)
-		return 0;
 	if (!(dir = opendir(d->spool)))
 		return -1;
 	while ((e = readdir(dir))) {
 		uint32_t job_id, run;
 		char *record, *path;
+		struct tmpdir *t;
 
 		if (!record_name(e->d_name, &job_id, &run))
 			continue;
 		record = record_path(d, job_id, run);
 		path = record_read(record, job_id);
 		free(record);
-		if (path)
+		if (!path)
+			continue;
+		*old = xrealloc(*old, (*n + 1) * sizeof(**old));
+		(*old)[*n].job_id = job_id;
+		(*old)[(*n)++].run = run;
+		TAILQ_FOREACH(t, &ts->list, link)
+			if (t->job_id == job_id && t->run == run &&
+			    !strcmp(t->path, path))
+				break;
+		if (t)
+			free(path); /* the log has it already */
+		else
 			tmpdir_add(ts, job_id, run, path);
 	}
 	closedir(dir);
+	return 0;
+}
+
+int tmpdir_scan(struct mnoded *d)
+{
+	struct tmpdirs *ts = d->tmpdirs;
+	struct record *old = NULL;
+	size_t n_old = 0, lines;
+	struct tmpdir *t;
+	off_t good;
+
+	if (!ts)
+		return 0;
+	if (log_read(ts, &good, &lines) < 0) {
+		log_warn("cannot read %s", ts->log_path);
+		return -1;
+	}
+	if (records_read(d, &old, &n_old) < 0) {
+		free(old);
+		return -1;
+	}
+	/* What was read, compacted; the records then go. */
+	if (log_rewrite(ts) == 0) {
+		for (size_t i = 0; i < n_old; i++) {
+			char *record =
+				record_path(d, old[i].job_id, old[i].run);
+			if (unlink(record) < 0 && errno != ENOENT)
+				log_warn("cannot remove %s", record);
+			free(record);
+		}
+	} else {
+		/* appended to as it is, less a torn end: what a record
+		 * holds is read again the next time */
+		log_warn("cannot rewrite %s", ts->log_path);
+		if (log_open(ts) < 0)
+			log_warn("cannot open %s", ts->log_path);
+		else if (ts->log_size != good &&
+			 ftruncate(ts->log_fd, good) == 0)
+			ts->log_size = good;
+		ts->log_lines = lines;
+	}
+	free(old);
 	/* A batch script that ended while we were away has ended its job
 	 * here; the rest is asked of mctld once registered. */
 	TAILQ_FOREACH(t, &ts->list, link) {
@@ -670,12 +979,13 @@ void tmpdir_free_all(struct mnoded *d)
 		tmpdir_free(t);
 	}
 	/* children still removing finish on their own */
-	while (ts->removing) {
-		struct tmpdir_rm *rm = ts->removing;
-		ts->removing = rm->next;
-		free(rm->path);
-		free(rm);
+	while ((t = TAILQ_FIRST(&ts->removing))) {
+		TAILQ_REMOVE(&ts->removing, t, link);
+		tmpdir_free(t);
 	}
+	if (ts->log_fd >= 0)
+		close(ts->log_fd);
+	free(ts->log_path);
 	free(ts->base);
 	free(ts);
 	d->tmpdirs = NULL;
