@@ -87,17 +87,27 @@ enum log_level log_get_level(void)
 	return logger.level;
 }
 
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
 int log_parse_level(const char *s, enum log_level *out)
 {
-	static const char *names[] = {"error", "warn", "info", "debug"};
-
 	for (int i = 0; i < 4; i++) {
-		if (!strcasecmp(s, names[i])) {
+		if (!strcasecmp(s, level_names[i])) {
 			*out = (enum log_level)i;
 			return 0;
 		}
 	}
 	return -1;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	return (unsigned)level < 4 ? level_names[level] : "info";
+}
+
+int log_fileno(void)
+{
+	return fileno(logger.fp ? logger.fp : stderr);
 }
 
 static void vlog(enum log_level lvl, const char *tag, int errnum,

@@ -17,6 +17,11 @@ int log_init(const char *ident, const char *file, enum log_level level);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 int log_parse_level(const char *s, enum log_level *out);
+/* The level's name as log_parse_level reads it ("error" .. "debug"). */
+const char *log_level_name(enum log_level level);
+/* The descriptor the log writes to (its file's, or 2): for a child that
+ * is to log to the same place (mnoded hands it to mstepd as stderr). */
+int log_fileno(void);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

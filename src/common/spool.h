@@ -47,7 +47,6 @@
 #define SPOOL_LAUNCH_FILE "launch"     /* packed LaunchJob or LaunchStep */
 #define SPOOL_SCRIPT_FILE "script"     /* the batch script, the user's */
 #define SPOOL_SOCK_FILE	  "stepd.sock" /* mstepd listens, root only */
-#define SPOOL_LOG_FILE	  "mstepd.log" /* mstepd's log */
 #define SPOOL_END_FILE                                                         \
 	"end" /* packed JobEnd or StepEnd, written                             \
 	       * once */

@@ -14,15 +14,17 @@
  *     job.<id>/                one per batch job (root, 0700 then 0711)
  *       launch                 the LaunchJob as mctld sent it (0600)
  *       script                 the batch script (the job's user, 0700)
- *       stepd.sock             mstepd listens here (root, 0600)
+ *       stepd.sock             mstepd listens here once the mnoded that
+ *                              started it is gone (root, 0600)
  *       pgid                   "PGID UID" of the script's group (0600)
- *       mstepd.log             mstepd's log
  *       end                    the packed JobEnd, written once (0600)
  *     step.<job>.<step>/       this node's share of a step (root, 0711)
  *       launch                 the LaunchStep, topology_file filled (0600)
- *       stepd.sock, pgid, mstepd.log as for a job (pgid: the ranks')
+ *       stepd.sock, pgid as for a job (pgid: the ranks')
  *       end                    the packed StepEnd, written once (0600)
- *     tmpdir.<job>.<run>       the path of the job's TMPDIR here (0600)
+ *     tmpdirs                  one line per change of this node's TMPDIRs:
+ *                              "+ JOB RUN PATH" made, "- JOB RUN" gone
+ *                              (root, 0600; appended to, kept small)
  *
  *   TMPFS/meridian.<job>.XXXXXX  the job's TMPDIR (its user, 0700), from
  *                              its first unit here until it ended here
@@ -34,8 +36,9 @@
  *
  * A job or step is running while its mstepd holds a connection open to
  * mnoded (the socketpair it was started with, or stepd.sock after an
- * mnoded restart); it has ended once `end` exists.  mnoded removes the
- * directory once mctld has acknowledged the end.
+ * mnoded restart) and a flock on its launch file; it has ended once `end`
+ * exists.  mstepd logs to its stderr, which mnoded makes its own log.  mnoded
+ * removes the directory once mctld has acknowledged the end.
  *
  * Prototypes are grouped by source file.
  */
@@ -201,6 +204,7 @@ struct unit {
 	char what[32];	    /* "job 12", "step 12.3", for logs */
 	char *dir;	    /* SPOOL/job.<id>, SPOOL/step.<job>.<step> */
 	struct conn *stepd; /* to its mstepd; NULL once it ended */
+	pid_t pid;	    /* its mstepd while our child, until reaped */
 	union {		    /* set once ended (from the end file); */
 		ProtobufCMessage *msg;	 /* owned by the unit */
 		Meridian__JobEnd *job;	 /* UNIT_JOB */
@@ -218,8 +222,8 @@ struct unit *unit_find(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
  * Start a unit: create its directory (root, 0700, then its kind's mode),
  * write the len bytes of launch (the packed LaunchJob or LaunchStep) as
  * its launch file and start `MstepdPath -s DIR -j JOB [-S STEP] -N NODE
- * [-v]` in its own session, reparented to init by a double fork, with fd
- * 3 one end of a socketpair mnoded watches.  A directory left over from
+ * -L LEVEL` in its own session, with fd 3 one end of a socketpair mnoded
+ * watches and fd 2 mnoded's log.  A directory left over from
  * an earlier mnoded is removed first: the caller knows of no unit there.
  * Returns the unit, in d->units (already ended when its mstepd cannot be
  * watched), or NULL with err and errno, the directory removed.
@@ -235,13 +239,9 @@ int unit_signal(struct unit *u, const Meridian__SignalJob *sj,
  * the caller's to free: for the kinds' end_failed. */
 ProtobufCMessage *unit_end_record(const struct unit *u,
 				  const ProtobufCMessage *end);
-/* mctld has u's end committed: echo its mstepd.log, remove its directory
- * and forget it.  Accepts NULL and a unit not ended (nothing done). */
+/* mctld has u's end committed: remove its directory and forget it.
+ * Accepts NULL and a unit not ended (nothing done). */
 void unit_end_acked(struct unit *u);
-/* Copy dir/mstepd.log into our log (debug when ok, else info): its last
- * 64 KiB at most, from the start of a line, after a line that says how
- * large it is.  what names the job or step ("job 12", "step 12.3"). */
-void unit_echo_log(const char *dir, const char *what, bool ok);
 /* "JOB_COMPLETED"... for logs. */
 const char *unit_state_name(Meridian__JobState s);
 /* At start-up: every job.<id> and step.<job>.<step> directory becomes a
@@ -249,7 +249,7 @@ const char *unit_state_name(Meridian__JobState s);
  * died without an end: recorded as FAILED "mstepd died"); then the steps
  * of batch jobs that ended here are cancelled. */
 int unit_scan_spool(struct mnoded *d);
-/* Reap exited children (the intermediate processes of the double fork). */
+/* Reap exited children: mstepds (a unit's pid) and TMPDIR removals. */
 void unit_reap(struct mnoded *d);
 void unit_free_all(struct mnoded *d);
 

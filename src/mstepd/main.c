@@ -1,8 +1,8 @@
 /*
  * main.c - mstepd: start-up, the connections from mnoded, the loop.
  *
- *   mstepd -s JOBDIR -j JOBID [-N NODENAME] [-v] [-t SECONDS]
- *   mstepd -s STEPDIR -j JOBID -S STEPID [-N NODENAME] [-v]
+ *   mstepd -s JOBDIR -j JOBID [-N NODENAME] [-L LEVEL] [-v] [-t SECONDS]
+ *   mstepd -s STEPDIR -j JOBID -S STEPID [-N NODENAME] [-L LEVEL] [-v]
  *
  * mstepd depends on nobody: it reads everything it needs from its
  * directory, and mnoded (any mnoded of this node, after restarts) talks to
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,10 +32,10 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: mstepd -s JOBDIR -j JOBID [-N NODENAME] [-v] [-t "
-		"SECONDS]\n"
+		"Usage: mstepd -s JOBDIR -j JOBID [-N NODENAME] [-L LEVEL] "
+		"[-v] [-t SECONDS]\n"
 		"       mstepd -s STEPDIR -j JOBID -S STEPID [-N NODENAME] "
-		"[-v]\n"
+		"[-L LEVEL] [-v]\n"
 		"Meridian's step manager: runs one batch job from JOBDIR, or "
 		"this node's\nranks of a job step from STEPDIR. Started by "
 		"mnoded.\n"
@@ -47,7 +48,10 @@ static void usage(FILE *fp)
 		"  -N NODENAME  this node (default: the job's batch host, or "
 		"the step's\n"
 		"               node the launch names)\n"
-		"  -v           log debug messages\n"
+		"  -L LEVEL     log error, warn, info (the default) or debug "
+		"messages, to\n"
+		"               stderr (mnoded makes that its own log)\n"
+		"  -v           the same as -L debug\n"
 		"  -t SECONDS   time limit in seconds instead of the job's "
 		"(for tests)\n");
 }
@@ -158,17 +162,24 @@ static void peer_on_frame(struct conn *c, const struct frame_hdr *h,
 	protobuf_c_message_free_unpacked(m, NULL);
 }
 
+static void sock_listen(struct mstepd *s);
+
 static void peer_on_close(struct conn *c, const char *why, void *arg)
 {
 	struct peer *p = arg;
+	struct mstepd *s = p->s;
+	bool starter = p->started_by;
 
 	/* mnoded went away; the job does not care. */
 	log_debug("%s: %s", conn_peer(c), why);
-	peer_remove(p->s, p);
+	peer_remove(s, p);
+	/* the next mnoded will look for stepd.sock: only now is it needed */
+	if (starter && !s->finished)
+		sock_listen(s);
 }
 
 /* Take fd as a connection from mnoded if its peer is root or ourselves. */
-static void peer_add(struct mstepd *s, int fd, const char *what)
+static void peer_add(struct mstepd *s, int fd, const char *what, bool starter)
 {
 	struct peer *p = xcalloc(1, sizeof(*p));
 	uid_t uid;
@@ -188,6 +199,7 @@ static void peer_add(struct mstepd *s, int fd, const char *what)
 		free(p);
 		return;
 	}
+	p->started_by = starter;
 	p->next = s->peers;
 	s->peers = p;
 	log_debug("%s: connected", what);
@@ -203,7 +215,7 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 			log_warn("accept on %s/%s", s->dir, SPOOL_SOCK_FILE);
 		return;
 	}
-	peer_add(s, c, "mnoded (stepd.sock)");
+	peer_add(s, c, "mnoded (stepd.sock)", false);
 }
 
 /* ---- signals -------------------------------------------------------- */
@@ -247,6 +259,20 @@ static void ensure_std_fds(void)
 		close(fd);
 }
 
+/* Hold a shared flock on DIR/launch for as long as we live: a restarted
+ * mnoded that finds no stepd.sock yet tells an mstepd about to listen
+ * from a dead one by it (unit.c).  The descriptor is close-on-exec, and
+ * the lock goes with the last process holding it. */
+static void hold_launch(struct mstepd *s)
+{
+	char *path = spool_path(s->dir, SPOOL_LAUNCH_FILE);
+
+	s->lock_fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_SH) < 0)
+		log_warn("cannot lock %s", path); /* reading it will fail */
+	free(path);
+}
+
 static bool is_socket(int fd)
 {
 	int type;
@@ -275,8 +301,6 @@ static bool parse_id(const char *arg, int opt, const char *what, long *out)
 /* The loop, the signals it watches, stepd.sock, and mnoded on fd 3. */
 static void loop_init(struct mstepd *s, bool mnoded_fd, struct event *ev[3])
 {
-	struct mer_error err;
-	char *sock_path;
 
 	if (!(s->base = event_base_new()))
 		fatalx("cannot create the event loop");
@@ -286,6 +310,22 @@ static void loop_init(struct mstepd *s, bool mnoded_fd, struct event *ev[3])
 	for (int i = 0; i < 3; i++)
 		evsignal_add(ev[i], NULL);
 
+	/* Started by mnoded, we listen only once it is gone (an inode less
+	 * per job while it lives); started by hand, at once. */
+	if (mnoded_fd)
+		peer_add(s, SPOOL_MNODED_FD, "mnoded", true);
+	if (!s->peers)
+		sock_listen(s);
+}
+
+/* Listen on DIR/stepd.sock, for the next mnoded of this node. */
+static void sock_listen(struct mstepd *s)
+{
+	struct mer_error err;
+	char *sock_path;
+
+	if (s->listen_fd >= 0)
+		return;
 	sock_path = xasprintf("%s/%s", s->dir, SPOOL_SOCK_FILE);
 	s->listen_fd = unix_listen(sock_path, 0600, &err);
 	if (s->listen_fd < 0) {
@@ -297,10 +337,9 @@ static void loop_init(struct mstepd *s, bool mnoded_fd, struct event *ev[3])
 		s->listen_ev = event_new(s->base, s->listen_fd,
 					 EV_READ | EV_PERSIST, listen_cb, s);
 		event_add(s->listen_ev, NULL);
+		log_debug("listening on %s", sock_path);
 	}
 	free(sock_path);
-	if (mnoded_fd)
-		peer_add(s, SPOOL_MNODED_FD, "mnoded");
 }
 
 static void loop_free(struct mstepd *s, struct event *ev[3])
@@ -374,15 +413,16 @@ int main(int argc, char **argv)
 {
 	struct mstepd s = {0};
 	const char *dir = NULL, *node = NULL;
-	bool verbose = false, mnoded_fd;
-	char *log_path, ident[48], *end;
+	enum log_level level = LOG_LVL_INFO;
+	bool mnoded_fd;
+	char ident[48], *end;
 	long jobid = 0, stepid = -1, limit = -1;
 	int opt, rc;
 
 	/* Before anything opens a file: is fd 3 the socket from mnoded? */
 	mnoded_fd = is_socket(SPOOL_MNODED_FD);
 	ensure_std_fds();
-	while ((opt = getopt(argc, argv, "s:j:S:N:vt:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:j:S:N:L:vt:h")) != -1) {
 		switch (opt) {
 		case 's':
 			dir = optarg;
@@ -398,8 +438,17 @@ int main(int argc, char **argv)
 		case 'N':
 			node = optarg;
 			break;
+		case 'L':
+			if (log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr,
+					"mstepd: error: -L %s: expected error, "
+					"warn, info or debug\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'v':
-			verbose = true;
+			level = LOG_LVL_DEBUG;
 			break;
 		case 't':
 			errno = 0;
@@ -443,19 +492,15 @@ int main(int argc, char **argv)
 	s.listen_fd = -1;
 	s.status_fd = -1;
 
-	log_path = xasprintf("%s/%s", s.dir, SPOOL_LOG_FILE);
 	if (s.step_mode)
 		snprintf(ident, sizeof(ident), "mstepd(step %u.%u)", s.job_id,
 			 s.step_id);
 	else
 		snprintf(ident, sizeof(ident), "mstepd(job %u)", s.job_id);
-	if (log_init(ident, log_path, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO) <
-	    0) {
-		fprintf(stderr, "mstepd: error: cannot open %s: %s\n", log_path,
-			strerror(errno));
-		return 1;
-	}
-	free(log_path);
+	/* stderr: mnoded's log, where the node's admin looks (no file of
+	 * its own per job: see spool.h) */
+	log_init(ident, NULL, level);
+	hold_launch(&s);
 	/* Orphans of the job come back to us, so that the clean-up finds
 	 * them (see tasks.c and step.c). */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)

@@ -64,6 +64,7 @@ enum task_kill {
 struct peer {
 	struct mstepd *s;
 	struct conn *conn;
+	bool started_by; /* fd 3: the mnoded that started us */
 	struct peer *next;
 };
 
@@ -77,8 +78,9 @@ struct mstepd {
 	Meridian__LaunchJob *launch;	/* batch mode */
 	const Meridian__JobRecord *job; /* launch->job, or the step's job */
 	struct event_base *base;
-	int listen_fd;
+	int listen_fd; /* stepd.sock once bound, else -1 */
 	struct event *listen_ev;
+	int lock_fd; /* launch, flock()ed: "mstepd lives" */
 	struct peer *peers;
 	int64_t time_limit_s; /* 0: none */
 

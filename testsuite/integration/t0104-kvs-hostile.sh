@@ -60,6 +60,8 @@ J=$(submit -N 2 -n 4 -t 5 -o kvs-%j.out kvsjob.sh) || bail "submit kvsjob.sh"
 note "job $J"
 spool=$(sed -n 's/^SpoolDir=//p' "$MER_CONF" | sed 's/%n/n1/')
 SD=$spool/step.$J.0
+# node 0's mstepd logs into its mnoded's log, each line tagged with it
+stepd_log() { daemon_log mnoded-n1 | grep -F "mstepd(step $J.0)"; }
 
 # "PID PORT" of node 0's mstepd of the step and its KVS listener
 kvs_listener() {
@@ -71,7 +73,7 @@ kvs_listener() {
 	echo "$p $port"
 }
 wait_for 30 "node 0's mstepd listening for the KVS" kvs_listener ||
-	bail "no KVS listener of step $J.0: $(file_or_none "$SD/mstepd.log")"
+	bail "no KVS listener of step $J.0: $(stepd_log | tail -n 20)"
 read -r PID PORT < <(kvs_listener)
 note "node 0's mstepd: pid $PID, KVS port $PORT"
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
@@ -91,13 +93,12 @@ rss_max=$rss0 lines=0 closed_running=0
 while kill -0 "$PID" 2>/dev/null; do
 	r=$(rss_kb "$PID")
 	[ -n "$r" ] && [ "$r" -gt "$rss_max" ] && rss_max=$r
-	l=$({ wc -l <"$SD/mstepd.log"; } 2>/dev/null) && lines=$l
+	lines=$(stepd_log | wc -l)
 	if [ $closed_running = 0 ] && ! ss -ltnH 2>/dev/null | awk '{ print $4 }' | grep -q ":$PORT\$" &&
 		kill -0 "$PID" 2>/dev/null; then
 		closed_running=1
 		note "the KVS port closed while node 0's mstepd still ran"
 	fi
-	cp "$SD/mstepd.log" "$MER_T/node0-mstepd.log" 2>/dev/null
 	sleep 0.2
 done
 wait "$a1" "$a2" "$a3" "$a4"
@@ -105,7 +106,9 @@ note "wrong key: $(tail -n 1 "$MER_T/wrong.out")"
 note "no key:    $(tail -n 1 "$MER_T/none.out")"
 note "stall:     $(tail -n 1 "$MER_T/stall.out")"
 note "hold-open: $(tail -n 1 "$MER_T/hold.out")"
-note "node 0's mstepd: VmRSS ${rss0} kB before the attack, at most ${rss_max} kB during it; mstepd.log ${lines} lines"
+stepd_log >"$MER_T/node0-mstepd.log"
+lines=$(wc -l <"$MER_T/node0-mstepd.log")
+note "node 0's mstepd: VmRSS ${rss0} kB before the attack, at most ${rss_max} kB during it; it logged ${lines} lines"
 
 wait_job_end "$J" 120 || note "job $J did not end in time: $(job_show "$J")"
 check_eq "the job COMPLETED" COMPLETED "$(job_state "$J")"

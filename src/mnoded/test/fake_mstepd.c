@@ -3,7 +3,7 @@
  * own code (spool_start), it checks what it was given and ends the way the
  * test asks, so the test sees what mctld would.
  *
- *   fake_mstepd -s DIR -j JOB [-S STEP] -N NODE [-v]
+ *   fake_mstepd -s DIR -j JOB [-S STEP] -N NODE [-L LEVEL] [-v]
  *
  * Without -S (a batch job): writes a COMPLETED JobEnd and exits; when the
  * script says "fake-wait", first waits for a SIGNAL_JOB as "wait" below
@@ -13,18 +13,21 @@
  *   true   write a COMPLETED StepEnd whose reason tells what it was given
  *          ("ok index=I topo=FILE") or what was wrong ("bad: ..."), exit
  *   die    exit without an end file
- *   wait   listen on DIR/stepd.sock like mstepd; keep going when fd 3 hits
- *          EOF (mnoded died); at the first SIGNAL_JOB on any connection
- *          write a CANCELLED StepEnd whose reason describes it, exit.
- *          Gives up after 30 s.
+ *   wait   like mstepd, listen on DIR/stepd.sock once fd 3 hits EOF
+ *          (mnoded died) and keep going; at the first SIGNAL_JOB on any
+ *          connection write a CANCELLED StepEnd whose reason describes
+ *          it, exit.  Gives up after 30 s.
+ *   wait-slow  the same, but listens only 2 s after fd 3's EOF
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -85,7 +88,7 @@ static Meridian__SignalJob *read_signal(int fd)
 
 /* Listen on DIR/stepd.sock like mstepd and return the first SignalJob
  * that comes on fd 3 or there; NULL after 30 s or on an error. */
-static Meridian__SignalJob *wait_for_signal(void)
+static Meridian__SignalJob *wait_for_signal(unsigned listen_delay_s)
 {
 	struct pollfd p[MAX_FDS];
 	struct mer_error err;
@@ -94,12 +97,9 @@ static Meridian__SignalJob *wait_for_signal(void)
 	int n = 0;
 
 	p[n++] = (struct pollfd){.fd = 3, .events = POLLIN};
-	p[n] = (struct pollfd){.fd = unix_listen(sock, 0600, &err),
-			       .events = POLLIN};
-	free(sock);
-	if (p[n].fd < 0)
-		return NULL;
-	n++;
+	/* like mstepd, listen only once the mnoded that started us is
+	 * gone (fd 3's EOF, below) */
+	p[n++] = (struct pollfd){.fd = -1, .events = POLLIN};
 	while (time(NULL) < give_up) {
 		if (poll(p, (nfds_t)n, 1000) < 0 && errno != EINTR)
 			return NULL;
@@ -119,17 +119,24 @@ static Meridian__SignalJob *wait_for_signal(void)
 				/* EOF: mnoded went away; mstepd keeps on */
 				close(p[i].fd);
 				p[i].fd = -1;
+				if (i == 0)
+					sleep(listen_delay_s);
+				if (i == 0 && (p[1].fd = unix_listen(sock, 0600,
+								     &err)) < 0)
+					break;
 				continue;
 			}
+			free(sock);
 			return sj;
 		}
 	}
+	free(sock);
 	return NULL;
 }
 
-static int wait_step(void)
+static int wait_step(unsigned listen_delay_s)
 {
-	Meridian__SignalJob *sj = wait_for_signal();
+	Meridian__SignalJob *sj = wait_for_signal(listen_delay_s);
 	char *why;
 
 	if (!sj)
@@ -153,7 +160,7 @@ static int run_job(void)
 	if (lj && lj->spec &&
 	    memmem(lj->spec->script.data, lj->spec->script.len, "fake-wait",
 		   9)) {
-		if (!wait_for_signal())
+		if (!wait_for_signal(0))
 			return 4;
 		e.state = MERIDIAN__JOB_STATE__JOB_CANCELLED;
 	}
@@ -174,7 +181,9 @@ static int run_step(void)
 	if (strcmp(mode, "die") == 0)
 		return 0;
 	if (strcmp(mode, "wait") == 0)
-		return wait_step();
+		return wait_step(0);
+	if (strcmp(mode, "wait-slow") == 0)
+		return wait_step(2);
 	if (ls->job->job_id != job_id || ls->step->step_id != step_id)
 		why = xasprintf("bad: -j %u -S %u for step %u.%u", job_id,
 				step_id, ls->job->job_id, ls->step->step_id);
@@ -188,12 +197,24 @@ static int run_step(void)
 	return 0;
 }
 
+/* Hold DIR/launch flock()ed while we live, as mstepd does: how a
+ * restarted mnoded knows we are there before we listen. */
+static void hold_launch(void)
+{
+	char *path = spool_path(dir, SPOOL_LAUNCH_FILE);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	free(path);
+	if (fd >= 0)
+		flock(fd, LOCK_SH);
+}
+
 int main(int argc, char **argv)
 {
 	bool is_step = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:j:S:N:v")) != -1) {
+	while ((opt = getopt(argc, argv, "s:j:S:N:L:v")) != -1) {
 		switch (opt) {
 		case 's':
 			dir = optarg;
@@ -208,6 +229,7 @@ int main(int argc, char **argv)
 		case 'N':
 			node = optarg;
 			break;
+		case 'L':
 		case 'v':
 			break;
 		default:
@@ -216,5 +238,6 @@ int main(int argc, char **argv)
 	}
 	if (!dir || !node || !job_id)
 		return 2;
+	hold_launch();
 	return is_step ? run_step() : run_job();
 }

@@ -530,104 +530,39 @@ static void test_scan(void)
 	spool_remove();
 }
 
-/* unit_echo_log of dir/mstepd.log in a child whose log is a file (the
- * logger is the process's): what it logged, malloc'd. */
-static char *echo_log_of(const char *dir, bool ok)
+/* An mnoded restarted before the mstepd of a long-running share listens
+ * on stepd.sock (it does only once its first mnoded is gone) waits for
+ * it, since the mstepd holds its launch file locked, rather than record
+ * the share lost and kill its ranks. */
+static void test_scan_waits_for_live_mstepd(void)
 {
-	char path[256], *data = NULL;
-	int status;
-	pid_t pid;
-
-	snprintf(path, sizeof(path), "%s/echoed.log", root);
-	unlink(path);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		if (log_init("test_steps", path, LOG_LVL_DEBUG) < 0)
-			_exit(2);
-		unit_echo_log(dir, "step 9.1", ok);
-		_exit(0);
-	}
-	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
-	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CU_ASSERT_EQUAL(read_file(path, &data, NULL), 0);
-	return data;
-}
-
-static size_t count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; s && *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
-/* A step's mstepd.log is echoed when its end is acknowledged; a job can
- * make it large (PMI garbage, a peer's frames), so only its last 64 KiB
- * are read and logged, from a line's start, after a line saying how
- * large it was. */
-static void test_echo_log_bounded(void)
-{
-	char dir[128], path[256], line[128], *out;
-	const size_t nlines = 200000; /* 100 bytes each: 20 MB */
-	struct stat st;
-	FILE *fp;
+	struct utimbuf old = {1000, 1000}; /* no start-up grace */
+	struct mnoded before, d;
+	const struct reported *r;
+	struct unit *s;
+	char path[160];
 
 	spool_create();
-	snprintf(dir, sizeof(dir), "%s/step.9.1", root);
-	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
-	snprintf(path, sizeof(path), "%s/mstepd.log", dir);
+	daemon_init(&before);
+	CU_ASSERT_EQUAL_FATAL(launch(&before, 13, 1, "wait-slow"), 0);
+	snprintf(path, sizeof(path), "%s/step.13.1/launch", root);
+	CU_ASSERT_EQUAL(utime(path, &old), 0);
+	usleep(200 * 1000); /* it has its lock */
+	daemon_fini(&before);
 
-	/* a small one: whole */
-	fp = fopen(path, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-	fputs("first line\nlast line\n", fp);
-	fclose(fp);
-	out = echo_log_of(dir, false);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-	CU_ASSERT_EQUAL(count_lines(out), 2);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "step 9.1: first line\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "step 9.1: last line\n"));
-	free(out);
-
-	/* 20 MB of it */
-	fp = fopen(path, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-	for (size_t i = 0; i < nlines; i++) {
-		snprintf(line, sizeof(line), "line %07zu %.*s\n", i, 86,
-			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-		fputs(line, fp);
-	}
-	fputs("the end's reason", fp); /* no newline */
-	fclose(fp);
-	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
-	out = echo_log_of(dir, false);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-	printf("\n  a %lld-byte mstepd.log: %zu lines, %zu bytes echoed ",
-	       (long long)st.st_size, count_lines(out), strlen(out));
-	snprintf(line, sizeof(line),
-		 "step 9.1: mstepd.log is %lld bytes: only its last ",
-		 (long long)st.st_size);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, line));
-	/* 64 KiB of 100-byte lines, from a line's start, and the header */
-	CU_ASSERT(count_lines(out) <= 65536 / 100 + 2);
-	CU_ASSERT(count_lines(out) >= 65536 / 100 - 1);
-	CU_ASSERT(strlen(out) < 128 * 1024);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "step 9.1: the end's reason\n"));
-	snprintf(line, sizeof(line), "step 9.1: line %07zu x", nlines - 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, line));
-	CU_ASSERT_PTR_NULL(strstr(out, "line 0000000 "));
-	/* no line cut at its start */
-	CU_ASSERT_PTR_NULL(strstr(out, "step 9.1: x"));
-	free(out);
-
-	/* when fine, debug: the same bound */
-	out = echo_log_of(dir, true);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-	CU_ASSERT(count_lines(out) <= 65536 / 100 + 2);
-	free(out);
+	daemon_init(&d);
+	CU_ASSERT_EQUAL_FATAL(unit_scan_spool(&d), 0);
+	s = steps_find(&d, 13, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NULL(s->end.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s->stepd);
+	CU_ASSERT_PTR_NULL(find_reported(13, 1));
+	steps_cancel_job(&d, 13, "test");
+	r = wait_end(&d, 13, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_CANCELLED);
+	unit_end_acked(steps_find(&d, 13, 1));
+	daemon_fini(&d);
 	spool_remove();
 }
 
@@ -639,7 +574,8 @@ static CU_TestInfo tests[] = {
 	{"signal every step of a job", test_signal_whole_job},
 	{"batch script end cancels steps", test_batch_end_cancels_steps},
 	{"start-up scan of step directories", test_scan},
-	{"a huge mstepd.log is echoed bounded", test_echo_log_bounded},
+	{"start-up waits for an mstepd not listening yet",
+	 test_scan_waits_for_live_mstepd},
 	CU_TEST_INFO_NULL,
 };
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -170,14 +171,18 @@ static void write_launch(struct run *r, const struct job_opts *o)
 static void start(struct run *r, uint32_t id_arg, const char *limit_s)
 {
 	int sp[2];
-	char idbuf[16];
+	char idbuf[16], log[600];
 	const char *m = mstepd_path(); /* malloc'd once, before the fork */
 
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 	snprintf(idbuf, sizeof(idbuf), "%u", id_arg ? id_arg : r->id);
+	snprintf(log, sizeof(log), "%s/mstepd.log", r->root);
 	r->pid = fork();
 	if (r->pid == 0) {
 		int devnull = open("/dev/null", O_RDWR);
+		/* mnoded's log, as mnoded gives it: stderr */
+		int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(logfd, 2);
 		dup2(sp[1], 3);
 		dup2(devnull, 0);
 		dup2(devnull, 1);
@@ -283,12 +288,11 @@ static void send_signal(int fd, uint32_t id, int sig, bool cancel,
 
 /* Every file mstepd left in the job directory is owner-only: the script
  * the user's (0700, to run it), the rest root's and 0600 (launch, end,
- * pgid, mstepd.log). */
+ * pgid); and there is nothing else (its log is mnoded's). */
 static void check_job_dir_modes(const struct run *r)
 {
 	const char *want[] = {SPOOL_LAUNCH_FILE, SPOOL_END_FILE,
-			      SPOOL_PGID_FILE, SPOOL_LOG_FILE,
-			      SPOOL_SCRIPT_FILE};
+			      SPOOL_PGID_FILE, SPOOL_SCRIPT_FILE};
 	struct dirent *de;
 	DIR *d = opendir(r->dir);
 	size_t seen = 0;
@@ -428,9 +432,9 @@ static void test_cancel_over_socket(void)
 	struct run r;
 	struct job_opts o = {0};
 	struct mer_error err;
-	char sock[512], *out;
+	char sock[512], launch[512], *out;
 	long bg = 0;
-	int fd = -1;
+	int fd = -1, lfd;
 
 	if (skip())
 		return;
@@ -444,6 +448,18 @@ static void test_cancel_over_socket(void)
 	start(&r, 0, NULL);
 	CU_ASSERT_TRUE_FATAL(wait_output(&r, "meridian-104.out", "bg=", 10));
 	snprintf(sock, sizeof(sock), "%s/%s", r.dir, SPOOL_SOCK_FILE);
+	/* while the mnoded that started it is there, mstepd does not listen,
+	 * and holds its launch file locked */
+	CU_ASSERT_NOT_EQUAL(access(sock, F_OK), 0);
+	snprintf(launch, sizeof(launch), "%s/%s", r.dir, SPOOL_LAUNCH_FILE);
+	lfd = open(launch, O_RDONLY);
+	CU_ASSERT_TRUE_FATAL(lfd >= 0);
+	CU_ASSERT_TRUE(flock(lfd, LOCK_EX | LOCK_NB) < 0 &&
+		       errno == EWOULDBLOCK);
+	close(lfd);
+	/* that mnoded dies: the next one finds stepd.sock */
+	close(r.fd);
+	r.fd = -1;
 	for (int i = 0; i < 100 && fd < 0; i++) {
 		fd = unix_connect(sock, &err);
 		if (fd < 0)

@@ -574,11 +574,18 @@ static void write_launch(struct mrun *m, int k, const struct step_opts *o)
 	free(buf);
 }
 
+/* Node k's stand-in for mnoded's log, which mstepd writes to (its
+ * stderr): beside the node's directory, not in it. */
+static void node_log(const struct mrun *m, int k, char *path, size_t len)
+{
+	snprintf(path, len, "%s.log", m->nodes[k].dir);
+}
+
 /* Start node k's mstepd as mnoded would (we wait for it ourselves). */
 static void start_node(struct mrun *m, int k)
 {
 	struct node_run *n = &m->nodes[k];
-	char job[16], step[16], node[16];
+	char job[16], step[16], node[16], log[600];
 	int sp[2];
 	const char *mstepd = mstepd_path(); /* malloc'd once, before the fork */
 
@@ -586,9 +593,13 @@ static void start_node(struct mrun *m, int k)
 	snprintf(step, sizeof(step), "%u", m->step_id);
 	snprintf(node, sizeof(node), "n%d", k);
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	node_log(m, k, log, sizeof(log));
 	n->pid = fork();
 	if (n->pid == 0) {
 		int devnull = open("/dev/null", O_RDWR);
+		/* mnoded's log, as mnoded gives it: stderr */
+		int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(logfd, 2);
 		dup2(sp[1], 3);
 		dup2(devnull, 0);
 		dup2(devnull, 1);
@@ -655,7 +666,7 @@ static void finish(struct mrun *m, int secs)
 		n->end_file =
 			meridian__step_end__unpack(NULL, len, (uint8_t *)data);
 		free(data);
-		snprintf(path, sizeof(path), "%s/%s", n->dir, SPOOL_LOG_FILE);
+		node_log(m, k, path, sizeof(path));
 		if (getenv("STEP_TEST_VERBOSE") &&
 		    read_file(path, &data, &len) == 0) {
 			fprintf(stderr, "--- node %d's mstepd.log\n%s", k,
@@ -971,14 +982,25 @@ static uint32_t signal_job(struct mrun *m, int fd, uint32_t step, int sig,
 	return h.flags;
 }
 
-/* Connect to node k's stepd.sock, as a restarted mnoded would. */
-static int stepd_sock(const struct mrun *m, int k)
+/* Connect to node k's stepd.sock, as a restarted mnoded would: the
+ * mnoded that started it is gone first (its fd 3 closed), and only then
+ * does mstepd listen there (for 5 s at most, we wait). */
+static int stepd_sock(struct mrun *m, int k)
 {
 	struct mer_error err;
 	char path[512];
+	int fd = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, SPOOL_SOCK_FILE);
-	return unix_connect(path, &err);
+	CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0); /* not while it's there */
+	close(m->nodes[k].mnoded_fd);
+	m->nodes[k].mnoded_fd = -1;
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		fd = unix_connect(path, &err);
+		if (fd < 0)
+			usleep(50 * 1000);
+	}
+	return fd;
 }
 
 /* STEP_SIGNAL reaches every rank; a kill and mnoded's cancel end the
@@ -1255,11 +1277,12 @@ static const char kvs_script[] =
 	"req('cmd=finalize')\n";
 
 /* Every file mstepd left in a step directory is root's and 0600: the
- * launch (ours), end, pgid, mstepd.log (and stepd.sock while it runs). */
+ * launch (ours), end, pgid (and stepd.sock while it runs, once its mnoded
+ * is gone); its log is mnoded's. */
 static void check_step_dir_modes(const char *dir)
 {
 	const char *want[] = {SPOOL_LAUNCH_FILE, SPOOL_END_FILE,
-			      SPOOL_PGID_FILE, SPOOL_LOG_FILE};
+			      SPOOL_PGID_FILE};
 	struct dirent *de;
 	DIR *d = opendir(dir);
 	size_t seen = 0;
@@ -1403,7 +1426,7 @@ static bool log_has(const struct mrun *m, int k, const char *what)
 	char path[600], *data;
 	bool yes;
 
-	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, SPOOL_LOG_FILE);
+	node_log(m, k, path, sizeof(path));
 	if (read_file(path, &data, NULL) < 0)
 		return false;
 	yes = strstr(data, what) != NULL;
@@ -1571,7 +1594,7 @@ static bool log_wait(const struct mrun *m, int k, const char *what, int secs)
 {
 	char path[600], *data;
 
-	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, SPOOL_LOG_FILE);
+	node_log(m, k, path, sizeof(path));
 	for (int i = 0; i < secs * 20; i++) {
 		bool yes = false;
 		if (read_file(path, &data, NULL) == 0) {
@@ -1590,7 +1613,7 @@ static size_t log_lines(const struct mrun *m, int k)
 	char path[600], *data;
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", m->nodes[k].dir, SPOOL_LOG_FILE);
+	node_log(m, k, path, sizeof(path));
 	if (read_file(path, &data, NULL) < 0)
 		return 0;
 	for (const char *p = data; *p; p++)
