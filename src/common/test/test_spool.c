@@ -402,11 +402,21 @@ static void test_pgid_round_trip(void)
 	CU_ASSERT_EQUAL(pgid, 12345);
 	CU_ASSERT_EQUAL(uid, 1001);
 
+	/* written once: a second one is refused, the first one kept */
+	CU_ASSERT_EQUAL(spool_write_pgid(dir, 2, 0, &err), -1);
+	CU_ASSERT_EQUAL(errno, EEXIST);
+	CU_ASSERT_EQUAL(spool_read_pgid(dir, &pgid, &uid, &err), 0);
+	CU_ASSERT_EQUAL(pgid, 12345);
+
 	/* root's own group, and the largest ids */
+	path = spool_path(dir, SPOOL_PGID_FILE);
+	CU_ASSERT_EQUAL(unlink(path), 0);
 	CU_ASSERT_EQUAL(spool_write_pgid(dir, 2, 0, &err), 0);
 	CU_ASSERT_EQUAL(spool_read_pgid(dir, &pgid, &uid, &err), 0);
 	CU_ASSERT_EQUAL(pgid, 2);
 	CU_ASSERT_EQUAL(uid, 0);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	free(path);
 	CU_ASSERT_EQUAL(spool_write_pgid(dir, 4194304, 4294967294u, &err), 0);
 	CU_ASSERT_EQUAL(spool_read_pgid(dir, &pgid, &uid, &err), 0);
 	CU_ASSERT_EQUAL(pgid, 4194304);
