@@ -159,8 +159,8 @@ Meridian__LaunchStep *spool_read_launch_step(const char *dir,
 
 /* ---- end ------------------------------------------------------------- */
 
-int spool_write_end(const char *dir, const ProtobufCMessage *end,
-		    struct mer_error *err)
+static int write_end(const char *dir, const ProtobufCMessage *end, bool sync,
+		     struct mer_error *err)
 {
 	char *path = spool_path(dir, SPOOL_END_FILE);
 	size_t n = protobuf_c_message_get_packed_size(end);
@@ -168,10 +168,49 @@ int spool_write_end(const char *dir, const ProtobufCMessage *end,
 	int rc = 0;
 
 	protobuf_c_message_pack(end, buf);
-	if (write_file_atomic(path, buf, n, 0600) < 0)
+	if (write_file_replace(path, buf, n, 0600, sync) < 0)
 		rc = path_failed(err, errno, "cannot write", path);
 	free_keep_errno(buf);
 	free_keep_errno(path);
+	return rc;
+}
+
+int spool_write_end(const char *dir, const ProtobufCMessage *end,
+		    struct mer_error *err)
+{
+	return write_end(dir, end, true, err);
+}
+
+int spool_write_end_unsynced(const char *dir, const ProtobufCMessage *end,
+			     struct mer_error *err)
+{
+	return write_end(dir, end, false, err);
+}
+
+/* fsync what path names (a file, or with O_DIRECTORY a directory). */
+static int sync_path(const char *path, int flags, struct mer_error *err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags), e;
+
+	if (fd < 0)
+		return path_failed(err, errno, "cannot open", path);
+	if (fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		return path_failed(err, e, "cannot fsync", path);
+	}
+	close(fd);
+	return 0;
+}
+
+int spool_sync_end(const char *dir, struct mer_error *err)
+{
+	char *path = spool_path(dir, SPOOL_END_FILE);
+	int rc = sync_path(path, 0, err);
+
+	free_keep_errno(path);
+	if (rc == 0)
+		rc = sync_path(dir, O_DIRECTORY, err);
 	return rc;
 }
 

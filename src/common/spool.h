@@ -17,8 +17,12 @@
  *
  * Every file is created 0600 (root's: launch holds the job's environment
  * and a step's io_key).  Only end is written atomically (a temporary
- * file, fsync, rename): it must survive a machine crash whole, or the
- * job would be reported lost after it ran.  launch is written whole
+ * file, rename), and synced before it is the only record of how the job
+ * ended: it must survive a machine crash whole, or the job would be
+ * reported lost after it ran.  mstepd syncs it when no mnoded is
+ * connected; else mnoded takes the end at once, and syncs it itself
+ * when it cannot hand it to mctld at once (not connected, the connection
+ * lost, no acknowledgement by the next heartbeat).  launch is written whole
  * before mstepd starts, so mstepd never sees it in the making; pgid is
  * written in place and not synced, since a crash that loses it ended the
  * processes it names, and a torn one is refused by its reader.  Each
@@ -80,9 +84,16 @@ Meridian__LaunchStep *spool_read_launch_step(const char *dir,
 
 /* ---- end ---- */
 
-/* Pack end (a JobEnd or a StepEnd) into dir/end, atomically, 0600. */
+/* Pack end (a JobEnd or a StepEnd) into dir/end, atomically, 0600, and
+ * fsync it.  _unsynced: no fsync, for an mstepd whose mnoded is there to
+ * take the end at once; mnoded syncs it (spool_sync_end) whenever it
+ * cannot hand it to mctld at once. */
 int spool_write_end(const char *dir, const ProtobufCMessage *end,
 		    struct mer_error *err);
+int spool_write_end_unsynced(const char *dir, const ProtobufCMessage *end,
+			     struct mer_error *err);
+/* fsync dir/end and dir (its name in it). */
+int spool_sync_end(const char *dir, struct mer_error *err);
 /* dir/end as the JobEnd of job job_id.  Free with
  * meridian__job_end__free_unpacked. */
 Meridian__JobEnd *spool_read_job_end(const char *dir, uint32_t job_id,

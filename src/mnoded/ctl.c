@@ -168,6 +168,7 @@ static void ctl_drop(struct ctl *c, const char *why)
 	/* Ends not acknowledged go again with the next registration. */
 	TAILQ_FOREACH(u, &c->d->units, link)
 		u->end_in_flight = false;
+	unit_sync_ends(c->d); /* they may wait long */
 	evtimer_del(c->hb_ev);
 	evtimer_del(c->watch_ev);
 	ctl_schedule_retry(c);
@@ -312,6 +313,9 @@ static void ctl_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 	Meridian__NodeHeartbeat hb = MERIDIAN__NODE_HEARTBEAT__INIT;
 	struct pending *p;
 
+	/* an end mctld has not acknowledged since the last heartbeat may wait
+	 * long yet */
+	unit_sync_ends(c->d);
 	if (c->state != CTL_UP)
 		return;
 	hb.name = (char *)c->d->name;

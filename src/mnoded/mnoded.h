@@ -211,6 +211,7 @@ struct unit {
 		Meridian__StepEnd *step; /* UNIT_STEP */
 	} end;
 	bool end_in_flight; /* JOB_END/STEP_END sent, no Ack yet */
+	bool end_synced;    /* its end file fsync'ed (unit_sync_ends) */
 	bool cancel_sent;   /* a cancel went to its mstepd */
 };
 
@@ -249,6 +250,12 @@ const char *unit_state_name(Meridian__JobState s);
  * died without an end: recorded as FAILED "mstepd died"); then the steps
  * of batch jobs that ended here are cancelled. */
 int unit_scan_spool(struct mnoded *d);
+/* mstepd leaves its end unsynced while we are connected (spool.h): make
+ * the end files of every unit that has ended and is not acknowledged
+ * durable, each once.  Called when mctld cannot take them at once: not
+ * connected, the connection lost, or still unacknowledged at a
+ * heartbeat. */
+void unit_sync_ends(struct mnoded *d);
 /* Reap exited children: mstepds (a unit's pid) and TMPDIR removals. */
 void unit_reap(struct mnoded *d);
 void unit_free_all(struct mnoded *d);

@@ -191,6 +191,25 @@ static void kill_orphans(const struct unit *u)
 			 u->what, n);
 }
 
+static void unit_sync_end(struct unit *u)
+{
+	struct mer_error err;
+
+	if (!u->end.msg || u->end_synced)
+		return;
+	if (spool_sync_end(u->dir, &err) < 0)
+		log_warnx("%s: %s", u->what, err.text);
+	u->end_synced = true; /* a failure is not retried at every turn */
+}
+
+void unit_sync_ends(struct mnoded *d)
+{
+	struct unit *u;
+
+	TAILQ_FOREACH(u, &d->units, link)
+		unit_sync_end(u);
+}
+
 /* mstepd is gone: pick up its end file (or make one up) and report it. */
 static void unit_gone(struct unit *u, const char *why)
 {
@@ -204,6 +223,9 @@ static void unit_gone(struct unit *u, const char *why)
 		u->end.msg = u->ops->end_failed(u, "mstepd died");
 	}
 	u->ops->ended(u);
+	/* not on its way to mctld: the end file is all there is */
+	if (!u->end_in_flight)
+		unit_sync_end(u);
 	/* perhaps the last of its job here: its TMPDIR may go */
 	tmpdir_sweep(u->d);
 }
@@ -560,6 +582,7 @@ static void unit_scan_one(struct mnoded *d, enum unit_kind kind,
 	if ((u->end.msg = u->ops->end_read(u))) {
 		log_info("%s: ended while mnoded was away (%s)", u->what,
 			 unit_state_name(end_state(u)));
+		unit_sync_end(u);
 		return;
 	}
 	if (spool_launch_mtime(u->dir, &started, NULL) < 0) {

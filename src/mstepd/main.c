@@ -218,6 +218,16 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 	peer_add(s, c, "mnoded (stepd.sock)", false);
 }
 
+int mstepd_write_end(const struct mstepd *s, const ProtobufCMessage *end,
+		     struct mer_error *err)
+{
+	/* An mnoded on the line reads the end as soon as we exit, and syncs
+	 * it whenever mctld cannot take it at once; alone, we sync it. */
+	if (s->peers)
+		return spool_write_end_unsynced(s->dir, end, err);
+	return spool_write_end(s->dir, end, err);
+}
+
 /* ---- signals -------------------------------------------------------- */
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)

@@ -186,6 +186,12 @@ struct step {
 	int64_t drain_started_ms;
 };
 
+/* main.c */
+/* Write the end of the job or share to the spool (spool.h): synced
+ * unless an mnoded is connected to take it at once. */
+int mstepd_write_end(const struct mstepd *s, const ProtobufCMessage *end,
+		     struct mer_error *err);
+
 /* env.c: the job's environment */
 /* JobSpec.env plus the SLURM_* and MERIDIAN_* names scripts read, for the
  * batch script on node `node`.  HOME, USER, LOGNAME, SHELL (and PATH) are

@@ -124,7 +124,7 @@ static void end_write(struct mstepd *s, const Meridian__StepEnd *e)
 	struct mer_error err;
 	char *path;
 
-	if (spool_write_end(s->dir, &e->base, &err) < 0)
+	if (mstepd_write_end(s, &e->base, &err) < 0)
 		log_warnx("step %u.%u: %s", s->job_id, s->step_id, err.text);
 	else
 		log_info("step %u.%u: ended %s, exit code %d:%d, failed rank "

@@ -550,7 +550,7 @@ static void write_end(struct mstepd *s)
 		snprintf(reason, sizeof(reason), "NonZeroExitCode");
 	}
 	e.reason = reason;
-	if (spool_write_end(s->dir, &e.base, &err) < 0)
+	if (mstepd_write_end(s, &e.base, &err) < 0)
 		log_warnx("job %u: %s", s->job_id, err.text);
 	else
 		log_info("job %u: ended %s, exit code %d:%d%s%s", s->job_id,
@@ -650,7 +650,7 @@ void tasks_fail(struct mstepd *s, const char *reason)
 	e.start_time = mer_now();
 	e.end_time = e.start_time;
 	e.reason = (char *)reason;
-	if (spool_write_end(s->dir, &e.base, &err) < 0)
+	if (mstepd_write_end(s, &e.base, &err) < 0)
 		log_warnx("job %u: %s", s->job_id, err.text);
 	path = xasprintf("%s/%s", s->dir, SPOOL_SOCK_FILE);
 	unlink(path);

@@ -256,6 +256,8 @@ static void test_launch_and_end(void)
 	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_COMPLETED);
 	CU_ASSERT_STRING_EQUAL(r->reason, "ok index=1 topo=" TOPO);
 	CU_ASSERT_EQUAL(steps_find(&d, 7, 0)->end_in_flight, false);
+	/* no mctld to take it: its end file was made durable */
+	CU_ASSERT_TRUE(steps_find(&d, 7, 0)->end_synced);
 	/* what the share left: launch and end, both owner-only */
 	snprintf(path, sizeof(path), "%s/step.7.0/launch", root);
 	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
