@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -44,11 +45,37 @@ void child_fail(int fd, int code, const char *fmt, ...)
  * mstepd already gone by then (it was reparented before prctl took hold)
  * stops rather than run unwatched.
  */
+int child_cred_groups(struct child_cred *c, struct mer_error *err)
+{
+	int n = 16;
+
+	c->groups = NULL;
+	c->ngroups = 0;
+	if (!c->switch_user)
+		return 0;
+	for (int tries = 0; tries < 4; tries++) {
+		int want = n;
+
+		c->groups = xrealloc(c->groups, (size_t)n * sizeof(gid_t));
+		if (getgrouplist(c->user, c->gid, c->groups, &want) >= 0) {
+			c->ngroups = want;
+			return 0;
+		}
+		/* too small: want says how many there are */
+		n = want > n ? want : n * 2;
+	}
+	free(c->groups);
+	c->groups = NULL;
+	errno = ENOBUFS;
+	return mer_error_set(err, "cannot list the groups of user %s", c->user);
+}
+
 void child_drop_privileges(const struct child_cred *c, int status_fd,
 			   const char *what)
 {
 	if (c->switch_user) {
-		if (initgroups(c->user, c->gid) < 0)
+		if (c->groups ? setgroups((size_t)c->ngroups, c->groups) < 0
+			      : initgroups(c->user, c->gid) < 0)
 			child_fail(status_fd, 1,
 				   "cannot set the groups of user %s: %s",
 				   c->user, strerror(errno));

@@ -558,6 +558,21 @@ void env_free(char **env)
 	free(env);
 }
 
+void env_reserve_task_pid(char **env)
+{
+	const size_t pre = sizeof("SLURM_TASK_PID=") - 1;
+	size_t i;
+
+	for (i = 0; env[i]; i++)
+		if (!strncmp(env[i], task_pid_entry, pre))
+			break;
+	if (env[i] && env[i] != task_pid_entry)
+		free(env[i]);
+	if (!env[i])
+		env[i + 1] = NULL; /* the slot env_build left free */
+	env[i] = task_pid_entry;
+}
+
 void env_set_task_pid(char **env, pid_t pid)
 {
 	char *entry = task_pid_entry; /* nothing here may allocate */

@@ -200,6 +200,10 @@ int mstepd_write_end(const struct mstepd *s, const ProtobufCMessage *end,
 char **env_build(const Meridian__LaunchJob *lj, const char *node,
 		 const struct env_user *u);
 void env_free(char **env);
+/* Before a vfork: make env's SLURM_TASK_PID entry the one
+ * env_set_task_pid writes into (an inherited one freed), so that the
+ * child, which shares our memory, only writes digits. */
+void env_reserve_task_pid(char **env);
 /* The job's name: JobDesc.name, or "mbatch" for a script from stdin. */
 const char *env_job_name(const Meridian__JobRecord *job);
 /* The value of name in env, or NULL. */
@@ -240,7 +244,16 @@ struct child_cred {
 	bool switch_user; /* mstepd is root: become uid/gid; else the child
 			   * stays who mstepd is (already that user) */
 	pid_t mstepd_pid; /* getpid() of mstepd before the fork */
+	/* the supplementary groups, looked up before the fork
+	 * (child_cred_groups): the child then only calls setgroups, as a
+	 * vfork child must; NULL: the child calls initgroups */
+	gid_t *groups;
+	int ngroups;
 };
+/* Look up c's supplementary groups (getgrouplist) into c->groups, for a
+ * child that must not call initgroups; free them with free(c->groups).
+ * -1 with err when the user's groups cannot be had. */
+int child_cred_groups(struct child_cred *c, struct mer_error *err);
 /* In a forked child before exec: write the message to fd (the pipe that
  * tells mstepd why the child could not start) and _exit(code). */
 void child_fail(int fd, int code, const char *fmt, ...)

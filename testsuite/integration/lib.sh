@@ -24,6 +24,8 @@
 #   MERIDIAN_SRCDIR    top of the source tree
 #   MERIDIAN_TEST_USER unprivileged job user (default mertest; created if
 #                      absent, we are root anyway)
+#   MERIDIAN_TEST_GROUP a supplementary group of that user (default
+#                      mertestgrp; created and joined if need be)
 #   MERIDIAN_KEEP_TMP=1  keep the temp dir (and print where it is)
 #   MERIDIAN_LOGLEVEL  LogLevel= of the daemons (default info)
 
@@ -34,6 +36,7 @@ _mer_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${MERIDIAN_BUILDDIR:=$MERIDIAN_SRCDIR}"
 export MERIDIAN_SRCDIR MERIDIAN_BUILDDIR
 : "${MERIDIAN_TEST_USER:=mertest}"
+: "${MERIDIAN_TEST_GROUP:=mertestgrp}"
 : "${MERIDIAN_LOGLEVEL:=info}"
 
 MER_BIN_MCTLD=$MERIDIAN_BUILDDIR/src/mctld/mctld
@@ -103,6 +106,13 @@ need_test_user() {
 	if ! id "$MERIDIAN_TEST_USER" >/dev/null 2>&1; then
 		useradd -m -s /bin/bash "$MERIDIAN_TEST_USER" ||
 			bail "cannot create test user $MERIDIAN_TEST_USER"
+	fi
+	# a supplementary group of the user's, which its jobs must have
+	if ! id -nG "$MERIDIAN_TEST_USER" | tr ' ' '\n' | grep -qx "$MERIDIAN_TEST_GROUP"; then
+		{ getent group "$MERIDIAN_TEST_GROUP" >/dev/null ||
+			groupadd "$MERIDIAN_TEST_GROUP"; } &&
+			usermod -aG "$MERIDIAN_TEST_GROUP" "$MERIDIAN_TEST_USER" ||
+			bail "cannot put $MERIDIAN_TEST_USER in group $MERIDIAN_TEST_GROUP"
 	fi
 	MER_UID=$(id -u "$MERIDIAN_TEST_USER")
 	MER_GID=$(id -g "$MERIDIAN_TEST_USER")

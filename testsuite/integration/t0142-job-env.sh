@@ -28,7 +28,13 @@ val() { sed -n "s/^$2=//p" "$W/$1" 2>/dev/null | head -n 1; }
 # the TMPDIRs of job ID under TmpFS of NODE ("" none)
 tmpdirs_of() { ls -d "$S/$2/meridian.$1".* 2>/dev/null; }
 no_tmpdir() { [ -z "$(tmpdirs_of "$1" "$2")" ]; }
-no_record() { ! ls "$MER_T/spool/$2/tmpdir.$1".* >/dev/null 2>&1; }
+# no record of job ID's TMPDIR on NODE: no record file of an older mnoded,
+# and no "+ ID" in SPOOL/tmpdirs that a later "- ID" did not end
+no_record() {
+	! ls "$MER_T/spool/$2/tmpdir.$1".* >/dev/null 2>&1 &&
+		! awk -v j="$1" '$2 == j { live = ($1 == "+") } END { exit !live }' \
+			"$MER_T/spool/$2/tmpdirs" 2>/dev/null
+}
 # "owner mode type" of PATH as root sees it
 owner_mode() { stat -c '%U %a %F' "$1" 2>/dev/null; }
 
@@ -51,6 +57,7 @@ echo "STAT=$(stat -c '%U %a %F' "$TMPDIR")"
 echo "GTIDS=${SLURM_GTIDS-<unset>}"
 echo "TASK_PID=${SLURM_TASK_PID-<unset>}"
 echo "SELF=$$"
+echo "GROUPS=$(id -G)"
 echo "NTASKS=${SLURM_NTASKS-<unset>}"
 echo "NPROCS=${SLURM_NPROCS-<unset>}"
 echo "CPUS_PER_NODE=${SLURM_JOB_CPUS_PER_NODE-<unset>}"
@@ -98,6 +105,9 @@ check_eq "n2's is the job user's too, 0700" "$MERIDIAN_TEST_USER 700 directory" 
 check "no TMPDIR of it on n3, which it does not use" no_tmpdir "$A" n3
 check_eq "batch script: SLURM_GTIDS=0" 0 "$(val "$AO" GTIDS)"
 check_eq "batch script: SLURM_TASK_PID is its own pid" "$(val "$AO" SELF)" "$(val "$AO" TASK_PID)"
+check_eq "batch script: the user's groups, supplementary ones included, none of root's" \
+	"$(id -G "$MERIDIAN_TEST_USER" | tr ' ' '\n' | sort -n | paste -sd' ')" \
+	"$(val "$AO" GROUPS | tr ' ' '\n' | sort -n | paste -sd' ')"
 check_eq "batch script with -n 3: SLURM_NTASKS=3" 3 "$(val "$AO" NTASKS)"
 check_eq "batch script with -n 3: SLURM_NPROCS=3" 3 "$(val "$AO" NPROCS)"
 check_eq "SLURM_JOB_CPUS_PER_NODE=2,1 (the tasks' CPUs)" "2,1" "$(val "$AO" CPUS_PER_NODE)"
@@ -217,7 +227,7 @@ node_start n1
 wait_job_end "$E" 30
 check "the restarted mnoded removed it" wait_for 15 "$E1 gone" eval "! test -e '$E1'"
 check "and its record" wait_for 10 "no record" no_record "$E" n1
-# a directory the spool records for a job mctld does not know
+# a directory an older mnoded's record names, of a job mctld does not know
 mkdir -m 0700 "$S/n2/meridian.9999.stale1" && touch "$S/n2/meridian.9999.stale1/f"
 echo "$S/n2/meridian.9999.stale1" >"$MER_T/spool/n2/tmpdir.9999.0"
 chmod 0600 "$MER_T/spool/n2/tmpdir.9999.0"
