@@ -552,7 +552,7 @@ static void peer_drop(struct kvs_peer *p, const char *why)
 
 /* A connection turned away before it proved the key: logged while few
  * have been, counted after (kvs_destroy logs the count), so that whoever
- * scans the port cannot fill mstepd.log. */
+ * scans the port cannot fill the node's log. */
 static void stranger_note(struct step_kvs *kvs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void stranger_note(struct step_kvs *kvs, const char *fmt, ...)
