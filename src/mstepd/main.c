@@ -311,7 +311,6 @@ static bool parse_id(const char *arg, int opt, const char *what, long *out)
 /* The loop, the signals it watches, stepd.sock, and mnoded on fd 3. */
 static void loop_init(struct mstepd *s, bool mnoded_fd, struct event *ev[3])
 {
-
 	if (!(s->base = event_base_new()))
 		fatalx("cannot create the event loop");
 	ev[0] = evsignal_new(s->base, SIGCHLD, on_sigchld, s);
