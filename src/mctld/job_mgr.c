@@ -2257,10 +2257,20 @@ void job_mgr_node_end(struct mctld *ctx, const char *node,
 			node, end->job_id, (int)st);
 		st = JS(FAILED);
 	}
-	reason = end->reason && *end->reason ? end->reason
-		 : st == JS(CANCELLED) && *j->rec->cancel_reason
-			 ? j->rec->cancel_reason
-			 : default_end_reason(st);
+	if (*j->rec->cancel_reason && !j->rec->requeue_asked &&
+	    st != JS(CANCELLED)) {
+		/* Cancelled is cancelled, as scancel's: the script may have
+		 * ended on its own before the SIGTERM came (an mrun whose
+		 * step the cancel killed first returns, and the script
+		 * exits 0). */
+		st = JS(CANCELLED);
+		reason = j->rec->cancel_reason;
+	} else {
+		reason = end->reason && *end->reason ? end->reason
+			 : st == JS(CANCELLED) && *j->rec->cancel_reason
+				 ? j->rec->cancel_reason
+				 : default_end_reason(st);
+	}
 	if (end->start_time && !j->rec->start_time)
 		j->rec->start_time = end->start_time;
 	if (j->rec->requeue_asked &&

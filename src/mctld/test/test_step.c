@@ -463,6 +463,21 @@ static void test_ends(void)
 	s = step_find(j, 0);
 	CU_ASSERT_EQUAL(s->state, JS(CANCELLED));
 	CU_ASSERT_STRING_EQUAL(s->reason, "Cancelled by 4242");
+	/* and its script, whose mrun that step's end let go, exits 0 before
+	 * the SIGTERM comes: the job is CANCELLED all the same, as scancel's
+	 * is, with the script's exit code */
+	{
+		Meridian__JobEnd e = MERIDIAN__JOB_END__INIT;
+
+		e.job_id = job;
+		e.state = JS(COMPLETED);
+		e.exit_code = 0;
+		th_request(ctx, nodes[0], MT(JOB_END), 23, 0, &e.base);
+		th_turn(ctx);
+	}
+	CU_ASSERT_EQUAL(j->rec->state, JS(CANCELLED));
+	CU_ASSERT_STRING_EQUAL(j->rec->reason, "Cancelled by 4242");
+	CU_ASSERT_EQUAL(j->rec->exit_code, 0);
 	teardown();
 }
 
