@@ -40,20 +40,59 @@ static int path_failed(struct mer_error *err, int e, const char *what,
 	return -1;
 }
 
+/* Fail on an empty file, which is one not written yet (a spare
+ * directory's, spool.h): err "PATH is empty", errno ENOENT. */
+static int empty_file(struct mer_error *err, const char *path)
+{
+	mer_error_set(err, "%s is empty", path);
+	errno = ENOENT;
+	return -1;
+}
+
+/* fsync what path names (a file, or with O_DIRECTORY a directory). */
+static int sync_path(const char *path, int flags, struct mer_error *err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags), e;
+
+	if (fd < 0)
+		return path_failed(err, errno, "cannot open", path);
+	if (fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		return path_failed(err, e, "cannot fsync", path);
+	}
+	close(fd);
+	return 0;
+}
+
+/* fsync dir and the directory above it (the spool): the names that lead
+ * to a file in dir. */
+static int sync_dirs(const char *dir, struct mer_error *err)
+{
+	char *parent = spool_path(dir, "..");
+	int rc = sync_path(dir, O_DIRECTORY, err);
+
+	if (rc == 0)
+		rc = sync_path(parent, O_DIRECTORY, err);
+	free_keep_errno(parent);
+	return rc;
+}
+
 /* ---- launch ---------------------------------------------------------- */
 
-/* Create dir/name holding the len bytes of body, 0600.  O_EXCL and
- * O_NOFOLLOW: the directory is new and root's, so anything already at
- * this path is not ours to write through.  fchmod, since the umask must
- * not decide the mode.  Written in place, neither fsync'ed nor renamed
- * into place: see spool.h for why each of its files may be. */
-static int create_file(const char *dir, const char *name, const void *body,
-		       size_t len, struct mer_error *err)
+/* Write dir/name to hold the len bytes of body, 0600: a new file, or one
+ * a spare directory kept (emptied) from an earlier unit, so that no inode
+ * is made and freed per job (spool.h).  O_NOFOLLOW: the directory is
+ * root's, so a link here is not ours to write through.  The bytes go in
+ * first and the size is cut to them after, so the file is never seen
+ * empty once it held a record.  fchmod, since the umask must not decide
+ * the mode.  sync: fsync it, then dir (its name) and dir's parent (the
+ * directory's own name, which a spare gets by a rename). */
+static int put_file(const char *dir, const char *name, const void *body,
+		    size_t len, bool sync, struct mer_error *err)
 {
 	char *path = spool_path(dir, name);
-	int fd =
-		open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		     0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int rc = 0, e = 0;
 
 	if (fd < 0) {
@@ -61,7 +100,8 @@ static int create_file(const char *dir, const char *name, const void *body,
 		free_keep_errno(path);
 		return rc;
 	}
-	if (fchmod(fd, 0600) < 0 || write_all(fd, body, len) < 0) {
+	if (fchmod(fd, 0600) < 0 || write_all(fd, body, len) < 0 ||
+	    ftruncate(fd, (off_t)len) < 0 || (sync && fsync(fd) < 0)) {
 		e = errno;
 		rc = -1;
 	}
@@ -72,13 +112,15 @@ static int create_file(const char *dir, const char *name, const void *body,
 	if (rc < 0)
 		path_failed(err, e, "cannot write", path);
 	free_keep_errno(path);
+	if (rc == 0 && sync)
+		rc = sync_dirs(dir, err);
 	return rc;
 }
 
 int spool_write_launch(const char *dir, const void *body, size_t len,
 		       struct mer_error *err)
 {
-	return create_file(dir, SPOOL_LAUNCH_FILE, body, len, err);
+	return put_file(dir, SPOOL_LAUNCH_FILE, body, len, false, err);
 }
 
 int spool_launch_mtime(const char *dir, time_t *mtime, struct mer_error *err)
@@ -89,6 +131,8 @@ int spool_launch_mtime(const char *dir, time_t *mtime, struct mer_error *err)
 
 	if (stat(path, &st) < 0)
 		rc = path_failed(err, errno, "cannot stat", path);
+	else if (st.st_size == 0)
+		rc = empty_file(err, path);
 	else
 		*mtime = st.st_mtime;
 	free_keep_errno(path);
@@ -111,6 +155,12 @@ static ProtobufCMessage *read_msg(const char *dir, const char *name,
 
 	if (read_file(path, &data, &n) < 0) {
 		path_failed(err, errno, "cannot read", path);
+		m = NULL;
+		goto out;
+	}
+	if (n == 0) {
+		free(data);
+		empty_file(err, path);
 		m = NULL;
 		goto out;
 	}
@@ -162,16 +212,13 @@ Meridian__LaunchStep *spool_read_launch_step(const char *dir,
 static int write_end(const char *dir, const ProtobufCMessage *end, bool sync,
 		     struct mer_error *err)
 {
-	char *path = spool_path(dir, SPOOL_END_FILE);
 	size_t n = protobuf_c_message_get_packed_size(end);
 	uint8_t *buf = xmalloc(n ? n : 1);
-	int rc = 0;
+	int rc;
 
 	protobuf_c_message_pack(end, buf);
-	if (write_file_replace(path, buf, n, 0600, sync) < 0)
-		rc = path_failed(err, errno, "cannot write", path);
+	rc = put_file(dir, SPOOL_END_FILE, buf, n, sync, err);
 	free_keep_errno(buf);
-	free_keep_errno(path);
 	return rc;
 }
 
@@ -187,22 +234,6 @@ int spool_write_end_unsynced(const char *dir, const ProtobufCMessage *end,
 	return write_end(dir, end, false, err);
 }
 
-/* fsync what path names (a file, or with O_DIRECTORY a directory). */
-static int sync_path(const char *path, int flags, struct mer_error *err)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags), e;
-
-	if (fd < 0)
-		return path_failed(err, errno, "cannot open", path);
-	if (fsync(fd) < 0) {
-		e = errno;
-		close(fd);
-		return path_failed(err, e, "cannot fsync", path);
-	}
-	close(fd);
-	return 0;
-}
-
 int spool_sync_end(const char *dir, struct mer_error *err)
 {
 	char *path = spool_path(dir, SPOOL_END_FILE);
@@ -210,7 +241,7 @@ int spool_sync_end(const char *dir, struct mer_error *err)
 
 	free_keep_errno(path);
 	if (rc == 0)
-		rc = sync_path(dir, O_DIRECTORY, err);
+		rc = sync_dirs(dir, err);
 	return rc;
 }
 
@@ -266,7 +297,7 @@ int spool_write_pgid(const char *dir, pid_t pgid, uid_t uid,
 				     (long)pgid);
 	}
 	snprintf(text, sizeof(text), "%ld %u\n", (long)pgid, (unsigned)uid);
-	return create_file(dir, SPOOL_PGID_FILE, text, strlen(text), err);
+	return put_file(dir, SPOOL_PGID_FILE, text, strlen(text), false, err);
 }
 
 /* A decimal number with no sign, blank or leading '+', up to max; *s moves
@@ -296,6 +327,12 @@ int spool_read_pgid(const char *dir, pid_t *pgid, uid_t *uid,
 
 	if (read_file(path, &data, &n) < 0) {
 		rc = path_failed(err, errno, "cannot read", path);
+		free_keep_errno(path);
+		return rc;
+	}
+	if (n == 0) {
+		free(data);
+		rc = empty_file(err, path);
 		free_keep_errno(path);
 		return rc;
 	}

@@ -213,19 +213,13 @@ int read_all(int fd, void *buf, size_t n)
 
 int write_file_atomic(const char *path, const void *data, size_t n, mode_t mode)
 {
-	return write_file_replace(path, data, n, mode, true);
-}
-
-int write_file_replace(const char *path, const void *data, size_t n,
-		       mode_t mode, bool sync)
-{
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	int fd, saved;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		goto fail;
-	if (write_all(fd, data, n) < 0 || (sync && fsync(fd) < 0)) {
+	if (write_all(fd, data, n) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);

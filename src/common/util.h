@@ -43,10 +43,6 @@ int read_all(int fd, void *buf, size_t n); /* -1 errno=EPIPE on early EOF */
 /* Write data to path atomically (temp file, fsync, rename). */
 int write_file_atomic(const char *path, const void *data, size_t n,
 		      mode_t mode);
-/* The same, with the fsync only when sync: never seen torn, but lost in
- * a machine crash unless synced later. */
-int write_file_replace(const char *path, const void *data, size_t n,
-		       mode_t mode, bool sync);
 /* Read a whole file; *data malloc'd and NUL terminated. */
 int read_file(const char *path, char **data, size_t *n);
 /* mkdir -p */

@@ -220,7 +220,7 @@ check "job $E is running" wait_for 30 "ready-$E" test -e "ready-$E"
 E1=$(val "short-$E.out" TMPDIR)
 node_kill9 n1
 touch "gate-$E"
-wait_for 10 "job $E's script ended" test -e "$MER_T/spool/n1/job.$E/end" ||
+wait_for 10 "job $E's script ended" test -s "$MER_T/spool/n1/job.$E/end" ||
 	note "job $E left no end file"
 check "its TMPDIR stays while mnoded is away" test -d "$E1"
 node_start n1

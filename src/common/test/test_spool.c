@@ -1,8 +1,9 @@
 /*
  * test_spool.c - the spool contract (spool.c): each file written and read
- * back; files torn, short, empty, of garbage or of another job read back
- * as a clear error (EBADMSG and a sentence naming the file), missing ones
- * as ENOENT; every file 0600 whatever the umask.
+ * back, and written again in place (a spare directory's, spool.h); files
+ * torn, short, of garbage or of another job read back as a clear error
+ * (EBADMSG and a sentence naming the file), missing or empty ones as
+ * ENOENT; every file 0600 whatever the umask.
  */
 #include "config.h"
 
@@ -63,6 +64,38 @@ static void assert_err(const struct mer_error *err, const char *name,
 		       path, what);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err->text, path));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err->text, what));
+	free(path);
+}
+
+/* The inode of dir/name, and its size. */
+static ino_t inode_of(const char *name)
+{
+	char *path = spool_path(dir, name);
+	struct stat st;
+	int rc = stat(path, &st);
+
+	free(path);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	return st.st_ino;
+}
+
+static off_t size_of(const char *name)
+{
+	char *path = spool_path(dir, name);
+	struct stat st;
+	int rc = stat(path, &st);
+
+	free(path);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	return st.st_size;
+}
+
+/* Empty dir/name as a spare directory does (mnoded's unit.c). */
+static void empty(const char *name)
+{
+	char *path = spool_path(dir, name);
+
+	CU_ASSERT_EQUAL(truncate(path, 0), 0);
 	free(path);
 }
 
@@ -135,17 +168,35 @@ static void test_launch_job_round_trip(void)
 			0);
 	meridian__launch_job__free_unpacked(back, NULL);
 
-	/* written once: a second writer does not clobber it */
-	CU_ASSERT_EQUAL(spool_write_launch(dir, "", 0, &err), -1);
-	CU_ASSERT_EQUAL(errno, EEXIST);
-	assert_err(&err, SPOOL_LAUNCH_FILE, "cannot write");
-
 	/* another job's launch is not ours */
 	CU_ASSERT_PTR_NULL(spool_read_launch_job(dir, 43, &err));
 	CU_ASSERT_EQUAL(errno, EBADMSG);
 	assert_err(&err, SPOOL_LAUNCH_FILE,
 		   "is not the launch request of job 43");
 	free(buf);
+
+	/* The next job's, in place in the same file: whole, with no tail
+	 * of the longer one before it, and 0600 again. */
+	{
+		ino_t ino = inode_of(SPOOL_LAUNCH_FILE);
+		char *path = spool_path(dir, SPOOL_LAUNCH_FILE);
+
+		CU_ASSERT_EQUAL(chmod(path, 0644), 0);
+		free(path);
+		make_launch_job(&lj, &job, &spec, 43);
+		spec.script.data = (uint8_t *)"#!/bin/sh\n";
+		spec.script.len = strlen((char *)spec.script.data);
+		buf = packed(&lj.base, &n);
+		CU_ASSERT_EQUAL_FATAL(spool_write_launch(dir, buf, n, &err), 0);
+		CU_ASSERT_EQUAL(inode_of(SPOOL_LAUNCH_FILE), ino);
+		CU_ASSERT_EQUAL(size_of(SPOOL_LAUNCH_FILE), (off_t)n);
+		CU_ASSERT_EQUAL(mode_of(SPOOL_LAUNCH_FILE), 0600);
+		back = spool_read_launch_job(dir, 43, &err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+		CU_ASSERT_EQUAL(back->spec->script.len, spec.script.len);
+		meridian__launch_job__free_unpacked(back, NULL);
+		free(buf);
+	}
 	dir_remove();
 }
 
@@ -220,10 +271,16 @@ static void test_launch_bad(void)
 	CU_ASSERT_EQUAL(errno, EBADMSG);
 	assert_err(&err, SPOOL_LAUNCH_FILE, "is not the launch request");
 
-	/* empty: decodes, but names no job */
+	/* empty, as in a spare directory: not there */
 	put(SPOOL_LAUNCH_FILE, "", 0);
 	CU_ASSERT_PTR_NULL(spool_read_launch_job(dir, 1, &err));
-	CU_ASSERT_EQUAL(errno, EBADMSG);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	assert_err(&err, SPOOL_LAUNCH_FILE, "is empty");
+	CU_ASSERT_PTR_NULL(spool_read_launch_step(dir, &err));
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	CU_ASSERT_EQUAL(spool_launch_mtime(dir, &mtime, &err), -1);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	assert_err(&err, SPOOL_LAUNCH_FILE, "is empty");
 
 	/* torn: every prefix of a real one is either refused or, cut
 	 * between fields, at most a LaunchJob of this job; never a crash */
@@ -238,7 +295,8 @@ static void test_launch_bad(void)
 			CU_ASSERT_EQUAL(back->job->job_id, 7);
 			meridian__launch_job__free_unpacked(back, NULL);
 		} else {
-			CU_ASSERT_EQUAL(errno, EBADMSG);
+			/* cut before its first byte: empty, not there */
+			CU_ASSERT_EQUAL(errno, cut ? EBADMSG : ENOENT);
 		}
 	}
 	free(buf);
@@ -252,6 +310,7 @@ static void test_job_end_round_trip(void)
 	Meridian__JobEnd e = MERIDIAN__JOB_END__INIT, *back;
 	struct mer_error err = {""};
 	mode_t old;
+	ino_t ino;
 
 	dir_create();
 	e.job_id = 9;
@@ -280,6 +339,21 @@ static void test_job_end_round_trip(void)
 	back = spool_read_job_end(dir, 9, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
 	CU_ASSERT_STRING_EQUAL(back->reason, "mstepd died");
+	meridian__job_end__free_unpacked(back, NULL);
+
+	/* emptied as a spare directory's, then a shorter one in place (no
+	 * tail of the longer left), unsynced and synced after */
+	ino = inode_of(SPOOL_END_FILE);
+	empty(SPOOL_END_FILE);
+	e.reason = "";
+	e.state = MERIDIAN__JOB_STATE__JOB_COMPLETED;
+	CU_ASSERT_EQUAL(spool_write_end_unsynced(dir, &e.base, &err), 0);
+	CU_ASSERT_EQUAL(spool_sync_end(dir, &err), 0);
+	CU_ASSERT_EQUAL(inode_of(SPOOL_END_FILE), ino);
+	back = spool_read_job_end(dir, 9, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	CU_ASSERT_EQUAL(back->state, MERIDIAN__JOB_STATE__JOB_COMPLETED);
+	CU_ASSERT_STRING_EQUAL(back->reason, "");
 	meridian__job_end__free_unpacked(back, NULL);
 
 	/* another job's end is not this job's */
@@ -334,12 +408,13 @@ static void test_end_bad(void)
 	CU_ASSERT_PTR_NULL(spool_read_step_end(dir, 9, 0, &err));
 	CU_ASSERT_EQUAL(errno, ENOENT);
 
-	/* empty: no job's end */
+	/* empty, as in a spare directory: no end yet */
 	put(SPOOL_END_FILE, "", 0);
 	CU_ASSERT_PTR_NULL(spool_read_job_end(dir, 9, &err));
-	CU_ASSERT_EQUAL(errno, EBADMSG);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	assert_err(&err, SPOOL_END_FILE, "is empty");
 	CU_ASSERT_PTR_NULL(spool_read_step_end(dir, 9, 0, &err));
-	CU_ASSERT_EQUAL(errno, EBADMSG);
+	CU_ASSERT_EQUAL(errno, ENOENT);
 
 	/* garbage */
 	put(SPOOL_END_FILE, "this is not protobuf\xff\xff\xff", 23);
@@ -370,7 +445,8 @@ static void test_end_bad(void)
 			CU_ASSERT_EQUAL(back->job_id, 9);
 			meridian__job_end__free_unpacked(back, NULL);
 		} else {
-			CU_ASSERT_EQUAL(errno, EBADMSG);
+			/* cut before its first byte: empty, not there */
+			CU_ASSERT_EQUAL(errno, cut ? EBADMSG : ENOENT);
 		}
 	}
 	free(buf);
@@ -402,21 +478,19 @@ static void test_pgid_round_trip(void)
 	CU_ASSERT_EQUAL(pgid, 12345);
 	CU_ASSERT_EQUAL(uid, 1001);
 
-	/* written once: a second one is refused, the first one kept */
-	CU_ASSERT_EQUAL(spool_write_pgid(dir, 2, 0, &err), -1);
-	CU_ASSERT_EQUAL(errno, EEXIST);
-	CU_ASSERT_EQUAL(spool_read_pgid(dir, &pgid, &uid, &err), 0);
-	CU_ASSERT_EQUAL(pgid, 12345);
+	/* emptied (a spare directory's): not there */
+	empty(SPOOL_PGID_FILE);
+	CU_ASSERT_EQUAL(spool_read_pgid(dir, &pgid, &uid, &err), -1);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	assert_err(&err, SPOOL_PGID_FILE, "is empty");
 
-	/* root's own group, and the largest ids */
-	path = spool_path(dir, SPOOL_PGID_FILE);
-	CU_ASSERT_EQUAL(unlink(path), 0);
+	/* root's own group, and the largest ids, each in place over the
+	 * one before: no tail of a longer one left */
+	CU_ASSERT_EQUAL(spool_write_pgid(dir, 4194304, 4294967294u, &err), 0);
 	CU_ASSERT_EQUAL(spool_write_pgid(dir, 2, 0, &err), 0);
 	CU_ASSERT_EQUAL(spool_read_pgid(dir, &pgid, &uid, &err), 0);
 	CU_ASSERT_EQUAL(pgid, 2);
 	CU_ASSERT_EQUAL(uid, 0);
-	CU_ASSERT_EQUAL(unlink(path), 0);
-	free(path);
 	CU_ASSERT_EQUAL(spool_write_pgid(dir, 4194304, 4294967294u, &err), 0);
 	CU_ASSERT_EQUAL(spool_read_pgid(dir, &pgid, &uid, &err), 0);
 	CU_ASSERT_EQUAL(pgid, 4194304);
@@ -433,7 +507,6 @@ static void test_pgid_round_trip(void)
 static void test_pgid_bad(void)
 {
 	static const char *bad[] = {
-		"",		 /* empty */
 		"12345",	 /* short: no uid */
 		"12345 ",	 /* torn in the uid */
 		"12345 1001",	 /* torn before the newline */

@@ -449,8 +449,9 @@ static void make_step_dir(uint32_t job_id, uint32_t step_id, bool launch_file,
 	if (launch_file) {
 		struct utimbuf old = {1000, 1000}; /* mstepd long started */
 
+		/* not empty: an empty one is not there (spool.h) */
 		snprintf(path, sizeof(path), "%s/launch", dir);
-		CU_ASSERT_EQUAL(write_file_atomic(path, "", 0, 0600), 0);
+		CU_ASSERT_EQUAL(write_file_atomic(path, "x", 1, 0600), 0);
 		CU_ASSERT_EQUAL(utime(path, &old), 0);
 	}
 	if (end_reason) {
