@@ -17,11 +17,15 @@
  *       stepd.sock             mstepd listens here once the mnoded that
  *                              started it is gone (root, 0600)
  *       pgid                   "PGID UID" of the script's group (0600)
- *       end                    the packed JobEnd, written once (0600)
+ *       end                    the packed JobEnd (0600)
  *     step.<job>.<step>/       this node's share of a step (root, 0711)
  *       launch                 the LaunchStep, topology_file filled (0600)
  *       stepd.sock, pgid as for a job (pgid: the ranks')
- *       end                    the packed StepEnd, written once (0600)
+ *       end                    the packed StepEnd (0600)
+ *     spare.<n>/               a directory an ended unit left for the next
+ *                              one: launch, pgid and end kept but empty,
+ *                              so that a job makes and frees no inode for
+ *                              them (spool.h); at most UNIT_SPARES_MAX
  *     tmpdirs                  one line per change of this node's TMPDIRs:
  *                              "+ JOB RUN PATH" made, "- JOB RUN" gone
  *                              (root, 0600; appended to, kept small)
@@ -37,8 +41,9 @@
  * A job or step is running while its mstepd holds a connection open to
  * mnoded (the socketpair it was started with, or stepd.sock after an
  * mnoded restart) and a flock on its launch file; it has ended once `end`
- * exists.  mstepd logs to its stderr, which mnoded makes its own log.  mnoded
- * removes the directory once mctld has acknowledged the end.
+ * holds a record (an empty file is none).  mstepd logs to its stderr,
+ * which mnoded makes its own log.  Once mctld has acknowledged the end,
+ * mnoded keeps the directory as a spare, or removes it.
  *
  * Prototypes are grouped by source file.
  */
@@ -99,6 +104,11 @@ struct topo {
 	char *source; /* the XML file it came from, or "this machine" */
 };
 
+/* At most this many spare unit directories are kept (unit.c): enough
+ * for a burst of ends before the starts that take them; one more is
+ * removed. */
+#define UNIT_SPARES_MAX 32
+
 /* The one context of the daemon, built in main() and passed down. */
 struct unit;
 struct ctl;
@@ -122,6 +132,11 @@ struct mnoded {
 	struct tmpdirs *tmpdirs; /* tmpdir.c; NULL: jobs get no TMPDIR */
 	struct unit_list units;	 /* batch jobs and step shares, in
 				  * the order they came */
+	/* SPOOL/spare.<n> directories kept from ended units for the next
+	 * ones (unit.c), the last kept first; spare_next names the next */
+	uint32_t spares[UNIT_SPARES_MAX];
+	unsigned nspares;
+	uint32_t spare_next;
 	int64_t boot_time;
 	char hostname[256];
 	int lock_fd;
@@ -205,6 +220,7 @@ struct unit {
 	char *dir;	    /* SPOOL/job.<id>, SPOOL/step.<job>.<step> */
 	struct conn *stepd; /* to its mstepd; NULL once it ended */
 	pid_t pid;	    /* its mstepd while our child, until reaped */
+	bool ours;	    /* started by us (not found by the start-up scan) */
 	union {		    /* set once ended (from the end file); */
 		ProtobufCMessage *msg;	 /* owned by the unit */
 		Meridian__JobEnd *job;	 /* UNIT_JOB */
@@ -220,14 +236,15 @@ struct unit {
 struct unit *unit_find(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
 		       uint32_t step_id);
 /*
- * Start a unit: create its directory (root, 0700, then its kind's mode),
- * write the len bytes of launch (the packed LaunchJob or LaunchStep) as
- * its launch file and start `MstepdPath -s DIR -j JOB [-S STEP] -N NODE
- * -L LEVEL` in its own session, with fd 3 one end of a socketpair mnoded
- * watches and fd 2 mnoded's log.  A directory left over from
- * an earlier mnoded is removed first: the caller knows of no unit there.
- * Returns the unit, in d->units (already ended when its mstepd cannot be
- * watched), or NULL with err and errno, the directory removed.
+ * Start a unit: take a spare directory or create one (root, 0700, then
+ * its kind's mode), write the len bytes of launch (the packed LaunchJob
+ * or LaunchStep) as its launch file, name it for the unit and start
+ * `MstepdPath -s DIR -j JOB [-S STEP] -N NODE -L LEVEL` in its own
+ * session, with fd 3 one end of a socketpair mnoded watches and fd 2
+ * mnoded's log.  A directory left over from an earlier mnoded is removed
+ * first: the caller knows of no unit there.  Returns the unit, in
+ * d->units (already ended when its mstepd cannot be watched), or NULL
+ * with err and errno, the directory removed.
  */
 struct unit *unit_start(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
 			uint32_t step_id, const uint8_t *launch, size_t len,
@@ -240,15 +257,17 @@ int unit_signal(struct unit *u, const Meridian__SignalJob *sj,
  * the caller's to free: for the kinds' end_failed. */
 ProtobufCMessage *unit_end_record(const struct unit *u,
 				  const ProtobufCMessage *end);
-/* mctld has u's end committed: remove its directory and forget it.
- * Accepts NULL and a unit not ended (nothing done). */
+/* mctld has u's end committed: keep its directory as a spare (when we
+ * started its mstepd and reaped it) or remove it, and forget u.  Accepts
+ * NULL and a unit not ended (nothing done). */
 void unit_end_acked(struct unit *u);
 /* "JOB_COMPLETED"... for logs. */
 const char *unit_state_name(Meridian__JobState s);
 /* At start-up: every job.<id> and step.<job>.<step> directory becomes a
  * unit, ended (end file), running (stepd.sock answers) or lost (mstepd
  * died without an end: recorded as FAILED "mstepd died"); then the steps
- * of batch jobs that ended here are cancelled. */
+ * of batch jobs that ended here are cancelled.  spare.<n> directories
+ * are kept as spares again (emptied), up to UNIT_SPARES_MAX. */
 int unit_scan_spool(struct mnoded *d);
 /* mstepd leaves its end unsynced while we are connected (spool.h): make
  * the end files of every unit that has ended and is not acknowledged

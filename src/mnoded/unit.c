@@ -305,6 +305,134 @@ int unit_signal(struct unit *u, const Meridian__SignalJob *sj,
 	return 0;
 }
 
+/* ---- spare directories ---------------------------------------------- */
+
+/*
+ * A unit's directory outlives it as SPOOL/spare.<n>, its launch, pgid and
+ * end emptied and kept, and the next unit takes it: on ext4 without a
+ * journal each inode made scans past every one freed in the last half
+ * minute, which at hundreds of jobs a second was most of a node's CPU.
+ * The script is removed all the same: it is the user's, and a process of
+ * theirs that outlived its job could hold it open and read the next
+ * job's.  Only a directory whose mstepd we started and reaped is kept.
+ */
+
+static char *spare_path(const struct mnoded *d, uint32_t n)
+{
+	return xasprintf("%s/spare.%u", d->spool, n);
+}
+
+/* Make dir a spare: launch, pgid and end emptied, script and stepd.sock
+ * removed.  -1 (errno) when it holds anything else, or a link, or
+ * cannot be emptied: not a directory to hand on. */
+static int spare_scrub(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = 0, fd;
+	struct dirent *e;
+	DIR *dp;
+
+	if (dfd < 0)
+		return -1;
+	if (!(dp = fdopendir(dfd))) {
+		close(dfd);
+		return -1;
+	}
+	while (rc == 0 && (e = readdir(dp))) {
+		const char *n = e->d_name;
+
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+			continue;
+		if (strcmp(n, SPOOL_LAUNCH_FILE) == 0 ||
+		    strcmp(n, SPOOL_PGID_FILE) == 0 ||
+		    strcmp(n, SPOOL_END_FILE) == 0) {
+			fd = openat(dfd, n,
+				    O_WRONLY | O_TRUNC | O_NOFOLLOW |
+					    O_NONBLOCK | O_CLOEXEC);
+			if (fd < 0)
+				rc = -1;
+			else
+				close(fd);
+		} else if (strcmp(n, SPOOL_SCRIPT_FILE) == 0 ||
+			   strcmp(n, SPOOL_SOCK_FILE) == 0) {
+			if (unlinkat(dfd, n, 0) < 0 && errno != ENOENT)
+				rc = -1;
+		} else {
+			errno = EEXIST;
+			rc = -1;
+		}
+	}
+	closedir(dp);
+	return rc;
+}
+
+/* u is over and acknowledged: keep its directory as a spare.  false
+ * when it is not to be kept (the caller removes it). */
+static bool spare_keep(struct unit *u)
+{
+	struct mnoded *d = u->d;
+	char *spare;
+	bool kept;
+
+	if (!u->ours || u->pid != 0 || d->nspares >= UNIT_SPARES_MAX ||
+	    spare_scrub(u->dir) < 0)
+		return false;
+	spare = spare_path(d, d->spare_next);
+	kept = rename(u->dir, spare) == 0;
+	if (kept)
+		d->spares[d->nspares++] = d->spare_next++;
+	else
+		log_warn("%s: cannot rename %s to %s", u->what, u->dir, spare);
+	free(spare);
+	return kept;
+}
+
+/* Give u a spare directory with launch written in it, mode mode, named
+ * u->dir.  0; -1 when there is none or it would not do (it is removed
+ * then, and the caller makes a new one). */
+static int spare_take(const struct unit *u, mode_t mode, const uint8_t *launch,
+		      size_t len)
+{
+	struct mnoded *d = u->d;
+	struct mer_error err;
+	char *spare;
+	int rc;
+
+	if (d->nspares == 0)
+		return -1;
+	spare = spare_path(d, d->spares[--d->nspares]);
+	rc = chmod(spare, mode);
+	if (rc == 0 && (rc = spool_write_launch(spare, launch, len, &err)) < 0)
+		log_warnx("%s: %s", u->what, err.text);
+	if (rc == 0 && rename(spare, u->dir) < 0) {
+		/* Not in our lists, so no mstepd in it: a leftover. */
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			remove_tree(u->dir);
+		rc = rename(spare, u->dir);
+	}
+	if (rc < 0) {
+		log_warn("%s: cannot use %s for %s", u->what, spare, u->dir);
+		remove_tree(spare);
+	}
+	free(spare);
+	return rc;
+}
+
+/* At start-up: keep the spare directory SPOOL/name, numbered n, or
+ * remove it. */
+static void spare_found(struct mnoded *d, const char *name, uint32_t n)
+{
+	char *path = xasprintf("%s/%s", d->spool, name);
+
+	if (n >= d->spare_next)
+		d->spare_next = n + 1;
+	if (d->nspares < UNIT_SPARES_MAX && spare_scrub(path) == 0)
+		d->spares[d->nspares++] = n;
+	else if (remove_tree(path) < 0)
+		log_warn("cannot remove %s", path);
+	free(path);
+}
+
 /* ---- starting mstepd ------------------------------------------------ */
 
 /*
@@ -418,26 +546,31 @@ static int start_mstepd(const struct unit *u, const uint8_t *launch, size_t len,
 	argv[argc++] = (char *)log_level_name(d->log_level);
 	argv[argc] = NULL;
 
-	rc = mkdir(u->dir, 0700);
-	if (rc < 0 && errno == EEXIST) {
-		/* Not in our lists, so no mstepd for it: a leftover. */
-		remove_tree(u->dir);
+	if (spare_take(u, u->ops->dir_mode, launch, len) < 0) {
 		rc = mkdir(u->dir, 0700);
+		if (rc < 0 && errno == EEXIST) {
+			/* Not in our lists, so no mstepd for it: a leftover. */
+			remove_tree(u->dir);
+			rc = mkdir(u->dir, 0700);
+		}
+		if (rc < 0) {
+			int e = errno;
+			mer_error_set(err, "cannot create %s: %s", u->dir,
+				      strerror(e));
+			errno = e;
+			return -1;
+		}
+		/* chmod, not mkdir's mode: the umask must not decide it */
+		if (u->ops->dir_mode != 0700 &&
+		    chmod(u->dir, u->ops->dir_mode) < 0) {
+			int e = errno;
+			mer_error_set(err, "cannot chmod %s: %s", u->dir,
+				      strerror(e));
+			return start_failed(u, err, e, NULL);
+		}
+		if (spool_write_launch(u->dir, launch, len, err) < 0)
+			return start_failed(u, err, errno, NULL);
 	}
-	if (rc < 0) {
-		int e = errno;
-		mer_error_set(err, "cannot create %s: %s", u->dir, strerror(e));
-		errno = e;
-		return -1;
-	}
-	/* chmod, not mkdir's mode: the umask must not decide it */
-	if (u->ops->dir_mode != 0700 && chmod(u->dir, u->ops->dir_mode) < 0) {
-		int e = errno;
-		mer_error_set(err, "cannot chmod %s: %s", u->dir, strerror(e));
-		return start_failed(u, err, e, NULL);
-	}
-	if (spool_write_launch(u->dir, launch, len, err) < 0)
-		return start_failed(u, err, errno, NULL);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return start_failed(u, err, errno, "socketpair");
 
@@ -471,6 +604,7 @@ struct unit *unit_start(struct mnoded *d, enum unit_kind kind, uint32_t job_id,
 		errno = e;
 		return NULL;
 	}
+	u->ours = true;
 	TAILQ_INSERT_TAIL(&d->units, u, link);
 	u->stepd = stepd_conn(u, fd);
 	if (!u->stepd)
@@ -515,9 +649,14 @@ void unit_end_acked(struct unit *u)
 {
 	if (!u || !u->end.msg)
 		return;
-	if (remove_tree(u->dir) < 0)
+	if (spare_keep(u))
+		log_debug("%s: end acknowledged by mctld, %s kept as a spare",
+			  u->what, u->dir);
+	else if (remove_tree(u->dir) < 0)
 		log_warn("%s: cannot remove %s", u->what, u->dir);
-	log_debug("%s: end acknowledged by mctld, %s removed", u->what, u->dir);
+	else
+		log_debug("%s: end acknowledged by mctld, %s removed", u->what,
+			  u->dir);
 	unit_remove(u);
 }
 
@@ -655,6 +794,14 @@ int unit_scan_spool(struct mnoded *d)
 			}
 			if (!unit_find(d, UNIT_STEP, id, step_id))
 				unit_scan_one(d, UNIT_STEP, id, step_id);
+		} else if (strncmp(n, "spare.", 6) == 0) {
+			if (!parse_id(n + 6, '\0', &id, &rest)) {
+				log_warnx("%s/%s: not a spare directory "
+					  "(spare.N), ignored",
+					  d->spool, n);
+				continue;
+			}
+			spare_found(d, n, id);
 		}
 	}
 	closedir(dir);

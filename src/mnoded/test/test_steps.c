@@ -8,8 +8,10 @@
  * the step directory and launch file, mstepd's command line, idempotence,
  * the end of a share (written by mstepd, or made up when it died), the
  * routing of SIGNAL_JOB to a step, to all of a job's steps and to none,
- * the cancel of steps when the batch script ends, and the start-up scan:
- * ended, dead, half-made and still running step directories.
+ * the cancel of steps when the batch script ends, the spare directory an
+ * ended share leaves for the next (and their bound), and the start-up
+ * scan: ended, dead, half-made and still running step directories, and
+ * spares.
  */
 #include "config.h"
 
@@ -157,6 +159,29 @@ static bool exists(const char *fmt, ...)
 	return access(path, F_OK) == 0;
 }
 
+/* The size of root/name. */
+static off_t size_of(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Run the loop until u's mstepd was reaped (10 s). */
+static void wait_reaped(struct mnoded *d, struct unit *u)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	for (int i = 0; i < 1000 && u->pid; i++) {
+		event_base_loop(d->base, EVLOOP_NONBLOCK);
+		unit_reap(d);
+		usleep(10 * 1000);
+	}
+	CU_ASSERT_EQUAL(u->pid, 0);
+}
+
 /* ---- LaunchStep -------------------------------------------------------- */
 
 struct launch {
@@ -222,6 +247,7 @@ static void test_launch_and_end(void)
 	struct mnoded d;
 	const struct reported *r;
 	struct stat st;
+	ino_t ino;
 	char path[256], *data;
 	Meridian__LaunchStep *ls;
 	mode_t old_umask;
@@ -266,10 +292,63 @@ static void test_launch_and_end(void)
 	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
 	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
 
-	/* acknowledged: gone, directory and all */
+	/* acknowledged: forgotten, and its directory kept as a spare,
+	 * emptied, once mstepd was reaped */
+	wait_reaped(&d, steps_find(&d, 7, 0));
+	snprintf(path, sizeof(path), "%s/step.7.0", root);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	ino = st.st_ino;
 	unit_end_acked(steps_find(&d, 7, 0));
 	CU_ASSERT_PTR_NULL(steps_find(&d, 7, 0));
 	CU_ASSERT_FALSE(exists("step.%u.%u", 7, 0));
+	CU_ASSERT_EQUAL(d.nspares, 1);
+	CU_ASSERT_EQUAL(size_of("spare.0/launch"), 0);
+	CU_ASSERT_EQUAL(size_of("spare.0/end"), 0);
+
+	/* the next share takes it: the same directory, launch written
+	 * whole, the mode its kind's, no end until mstepd writes one */
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 5, "true"), 0);
+	CU_ASSERT_EQUAL(d.nspares, 0);
+	CU_ASSERT_FALSE(exists("spare.0"));
+	snprintf(path, sizeof(path), "%s/step.7.5", root);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_ino, ino);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0711);
+	r = wait_end(&d, 7, 5);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->state, MERIDIAN__JOB_STATE__JOB_COMPLETED);
+	CU_ASSERT_STRING_EQUAL(r->reason, "ok index=1 topo=" TOPO);
+	wait_reaped(&d, steps_find(&d, 7, 5));
+	unit_end_acked(steps_find(&d, 7, 5));
+	CU_ASSERT_EQUAL(d.nspares, 1);
+	CU_ASSERT(exists("spare.1"));
+	CU_ASSERT_FALSE(exists("step.%u.%u", 7, 5));
+	daemon_fini(&d);
+	spool_remove();
+}
+
+/* No more than UNIT_SPARES_MAX spares: the ends beyond them are
+ * removed. */
+static void test_spares_bounded(void)
+{
+	struct mnoded d;
+	unsigned n = UNIT_SPARES_MAX + 2;
+
+	spool_create();
+	daemon_init(&d);
+	for (unsigned i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(launch(&d, 9, i, "true"), 0);
+	for (unsigned i = 0; i < n; i++) {
+		CU_ASSERT_PTR_NOT_NULL_FATAL(wait_end(&d, 9, i));
+		wait_reaped(&d, steps_find(&d, 9, i));
+	}
+	for (unsigned i = 0; i < n; i++)
+		unit_end_acked(steps_find(&d, 9, i));
+	CU_ASSERT_EQUAL(d.nspares, UNIT_SPARES_MAX);
+	CU_ASSERT(exists("spare.%u", UNIT_SPARES_MAX - 1));
+	CU_ASSERT_FALSE(exists("spare.%u", UNIT_SPARES_MAX));
+	for (unsigned i = 0; i < n; i++)
+		CU_ASSERT_FALSE(exists("step.9.%u", i));
 	daemon_fini(&d);
 	spool_remove();
 }
@@ -467,6 +546,24 @@ static void make_step_dir(uint32_t job_id, uint32_t step_id, bool launch_file,
 	}
 }
 
+/* root/name as a spare directory an earlier mnoded left, holding the
+ * files named (NULL-terminated), each a few bytes. */
+static void make_spare(const char *name, ...)
+{
+	char dir[128], path[200];
+	const char *f;
+	va_list ap;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, name);
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0711), 0);
+	va_start(ap, name);
+	while ((f = va_arg(ap, const char *))) {
+		snprintf(path, sizeof(path), "%s/%s", dir, f);
+		CU_ASSERT_EQUAL(write_file_atomic(path, "xyz", 3, 0600), 0);
+	}
+	va_end(ap);
+}
+
 static void test_scan(void)
 {
 	struct mnoded before, d;
@@ -492,9 +589,22 @@ static void test_scan(void)
 	make_step_dir(11, 2, false, NULL); /* mnoded died before launch */
 	snprintf(dir, sizeof(dir), "%s/step.11", root);
 	CU_ASSERT_EQUAL(mkdir(dir, 0700), 0); /* not a step directory */
+	/* spares: one with what a job leaves (kept, emptied), one with
+	 * something else in it (removed), one misnamed (left alone) */
+	make_spare("spare.6", "launch", "script", "end", NULL);
+	make_spare("spare.3", "launch", "junk", NULL);
+	make_spare("spare.x", "launch", NULL);
 
 	daemon_init(&d);
 	CU_ASSERT_EQUAL_FATAL(unit_scan_spool(&d), 0);
+	CU_ASSERT_EQUAL(d.nspares, 1);
+	CU_ASSERT_EQUAL(d.spares[0], 6);
+	CU_ASSERT_EQUAL(d.spare_next, 7);
+	CU_ASSERT_EQUAL(size_of("spare.6/launch"), 0);
+	CU_ASSERT_EQUAL(size_of("spare.6/end"), 0);
+	CU_ASSERT_FALSE(exists("spare.6/script"));
+	CU_ASSERT_FALSE(exists("spare.3"));
+	CU_ASSERT(exists("spare.x"));
 
 	s = steps_find(&d, 11, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -570,7 +680,8 @@ static void test_scan_waits_for_live_mstepd(void)
 }
 
 static CU_TestInfo tests[] = {
-	{"launch, the launch file, the end", test_launch_and_end},
+	{"launch, the launch file, the end, the spare", test_launch_and_end},
+	{"spare directories are bounded", test_spares_bounded},
 	{"launch refused: not this node", test_launch_refused},
 	{"launch twice, signal one step", test_launch_twice_signal_step},
 	{"mstepd died without an end", test_mstepd_died},
