@@ -2,7 +2,8 @@
 # kill -9 of an mnoded while its job runs: the job goes on (mstepd does
 # not depend on mnoded), the node goes DOWN without killing it, and when
 # mnoded comes back the job is reconciled: a job that ended meanwhile is
-# recorded, a running one is recorded when it ends.
+# recorded, a running one is recorded when it ends.  And the spare
+# directories a job leaves for the next one, across a restart.
 . "$(dirname "$0")/lib.sh"
 mer_init
 cluster_start 1
@@ -103,5 +104,34 @@ check_match "... with a reason saying so" "[Ll]ost|[Nn]ode" "$(job_field "$g" Re
 check_eq "no job process left" "" "$(job_procs_left_ps)"
 j=$(submit --wrap=true) || bail "submit"
 check "the node takes new jobs" wait_job_state "$j" COMPLETED 20
+
+# 7. an ended job's directory is kept, emptied, for the next job, which
+#    takes it (no inodes made and freed per job but its script and
+#    TMPDIR); a restarted mnoded keeps it too
+SP=$MER_T/spool/n1
+spares() { (cd "$SP" && ls -d spare.* 2>/dev/null); }
+check "job $j's directory became a spare" \
+	wait_for 10 "a spare in $SP" eval '[ -n "$(spares)" ] && [ ! -e "$SP/job.$j" ]'
+s1=$(spares | sort -t. -k2 -n | tail -n 1) # the last kept, the next taken
+check_eq "the spare holds launch, end and pgid, empty, and no script" \
+	"end:0 launch:0 pgid:0" "$(cd "$SP/$s1" && stat -c '%n:%s' * | sort | tr '\n' ' ' | sed 's/ $//')"
+ino=$(stat -c %i "$SP/$s1")
+k=$(submit -o k-%j.out --wrap='sleep 2; echo ran') || bail "submit"
+wait_job_state "$k" RUNNING 20 || bail "job $k not running"
+check_eq "the next job runs in that directory" "$ino" "$(stat -c %i "$SP/job.$k" 2>/dev/null)"
+check "... not left as a spare meanwhile" test ! -e "$SP/$s1"
+wait_job_end "$k" 30
+check_eq "it ran whole" "COMPLETED ran" "$(job_state "$k") $(cat "k-$k.out")"
+wait_for 10 "job.$k a spare" eval '[ ! -e "$SP/job.$k" ]'
+node_kill9 n1
+echo stale > "$SP/$(spares | head -n 1)/end"
+mkdir "$SP/spare.999" && echo x > "$SP/spare.999/junk"
+node_start n1
+check "n1 up" wait_for 15 "n1 up" node_is_up n1
+check_eq "a restarted mnoded keeps the spare (emptied) and removes one holding anything else" \
+	"0 none" "$(stat -c %s "$SP/$(spares | head -n 1)/end") $(test -e "$SP/spare.999" && echo there || echo none)"
+m=$(submit -o m-%j.out --wrap='echo ran') || bail "submit"
+check "and the next job runs" wait_job_state "$m" COMPLETED 20
+check_eq "... whole" "ran" "$(cat "m-$m.out")"
 check "mctld still running" pid_alive "$MER_CTLD_PID"
 finish
