@@ -42,7 +42,8 @@ static void put(const char *name, const void *data, size_t n)
 	free(path);
 }
 
-static mode_t mode_of(const char *name)
+/* What stat says of dir/name, which must be there. */
+static struct stat stat_of(const char *name)
 {
 	char *path = spool_path(dir, name);
 	struct stat st;
@@ -50,7 +51,12 @@ static mode_t mode_of(const char *name)
 
 	free(path);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	return st.st_mode & 07777;
+	return st;
+}
+
+static mode_t mode_of(const char *name)
+{
+	return stat_of(name).st_mode & 07777;
 }
 
 /* err names dir/name and says what. */
@@ -65,29 +71,6 @@ static void assert_err(const struct mer_error *err, const char *name,
 	CU_ASSERT_PTR_NOT_NULL(strstr(err->text, path));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err->text, what));
 	free(path);
-}
-
-/* The inode of dir/name, and its size. */
-static ino_t inode_of(const char *name)
-{
-	char *path = spool_path(dir, name);
-	struct stat st;
-	int rc = stat(path, &st);
-
-	free(path);
-	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	return st.st_ino;
-}
-
-static off_t size_of(const char *name)
-{
-	char *path = spool_path(dir, name);
-	struct stat st;
-	int rc = stat(path, &st);
-
-	free(path);
-	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	return st.st_size;
 }
 
 /* Empty dir/name as a spare directory does (mnoded's unit.c). */
@@ -178,7 +161,7 @@ static void test_launch_job_round_trip(void)
 	/* The next job's, in place in the same file: whole, with no tail
 	 * of the longer one before it, and 0600 again. */
 	{
-		ino_t ino = inode_of(SPOOL_LAUNCH_FILE);
+		ino_t ino = stat_of(SPOOL_LAUNCH_FILE).st_ino;
 		char *path = spool_path(dir, SPOOL_LAUNCH_FILE);
 
 		CU_ASSERT_EQUAL(chmod(path, 0644), 0);
@@ -188,8 +171,8 @@ static void test_launch_job_round_trip(void)
 		spec.script.len = strlen((char *)spec.script.data);
 		buf = packed(&lj.base, &n);
 		CU_ASSERT_EQUAL_FATAL(spool_write_launch(dir, buf, n, &err), 0);
-		CU_ASSERT_EQUAL(inode_of(SPOOL_LAUNCH_FILE), ino);
-		CU_ASSERT_EQUAL(size_of(SPOOL_LAUNCH_FILE), (off_t)n);
+		CU_ASSERT_EQUAL(stat_of(SPOOL_LAUNCH_FILE).st_ino, ino);
+		CU_ASSERT_EQUAL(stat_of(SPOOL_LAUNCH_FILE).st_size, (off_t)n);
 		CU_ASSERT_EQUAL(mode_of(SPOOL_LAUNCH_FILE), 0600);
 		back = spool_read_launch_job(dir, 43, &err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(back);
@@ -343,13 +326,13 @@ static void test_job_end_round_trip(void)
 
 	/* emptied as a spare directory's, then a shorter one in place (no
 	 * tail of the longer left), unsynced and synced after */
-	ino = inode_of(SPOOL_END_FILE);
+	ino = stat_of(SPOOL_END_FILE).st_ino;
 	empty(SPOOL_END_FILE);
 	e.reason = "";
 	e.state = MERIDIAN__JOB_STATE__JOB_COMPLETED;
 	CU_ASSERT_EQUAL(spool_write_end_unsynced(dir, &e.base, &err), 0);
 	CU_ASSERT_EQUAL(spool_sync_end(dir, &err), 0);
-	CU_ASSERT_EQUAL(inode_of(SPOOL_END_FILE), ino);
+	CU_ASSERT_EQUAL(stat_of(SPOOL_END_FILE).st_ino, ino);
 	back = spool_read_job_end(dir, 9, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
 	CU_ASSERT_EQUAL(back->state, MERIDIAN__JOB_STATE__JOB_COMPLETED);
