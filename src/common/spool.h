@@ -17,7 +17,7 @@
  *
  * Every file is 0600 (root's: launch holds the job's environment and a
  * step's io_key).  A directory outlives its job as a spare that the
- * next job takes (mnoded's unit.c): its root's files emptied, not
+ * next job takes (mnoded's unit.c): launch, pgid and end emptied, not
  * removed, since each inode a job makes and frees costs the spool's file
  * system a measured share of the node's CPU at hundreds of jobs a second
  * (ext4 without a journal scans past every inode freed in the last half
