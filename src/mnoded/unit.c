@@ -513,14 +513,15 @@ static int start_failed(const struct unit *u, struct mer_error *err, int e,
 }
 
 /*
- * Create u's directory (root, 0700, then chmod'ed to its kind's mode),
- * write its launch file and start `MSTEPD -s DIR -j JOB [-S STEP] -N NODE
- * -L LEVEL` (spawn_mstepd), its pid in *pid.  Returns mnoded's end of the
- * socketpair (close-on-exec), or -1 with err and errno, the directory
- * removed.  When mstepd cannot be executed, the end file says why and
- * the socket is returned all the same (its EOF reports that end; *pid is
- * 0).  A directory left over from an earlier mnoded is removed first: the
- * caller knows of no mstepd in it.  mstepd is reaped by unit_reap.
+ * Give u a directory, a spare (spare_take) or a new one (root, 0700,
+ * then chmod'ed to its kind's mode), with its launch file, and start
+ * `MSTEPD -s DIR -j JOB [-S STEP] -N NODE -L LEVEL` (spawn_mstepd), its
+ * pid in *pid.  Returns mnoded's end of the socketpair (close-on-exec),
+ * or -1 with err and errno, the directory removed.  When mstepd cannot
+ * be executed, the end file says why and the socket is returned all the
+ * same (its EOF reports that end; *pid is 0).  A directory left over
+ * from an earlier mnoded is removed first: the caller knows of no mstepd
+ * in it.  mstepd is reaped by unit_reap.
  */
 static int start_mstepd(const struct unit *u, const uint8_t *launch, size_t len,
 			pid_t *pid, struct mer_error *err)
