@@ -24,7 +24,8 @@ static struct {
 	char ident[32];
 	FILE *fp;
 	enum log_level level;
-} logger = {"meridian", NULL, LOG_LVL_INFO};
+	char path[4096]; /* the file fp writes to; "" for stderr */
+} logger = {"meridian", NULL, LOG_LVL_INFO, ""};
 
 /* The log file, created 0600 whatever the umask (fopen would make it
  * 0666 less the umask): a daemon's log names users, jobs and what went
@@ -55,25 +56,66 @@ static int open_log(const char *file)
 	return -1;
 }
 
+/* Point the log at file (opened anew, 0600 when made): 0, or -1 with
+ * errno and the log as it was. */
+static int log_to(const char *file)
+{
+	int fd = open_log(file);
+	FILE *fp = fd < 0 ? NULL : fdopen(fd, "a");
+
+	if (!fp) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	setvbuf(fp, NULL, _IOLBF, 0);
+	if (logger.fp && logger.fp != stderr)
+		fclose(logger.fp);
+	logger.fp = fp;
+	return 0;
+}
+
 int log_init(const char *ident, const char *file, enum log_level level)
 {
+	char cwd[sizeof(logger.path)] = "";
+	int n;
+
 	snprintf(logger.ident, sizeof(logger.ident), "%s", ident);
 	logger.level = level;
-	if (file && *file) {
-		int fd = open_log(file);
-		FILE *fp = fd < 0 ? NULL : fdopen(fd, "a");
-		if (!fp) {
-			int e = errno;
-			if (fd >= 0)
-				close(fd);
-			errno = e;
-			return -1;
-		}
-		setvbuf(fp, NULL, _IOLBF, 0);
-		if (logger.fp && logger.fp != stderr)
-			fclose(logger.fp);
-		logger.fp = fp;
+	if (!file || !*file)
+		return 0;
+	/* absolute, for log_reopen after a daemon's chdir("/") */
+	if (file[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return -1;
+	n = snprintf(logger.path, sizeof(logger.path), "%s%s%s", cwd,
+		     cwd[0] ? "/" : "", file);
+	if (n < 0 || (size_t)n >= sizeof(logger.path)) {
+		logger.path[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
 	}
+	if (log_to(logger.path) < 0) {
+		logger.path[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+int log_reopen(const char *why)
+{
+	if (!logger.path[0])
+		return 0;
+	if (log_to(logger.path) < 0) {
+		int e = errno;
+		log_warn("%s: cannot reopen the log %s, still writing to the "
+			 "file it was",
+			 why, logger.path);
+		errno = e;
+		return -1;
+	}
+	log_info("%s: log %s reopened", why, logger.path);
 	return 0;
 }
 

@@ -14,6 +14,11 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 /* ident: program name.  file: path to append to, or NULL for stderr. */
 int log_init(const char *ident, const char *file, enum log_level level);
+/* Open the log's file again by its name, for logrotate (which moved it
+ * away), and log that, saying why ("SIGUSR2"): 0, also when logging to
+ * stderr; -1 with errno, the log left as it was (and saying so).
+ * Children already given log_fileno() keep the old file. */
+int log_reopen(const char *why);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 int log_parse_level(const char *s, enum log_level *out);

@@ -49,6 +49,12 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(ctx->base);
 }
 
+/* logrotate moved LogFile= away */
+static void on_reopen(evutil_socket_t sig, short what, void *arg)
+{
+	log_reopen("SIGUSR2");
+}
+
 /*
  * Detach: fork twice and setsid.  Returns in the daemon with *ready_fd the
  * pipe to write one byte to once it serves; the first process waits on
@@ -126,7 +132,7 @@ int main(int argc, char **argv)
 	int verbose = 0, ch, ready_fd = -1;
 	enum log_level level = LOG_LVL_INFO;
 	struct mer_error err = {""};
-	struct event *ev_term, *ev_int;
+	struct event *ev_term, *ev_int, *ev_usr2;
 	struct conf *conf;
 	struct mctld *ctx;
 
@@ -206,9 +212,10 @@ int main(int argc, char **argv)
 	}
 	ev_term = evsignal_new(ctx->base, SIGTERM, on_stop, ctx);
 	ev_int = evsignal_new(ctx->base, SIGINT, on_stop, ctx);
-	if (!ev_term || !ev_int || event_add(ev_term, NULL) < 0 ||
-	    event_add(ev_int, NULL) < 0)
-		fatalx("cannot watch SIGTERM and SIGINT");
+	ev_usr2 = evsignal_new(ctx->base, SIGUSR2, on_reopen, NULL);
+	if (!ev_term || !ev_int || !ev_usr2 || event_add(ev_term, NULL) < 0 ||
+	    event_add(ev_int, NULL) < 0 || event_add(ev_usr2, NULL) < 0)
+		fatalx("cannot watch SIGTERM, SIGINT and SIGUSR2");
 	if (!foreground)
 		daemon_ready(ready_fd);
 
@@ -217,6 +224,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	event_free(ev_term);
 	event_free(ev_int);
+	event_free(ev_usr2);
 	mctld_destroy(ctx);
 	return 0;
 }

@@ -136,6 +136,13 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 	unit_reap(arg);
 }
 
+/* logrotate moved NodeLogFile= away; mstepds started before keep
+ * writing to the old file until they exit */
+static void on_sigusr2(evutil_socket_t sig, short what, void *arg)
+{
+	log_reopen("SIGUSR2");
+}
+
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("SIGHUP: mnoded does not reload its config; restart it "
@@ -147,7 +154,7 @@ int main(int argc, char **argv)
 	struct mnoded d = {0};
 	const char *conf_path = NULL, *name = NULL;
 	bool foreground = false, verbose = false;
-	struct event *ev_term, *ev_int, *ev_chld, *ev_hup;
+	struct event *ev_term, *ev_int, *ev_chld, *ev_hup, *ev_usr2;
 	struct strbuf warnings = {0};
 	struct mer_error err;
 	char *log_path = NULL, *mstepd_path;
@@ -294,10 +301,12 @@ int main(int argc, char **argv)
 	ev_int = evsignal_new(d.base, SIGINT, on_terminate, &d);
 	ev_chld = evsignal_new(d.base, SIGCHLD, on_sigchld, &d);
 	ev_hup = evsignal_new(d.base, SIGHUP, on_sighup, &d);
+	ev_usr2 = evsignal_new(d.base, SIGUSR2, on_sigusr2, &d);
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_chld, NULL);
 	evsignal_add(ev_hup, NULL);
+	evsignal_add(ev_usr2, NULL);
 
 	if (probes_open(&d, &err) < 0)
 		fatalx("%s", err.text);
@@ -316,6 +325,7 @@ int main(int argc, char **argv)
 	event_free(ev_int);
 	event_free(ev_chld);
 	event_free(ev_hup);
+	event_free(ev_usr2);
 	event_base_free(d.base);
 	auth_destroy(d.auth);
 	topo_free(d.topo);
