@@ -139,9 +139,24 @@ int spool_launch_mtime(const char *dir, time_t *mtime, struct mer_error *err)
 	return rc;
 }
 
+/* Read the record at path into *data (malloc'd, NUL-terminated; *n
+ * bytes): 0, or -1 with err ("cannot read PATH: ...", or "PATH is empty"
+ * with ENOENT: a spare directory's file not written yet). */
+static int read_record(const char *path, char **data, size_t *n,
+		       struct mer_error *err)
+{
+	if (read_file(path, data, n) < 0)
+		return path_failed(err, errno, "cannot read", path);
+	if (*n == 0) {
+		free(*data);
+		return empty_file(err, path);
+	}
+	return 0;
+}
+
 /*
- * dir/name unpacked as desc.  NULL with errno: the read's, or EBADMSG
- * when it does not decode; err then says "cannot read PATH: ..." or
+ * dir/name unpacked as desc.  NULL with errno: read_record's, or EBADMSG
+ * when it does not decode; err then says read_record's sentence or
  * "PATH is not a SHORT_NAME".  *pathp (when not NULL) gets the path,
  * malloc'd, for the caller's own message.
  */
@@ -153,14 +168,7 @@ static ProtobufCMessage *read_msg(const char *dir, const char *name,
 	ProtobufCMessage *m;
 	size_t n;
 
-	if (read_file(path, &data, &n) < 0) {
-		path_failed(err, errno, "cannot read", path);
-		m = NULL;
-		goto out;
-	}
-	if (n == 0) {
-		free(data);
-		empty_file(err, path);
+	if (read_record(path, &data, &n, err) < 0) {
 		m = NULL;
 		goto out;
 	}
@@ -325,14 +333,7 @@ int spool_read_pgid(const char *dir, pid_t *pgid, uid_t *uid,
 	size_t n;
 	int rc = 0;
 
-	if (read_file(path, &data, &n) < 0) {
-		rc = path_failed(err, errno, "cannot read", path);
-		free_keep_errno(path);
-		return rc;
-	}
-	if (n == 0) {
-		free(data);
-		rc = empty_file(err, path);
+	if ((rc = read_record(path, &data, &n, err)) < 0) {
 		free_keep_errno(path);
 		return rc;
 	}
