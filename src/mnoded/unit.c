@@ -387,11 +387,10 @@ static bool spare_keep(struct unit *u)
 	return kept;
 }
 
-/* Give u a spare directory with launch written in it, mode mode, named
- * u->dir.  0; -1 when there is none or it would not do (it is removed
- * then, and the caller makes a new one). */
-static int spare_take(const struct unit *u, mode_t mode, const uint8_t *launch,
-		      size_t len)
+/* Give u a spare directory with launch written in it, in its kind's
+ * mode, named u->dir.  0; -1 when there is none or it would not do (it
+ * is removed then, and the caller makes a new one). */
+static int spare_take(const struct unit *u, const uint8_t *launch, size_t len)
 {
 	struct mnoded *d = u->d;
 	struct mer_error err;
@@ -401,7 +400,7 @@ static int spare_take(const struct unit *u, mode_t mode, const uint8_t *launch,
 	if (d->nspares == 0)
 		return -1;
 	spare = spare_path(d, d->spares[--d->nspares]);
-	rc = chmod(spare, mode);
+	rc = chmod(spare, u->ops->dir_mode);
 	if (rc == 0 && (rc = spool_write_launch(spare, launch, len, &err)) < 0)
 		log_warnx("%s: %s", u->what, err.text);
 	if (rc == 0 && rename(spare, u->dir) < 0) {
@@ -512,16 +511,45 @@ static int start_failed(const struct unit *u, struct mer_error *err, int e,
 	return -1;
 }
 
+/* Make u's directory anew (root, 0700, then chmod'ed to its kind's
+ * mode) with its launch file: 0, or -1 with err and errno, nothing left
+ * behind.  A directory left over from an earlier mnoded is removed
+ * first. */
+static int dir_create(const struct unit *u, const uint8_t *launch, size_t len,
+		      struct mer_error *err)
+{
+	int rc = mkdir(u->dir, 0700);
+
+	if (rc < 0 && errno == EEXIST) {
+		/* Not in our lists, so no mstepd for it: a leftover. */
+		remove_tree(u->dir);
+		rc = mkdir(u->dir, 0700);
+	}
+	if (rc < 0) {
+		int e = errno;
+		mer_error_set(err, "cannot create %s: %s", u->dir, strerror(e));
+		errno = e;
+		return -1;
+	}
+	/* chmod, not mkdir's mode: the umask must not decide it */
+	if (u->ops->dir_mode != 0700 && chmod(u->dir, u->ops->dir_mode) < 0) {
+		int e = errno;
+		mer_error_set(err, "cannot chmod %s: %s", u->dir, strerror(e));
+		return start_failed(u, err, e, NULL);
+	}
+	if (spool_write_launch(u->dir, launch, len, err) < 0)
+		return start_failed(u, err, errno, NULL);
+	return 0;
+}
+
 /*
- * Give u a directory, a spare (spare_take) or a new one (root, 0700,
- * then chmod'ed to its kind's mode), with its launch file, and start
- * `MSTEPD -s DIR -j JOB [-S STEP] -N NODE -L LEVEL` (spawn_mstepd), its
- * pid in *pid.  Returns mnoded's end of the socketpair (close-on-exec),
- * or -1 with err and errno, the directory removed.  When mstepd cannot
- * be executed, the end file says why and the socket is returned all the
- * same (its EOF reports that end; *pid is 0).  A directory left over
- * from an earlier mnoded is removed first: the caller knows of no mstepd
- * in it.  mstepd is reaped by unit_reap.
+ * Give u a directory, a spare (spare_take) or a new one (dir_create),
+ * with its launch file, and start `MSTEPD -s DIR -j JOB [-S STEP] -N
+ * NODE -L LEVEL` (spawn_mstepd), its pid in *pid.  Returns mnoded's end
+ * of the socketpair (close-on-exec), or -1 with err and errno, the
+ * directory removed.  When mstepd cannot be executed, the end file says
+ * why and the socket is returned all the same (its EOF reports that end;
+ * *pid is 0).  mstepd is reaped by unit_reap.
  */
 static int start_mstepd(const struct unit *u, const uint8_t *launch, size_t len,
 			pid_t *pid, struct mer_error *err)
@@ -547,31 +575,9 @@ static int start_mstepd(const struct unit *u, const uint8_t *launch, size_t len,
 	argv[argc++] = (char *)log_level_name(d->log_level);
 	argv[argc] = NULL;
 
-	if (spare_take(u, u->ops->dir_mode, launch, len) < 0) {
-		rc = mkdir(u->dir, 0700);
-		if (rc < 0 && errno == EEXIST) {
-			/* Not in our lists, so no mstepd for it: a leftover. */
-			remove_tree(u->dir);
-			rc = mkdir(u->dir, 0700);
-		}
-		if (rc < 0) {
-			int e = errno;
-			mer_error_set(err, "cannot create %s: %s", u->dir,
-				      strerror(e));
-			errno = e;
-			return -1;
-		}
-		/* chmod, not mkdir's mode: the umask must not decide it */
-		if (u->ops->dir_mode != 0700 &&
-		    chmod(u->dir, u->ops->dir_mode) < 0) {
-			int e = errno;
-			mer_error_set(err, "cannot chmod %s: %s", u->dir,
-				      strerror(e));
-			return start_failed(u, err, e, NULL);
-		}
-		if (spool_write_launch(u->dir, launch, len, err) < 0)
-			return start_failed(u, err, errno, NULL);
-	}
+	if (spare_take(u, launch, len) < 0 &&
+	    dir_create(u, launch, len, err) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return start_failed(u, err, errno, "socketpair");
 
