@@ -133,8 +133,13 @@ struct mnoded {
 	struct unit_list units;	 /* batch jobs and step shares, in
 				  * the order they came */
 	/* SPOOL/spare.<n> directories kept from ended units for the next
-	 * ones (unit.c), the last kept first; spare_next names the next */
-	uint32_t spares[UNIT_SPARES_MAX];
+	 * ones (unit.c), the last kept taken first; one whose mstepd is not
+	 * reaped yet waits for it (pid), then is emptied.  spare_next names
+	 * the next. */
+	struct spare {
+		uint32_t n;
+		pid_t pid; /* its last mstepd, still to be reaped; 0 */
+	} spares[UNIT_SPARES_MAX];
 	unsigned nspares;
 	uint32_t spare_next;
 	int64_t boot_time;
@@ -258,7 +263,8 @@ int unit_signal(struct unit *u, const Meridian__SignalJob *sj,
 ProtobufCMessage *unit_end_record(const struct unit *u,
 				  const ProtobufCMessage *end);
 /* mctld has u's end committed: keep its directory as a spare (when we
- * started its mstepd and reaped it) or remove it, and forget u.  Accepts
+ * started its mstepd; emptied once that is reaped) or remove it, and
+ * forget u.  Accepts
  * NULL and a unit not ended (nothing done). */
 void unit_end_acked(struct unit *u);
 /* "JOB_COMPLETED"... for logs. */

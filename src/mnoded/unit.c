@@ -314,7 +314,8 @@ int unit_signal(struct unit *u, const Meridian__SignalJob *sj,
  * minute, which at hundreds of jobs a second was most of a node's CPU.
  * The script is removed all the same: it is the user's, and a process of
  * theirs that outlived its job could hold it open and read the next
- * job's.  Only a directory whose mstepd we started and reaped is kept.
+ * job's.  Only a directory whose mstepd we started is kept, and handed
+ * on only once that mstepd was reaped.
  */
 
 static char *spare_path(const struct mnoded *d, uint32_t n)
@@ -366,40 +367,81 @@ static int spare_scrub(const char *dir)
 	return rc;
 }
 
-/* u is over and acknowledged: keep its directory as a spare.  false
- * when it is not to be kept (the caller removes it). */
+/* u is over and acknowledged: keep its directory as a spare, emptied
+ * now or, while its mstepd is not reaped yet (it closed its end of the
+ * socket on its way out, and the ack can come first), once it is
+ * (spare_reaped); until then no unit takes it.  false when it is not to
+ * be kept (the caller removes it). */
 static bool spare_keep(struct unit *u)
 {
 	struct mnoded *d = u->d;
 	char *spare;
 	bool kept;
 
-	if (!u->ours || u->pid != 0 || d->nspares >= UNIT_SPARES_MAX ||
-	    spare_scrub(u->dir) < 0)
+	if (!u->ours || d->nspares >= UNIT_SPARES_MAX ||
+	    (u->pid == 0 && spare_scrub(u->dir) < 0))
 		return false;
 	spare = spare_path(d, d->spare_next);
 	kept = rename(u->dir, spare) == 0;
 	if (kept)
-		d->spares[d->nspares++] = d->spare_next++;
+		d->spares[d->nspares++] =
+			(struct spare){.n = d->spare_next++, .pid = u->pid};
 	else
 		log_warn("%s: cannot rename %s to %s", u->what, u->dir, spare);
 	free(spare);
 	return kept;
 }
 
+/* Drop d->spares[i] from the list. */
+static void spare_drop(struct mnoded *d, unsigned i)
+{
+	memmove(&d->spares[i], &d->spares[i + 1],
+		(d->nspares - i - 1) * sizeof(d->spares[0]));
+	d->nspares--;
+}
+
+/* pid was reaped: the spare its mstepd left, if any, is emptied and may
+ * be taken now (or removed, when it cannot be emptied).  Whether it was
+ * one's. */
+static bool spare_reaped(struct mnoded *d, pid_t pid)
+{
+	char *spare;
+
+	for (unsigned i = 0; i < d->nspares; i++) {
+		if (d->spares[i].pid != pid)
+			continue;
+		spare = spare_path(d, d->spares[i].n);
+		if (spare_scrub(spare) == 0) {
+			d->spares[i].pid = 0;
+		} else {
+			spare_drop(d, i);
+			if (remove_tree(spare) < 0)
+				log_warn("cannot remove %s", spare);
+		}
+		free(spare);
+		return true;
+	}
+	return false;
+}
+
 /* Give u a spare directory with launch written in it, in its kind's
- * mode, named u->dir.  0; -1 when there is none or it would not do (it
- * is removed then, and the caller makes a new one). */
+ * mode, named u->dir: the last one kept and emptied.  0; -1 when there
+ * is none or it would not do (it is removed then, and the caller makes a
+ * new one). */
 static int spare_take(const struct unit *u, const uint8_t *launch, size_t len)
 {
 	struct mnoded *d = u->d;
 	struct mer_error err;
+	unsigned i = d->nspares;
 	char *spare;
 	int rc;
 
-	if (d->nspares == 0)
+	while (i > 0 && d->spares[i - 1].pid != 0)
+		i--;
+	if (i == 0)
 		return -1;
-	spare = spare_path(d, d->spares[--d->nspares]);
+	spare = spare_path(d, d->spares[i - 1].n);
+	spare_drop(d, i - 1);
 	rc = chmod(spare, u->ops->dir_mode);
 	if (rc == 0 && (rc = spool_write_launch(spare, launch, len, &err)) < 0)
 		log_warnx("%s: %s", u->what, err.text);
@@ -426,7 +468,7 @@ static void spare_found(struct mnoded *d, const char *name, uint32_t n)
 	if (n >= d->spare_next)
 		d->spare_next = n + 1;
 	if (d->nspares < UNIT_SPARES_MAX && spare_scrub(path) == 0)
-		d->spares[d->nspares++] = n;
+		d->spares[d->nspares++] = (struct spare){.n = n, .pid = 0};
 	else if (remove_tree(path) < 0)
 		log_warn("cannot remove %s", path);
 	free(path);
@@ -642,6 +684,11 @@ void unit_reap(struct mnoded *d)
 			else
 				log_debug("%s: mstepd exited %d", u->what,
 					  WEXITSTATUS(status));
+		} else if (spare_reaped(d, pid)) {
+			/* an mstepd whose end was acknowledged first */
+			log_debug(
+				"mstepd %ld reaped, its directory a spare now",
+				(long)pid);
 		} else {
 			/* an mstepd whose unit went first */
 			log_debug("child process %ld ended (status 0x%x)",

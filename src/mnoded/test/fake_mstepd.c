@@ -18,6 +18,8 @@
  *          connection write a CANCELLED StepEnd whose reason describes
  *          it, exit.  Gives up after 30 s.
  *   wait-slow  the same, but listens only 2 s after fd 3's EOF
+ *   linger write the end, close fd 3, and exit only 300 ms later (mnoded
+ *          may have the ack of the end before it reaps us)
  */
 #include "config.h"
 
@@ -184,6 +186,12 @@ static int run_step(void)
 		return wait_step(0);
 	if (strcmp(mode, "wait-slow") == 0)
 		return wait_step(2);
+	if (strcmp(mode, "linger") == 0) {
+		step_end(MERIDIAN__JOB_STATE__JOB_COMPLETED, "lingered");
+		close(3);
+		usleep(300 * 1000);
+		return 0;
+	}
 	if (ls->job->job_id != job_id || ls->step->step_id != step_id)
 		why = xasprintf("bad: -j %u -S %u for step %u.%u", job_id,
 				step_id, ls->job->job_id, ls->step->step_id);

@@ -327,6 +327,58 @@ static void test_launch_and_end(void)
 	spool_remove();
 }
 
+/* The ack of an end can come before mnoded reaped the mstepd (which
+ * closed its socket on its way out): the directory is a spare at once,
+ * but is taken, and emptied, only once that mstepd was reaped. */
+static void test_spare_after_reap(void)
+{
+	struct mnoded d;
+	struct unit *u;
+	char path[256];
+	struct stat st;
+
+	spool_create();
+	daemon_init(&d);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 1, "linger"), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(wait_end(&d, 7, 1));
+	u = steps_find(&d, 7, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	CU_ASSERT_NOT_EQUAL_FATAL(u->pid, 0); /* still lingering */
+	unit_end_acked(u);
+	CU_ASSERT_FALSE(exists("step.%u.%u", 7, 1));
+	CU_ASSERT_EQUAL_FATAL(d.nspares, 1);
+	CU_ASSERT_NOT_EQUAL(d.spares[0].pid, 0);
+	CU_ASSERT_NOT_EQUAL(size_of("spare.0/end"), 0); /* not yet emptied */
+
+	/* not taken while its mstepd may still be there */
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 2, "true"), 0);
+	CU_ASSERT(exists("spare.0"));
+	CU_ASSERT_EQUAL(d.nspares, 1);
+
+	/* reaped: emptied, and the next unit's */
+	for (int i = 0; i < 1000 && d.spares[0].pid; i++) {
+		unit_reap(&d);
+		usleep(10 * 1000);
+	}
+	CU_ASSERT_EQUAL_FATAL(d.spares[0].pid, 0);
+	CU_ASSERT_EQUAL(size_of("spare.0/end"), 0);
+	snprintf(path, sizeof(path), "%s/spare.0", root);
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL_FATAL(launch(&d, 7, 3, "true"), 0);
+	CU_ASSERT_FALSE(exists("spare.0"));
+	snprintf(path, sizeof(path), "%s/step.7.3", root);
+	{
+		ino_t ino = st.st_ino;
+
+		CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+		CU_ASSERT_EQUAL(st.st_ino, ino);
+	}
+	CU_ASSERT_PTR_NOT_NULL(wait_end(&d, 7, 2));
+	CU_ASSERT_PTR_NOT_NULL(wait_end(&d, 7, 3));
+	daemon_fini(&d);
+	spool_remove();
+}
+
 /* No more than UNIT_SPARES_MAX spares: the ends beyond them are
  * removed. */
 static void test_spares_bounded(void)
@@ -598,7 +650,8 @@ static void test_scan(void)
 	daemon_init(&d);
 	CU_ASSERT_EQUAL_FATAL(unit_scan_spool(&d), 0);
 	CU_ASSERT_EQUAL(d.nspares, 1);
-	CU_ASSERT_EQUAL(d.spares[0], 6);
+	CU_ASSERT_EQUAL(d.spares[0].n, 6);
+	CU_ASSERT_EQUAL(d.spares[0].pid, 0);
 	CU_ASSERT_EQUAL(d.spare_next, 7);
 	CU_ASSERT_EQUAL(size_of("spare.6/launch"), 0);
 	CU_ASSERT_EQUAL(size_of("spare.6/end"), 0);
@@ -681,6 +734,8 @@ static void test_scan_waits_for_live_mstepd(void)
 
 static CU_TestInfo tests[] = {
 	{"launch, the launch file, the end, the spare", test_launch_and_end},
+	{"a spare is handed on once its mstepd was reaped",
+	 test_spare_after_reap},
 	{"spare directories are bounded", test_spares_bounded},
 	{"launch refused: not this node", test_launch_refused},
 	{"launch twice, signal one step", test_launch_twice_signal_step},
